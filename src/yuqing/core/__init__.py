@@ -1,0 +1,1 @@
+"""Settings, database, time and text helpers shared by every domain."""

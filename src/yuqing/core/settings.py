@@ -1,0 +1,55 @@
+"""The one home of configuration: environment variables prefixed ``YUQING_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime settings with safe defaults for a single embedded desk."""
+
+    model_config = SettingsConfigDict(env_prefix="YUQING_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file under data_dir
+    timezone: str = "Asia/Shanghai"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Push API: until accounts exist, one shared token guards POST /api/v1/mentions.
+    push_token: str = ""
+    push_max_items: int = 1000
+    push_max_body_bytes: int = 20 * 1024 * 1024
+
+    # Outbound fetching.
+    user_agent: str = "Yuqing/0.1 (+https://github.com/yuqing-desk/yuqing; public-opinion monitor)"
+    fetch_timeout_seconds: float = 20.0
+    fetch_max_bytes: int = 10 * 1024 * 1024
+    fetch_max_redirects: int = 5
+    fetch_per_domain_concurrency: int = 2
+    fetch_concurrency: int = 8
+    fetch_backoff_base_seconds: int = 60
+    fetch_backoff_max_seconds: int = 6 * 3600
+    # Networks (CIDR) an administrator allows despite being loopback/private.
+    fetch_allow_networks: list[str] = Field(default_factory=list)
+
+    import_max_bytes: int = 100 * 1024 * 1024
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'yuqing.db').as_posix()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget cached settings (tests change the environment)."""
+    get_settings.cache_clear()

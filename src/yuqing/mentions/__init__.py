@@ -1,0 +1,1 @@
+"""The collected item (Mention): normalisation, dedupe, storage and full-text search."""

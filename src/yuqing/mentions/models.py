@@ -1,0 +1,52 @@
+"""Tables of the mentions domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yuqing.core.database import Base
+from yuqing.core.timeutil import utcnow
+
+MENTION_STATUSES = ("new", "duplicate", "filtered", "failed")
+
+
+class Mention(Base):
+    """One collected item (信息): a post, article or comment about the institution."""
+
+    __tablename__ = "mention"
+    __table_args__ = (
+        Index("ix_mention_source_external", "source_id", "external_id", unique=True),
+        Index("ix_mention_source_url", "source_id", "url_hash"),
+        Index("ix_mention_url_hash", "url_hash"),
+        Index("ix_mention_content_hash", "content_hash"),
+        Index("ix_mention_status_published", "status", "published_at"),
+        Index("ix_mention_root", "root_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
+    external_id: Mapped[str | None] = mapped_column(String(300))
+    url: Mapped[str | None] = mapped_column(Text)
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    url_hash: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(300))
+    published_at: Mapped[datetime] = mapped_column(DateTime)
+    collected_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    parent_external_id: Mapped[str | None] = mapped_column(String(300))
+    root_external_id: Mapped[str | None] = mapped_column(String(300))
+    language: Mapped[str] = mapped_column(String(16), default="zh")
+    raw: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    content_hash: Mapped[str] = mapped_column(String(32))
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mention.id", ondelete="SET NULL"), index=True
+    )
+    duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Segmented search text (Simplified, overlapping CJK bigrams); see mentions/search.py.
+    search_text: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,217 @@
+"""Cleaning of one item: canonical URL, clean text from HTML, Simplified form, content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import opencc
+
+# Query parameters that only track a click; dropping them makes one article one URL.
+TRACKING_PARAMS = frozenset(
+    {
+        "spm",
+        "from",
+        "scene",
+        "srcid",
+        "share_token",
+        "share_source",
+        "share_medium",
+        "sharer_sharetime",
+        "sharer_shareid",
+        "wfr",
+        "isappinstalled",
+        "timestamp",
+        "vd_source",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "ref",
+        "ref_src",
+        "refer",
+        "referer",
+        "_hsenc",
+        "_hsmi",
+        "igshid",
+        "si",
+        "utm_id",
+        "chksm",
+        "mpshare",
+        "clicktime",
+        "enterid",
+        "sessionid",
+        "subscene",
+        "ascene",
+        "devicetype",
+        "version",
+        "nettype",
+        "lang",
+        "exportkey",
+        "pass_ticket",
+        "wx_header",
+        "xtrack",
+        "tt_from",
+        "app",
+        "share_from",
+        "sharefrom",
+        "shareid",
+        "shareuid",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "hmsr", "hmpl", "hmcu", "hmkw", "hmci")
+# WeChat article identity lives in these parameters; everything else is noise.
+WECHAT_KEEP = frozenset({"__biz", "mid", "idx", "sn"})
+
+_WS = re.compile(r"[ \t\u00a0\u3000\r\f\v]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL that identifies an article: lower-case host, no fragment, no tracking parameters."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return url
+    host = (parts.hostname or "").lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    port = parts.port
+    netloc = host
+    if port and not (
+        (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)
+    ):
+        netloc = f"{host}:{port}"
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if host == "mp.weixin.qq.com":
+        query = [(k, v) for k, v in query if k in WECHAT_KEEP]
+    else:
+        query = [
+            (k, v)
+            for k, v in query
+            if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+        ]
+    query.sort()
+    path = parts.path or "/"
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    # http and https copies of one article are the same article.
+    return urlunsplit(("https", netloc, path, urlencode(query), ""))
+
+
+def url_hash(url: str | None) -> str | None:
+    canon = canonical_url(url)
+    if not canon:
+        return None
+    return hashlib.blake2b(canon.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def clean_text(text: str) -> str:
+    """Normalise width and spaces, keep paragraphs as single blank-line breaks."""
+    text = unicodedata.normalize("NFKC", text) if not text.isascii() else text
+    lines = [_WS.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
+    text = "\n".join(lines)
+    text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
+
+
+_BLOCK_TAGS = (
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "section",
+    "article",
+    "blockquote",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "dd",
+    "dt",
+    "header",
+    "footer",
+    "figure",
+)
+_DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg")
+_TAG_HINT = re.compile(r"<[a-zA-Z!/]")
+
+
+def looks_like_html(text: str) -> bool:
+    return bool(_TAG_HINT.search(text))
+
+
+def html_to_text(html: str) -> str:
+    """Reduce an HTML fragment or page to clean text with paragraphs."""
+    if not looks_like_html(html):
+        return clean_text(html)
+    import lxml.html
+    from lxml import etree
+
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return clean_text(re.sub(r"<[^>]+>", " ", html))
+    etree.strip_elements(root, *_DROP_TAGS, etree.Comment, with_tail=False)
+    for element in root.iter(*_BLOCK_TAGS):
+        if element.tag == "br":
+            element.tail = "\n" + (element.tail or "")
+        else:
+            element.tail = "\n\n" + (element.tail or "")
+            element.text = "\n" + (element.text or "") if element.tag == "li" else element.text
+    return clean_text(root.text_content())
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional characters in Simplified form (OpenCC t2s), so one query matches both."""
+    if not text or text.isascii():
+        return text
+    return str(_t2s().convert(text))
+
+
+def detect_language(text: str) -> str:
+    """A coarse language label: zh, zh-Hant, ja, ko, en or und."""
+    sample = text[:500]
+    cjk = len(_CJK.findall(sample))
+    if _KANA.search(sample) and len(_KANA.findall(sample)) * 5 > cjk:
+        return "ja"
+    if len(_HANGUL.findall(sample)) > cjk:
+        return "ko"
+    if cjk:
+        return "zh-Hant" if to_simplified(sample) != sample and cjk > 3 else "zh"
+    if _LATIN.search(sample):
+        return "en"
+    return "und"
+
+
+def content_hash(title: str, text: str) -> str:
+    """Hash of the normalised title and text: identical copies share it."""
+    key = re.sub(r"\s+", "", f"{title}\n{text}").lower()
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest()

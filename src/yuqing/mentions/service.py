@@ -1,0 +1,352 @@
+"""Storing collected items: normalise, drop exact duplicates, store once, index for search."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from yuqing.core.timeutil import utcnow
+from yuqing.mentions import search
+from yuqing.mentions.models import Mention
+from yuqing.mentions.normalise import (
+    canonical_url,
+    clean_text,
+    content_hash,
+    detect_language,
+    html_to_text,
+    url_hash,
+)
+from yuqing.mentions.schemas import IngestResult, ItemIn, ItemOutcome
+from yuqing.sources.models import Source
+
+MAX_TITLE = 500
+
+
+@dataclass
+class _Row:
+    index: int
+    values: dict[str, Any]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """A short Chinese description of the first problems of an item."""
+    parts = []
+    for problem in error.errors()[:3]:
+        where = ".".join(str(p) for p in problem["loc"]) or "item"
+        message = problem["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def normalise_item(item: ItemIn, *, source_id: int, now: Any) -> dict[str, Any]:
+    """The row to store for one item; raises ValueError when nothing usable is in it."""
+    body = html_to_text(item.html) if item.html else item.text
+    body = html_to_text(body) if body and item.html is None and "<" in body else clean_text(body)
+    title = clean_text(item.title).replace("\n", " ")[:MAX_TITLE]
+    if not title and not body:
+        raise ValueError("标题和正文都为空")
+    if not title:
+        title = body.split("\n", 1)[0][:60]
+    canon = canonical_url(item.url)
+    form = search.search_form(title, body)
+    return {
+        "source_id": source_id,
+        "external_id": item.external_id or None,
+        "url": item.url,
+        "canonical_url": canon,
+        "url_hash": url_hash(item.url),
+        "title": title,
+        "text": body,
+        "author": item.author or None,
+        "published_at": item.published_at or now,
+        "collected_at": now,
+        "parent_external_id": item.parent_external_id or None,
+        "root_external_id": item.root_external_id or None,
+        "language": item.language or detect_language(f"{title}\n{body}"),
+        "raw": json.dumps(item.raw, ensure_ascii=False, default=str) if item.raw else None,
+        "status": "new",
+        "content_hash": content_hash(title, body),
+        "duplicate_of_id": None,
+        "duplicate_count": 0,
+        "search_text": form,
+        "_published_given": item.published_at is not None,
+    }
+
+
+_UPDATABLE = (
+    "url",
+    "canonical_url",
+    "url_hash",
+    "title",
+    "text",
+    "author",
+    "published_at",
+    "parent_external_id",
+    "root_external_id",
+    "language",
+    "raw",
+    "content_hash",
+    "search_text",
+)
+
+
+def _validate(
+    items: Sequence[ItemIn | Mapping[str, Any]], result: IngestResult
+) -> list[tuple[int, ItemIn]]:
+    valid: list[tuple[int, ItemIn]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, ItemIn):
+            valid.append((index, item))
+            continue
+        try:
+            valid.append((index, ItemIn.model_validate(item)))
+        except ValidationError as error:
+            result.outcomes.append(
+                ItemOutcome(index=index, status="failed", error=describe_validation_error(error))
+            )
+        except (TypeError, ValueError) as error:
+            result.outcomes.append(ItemOutcome(index=index, status="failed", error=str(error)))
+    return valid
+
+
+def ingest(
+    session: Session,
+    *,
+    source: Source,
+    items: Sequence[ItemIn | Mapping[str, Any]],
+    update_source_counts: bool = True,
+) -> IngestResult:
+    """Store a batch of items from one source; the caller commits.
+
+    The same item (same source and external id, or same source and canonical URL) is stored
+    once and updated when it changed. A copy of an item already stored from elsewhere (same
+    canonical URL, or same normalised title and text) is kept as a ``duplicate`` row linked
+    to the first copy, which counts it. Invalid items are reported, the rest is stored.
+    """
+    now = utcnow()
+    result = IngestResult()
+    rows: list[_Row] = []
+    for index, item in _validate(items, result):
+        try:
+            rows.append(_Row(index, normalise_item(item, source_id=source.id, now=now)))
+        except ValueError as error:
+            result.outcomes.append(ItemOutcome(index=index, status="failed", error=str(error)))
+
+    rows = _merge_same_item_in_batch(rows, result)
+    existing = _existing_same_items(session, source.id, rows)
+    fresh: list[_Row] = []
+    reindex: list[tuple[int, str]] = []
+    for row in rows:
+        published_given = row.values.pop("_published_given")
+        current = existing.get(_identity(row.values))
+        if current is None:
+            fresh.append(row)
+            continue
+        changes = _changes(row.values, current, published_given=published_given)
+        if not changes:
+            result.outcomes.append(
+                ItemOutcome(index=row.index, status="unchanged", mention_id=current["id"])
+            )
+            continue
+        changes["updated_at"] = now
+        session.execute(update(Mention).where(Mention.id == current["id"]).values(**changes))
+        if current["status"] == "new" and "search_text" in changes:
+            reindex.append((current["id"], changes["search_text"]))
+        result.outcomes.append(
+            ItemOutcome(index=row.index, status="updated", mention_id=current["id"])
+        )
+
+    originals, copies = _split_copies(session, fresh)
+    inserted = _insert(session, [row.values for row in originals])
+    id_of_position: dict[int, int] = {}
+    for row, mention_id in zip(originals, inserted, strict=True):
+        id_of_position[row.index] = mention_id
+        reindex.append((mention_id, row.values["search_text"]))
+        result.outcomes.append(ItemOutcome(index=row.index, status="new", mention_id=mention_id))
+    for row, first in copies:
+        if first < 0:  # a copy of an original earlier in this batch
+            first = id_of_position[-first - 1]
+        row.values["duplicate_of_id"] = first
+        row.values["status"] = "duplicate"
+    copy_ids = _insert(session, [row.values for row, _ in copies])
+    bumps: dict[int, int] = {}
+    for (row, _), mention_id in zip(copies, copy_ids, strict=True):
+        first = row.values["duplicate_of_id"]
+        bumps[first] = bumps.get(first, 0) + 1
+        result.outcomes.append(
+            ItemOutcome(
+                index=row.index, status="duplicate", mention_id=mention_id, duplicate_of=first
+            )
+        )
+    for first, extra in bumps.items():
+        session.execute(
+            update(Mention)
+            .where(Mention.id == first)
+            .values(duplicate_count=Mention.duplicate_count + extra)
+        )
+    search.index_rows(session, reindex)
+
+    result.outcomes.sort(key=lambda o: o.index)
+    for outcome in result.outcomes:
+        setattr(result, outcome.status, getattr(result, outcome.status) + 1)
+    if update_source_counts:
+        _count_on_source(session, source, result, now)
+    return result
+
+
+def _changes(
+    values: dict[str, Any], current: Mapping[str, Any], *, published_given: bool
+) -> dict[str, Any]:
+    """Fields of a stored item that a new copy changes; a new raw payload alone is no change,
+    nor is a missing publication time (it defaulted to the time of collection)."""
+    compared = [k for k in _UPDATABLE if k != "raw"]
+    if not published_given:
+        compared.remove("published_at")
+    changes = {k: values[k] for k in compared if values[k] != current[k]}
+    if changes and values["raw"] != current["raw"]:
+        changes["raw"] = values["raw"]
+    return changes
+
+
+def _identity(values: Mapping[str, Any]) -> tuple[str, str | None]:
+    if values["external_id"]:
+        return ("id", values["external_id"])
+    return ("url", values["url_hash"])
+
+
+def _merge_same_item_in_batch(rows: list[_Row], result: IngestResult) -> list[_Row]:
+    """An item sent twice in one batch is stored once: the later copy wins."""
+    latest: dict[tuple[str, str | None], _Row] = {}
+    unkeyed: list[_Row] = []
+    for row in rows:
+        key = _identity(row.values)
+        if key[1] is None:
+            unkeyed.append(row)
+            continue
+        previous = latest.get(key)
+        if previous is not None:
+            result.outcomes.append(ItemOutcome(index=previous.index, status="unchanged"))
+        latest[key] = row
+    return sorted([*latest.values(), *unkeyed], key=lambda r: r.index)
+
+
+_COMPARED = (Mention.id, Mention.status, *[getattr(Mention, k) for k in _UPDATABLE])
+
+
+def _existing_same_items(
+    session: Session, source_id: int, rows: list[_Row]
+) -> dict[tuple[str, str | None], dict[str, Any]]:
+    external_ids = [r.values["external_id"] for r in rows if r.values["external_id"]]
+    url_hashes = [
+        r.values["url_hash"] for r in rows if not r.values["external_id"] and r.values["url_hash"]
+    ]
+    found: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for chunk in _chunks(external_ids):
+        query = select(Mention.external_id, *_COMPARED).where(
+            Mention.source_id == source_id, Mention.external_id.in_(chunk)
+        )
+        for rec in session.execute(query).mappings():
+            found[("id", rec["external_id"])] = dict(rec)
+    for chunk in _chunks(url_hashes):
+        query = select(*_COMPARED).where(
+            Mention.source_id == source_id,
+            Mention.external_id.is_(None),
+            Mention.url_hash.in_(chunk),
+        )
+        for rec in session.execute(query).mappings():
+            found[("url", rec["url_hash"])] = dict(rec)
+    return found
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    return list(
+        session.execute(
+            insert(Mention).returning(Mention.id, sort_by_parameter_order=True), rows
+        ).scalars()
+    )
+
+
+def _split_copies(session: Session, fresh: list[_Row]) -> tuple[list[_Row], list[tuple[_Row, int]]]:
+    """Separate originals from exact copies (same canonical URL or same title and text).
+
+    A copy of a stored mention gets that mention's id; a copy of an earlier row of the same
+    batch gets ``-(index + 1)`` of that row, resolved once the original has its id.
+    """
+    if not fresh:
+        return [], []
+    url_hashes = list({r.values["url_hash"] for r in fresh if r.values["url_hash"]})
+    hashes = list({r.values["content_hash"] for r in fresh})
+    stored: dict[str, int] = {}
+    for url_chunk, hash_chunk in _paired_chunks(url_hashes, hashes):
+        conditions = []
+        if url_chunk:
+            conditions.append(Mention.url_hash.in_(url_chunk))
+        if hash_chunk:
+            conditions.append(Mention.content_hash.in_(hash_chunk))
+        query = (
+            select(Mention.id, Mention.url_hash, Mention.content_hash)
+            .where(and_(Mention.status == "new", or_(*conditions)))
+            .order_by(Mention.id)
+        )
+        for mention_id, u_hash, c_hash in session.execute(query):
+            if u_hash:
+                stored.setdefault("u" + u_hash, mention_id)
+            stored.setdefault("c" + c_hash, mention_id)
+    originals: list[_Row] = []
+    copies: list[tuple[_Row, int]] = []
+    in_batch: dict[str, int] = {}
+    for row in fresh:
+        keys = ["c" + row.values["content_hash"]]
+        if row.values["url_hash"]:
+            keys.insert(0, "u" + row.values["url_hash"])
+        first = next((stored[k] for k in keys if k in stored), None)
+        if first is None:
+            first = next((-(in_batch[k] + 1) for k in keys if k in in_batch), None)
+        if first is not None:
+            copies.append((row, first))
+            continue
+        originals.append(row)
+        for key in keys:
+            in_batch[key] = row.index
+    return originals, copies
+
+
+def _paired_chunks(
+    a: list[str], b: list[str], size: int = 400
+) -> list[tuple[list[str], list[str]]]:
+    count = max(len(a), len(b))
+    return [(a[i : i + size], b[i : i + size]) for i in range(0, max(count, 1), size)]
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _count_on_source(session: Session, source: Source, result: IngestResult, now: Any) -> None:
+    values: dict[str, Any] = {
+        "count_new": Source.count_new + result.new,
+        "count_duplicate": Source.count_duplicate + result.duplicate,
+        "count_updated": Source.count_updated + result.updated,
+        "count_failed": Source.count_failed + result.failed,
+    }
+    if result.new:
+        values["last_new_item_at"] = now
+    session.execute(update(Source).where(Source.id == source.id).values(**values))
+
+
+def get(session: Session, *, mention_id: int) -> Mention | None:
+    return session.get(Mention, mention_id)
+
+
+def count_listed(session: Session) -> int:
+    return session.execute(
+        select(func.count()).select_from(Mention).where(Mention.status == "new")
+    ).scalar_one()

@@ -1,0 +1,161 @@
+"""initial schema
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-27 02:48:58.274656
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "fetch_run",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=False),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("http_status", sa.Integer(), nullable=True),
+        sa.Column("not_modified", sa.Boolean(), nullable=False),
+        sa.Column("ok", sa.Boolean(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("items_seen", sa.Integer(), nullable=False),
+        sa.Column("items_new", sa.Integer(), nullable=False),
+        sa.Column("items_duplicate", sa.Integer(), nullable=False),
+        sa.Column("items_updated", sa.Integer(), nullable=False),
+        sa.Column("items_failed", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fetch_run")),
+    )
+    with op.batch_alter_table("fetch_run", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_fetch_run_source_id"), ["source_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_fetch_run_started_at"), ["started_at"], unique=False)
+
+    op.create_table(
+        "source",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=True),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("interval_seconds", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
+        sa.Column("consecutive_failures", sa.Integer(), nullable=False),
+        sa.Column("etag", sa.String(length=500), nullable=True),
+        sa.Column("last_modified", sa.String(length=100), nullable=True),
+        sa.Column("last_content_hash", sa.String(length=64), nullable=True),
+        sa.Column("last_attempt_at", sa.DateTime(), nullable=True),
+        sa.Column("last_success_at", sa.DateTime(), nullable=True),
+        sa.Column("last_new_item_at", sa.DateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_error_at", sa.DateTime(), nullable=True),
+        sa.Column("count_new", sa.Integer(), nullable=False),
+        sa.Column("count_duplicate", sa.Integer(), nullable=False),
+        sa.Column("count_updated", sa.Integer(), nullable=False),
+        sa.Column("count_failed", sa.Integer(), nullable=False),
+        sa.Column("count_filtered", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_source")),
+    )
+    with op.batch_alter_table("source", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_source_kind"), ["kind"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_source_next_attempt_at"), ["next_attempt_at"], unique=False
+        )
+
+    op.create_table(
+        "mention",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("external_id", sa.String(length=300), nullable=True),
+        sa.Column("url", sa.Text(), nullable=True),
+        sa.Column("canonical_url", sa.Text(), nullable=True),
+        sa.Column("url_hash", sa.String(length=32), nullable=True),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("author", sa.String(length=300), nullable=True),
+        sa.Column("published_at", sa.DateTime(), nullable=False),
+        sa.Column("collected_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=True),
+        sa.Column("parent_external_id", sa.String(length=300), nullable=True),
+        sa.Column("root_external_id", sa.String(length=300), nullable=True),
+        sa.Column("language", sa.String(length=16), nullable=False),
+        sa.Column("raw", sa.Text(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("content_hash", sa.String(length=32), nullable=False),
+        sa.Column("duplicate_of_id", sa.Integer(), nullable=True),
+        sa.Column("duplicate_count", sa.Integer(), nullable=False),
+        sa.Column("search_text", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["duplicate_of_id"],
+            ["mention.id"],
+            name=op.f("fk_mention_duplicate_of_id_mention"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_id"],
+            ["source.id"],
+            name=op.f("fk_mention_source_id_source"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mention")),
+    )
+    with op.batch_alter_table("mention", schema=None) as batch_op:
+        batch_op.create_index("ix_mention_content_hash", ["content_hash"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_mention_duplicate_of_id"), ["duplicate_of_id"], unique=False
+        )
+        batch_op.create_index("ix_mention_root", ["root_external_id"], unique=False)
+        batch_op.create_index(
+            "ix_mention_source_external", ["source_id", "external_id"], unique=True
+        )
+        batch_op.create_index("ix_mention_source_url", ["source_id", "url_hash"], unique=False)
+        batch_op.create_index(
+            "ix_mention_status_published", ["status", "published_at"], unique=False
+        )
+        batch_op.create_index("ix_mention_url_hash", ["url_hash"], unique=False)
+
+    # Full-text index over overlapping Han bigrams (see yuqing/mentions/search.py).
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "CREATE VIRTUAL TABLE mention_fts USING fts5("
+            "body, tokenize = 'unicode61 remove_diacritics 0')"
+        )
+    else:
+        op.execute(
+            "CREATE TABLE mention_fts ("
+            " rowid BIGINT PRIMARY KEY REFERENCES mention(id) ON DELETE CASCADE,"
+            " body TSVECTOR NOT NULL)"
+        )
+        op.execute("CREATE INDEX ix_mention_fts_body ON mention_fts USING GIN (body)")
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE IF EXISTS mention_fts")
+    with op.batch_alter_table("mention", schema=None) as batch_op:
+        batch_op.drop_index("ix_mention_url_hash")
+        batch_op.drop_index("ix_mention_status_published")
+        batch_op.drop_index("ix_mention_source_url")
+        batch_op.drop_index("ix_mention_source_external")
+        batch_op.drop_index("ix_mention_root")
+        batch_op.drop_index(batch_op.f("ix_mention_duplicate_of_id"))
+        batch_op.drop_index("ix_mention_content_hash")
+
+    op.drop_table("mention")
+    with op.batch_alter_table("source", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_source_next_attempt_at"))
+        batch_op.drop_index(batch_op.f("ix_source_kind"))
+
+    op.drop_table("source")
+    with op.batch_alter_table("fetch_run", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fetch_run_started_at"))
+        batch_op.drop_index(batch_op.f("ix_fetch_run_source_id"))
+
+    op.drop_table("fetch_run")

@@ -1,0 +1,1 @@
+"""Where items come from: feeds, web pages, import files and the push API."""

@@ -1,0 +1,68 @@
+"""Tables of the sources domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yuqing.core.database import Base
+from yuqing.core.timeutil import utcnow
+
+SOURCE_KINDS = ("rss", "page", "list", "import", "push")
+"""rss covers RSS 0.9x/1.0/2.0, Atom and JSON Feed; page is one article; list is a list page
+whose links are followed one level; import and push receive items instead of fetching them."""
+
+
+class Source(Base):
+    """A configured source (信息源) and its fetch scheduling state."""
+
+    __tablename__ = "source"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=900)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    # Scheduling (conditional GET, capped backoff).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_content_hash: Mapped[str | None] = mapped_column(String(64))
+
+    # Health shown on the sources page.
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_new_item_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime)
+    count_new: Mapped[int] = mapped_column(Integer, default=0)
+    count_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    count_updated: Mapped[int] = mapped_column(Integer, default=0)
+    count_failed: Mapped[int] = mapped_column(Integer, default=0)
+    count_filtered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FetchRun(Base):
+    """One attempt to fetch a source: what came back, counted once with a status label."""
+
+    __tablename__ = "fetch_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(Integer, index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    not_modified: Mapped[bool] = mapped_column(Boolean, default=False)
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    items_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    items_updated: Mapped[int] = mapped_column(Integer, default=0)
+    items_failed: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,62 @@
+"""Plain functions over sources: create, list, get, remove."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from yuqing.core.timeutil import utcnow
+from yuqing.mentions.models import Mention
+from yuqing.sources.models import FetchRun, Source
+from yuqing.sources.schemas import FETCHED_KINDS, SourceIn
+
+
+def create(session: Session, *, source_in: SourceIn) -> Source:
+    source = Source(
+        name=source_in.name,
+        kind=source_in.kind,
+        url=source_in.url,
+        interval_seconds=source_in.interval_seconds,
+        enabled=source_in.enabled,
+        next_attempt_at=utcnow() if source_in.kind in FETCHED_KINDS else None,
+    )
+    session.add(source)
+    session.flush()
+    return source
+
+
+def get(session: Session, *, source_id: int) -> Source | None:
+    return session.get(Source, source_id)
+
+
+def get_by_name(session: Session, *, name: str) -> Source | None:
+    return session.execute(select(Source).where(Source.name == name)).scalars().first()
+
+
+def get_or_create(session: Session, *, name: str, kind: str, url: str | None = None) -> Source:
+    """The source named ``name``, created with ``kind`` if it does not exist (imports, push)."""
+    source = get_by_name(session, name=name)
+    if source is None:
+        source = create(session, source_in=SourceIn(name=name, kind=kind, url=url))
+    return source
+
+
+def list_all(session: Session) -> Sequence[Source]:
+    return session.execute(select(Source).order_by(Source.id)).scalars().all()
+
+
+def remove(session: Session, *, source: Source) -> int:
+    """Delete a source and its mentions; returns how many mentions went with it."""
+    ids = list(session.execute(select(Mention.id).where(Mention.source_id == source.id)).scalars())
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        session.execute(
+            text("DELETE FROM mention_fts WHERE rowid = :id"), [{"id": i} for i in chunk]
+        )
+    session.execute(delete(Mention).where(Mention.source_id == source.id))
+    session.execute(delete(FetchRun).where(FetchRun.source_id == source.id))
+    session.delete(source)
+    session.flush()
+    return len(ids)

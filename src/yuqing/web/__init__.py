@@ -1,0 +1,1 @@
+"""The web desk and API: app factory, layout templates, static assets."""
