@@ -123,7 +123,8 @@ def url_hash(url: str | None) -> str | None:
 
 def clean_text(text: str) -> str:
     """Normalise width and spaces, keep paragraphs as single blank-line breaks."""
-    text = unicodedata.normalize("NFKC", text) if not text.isascii() else text
+    # NFC, not NFKC: NFKC would turn Chinese full-width punctuation (，！？) into ASCII.
+    text = unicodedata.normalize("NFC", text) if not text.isascii() else text
     lines = [_WS.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
     text = "\n".join(lines)
     text = _BLANK_LINES.sub("\n\n", text)
