@@ -39,6 +39,13 @@ class Settings(BaseSettings):
 
     import_max_bytes: int = 100 * 1024 * 1024
 
+    def effective_push_token(self) -> str:
+        """The push token: the environment's, else the one ``yuqing init`` wrote to the data dir."""
+        if self.push_token:
+            return self.push_token
+        path = self.data_dir / "push_token"
+        return path.read_text(encoding="utf-8").strip() if path.exists() else ""
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -1,0 +1,285 @@
+"""The ``yuqing`` command: set up, serve, fetch, import, search and manage sources."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from yuqing.core.database import get_engine, session_scope, upgrade_database
+from yuqing.core.settings import get_settings
+from yuqing.core.timeutil import format_local
+
+app = typer.Typer(help="Yuqing 舆情工作台：采集、存储、检索与处置。", no_args_is_help=True)
+sources_app = typer.Typer(help="管理信息源。", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+console = Console()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _ensure_push_token() -> tuple[str, bool]:
+    settings = get_settings()
+    if settings.effective_push_token():
+        return settings.effective_push_token(), False
+    path = settings.data_dir / "push_token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.write_text(token + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return token, True
+
+
+@app.command()
+def init() -> None:
+    """创建或升级数据库（SQLite WAL / PostgreSQL），生成推送接口令牌。"""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database()
+    token, created = _ensure_push_token()
+    console.print(f"数据库已就绪：{get_engine().url.render_as_string(hide_password=True)}")
+    if created:
+        console.print(f"推送接口令牌（只显示这一次，保存在 {settings.data_dir / 'push_token'}）：")
+        console.print(f"  [bold]{token}[/bold]")
+
+
+@app.command()
+def demo() -> None:
+    """载入示例信息源和示例信息流（只载入一次）。"""
+    from yuqing.demo import load_demo
+
+    upgrade_database()
+    with session_scope() as session:
+        result = load_demo(session)
+    if result is None:
+        console.print("示例数据已存在，未重复载入。")
+    else:
+        console.print(
+            f"已载入示例数据：新增 {result.new} 条，重复 {result.duplicate} 条，失败 {result.failed} 条。"
+        )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="监听地址")] = None,
+    port: Annotated[int | None, typer.Option(help="端口")] = None,
+    fetch: Annotated[bool, typer.Option("--fetch/--no-fetch", help="同时在后台抓取信息源")] = True,
+) -> None:
+    """启动工作台（网页与接口），默认同时在后台按计划抓取信息源。"""
+    import uvicorn
+
+    settings = get_settings()
+    upgrade_database()
+    _ensure_push_token()
+    stop = threading.Event()
+    if fetch:
+        from yuqing.sources import flows
+
+        threading.Thread(target=flows.run_forever, args=(stop,), daemon=True).start()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    console.print(f"舆情工作台：http://{bind_host}:{bind_port}/  （接口文档：/docs）")
+    try:
+        uvicorn.run("yuqing.web.app:create_app", factory=True, host=bind_host, port=bind_port)
+    finally:
+        stop.set()
+
+
+@app.command(name="fetch")
+def fetch_command(
+    once: Annotated[bool, typer.Option("--once", help="只抓取一轮后退出")] = False,
+    source: Annotated[int | None, typer.Option("--source", help="只抓取这个信息源（ID）")] = None,
+) -> None:
+    """抓取到期的信息源；不加 --once 时持续运行。"""
+    from yuqing.sources import flows
+
+    upgrade_database()
+    if not once and source is None:
+        console.print("持续抓取中，按 Ctrl+C 停止。")
+        stop = threading.Event()
+        try:
+            flows.run_forever(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return
+    with _progress() as progress:
+        task = progress.add_task("抓取", total=None)
+
+        def report(done: int, total: int, name: str) -> None:
+            progress.update(task, completed=done, total=total, description=f"抓取 {name}")
+
+        runs = flows.run_due(source_id=source, progress=report, force=source is not None)
+    table = Table("信息源", "结果", "新增", "重复", "更新", "失败")
+    with session_scope() as session:
+        from yuqing.sources import service as sources
+
+        for run in runs:
+            found = sources.get(session, source_id=run.source_id)
+            name = found.name if found else str(run.source_id)
+            status = "未变化" if run.not_modified else ("成功" if run.ok else (run.error or "失败"))
+            table.add_row(
+                name,
+                status,
+                str(run.items_new),
+                str(run.items_duplicate),
+                str(run.items_updated),
+                str(run.items_failed),
+            )
+    console.print(table if runs else "没有到期的信息源。")
+
+
+@app.command(name="import")
+def import_command(
+    file: Annotated[
+        Path, typer.Argument(help="JSON Lines、CSV 或 Excel (.xlsx) 文件", exists=True)
+    ],
+    source: Annotated[
+        str, typer.Option("--source", help="信息源名称（不存在时自动创建）")
+    ] = "导入文件",
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="列映射，例如 --map 帖子内容=text")
+    ] = None,
+) -> None:
+    """导入平台导出的文件；坏行报告行号和原因，好行照常保存。"""
+    from yuqing.sources.importers import ImportFileError, import_file
+
+    upgrade_database()
+    column_map: dict[str, str] = {}
+    for pair in mapping or []:
+        if "=" not in pair:
+            raise typer.BadParameter(f"列映射应写成 列名=字段：{pair}")
+        column, field = pair.split("=", 1)
+        column_map[column.strip()] = field.strip()
+    with _progress() as progress, session_scope() as session:
+        task = progress.add_task("导入", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            outcome = import_file(
+                session, file, source_name=source, mapping=column_map or None, progress=report
+            )
+        except ImportFileError as error:
+            console.print(f"[red]导入失败：{error}[/red]")
+            raise typer.Exit(2) from error
+    console.print(
+        f"新增 {outcome.new} 条，重复 {outcome.duplicate} 条，更新 {outcome.updated} 条，"
+        f"未变化 {outcome.unchanged} 条，失败 {outcome.failed} 条。"
+    )
+    for error in outcome.errors[:50]:
+        console.print(f"  [yellow]{error}[/yellow]")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="检索词，空格分隔表示同时包含")],
+    limit: Annotated[int, typer.Option(help="显示条数")] = 20,
+) -> None:
+    """全文检索（中文按子串匹配，繁简通查）。"""
+    from yuqing.mentions import search as search_index
+    from yuqing.mentions.models import Mention
+
+    upgrade_database()
+    with session_scope() as session:
+        try:
+            page = search_index.search(session, query, limit=limit)
+        except search_index.SearchQueryError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from error
+        total = f"{page.total}+" if page.total_capped else str(page.total)
+        console.print(f"共 {total} 条，显示前 {len(page.ids)} 条：")
+        for mention_id in page.ids:
+            mention = session.get(Mention, mention_id)
+            if mention is None:
+                continue
+            console.print(
+                f"[bold]{mention.id}[/bold] {format_local(mention.published_at)} "
+                f"{escape(mention.title)}\n    {escape(mention.url or '')}",
+                highlight=False,
+            )
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """列出信息源及其状态。"""
+    from yuqing.sources import service as sources
+
+    upgrade_database()
+    table = Table("ID", "名称", "类型", "地址", "启用", "上次成功", "新增/重复/失败", "最近错误")
+    with session_scope() as session:
+        for s in sources.list_all(session):
+            table.add_row(
+                str(s.id),
+                s.name,
+                s.kind,
+                s.url or "",
+                "是" if s.enabled else "否",
+                format_local(s.last_success_at),
+                f"{s.count_new}/{s.count_duplicate}/{s.count_failed}",
+                s.last_error or "",
+            )
+    console.print(table)
+
+
+@sources_app.command("add")
+def sources_add(
+    name: Annotated[str, typer.Argument(help="名称")],
+    kind: Annotated[str, typer.Option(help="rss | page | list | import | push")] = "rss",
+    url: Annotated[str | None, typer.Option(help="地址")] = None,
+    interval: Annotated[int, typer.Option(help="抓取间隔（分钟）")] = 15,
+) -> None:
+    """添加信息源。"""
+    from pydantic import ValidationError
+
+    from yuqing.sources import service as sources
+    from yuqing.sources.schemas import SourceIn
+
+    upgrade_database()
+    try:
+        source_in = SourceIn(name=name, kind=kind, url=url, interval_seconds=interval * 60)
+    except ValidationError as error:
+        for problem in error.errors():
+            console.print(f"[red]{problem['msg'].removeprefix('Value error, ')}[/red]")
+        raise typer.Exit(2) from error
+    with session_scope() as session:
+        source = sources.create(session, source_in=source_in)
+        console.print(f"已添加信息源 {source.id}：{source.name}")
+
+
+@sources_app.command("remove")
+def sources_remove(
+    source_id: Annotated[int, typer.Argument(help="信息源 ID")],
+    yes: Annotated[bool, typer.Option("--yes", help="不再确认")] = False,
+) -> None:
+    """删除信息源及其采集到的信息。"""
+    from yuqing.sources import service as sources
+
+    upgrade_database()
+    with session_scope() as session:
+        source = sources.get(session, source_id=source_id)
+        if source is None:
+            console.print(f"[red]没有 ID 为 {source_id} 的信息源[/red]")
+            raise typer.Exit(2)
+        if not yes:
+            typer.confirm(f"删除“{source.name}”及其全部信息？", abort=True)
+        removed = sources.remove(session, source=source)
+        console.print(f"已删除信息源 {source_id}，同时删除 {removed} 条信息。")
+
+
+if __name__ == "__main__":
+    app()
