@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.core.database import Base
@@ -52,6 +52,8 @@ class FetchRun(Base):
     """One attempt to fetch a source: what came back, counted once with a status label."""
 
     __tablename__ = "fetch_run"
+    # Source health reads one source's recent runs.
+    __table_args__ = (Index("ix_fetch_run_source_started", "source_id", "started_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -66,3 +68,9 @@ class FetchRun(Base):
     items_duplicate: Mapped[int] = mapped_column(Integer, default=0)
     items_updated: Mapped[int] = mapped_column(Integer, default=0)
     items_failed: Mapped[int] = mapped_column(Integer, default=0)
+    # seen = new + duplicate + updated + unchanged + failed + skipped (list links stored before).
+    items_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    items_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    # The body was byte-identical to the last one (no 304 from the server, same hash).
+    content_unchanged: Mapped[bool] = mapped_column(Boolean, default=False)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 02:48:58.274656
+Create Date: 2026-11-27 02:52:01.362752
 """
 
 from __future__ import annotations
@@ -32,10 +32,17 @@ def upgrade() -> None:
         sa.Column("items_duplicate", sa.Integer(), nullable=False),
         sa.Column("items_updated", sa.Integer(), nullable=False),
         sa.Column("items_failed", sa.Integer(), nullable=False),
+        sa.Column("items_unchanged", sa.Integer(), nullable=False),
+        sa.Column("items_skipped", sa.Integer(), nullable=False),
+        sa.Column("content_unchanged", sa.Boolean(), nullable=False),
+        sa.Column("duration_ms", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fetch_run")),
     )
     with op.batch_alter_table("fetch_run", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_fetch_run_source_id"), ["source_id"], unique=False)
+        batch_op.create_index(
+            "ix_fetch_run_source_started", ["source_id", "started_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_fetch_run_started_at"), ["started_at"], unique=False)
 
     op.create_table(
@@ -156,6 +163,7 @@ def downgrade() -> None:
     op.drop_table("source")
     with op.batch_alter_table("fetch_run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fetch_run_started_at"))
+        batch_op.drop_index("ix_fetch_run_source_started")
         batch_op.drop_index(batch_op.f("ix_fetch_run_source_id"))
 
     op.drop_table("fetch_run")
