@@ -1,5 +1,192 @@
-"""Routes (placeholder until filled in)."""
+"""JSON API of mentions: the push endpoint for collectors, one mention, and search."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import hmac
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from yuqing.core.database import get_session, session_scope
+from yuqing.core.settings import get_settings
+from yuqing.mentions import search as search_service
+from yuqing.mentions import service
+from yuqing.mentions.schemas import MentionOut, PushIn, PushResult, SearchResult
+from yuqing.sources import service as sources_service
+
+router = APIRouter(prefix="/api/v1", tags=["信息 mentions"])
+
+SEARCH_PAGE_SIZE = 20
+# A concurrent writer may insert the same item between our lookup and our insert; the
+# unique index refuses the second copy and a retry sees the first.
+_STORE_ATTEMPTS = 3
+
+
+class PushError(HTTPException):
+    """A refused push, with a Chinese message for the collector's operator."""
+
+
+def _check_token(request: Request) -> None:
+    token = get_settings().push_token
+    if not token:
+        raise PushError(503, "推送接口未启用：请管理员设置环境变量 YUQING_PUSH_TOKEN 后重启服务")
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode("utf-8"), token.encode("utf-8")
+    ):
+        raise PushError(
+            401,
+            "令牌缺失或错误：请在请求头加 Authorization: Bearer <令牌>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+async def _read_body(request: Request) -> bytes:
+    """The request body, refused as soon as it passes the size cap (before any parsing)."""
+    cap = get_settings().push_max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            too_big = int(declared) > cap
+        except ValueError:
+            raise PushError(400, "Content-Length 不是数字") from None
+        if too_big:
+            raise PushError(413, f"请求体超过上限 {cap} 字节，请分批推送")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise PushError(413, f"请求体超过上限 {cap} 字节，请分批推送")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_push(body: bytes) -> tuple[str, list[Any]]:
+    """The source name and raw items of a push body; 422/413 when the shape is wrong."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise PushError(422, f"请求体不是合法的 JSON：{error}") from None
+    if not isinstance(data, dict):
+        raise PushError(422, '请求体必须是 JSON 对象：{"source": "来源名称", "items": [...]}')
+    source = data.get("source")
+    items = data.get("items")
+    if not isinstance(source, str) or not source.strip():
+        raise PushError(422, "缺少 source：请给出来源名称（字符串）")
+    if len(source.strip()) > 200:
+        raise PushError(422, "source 过长：来源名称最多 200 个字符")
+    if not isinstance(items, list):
+        raise PushError(422, "缺少 items：必须是条目数组")
+    cap = get_settings().push_max_items
+    if len(items) > cap:
+        raise PushError(413, f"一次最多推送 {cap} 条，本次 {len(items)} 条，请分批推送")
+    return source.strip(), items
+
+
+def _store(source_name: str, items: list[Any]) -> PushResult:
+    """Store one batch in one transaction; returns only after the commit succeeded."""
+    for attempt in range(_STORE_ATTEMPTS):
+        try:
+            with session_scope() as session:
+                source = sources_service.get_or_create(session, name=source_name, kind="push")
+                result = service.ingest(session, source=source, items=items)
+                source_id = source.id
+            break
+        except (IntegrityError, DBAPIError):
+            if attempt == _STORE_ATTEMPTS - 1:
+                raise
+    for outcome in result.outcomes:
+        if outcome.error:
+            outcome.error = f"items[{outcome.index}] {outcome.error}"
+    return PushResult(**result.model_dump(), source_id=source_id, received=len(items))
+
+
+@router.post(
+    "/mentions",
+    summary="推送信息（采集器批量写入）",
+    description=(
+        "用 `Authorization: Bearer <令牌>` 推送一批条目（最多 1000 条）。"
+        "每条单独校验：无效条目单独失败并说明下标和字段，其余照常入库。"
+        "整批在一个事务中提交，提交成功后才返回，已确认的条目不会丢失。"
+        "同一来源下相同 external_id（或相同链接）的条目只存一次，重复推送是安全的。"
+    ),
+    response_model=PushResult,
+    responses={
+        401: {"description": "令牌缺失或错误"},
+        413: {"description": "条目数或请求体超过上限"},
+        422: {"description": "请求体不是预期的 JSON 结构"},
+        503: {"description": "推送接口未启用（未设置 YUQING_PUSH_TOKEN）"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PushIn.model_json_schema()}},
+        }
+    },
+)
+async def push_mentions(request: Request) -> PushResult:
+    # The body is read by hand, not declared, so its size is capped before any parsing.
+    _check_token(request)
+    body = await _read_body(request)
+    source_name, items = _parse_push(body)
+    return await run_in_threadpool(_store, source_name, items)
+
+
+@router.get(
+    "/mentions/{mention_id}",
+    summary="查看一条信息",
+    response_model=MentionOut,
+    responses={404: {"description": "信息不存在"}},
+)
+def get_mention(mention_id: int, session: Annotated[Session, Depends(get_session)]) -> MentionOut:
+    mention = service.get(session, mention_id=mention_id)
+    if mention is None:
+        raise HTTPException(404, f"信息 {mention_id} 不存在")
+    return MentionOut.model_validate(mention)
+
+
+@router.get(
+    "/search",
+    summary="全文检索信息",
+    description="多个词之间是“并且”；引号内为一个词。简繁体通查。按发布时间倒序，每页 20 条。",
+    response_model=SearchResult,
+    responses={422: {"description": "查询无法执行"}},
+)
+def search_mentions(
+    session: Annotated[Session, Depends(get_session)],
+    q: Annotated[str, Query(description="查询，如：食堂 涨价")],
+    start: Annotated[datetime | None, Query(description="发布时间不早于（UTC）")] = None,
+    end: Annotated[datetime | None, Query(description="发布时间早于（UTC）")] = None,
+    source_id: Annotated[int | None, Query(description="只看此来源")] = None,
+    source_kind: Annotated[str | None, Query(description="只看此类来源，如 push")] = None,
+    page: Annotated[int, Query(ge=1, le=500, description="页码，从 1 起")] = 1,
+) -> SearchResult:
+    filters = search_service.SearchFilters(
+        start=start, end=end, source_id=source_id, source_kind=source_kind
+    )
+    try:
+        found = search_service.search(
+            session,
+            q,
+            filters=filters,
+            limit=SEARCH_PAGE_SIZE,
+            offset=(page - 1) * SEARCH_PAGE_SIZE,
+        )
+    except search_service.SearchQueryError as error:
+        raise HTTPException(422, str(error)) from None
+    mentions = service.get_many(session, mention_ids=found.ids)
+    return SearchResult(
+        query=q,
+        total=found.total,
+        total_capped=found.total_capped,
+        page=page,
+        page_size=SEARCH_PAGE_SIZE,
+        items=[MentionOut.model_validate(m) for m in mentions],
+    )

@@ -7,7 +7,17 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from yuqing.core.timeutil import parse_time
+from yuqing.core.timeutil import parse_time, to_utc_naive
+
+
+def _iso_time(value: str) -> datetime | None:
+    """ISO 8601 times (most pushes) without the slow general parser; None for other forms."""
+    if len(value) < 10 or value[4] != "-" or value[7] != "-":
+        return None
+    try:
+        return to_utc_naive(datetime.fromisoformat(value))
+    except ValueError:
+        return None
 
 
 class ItemIn(BaseModel):
@@ -47,7 +57,8 @@ class ItemIn(BaseModel):
     def _parse_time(cls, value: Any) -> Any:
         if value is None or value == "" or isinstance(value, datetime):
             return value
-        parsed = parse_time(value)
+        parsed = _iso_time(value) if isinstance(value, str) else None
+        parsed = parsed or parse_time(value)
         if parsed is None:
             raise ValueError(f"无法识别的时间: {str(value)[:40]}")
         return parsed
@@ -107,3 +118,45 @@ class MentionOut(BaseModel):
     status: str
     duplicate_of_id: int | None
     duplicate_count: int
+
+
+class PushIn(BaseModel):
+    """The body of ``POST /api/v1/mentions`` (documentation shape; items are checked one by one)."""
+
+    source: str = Field(
+        min_length=1, max_length=200, description="来源名称；不存在时自动建为推送来源"
+    )
+    items: list[dict[str, Any]] = Field(
+        description="条目列表，每项字段同 ItemIn：external_id|id|mid, url, title, text, html, "
+        "author, published_at|time|published, parent_external_id|parent, "
+        "root_external_id|root, language, raw",
+        examples=[
+            [
+                {
+                    "id": "a1",
+                    "title": "学校食堂涨价引热议",
+                    "text": "有学生反映……",
+                    "url": "https://example.cn/a1",
+                    "time": "2024-05-01 09:00",
+                }
+            ]
+        ],
+    )
+
+
+class PushResult(IngestResult):
+    """The answer to a push: counts and one outcome per item, sent after the commit."""
+
+    source_id: int
+    received: int
+
+
+class SearchResult(BaseModel):
+    """One page of search hits."""
+
+    query: str
+    total: int
+    total_capped: bool
+    page: int
+    page_size: int
+    items: list[MentionOut]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.core.timeutil import utcnow
@@ -34,14 +34,32 @@ class _Row:
     values: dict[str, Any]
 
 
+_PROBLEMS = {
+    "string_type": "应为文本",
+    "dict_type": "应为 JSON 对象",
+    "model_type": "条目必须是 JSON 对象",
+    "model_attributes_type": "条目必须是 JSON 对象",
+    "datetime_type": "无法识别的时间",
+    "datetime_parsing": "无法识别的时间",
+    "datetime_from_date_parsing": "无法识别的时间",
+    "missing": "缺少此字段",
+}
+
+
 def describe_validation_error(error: ValidationError) -> str:
-    """A short Chinese description of the first problems of an item."""
+    """A short Chinese description of the first problems of an item, naming each field."""
     parts = []
     for problem in error.errors()[:3]:
-        where = ".".join(str(p) for p in problem["loc"]) or "item"
-        message = problem["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {message}")
-    return "; ".join(parts)
+        kind = problem["type"]
+        if kind == "string_too_long":
+            message = f"过长（最多 {problem.get('ctx', {}).get('max_length')} 个字符）"
+        elif kind == "value_error":
+            message = problem["msg"].removeprefix("Value error, ")
+        else:
+            message = _PROBLEMS.get(kind, problem["msg"])
+        where = ".".join(str(p) for p in problem["loc"])
+        parts.append(f"字段 {where}：{message}" if where else message)
+    return "；".join(parts)
 
 
 def normalise_item(item: ItemIn, *, source_id: int, now: Any) -> dict[str, Any]:
@@ -184,11 +202,12 @@ def ingest(
                 index=row.index, status="duplicate", mention_id=mention_id, duplicate_of=first
             )
         )
-    for first, extra in bumps.items():
-        session.execute(
-            update(Mention)
-            .where(Mention.id == first)
-            .values(duplicate_count=Mention.duplicate_count + extra)
+    if bumps:
+        session.connection().execute(
+            update(Mention.__table__)
+            .where(Mention.__table__.c.id == bindparam("first_id"))
+            .values(duplicate_count=Mention.__table__.c.duplicate_count + bindparam("extra")),
+            [{"first_id": first, "extra": extra} for first, extra in bumps.items()],
         )
     search.index_rows(session, reindex)
 
@@ -265,13 +284,30 @@ def _existing_same_items(
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows and return their ids in order."""
     if not rows:
         return []
+    if session.get_bind().dialect.name == "sqlite":
+        return _insert_sqlite(session, rows)
     return list(
         session.execute(
             insert(Mention).returning(Mention.id, sort_by_parameter_order=True), rows
         ).scalars()
     )
+
+
+def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """One executemany, ids read back from the rowid counter.
+
+    SQLite has one writer: from the first write until the commit this transaction holds the
+    lock, and each row without an id gets max(rowid) + 1, so the rows of one executemany have
+    consecutive ids ending at last_insert_rowid(). RETURNING with ordered rows would make
+    SQLAlchemy fall back to small batches, several times slower.
+    """
+    connection = session.connection()
+    connection.execute(insert(Mention.__table__), rows)
+    last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def _split_copies(session: Session, fresh: list[_Row]) -> tuple[list[_Row], list[tuple[_Row, int]]]:
@@ -344,6 +380,15 @@ def _count_on_source(session: Session, source: Source, result: IngestResult, now
 
 def get(session: Session, *, mention_id: int) -> Mention | None:
     return session.get(Mention, mention_id)
+
+
+def get_many(session: Session, *, mention_ids: Sequence[int]) -> list[Mention]:
+    """Mentions by id, in the order of ``mention_ids`` (missing ids are skipped)."""
+    if not mention_ids:
+        return []
+    found = session.execute(select(Mention).where(Mention.id.in_(list(mention_ids)))).scalars()
+    by_id = {m.id: m for m in found}
+    return [by_id[i] for i in mention_ids if i in by_id]
 
 
 def count_listed(session: Session) -> int:
