@@ -1,0 +1,119 @@
+"""Cross-site request protection for the desk's forms: a signed double-submit token and an
+Origin/Referer check.
+
+Until accounts exist there is no session to bind a token to, so the token is a random value
+signed with the desk's secret, set as a cookie and repeated in each form (or the HTMX
+header). A forged page on another site can neither read the cookie nor sign a value of its
+own, and browsers name that site in ``Origin``, which we refuse as well.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import Request, Response
+
+from yuqing.core.settings import get_settings
+
+COOKIE = "yuqing_csrf"
+FIELD = "csrf_token"
+HEADER = "X-CSRF-Token"
+_MAX_AGE = 7 * 86400
+
+
+def secret_key() -> bytes:
+    """The desk's signing secret: ``YUQING_SECRET_KEY`` if set, else a random one kept in
+    ``<data_dir>/secret_key`` (created on first use, readable by its owner only)."""
+    settings = get_settings()
+    configured = str(getattr(settings, "secret_key", "") or "")
+    if configured:
+        return configured.encode()
+    path = Path(settings.data_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two workers starting together keep one secret, not two.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_hex(32))
+    return path.read_text(encoding="utf-8").strip().encode()
+
+
+def _sign(nonce: str) -> str:
+    digest = hmac.new(secret_key(), f"csrf:{nonce}".encode(), hashlib.sha256).hexdigest()
+    return f"{nonce}.{digest}"
+
+
+def _well_signed(token: str) -> bool:
+    nonce, _, _digest = token.partition(".")
+    return bool(nonce) and hmac.compare_digest(_sign(nonce), token)
+
+
+def token_for(request: Request) -> str:
+    """The token of this browser: its cookie when well signed, else a new one (which
+    ``set_cookie`` must then send)."""
+    current = request.cookies.get(COOKIE, "")
+    if current and _well_signed(current):
+        return current
+    token = getattr(request.state, "csrf_new_token", None)
+    if token is None:
+        token = _sign(secrets.token_hex(16))
+        request.state.csrf_new_token = token
+    return str(token)
+
+
+def set_cookie(request: Request, response: Response) -> None:
+    """Send the token cookie when this request created a new token."""
+    token = getattr(request.state, "csrf_new_token", None)
+    if token:
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=_MAX_AGE,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+
+
+def _origin_problem(request: Request) -> str | None:
+    """A foreign Origin (or, without Origin, a foreign Referer) is refused; a request with
+    neither comes from a non-browser client and still needs the token."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed:
+        return None
+    if claimed == "null":
+        return "请求来源不明（Origin 为 null），已拒绝。"
+    parts = urlsplit(claimed)
+    host = request.headers.get("host", "")
+    if parts.netloc.lower() != host.lower():
+        return f"请求来自其他网站（{parts.netloc or claimed}），已拒绝。"
+    return None
+
+
+async def csrf_problem(request: Request) -> str | None:
+    """FastAPI dependency for POST routes: ``None`` when the request is genuine, otherwise
+    the reason (in Chinese) to refuse it."""
+    problem = _origin_problem(request)
+    if problem:
+        return problem
+    cookie = request.cookies.get(COOKIE, "")
+    sent = request.headers.get(HEADER, "")
+    if not sent:
+        form = await request.form()
+        value = form.get(FIELD)
+        sent = value if isinstance(value, str) else ""
+    if not cookie or not sent:
+        return "表单缺少安全令牌，请刷新页面后重试。"
+    if not hmac.compare_digest(cookie, sent) or not _well_signed(cookie):
+        return "表单安全令牌无效或已过期，请刷新页面后重试。"
+    return None
