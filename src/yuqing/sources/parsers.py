@@ -119,20 +119,27 @@ def _parse_xml_feed(text: str, *, url: str) -> ParsedFeed:
     entries = parsed.get("entries") or []
     title = _clean_title(parsed.feed.get("title")) or None
     version = parsed.get("version") or ""
-    if not entries and not version:
-        if _first_tag(text) not in _FEED_ROOTS and re.search(
-            r"<(html|body|p|div|a|br)\b", text[:20_000], re.IGNORECASE
-        ):
-            raise ParseError(_html_reason(text))
-        if parsed.get("bozo"):
-            raise ParseError(_xml_reason(parsed.get("bozo_exception")))
-        raise ParseError("内容不是订阅源（RSS/Atom/JSON Feed）")
+    if not entries:
+        _raise_if_not_feed(text, version, parsed)
     warnings: list[str] = []
     if parsed.get("bozo") and entries:
         reason = _xml_reason(parsed.get("bozo_exception"))
         warnings.append(f"订阅源不规范：{reason}，已尽量解析")
     items = _collect(_feedparser_item, entries, url)
     return _finish(title, items, len(entries), warnings, version or "unknown")
+
+
+def _raise_if_not_feed(text: str, version: str, parsed: Any) -> None:
+    """Explain a download without entries that is not a valid, empty feed."""
+    looks_html = re.search(r"<(html|body|p|div|a|br)\b", text[:20_000], re.IGNORECASE)
+    if not version and _first_tag(text) not in _FEED_ROOTS and looks_html:
+        raise ParseError(_html_reason(text))
+    if parsed.get("bozo") and not isinstance(
+        parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride
+    ):
+        raise ParseError(_xml_reason(parsed.get("bozo_exception")))
+    if not version:
+        raise ParseError("内容不是订阅源（RSS/Atom/JSON Feed）")
 
 
 def _xml_reason(exc: object) -> str:
