@@ -12,26 +12,22 @@ from pathlib import Path
 from alembic import command
 
 from yuqing.core.database import alembic_config, make_engine
+from yuqing.mentions import search
 
 VERSIONS = Path(__file__).resolve().parent.parent / "src/yuqing/migrations/versions"
 
-FTS_UP = """
-    # Full-text index over overlapping Han bigrams (see yuqing/mentions/search.py).
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute(
-            "CREATE VIRTUAL TABLE mention_fts USING fts5("
-            "body, tokenize = 'unicode61 remove_diacritics 0')"
-        )
-    else:
-        op.execute(
-            "CREATE TABLE mention_fts ("
-            " rowid BIGINT PRIMARY KEY REFERENCES mention(id) ON DELETE CASCADE,"
-            " body TSVECTOR NOT NULL)"
-        )
-        op.execute("CREATE INDEX ix_mention_fts_body ON mention_fts USING GIN (body)")
-"""
-FTS_DOWN = """    op.execute("DROP TABLE IF EXISTS mention_fts")
-"""
+FTS_UP = (
+    "\n    # Full-text index over overlapping Han bigrams (see yuqing/mentions/search.py).\n"
+    '    if op.get_bind().dialect.name == "sqlite":\n'
+    + "".join(f"        op.execute({s!r})\n" for s in search.SQLITE_FTS_DDL)
+    + "    else:\n"
+    + "".join(f"        op.execute({s!r})\n" for s in search.POSTGRES_FTS_DDL)
+)
+FTS_DOWN = (
+    '    if op.get_bind().dialect.name == "sqlite":\n'
+    + "".join(f"        op.execute({s!r})\n" for s in search.SQLITE_FTS_DROP)
+    + '    else:\n        op.execute("DROP TABLE IF EXISTS mention_fts")\n'
+)
 
 
 def main() -> None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
+from sqlalchemy import DateTime, TextClause, bindparam
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
@@ -25,10 +26,52 @@ _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_HAN}]+|[0-9a-z\u00c0-\u024f]+")
 _HAN_RUN = re.compile(rf"[{_HAN}]+")
 
+# The FTS5 rowid is a time key, (published second << 31) | mention id, so the index hands
+# back candidates newest first and a page stops after its first hits instead of sorting every
+# candidate of a common bigram. detail=none keeps no positions: lookups are AND of tokens
+# plus a substring check, which needs none, and the index is several times smaller.
+KEY_SHIFT = 31
+ID_MASK = (1 << KEY_SHIFT) - 1
+
+
+def _key_sql(row: str) -> str:
+    seconds = f"max(0, coalesce(CAST(strftime('%s', {row}.published_at) AS INTEGER), 0))"
+    return f"(({seconds} << {KEY_SHIFT}) | {row}.id)"
+
+
+def _unindex_sql(mention_id: str) -> str:
+    return (
+        f"DELETE FROM mention_fts WHERE rowid = "
+        f"(SELECT key FROM mention_fts_key WHERE mention_id = {mention_id}); "
+        f"DELETE FROM mention_fts_key WHERE mention_id = {mention_id};"
+    )
+
+
 SQLITE_FTS_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS mention_fts USING fts5("
-    "body, tokenize = 'unicode61 remove_diacritics 0')"
+    "body, tokenize = 'unicode61 remove_diacritics 0', detail = none)",
+    "CREATE TABLE IF NOT EXISTS mention_fts_key ("
+    " mention_id INTEGER PRIMARY KEY, key INTEGER NOT NULL)",
+    # The index holds listed mentions only and follows their times, whoever changes them.
+    "CREATE TRIGGER IF NOT EXISTS mention_fts_delete AFTER DELETE ON mention BEGIN "
+    + _unindex_sql("old.id")
+    + " END",
+    "CREATE TRIGGER IF NOT EXISTS mention_fts_unlist AFTER UPDATE OF status ON mention "
+    "WHEN new.status <> 'new' BEGIN " + _unindex_sql("old.id") + " END",
+    "CREATE TRIGGER IF NOT EXISTS mention_fts_retime AFTER UPDATE OF published_at ON mention "
+    "BEGIN UPDATE mention_fts SET rowid = " + _key_sql("new") + " WHERE rowid = "
+    "(SELECT key FROM mention_fts_key WHERE mention_id = new.id); "
+    "UPDATE mention_fts_key SET key = " + _key_sql("new") + " WHERE mention_id = new.id; END",
 )
+SQLITE_FTS_DROP = (
+    "DROP TRIGGER IF EXISTS mention_fts_delete",
+    "DROP TRIGGER IF EXISTS mention_fts_unlist",
+    "DROP TRIGGER IF EXISTS mention_fts_retime",
+    "DROP TABLE IF EXISTS mention_fts_key",
+    "DROP TABLE IF EXISTS mention_fts",
+)
+# Built from a text array, not parsed: no positions (AND needs none, and the 16,383-position
+# limit of a tsvector never applies) and no dependence on the server's locale.
 POSTGRES_FTS_DDL = (
     "CREATE TABLE IF NOT EXISTS mention_fts ("
     " rowid BIGINT PRIMARY KEY REFERENCES mention(id) ON DELETE CASCADE,"
@@ -133,38 +176,149 @@ def _dialect(session: Session) -> str:
 
 
 def create_index(session: Session) -> None:
-    """Create the full-text table for the session's database (used by the migration)."""
-    if _dialect(session) == "sqlite":
-        session.execute(sql(SQLITE_FTS_DDL))
-    else:
-        for ddl in POSTGRES_FTS_DDL:
-            session.execute(sql(ddl))
+    """Create the full-text tables for the session's database (the migration runs the same)."""
+    ddl = SQLITE_FTS_DDL if _dialect(session) == "sqlite" else POSTGRES_FTS_DDL
+    for statement in ddl:
+        session.execute(sql(statement))
 
 
 def index_rows(session: Session, rows: list[tuple[int, str]]) -> None:
-    """Add or replace index entries: ``(mention_id, search_form)`` pairs."""
+    """Add or replace index entries: ``(mention_id, search_form)`` pairs of listed mentions,
+    already stored with their publication time."""
     if not rows:
         return
-    params = [{"id": mid, "body": index_body(form)} for mid, form in rows]
-    ids = [{"id": mid} for mid, _ in rows]
-    if _dialect(session) == "sqlite":
-        session.execute(sql("DELETE FROM mention_fts WHERE rowid = :id"), ids)
-        session.execute(sql("INSERT INTO mention_fts(rowid, body) VALUES (:id, :body)"), params)
-    else:
+    if _dialect(session) != "sqlite":
+        params = [{"id": mid, "tokens": list(dict.fromkeys(index_tokens(f)))} for mid, f in rows]
         session.execute(
             sql(
-                "INSERT INTO mention_fts(rowid, body) VALUES (:id, to_tsvector('simple', :body)) "
+                "INSERT INTO mention_fts(rowid, body) "
+                "VALUES (:id, array_to_tsvector(CAST(:tokens AS text[]))) "
                 "ON CONFLICT (rowid) DO UPDATE SET body = EXCLUDED.body"
             ),
             params,
         )
+        return
+    if max(mid for mid, _ in rows) > ID_MASK:
+        raise OverflowError(f"信息编号 {max(mid for mid, _ in rows)} 超出全文索引的范围")
+    ids = [{"id": mid} for mid, _ in rows]
+    unindex(session, [mid for mid, _ in rows])
+    session.execute(
+        sql(
+            "INSERT INTO mention_fts_key(mention_id, key) "
+            f"SELECT m.id, {_key_sql('m')} FROM mention m WHERE m.id = :id"
+        ),
+        ids,
+    )
+    session.execute(
+        sql(
+            "INSERT INTO mention_fts(rowid, body) "
+            "SELECT key, :body FROM mention_fts_key WHERE mention_id = :id"
+        ),
+        [{"id": mid, "body": index_body(form)} for mid, form in rows],
+    )
 
 
 def unindex(session: Session, mention_ids: list[int]) -> None:
-    if mention_ids:
-        session.execute(
-            sql("DELETE FROM mention_fts WHERE rowid = :id"), [{"id": i} for i in mention_ids]
-        )
+    """Remove index entries (SQLite's triggers already do it for deleted or unlisted rows)."""
+    if not mention_ids:
+        return
+    ids = [{"id": i} for i in mention_ids]
+    if _dialect(session) != "sqlite":
+        session.execute(sql("DELETE FROM mention_fts WHERE rowid = :id"), ids)
+        return
+    for statement in _unindex_sql(":id").split(";")[:2]:
+        session.execute(sql(statement), ids)
+
+
+def rebuild_index(session: Session, *, batch: int = 20_000) -> int:
+    """Index every listed mention again from its stored search text; returns the count."""
+    ddl = SQLITE_FTS_DROP if _dialect(session) == "sqlite" else ("DROP TABLE mention_fts",)
+    for statement in ddl:
+        session.execute(sql(statement))
+    create_index(session)
+    done, last = 0, 0
+    while True:
+        rows = session.execute(
+            sql(
+                "SELECT id, search_text FROM mention WHERE status = 'new' AND id > :last "
+                "ORDER BY id LIMIT :batch"
+            ),
+            {"last": last, "batch": batch},
+        ).all()
+        if not rows:
+            return done
+        index_rows(session, [(r[0], r[1]) for r in rows])
+        done, last = done + len(rows), rows[-1][0]
+
+
+def optimize_index(session: Session) -> None:
+    """Merge the index segments (after a bulk load); PostgreSQL needs nothing."""
+    if _dialect(session) == "sqlite":
+        session.execute(sql("INSERT INTO mention_fts(mention_fts) VALUES ('optimize')"))
+
+
+def _filter_sql(filters: SearchFilters, params: dict[str, object]) -> list[str]:
+    where = ["m.status = 'new'"]
+    if filters.start:
+        where.append("m.published_at >= :start")
+        params["start"] = _naive_utc(filters.start)
+    if filters.end:
+        where.append("m.published_at < :end")
+        params["end"] = _naive_utc(filters.end)
+    if filters.source_id:
+        where.append("m.source_id = :source_id")
+        params["source_id"] = filters.source_id
+    if filters.source_kind:
+        where.append("m.source_id IN (SELECT s.id FROM source s WHERE s.kind = :source_kind)")
+        params["source_kind"] = filters.source_kind
+    return where
+
+
+def _key_bound(moment: datetime, *, upper: bool) -> int:
+    seconds = max(0, int(moment.replace(tzinfo=UTC).timestamp()))
+    return ((seconds + 1) << KEY_SHIFT) if upper else (seconds << KEY_SHIFT)
+
+
+def _sqlite_from(plan: QueryPlan, filters: SearchFilters, params: dict[str, object]) -> str:
+    """Candidates come from the index newest first (CROSS JOIN keeps it the outer loop); each
+    is checked against the mention row, which keeps the index small."""
+    params["match"] = _fts5_match(plan)
+    where = ["mention_fts MATCH :match", *_filter_sql(filters, params)]
+    for i, term in enumerate(plan.terms):
+        params[f"t{i}"] = term
+        where.append(f"instr(m.search_text, :t{i}) > 0")
+    # Time filters also bound the rowid range, which the index seeks to directly.
+    if filters.start:
+        params["kstart"] = _key_bound(_naive_utc(filters.start), upper=False)
+        where.append("f.rowid >= :kstart")
+    if filters.end:
+        params["kend"] = _key_bound(_naive_utc(filters.end), upper=True)
+        where.append("f.rowid < :kend")
+    return (
+        f"FROM mention_fts f CROSS JOIN mention m ON m.id = (f.rowid & {ID_MASK}) "
+        f"WHERE {' AND '.join(where)}"
+    )
+
+
+def _postgres_from(plan: QueryPlan, filters: SearchFilters, params: dict[str, object]) -> str:
+    params["match"] = _tsquery(plan)
+    where = ["f.body @@ CAST(:match AS tsquery)", *_filter_sql(filters, params)]
+    for i, term in enumerate(plan.terms):
+        params[f"t{i}"] = term
+        where.append(f"strpos(m.search_text, :t{i}) > 0")
+    return f"FROM mention_fts f JOIN mention m ON m.id = f.rowid WHERE {' AND '.join(where)}"
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _typed(statement: TextClause, params: dict[str, object]) -> TextClause:
+    """Times bound as the DateTime type stores them, so text comparison in SQLite holds."""
+    times = [bindparam(name, type_=DateTime()) for name in ("start", "end") if name in params]
+    return statement.bindparams(*times) if times else statement
 
 
 def search(
@@ -176,59 +330,30 @@ def search(
     offset: int = 0,
     count: bool = True,
 ) -> SearchPage:
-    """Ids of listed mentions (not duplicates) containing every term, newest first."""
+    """Ids of listed mentions (not duplicates) containing every term, newest first (by the
+    second, then by id); ``total`` counts hits up to ``COUNT_CAP``."""
     plan = plan_query(query)
     filters = filters or SearchFilters()
     params: dict[str, object] = {"limit": limit, "offset": offset}
-    where = ["m.status = 'new'"]
-    sqlite = _dialect(session) == "sqlite"
-    for i, term in enumerate(plan.terms):
-        params[f"t{i}"] = term
-        where.append(
-            f"instr(m.search_text, :t{i}) > 0" if sqlite else f"strpos(m.search_text, :t{i}) > 0"
-        )
-    if sqlite:
-        params["match"] = _fts5_match(plan)
-        where.append("m.id IN (SELECT rowid FROM mention_fts WHERE mention_fts MATCH :match)")
+    if _dialect(session) == "sqlite":
+        source = _sqlite_from(plan, filters, params)
+        order = "f.rowid DESC"
+        hit = f"f.rowid & {ID_MASK}"
     else:
-        params["match"] = _tsquery(plan)
-        where.append(
-            "m.id IN (SELECT rowid FROM mention_fts WHERE body @@ to_tsquery('simple', :match))"
-        )
-    joins = ""
-    if filters.start:
-        where.append("m.published_at >= :start")
-        params["start"] = filters.start
-    if filters.end:
-        where.append("m.published_at < :end")
-        params["end"] = filters.end
-    if filters.source_id:
-        where.append("m.source_id = :source_id")
-        params["source_id"] = filters.source_id
-    if filters.source_kind:
-        joins = " JOIN source s ON s.id = m.source_id"
-        where.append("s.kind = :source_kind")
-        params["source_kind"] = filters.source_kind
-    clause = " AND ".join(where)
-    ids = [
-        row[0]
-        for row in session.execute(
-            sql(
-                f"SELECT m.id FROM mention m{joins} WHERE {clause} "
-                "ORDER BY m.published_at DESC, m.id DESC LIMIT :limit OFFSET :offset"
-            ),
-            params,
-        )
-    ]
+        source = _postgres_from(plan, filters, params)
+        # Whole seconds, as SQLite's time key orders, so both databases list the same page.
+        order = "date_trunc('second', m.published_at) DESC, m.id DESC"
+        hit = "m.id"
+    page = session.execute(
+        _typed(sql(f"SELECT {hit} {source} ORDER BY {order} LIMIT :limit OFFSET :offset"), params),
+        params,
+    )
+    ids = [row[0] for row in page]
     total, capped = len(ids) + offset, False
-    if count:
+    if count and (len(ids) == limit or offset):
         params["cap"] = COUNT_CAP + 1
-        total = session.execute(
-            sql(
-                f"SELECT count(*) FROM (SELECT 1 FROM mention m{joins} WHERE {clause} LIMIT :cap) c"
-            ),
-            params,
-        ).scalar_one()
+        counted = sql(f"SELECT count(*) FROM (SELECT 1 {source} LIMIT :cap) c")
+        total = session.execute(_typed(counted, params), params).scalar_one()
         capped = total > COUNT_CAP
         total = min(total, COUNT_CAP)
     return SearchPage(ids=ids, total=total, total_capped=capped)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 02:52:01.362752
+Create Date: 2026-11-27 02:53:25.247679
 """
 
 from __future__ import annotations
@@ -132,20 +132,36 @@ def upgrade() -> None:
     # Full-text index over overlapping Han bigrams (see yuqing/mentions/search.py).
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
-            "CREATE VIRTUAL TABLE mention_fts USING fts5("
-            "body, tokenize = 'unicode61 remove_diacritics 0')"
+            "CREATE VIRTUAL TABLE IF NOT EXISTS mention_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 0', detail = none)"
+        )
+        op.execute(
+            "CREATE TABLE IF NOT EXISTS mention_fts_key ( mention_id INTEGER PRIMARY KEY, key INTEGER NOT NULL)"
+        )
+        op.execute(
+            "CREATE TRIGGER IF NOT EXISTS mention_fts_delete AFTER DELETE ON mention BEGIN DELETE FROM mention_fts WHERE rowid = (SELECT key FROM mention_fts_key WHERE mention_id = old.id); DELETE FROM mention_fts_key WHERE mention_id = old.id; END"
+        )
+        op.execute(
+            "CREATE TRIGGER IF NOT EXISTS mention_fts_unlist AFTER UPDATE OF status ON mention WHEN new.status <> 'new' BEGIN DELETE FROM mention_fts WHERE rowid = (SELECT key FROM mention_fts_key WHERE mention_id = old.id); DELETE FROM mention_fts_key WHERE mention_id = old.id; END"
+        )
+        op.execute(
+            "CREATE TRIGGER IF NOT EXISTS mention_fts_retime AFTER UPDATE OF published_at ON mention BEGIN UPDATE mention_fts SET rowid = ((max(0, coalesce(CAST(strftime('%s', new.published_at) AS INTEGER), 0)) << 31) | new.id) WHERE rowid = (SELECT key FROM mention_fts_key WHERE mention_id = new.id); UPDATE mention_fts_key SET key = ((max(0, coalesce(CAST(strftime('%s', new.published_at) AS INTEGER), 0)) << 31) | new.id) WHERE mention_id = new.id; END"
         )
     else:
         op.execute(
-            "CREATE TABLE mention_fts ("
-            " rowid BIGINT PRIMARY KEY REFERENCES mention(id) ON DELETE CASCADE,"
-            " body TSVECTOR NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS mention_fts ( rowid BIGINT PRIMARY KEY REFERENCES mention(id) ON DELETE CASCADE, body TSVECTOR NOT NULL)"
         )
-        op.execute("CREATE INDEX ix_mention_fts_body ON mention_fts USING GIN (body)")
+        op.execute("CREATE INDEX IF NOT EXISTS ix_mention_fts_body ON mention_fts USING GIN (body)")
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE IF EXISTS mention_fts")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS mention_fts_delete")
+        op.execute("DROP TRIGGER IF EXISTS mention_fts_unlist")
+        op.execute("DROP TRIGGER IF EXISTS mention_fts_retime")
+        op.execute("DROP TABLE IF EXISTS mention_fts_key")
+        op.execute("DROP TABLE IF EXISTS mention_fts")
+    else:
+        op.execute("DROP TABLE IF EXISTS mention_fts")
     with op.batch_alter_table("mention", schema=None) as batch_op:
         batch_op.drop_index("ix_mention_url_hash")
         batch_op.drop_index("ix_mention_status_published")
