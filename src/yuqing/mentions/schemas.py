@@ -55,8 +55,11 @@ class ItemIn(BaseModel):
     @field_validator("published_at", mode="before")
     @classmethod
     def _parse_time(cls, value: Any) -> Any:
-        if value is None or value == "" or isinstance(value, datetime):
+        if value is None or value == "":
             return value
+        if isinstance(value, datetime):
+            # Naive times are UTC already (what collectors pass); aware ones are converted.
+            return to_utc_naive(value) if value.tzinfo else value
         parsed = _iso_time(value) if isinstance(value, str) else None
         parsed = parsed or parse_time(value)
         if parsed is None:

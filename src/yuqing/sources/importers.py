@@ -1,0 +1,487 @@
+"""Import files of collected items: JSON Lines, CSV (UTF-8/GBK/GB18030) and Excel (.xlsx).
+
+Column names are matched with a default mapping that knows the usual headers of Chinese
+platform exports (标题, 正文, 发布时间 …); an explicit mapping covers other layouts. The
+format and the mapping are documented in docs/import-format.md.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from yuqing.core.settings import get_settings
+from yuqing.core.timeutil import to_utc_naive
+from yuqing.mentions import service as mentions_service
+from yuqing.mentions.schemas import ItemIn
+from yuqing.sources import service as sources_service
+
+ITEM_FIELDS = (
+    "external_id",
+    "url",
+    "title",
+    "text",
+    "html",
+    "author",
+    "published_at",
+    "parent_external_id",
+    "root_external_id",
+    "language",
+)
+SITE = "site"  # the outlet or platform column: kept in raw["site"]
+RAW = "raw"  # keep the column in raw under its header
+IGNORE = "-"  # drop the column
+TARGETS = (*ITEM_FIELDS, SITE, RAW, IGNORE)
+
+_DEFAULT_HEADERS: dict[str, tuple[str, ...]] = {
+    "title": ("标题", "title", "主题", "文章标题", "帖子标题", "新闻标题", "subject", "headline"),
+    "text": ("正文", "内容", "content", "text", "全文", "微博内容", "微博正文", "文章内容", "body"),
+    "url": ("链接", "网址", "原文链接", "url", "link", "原文地址", "文章链接", "地址", "原帖链接"),
+    "author": ("作者", "发布者", "账号", "author", "博主", "发布人", "用户名", "昵称", "发帖人"),
+    "published_at": (
+        "发布时间",
+        "时间",
+        "publish_time",
+        "time",
+        "published_at",
+        "published",
+        "发表时间",
+        "日期",
+        "date",
+        "pubdate",
+        "created_at",
+    ),
+    SITE: ("来源", "媒体", "站点", "site", "媒体名称", "网站", "平台", "source", "来源网站"),
+    "external_id": ("id", "mid", "编号", "external_id", "微博id", "文章id", "帖子id"),
+    "parent_external_id": ("转发自", "parent", "parent_id", "parent_external_id", "上级id"),
+    "root_external_id": ("根微博", "root", "root_id", "root_external_id", "原微博id"),
+    "language": ("语言", "language", "lang"),
+    "html": ("html", "网页源码"),
+}
+DEFAULT_MAPPING: dict[str, str] = {
+    header: target for target, headers in _DEFAULT_HEADERS.items() for header in headers
+}
+"""Normalised header (lower case, no spaces) → target field."""
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+# A real worksheet's XML compresses 5–30×; a zip bomb compresses hundreds of times.
+MAX_XLSX_RATIO = 200
+MAX_XLSX_UNCOMPRESSED_FACTOR = 10  # × import_max_bytes
+
+
+class ImportFileError(ValueError):
+    """A file that cannot be imported at all; nothing of it is stored."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A row that was not stored (or stored with a note), and why, in Chinese."""
+
+    row: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"第 {self.row} 行：{self.reason}"
+
+
+@dataclass
+class ImportBatch:
+    """The rows read from a file: items by row number, rows refused, notes on stored rows."""
+
+    format: str
+    items: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)  # header → target
+
+
+@dataclass
+class ImportReport:
+    """What an import stored: every row counted once."""
+
+    rows: int = 0
+    new: int = 0
+    duplicate: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
+    source_id: int | None = None
+
+
+def normalise_header(header: object) -> str:
+    return str(header or "").replace("\ufeff", "").strip().lower().replace(" ", "")
+
+
+def resolve_mapping(headers: list[str], mapping: dict[str, str] | None) -> dict[str, str]:
+    """Header → target for each column; explicit ``mapping`` entries win over the defaults."""
+    explicit = {normalise_header(k): v.strip() for k, v in (mapping or {}).items()}
+    for header, target in explicit.items():
+        if target not in TARGETS:
+            allowed = "、".join(TARGETS)
+            raise ImportFileError(f"映射「{header}={target}」的目标字段无效，可用：{allowed}")
+    known = {normalise_header(h) for h in headers}
+    missing = [h for h in explicit if h not in known]
+    if missing:
+        shown = "、".join(str(h) for h in headers if h)
+        raise ImportFileError(f"映射中的列「{'、'.join(missing)}」在表头中不存在；表头为：{shown}")
+    columns: dict[str, str] = {}
+    taken: set[str] = set()
+    for header in headers:
+        key = normalise_header(header)
+        target = explicit.get(key) or DEFAULT_MAPPING.get(key) or RAW
+        # Two columns for one field (时间 and 发布时间): the first wins, the other goes to raw.
+        if target in ITEM_FIELDS or target == SITE:
+            if target in taken:
+                target = RAW
+            taken.add(target)
+        columns[header] = target
+    if not taken & {"title", "text", "html"}:
+        shown = "、".join(str(h) for h in headers if h)
+        raise ImportFileError(
+            f"找不到标题或正文列；表头为：{shown}。请用 --map 指定，如 --map 帖子内容=text"
+        )
+    return columns
+
+
+def row_to_item(cells: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+    """One row as an item: mapped columns become fields, the rest goes to ``raw``."""
+    item: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    for header, value in cells.items():
+        if value is None or value == "":
+            continue
+        target = columns.get(header, RAW)
+        if target == IGNORE:
+            continue
+        if target == RAW:
+            raw[str(header)] = _plain(value)
+        elif target == SITE:
+            raw[SITE] = _plain(value)
+        elif target == "published_at":
+            item[target] = value
+        else:
+            item[target] = _as_text(value)
+    if raw:
+        item["raw"] = raw
+    return item
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # an id typed as a number in Excel
+    return str(value).strip()
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _check_size(path: Path) -> int:
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise ImportFileError(f"无法读取文件 {path.name}：{error.strerror or error}") from None
+    cap = get_settings().import_max_bytes
+    if size > cap:
+        raise ImportFileError(
+            f"文件 {path.name} 有 {size} 字节，超过导入上限 {cap} 字节；请拆分后再导入"
+        )
+    return size
+
+
+def read_import_file(path: Path, *, mapping: dict[str, str] | None = None) -> ImportBatch:
+    """Read a .jsonl/.ndjson, .csv or .xlsx file; raises ImportFileError for a bad file."""
+    _check_size(path)
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        return _read_jsonl(path, mapping)
+    if suffix in (".csv", ".tsv", ".txt"):
+        return _read_csv(path, mapping)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path, mapping)
+    if suffix in (".xls", ".et"):
+        raise ImportFileError(
+            f"不支持旧版 Excel 文件 {path.name}：请在 Excel 中另存为 .xlsx 或 CSV"
+        )
+    raise ImportFileError(f"不支持的文件类型 {path.name}：支持 .jsonl、.ndjson、.csv、.xlsx")
+
+
+# JSON Lines
+
+
+def _read_jsonl(path: Path, mapping: dict[str, str] | None) -> ImportBatch:
+    batch = ImportBatch(format="jsonl")
+    explicit = {normalise_header(k): v for k, v in (mapping or {}).items()}
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                batch.errors.append(RowError(number, f"不是合法的 JSON：{error}"))
+                continue
+            if not isinstance(record, dict):
+                batch.errors.append(RowError(number, "每行必须是一个 JSON 对象"))
+                continue
+            batch.items.append((number, _jsonl_item(record, explicit)))
+    return batch
+
+
+def _jsonl_item(record: dict[str, Any], explicit: dict[str, str]) -> dict[str, Any]:
+    """Keys ItemIn knows pass through; other known headers are mapped; the rest goes to raw."""
+    item: dict[str, Any] = {}
+    raw: dict[str, Any] = (
+        dict(record.get("raw") or {}) if isinstance(record.get("raw"), dict) else {}
+    )
+    for key, value in record.items():
+        if key == "raw":
+            continue
+        norm = normalise_header(key)
+        target = explicit.get(norm) or (
+            key if key in _ITEM_KEYS else DEFAULT_MAPPING.get(norm, RAW)
+        )
+        if target == IGNORE or value is None:
+            continue
+        if target in (RAW, SITE):
+            raw[SITE if target == SITE else key] = value
+        elif target not in item:
+            item[target] = value
+    if raw:
+        item["raw"] = raw
+    return item
+
+
+_ITEM_KEYS = frozenset({*ITEM_FIELDS, "id", "mid", "time", "published", "parent", "root"})
+
+
+# CSV
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Text of a CSV export: UTF-8 with or without BOM, UTF-16 with BOM, or GBK/GB18030."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        # GB18030 is a superset of GBK and GB2312: what Excel on Chinese Windows writes.
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    if best is None:
+        raise ImportFileError(f"无法识别文件 {name} 的编码：请另存为 UTF-8 编码的 CSV")
+    return data.decode(best.encoding, errors="replace")
+
+
+def _read_csv(path: Path, mapping: dict[str, str] | None) -> ImportBatch:
+    data = path.read_bytes()
+    if data[:4] == b"PK\x03\x04":
+        raise ImportFileError(f"文件 {path.name} 实为 Excel/zip 文件：请把扩展名改为 .xlsx")
+    text = decode_text(data, path.name)
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:8192], delimiters=",\t;|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    return _read_rows("csv", _numbered(reader), mapping)
+
+
+def _numbered(rows: Iterator[list[Any]]) -> Iterator[tuple[int, list[Any]]]:
+    yield from enumerate(rows, start=1)
+
+
+def _read_rows(
+    kind: str,
+    rows: Iterator[tuple[int, list[Any]]],
+    mapping: dict[str, str] | None,
+    formula_cells: Callable[[int], list[str]] | None = None,
+) -> ImportBatch:
+    """Shared by CSV and Excel: the first non-empty row is the header."""
+    batch = ImportBatch(format=kind)
+    headers: list[str] | None = None
+    for number, cells in rows:
+        if not any(c not in (None, "") for c in cells):
+            continue
+        if headers is None:
+            headers = [str(c).replace("\ufeff", "").strip() if c is not None else "" for c in cells]
+            batch.columns = resolve_mapping(headers, mapping)
+            continue
+        values = {h: cells[i] if i < len(cells) else None for i, h in enumerate(headers) if h}
+        formulas = formula_cells(number) if formula_cells else _formula_text(values)
+        if formulas:
+            where = "、".join(formulas)
+            batch.warnings.append(
+                RowError(number, f"单元格 {where} 包含公式，未计算，已按文本保存")
+            )
+        batch.items.append((number, row_to_item(values, batch.columns)))
+    if headers is None:
+        raise ImportFileError("文件中没有表头和数据行")
+    return batch
+
+
+def _formula_text(values: dict[str, Any]) -> list[str]:
+    return [f"「{h}」" for h, v in values.items() if isinstance(v, str) and v.startswith("=")]
+
+
+# Excel
+
+
+def check_xlsx_container(path: Path) -> None:
+    """Refuse what is not a sane .xlsx before openpyxl parses it: not a zip, a renamed CSV,
+    a zip without a workbook, or a zip bomb (too large or too compressed when unpacked)."""
+    name = path.name
+    if not zipfile.is_zipfile(path):
+        if _looks_like_text(path.read_bytes()[:4096]):
+            raise ImportFileError(
+                f"文件 {name} 不是 Excel 工作簿，看起来是 CSV/文本文件：请把扩展名改为 .csv"
+            )
+        raise ImportFileError(f"文件 {name} 不是有效的 Excel 工作簿（.xlsx 应为 zip 格式）")
+    cap = get_settings().import_max_bytes * MAX_XLSX_UNCOMPRESSED_FACTOR
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ImportFileError(f"文件 {name} 已损坏，无法打开：{error}") from None
+    names = {info.filename for info in infos}
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise ImportFileError(f"文件 {name} 是 zip 压缩包，但不是 Excel 工作簿")
+    total = sum(info.file_size for info in infos)
+    packed = sum(info.compress_size for info in infos)
+    if total > cap:
+        raise ImportFileError(f"文件 {name} 解压后有 {total} 字节，超过上限 {cap} 字节，拒绝导入")
+    for info in infos:
+        if info.file_size > 1_000_000 and info.file_size > MAX_XLSX_RATIO * max(
+            info.compress_size, 1
+        ):
+            raise ImportFileError(
+                f"文件 {name} 的压缩比异常（{info.filename} 压缩了 "
+                f"{info.file_size // max(info.compress_size, 1)} 倍），疑似压缩炸弹，拒绝导入"
+            )
+    if total > 1_000_000 and total > MAX_XLSX_RATIO * max(packed, 1):
+        raise ImportFileError(f"文件 {name} 的压缩比异常，疑似压缩炸弹，拒绝导入")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\0" in head or not any(sep in head for sep in (b",", b"\t", b"\n")):
+        return False
+    try:
+        decode_text(head, "")
+    except ImportFileError:
+        return False
+    return True
+
+
+def _read_xlsx(path: Path, mapping: dict[str, str] | None) -> ImportBatch:
+    check_xlsx_container(path)
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise ImportFileError(f"无法打开 Excel 文件 {path.name}：{error}") from None
+    formulas: dict[int, list[str]] = {}
+    try:
+        sheet = workbook.worksheets[0]
+        rows = list(_xlsx_rows(sheet, formulas))
+    except Exception as error:  # a broken sheet XML raises many kinds; all mean: refuse it
+        raise ImportFileError(f"Excel 文件 {path.name} 内容已损坏：{error}") from None
+    finally:
+        workbook.close()
+    return _read_rows("xlsx", iter(rows), mapping, lambda n: formulas.get(n, []))
+
+
+def _xlsx_rows(sheet: Any, formulas: dict[int, list[str]]) -> Iterator[tuple[int, list[Any]]]:
+    for number, row in enumerate(sheet.iter_rows(), start=1):
+        values: list[Any] = []
+        for cell in row:
+            value = getattr(cell, "value", None)
+            if getattr(cell, "data_type", None) == "f" or (
+                isinstance(value, str) and value.startswith("=")
+            ):
+                formulas.setdefault(number, []).append(getattr(cell, "coordinate", "?"))
+            elif isinstance(value, datetime):
+                # Excel times have no zone; Chinese exports mean Beijing time.
+                value = to_utc_naive(value)
+            values.append(value)
+        yield number, values
+
+
+# Storing
+
+
+def import_file(
+    session: Session,
+    path: Path,
+    *,
+    source_name: str,
+    mapping: dict[str, str] | None = None,
+    batch_size: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Read ``path`` and store its rows in batches (one commit each) under ``source_name``.
+
+    A bad file raises ImportFileError before anything is stored; bad rows are reported with
+    their row number and the good rows are stored. Running it twice stores each row once.
+    """
+    batch = read_import_file(path, mapping=mapping)
+    report = ImportReport(rows=len(batch.items) + len(batch.errors))
+    report.errors.extend(batch.errors)
+    report.warnings.extend(batch.warnings)
+    report.failed = len(batch.errors)
+    valid = _validate_rows(batch, report)
+    source = sources_service.get_or_create(session, name=source_name, kind="import")
+    session.commit()
+    report.source_id = source.id
+    done = 0
+    for start in range(0, len(valid), batch_size):
+        chunk = valid[start : start + batch_size]
+        result = mentions_service.ingest(session, source=source, items=[i for _, i in chunk])
+        session.commit()
+        for outcome in result.outcomes:
+            if outcome.error:
+                report.errors.append(RowError(chunk[outcome.index][0], outcome.error))
+        for name in ("new", "duplicate", "updated", "unchanged", "failed"):
+            setattr(report, name, getattr(report, name) + getattr(result, name))
+        done += len(chunk)
+        if progress:
+            progress(done, len(valid))
+    report.errors.sort(key=lambda e: e.row)
+    return report
+
+
+def _validate_rows(batch: ImportBatch, report: ImportReport) -> list[tuple[int, ItemIn]]:
+    """Validate each row alone; errors name the column as the file names it."""
+    header_of = {target: header for header, target in batch.columns.items()}
+    valid: list[tuple[int, ItemIn]] = []
+    for number, item in batch.items:
+        try:
+            valid.append((number, ItemIn.model_validate(item)))
+        except ValidationError as error:
+            reason = mentions_service.describe_validation_error(error)
+            for target, header in header_of.items():
+                reason = reason.replace(f"字段 {target}：", f"列「{header}」：")
+            report.errors.append(RowError(number, reason))
+            report.failed += 1
+    return valid
