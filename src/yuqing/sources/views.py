@@ -219,7 +219,7 @@ class FetchOutcome:
 def _fetch_outcome(session: Session, source: Source) -> FetchOutcome:
     """Fetch now and describe what happened, from the run the fetch recorded."""
     try:
-        _run_fetch(session, source)
+        result = _run_fetch(session, source)
         session.commit()
     except ImportError:
         session.rollback()
@@ -228,12 +228,12 @@ def _fetch_outcome(session: Session, source: Source) -> FetchOutcome:
         session.rollback()
         log.exception("fetch of source %s failed", source.id)
         return FetchOutcome(False, f"抓取“{source.name}”时出错：{error}")
-    run = _latest_run(session, source.id)
+    run = result if isinstance(result, FetchRun) else _latest_run(session, source.id)
     if run is None:
         return FetchOutcome(True, f"已抓取“{source.name}”。")
     if not run.ok:
         return FetchOutcome(False, f"抓取失败：{run.error or '原因不明'}", run)
-    if run.not_modified:
+    if run.not_modified or getattr(run, "content_unchanged", False):
         return FetchOutcome(True, "抓取成功：内容自上次以来没有变化。", run)
     return FetchOutcome(
         True,
