@@ -1,0 +1,117 @@
+"""The push API, one mention and search, through the real FastAPI app on a real database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from yuqing.core.settings import reset_settings_cache
+from yuqing.mentions.models import Mention
+from yuqing.web.app import create_app
+
+AUTH = {"Authorization": "Bearer test-push-token"}
+
+
+@pytest.fixture
+def client(engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def _stored(engine: Engine) -> list[Mention]:
+    with Session(engine) as session:
+        return list(session.execute(select(Mention).order_by(Mention.id)).scalars())
+
+
+def test_missing_or_wrong_token_is_refused(client: TestClient, engine: Engine) -> None:
+    body = {"source": "采集器", "items": [{"id": "1", "title": "x"}]}
+    assert client.post("/api/v1/mentions", json=body).status_code == 401
+    wrong = client.post("/api/v1/mentions", json=body, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and "令牌" in wrong.json()["detail"]
+    assert _stored(engine) == []
+
+
+def test_push_is_disabled_without_a_configured_token(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YUQING_PUSH_TOKEN", "")
+    reset_settings_cache()
+    reply = client.post("/api/v1/mentions", json={"source": "s", "items": []}, headers=AUTH)
+    assert reply.status_code == 503 and "YUQING_PUSH_TOKEN" in reply.json()["detail"]
+
+
+def test_too_many_items_or_too_large_body(
+    client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = [{"id": str(i), "title": f"标题{i}"} for i in range(1001)]
+    reply = client.post("/api/v1/mentions", json={"source": "s", "items": items}, headers=AUTH)
+    assert reply.status_code == 413 and "1000" in reply.json()["detail"]
+    monkeypatch.setenv("YUQING_PUSH_MAX_BODY_BYTES", "2000")
+    reset_settings_cache()
+    reply = client.post(
+        "/api/v1/mentions", json={"source": "s", "items": items[:100]}, headers=AUTH
+    )
+    assert reply.status_code == 413
+    # A body sent in chunks, without Content-Length, is counted while it streams in.
+    chunks = iter([b'{"source": "s", "items": [', b'{"id": "1", "title": "x"},' * 200, b"]}"])
+    reply = client.post("/api/v1/mentions", content=chunks, headers=AUTH)
+    assert reply.status_code == 413
+    assert _stored(engine) == []
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[]", b'{"items": []}', b'{"source": "s", "items": {}}']
+)
+def test_wrong_shape_is_422(client: TestClient, body: bytes) -> None:
+    reply = client.post("/api/v1/mentions", content=body, headers=AUTH)
+    assert reply.status_code == 422
+
+
+def test_one_invalid_item_fails_alone(client: TestClient, engine: Engine) -> None:
+    items = [
+        {"id": "a", "title": "食堂涨价", "text": "学生反映"},
+        {"id": "b", "title": "坏的", "url": "ftp://example.cn/x"},
+        {"id": "c", "title": "宿舍停电", "html": "<p>三号楼</p><script>alert(1)</script>"},
+    ]
+    reply = client.post("/api/v1/mentions", json={"source": "采集器", "items": items}, headers=AUTH)
+    assert reply.status_code == 200
+    data = reply.json()
+    assert (data["new"], data["failed"], data["received"]) == (2, 1, 3)
+    bad = data["outcomes"][1]
+    assert bad["status"] == "failed" and "items[1]" in bad["error"] and "url" in bad["error"]
+    stored = _stored(engine)
+    assert [m.external_id for m in stored] == ["a", "c"]
+    assert "<" not in stored[1].text and "alert" not in stored[1].text
+    assert stored[1].text == "三号楼"
+
+    got = client.get(f"/api/v1/mentions/{stored[1].id}")
+    assert got.status_code == 200 and got.json()["title"] == "宿舍停电"
+    assert client.get("/api/v1/mentions/999999").status_code == 404
+
+    found = client.get("/api/v1/search", params={"q": "食堂"})
+    assert [i["external_id"] for i in found.json()["items"]] == ["a"]
+    bad_query = client.get("/api/v1/search", params={"q": "   ！！"})
+    assert bad_query.status_code == 422 and bad_query.json()["detail"]
+
+
+def test_push_again_is_idempotent_and_source_is_push_kind(
+    client: TestClient, engine: Engine
+) -> None:
+    body = {"source": "新采集器", "items": [{"mid": "m1", "text": "一条", "time": 1714525200}]}
+    first = client.post("/api/v1/mentions", json=body, headers=AUTH).json()
+    again = client.post("/api/v1/mentions", json=body, headers=AUTH).json()
+    assert (first["new"], again["unchanged"]) == (1, 1)
+    assert again["outcomes"][0]["mention_id"] == first["outcomes"][0]["mention_id"]
+    assert len(_stored(engine)) == 1
+
+
+def test_openapi_documents_the_push_body(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    push = spec["paths"]["/api/v1/mentions"]["post"]
+    assert push["summary"].startswith("推送")
+    assert "items" in push["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert "/api/v1/search" in spec["paths"]
