@@ -73,6 +73,8 @@ def _parse_feed(body: bytes, *, url: str, content_type: str | None) -> ParsedFee
         return _parse_json_feed(text, url=url)
     if _first_tag(text) in _HTML_ROOTS:
         raise ParseError(_html_reason(text))
+    if "<" not in text[:1000]:
+        raise ParseError("内容不是订阅源（RSS/Atom/JSON Feed）")
     return _parse_xml_feed(text, url=url)
 
 
@@ -101,6 +103,7 @@ def _html_reason(text: str) -> str:
     )
 
 
+_XML_DECLARATION = re.compile(r"^<\?xml[^>]*\?>")
 _XML_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""", re.IGNORECASE)
 
 
@@ -108,7 +111,11 @@ def _parse_xml_feed(text: str, *, url: str) -> ParsedFeed:
     # feedparser gets UTF-8 bytes labelled UTF-8 everywhere, so its own charset guessing
     # (which misreads GB2312/Big5 feeds) never runs; a stream, because it opens a str
     # or bytes argument as a file name or URL.
-    utf8_text = _XML_ENCODING.sub(r'\1"utf-8"', text, count=1)
+    # The declaration is replaced in place (no new line) so XML error line numbers stay right.
+    declaration = '<?xml version="1.0" encoding="utf-8"?>'
+    utf8_text = _XML_DECLARATION.sub(declaration, text, count=1)
+    if utf8_text is text or not utf8_text.startswith("<?xml"):
+        utf8_text = declaration + text
     parsed = feedparser.parse(
         io.BytesIO(utf8_text.encode("utf-8")),
         response_headers={
@@ -161,9 +168,9 @@ def _feedparser_item(entry: Any, feed_url: str) -> ItemIn | None:
     html, text = _entry_content(entry)
     author = entry.get("author") or (entry.get("author_detail") or {}).get("name")
     raw = {
-        key: str(entry.get(key))[:500]
+        key: str(dict.get(entry, key))[:500]
         for key in ("id", "link", "title", "published", "updated", "author")
-        if entry.get(key)
+        if dict.get(entry, key)
     }
     return ItemIn(
         external_id=_fit_id(external_id or _hash_id(title, published_at)),
@@ -195,8 +202,9 @@ _HAS_ZONE = re.compile(r"(Z|[+-]\d{2}:?\d{2}|\b(GMT|UTC|UT|[ECMP][SD]T|CST))\s*$
 
 
 def _entry_time(entry: Any) -> datetime | None:
-    raw = entry.get("published") or entry.get("updated") or ""
-    struct = entry.get("published_parsed") or entry.get("updated_parsed")
+    # dict.get: feedparser's own get maps a missing "updated" to "published" with a warning.
+    raw = dict.get(entry, "published") or dict.get(entry, "updated") or ""
+    struct = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
     if raw and (struct is None or not _HAS_ZONE.search(raw.strip())):
         # feedparser reads a time without zone as UTC; Chinese feeds mean Beijing time.
         local = parse_time(raw)
