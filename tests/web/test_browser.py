@@ -1,0 +1,198 @@
+"""The desk in a real headless Chromium against the real server: HTMX search, polling, forms,
+no console errors and no request leaving 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.support import need
+from yuqing.mentions.service import ingest
+from yuqing.sources.models import Source
+from yuqing.web.app import create_app
+from yuqing.web.templating import HTMX_FILE
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(engine: Any) -> Iterator[str]:
+    """The real app under uvicorn on a free 127.0.0.1 port, on the test database."""
+    port = _free_port()
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    app_server = uvicorn.Server(config)
+    thread = threading.Thread(target=app_server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not app_server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    app_server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    need(CHROMIUM.exists(), f"headless Chromium not found at {CHROMIUM}")
+    need(
+        HTMX_FILE.is_file(),
+        "htmx is not vendored: run npm ci --no-audit --no-fund && python scripts/vendor_assets.py",
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Watch:
+    """Console errors, page errors and every request host seen by a page."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        self.hosts: set[str] = set()
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("request", lambda r: self.hosts.add(urlsplit(r.url).hostname or r.url))
+        page.on(
+            "response", lambda r: r.status >= 400 and self.errors.append(f"{r.status} {r.url}")
+        )
+
+    def assert_clean(self) -> None:
+        assert self.errors == []
+        assert self.hosts <= {"127.0.0.1"}, self.hosts
+
+
+def _seed(session: Session, source: Source) -> None:
+    items = [
+        {
+            "title": f"学院通知第{i}号：关于期中教学检查的安排",
+            "text": f"各学院：现将第{i}号通知印发给你们。\n\n请按时完成自查并报送材料。",
+            "author": "教务处",
+            "published_at": f"2024-04-{i + 1:02d} 09:00",
+        }
+        for i in range(6)
+    ]
+    items.append(
+        {
+            "title": "学生反映食堂饭菜价格上涨",
+            "text": "有同学在论坛发帖称，近期食堂部分窗口饭菜价格上涨明显。\n\n后勤处回应称将核实。",
+            "author": "匿名用户",
+            "url": "https://bbs.example.cn/t/1001",
+            "published_at": "2024-04-10 21:15",
+            "raw": {"forum": "校园论坛", "<b>": "<script>alert(1)</script>"},
+        }
+    )
+    ingest(session, source=source, items=items)
+    copy = Source(name="转载站", kind="push")
+    session.add(copy)
+    session.flush()
+    ingest(
+        session,
+        source=copy,
+        items=[{"title": "转：食堂涨价", "text": "转载", "url": "https://bbs.example.cn/t/1001"}],
+    )
+    session.commit()
+
+
+def test_desk_in_a_real_browser(
+    server: str, browser: Any, session: Session, push_source: Source
+) -> None:
+    _seed(session, push_source)
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    watch = Watch(page)
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    page.goto(server + "/")
+    page.wait_for_function("window.htmx !== undefined")
+    assert page.locator(".item-title").first.inner_text() == "学生反映食堂饭菜价格上涨"
+    assert "另有 1 条重复" in page.locator(".item").first.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "stream.png"), full_page=True)
+
+    page.goto(server + "/search")
+    page.locator("#q").press_sequentially("食堂", delay=50)
+    page.wait_for_selector("#results mark")
+    assert page.locator("#results .item").count() == 1
+    assert page.locator("#results .item-title mark").first.inner_text() == "食堂"
+    assert "q=%E9%A3%9F%E5%A0%82" in page.url  # hx-push-url keeps the address shareable
+    page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
+
+    page.locator("#results .item-title a").first.click()
+    page.wait_for_selector("article.mention")
+    assert page.locator("h1").inner_text() == "学生反映食堂饭菜价格上涨"
+    assert page.locator(".body p").count() == 2
+    page.locator("details.raw summary").click()
+    assert "<script>alert(1)</script>" in page.locator("details.raw pre").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "mention.png"), full_page=True)
+
+    page.goto(server + "/sources")
+    page.fill("input[name=name]", "本校新闻网")
+    page.select_option("select[name=kind]", "rss")
+    page.fill("input[name=url]", "https://news.example.edu.cn/rss.xml")
+    page.fill("input[name=interval]", "30")
+    page.click(".add-source button[type=submit]")
+    page.wait_for_selector("text=已添加信息源“本校新闻网”")
+    assert page.locator("table.sources tbody tr").count() == 3
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / "sources.png"), full_page=True)
+
+    session.expire_all()
+    added = session.execute(select(Source).where(Source.name == "本校新闻网")).scalar_one()
+    assert added.interval_seconds == 1800
+
+    watch.assert_clean()
+    context.close()
+
+
+def test_stream_shows_new_items_without_reload(
+    server: str, browser: Any, session: Session, push_source: Source
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    watch = Watch(page)
+    page.clock.install()
+    page.goto(server + "/")
+    page.wait_for_function("window.htmx !== undefined")
+    assert "还没有收录任何信息" in page.inner_text("#stream-list")
+
+    ingest(session, source=push_source, items=[{"title": "刚刚推送的一条消息", "text": "正文"}])
+    session.commit()
+    page.clock.run_for(16_000)  # the list polls every 15 s
+
+    page.wait_for_selector("text=刚刚推送的一条消息", timeout=5_000)
+    assert "共 1 条信息" in page.inner_text("#stream-list")
+    page.screenshot(path=str(ARTIFACTS / "stream-mobile.png"), full_page=True)
+    watch.assert_clean()
+    context.close()
