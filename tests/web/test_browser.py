@@ -84,9 +84,7 @@ class Watch:
         page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("request", lambda r: self.hosts.add(urlsplit(r.url).hostname or r.url))
-        page.on(
-            "response", lambda r: r.status >= 400 and self.errors.append(f"{r.status} {r.url}")
-        )
+        page.on("response", lambda r: r.status >= 400 and self.errors.append(f"{r.status} {r.url}"))
 
     def assert_clean(self) -> None:
         assert self.errors == []
