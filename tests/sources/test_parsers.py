@@ -172,6 +172,13 @@ def test_unusable_downloads(body: bytes, reason: str | None) -> None:
         assert caught.value.reason == reason
 
 
+def test_content_type_does_not_decide_the_format() -> None:
+    feed = parse_feed(fixture("atom.xml"), url=FEED_URL, content_type="application/json")
+    assert feed.format == "atom10"
+    feed = parse_feed(fixture("feed.json"), url=FEED_URL, content_type="text/html; charset=gbk")
+    assert (feed.format, feed.title) == ("jsonfeed", "校园快讯")
+
+
 def test_empty_but_valid_feed_is_not_an_error() -> None:
     body = b"<rss version='2.0'><channel><title>\xe6\x96\xb0\xe6\xa0\x8f\xe7\x9b\xae</title></channel></rss>"
     feed = parse_feed(body, url=FEED_URL)

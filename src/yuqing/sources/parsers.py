@@ -69,7 +69,8 @@ def _parse_feed(body: bytes, *, url: str, content_type: str | None) -> ParsedFee
     text = decode_body(body, content_type).text.lstrip("\ufeff \t\r\n")
     if not text:
         raise ParseError("内容为空")
-    if text.startswith(("{", "[")) or "json" in (content_type or "").lower():
+    # The body decides, not the Content-Type: servers label feeds text/html or JSON as text.
+    if text.startswith(("{", "[")):
         return _parse_json_feed(text, url=url)
     if _first_tag(text) in _HTML_ROOTS:
         raise ParseError(_html_reason(text))
@@ -222,9 +223,7 @@ def _parse_json_feed(text: str, *, url: str) -> ParsedFeed:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        if text.startswith(("{", "[")):
-            raise ParseError(f"JSON 格式错误：第 {exc.lineno} 行：{exc.msg}") from exc
-        raise ParseError(_html_reason(text) if "<" in text[:200] else "内容不是订阅源") from exc
+        raise ParseError(f"JSON 格式错误：第 {exc.lineno} 行：{exc.msg}") from exc
     version = data.get("version") if isinstance(data, dict) else None
     if not isinstance(version, str) or "jsonfeed.org/version/" not in version:
         raise ParseError("返回的是 JSON 数据而不是 JSON Feed 订阅源（缺少 version 字段）")
