@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from configparser import ConfigParser
 from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from html import unescape
 from typing import Any
@@ -22,7 +22,7 @@ import lxml.html
 from lxml import etree
 from pydantic import ValidationError
 
-from yuqing.core.timeutil import parse_time
+from yuqing.core.timeutil import parse_time, utcnow
 from yuqing.mentions.normalise import canonical_url
 from yuqing.mentions.schemas import ItemIn
 from yuqing.sources.encoding import decode_body
@@ -437,25 +437,23 @@ def _paragraphs(text: str | None) -> str:
     return "\n\n".join(lines)
 
 
-_META_KEYS = (
-    "og:title",
+# Meta tags that carry the publication time, most trusted first.
+_TIME_META_KEYS = (
     "article:published_time",
-    "article:author",
-    "author",
     "pubdate",
     "publishdate",
     "publish_date",
     "publishtime",
     "published_time",
     "og:release_date",
-    "dc.date",
     "dc.date.issued",
-    "dc.creator",
+    "dc.date",
     "weibo:article:create_at",
     "firstpublishedtime",
     "release_date",
     "date",
 )
+_META_KEYS = frozenset({"og:title", "article:author", "author", "dc.creator", *_TIME_META_KEYS})
 
 
 def _meta(tree: lxml.html.HtmlElement) -> dict[str, str]:
@@ -513,20 +511,25 @@ _SOURCE_LINE = re.compile(r"来源\s*[：:]\s*([^\s，,。|丨/]{2,30})")
 def _article_time(
     document: Any, meta: dict[str, str], page_text: str, title: str
 ) -> datetime | None:
-    for key in ("article:published_time", "pubdate", "publishdate", "publish_date",
-                "publishtime", "published_time", "og:release_date", "dc.date.issued",
-                "dc.date", "weibo:article:create_at", "firstpublishedtime", "release_date",
-                "date"):  # fmt: skip
-        value = parse_time(meta[key]) if key in meta else None
+    """Meta tags first, then a date with time of day in the text, then trafilatura's date."""
+    for key in _TIME_META_KEYS:
+        value = _plausible(parse_time(meta[key])) if key in meta else None
         if value is not None:
             return value
     found = _time_in_text(page_text, title)
     if found is not None and found[1]:
         return found[0]
-    trafilatura_date = parse_time(getattr(document, "date", None) or "")
+    trafilatura_date = _plausible(parse_time(getattr(document, "date", None) or ""))
     if trafilatura_date is not None:
         return trafilatura_date
     return found[0] if found else None
+
+
+def _plausible(value: datetime | None) -> datetime | None:
+    """Drop times no news page has: epoch leftovers and dates in the future."""
+    if value is None or value.year < 1995 or value > utcnow() + timedelta(days=2):
+        return None
+    return value
 
 
 def _time_in_text(page_text: str, title: str) -> tuple[datetime, bool] | None:
@@ -538,8 +541,8 @@ def _time_in_text(page_text: str, title: str) -> tuple[datetime, bool] | None:
             stamp = f"{year}-{int(month):02d}-{int(day):02d}"
             if hour is not None:
                 stamp += f" {int(hour):02d}:{minute}:{second or '00'}"
-            value = parse_time(stamp)
-            if value is not None and value <= datetime(2100, 1, 1):
+            value = _plausible(parse_time(stamp))
+            if value is not None:
                 return value, hour is not None
     return None
 
