@@ -45,6 +45,14 @@ RETRY_AFTER_MAX_SECONDS = 7 * 86400  # a server cannot push a source out for lon
 IDLE_SLEEP_MAX_SECONDS = 30.0
 
 Progress = Callable[[int, int, str], None]
+_COUNTERS = [
+    "count_new",
+    "count_duplicate",
+    "count_updated",
+    "count_failed",
+    "count_filtered",
+    "last_new_item_at",
+]
 
 
 class HostSlots:
@@ -191,7 +199,8 @@ def _store(session: Session, source: Source, run: FetchRun, collected: _Collecte
             .values(count_failed=Source.count_failed + len(collected.failed))
         )
         run.error = f"{len(collected.failed)} 篇文章未能获取：{collected.failed[0]}"
-    session.refresh(source)
+    # The counters were bumped in SQL; read them again when next asked for.
+    session.expire(source, _COUNTERS)
 
 
 def _succeed(
