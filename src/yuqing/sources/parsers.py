@@ -440,6 +440,7 @@ def _paragraphs(text: str | None) -> str:
 # Meta tags that carry the publication time, most trusted first.
 _TIME_META_KEYS = (
     "article:published_time",
+    "datepublished",
     "pubdate",
     "publishdate",
     "publish_date",
@@ -452,6 +453,8 @@ _TIME_META_KEYS = (
     "firstpublishedtime",
     "release_date",
     "date",
+    "datemodified",
+    "dateupdate",
 )
 _META_KEYS = frozenset({"og:title", "article:author", "author", "dc.creator", *_TIME_META_KEYS})
 
