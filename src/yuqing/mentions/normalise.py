@@ -124,7 +124,11 @@ def url_hash(url: str | None) -> str | None:
 def clean_text(text: str) -> str:
     """Normalise width and spaces, keep paragraphs as single blank-line breaks."""
     # NFC, not NFKC: NFKC would turn Chinese full-width punctuation (，！？) into ASCII.
+    if not text:
+        return ""
     text = unicodedata.normalize("NFC", text) if not text.isascii() else text
+    if "\n" not in text and "\r" not in text:  # most posts and every title: one line
+        return _WS.sub(" ", text).strip()
     lines = [_WS.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
     text = "\n".join(lines)
     text = _BLANK_LINES.sub("\n\n", text)
@@ -197,8 +201,12 @@ def to_simplified(text: str) -> str:
     return str(_t2s().convert(text))
 
 
-def detect_language(text: str) -> str:
-    """A coarse language label: zh, zh-Hant, ja, ko, en or und."""
+def detect_language(text: str, *, simplified: str | None = None) -> str:
+    """A coarse language label: zh, zh-Hant, ja, ko, en or und.
+
+    ``simplified`` is the lower-case Simplified form of ``text`` when the caller has it
+    (the search form), which saves a second conversion.
+    """
     sample = text[:500]
     cjk = len(_CJK.findall(sample))
     if _KANA.search(sample) and len(_KANA.findall(sample)) * 5 > cjk:
@@ -206,7 +214,11 @@ def detect_language(text: str) -> str:
     if len(_HANGUL.findall(sample)) > cjk:
         return "ko"
     if cjk:
-        return "zh-Hant" if to_simplified(sample) != sample and cjk > 3 else "zh"
+        if simplified is not None:
+            changed = simplified[:500] != sample.lower()
+        else:
+            changed = to_simplified(sample) != sample
+        return "zh-Hant" if changed and cjk > 3 else "zh"
     if _LATIN.search(sample):
         return "en"
     return "und"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.core.timeutil import utcnow
@@ -26,6 +26,7 @@ from yuqing.mentions.schemas import IngestResult, ItemIn, ItemOutcome
 from yuqing.sources.models import Source
 
 MAX_TITLE = 500
+_MENTION = Mention.__table__
 
 
 @dataclass
@@ -62,6 +63,19 @@ def describe_validation_error(error: ValidationError) -> str:
     return "；".join(parts)
 
 
+def _outcome(
+    index: int,
+    status: str,
+    mention_id: int | None = None,
+    duplicate_of: int | None = None,
+    error: str | None = None,
+) -> ItemOutcome:
+    # Built by this module from checked values: skip validation (a batch has a thousand).
+    return ItemOutcome.model_construct(
+        index=index, status=status, mention_id=mention_id, duplicate_of=duplicate_of, error=error
+    )
+
+
 def normalise_item(item: ItemIn, *, source_id: int, now: Any) -> dict[str, Any]:
     """The row to store for one item; raises ValueError when nothing usable is in it."""
     body = html_to_text(item.html) if item.html else item.text
@@ -86,7 +100,7 @@ def normalise_item(item: ItemIn, *, source_id: int, now: Any) -> dict[str, Any]:
         "collected_at": now,
         "parent_external_id": item.parent_external_id or None,
         "root_external_id": item.root_external_id or None,
-        "language": item.language or detect_language(f"{title}\n{body}"),
+        "language": item.language or detect_language(f"{title}\n{body}", simplified=form),
         "raw": json.dumps(item.raw, ensure_ascii=False, default=str) if item.raw else None,
         "status": "new",
         "content_hash": content_hash(title, body),
@@ -126,10 +140,10 @@ def _validate(
             valid.append((index, ItemIn.model_validate(item)))
         except ValidationError as error:
             result.outcomes.append(
-                ItemOutcome(index=index, status="failed", error=describe_validation_error(error))
+                _outcome(index=index, status="failed", error=describe_validation_error(error))
             )
         except (TypeError, ValueError) as error:
-            result.outcomes.append(ItemOutcome(index=index, status="failed", error=str(error)))
+            result.outcomes.append(_outcome(index=index, status="failed", error=str(error)))
     return valid
 
 
@@ -154,7 +168,7 @@ def ingest(
         try:
             rows.append(_Row(index, normalise_item(item, source_id=source.id, now=now)))
         except ValueError as error:
-            result.outcomes.append(ItemOutcome(index=index, status="failed", error=str(error)))
+            result.outcomes.append(_outcome(index=index, status="failed", error=str(error)))
 
     rows = _merge_same_item_in_batch(rows, result)
     existing = _existing_same_items(session, source.id, rows)
@@ -169,7 +183,7 @@ def ingest(
         changes = _changes(row.values, current, published_given=published_given)
         if not changes:
             result.outcomes.append(
-                ItemOutcome(index=row.index, status="unchanged", mention_id=current["id"])
+                _outcome(index=row.index, status="unchanged", mention_id=current["id"])
             )
             continue
         changes["updated_at"] = now
@@ -177,7 +191,7 @@ def ingest(
         if current["status"] == "new" and "search_text" in changes:
             reindex.append((current["id"], changes["search_text"]))
         result.outcomes.append(
-            ItemOutcome(index=row.index, status="updated", mention_id=current["id"])
+            _outcome(index=row.index, status="updated", mention_id=current["id"])
         )
 
     originals, copies = _split_copies(session, fresh)
@@ -186,7 +200,7 @@ def ingest(
     for row, mention_id in zip(originals, inserted, strict=True):
         id_of_position[row.index] = mention_id
         reindex.append((mention_id, row.values["search_text"]))
-        result.outcomes.append(ItemOutcome(index=row.index, status="new", mention_id=mention_id))
+        result.outcomes.append(_outcome(index=row.index, status="new", mention_id=mention_id))
     for row, first in copies:
         if first < 0:  # a copy of an original earlier in this batch
             first = id_of_position[-first - 1]
@@ -198,15 +212,13 @@ def ingest(
         first = row.values["duplicate_of_id"]
         bumps[first] = bumps.get(first, 0) + 1
         result.outcomes.append(
-            ItemOutcome(
-                index=row.index, status="duplicate", mention_id=mention_id, duplicate_of=first
-            )
+            _outcome(index=row.index, status="duplicate", mention_id=mention_id, duplicate_of=first)
         )
     if bumps:
         session.connection().execute(
-            update(Mention.__table__)
-            .where(Mention.__table__.c.id == bindparam("first_id"))
-            .values(duplicate_count=Mention.__table__.c.duplicate_count + bindparam("extra")),
+            update(Mention)
+            .where(Mention.id == bindparam("first_id"))
+            .values(duplicate_count=Mention.duplicate_count + bindparam("extra")),
             [{"first_id": first, "extra": extra} for first, extra in bumps.items()],
         )
     search.index_rows(session, reindex)
@@ -250,7 +262,7 @@ def _merge_same_item_in_batch(rows: list[_Row], result: IngestResult) -> list[_R
             continue
         previous = latest.get(key)
         if previous is not None:
-            result.outcomes.append(ItemOutcome(index=previous.index, status="unchanged"))
+            result.outcomes.append(_outcome(index=previous.index, status="unchanged"))
         latest[key] = row
     return sorted([*latest.values(), *unkeyed], key=lambda r: r.index)
 
@@ -297,17 +309,58 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> list[int]:
 
 
 def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """One executemany, ids read back from the rowid counter.
+    """One executemany on the driver, ids read back from the rowid counter.
 
     SQLite has one writer: from the first write until the commit this transaction holds the
     lock, and each row without an id gets max(rowid) + 1, so the rows of one executemany have
     consecutive ids ending at last_insert_rowid(). RETURNING with ordered rows would make
-    SQLAlchemy fall back to small batches, several times slower.
+    SQLAlchemy fall back to small batches, and its per-row parameter processing costs more
+    than the insert itself.
     """
     connection = session.connection()
-    connection.execute(insert(Mention.__table__), rows)
+    columns, processors = _sqlite_insert_plan(connection.dialect)
+    statement = (
+        f"INSERT INTO mention ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    )
+    params = [
+        tuple(
+            proc(row[name]) if proc else row[name]
+            for name, proc in zip(columns, processors, strict=True)
+        )
+        for row in rows
+    ]
+    connection.exec_driver_sql(statement, params)
     last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
     return list(range(last - len(rows) + 1, last + 1))
+
+
+_INSERTED = (
+    "source_id",
+    "external_id",
+    "url",
+    "canonical_url",
+    "url_hash",
+    "title",
+    "text",
+    "author",
+    "published_at",
+    "collected_at",
+    "parent_external_id",
+    "root_external_id",
+    "language",
+    "raw",
+    "status",
+    "content_hash",
+    "duplicate_of_id",
+    "duplicate_count",
+    "search_text",
+)
+
+
+def _sqlite_insert_plan(dialect: Any) -> tuple[tuple[str, ...], list[Any]]:
+    """Columns of an insert and the type's own bind processor of each (datetimes as text)."""
+    types = [_MENTION.c[name].type.dialect_impl(dialect) for name in _INSERTED]
+    return _INSERTED, [kind.bind_processor(dialect) for kind in types]
 
 
 def _split_copies(session: Session, fresh: list[_Row]) -> tuple[list[_Row], list[tuple[_Row, int]]]:
@@ -321,21 +374,19 @@ def _split_copies(session: Session, fresh: list[_Row]) -> tuple[list[_Row], list
     url_hashes = list({r.values["url_hash"] for r in fresh if r.values["url_hash"]})
     hashes = list({r.values["content_hash"] for r in fresh})
     stored: dict[str, int] = {}
-    for url_chunk, hash_chunk in _paired_chunks(url_hashes, hashes):
-        conditions = []
-        if url_chunk:
-            conditions.append(Mention.url_hash.in_(url_chunk))
-        if hash_chunk:
-            conditions.append(Mention.content_hash.in_(hash_chunk))
-        query = (
-            select(Mention.id, Mention.url_hash, Mention.content_hash)
-            .where(and_(Mention.status == "new", or_(*conditions)))
-            .order_by(Mention.id)
-        )
-        for mention_id, u_hash, c_hash in session.execute(query):
-            if u_hash:
-                stored.setdefault("u" + u_hash, mention_id)
-            stored.setdefault("c" + c_hash, mention_id)
+    # One query per key, each on its own index: with "status = 'new' AND (a OR b)" SQLite may
+    # pick the status index and scan every listed mention.
+    for prefix, column, values in (
+        ("u", Mention.url_hash, url_hashes),
+        ("c", Mention.content_hash, hashes),
+    ):
+        for chunk in _chunks(values):
+            query = select(Mention.id, column, Mention.status).where(column.in_(chunk))
+            for mention_id, key, status in session.execute(query):
+                if status == "new" and key:
+                    previous = stored.get(prefix + key)
+                    if previous is None or mention_id < previous:
+                        stored[prefix + key] = mention_id
     originals: list[_Row] = []
     copies: list[tuple[_Row, int]] = []
     in_batch: dict[str, int] = {}
@@ -353,13 +404,6 @@ def _split_copies(session: Session, fresh: list[_Row]) -> tuple[list[_Row], list
         for key in keys:
             in_batch[key] = row.index
     return originals, copies
-
-
-def _paired_chunks(
-    a: list[str], b: list[str], size: int = 400
-) -> list[tuple[list[str], list[str]]]:
-    count = max(len(a), len(b))
-    return [(a[i : i + size], b[i : i + size]) for i in range(0, max(count, 1), size)]
 
 
 def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
