@@ -321,7 +321,17 @@ def main() -> None:
         reindex(engine)
     table = measure(engine, args)
     size = path.stat().st_size / 2**20
-    print(f"\nChinese full-text search, {args.items:,} items, database {size:,.0f} MiB")
+    with Session(engine) as session:
+        index = (
+            session.execute(
+                text("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'mention_fts%'")
+            ).scalar_one()
+            / 2**20
+        )
+    print(
+        f"\nChinese full-text search, {args.items:,} items, database {size:,.0f} MiB, "
+        f"of which search index {index:,.0f} MiB"
+    )
     header = ("figure", "measured", "target", "baseline (same run)", "ratio")
     widths = [max(len(str(r[i])) for r in [header, *table]) + 2 for i in range(5)]
     for row in [header, *table]:
