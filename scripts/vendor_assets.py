@@ -18,6 +18,8 @@ VENDOR = ROOT / "src" / "yuqing" / "web" / "static" / "vendor"
 # node_modules path -> file name under static/vendor
 ASSETS = {
     "htmx.org/dist/htmx.min.js": "htmx.min.js",
+    "swagger-ui-dist/swagger-ui-bundle.js": "swagger-ui/swagger-ui-bundle.js",
+    "swagger-ui-dist/swagger-ui.css": "swagger-ui/swagger-ui.css",
 }
 
 
@@ -31,6 +33,7 @@ def main() -> int:
         )
         return 1
     for source, target in ASSETS.items():
+        (VENDOR / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(NODE_MODULES / source, VENDOR / target)
         print(f"{source} -> {(VENDOR / target).relative_to(ROOT)}")
     return 0

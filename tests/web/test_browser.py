@@ -170,6 +170,11 @@ def test_desk_in_a_real_browser(
     added = session.execute(select(Source).where(Source.name == "本校新闻网")).scalar_one()
     assert added.interval_seconds == 1800
 
+    page.click("nav.nav >> text=API 文档")
+    page.wait_for_selector(".swagger-ui .title")
+    assert "舆情工作台" in page.locator(".swagger-ui .title").inner_text()
+    page.wait_for_selector(".opblock-summary-path")
+
     watch.assert_clean()
     context.close()
 

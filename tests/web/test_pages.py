@@ -379,3 +379,29 @@ def test_fetch_now_reports_what_came_in(
     assert "新增 2 条" in answer.text, answer.text
     assert "<html" not in answer.text
     assert "运动会通知" in client.get("/").text
+
+
+# ---- assets -------------------------------------------------------------------------------
+
+
+def test_pages_load_nothing_from_other_hosts(
+    client: TestClient, session: Session, push_source: Source
+) -> None:
+    _add(session, push_source, {"title": "外链检查", "text": "正文", "url": "https://x.example.cn"})
+    for path in ("/", "/search?q=外链", "/mentions/1", "/sources", "/docs"):
+        html = client.get(path).text
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|svg))"', html)
+        assert assets, path
+        assert all(url.startswith("/static/") for url in assets), (path, assets)
+
+
+def test_pages_work_without_the_vendored_htmx(
+    client: TestClient, engine: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setattr("yuqing.web.templating.HTMX_FILE", tmp_path / "absent.js")
+
+    page = client.get("/search", params={"q": "食堂"})
+
+    assert page.status_code == 200
+    assert "htmx.min.js" not in page.text
+    assert '<form class="search-form" action="/search" method="get"' in page.text
