@@ -22,11 +22,13 @@ import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import feedparser
 import lxml.html
 
+from yuqing.sources.encoding import decode_body
 from yuqing.sources.parsers import ParseError, extract_article, parse_feed
 
 FEED_FOLDERS = ("parser/well", "parser/warn", "parser/failed", "encoding", "feed_type")
@@ -175,6 +177,7 @@ def fmt(tally: FeedTally) -> str:
 class ArticleTally:
     title: int = 0
     time: int = 0
+    time_on_page: int = 0
     author: int = 0
     body: int = 0
     failed: int = 0
@@ -196,8 +199,17 @@ def article_ours(body: bytes, tally: ArticleTally) -> None:
         tally.ms.append((time.perf_counter() - started) * 1000)
     tally.title += bool(item.title)
     tally.time += item.published_at is not None
+    tally.time_on_page += item.published_at is not None and time_on_page(item.published_at, body)
     tally.author += bool(item.author)
     tally.body += len(item.text) >= 200
+
+
+def time_on_page(value: datetime, body: bytes) -> bool:
+    """Whether the Beijing date of ``value`` is written on the page in a common form."""
+    local = value + timedelta(hours=8)
+    text = decode_body(body, None).text
+    forms = ("%Y-%m-%d", "%Y年%m月%d日", "%Y/%m/%d", f"{local.year}年{local.month}月{local.day}日")
+    return any(local.strftime(form) in text for form in forms)
 
 
 def article_baseline(body: bytes, tally: ArticleTally) -> None:
@@ -228,6 +240,7 @@ def bench_articles(root: Path) -> None:
     rows = [
         ("title", ours.title, base.title, n),
         ("time", ours.time, base.time, n * 9 // 10),
+        ("time's date on page", ours.time_on_page, base.time_on_page, n * 9 // 10),
         ("author", ours.author, base.author, None),
         ("body >= 200 chars", ours.body, base.body, n * 9 // 10),
         ("failed (no body)", ours.failed, base.failed, None),
