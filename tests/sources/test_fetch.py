@@ -422,3 +422,9 @@ def test_run_forever_stops_when_asked(session: Session, http_server: LocalServer
     with new_session() as check:
         stored = check.get(Source, source.id)
         assert stored is not None and stored.count_new == 1
+
+
+def test_a_push_source_is_not_fetched(session: Session, push_source: Source) -> None:
+    with pytest.raises(ValueError, match="没有可抓取的地址"):
+        flows.fetch_source(session, push_source, now=NOW)
+    assert flows.run_due(now=NOW) == []

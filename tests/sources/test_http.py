@@ -5,18 +5,22 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import re
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import LocalServer, Reply, Seen
+from tests.support import LocalServer, Reply, Seen, need
 from yuqing.core.settings import reset_settings_cache
 from yuqing.sources.http import FetchError, fetch, parse_retry_after, refused_kind
 
@@ -323,3 +327,56 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after("Tue, 01 Oct 2024 07:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon", now=now) is None
     assert parse_retry_after(None) is None
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[int, list[str | None]]]:
+    """An HTTPS server with a self-signed certificate that records the SNI name it gets."""
+    need(shutil.which("openssl") is not None, "openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd.server_address[1], names
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_tls_uses_the_host_name_and_rejects_an_untrusted_certificate(
+    tls_server: tuple[int, list[str | None]],
+) -> None:
+    """We connect to the checked IP, yet the TLS handshake names (and verifies) the host."""
+    port, names = tls_server
+    with pytest.raises(
+        FetchError, match="TLS/证书错误：网站证书无法验证（self-signed certificate）"
+    ):
+        fetch(f"https://localhost:{port}/feed")
+    assert names == ["localhost"]

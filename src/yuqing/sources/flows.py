@@ -92,12 +92,14 @@ def fetch_source(
     slots: HostSlots | None = None,
 ) -> FetchRun:
     """Fetch one source, store its items and its scheduling state; the caller commits."""
+    if source.kind not in FETCHED_KINDS or not source.url:
+        raise ValueError(f"来源“{source.name}”（{source.kind}）没有可抓取的地址")
     now = now or utcnow()
     started = time.monotonic()
     run = FetchRun(source_id=source.id, started_at=now)
     slots = slots or HostSlots(get_settings().fetch_per_domain_concurrency)
     try:
-        response = _get(source.url or "", slots, etag=source.etag, modified=source.last_modified)
+        response = _get(source.url, slots, etag=source.etag, modified=source.last_modified)
         run.http_status = response.status
         digest = hashlib.sha256(response.body).hexdigest()
         if response.not_modified or digest == source.last_content_hash:

@@ -232,8 +232,11 @@ def _describe_transport_error(error: httpx.HTTPError) -> str:
     text = str(error)
     if isinstance(error, httpx.ConnectError):
         lowered = text.lower()
+        if "certificate verify failed" in lowered:
+            detail = text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0]
+            return f"TLS/证书错误：网站证书无法验证（{detail.strip() or '证书不受信任'}）"
         if "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
-            return f"TLS/证书错误：{_short(text)}"
+            return f"TLS/证书错误：加密连接握手失败（{_short(text)}）"
         if "refused" in lowered:
             return "连接被拒绝（对方没有在该端口提供服务）"
         return f"无法连接：{_short(text)}"
