@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
@@ -70,8 +71,7 @@ def _outcome(
     duplicate_of: int | None = None,
     error: str | None = None,
 ) -> ItemOutcome:
-    # Built by this module from checked values: skip validation (a batch has a thousand).
-    return ItemOutcome.model_construct(
+    return ItemOutcome(
         index=index, status=status, mention_id=mention_id, duplicate_of=duplicate_of, error=error
     )
 
@@ -322,14 +322,12 @@ def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     statement = (
         f"INSERT INTO mention ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     )
-    params = [
-        tuple(
-            proc(row[name]) if proc else row[name]
-            for name, proc in zip(columns, processors, strict=True)
-        )
-        for row in rows
-    ]
-    connection.exec_driver_sql(statement, params)
+    converted = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
+    params = [list(values) for values in map(itemgetter(*columns), rows)]
+    for values in params:
+        for i, proc in converted:
+            values[i] = proc(values[i])
+    connection.exec_driver_sql(statement, [tuple(values) for values in params])
     last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
     return list(range(last - len(rows) + 1, last + 1))
 
