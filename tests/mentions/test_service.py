@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -67,3 +69,63 @@ def test_bad_item_is_reported_and_the_rest_stored(session: Session, push_source:
     assert [o.status for o in result.outcomes] == ["new", "failed", "failed", "new"]
     assert "url" in (result.outcomes[1].error or "")
     assert session.execute(select(func.count()).select_from(Mention)).scalar_one() == 2
+
+
+def test_outcome_ids_point_at_the_stored_rows(session: Session, push_source: Source) -> None:
+    """Ids of a bulk insert are read back, not returned: check each one names its own row."""
+    service.ingest(session, source=push_source, items=[{"id": "old", "title": "已有"}])
+    items = [
+        {"id": f"n{i}", "title": f"标题{i}", "text": f"正文{i}"}
+        if i % 3
+        else {"id": f"n{i}", "text": "转发微博"}
+        for i in range(30)
+    ]
+    result = service.ingest(session, source=push_source, items=items)
+    session.commit()
+    by_id = {m.id: m for m in session.execute(select(Mention)).scalars()}
+    for item, outcome in zip(items, result.outcomes, strict=True):
+        assert outcome.mention_id is not None
+        assert by_id[outcome.mention_id].external_id == item["id"]
+        if outcome.status == "duplicate":
+            first = by_id[outcome.duplicate_of or 0]
+            assert first.status == "new" and first.title == by_id[outcome.mention_id].title
+    assert (result.new, result.duplicate) == (21, 9)
+    assert search.search(session, "标题7").ids == [result.outcomes[7].mention_id]
+
+
+def test_times_are_stored_in_utc_and_filter_like_orm_rows(
+    session: Session, push_source: Source
+) -> None:
+    aware = datetime(2024, 5, 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+    result = service.ingest(
+        session,
+        source=push_source,
+        items=[
+            {"id": "a", "title": "一", "time": "2024-05-01T09:00:00+08:00"},
+            {"id": "b", "title": "二", "time": aware},
+            {"id": "c", "title": "三", "time": "2024年5月1日 09:00"},
+        ],
+    )
+    session.commit()
+    assert result.new == 3
+    expected = datetime(2024, 5, 1, 1, 0)
+    assert set(session.execute(select(Mention.published_at)).scalars()) == {expected}
+    matched = session.execute(
+        select(func.count()).select_from(Mention).where(Mention.published_at >= expected)
+    ).scalar_one()
+    assert matched == 3
+
+
+def test_failed_item_messages_are_chinese_and_name_the_field(
+    session: Session, push_source: Source
+) -> None:
+    result = service.ingest(
+        session,
+        source=push_source,
+        items=[{"title": 5}, {"author": "作" * 400, "title": "x"}, ["not", "an", "item"], {}],
+    )
+    errors = [o.error or "" for o in result.outcomes]
+    assert errors[0].startswith("字段 title") and "文本" in errors[0]
+    assert errors[1].startswith("字段 author") and "300" in errors[1]
+    assert "JSON 对象" in errors[2]
+    assert "为空" in errors[3]
