@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -115,3 +116,18 @@ def test_openapi_documents_the_push_body(client: TestClient) -> None:
     assert push["summary"].startswith("推送")
     assert "items" in push["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert "/api/v1/search" in spec["paths"]
+
+
+def test_concurrent_first_pushes_make_one_source_and_store_once(
+    client: TestClient, engine: Engine
+) -> None:
+    items = [{"id": str(i), "title": f"并发{i}", "text": f"内容{i}"} for i in range(50)]
+    body = {"source": "并发采集器", "items": items}
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(
+            pool.map(lambda _: client.post("/api/v1/mentions", json=body, headers=AUTH), range(4))
+        )
+    assert [r.status_code for r in replies] == [200] * 4
+    assert len({r.json()["source_id"] for r in replies}) == 1
+    assert sum(r.json()["new"] for r in replies) == 50
+    assert sorted(int(m.external_id or -1) for m in _stored(engine)) == list(range(50))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import threading
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from yuqing.mentions import search as search_service
 from yuqing.mentions import service
 from yuqing.mentions.schemas import MentionOut, PushIn, PushResult, SearchResult
 from yuqing.sources import service as sources_service
+from yuqing.sources.models import Source
 
 router = APIRouter(prefix="/api/v1", tags=["信息 mentions"])
 
@@ -25,6 +27,7 @@ SEARCH_PAGE_SIZE = 20
 # A concurrent writer may insert the same item between our lookup and our insert; the
 # unique index refuses the second copy and a retry sees the first.
 _STORE_ATTEMPTS = 3
+_SOURCE_LOCK = threading.Lock()
 
 
 class PushError(HTTPException):
@@ -90,14 +93,26 @@ def _parse_push(body: bytes) -> tuple[str, list[Any]]:
     return source.strip(), items
 
 
+def _push_source_id(name: str) -> int:
+    """The id of the source ``name``, created as a push source once even when two first
+    pushes race (source names carry no unique index; this process creates them one at a time)."""
+    with session_scope() as session:
+        found = sources_service.get_by_name(session, name=name)
+        if found is not None:
+            return found.id
+    with _SOURCE_LOCK, session_scope() as session:
+        return sources_service.get_or_create(session, name=name, kind="push").id
+
+
 def _store(source_name: str, items: list[Any]) -> PushResult:
     """Store one batch in one transaction; returns only after the commit succeeded."""
     for attempt in range(_STORE_ATTEMPTS):
         try:
+            source_id = _push_source_id(source_name)
             with session_scope() as session:
-                source = sources_service.get_or_create(session, name=source_name, kind="push")
+                source = session.get(Source, source_id)
+                assert source is not None
                 result = service.ingest(session, source=source, items=items)
-                source_id = source.id
             break
         except (IntegrityError, DBAPIError):
             if attempt == _STORE_ATTEMPTS - 1:
