@@ -26,7 +26,7 @@ assets: src/yuqing/web/static/vendor/.stamp
 
 src/yuqing/web/static/vendor/.stamp: package.json package-lock.json | $(BIN)/python
 	@if command -v npm >/dev/null 2>&1; then \
-		npm ci --no-audit --no-fund --loglevel=error && $(BIN)/python scripts/vendor_assets.py && touch $@; \
+		npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && $(BIN)/python scripts/vendor_assets.py && touch $@; \
 	else \
 		echo "npm 不可用：页面仍可使用，只是没有 HTMX 的局部刷新（安装 Node.js 后重新运行 make）"; \
 	fi

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # Signs CSRF tokens; empty: a random key is made once in data_dir/secret_key.
+    secret_key: str = ""
+
     # Push API: until accounts exist, one shared token guards POST /api/v1/mentions.
     push_token: str = ""
     push_max_items: int = 1000
