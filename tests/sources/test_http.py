@@ -31,7 +31,7 @@ class StreamServer:
     """A server that streams ``size`` bytes in chunks, never holding the body in memory;
     it counts the bytes it managed to send and the requests it saw."""
 
-    def __init__(self, size: int, *, declare_length: bool) -> None:
+    def __init__(self, size: int, *, declare_length: bool, pause: float = 0.0) -> None:
         self.sent = 0
         self.requests = 0
         server = self
@@ -49,11 +49,13 @@ class StreamServer:
                 if declare_length:
                     self.send_header("Content-Length", str(size))
                 self.end_headers()
-                chunk = b"<" * (256 * 1024)
+                chunk = b"<" * (16 if pause else 256 * 1024)
                 try:
                     while server.sent < size:
                         self.wfile.write(chunk)
+                        self.wfile.flush()
                         server.sent += len(chunk)
+                        time.sleep(pause)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -276,6 +278,19 @@ def test_a_slow_server_times_out(http_server: LocalServer) -> None:
     with pytest.raises(FetchError, match="读取超时"):
         fetch(http_server.url("/slow"))
     assert time.monotonic() - started < 1.4
+
+
+@pytest.mark.usefixtures("short_timeout")
+def test_a_trickling_server_hits_the_total_deadline() -> None:
+    """Each byte arrives within the read timeout, but the whole body never would."""
+    server = StreamServer(10_000, declare_length=False, pause=0.1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="读取超时（总时间超过上限）"):
+            fetch(server.url())
+        assert time.monotonic() - started < 2.5  # 3 x 0.5 s, not the 60 s the body takes
+    finally:
+        server.stop()
 
 
 def test_connection_refused_is_said_plainly() -> None:

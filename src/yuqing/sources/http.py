@@ -222,7 +222,7 @@ def _read_capped(response: httpx.Response, settings: Settings, deadline: float, 
 
 def _chunks(response: httpx.Response) -> Iterator[bytes]:
     # iter_bytes decompresses, so the cap applies to what we hold, not to what travels.
-    yield from response.iter_bytes(chunk_size=64 * 1024)
+    yield from response.iter_bytes()  # as the data comes, so the deadline is checked often
 
 
 def _megabytes(size: int) -> str:
