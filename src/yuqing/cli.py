@@ -181,8 +181,12 @@ def import_command(
         f"新增 {outcome.new} 条，重复 {outcome.duplicate} 条，更新 {outcome.updated} 条，"
         f"未变化 {outcome.unchanged} 条，失败 {outcome.failed} 条。"
     )
-    for error in outcome.errors[:50]:
-        console.print(f"  [yellow]{error}[/yellow]")
+    for row_error in outcome.errors[:50]:
+        console.print(f"  [red]{escape(str(row_error))}[/red]")
+    for note in outcome.warnings[:50]:
+        console.print(f"  [yellow]{escape(str(note))}[/yellow]")
+    if len(outcome.errors) > 50 or len(outcome.warnings) > 50:
+        console.print("  ……（只显示前 50 条）")
 
 
 @app.command()

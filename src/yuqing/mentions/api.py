@@ -35,9 +35,12 @@ class PushError(HTTPException):
 
 
 def _check_token(request: Request) -> None:
-    token = get_settings().push_token
+    token = get_settings().effective_push_token()
     if not token:
-        raise PushError(503, "推送接口未启用：请管理员设置环境变量 YUQING_PUSH_TOKEN 后重启服务")
+        raise PushError(
+            503,
+            "推送接口未启用：请管理员运行 yuqing init 生成令牌，或设置环境变量 YUQING_PUSH_TOKEN",
+        )
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
