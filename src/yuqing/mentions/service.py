@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -197,9 +198,10 @@ def ingest(
     originals, copies = _split_copies(session, fresh)
     inserted = _insert(session, [row.values for row in originals])
     id_of_position: dict[int, int] = {}
+    fresh_index: list[tuple[int, str, datetime]] = []
     for row, mention_id in zip(originals, inserted, strict=True):
         id_of_position[row.index] = mention_id
-        reindex.append((mention_id, row.values["search_text"]))
+        fresh_index.append((mention_id, row.values["search_text"], row.values["published_at"]))
         result.outcomes.append(_outcome(index=row.index, status="new", mention_id=mention_id))
     for row, first in copies:
         if first < 0:  # a copy of an original earlier in this batch
@@ -222,6 +224,7 @@ def ingest(
             [{"first_id": first, "extra": extra} for first, extra in bumps.items()],
         )
     search.index_rows(session, reindex)
+    search.index_new(session, fresh_index)
 
     result.outcomes.sort(key=lambda o: o.index)
     for outcome in result.outcomes:
