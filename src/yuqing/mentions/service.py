@@ -436,6 +436,39 @@ def get_many(session: Session, *, mention_ids: Sequence[int]) -> list[Mention]:
     return [by_id[i] for i in mention_ids if i in by_id]
 
 
+def list_listed(
+    session: Session,
+    *,
+    source_id: int | None = None,
+    source_kind: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[list[Mention], int]:
+    """One page of listed mentions (not duplicates), newest first, and how many there are."""
+    query = select(Mention).where(Mention.status == "new")
+    if source_id:
+        query = query.where(Mention.source_id == source_id)
+    if source_kind:
+        query = query.join(Source, Source.id == Mention.source_id).where(Source.kind == source_kind)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(
+        query.order_by(Mention.published_at.desc(), Mention.id.desc()).limit(limit).offset(offset)
+    ).scalars()
+    return list(rows), total
+
+
+def list_duplicates(session: Session, *, mention: Mention, limit: int = 200) -> list[Mention]:
+    """The exact copies linked to ``mention``, newest first."""
+    return list(
+        session.execute(
+            select(Mention)
+            .where(Mention.duplicate_of_id == mention.id)
+            .order_by(Mention.published_at.desc(), Mention.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
 def count_listed(session: Session) -> int:
     return session.execute(
         select(func.count()).select_from(Mention).where(Mention.status == "new")

@@ -7,14 +7,15 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
 from yuqing.core.database import get_session
 from yuqing.core.timeutil import local_zone, to_utc_naive
 from yuqing.mentions import search as mention_search
+from yuqing.mentions import service
 from yuqing.mentions.models import Mention
+from yuqing.sources import service as sources_service
 from yuqing.sources.models import SOURCE_KINDS, Source
 from yuqing.web.templating import error_page, render
 
@@ -61,39 +62,25 @@ def _filters(source_id: str | None, source_kind: str | None, page: str | None) -
 
 
 def _sources(session: Session) -> list[Source]:
-    return list(session.execute(select(Source).order_by(Source.name)).scalars())
+    return sorted(sources_service.list_all(session), key=lambda s: s.name)
 
 
 def _listed_page(session: Session, filters: StreamFilters) -> tuple[list[Mention], int]:
-    """One page of listed mentions (not duplicates), newest first, and how many there are."""
-    query = select(Mention).where(Mention.status == "new")
-    if filters.source_id:
-        query = query.where(Mention.source_id == filters.source_id)
-    if filters.source_kind:
-        query = query.join(Source, Source.id == Mention.source_id).where(
-            Source.kind == filters.source_kind
-        )
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(
-        query.order_by(Mention.published_at.desc(), Mention.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((filters.page - 1) * PAGE_SIZE)
-    ).scalars()
-    return list(rows), total
+    return service.list_listed(
+        session,
+        source_id=filters.source_id,
+        source_kind=filters.source_kind,
+        limit=PAGE_SIZE,
+        offset=(filters.page - 1) * PAGE_SIZE,
+    )
 
 
 def _by_ids(session: Session, ids: list[int]) -> list[Mention]:
-    if not ids:
-        return []
-    found = {m.id: m for m in session.execute(select(Mention).where(Mention.id.in_(ids))).scalars()}
-    return [found[i] for i in ids if i in found]
+    return service.get_many(session, mention_ids=ids)
 
 
 def _source_names(session: Session, mentions: list[Mention]) -> dict[int, Source]:
-    ids = {m.source_id for m in mentions}
-    if not ids:
-        return {}
-    return {s.id: s for s in session.execute(select(Source).where(Source.id.in_(ids))).scalars()}
+    return sources_service.get_many(session, source_ids={m.source_id for m in mentions})
 
 
 def _pages(total: int) -> int:
@@ -244,14 +231,7 @@ def mention_page(request: Request, session: SessionDep, mention_id: int) -> HTML
             title="找不到这条信息",
             message=f"编号为 {mention_id} 的信息不存在，可能已随信息源一起删除。",
         )
-    duplicates = list(
-        session.execute(
-            select(Mention)
-            .where(Mention.duplicate_of_id == mention.id)
-            .order_by(Mention.published_at.desc(), Mention.id.desc())
-            .limit(200)
-        ).scalars()
-    )
+    duplicates = service.list_duplicates(session, mention=mention)
     original = session.get(Mention, mention.duplicate_of_id) if mention.duplicate_of_id else None
     related = [mention, *duplicates, *([original] if original else [])]
     return render(

@@ -47,6 +47,23 @@ def list_all(session: Session) -> Sequence[Source]:
     return session.execute(select(Source).order_by(Source.id)).scalars().all()
 
 
+def get_many(session: Session, *, source_ids: set[int]) -> dict[int, Source]:
+    if not source_ids:
+        return {}
+    found = session.execute(select(Source).where(Source.id.in_(source_ids))).scalars()
+    return {s.id: s for s in found}
+
+
+def latest_run(session: Session, *, source_id: int) -> FetchRun | None:
+    """The most recent fetch attempt of a source."""
+    return session.execute(
+        select(FetchRun)
+        .where(FetchRun.source_id == source_id)
+        .order_by(FetchRun.started_at.desc(), FetchRun.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
 def remove(session: Session, *, source: Source) -> int:
     """Delete a source and its mentions; returns how many mentions went with it."""
     ids = list(session.execute(select(Mention.id).where(Mention.source_id == source.id)).scalars())

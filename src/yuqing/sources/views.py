@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import anyio.from_thread
 from fastapi import APIRouter, Depends, Form, Request
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -198,15 +197,6 @@ def _run_fetch(session: Session, source: Source) -> Any:
     return result
 
 
-def _latest_run(session: Session, source_id: int) -> FetchRun | None:
-    return session.execute(
-        select(FetchRun)
-        .where(FetchRun.source_id == source_id)
-        .order_by(FetchRun.started_at.desc(), FetchRun.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-
-
 @dataclass
 class FetchOutcome:
     """What "立即抓取" did, in words for the desk."""
@@ -228,7 +218,9 @@ def _fetch_outcome(session: Session, source: Source) -> FetchOutcome:
         session.rollback()
         log.exception("fetch of source %s failed", source.id)
         return FetchOutcome(False, f"抓取“{source.name}”时出错：{error}")
-    run = result if isinstance(result, FetchRun) else _latest_run(session, source.id)
+    run = (
+        result if isinstance(result, FetchRun) else service.latest_run(session, source_id=source.id)
+    )
     if run is None:
         return FetchOutcome(True, f"已抓取“{source.name}”。")
     if not run.ok:
