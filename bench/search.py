@@ -33,7 +33,7 @@ from yuqing.core.database import make_engine, upgrade_database
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions import search
 from yuqing.mentions.schemas import ItemIn
-from yuqing.mentions.service import normalise_item
+from yuqing.mentions.service import INSERTED_COLUMNS, normalise_item
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("YUQING_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -96,30 +96,7 @@ def rows_to_store(posts: list[dict[str, Any]], items: int) -> Iterator[dict[str,
         copy += 1
 
 
-COLUMNS = tuple(
-    [
-        "id",
-        "source_id",
-        "external_id",
-        "url",
-        "canonical_url",
-        "url_hash",
-        "title",
-        "text",
-        "author",
-        "published_at",
-        "collected_at",
-        "parent_external_id",
-        "root_external_id",
-        "language",
-        "raw",
-        "status",
-        "content_hash",
-        "duplicate_of_id",
-        "duplicate_count",
-        "search_text",
-    ]
-)
+COLUMNS = ("id", *INSERTED_COLUMNS)
 
 
 def build(path: Path, items: int) -> None:

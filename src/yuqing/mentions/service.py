@@ -335,7 +335,8 @@ def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return list(range(last - len(rows) + 1, last + 1))
 
 
-_INSERTED = (
+INSERTED_COLUMNS = (
+    # The mention columns an ingest writes, in the order of the bulk insert.
     "source_id",
     "external_id",
     "url",
@@ -360,8 +361,8 @@ _INSERTED = (
 
 def _sqlite_insert_plan(dialect: Any) -> tuple[tuple[str, ...], list[Any]]:
     """Columns of an insert and the type's own bind processor of each (datetimes as text)."""
-    types = [_MENTION.c[name].type.dialect_impl(dialect) for name in _INSERTED]
-    return _INSERTED, [kind.bind_processor(dialect) for kind in types]
+    types = [_MENTION.c[name].type.dialect_impl(dialect) for name in INSERTED_COLUMNS]
+    return INSERTED_COLUMNS, [kind.bind_processor(dialect) for kind in types]
 
 
 def _split_copies(session: Session, fresh: list[_Row]) -> tuple[list[_Row], list[tuple[_Row, int]]]:
