@@ -13,13 +13,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from yuqing.analysis import cli as model_cli
 from yuqing.core.database import get_engine, session_scope, upgrade_database
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import format_local
+from yuqing.schemes import cli as schemes_cli
 
 app = typer.Typer(help="Yuqing 舆情工作台：采集、存储、检索与处置。", no_args_is_help=True)
 sources_app = typer.Typer(help="管理信息源。", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
+app.add_typer(schemes_cli.app, name="schemes")
+app.add_typer(model_cli.app, name="model")
 console = Console()
 
 

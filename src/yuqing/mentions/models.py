@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.core.database import Base
@@ -24,6 +24,8 @@ class Mention(Base):
         Index("ix_mention_content_hash", "content_hash"),
         Index("ix_mention_status_published", "status", "published_at"),
         Index("ix_mention_root", "root_external_id"),
+        Index("ix_mention_status_sentiment", "status", "sentiment"),
+        Index("ix_mention_near_group", "near_group_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -50,3 +52,29 @@ class Mention(Base):
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
     # Segmented search text (Simplified, overlapping CJK bigrams); see mentions/search.py.
     search_text: Mapped[str] = mapped_column(Text, default="")
+
+    # Analysis, filled in the ingest path by the pipeline's stages (worker/pipeline.py).
+    sentiment: Mapped[str | None] = mapped_column(String(8))  # positive | neutral | negative
+    sentiment_score: Mapped[float | None] = mapped_column(Float)  # calibrated P(sentiment)
+    emotion: Mapped[str | None] = mapped_column(String(12))  # neutral happy angry sad fear surprise
+    risk_score: Mapped[int | None] = mapped_column(Integer)  # 0–100
+    risk_parts: Mapped[str | None] = mapped_column(Text)  # JSON: the parts of the score
+    # Near-duplicates (相似文章): members point at the group's representative mention, which
+    # counts them in near_count; a mention with no similar item has neither.
+    near_group_id: Mapped[int | None] = mapped_column(ForeignKey("mention.id", ondelete="SET NULL"))
+    near_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    regions: Mapped[str | None] = mapped_column(String(500))  # display form of the places named
+
+
+class MentionPlace(Base):
+    """A place (province, city or county) named in a mention: one row each, for filters."""
+
+    __tablename__ = "mention_place"
+    __table_args__ = (Index("ix_mention_place_code", "code", "mention_id"),)
+
+    mention_id: Mapped[int] = mapped_column(
+        ForeignKey("mention.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)  # administrative code
+    level: Mapped[str] = mapped_column(String(8))  # province | city | county
+    name: Mapped[str] = mapped_column(String(60))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -29,6 +29,20 @@ from yuqing.sources.models import Source
 
 MAX_TITLE = 500
 _MENTION = Mention.__table__
+
+
+ANALYSIS_COLUMNS = (
+    "sentiment",
+    "sentiment_score",
+    "emotion",
+    "risk_score",
+    "risk_parts",
+    "near_group_id",
+    "regions",
+)
+"""Columns the analysis stages fill before a row is stored."""
+
+Analyse = Callable[[Session, Source, list[dict[str, Any]]], Callable[[list[int]], None] | None]
 
 
 @dataclass
@@ -107,7 +121,9 @@ def normalise_item(item: ItemIn, *, source_id: int, now: Any) -> dict[str, Any]:
         "content_hash": content_hash(title, body),
         "duplicate_of_id": None,
         "duplicate_count": 0,
+        "near_count": 0,
         "search_text": form,
+        **dict.fromkeys(ANALYSIS_COLUMNS),
         "_published_given": item.published_at is not None,
     }
 
@@ -154,6 +170,7 @@ def ingest(
     source: Source,
     items: Sequence[ItemIn | Mapping[str, Any]],
     update_source_counts: bool = True,
+    analyse: Analyse | None = None,
 ) -> IngestResult:
     """Store a batch of items from one source; the caller commits.
 
@@ -161,6 +178,11 @@ def ingest(
     once and updated when it changed. A copy of an item already stored from elsewhere (same
     canonical URL, or same normalised title and text) is kept as a ``duplicate`` row linked
     to the first copy, which counts it. Invalid items are reported, the rest is stored.
+
+    ``analyse`` (the pipeline's analysis stages) gets the rows about to be stored or updated
+    (originals only: exact copies are not listed), may fill their ``ANALYSIS_COLUMNS``, and
+    may return a function that receives the rows' mention ids once they exist, to store
+    what links to them (scheme matches, places, similarity keys).
     """
     now = utcnow()
     result = IngestResult()
@@ -174,7 +196,7 @@ def ingest(
     rows = _merge_same_item_in_batch(rows, result)
     existing = _existing_same_items(session, source.id, rows)
     fresh: list[_Row] = []
-    reindex: list[tuple[int, str]] = []
+    changed: list[tuple[_Row, Mapping[str, Any], dict[str, Any]]] = []
     for row in rows:
         published_given = row.values.pop("_published_given")
         current = existing.get(_identity(row.values))
@@ -187,6 +209,18 @@ def ingest(
                 _outcome(index=row.index, status="unchanged", mention_id=current["id"])
             )
             continue
+        changed.append((row, current, changes))
+
+    originals, copies = _split_copies(session, fresh)
+    finish = None
+    if analyse is not None:
+        finish = analyse(
+            session, source, [r.values for r in originals] + [r.values for r, _, _ in changed]
+        )
+    reindex: list[tuple[int, str]] = []
+    for row, current, changes in changed:
+        if analyse is not None:
+            changes.update({k: row.values[k] for k in ANALYSIS_COLUMNS})
         changes["updated_at"] = now
         session.execute(update(Mention).where(Mention.id == current["id"]).values(**changes))
         if current["status"] == "new" and "search_text" in changes:
@@ -225,6 +259,8 @@ def ingest(
         )
     search.index_rows(session, reindex)
     search.index_new(session, fresh_index)
+    if finish is not None:
+        finish(list(inserted) + [current["id"] for _, current, _ in changed])
 
     result.outcomes.sort(key=lambda o: o.index)
     for outcome in result.outcomes:
@@ -355,7 +391,9 @@ INSERTED_COLUMNS = (
     "content_hash",
     "duplicate_of_id",
     "duplicate_count",
+    "near_count",
     "search_text",
+    *ANALYSIS_COLUMNS,
 )
 
 

@@ -8,8 +8,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from yuqing import __version__
+from yuqing.analysis import views as analysis_views
 from yuqing.mentions import api as mentions_api
 from yuqing.mentions import views as mentions_views
+from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
 from yuqing.web import docs
 
@@ -29,5 +31,7 @@ def create_app() -> FastAPI:
     app.include_router(mentions_api.router)
     app.include_router(mentions_views.router)
     app.include_router(sources_views.router)
+    app.include_router(schemes_views.router)
+    app.include_router(analysis_views.router)
     app.include_router(docs.router)
     return app

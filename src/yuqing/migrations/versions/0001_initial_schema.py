@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 02:53:25.247679
+Create Date: 2026-11-27 03:13:31.159231
 """
 
 from __future__ import annotations
@@ -100,10 +100,24 @@ def upgrade() -> None:
         sa.Column("duplicate_of_id", sa.Integer(), nullable=True),
         sa.Column("duplicate_count", sa.Integer(), nullable=False),
         sa.Column("search_text", sa.Text(), nullable=False),
+        sa.Column("sentiment", sa.String(length=8), nullable=True),
+        sa.Column("sentiment_score", sa.Float(), nullable=True),
+        sa.Column("emotion", sa.String(length=12), nullable=True),
+        sa.Column("risk_score", sa.Integer(), nullable=True),
+        sa.Column("risk_parts", sa.Text(), nullable=True),
+        sa.Column("near_group_id", sa.Integer(), nullable=True),
+        sa.Column("near_count", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("regions", sa.String(length=500), nullable=True),
         sa.ForeignKeyConstraint(
             ["duplicate_of_id"],
             ["mention.id"],
             name=op.f("fk_mention_duplicate_of_id_mention"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["near_group_id"],
+            ["mention.id"],
+            name=op.f("fk_mention_near_group_id_mention"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
@@ -119,6 +133,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_mention_duplicate_of_id"), ["duplicate_of_id"], unique=False
         )
+        batch_op.create_index("ix_mention_near_group", ["near_group_id"], unique=False)
         batch_op.create_index("ix_mention_root", ["root_external_id"], unique=False)
         batch_op.create_index(
             "ix_mention_source_external", ["source_id", "external_id"], unique=True
@@ -127,7 +142,25 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_mention_status_published", ["status", "published_at"], unique=False
         )
+        batch_op.create_index("ix_mention_status_sentiment", ["status", "sentiment"], unique=False)
         batch_op.create_index("ix_mention_url_hash", ["url_hash"], unique=False)
+
+    op.create_table(
+        "mention_place",
+        sa.Column("mention_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=12), nullable=False),
+        sa.Column("level", sa.String(length=8), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["mention_id"],
+            ["mention.id"],
+            name=op.f("fk_mention_place_mention_id_mention"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("mention_id", "code", name=op.f("pk_mention_place")),
+    )
+    with op.batch_alter_table("mention_place", schema=None) as batch_op:
+        batch_op.create_index("ix_mention_place_code", ["code", "mention_id"], unique=False)
 
     # Full-text index over overlapping Han bigrams (see yuqing/mentions/search.py).
     if op.get_bind().dialect.name == "sqlite":
@@ -162,12 +195,18 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS mention_fts")
     else:
         op.execute("DROP TABLE IF EXISTS mention_fts")
+    with op.batch_alter_table("mention_place", schema=None) as batch_op:
+        batch_op.drop_index("ix_mention_place_code")
+
+    op.drop_table("mention_place")
     with op.batch_alter_table("mention", schema=None) as batch_op:
         batch_op.drop_index("ix_mention_url_hash")
+        batch_op.drop_index("ix_mention_status_sentiment")
         batch_op.drop_index("ix_mention_status_published")
         batch_op.drop_index("ix_mention_source_url")
         batch_op.drop_index("ix_mention_source_external")
         batch_op.drop_index("ix_mention_root")
+        batch_op.drop_index("ix_mention_near_group")
         batch_op.drop_index(batch_op.f("ix_mention_duplicate_of_id"))
         batch_op.drop_index("ix_mention_content_hash")
 

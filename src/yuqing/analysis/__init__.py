@@ -1,0 +1,1 @@
+"""Text analysis as pure functions: sentiment, emotion, places, risk."""

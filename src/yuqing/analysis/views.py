@@ -1,0 +1,5 @@
+"""Routes (placeholder until filled in)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""Monitoring schemes (监测方案) and their query language."""
