@@ -218,18 +218,15 @@ def ingest(
             session, source, [r.values for r in originals] + [r.values for r, _, _ in changed]
         )
     reindex: list[tuple[int, str]] = []
-    for row, current, changes in changed:
+    for row, stored, changes in changed:
         if analyse is not None:
             changes.update({k: row.values[k] for k in ANALYSIS_COLUMNS})
         changes["updated_at"] = now
-        session.execute(update(Mention).where(Mention.id == current["id"]).values(**changes))
-        if current["status"] == "new" and "search_text" in changes:
-            reindex.append((current["id"], changes["search_text"]))
-        result.outcomes.append(
-            _outcome(index=row.index, status="updated", mention_id=current["id"])
-        )
+        session.execute(update(Mention).where(Mention.id == stored["id"]).values(**changes))
+        if stored["status"] == "new" and "search_text" in changes:
+            reindex.append((stored["id"], changes["search_text"]))
+        result.outcomes.append(_outcome(index=row.index, status="updated", mention_id=stored["id"]))
 
-    originals, copies = _split_copies(session, fresh)
     inserted = _insert(session, [row.values for row in originals])
     id_of_position: dict[int, int] = {}
     fresh_index: list[tuple[int, str, datetime]] = []
@@ -260,7 +257,7 @@ def ingest(
     search.index_rows(session, reindex)
     search.index_new(session, fresh_index)
     if finish is not None:
-        finish(list(inserted) + [current["id"] for _, current, _ in changed])
+        finish(list(inserted) + [stored["id"] for _, stored, _ in changed])
 
     result.outcomes.sort(key=lambda o: o.index)
     for outcome in result.outcomes:
