@@ -1,6 +1,6 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
-from yuqing.mentions.models import Mention, MentionPlace
+from yuqing.mentions.models import Mention, MentionBand, MentionPlace
 from yuqing.sources.models import FetchRun, Source
 
-__all__ = ["FetchRun", "Mention", "MentionPlace", "Source"]
+__all__ = ["FetchRun", "Mention", "MentionBand", "MentionPlace", "Source"]

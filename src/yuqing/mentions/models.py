@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.core.database import Base
@@ -78,3 +78,23 @@ class MentionPlace(Base):
     code: Mapped[str] = mapped_column(String(12), primary_key=True)  # administrative code
     level: Mapped[str] = mapped_column(String(8))  # province | city | county
     name: Mapped[str] = mapped_column(String(60))
+
+
+class MentionBand(Base):
+    """One LSH band key of a listed mention's MinHash signature (see mentions/neardup.py):
+    mentions sharing a key are near-duplicate candidates, checked before they are grouped."""
+
+    __tablename__ = "mention_band"
+    __table_args__ = (
+        Index("ix_mention_band_mention", "mention_id"),
+        # The primary key is the lookup index: no second copy of every key in a rowid table.
+        {"sqlite_with_rowid": False},
+    )
+
+    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    mention_id: Mapped[int] = mapped_column(
+        ForeignKey("mention.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    # The group the mention was put in (its representative's id, or its own): read when the
+    # mention is updated, to move it out of its old group's count.
+    group_id: Mapped[int] = mapped_column(Integer)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:13:31.159231
+Create Date: 2026-11-27 03:17:40.304964
 """
 
 from __future__ import annotations
@@ -146,6 +146,23 @@ def upgrade() -> None:
         batch_op.create_index("ix_mention_url_hash", ["url_hash"], unique=False)
 
     op.create_table(
+        "mention_band",
+        sa.Column("band_key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("mention_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["mention_id"],
+            ["mention.id"],
+            name=op.f("fk_mention_band_mention_id_mention"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("band_key", "mention_id", name=op.f("pk_mention_band")),
+        sqlite_with_rowid=False,
+    )
+    with op.batch_alter_table("mention_band", schema=None) as batch_op:
+        batch_op.create_index("ix_mention_band_mention", ["mention_id"], unique=False)
+
+    op.create_table(
         "mention_place",
         sa.Column("mention_id", sa.Integer(), nullable=False),
         sa.Column("code", sa.String(length=12), nullable=False),
@@ -199,6 +216,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mention_place_code")
 
     op.drop_table("mention_place")
+    with op.batch_alter_table("mention_band", schema=None) as batch_op:
+        batch_op.drop_index("ix_mention_band_mention")
+
+    op.drop_table("mention_band")
     with op.batch_alter_table("mention", schema=None) as batch_op:
         batch_op.drop_index("ix_mention_url_hash")
         batch_op.drop_index("ix_mention_status_sentiment")

@@ -1,0 +1,354 @@
+"""Near-duplicates (相似文章): MinHash with LSH bands stored in the database, verified by Jaccard.
+
+A mention's search form is cleaned of what differs between reposts of one text (URLs,
+``@names``, ``[表情]``, "转发微博", punctuation, emoji, spaces); its character trigrams are
+hashed in one numpy pass per batch into a MinHash signature of ``BANDS × ROWS`` values. Each
+band of ``ROWS`` values becomes one 64-bit key in ``mention_band``; two texts sharing a key are
+candidates, and a candidate is taken only when the exact Jaccard similarity of the two trigram
+sets reaches ``THRESHOLD``. Groups are stars: the first mention of a group is its
+representative (``near_group_id`` NULL, ``near_count`` = members); each member points at it.
+See docs/near-duplicates.md for the measurements behind the numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from yuqing.mentions.models import Mention, MentionBand
+
+SHINGLE = 3  # characters per shingle: bigrams merged too many different questions
+MIN_CHARS = 8  # shorter cleaned texts are not grouped: too little evidence
+MAX_CHARS = 10_000  # only the start of a long text is compared (bounded time and memory)
+BANDS = 10
+ROWS = 2
+THRESHOLD = 0.5  # verified trigram Jaccard to join a group
+MAX_VERIFIED = 6  # candidates checked per row, most shared bands first
+
+Finish = Callable[[list[int]], None]
+
+_NOISE = re.compile(
+    r"https?://[0-9a-z./?=&%#_\-:~+]*"  # links differ per copy (short-link services)
+    r"|www\.[0-9a-z./?=&%#_\-~+]*"
+    r"|@[\w\-·]{1,30}"  # reposters' and mentioned names, as in "//@某某:"
+    r"|\[[^\[\]\s]{1,8}\]"  # [表情] emoticons
+    r"|转发微博|轉發微博|repost"
+)
+_NOT_TEXT = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+_MASK = (1 << 64) - 1
+_rng = np.random.default_rng(20240611)  # fixed: stored keys must stay comparable across runs
+_PERM_A = _rng.integers(1, 2**63, size=BANDS * ROWS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_PERM_B = _rng.integers(0, 2**63, size=BANDS * ROWS, dtype=np.uint64)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_CODE_MUL = (np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9), np.uint64(0x27D4EB2F))
+_ROW_MUL = _rng.integers(1, 2**63, size=ROWS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_BAND_SALT = _rng.integers(0, 2**63, size=BANDS, dtype=np.uint64)
+
+
+def clean(search_text: str) -> str:
+    """What is compared of a search form: its words, without the parts reposts change."""
+    return _NOT_TEXT.sub("", _NOISE.sub(" ", search_text))
+
+
+def shingles(cleaned: str) -> set[str]:
+    """The character shingles of a cleaned text (its first ``MAX_CHARS`` characters)."""
+    text = cleaned[:MAX_CHARS]
+    return {text[i : i + SHINGLE] for i in range(len(text) - SHINGLE + 1)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
+
+
+def signatures(texts: Sequence[str]) -> np.ndarray:
+    """MinHash signatures (len(texts) × BANDS·ROWS, uint64) of cleaned texts of at least
+    ``SHINGLE`` characters, all shingles of the batch hashed at once."""
+    texts = [t[:MAX_CHARS] for t in texts]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    last = len(codes) - SHINGLE + 1
+    value = codes[:last] * _CODE_MUL[0]
+    for i in range(1, SHINGLE):
+        value ^= codes[i : last + i] * _CODE_MUL[i]
+    value ^= value >> np.uint64(29)
+    value *= _MIX
+    # A shingle that starts in the last SHINGLE-1 characters of a text crosses into the next.
+    keep = np.ones(last, dtype=bool)
+    ends = np.cumsum(lengths)
+    crossing = (ends[:, None] - np.arange(1, SHINGLE, dtype=np.int64)[None, :]).ravel()
+    keep[crossing[crossing < last]] = False
+    value = value[keep]
+    counts = lengths - SHINGLE + 1
+    offsets = np.cumsum(counts) - counts
+    sig = np.empty((len(texts), BANDS * ROWS), dtype=np.uint64)
+    for j in range(BANDS * ROWS):
+        sig[:, j] = np.minimum.reduceat(value * _PERM_A[j] + _PERM_B[j], offsets)
+    return sig
+
+
+def band_keys(sig: np.ndarray) -> np.ndarray:
+    """One signed 64-bit key per band (len × BANDS, int64), as stored in ``mention_band``."""
+    rows = sig.reshape(len(sig), BANDS, ROWS)
+    key = (rows * _ROW_MUL).sum(axis=2, dtype=np.uint64) + _BAND_SALT
+    key ^= key >> np.uint64(31)
+    key *= _MIX
+    key ^= key >> np.uint64(29)
+    return key.view(np.int64)
+
+
+@dataclass
+class _Item:
+    """A row of the batch that is long enough to group."""
+
+    position: int
+    cleaned: str
+    keys: list[int]
+    identity: tuple[Any, ...]
+    grams: set[str] | None = None
+    group: int | None = None  # a stored representative's id
+    follows: int | None = None  # position of an earlier row of the batch it joins
+
+    def shingle_set(self) -> set[str]:
+        if self.grams is None:
+            self.grams = shingles(self.cleaned)
+        return self.grams
+
+
+@dataclass
+class _Candidate:
+    id: int
+    group: int
+    identity: tuple[Any, ...]
+    cleaned: str
+    grams: set[str] | None = None
+
+    def shingle_set(self) -> set[str]:
+        if self.grams is None:
+            self.grams = shingles(self.cleaned)
+        return self.grams
+
+
+@dataclass
+class _Plan:
+    items: list[_Item] = field(default_factory=list)
+    groups: list[int | None] = field(default_factory=list)
+
+
+def _identity(source_id: Any, external_id: Any, url_hash: Any) -> tuple[Any, ...]:
+    """How ingest recognises the same item sent again (an update is not its own copy)."""
+    return (source_id, "id", external_id) if external_id else (source_id, "url", url_hash)
+
+
+def stage(session: Session, source: Any, rows: list[dict[str, Any]]) -> Finish | None:
+    """Put rows that repeat a stored mention into its group (``near_group_id``); returns
+    the function that stores their band keys and links the batch once they have ids."""
+    if not rows:
+        return None
+    items = _eligible(rows)
+    if items:
+        _join_stored(session, items)
+        _join_batch(items)
+    for item in items:
+        rows[item.position]["near_group_id"] = item.group
+
+    def finish(mention_ids: list[int]) -> None:
+        _store(session, rows, items, mention_ids)
+
+    return finish
+
+
+def _eligible(rows: list[dict[str, Any]]) -> list[_Item]:
+    cleaned = [clean(row["search_text"] or "") for row in rows]
+    positions = [i for i, text in enumerate(cleaned) if len(text) >= MIN_CHARS]
+    for row in rows:
+        row["near_group_id"] = None
+    if not positions:
+        return []
+    keys = band_keys(signatures([cleaned[i] for i in positions])).tolist()
+    return [
+        _Item(
+            position=i,
+            cleaned=cleaned[i],
+            keys=row_keys,
+            identity=_identity(
+                rows[i]["source_id"], rows[i].get("external_id"), rows[i].get("url_hash")
+            ),
+        )
+        for i, row_keys in zip(positions, keys, strict=True)
+    ]
+
+
+def _chunks(values: list[Any], size: int = 2000) -> Iterable[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _join_stored(session: Session, items: list[_Item]) -> None:
+    wanted = {key for item in items for key in item.keys}
+    holders: dict[int, list[int]] = {}
+    for chunk in _chunks(list(wanted)):
+        query = select(MentionBand.band_key, MentionBand.mention_id).where(
+            MentionBand.band_key.in_(chunk)
+        )
+        for key, mention_id in session.execute(query):
+            holders.setdefault(key, []).append(mention_id)
+    if not holders:
+        return
+    candidates = _load_candidates(session, {m for ids in holders.values() for m in ids})
+    for item in items:
+        shared = Counter(m for key in item.keys for m in holders.get(key, ()))
+        ranked = sorted(shared, key=lambda m: (-shared[m], m))
+        for mention_id in ranked[:MAX_VERIFIED]:
+            candidate = candidates.get(mention_id)
+            if candidate is None or candidate.identity == item.identity:
+                continue
+            if jaccard(item.shingle_set(), candidate.shingle_set()) >= THRESHOLD:
+                item.group = candidate.group
+                break
+
+
+def _load_candidates(session: Session, ids: set[int]) -> dict[int, _Candidate]:
+    found: dict[int, _Candidate] = {}
+    columns = (
+        Mention.id,
+        Mention.near_group_id,
+        Mention.source_id,
+        Mention.external_id,
+        Mention.url_hash,
+        Mention.search_text,
+    )
+    for chunk in _chunks(sorted(ids)):
+        query = select(*columns).where(Mention.id.in_(chunk), Mention.status == "new")
+        for mid, group, source_id, external_id, url_hash, text in session.execute(query):
+            found[mid] = _Candidate(
+                id=mid,
+                group=group or mid,
+                identity=_identity(source_id, external_id, url_hash),
+                cleaned=clean(text or ""),
+            )
+    return found
+
+
+def _join_batch(items: list[_Item]) -> None:
+    """Rows similar to an earlier row of the same batch join it (or the group it joined)."""
+    first_with_key: dict[int, list[int]] = {}
+    for index, item in enumerate(items):
+        if item.group is None:
+            shared = Counter(j for key in item.keys for j in first_with_key.get(key, ()))
+            for j in sorted(shared, key=lambda j: (-shared[j], j))[:MAX_VERIFIED]:
+                earlier = items[j]
+                if jaccard(item.shingle_set(), earlier.shingle_set()) >= THRESHOLD:
+                    if earlier.group is not None:
+                        item.group = earlier.group
+                    else:
+                        item.follows = earlier.follows if earlier.follows is not None else j
+                    break
+        for key in item.keys:
+            holders = first_with_key.setdefault(key, [])
+            if len(holders) < MAX_VERIFIED:
+                holders.append(index)
+
+
+def _store(
+    session: Session, rows: list[dict[str, Any]], items: list[_Item], mention_ids: list[int]
+) -> None:
+    """Band rows, batch links and representative counts, once the rows have ids."""
+    old_groups = _old_groups(session, mention_ids)
+    groups: dict[int, int | None] = {}
+    for item in items:
+        if item.follows is not None:
+            groups[item.position] = mention_ids[items[item.follows].position]
+        else:
+            groups[item.position] = item.group
+    bumps: Counter[int] = Counter()
+    links: list[dict[str, Any]] = []
+    keep_as_rep = _representatives_with_members(session, old_groups)
+    for position, mention_id in enumerate(mention_ids):
+        group = groups.get(position)
+        if mention_id in keep_as_rep:
+            group = None  # a representative with members stays one when it is edited
+            groups[position] = None
+        if group != rows[position]["near_group_id"]:
+            links.append({"m_id": mention_id, "g_id": group})
+        old = old_groups.get(mention_id)
+        if old == group:
+            continue
+        if old is not None and old != mention_id:
+            bumps[old] -= 1
+        if group is not None:
+            bumps[group] += 1
+    if old_groups:
+        session.execute(delete(MentionBand).where(MentionBand.mention_id.in_(list(old_groups))))
+    bands = [
+        (key, mention_ids[item.position], groups[item.position] or mention_ids[item.position])
+        for item in items
+        for key in dict.fromkeys(item.keys)
+    ]
+    _insert_bands(session, bands)
+    _write_links(session, links, bumps)
+
+
+def _old_groups(session: Session, mention_ids: list[int]) -> dict[int, int]:
+    """The group each updated mention was in (an inserted one has no band rows yet)."""
+    found: dict[int, int] = {}
+    for chunk in _chunks(mention_ids):
+        query = select(MentionBand.mention_id, MentionBand.group_id).where(
+            MentionBand.mention_id.in_(chunk)
+        )
+        found.update(dict(session.execute(query).tuples().all()))
+    return found
+
+
+def _representatives_with_members(session: Session, old_groups: dict[int, int]) -> set[int]:
+    reps = [m for m, g in old_groups.items() if g == m]
+    if not reps:
+        return set()
+    query = select(Mention.id).where(Mention.id.in_(reps), Mention.near_count > 0)
+    return set(session.execute(query).scalars())
+
+
+def _insert_bands(session: Session, bands: list[tuple[int, int, int]]) -> None:
+    if not bands:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # The driver's executemany: SQLAlchemy's per-row parameter handling costs more here.
+        connection.exec_driver_sql(
+            "INSERT OR IGNORE INTO mention_band (band_key, mention_id, group_id) VALUES (?, ?, ?)",
+            bands,
+        )
+        return
+    session.execute(
+        insert(MentionBand),
+        [{"band_key": k, "mention_id": m, "group_id": g} for k, m, g in bands],
+    )
+
+
+def _write_links(session: Session, links: list[dict[str, Any]], bumps: Counter[int]) -> None:
+    connection = session.connection()
+    if links:
+        connection.execute(
+            update(Mention)
+            .where(Mention.id == bindparam("m_id"))
+            .values(near_group_id=bindparam("g_id")),
+            links,
+        )
+    changes = [{"g_id": g, "extra": n} for g, n in bumps.items() if n]
+    if changes:
+        connection.execute(
+            update(Mention)
+            .where(Mention.id == bindparam("g_id"))
+            .values(near_count=Mention.near_count + bindparam("extra")),
+            changes,
+        )
