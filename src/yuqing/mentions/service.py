@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, func, insert, select, update
@@ -43,6 +43,15 @@ ANALYSIS_COLUMNS = (
 """Columns the analysis stages fill before a row is stored."""
 
 Analyse = Callable[[Session, Source, list[dict[str, Any]]], Callable[[list[int]], None] | None]
+
+
+class Store(Protocol):
+    """Something that stores a batch of items of a source: ``ingest`` itself, or the
+    pipeline, which is ``ingest`` with the analysis stages."""
+
+    def __call__(
+        self, session: Session, *, source: Source, items: Sequence[ItemIn | Mapping[str, Any]]
+    ) -> IngestResult: ...
 
 
 @dataclass

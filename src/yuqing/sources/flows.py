@@ -32,6 +32,7 @@ from yuqing.mentions import service as mentions
 from yuqing.mentions.models import Mention
 from yuqing.mentions.normalise import url_hash
 from yuqing.mentions.schemas import IngestResult, ItemIn
+from yuqing.mentions.service import Store
 from yuqing.sources import parsers
 from yuqing.sources.http import FetchError, FetchResponse, fetch
 from yuqing.sources.models import FetchRun, Source
@@ -90,8 +91,12 @@ def fetch_source(
     *,
     now: datetime | None = None,
     slots: HostSlots | None = None,
+    store: Store = mentions.ingest,
 ) -> FetchRun:
-    """Fetch one source, store its items and its scheduling state; the caller commits."""
+    """Fetch one source, store its items and its scheduling state; the caller commits.
+
+    ``store`` receives the collected items: the worker passes the pipeline (store and
+    analyse); the default stores without analysis."""
     if source.kind not in FETCHED_KINDS or not source.url:
         raise ValueError(f"来源“{source.name}”（{source.kind}）没有可抓取的地址")
     now = now or utcnow()
@@ -108,7 +113,7 @@ def fetch_source(
             collected = _Collected()
         else:
             collected = _collect(session, source, response, slots)
-        _store(session, source, run, collected)
+        _store(session, source, run, collected, store)
         _succeed(source, run, response, digest if collected.keep_validators else None, now)
     except (FetchError, parsers.ParseError) as error:
         _fail(source, run, error, now)
@@ -181,10 +186,12 @@ def _stored_url_hashes(session: Session, source_id: int, links: list[str]) -> se
     return {h for h in session.execute(query).scalars() if h}
 
 
-def _store(session: Session, source: Source, run: FetchRun, collected: _Collected) -> None:
+def _store(
+    session: Session, source: Source, run: FetchRun, collected: _Collected, store: Store
+) -> None:
     result = IngestResult()
     if collected.items:
-        result = mentions.ingest(session, source=source, items=collected.items)
+        result = store(session, source=source, items=collected.items)
     failed = result.failed + len(collected.failed)
     run.items_new = result.new
     run.items_duplicate = result.duplicate
@@ -285,6 +292,7 @@ def run_due(
     now: datetime | None = None,
     progress: Progress | None = None,
     force: bool = False,
+    store: Store = mentions.ingest,
 ) -> list[FetchRun]:
     """Fetch every due source (or only ``source_id``; ``force`` ignores the due time and the
     enabled flag) concurrently; returns the runs in the order they finished."""
@@ -299,7 +307,7 @@ def run_due(
     runs: list[FetchRun] = []
     workers = max(1, min(settings.fetch_concurrency, len(ordered) or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yuqing-fetch") as pool:
-        futures = [pool.submit(_fetch_one, sid, now, slots) for sid in ordered]
+        futures = [pool.submit(_fetch_one, sid, now, slots, store) for sid in ordered]
         for done, future in enumerate(as_completed(futures), start=1):
             run, name = future.result()
             runs.append(run)
@@ -321,12 +329,14 @@ def _interleave_hosts(ids: list[int], urls: dict[int, str | None]) -> list[int]:
     return ordered
 
 
-def _fetch_one(source_id: int, now: datetime | None, slots: HostSlots) -> tuple[FetchRun, str]:
+def _fetch_one(
+    source_id: int, now: datetime | None, slots: HostSlots, store: Store
+) -> tuple[FetchRun, str]:
     with new_session() as session:
         source = session.get(Source, source_id)
         assert source is not None
         try:
-            run = fetch_source(session, source, now=now, slots=slots)
+            run = fetch_source(session, source, now=now, slots=slots, store=store)
             session.commit()
         except Exception as error:  # a bug or a database error must not stop the other sources
             log.exception("fetching source %s failed", source_id)
@@ -353,11 +363,11 @@ def next_due_at(session: Session) -> datetime | None:
     return session.execute(query).scalar_one_or_none()
 
 
-def run_forever(stop_event: threading.Event) -> None:
+def run_forever(stop_event: threading.Event, *, store: Store = mentions.ingest) -> None:
     """Fetch due sources until ``stop_event`` is set, sleeping until the next is due (≤ 30 s)."""
     while not stop_event.is_set():
         try:
-            run_due()
+            run_due(store=store)
             with new_session() as session:
                 upcoming = next_due_at(session)
         except Exception:  # keep the background loop alive; the next round retries

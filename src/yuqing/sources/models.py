@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.core.database import Base
@@ -26,6 +26,8 @@ class Source(Base):
     url: Mapped[str | None] = mapped_column(String(2000))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     interval_seconds: Mapped[int] = mapped_column(Integer, default=900)
+    # How much an item from this source weighs in the risk score (official media > forum).
+    weight: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     # Scheduling (conditional GET, capped backoff).

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio.from_thread
 from fastapi import APIRouter, Depends, Form, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.core.database import get_session
-from yuqing.sources import service
+from yuqing.sources import flows, service
+from yuqing.sources.health import Health, health_for_all
 from yuqing.sources.models import FetchRun, Source
 from yuqing.sources.schemas import FETCHED_KINDS, SourceIn
 from yuqing.web.csrf import csrf_problem
@@ -41,21 +40,9 @@ _FIELD_MESSAGES = {
 }
 
 
-def _health() -> Any:
-    """``health_for_all`` when the health module exists; the page shows no badge otherwise."""
+def _health_by_id(session: Session) -> dict[int, Health]:
     try:
-        from yuqing.sources.health import health_for_all
-    except ImportError:
-        return None
-    return health_for_all
-
-
-def _health_by_id(session: Session) -> dict[int, Any]:
-    health_for_all = _health()
-    if health_for_all is None:
-        return {}
-    try:
-        return dict(health_for_all(session))
+        return health_for_all(session)
     except Exception:  # health is advisory: a bug there must not take the page down
         log.exception("source health failed")
         return {}
@@ -182,21 +169,6 @@ def remove_source(
     return RedirectResponse(f"/sources?removed={removed}", status_code=303)
 
 
-def _run_fetch(session: Session, source: Source) -> Any:
-    """Call ``flows.fetch_source`` (sync or async); raises ImportError until it exists."""
-    from yuqing.sources.flows import fetch_source
-
-    result = fetch_source(session, source)
-    if inspect.isawaitable(result):
-        awaitable = result
-
-        async def wait() -> Any:
-            return await awaitable
-
-        result = anyio.from_thread.run(wait)
-    return result
-
-
 @dataclass
 class FetchOutcome:
     """What "立即抓取" did, in words for the desk."""
@@ -209,23 +181,15 @@ class FetchOutcome:
 def _fetch_outcome(session: Session, source: Source) -> FetchOutcome:
     """Fetch now and describe what happened, from the run the fetch recorded."""
     try:
-        result = _run_fetch(session, source)
+        run = flows.fetch_source(session, source)
         session.commit()
-    except ImportError:
-        session.rollback()
-        return FetchOutcome(False, "抓取功能尚未安装，暂时无法立即抓取。")
     except Exception as error:  # shown to the user; the scheduler keeps its own record
         session.rollback()
         log.exception("fetch of source %s failed", source.id)
         return FetchOutcome(False, f"抓取“{source.name}”时出错：{error}")
-    run = (
-        result if isinstance(result, FetchRun) else service.latest_run(session, source_id=source.id)
-    )
-    if run is None:
-        return FetchOutcome(True, f"已抓取“{source.name}”。")
     if not run.ok:
         return FetchOutcome(False, f"抓取失败：{run.error or '原因不明'}", run)
-    if run.not_modified or getattr(run, "content_unchanged", False):
+    if run.not_modified or run.content_unchanged:
         return FetchOutcome(True, "抓取成功：内容自上次以来没有变化。", run)
     return FetchOutcome(
         True,

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("url", sa.String(length=2000), nullable=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("interval_seconds", sa.Integer(), nullable=False),
+        sa.Column("weight", sa.Float(), server_default="1.0", nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
