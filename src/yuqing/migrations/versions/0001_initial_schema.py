@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:17:40.304964
+Create Date: 2026-11-27 03:18:46.461251
 """
 
 from __future__ import annotations
@@ -45,6 +45,16 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_fetch_run_started_at"), ["started_at"], unique=False)
 
+    op.create_table(
+        "scheme_group",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("order", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scheme_group")),
+        sa.UniqueConstraint("name", name=op.f("uq_scheme_group_name")),
+    )
     op.create_table(
         "source",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -147,6 +157,35 @@ def upgrade() -> None:
         batch_op.create_index("ix_mention_url_hash", ["url_hash"], unique=False)
 
     op.create_table(
+        "scheme",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=True),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("mode", sa.String(length=10), nullable=False),
+        sa.Column("subject_words", sa.Text(), nullable=False),
+        sa.Column("region_words", sa.Text(), nullable=False),
+        sa.Column("person_words", sa.Text(), nullable=False),
+        sa.Column("event_words", sa.Text(), nullable=False),
+        sa.Column("exclude_words", sa.Text(), nullable=False),
+        sa.Column("query", sa.Text(), nullable=False),
+        sa.Column("scope", sa.String(length=8), nullable=False),
+        sa.Column("weight", sa.Float(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_id"],
+            ["scheme_group.id"],
+            name=op.f("fk_scheme_group_id_scheme_group"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scheme")),
+    )
+    with op.batch_alter_table("scheme", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_scheme_group_id"), ["group_id"], unique=False)
+
+    op.create_table(
         "mention_band",
         sa.Column("band_key", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("mention_id", sa.Integer(), autoincrement=False, nullable=False),
@@ -179,6 +218,33 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("mention_place", schema=None) as batch_op:
         batch_op.create_index("ix_mention_place_code", ["code", "mention_id"], unique=False)
+
+    op.create_table(
+        "scheme_match",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("scheme_id", sa.Integer(), nullable=False),
+        sa.Column("mention_id", sa.Integer(), nullable=False),
+        sa.Column("words", sa.Text(), nullable=False),
+        sa.Column("matched_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["mention_id"],
+            ["mention.id"],
+            name=op.f("fk_scheme_match_mention_id_mention"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["scheme_id"],
+            ["scheme.id"],
+            name=op.f("fk_scheme_match_scheme_id_scheme"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scheme_match")),
+    )
+    with op.batch_alter_table("scheme_match", schema=None) as batch_op:
+        batch_op.create_index("ix_scheme_match_mention", ["mention_id"], unique=False)
+        batch_op.create_index(
+            "ix_scheme_match_scheme_mention", ["scheme_id", "mention_id"], unique=True
+        )
 
     # Full-text index over overlapping Han bigrams (see yuqing/mentions/search.py).
     if op.get_bind().dialect.name == "sqlite":
@@ -213,6 +279,11 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS mention_fts")
     else:
         op.execute("DROP TABLE IF EXISTS mention_fts")
+    with op.batch_alter_table("scheme_match", schema=None) as batch_op:
+        batch_op.drop_index("ix_scheme_match_scheme_mention")
+        batch_op.drop_index("ix_scheme_match_mention")
+
+    op.drop_table("scheme_match")
     with op.batch_alter_table("mention_place", schema=None) as batch_op:
         batch_op.drop_index("ix_mention_place_code")
 
@@ -221,6 +292,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mention_band_mention")
 
     op.drop_table("mention_band")
+    with op.batch_alter_table("scheme", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_scheme_group_id"))
+
+    op.drop_table("scheme")
     with op.batch_alter_table("mention", schema=None) as batch_op:
         batch_op.drop_index("ix_mention_url_hash")
         batch_op.drop_index("ix_mention_status_sentiment")
@@ -238,6 +313,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_source_kind"))
 
     op.drop_table("source")
+    op.drop_table("scheme_group")
     with op.batch_alter_table("fetch_run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fetch_run_started_at"))
         batch_op.drop_index("ix_fetch_run_source_started")

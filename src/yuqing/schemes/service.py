@@ -1,0 +1,335 @@
+"""Schemes as plain functions over a session: edit, compile into the matcher, record matches."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from yuqing.core.timeutil import local_zone, to_utc_naive, utcnow
+from yuqing.schemes.matcher import Matcher, SchemeHit, SchemeSpec
+from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
+from yuqing.schemes.query import Node, parse_query, simple_tree, split_words
+from yuqing.schemes.schemas import WORD_FIELDS, SchemeIn, SchemeOut
+
+log = logging.getLogger(__name__)
+_DELETE_CHUNK = 500
+
+
+# --- editing --------------------------------------------------------------------------
+
+
+def get(session: Session, *, scheme_id: int) -> Scheme | None:
+    return session.get(Scheme, scheme_id)
+
+
+def list_all(session: Session) -> list[Scheme]:
+    return list(session.scalars(select(Scheme).order_by(Scheme.group_id, Scheme.id)))
+
+
+def list_groups(session: Session) -> list[SchemeGroup]:
+    return list(session.scalars(select(SchemeGroup).order_by(SchemeGroup.order, SchemeGroup.id)))
+
+
+def group_named(session: Session, *, name: str | None) -> SchemeGroup | None:
+    """The group called ``name``, created when new; ``None`` for no group."""
+    if not name:
+        return None
+    group = session.scalar(select(SchemeGroup).where(SchemeGroup.name == name))
+    if group is None:
+        group = SchemeGroup(name=name)
+        session.add(group)
+        session.flush()
+    return group
+
+
+def _apply(session: Session, scheme: Scheme, scheme_in: SchemeIn) -> None:
+    group = group_named(session, name=scheme_in.group)
+    scheme.group_id = group.id if group else None
+    scheme.name = scheme_in.name
+    scheme.mode = scheme_in.mode
+    for name in (*WORD_FIELDS, "exclude_words"):
+        setattr(scheme, name, "\n".join(getattr(scheme_in, name)))
+    scheme.query = scheme_in.query.strip()
+    scheme.scope = scheme_in.scope
+    scheme.weight = scheme_in.weight
+    scheme.enabled = scheme_in.enabled
+
+
+def create(session: Session, *, scheme_in: SchemeIn) -> Scheme:
+    """Add a scheme; the caller commits. The matcher picks it up on its next batch."""
+    now = utcnow()
+    scheme = Scheme(version=1, created_at=now, updated_at=now)
+    _apply(session, scheme, scheme_in)
+    session.add(scheme)
+    session.flush()
+    return scheme
+
+
+def update(session: Session, *, scheme: Scheme, scheme_in: SchemeIn) -> Scheme:
+    _apply(session, scheme, scheme_in)
+    _touch(scheme)
+    session.flush()
+    return scheme
+
+
+def set_enabled(session: Session, *, scheme: Scheme, enabled: bool) -> Scheme:
+    if scheme.enabled != enabled:
+        scheme.enabled = enabled
+        _touch(scheme)
+        session.flush()
+    return scheme
+
+
+def remove(session: Session, *, scheme: Scheme) -> None:
+    """Delete a scheme and its matches (the mentions stay)."""
+    session.execute(delete(SchemeMatch).where(SchemeMatch.scheme_id == scheme.id))
+    session.delete(scheme)
+    session.flush()
+
+
+def _touch(scheme: Scheme) -> None:
+    scheme.version = (scheme.version or 0) + 1
+    scheme.updated_at = utcnow()
+
+
+def words_of(scheme: Scheme, name: str) -> list[str]:
+    return [w for w in (getattr(scheme, name) or "").split("\n") if w]
+
+
+def to_out(session: Session, scheme: Scheme) -> SchemeOut:
+    group = session.get(SchemeGroup, scheme.group_id) if scheme.group_id else None
+    values = {
+        "id": scheme.id,
+        "name": scheme.name,
+        "group": group.name if group else None,
+        "mode": scheme.mode,
+        "query": scheme.query,
+        "scope": scheme.scope,
+        "weight": scheme.weight,
+        "enabled": scheme.enabled,
+        "version": scheme.version,
+        "created_at": scheme.created_at,
+        "updated_at": scheme.updated_at,
+    }
+    for name in (*WORD_FIELDS, "exclude_words"):
+        values[name] = words_of(scheme, name)
+    return SchemeOut(**values)
+
+
+# --- compiling ------------------------------------------------------------------------
+
+
+def tree_of(scheme: Scheme) -> Node | None:
+    """The boolean tree of a scheme in either mode."""
+    if scheme.mode == "advanced":
+        return parse_query(scheme.query)
+    groups = [split_words(words_of(scheme, name)) for name in WORD_FIELDS]
+    return simple_tree(groups, split_words(words_of(scheme, "exclude_words")))
+
+
+def spec_of(scheme: Scheme) -> SchemeSpec:
+    return SchemeSpec(scheme.id, tree_of(scheme), scheme.scope, float(scheme.weight or 0))
+
+
+def _load_specs(session: Session) -> list[SchemeSpec]:
+    specs = []
+    for scheme in session.scalars(select(Scheme).where(Scheme.enabled.is_(True))):
+        try:
+            specs.append(spec_of(scheme))
+        except ValueError:  # a stored query that no longer parses must not stop ingestion
+            log.exception("scheme %s does not compile", scheme.id)
+    return specs
+
+
+def _signature(session: Session) -> tuple[object, ...]:
+    row = session.execute(
+        select(
+            func.count(Scheme.id),
+            func.coalesce(func.sum(Scheme.version), 0),
+            func.max(Scheme.id),
+            func.max(Scheme.updated_at),
+        )
+    ).one()
+    return (str(session.get_bind().url), *row)
+
+
+class _MatcherCache:
+    """The current matcher per database; a newer one is built beside it and swapped in."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.current: dict[str, Matcher] = {}
+        self.building: set[tuple[object, ...]] = set()
+        self.latest: dict[str, tuple[object, ...]] = {}
+
+    def swap(self, key: str, matcher: Matcher) -> None:
+        with self.lock:
+            old = self.current.get(key)
+            # Two builds may finish out of order; keep the one of the latest signature seen.
+            if old is None or matcher.generation == self.latest.get(key):
+                self.current[key] = matcher
+
+    def build_async(self, key: str, signature: tuple[object, ...], specs: list[SchemeSpec]) -> None:
+        with self.lock:
+            if signature in self.building:
+                return
+            self.building.add(signature)
+
+        def run() -> None:
+            try:
+                self.swap(key, Matcher(specs, generation=signature))
+            except Exception:
+                log.exception("scheme matcher rebuild failed")
+            finally:
+                with self.lock:
+                    self.building.discard(signature)
+
+        threading.Thread(target=run, name="scheme-matcher", daemon=True).start()
+
+
+_cache = _MatcherCache()
+
+
+def current_matcher(session: Session, *, wait: bool = False) -> Matcher:
+    """The matcher of every enabled scheme. Cheap when nothing changed; after a change the
+    new matcher is compiled in a thread while batches keep using the old one (``wait``
+    compiles it here instead). The first call in a process always compiles here."""
+    signature = _signature(session)
+    key = signature[0]
+    assert isinstance(key, str)
+    current = _cache.current.get(key)
+    if current is not None and current.generation == signature:
+        return current
+    _cache.latest[key] = signature
+    specs = _load_specs(session)
+    if current is None or wait:
+        matcher = Matcher(specs, generation=signature)
+        _cache.swap(key, matcher)
+        return _cache.current.get(key, matcher)
+    _cache.build_async(key, signature, specs)
+    return current
+
+
+# --- matches --------------------------------------------------------------------------
+
+
+def record_matches(session: Session, pairs: list[tuple[int, list[SchemeHit]]]) -> int:
+    """Store the scheme matches of mentions, replacing what those mentions matched before
+    (an updated mention is matched again). The caller commits. Returns rows written."""
+    if not pairs:
+        return 0
+    ids = list(dict.fromkeys(mention_id for mention_id, _ in pairs))
+    for at in range(0, len(ids), _DELETE_CHUNK):
+        chunk = ids[at : at + _DELETE_CHUNK]
+        session.execute(delete(SchemeMatch).where(SchemeMatch.mention_id.in_(chunk)))
+    now = utcnow()
+    rows = [
+        {
+            "scheme_id": hit.scheme_id,
+            "mention_id": mention_id,
+            "words": json.dumps(hit.words, ensure_ascii=False),
+            "matched_at": now,
+        }
+        for mention_id, hits in dict(pairs).items()
+        for hit in hits
+    ]
+    if rows:
+        # A list of dicts runs as one executemany on the driver.
+        session.execute(insert(SchemeMatch), rows)
+    return len(rows)
+
+
+@dataclass
+class MentionMatch:
+    """A scheme that matched a mention, for the mention page."""
+
+    scheme_id: int
+    name: str
+    words: list[str]
+
+
+def matches_for_mention(session: Session, mention_id: int) -> list[MentionMatch]:
+    rows = session.execute(
+        select(SchemeMatch.scheme_id, Scheme.name, SchemeMatch.words)
+        .join(Scheme, Scheme.id == SchemeMatch.scheme_id)
+        .where(SchemeMatch.mention_id == mention_id)
+        .order_by(Scheme.weight.desc(), Scheme.id)
+    )
+    return [MentionMatch(sid, name, _words(words)) for sid, name, words in rows]
+
+
+def _words(raw: str | None) -> list[str]:
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return [str(w) for w in value] if isinstance(value, list) else []
+
+
+def today_start() -> datetime:
+    """Midnight of today in the institution's zone, as stored (UTC, naive)."""
+    local_today = datetime.now(local_zone()).date()
+    return to_utc_naive(datetime.combine(local_today, time(), tzinfo=local_zone()))
+
+
+def match_counts(session: Session) -> dict[int, tuple[int, int]]:
+    """Per scheme: (mentions published today, all mentions) among its matches."""
+    rows = session.execute(
+        text(
+            "SELECT sm.scheme_id, count(*),"
+            " sum(CASE WHEN m.published_at >= :start THEN 1 ELSE 0 END)"
+            " FROM scheme_match sm JOIN mention m ON m.id = sm.mention_id"
+            " GROUP BY sm.scheme_id"
+        ),
+        {"start": today_start()},
+    )
+    return {int(sid): (int(today or 0), int(total)) for sid, total, today in rows}
+
+
+@dataclass
+class MatchedMention:
+    """One row of a scheme's mention list."""
+
+    id: int
+    title: str
+    text: str
+    url: str | None
+    published_at: datetime | None
+    source_name: str | None
+    words: list[str]
+
+
+def mentions_of(
+    session: Session, *, scheme_id: int, offset: int = 0, limit: int = 20
+) -> tuple[int, list[MatchedMention]]:
+    """The scheme's matched mentions, newest first, and how many there are in all."""
+    total = session.scalar(
+        select(func.count()).select_from(SchemeMatch).where(SchemeMatch.scheme_id == scheme_id)
+    )
+    rows = session.execute(
+        text(
+            "SELECT m.id, m.title, m.text, m.url, m.published_at, s.name, sm.words"
+            " FROM scheme_match sm JOIN mention m ON m.id = sm.mention_id"
+            " LEFT JOIN source s ON s.id = m.source_id"
+            " WHERE sm.scheme_id = :scheme"
+            " ORDER BY m.published_at DESC, m.id DESC LIMIT :limit OFFSET :offset"
+        ),
+        {"scheme": scheme_id, "limit": limit, "offset": offset},
+    )
+    items = [
+        MatchedMention(r[0], r[1] or "", r[2] or "", r[3], _as_datetime(r[4]), r[5], _words(r[6]))
+        for r in rows
+    ]
+    return int(total or 0), items
+
+
+def _as_datetime(value: object) -> datetime | None:
+    if isinstance(value, datetime) or value is None:
+        return value
+    return datetime.fromisoformat(str(value))
