@@ -1,5 +1,6 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
+from yuqing.analysis.models import SentimentLabel
 from yuqing.mentions.models import Mention, MentionBand, MentionPlace
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
 from yuqing.sources.models import FetchRun, Source
@@ -12,5 +13,6 @@ __all__ = [
     "Scheme",
     "SchemeGroup",
     "SchemeMatch",
+    "SentimentLabel",
     "Source",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:18:46.461251
+Create Date: 2026-11-27 03:19:34.943377
 """
 
 from __future__ import annotations
@@ -246,6 +246,27 @@ def upgrade() -> None:
             "ix_scheme_match_scheme_mention", ["scheme_id", "mention_id"], unique=True
         )
 
+    op.create_table(
+        "sentiment_label",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("mention_id", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(length=8), nullable=False),
+        sa.Column("emotion", sa.String(length=12), nullable=True),
+        sa.Column("who", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["mention_id"],
+            ["mention.id"],
+            name=op.f("fk_sentiment_label_mention_id_mention"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sentiment_label")),
+    )
+    with op.batch_alter_table("sentiment_label", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sentiment_label_mention_id"), ["mention_id"], unique=False
+        )
+
     # Full-text index over overlapping Han bigrams (see yuqing/mentions/search.py).
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
@@ -279,6 +300,10 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS mention_fts")
     else:
         op.execute("DROP TABLE IF EXISTS mention_fts")
+    with op.batch_alter_table("sentiment_label", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sentiment_label_mention_id"))
+
+    op.drop_table("sentiment_label")
     with op.batch_alter_table("scheme_match", schema=None) as batch_op:
         batch_op.drop_index("ix_scheme_match_scheme_mention")
         batch_op.drop_index("ix_scheme_match_mention")

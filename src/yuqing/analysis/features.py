@@ -1,0 +1,148 @@
+"""Hashed text features for the sentiment and emotion models: character 1–3-grams and words.
+
+Every feature is a 64-bit polynomial hash of its characters, folded into ``2**n_bits``
+buckets, so there is no vocabulary to store and a batch is hashed with a few numpy array
+operations over all its characters at once (the per-token hashing of sklearn's
+``HashingVectorizer`` reached about 23,000 posts/s here; this reaches several times that).
+Words come from ``rjieba`` and are salted so that a two-character word is not the same
+feature as the two-character n-gram.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import rjieba
+import scipy.sparse as sp
+
+MAX_CHARS = 600
+"""Only the first characters count: the title and lead carry the tone of a long article, and
+a 1 MB text must not stall a batch."""
+
+_P = np.uint64(0x100000001B3)  # odd, so the hashes of different n-grams rarely meet
+_FOLD = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing spreads the high bits into buckets
+_SALT = {
+    1: np.uint64(0x1F3D5B79),
+    2: np.uint64(0x2C1B3C6D),
+    3: np.uint64(0x297A2D39),
+    "word": np.uint64(0x6A09E667F3BCC909),
+}
+_EMOTICON = re.compile(r"\[[^\[\]\s]{1,8}\]")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How texts become features; stored with a model so it is read the same way later."""
+
+    n_bits: int = 18
+    words: bool = True
+
+    @property
+    def n_features(self) -> int:
+        return 1 << self.n_bits
+
+
+def strip_emoticons(text: str) -> str:
+    """Remove Weibo emoticon codes such as ``[哈哈]`` (used by the benchmark)."""
+    return _EMOTICON.sub("", text)
+
+
+def prepare(text: str | None) -> str:
+    """The part of a text the models read: the first ``MAX_CHARS`` characters, lower case,
+    runs of white space as one space."""
+    head = (text or "")[: MAX_CHARS * 2]
+    return _SPACES.sub(" ", head).strip().lower()[:MAX_CHARS]
+
+
+def _codes(prepared: list[str]) -> tuple[np.ndarray, np.ndarray, str]:
+    """Code points of the batch joined with newlines (``prepare`` leaves none inside a
+    text), and the text each position belongs to (-1 for the separators)."""
+    joined = "\n".join(prepared) + "\n"
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    lengths = np.fromiter(map(len, prepared), dtype=np.int64, count=len(prepared))
+    doc = np.repeat(np.arange(len(prepared), dtype=np.int64), lengths + 1)
+    doc[np.cumsum(lengths + 1) - 1] = -1
+    return codes, doc, joined
+
+
+def _char_ngrams(codes: np.ndarray, doc: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    hashes = [codes * _P + _SALT[1]]
+    docs = [doc]
+    current = codes
+    for n in (2, 3):
+        if len(codes) < n:
+            break
+        current = current[:-1] * _P + codes[n - 1 :]
+        first = doc[: len(doc) - n + 1]
+        inside = first == doc[n - 1 :]
+        hashes.append(current[inside] * _P + _SALT[n])
+        docs.append(first[inside])
+    return hashes, docs
+
+
+def _word_hashes(joined: str, codes: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of the words of two or more characters, from prefix sums of the codes: with
+    ``Q`` the inverse of ``P`` modulo 2**64, ``sum(c[j] * Q**j)`` over a span times
+    ``P**(end-1)`` is the polynomial hash of the span, for all words at once."""
+    # One call for the whole batch: rjieba's per-call cost is larger than its per-word cost.
+    lengths = np.fromiter(map(len, rjieba.cut(joined)), dtype=np.int64)
+    stop = np.cumsum(lengths)
+    begin = stop - lengths
+    keep = (lengths > 1) & (doc[begin] == doc[stop - 1])
+    begin, stop = begin[keep], stop[keep]
+    powers_p, powers_q = _powers(len(codes) + 1)
+    prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
+    np.cumsum(codes * powers_q[: len(codes)], out=prefix[1:])
+    spans = (prefix[stop] - prefix[begin]) * powers_p[stop - 1]
+    return spans * _P + _SALT["word"], doc[begin]
+
+
+_POWER_CACHE: dict[str, np.ndarray] = {}
+
+
+def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
+    cached = _POWER_CACHE.get("p")
+    if cached is None or len(cached) < size:
+        length = max(size, 4096)
+        q = np.uint64(pow(int(_P), -1, 1 << 64))
+        # uint64 products wrap around, which is arithmetic modulo 2**64 as wanted.
+        with np.errstate(over="ignore"):
+            p_pow = np.concatenate(([np.uint64(1)], np.cumprod(np.full(length - 1, _P))))
+            q_pow = np.concatenate(([np.uint64(1)], np.cumprod(np.full(length - 1, q))))
+        _POWER_CACHE["p"], _POWER_CACHE["q"] = p_pow, q_pow
+    return _POWER_CACHE["p"], _POWER_CACHE["q"]
+
+
+def hashed(texts: list[str], spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The (text, bucket) pair of every feature occurrence in a batch, repeats included
+    (counting is cheaper than sorting out repeats, and short posts rarely repeat)."""
+    prepared = [prepare(t) for t in texts]
+    codes, doc, joined = _codes(prepared)
+    hashes, docs = _char_ngrams(codes, doc)
+    if spec.words:
+        word_hashes, word_docs = _word_hashes(joined, codes, doc)
+        hashes.append(word_hashes)
+        docs.append(word_docs)
+    every_doc = np.concatenate(docs)
+    real = every_doc >= 0
+    buckets = np.concatenate(hashes)[real] * _FOLD >> np.uint64(64 - spec.n_bits)
+    return every_doc[real], buckets.astype(np.int64)
+
+
+def row_scale(rows: np.ndarray, count: int) -> np.ndarray:
+    """Per text, one over the square root of its number of features (1 for an empty text)."""
+    per_doc = np.bincount(rows, minlength=count).astype(np.float32)
+    return (1.0 / np.sqrt(np.maximum(per_doc, 1.0))).astype(np.float32)
+
+
+def matrix(texts: list[str], spec: FeatureSpec) -> sp.csr_matrix:
+    """Feature counts scaled by ``row_scale``: what the models are trained on."""
+    rows, cols = hashed(texts, spec)
+    data = row_scale(rows, len(texts))[rows]
+    shape = (len(texts), spec.n_features)
+    result = sp.csr_matrix((data, (rows, cols)), shape=shape, dtype=np.float32)
+    result.sum_duplicates()
+    return result
