@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import ahocorasick
+import ahocorasick_rs
 
 from yuqing.schemes.query import And, Meta, Near, Node, Not, Or, Term, needs_keyword, terms
 from yuqing.schemes.text import search_form, warm_up
@@ -217,7 +217,14 @@ class _Compiler:
             return self._or(node)
         assert isinstance(node, And)
         parts = [self.check(c) for c in node.children]
-        return lambda doc: all(p(doc) for p in parts)
+
+        def check_all(doc: _Doc) -> bool:
+            for part in parts:  # noqa: SIM110 (a loop, not a generator: hot path)
+                if not part(doc):
+                    return False
+            return True
+
+        return check_all
 
     def _or(self, node: Or) -> Check:
         plain = [c for c in node.children if isinstance(c, Term)]
@@ -277,28 +284,32 @@ class Matcher:
         }
         self.keyword_count = len(keywords.words)
         self.scheme_count = len(self._schemes)
-        self._automaton: ahocorasick.Automaton | None = None
-        if keywords.words:
-            automaton = ahocorasick.Automaton()
-            for kid, word in enumerate(keywords.words):
-                # Same word, other boundary rule: one automaton entry carries both ids.
-                existing = automaton.get(word, ())
-                automaton.add_word(word, (*existing, kid))
-            automaton.make_automaton()
-            self._automaton = automaton
+        # Same word under two boundary rules (``ai`` and ``ai*``): one pattern, both ids.
+        patterns: dict[str, tuple[int, ...]] = {}
+        for kid, word in enumerate(keywords.words):
+            patterns[word] = (*patterns.get(word, ()), kid)
+        self._pattern_ids = list(patterns.values())
+        self._automaton: ahocorasick_rs.AhoCorasick | None = None
+        if patterns:
+            self._automaton = ahocorasick_rs.AhoCorasick(
+                list(patterns), matchkind=ahocorasick_rs.MatchKind.Standard
+            )
 
     def match(self, doc: MatchDoc) -> list[SchemeHit]:
         title, text = search_form(doc.title), search_form(doc.text)
         haystack = f"{title}\x00{text}"
         hits: dict[int, list[int]] = {}
         if self._automaton is not None:
-            for end, kids in self._automaton.iter(haystack):
-                for kid in kids:
+            pattern_ids = self._pattern_ids
+            for pattern, _start, end in self._automaton.find_matches_as_indexes(
+                haystack, overlapping=True
+            ):
+                for kid in pattern_ids[pattern]:
                     found = hits.get(kid)
                     if found is None:
-                        hits[kid] = [end + 1]
+                        hits[kid] = [end]
                     else:
-                        found.append(end + 1)
+                        found.append(end)
             if self._checked:
                 self._drop_partial_words(haystack, hits)
         if not hits and not self._always:
@@ -314,10 +325,8 @@ class Matcher:
         for index in sorted(candidates):
             scheme = self._schemes[index]
             if scheme.check(state):
-                words = list(
-                    dict.fromkeys(w for kid, where, w in scheme.shown if kid in state.keys(where))
-                )
-                out.append(SchemeHit(scheme.scheme_id, words, scheme.weight))
+                words = [w for kid, where, w in scheme.shown if kid in state.keys(where)]
+                out.append(SchemeHit(scheme.scheme_id, list(dict.fromkeys(words)), scheme.weight))
         return out
 
     def _drop_partial_words(self, haystack: str, hits: dict[int, list[int]]) -> None:
