@@ -6,15 +6,17 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, insert, text
+from sqlalchemy.orm import Session
 
 from yuqing.core.database import session_scope
 from yuqing.core.timeutil import utcnow
 from yuqing.schemes import service
-from yuqing.schemes.matcher import Matcher, MatchDoc
+from yuqing.schemes.matcher import MatchDoc, Matcher
 from yuqing.schemes.models import SchemeMatch
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ def backfill(
     return BackfillResult(scheme_id, done, matched)
 
 
-def _match_rows(session: object, scheme_id: int, matcher: Matcher, rows: list) -> int:  # type: ignore[type-arg]
+def _match_rows(session: Session, scheme_id: int, matcher: Matcher, rows: Sequence[Any]) -> int:
     docs = [
         MatchDoc(
             title=r[1] or "",
@@ -84,7 +86,7 @@ def _match_rows(session: object, scheme_id: int, matcher: Matcher, rows: list) -
     ]
     hits = matcher.match_batch(docs)
     first, last = rows[0][0], rows[-1][0]
-    session.execute(  # type: ignore[attr-defined]
+    session.execute(
         delete(SchemeMatch).where(
             SchemeMatch.scheme_id == scheme_id,
             SchemeMatch.mention_id >= first,
@@ -103,7 +105,7 @@ def _match_rows(session: object, scheme_id: int, matcher: Matcher, rows: list) -
         if h
     ]
     if found:
-        session.execute(insert(SchemeMatch), found)  # type: ignore[attr-defined]
+        session.execute(insert(SchemeMatch), found)
     return len(found)
 
 

@@ -156,7 +156,9 @@ def _signature(session: Session) -> tuple[object, ...]:
             func.max(Scheme.updated_at),
         )
     ).one()
-    return (str(session.get_bind().url), *row)
+    bind = session.get_bind()
+    url = bind.engine.url if hasattr(bind, "engine") else ""
+    return (str(url), *row)
 
 
 class _MatcherCache:

@@ -1,5 +1,428 @@
-"""Routes (placeholder until filled in)."""
+"""Desk pages (监测方案) and JSON API of schemes."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from yuqing.core.database import get_session
+from yuqing.core.settings import get_settings
+from yuqing.schemes import flows, service
+from yuqing.schemes.highlight import highlight
+from yuqing.schemes.models import Scheme
+from yuqing.schemes.query import SchemeSyntaxError
+from yuqing.schemes.schemas import (
+    MODE_LABELS,
+    SCOPE_LABELS,
+    WORD_FIELDS,
+    WORD_LABELS,
+    QueryCheck,
+    QueryIn,
+    SchemeIn,
+    SchemeOut,
+    check_query,
+)
+from yuqing.web.csrf import csrf_problem
+from yuqing.web.templating import error_page, render
 
 router = APIRouter()
+SessionDep = Annotated[Session, Depends(get_session)]
+CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
+PAGE_SIZE = 20
+
+
+def _scheme_or_404(scheme_id: int, session: SessionDep) -> Scheme:
+    scheme = service.get(session, scheme_id=scheme_id)
+    if scheme is None:
+        raise HTTPException(404, f"没有 ID 为 {scheme_id} 的监测方案")
+    return scheme
+
+
+CurrentScheme = Annotated[Scheme, Depends(_scheme_or_404)]
+
+
+# --- desk -----------------------------------------------------------------------------
+
+
+def _form_values(scheme: Scheme | None, session: Session) -> dict[str, Any]:
+    if scheme is None:
+        return {"mode": "simple", "scope": "both", "weight": "1", "enabled": True}
+    out = service.to_out(session, scheme)
+    values: dict[str, Any] = out.model_dump()
+    for name in (*WORD_FIELDS, "exclude_words"):
+        values[name] = " ".join(values[name])
+    return values
+
+
+def _editor(
+    request: Request,
+    session: Session,
+    *,
+    scheme: Scheme | None,
+    form: dict[str, Any],
+    errors: list[str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "schemes/edit.html",
+        {
+            "nav": "schemes",
+            "scheme": scheme,
+            "form": form,
+            "errors": errors or [],
+            "groups": service.list_groups(session),
+            "word_labels": WORD_LABELS,
+            "scope_labels": SCOPE_LABELS,
+            "mode_labels": MODE_LABELS,
+            "check": check_query(form["query"]) if form.get("query") else None,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/schemes", response_class=HTMLResponse, include_in_schema=False)
+def schemes_page(request: Request, session: SessionDep) -> HTMLResponse:
+    schemes = service.list_all(session)
+    groups = service.list_groups(session)
+    by_group: dict[int | None, list[Scheme]] = {}
+    for scheme in schemes:
+        by_group.setdefault(scheme.group_id, []).append(scheme)
+    return render(
+        request,
+        "schemes/list.html",
+        {
+            "nav": "schemes",
+            "groups": groups,
+            "by_group": by_group,
+            "counts": service.match_counts(session),
+            "mode_labels": MODE_LABELS,
+            "notice": request.query_params.get("notice"),
+        },
+    )
+
+
+@router.get("/schemes/new", response_class=HTMLResponse, include_in_schema=False)
+def new_scheme_page(request: Request, session: SessionDep) -> HTMLResponse:
+    return _editor(request, session, scheme=None, form=_form_values(None, session))
+
+
+@router.get("/schemes/validate", response_class=HTMLResponse, include_in_schema=False)
+def validate_fragment(request: Request, query: str = "") -> HTMLResponse:
+    """The live check under the query box (HTMX, as the user types)."""
+    return render(
+        request,
+        "schemes/_check.html",
+        {"check": check_query(query) if query.strip() else None, "query": query},
+    )
+
+
+def _scheme_in(values: dict[str, Any]) -> tuple[SchemeIn | None, list[str]]:
+    try:
+        return SchemeIn(**values), []
+    except ValidationError as error:
+        messages = []
+        for problem in error.errors():
+            where = str(problem["loc"][0]) if problem["loc"] else ""
+            text = str(problem["msg"]).removeprefix("Value error, ")
+            if where == "name":
+                text = "请填写方案名称（最多 200 个字）。"
+            elif where == "weight":
+                text = "权重应为 0 到 100 之间的数。"
+            messages.append(text)
+        return None, messages
+
+
+def _posted(
+    name: str, group: str, mode: str, scope: str, weight: str, query: str, words: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "group": group,
+        "mode": mode,
+        "scope": scope,
+        "weight": weight,
+        "query": query,
+        **words,
+    }
+
+
+def _save(
+    request: Request, session: Session, scheme: Scheme | None, form: dict[str, Any]
+) -> Response:
+    scheme_in, errors = _scheme_in(form)
+    if scheme_in is None:
+        return _editor(request, session, scheme=scheme, form=form, errors=errors, status_code=422)
+    if scheme is None:
+        scheme = service.create(session, scheme_in=scheme_in)
+    else:
+        scheme_in.enabled = scheme.enabled
+        service.update(session, scheme=scheme, scheme_in=scheme_in)
+    session.commit()
+    return RedirectResponse(f"/schemes/{scheme.id}?saved=1", status_code=303)
+
+
+WordForm = Annotated[str, Form()]
+
+
+@router.post("/schemes", response_class=HTMLResponse, include_in_schema=False)
+def create_scheme_form(
+    request: Request,
+    session: SessionDep,
+    problem: CsrfProblem,
+    name: WordForm = "",
+    group: WordForm = "",
+    mode: WordForm = "simple",
+    scope: WordForm = "both",
+    weight: WordForm = "1",
+    query: WordForm = "",
+    subject_words: WordForm = "",
+    region_words: WordForm = "",
+    person_words: WordForm = "",
+    event_words: WordForm = "",
+    exclude_words: WordForm = "",
+) -> Response:
+    if problem:
+        return error_page(request, status_code=403, title="请求已拒绝", message=problem)
+    words = {
+        "subject_words": subject_words,
+        "region_words": region_words,
+        "person_words": person_words,
+        "event_words": event_words,
+        "exclude_words": exclude_words,
+    }
+    return _save(request, session, None, _posted(name, group, mode, scope, weight, query, words))
+
+
+@router.get("/schemes/{scheme_id}/edit", response_class=HTMLResponse, include_in_schema=False)
+def edit_scheme_page(request: Request, session: SessionDep, scheme: CurrentScheme) -> HTMLResponse:
+    return _editor(request, session, scheme=scheme, form=_form_values(scheme, session))
+
+
+@router.post("/schemes/{scheme_id}", response_class=HTMLResponse, include_in_schema=False)
+def update_scheme_form(
+    request: Request,
+    session: SessionDep,
+    scheme: CurrentScheme,
+    problem: CsrfProblem,
+    name: WordForm = "",
+    group: WordForm = "",
+    mode: WordForm = "simple",
+    scope: WordForm = "both",
+    weight: WordForm = "1",
+    query: WordForm = "",
+    subject_words: WordForm = "",
+    region_words: WordForm = "",
+    person_words: WordForm = "",
+    event_words: WordForm = "",
+    exclude_words: WordForm = "",
+) -> Response:
+    if problem:
+        return error_page(request, status_code=403, title="请求已拒绝", message=problem)
+    words = {
+        "subject_words": subject_words,
+        "region_words": region_words,
+        "person_words": person_words,
+        "event_words": event_words,
+        "exclude_words": exclude_words,
+    }
+    return _save(request, session, scheme, _posted(name, group, mode, scope, weight, query, words))
+
+
+@router.post("/schemes/{scheme_id}/enabled", include_in_schema=False)
+def toggle_scheme(
+    request: Request,
+    session: SessionDep,
+    scheme: CurrentScheme,
+    problem: CsrfProblem,
+    enabled: WordForm = "",
+) -> Response:
+    if problem:
+        return error_page(request, status_code=403, title="请求已拒绝", message=problem)
+    service.set_enabled(session, scheme=scheme, enabled=enabled == "1")
+    session.commit()
+    state = "启用" if scheme.enabled else "停用"
+    return RedirectResponse(f"/schemes?notice=已{state}方案“{scheme.name}”。", status_code=303)
+
+
+@router.post("/schemes/{scheme_id}/delete", include_in_schema=False)
+def delete_scheme(
+    request: Request, session: SessionDep, scheme: CurrentScheme, problem: CsrfProblem
+) -> Response:
+    if problem:
+        return error_page(request, status_code=403, title="请求已拒绝", message=problem)
+    name = scheme.name
+    service.remove(session, scheme=scheme)
+    session.commit()
+    return RedirectResponse(f"/schemes?notice=已删除方案“{name}”。", status_code=303)
+
+
+@router.get("/schemes/{scheme_id}", response_class=HTMLResponse, include_in_schema=False)
+def scheme_page(
+    request: Request, session: SessionDep, scheme: CurrentScheme, page: int = 1
+) -> HTMLResponse:
+    page = max(1, min(page, 500))
+    total, items = service.mentions_of(
+        session, scheme_id=scheme.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    rows = [
+        {
+            "item": item,
+            "title": highlight(item.title or "（无标题）", item.words),
+            "text": highlight(" ".join(item.text.split()), item.words, limit=200),
+        }
+        for item in items
+    ]
+    return render(
+        request,
+        "schemes/detail.html",
+        {
+            "nav": "schemes",
+            "scheme": scheme,
+            "out": service.to_out(session, scheme),
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+            "job": flows.job(scheme.id),
+            "mode_labels": MODE_LABELS,
+            "scope_labels": SCOPE_LABELS,
+            "word_labels": WORD_LABELS,
+            "saved": request.query_params.get("saved") == "1",
+        },
+    )
+
+
+@router.post("/schemes/{scheme_id}/backfill", include_in_schema=False)
+def start_backfill(request: Request, scheme: CurrentScheme, problem: CsrfProblem) -> Response:
+    if problem:
+        return error_page(request, status_code=403, title="请求已拒绝", message=problem)
+    job = flows.start_backfill(scheme.id)
+    if request.headers.get("hx-request"):
+        return render(request, "schemes/_backfill.html", {"job": job, "scheme": scheme})
+    return RedirectResponse(f"/schemes/{scheme.id}", status_code=303)
+
+
+@router.get("/schemes/{scheme_id}/backfill", response_class=HTMLResponse, include_in_schema=False)
+def backfill_progress(request: Request, scheme: CurrentScheme) -> HTMLResponse:
+    return render(
+        request, "schemes/_backfill.html", {"job": flows.job(scheme.id), "scheme": scheme}
+    )
+
+
+@router.get("/schemes/mention/{mention_id}", response_class=HTMLResponse, include_in_schema=False)
+def mention_matches(request: Request, session: SessionDep, mention_id: int) -> HTMLResponse:
+    """The schemes a mention matched (loaded into the mention page)."""
+    return render(
+        request,
+        "schemes/_mention_matches.html",
+        {"scheme_matches": service.matches_for_mention(session, mention_id), "loaded": True},
+    )
+
+
+# --- API ------------------------------------------------------------------------------
+
+
+def _check_token(request: Request) -> None:
+    """Until accounts exist, changing schemes needs the push token."""
+    token = get_settings().effective_push_token()
+    if not token:
+        raise HTTPException(503, "接口未启用：请管理员运行 yuqing init 生成令牌")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        raise HTTPException(
+            401,
+            "令牌缺失或错误：请在请求头加 Authorization: Bearer <令牌>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+TokenDep = Depends(_check_token)
+api = APIRouter(prefix="/api/v1/schemes", tags=["监测方案 schemes"])
+
+
+def _syntax_422(error: SchemeSyntaxError) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": error.as_dict()})
+
+
+async def _api_scheme_in(request: Request) -> SchemeIn | JSONResponse:
+    try:
+        body = await request.json()
+    except ValueError:
+        return JSONResponse(status_code=422, content={"detail": "请求体不是 JSON"})
+    if not isinstance(body, dict):
+        return JSONResponse(status_code=422, content={"detail": "请求体应为 JSON 对象"})
+    if body.get("mode") == "advanced":
+        check = check_query(str(body.get("query") or ""))
+        if not check.ok:
+            return JSONResponse(status_code=422, content={"detail": check.model_dump()})
+    try:
+        return SchemeIn(**body)
+    except ValidationError as error:
+        problems = [
+            {
+                "field": ".".join(map(str, p["loc"])),
+                "message": str(p["msg"]).removeprefix("Value error, "),
+            }
+            for p in error.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": problems})
+
+
+@api.get("", response_model=list[SchemeOut])
+def api_list(session: SessionDep) -> list[SchemeOut]:
+    return [service.to_out(session, s) for s in service.list_all(session)]
+
+
+@api.post("/validate", response_model=QueryCheck)
+def api_validate(query_in: QueryIn) -> Response:
+    """Check a query: 200 ``{"ok": true}``, or 422 with position, expected and message."""
+    check = check_query(query_in.query)
+    if not check.ok:
+        return JSONResponse(status_code=422, content={"detail": check.model_dump()})
+    return JSONResponse(content=check.model_dump())
+
+
+@api.post("", status_code=201, response_model=SchemeOut, dependencies=[TokenDep])
+async def api_create(request: Request, session: SessionDep) -> Any:
+    scheme_in = await _api_scheme_in(request)
+    if isinstance(scheme_in, JSONResponse):
+        return scheme_in
+    scheme = service.create(session, scheme_in=scheme_in)
+    session.commit()
+    return JSONResponse(
+        status_code=201, content=service.to_out(session, scheme).model_dump(mode="json")
+    )
+
+
+@api.get("/{scheme_id}", response_model=SchemeOut)
+def api_get(session: SessionDep, scheme: CurrentScheme) -> SchemeOut:
+    return service.to_out(session, scheme)
+
+
+@api.put("/{scheme_id}", response_model=SchemeOut, dependencies=[TokenDep])
+async def api_update(request: Request, session: SessionDep, scheme: CurrentScheme) -> Any:
+    scheme_in = await _api_scheme_in(request)
+    if isinstance(scheme_in, JSONResponse):
+        return scheme_in
+    service.update(session, scheme=scheme, scheme_in=scheme_in)
+    session.commit()
+    return service.to_out(session, scheme)
+
+
+@api.delete("/{scheme_id}", status_code=204, dependencies=[TokenDep])
+def api_delete(session: SessionDep, scheme: CurrentScheme) -> Response:
+    service.remove(session, scheme=scheme)
+    session.commit()
+    return Response(status_code=204)
+
+
+router.include_router(api)
