@@ -98,14 +98,18 @@ def _records(path: Path, raw: str) -> list[tuple[str, str]]:
         return rows
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(raw))
-        return [(row.get("label") or "", row.get("text") or row.get("content") or "") for row in reader]
+        return [
+            (row.get("label") or "", row.get("text") or row.get("content") or "") for row in reader
+        ]
     rows = []
     for number, line in enumerate(raw.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
         label, tab, text = line.partition("\t")
         if not tab:
-            raise LabelledFileError(f"标注文件 {path} 第 {number} 行缺少制表符（应为 标签<TAB>文本）。")
+            raise LabelledFileError(
+                f"标注文件 {path} 第 {number} 行缺少制表符（应为 标签<TAB>文本）。"
+            )
         rows.append((label, text))
     return rows
 
@@ -126,7 +130,9 @@ def score(model: SentimentModel, texts: list[str], labels: list[str]) -> Scores:
     true_classes = [c for c in order if c in set(labels)]
     return Scores(
         accuracy=float(accuracy_score(labels, predicted)),
-        macro_f1=float(f1_score(labels, predicted, labels=true_classes, average="macro", zero_division=0)),
+        macro_f1=float(
+            f1_score(labels, predicted, labels=true_classes, average="macro", zero_division=0)
+        ),
         labels=order,
         confusion=np.asarray(confusion_matrix(labels, predicted, labels=order)).tolist(),
         count=len(labels),
