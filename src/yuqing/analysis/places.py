@@ -118,7 +118,7 @@ def _code(raw: str) -> str:
 
 def _short(name: str) -> str | None:
     short = _AUTONOMOUS.sub("", name)
-    if short == name:
+    if len(short) < 2 or short == name:  # 内蒙古自治区 is not "内" + 蒙古自治区
         short = _SUFFIX.sub("", name)
     return short if len(short) >= 2 and short != name else None
 
@@ -237,7 +237,7 @@ def find_places(texts: list[str]) -> list[list[Place]]:
 def display(places: Iterable[Place], limit: int = 500) -> str:
     """Places grouped by province, e.g. "江苏省 南京市 玄武区; 浙江省", cut to ``limit`` chars."""
     groups: dict[str, list[str]] = {}
-    for place in sorted(places, key=lambda p: -_LEVEL_RANK[p.level]):
+    for place in places:  # groups in the order given: the most specific place's first
         names = groups.setdefault(place.province, [place.province])
         for name in (place.city, place.name):
             if name and name not in names:
