@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -24,6 +24,15 @@ class RiskWeights:
     spread_cap: float = 25.0
     sensitive: float = 5.0  # per sensitive word hit
     sensitive_cap: float = 15.0
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # Weights key the remembered parts on every call: hash them once.
+        values = tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+        object.__setattr__(self, "_hash", hash(values))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 DEFAULT_WEIGHTS = RiskWeights()
@@ -56,43 +65,37 @@ class RiskScore(NamedTuple):
         return cls(data["s"], [RiskPart(n, int(pt), r) for n, pt, r in data["p"]])
 
 
-def _parts(
-    sentiment: str | None,
-    prob: float,
-    schemes: int,
-    weight_sum: float,
-    source_weight: float,
-    spread: int,
-    sensitive_hits: int,
-    w: RiskWeights,
-) -> tuple[int, tuple[RiskPart, ...]]:
-    parts: list[RiskPart] = []
+@lru_cache(maxsize=4096)
+def _sentiment_part(sentiment: str | None, prob: float, w: RiskWeights) -> RiskPart | None:
     if sentiment == "negative":
-        parts.append(RiskPart("负面情感", round(w.negative * prob), f"负面概率 {prob:.2f}"))
-    elif sentiment == "neutral":
-        parts.append(RiskPart("中性情感", round(w.neutral), "中性，可能转向"))
-    if schemes:
-        reason = f"命中 {schemes} 个方案，权重合计 {weight_sum:g}"
-        parts.append(RiskPart("监测方案", round(min(w.scheme * weight_sum, w.scheme_cap)), reason))
+        return RiskPart("负面情感", round(w.negative * prob), f"负面概率 {prob:.2f}")
+    if sentiment == "neutral":
+        return RiskPart("中性情感", round(w.neutral), "中性，可能转向")
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _scheme_part(schemes: int, weight_sum: float, w: RiskWeights) -> RiskPart:
+    points = round(min(w.scheme * weight_sum, w.scheme_cap))
+    return RiskPart("监测方案", points, f"命中 {schemes} 个方案，权重合计 {weight_sum:g}")
+
+
+@lru_cache(maxsize=4096)
+def _source_part(source_weight: float, w: RiskWeights) -> RiskPart:
     points = round(min(w.source * source_weight, w.source_cap))
-    parts.append(RiskPart("来源权重", points, f"来源权重 {source_weight:g}"))
-    if spread > 0:
-        points = round(min(w.spread * math.log2(1 + spread), w.spread_cap))
-        parts.append(RiskPart("传播范围", points, f"相同或相似 {spread} 条"))
-    if sensitive_hits > 0:
-        points = round(min(w.sensitive * sensitive_hits, w.sensitive_cap))
-        parts.append(RiskPart("敏感词", points, f"命中敏感词 {sensitive_hits} 次"))
-    kept = [p for p in parts if p.points > 0]
-    total = sum(p.points for p in kept)
-    if total > CAP:
-        kept.append(RiskPart("超出上限", CAP - total, f"合计 {total} 分，封顶 {CAP} 分"))
-        total = CAP
-    return total, tuple(kept)
+    return RiskPart("来源权重", points, f"来源权重 {source_weight:g}")
 
 
-# Mentions repeat the same few combinations (probabilities are rounded to 0.01 like their
-# reason), so their parts are remembered: a hit costs one dict lookup.
-_remembered_parts = lru_cache(maxsize=65536)(_parts)
+@lru_cache(maxsize=4096)
+def _spread_part(spread: int, w: RiskWeights) -> RiskPart:
+    points = round(min(w.spread * math.log2(1 + spread), w.spread_cap))
+    return RiskPart("传播范围", points, f"相同或相似 {spread} 条")
+
+
+@lru_cache(maxsize=4096)
+def _sensitive_part(hits: int, w: RiskWeights) -> RiskPart:
+    points = round(min(w.sensitive * hits, w.sensitive_cap))
+    return RiskPart("敏感词", points, f"命中敏感词 {hits} 次")
 
 
 def score(
@@ -110,8 +113,24 @@ def score(
     Each factor gives points up to its own cap; the total is capped at 100 by a last,
     negative part "超出上限", so the parts always add up to the score.
     """
+    # Each part is remembered (mentions repeat the same few values; probabilities are rounded
+    # to 0.01 like their reason), so a call is mostly dictionary lookups.
+    w = weights
     prob = 1.0 if sentiment_score is None else round(min(max(sentiment_score, 0.0), 1.0), 2)
-    weight_sum = max(sum(scheme_weights), 0.0) if scheme_weights else 0.0
-    args = (sentiment, prob, len(scheme_weights), weight_sum, source_weight, spread, sensitive_hits)
-    total, parts = _remembered_parts(*args, weights)
-    return RiskScore(total, list(parts))
+    found = [
+        _sentiment_part(sentiment, prob, w),
+        _scheme_part(len(scheme_weights), max(sum(scheme_weights), 0.0), w)
+        if scheme_weights
+        else None,
+        _source_part(source_weight, w),
+        _spread_part(spread, w) if spread > 0 else None,
+        _sensitive_part(sensitive_hits, w) if sensitive_hits > 0 else None,
+    ]
+    parts = [p for p in found if p is not None and p.points > 0]
+    total = 0
+    for part in parts:
+        total += part.points
+    if total > CAP:
+        parts.append(RiskPart("超出上限", CAP - total, f"合计 {total} 分，封顶 {CAP} 分"))
+        total = CAP
+    return RiskScore(total, parts)
