@@ -229,11 +229,10 @@ class _Compiler:
     def _or(self, node: Or) -> Check:
         plain = [c for c in node.children if isinstance(c, Term)]
         rest = [self.check(c) for c in node.children if not isinstance(c, Term)]
-        by_where: dict[str, frozenset[int]] = {}
+        by_where: dict[str, set[int]] = {}
         for term in plain:
-            where = self.where(term)
-            by_where[where] = by_where.get(where, frozenset()) | {self.keywords.id_of(term)}
-        groups = list(by_where.items())
+            by_where.setdefault(self.where(term), set()).add(self.keywords.id_of(term))
+        groups = [(where, frozenset(ids)) for where, ids in by_where.items()]
 
         def check(doc: _Doc) -> bool:
             for where, ids in groups:
