@@ -12,6 +12,7 @@ See docs/near-duplicates.md for the measurements behind the numbers.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -19,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from yuqing.mentions.models import Mention, MentionBand
 
 SHINGLE = 3  # characters per shingle: bigrams merged too many different questions
-MIN_CHARS = 8  # shorter cleaned texts are not grouped: too little evidence
+MIN_CHARS = 12  # shorter cleaned texts are not grouped: too little evidence
+MIN_SHARED = 10  # shingles in common, so that questions differing in one word stay apart
 MAX_CHARS = 10_000  # only the start of a long text is compared (bounded time and memory)
 BANDS = 10
 ROWS = 2
@@ -54,8 +56,20 @@ _BAND_SALT = _rng.integers(0, 2**63, size=BANDS, dtype=np.uint64)
 
 
 def clean(search_text: str) -> str:
-    """What is compared of a search form: its words, without the parts reposts change."""
-    return _NOT_TEXT.sub("", _NOISE.sub(" ", search_text))
+    """What is compared of a search form: its words, without the parts reposts change.
+
+    A title that only repeats the start of the text (ingest makes one so when an item has
+    none) is dropped, or every short post would count twice its length.
+    """
+    title, _, body = search_text.partition("\n")
+    if body.startswith(title):
+        return _clean(body)
+    title, body = _clean(title), _clean(body)
+    return body if body.startswith(title) else title + body
+
+
+def _clean(form: str) -> str:
+    return _NOT_TEXT.sub("", _NOISE.sub(" ", form))
 
 
 def shingles(cleaned: str) -> set[str]:
@@ -69,6 +83,12 @@ def jaccard(a: set[str], b: set[str]) -> float:
         return 0.0
     common = len(a & b)
     return common / (len(a) + len(b) - common)
+
+
+def similar(a: set[str], b: set[str]) -> bool:
+    """The verification: enough shingles in common, and a Jaccard similarity ≥ THRESHOLD."""
+    common = len(a & b)
+    return common >= MIN_SHARED and common >= THRESHOLD * (len(a) + len(b) - common)
 
 
 def signatures(texts: Sequence[str]) -> np.ndarray:
@@ -189,75 +209,75 @@ def _eligible(rows: list[dict[str, Any]]) -> list[_Item]:
     ]
 
 
-def _chunks(values: list[Any], size: int = 2000) -> Iterable[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+def _where_in(session: Session, query: str, values: Iterable[int]) -> list[Any]:
+    """Rows of ``query`` (which ends in a column name) for the given integer values: one
+    parameter, a JSON array on SQLite and an array on PostgreSQL, however many values."""
+    values = list(values)
+    if not values:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        statement = text(f"{query} IN (SELECT value FROM json_each(:v))")
+        return list(session.execute(statement, {"v": json.dumps(values)}))
+    statement = text(f"{query} = ANY(CAST(:v AS BIGINT[]))")
+    return list(session.execute(statement, {"v": values}))
 
 
 def _join_stored(session: Session, items: list[_Item]) -> None:
     wanted = {key for item in items for key in item.keys}
     holders: dict[int, list[int]] = {}
-    for chunk in _chunks(list(wanted)):
-        query = select(MentionBand.band_key, MentionBand.mention_id).where(
-            MentionBand.band_key.in_(chunk)
-        )
-        for key, mention_id in session.execute(query):
-            holders.setdefault(key, []).append(mention_id)
+    for key, mention_id in _where_in(
+        session, "SELECT band_key, mention_id FROM mention_band WHERE band_key", wanted
+    ):
+        holders.setdefault(key, []).append(mention_id)
     if not holders:
         return
     candidates = _load_candidates(session, {m for ids in holders.values() for m in ids})
     for item in items:
-        shared = Counter(m for key in item.keys for m in holders.get(key, ()))
-        ranked = sorted(shared, key=lambda m: (-shared[m], m))
-        for mention_id in ranked[:MAX_VERIFIED]:
+        hits = [m for key in item.keys for m in holders.get(key, ())]
+        if not hits:
+            continue
+        shared = Counter(hits)
+        for mention_id in sorted(shared, key=lambda m: (-shared[m], m))[:MAX_VERIFIED]:
             candidate = candidates.get(mention_id)
             if candidate is None or candidate.identity == item.identity:
                 continue
-            if jaccard(item.shingle_set(), candidate.shingle_set()) >= THRESHOLD:
+            if similar(item.shingle_set(), candidate.shingle_set()):
                 item.group = candidate.group
                 break
 
 
 def _load_candidates(session: Session, ids: set[int]) -> dict[int, _Candidate]:
-    found: dict[int, _Candidate] = {}
-    columns = (
-        Mention.id,
-        Mention.near_group_id,
-        Mention.source_id,
-        Mention.external_id,
-        Mention.url_hash,
-        Mention.search_text,
+    query = (
+        "SELECT id, near_group_id, source_id, external_id, url_hash, search_text "
+        "FROM mention WHERE status = 'new' AND id"
     )
-    for chunk in _chunks(sorted(ids)):
-        query = select(*columns).where(Mention.id.in_(chunk), Mention.status == "new")
-        for mid, group, source_id, external_id, url_hash, text in session.execute(query):
-            found[mid] = _Candidate(
-                id=mid,
-                group=group or mid,
-                identity=_identity(source_id, external_id, url_hash),
-                cleaned=clean(text or ""),
-            )
-    return found
+    return {
+        mid: _Candidate(
+            id=mid,
+            group=group or mid,
+            identity=_identity(source_id, external_id, url_hash),
+            cleaned=clean(form or ""),
+        )
+        for mid, group, source_id, external_id, url_hash, form in _where_in(session, query, ids)
+    }
 
 
 def _join_batch(items: list[_Item]) -> None:
     """Rows similar to an earlier row of the same batch join it (or the group it joined)."""
-    first_with_key: dict[int, list[int]] = {}
+    first_with_key: dict[int, int] = {}
     for index, item in enumerate(items):
         if item.group is None:
-            shared = Counter(j for key in item.keys for j in first_with_key.get(key, ()))
-            for j in sorted(shared, key=lambda j: (-shared[j], j))[:MAX_VERIFIED]:
+            earlier_rows = {first_with_key[k] for k in item.keys if k in first_with_key}
+            for j in sorted(earlier_rows)[:MAX_VERIFIED]:
                 earlier = items[j]
-                if jaccard(item.shingle_set(), earlier.shingle_set()) >= THRESHOLD:
+                if similar(item.shingle_set(), earlier.shingle_set()):
                     if earlier.group is not None:
                         item.group = earlier.group
                     else:
                         item.follows = earlier.follows if earlier.follows is not None else j
                     break
         for key in item.keys:
-            holders = first_with_key.setdefault(key, [])
-            if len(holders) < MAX_VERIFIED:
-                holders.append(index)
+            first_with_key.setdefault(key, index)
 
 
 def _store(
@@ -274,7 +294,10 @@ def _store(
     bumps: Counter[int] = Counter()
     links: list[dict[str, Any]] = []
     keep_as_rep = _representatives_with_members(session, old_groups)
-    for position, mention_id in enumerate(mention_ids):
+    # Only rows that can be grouped, or were, have anything to store.
+    positions = sorted({*groups, *(i for i, m in enumerate(mention_ids) if m in old_groups)})
+    for position in positions:
+        mention_id = mention_ids[position]
         group = groups.get(position)
         if mention_id in keep_as_rep:
             group = None  # a representative with members stays one when it is edited
@@ -301,13 +324,8 @@ def _store(
 
 def _old_groups(session: Session, mention_ids: list[int]) -> dict[int, int]:
     """The group each updated mention was in (an inserted one has no band rows yet)."""
-    found: dict[int, int] = {}
-    for chunk in _chunks(mention_ids):
-        query = select(MentionBand.mention_id, MentionBand.group_id).where(
-            MentionBand.mention_id.in_(chunk)
-        )
-        found.update(dict(session.execute(query).tuples().all()))
-    return found
+    query = "SELECT mention_id, group_id FROM mention_band WHERE mention_id"
+    return {mention_id: group for mention_id, group in _where_in(session, query, mention_ids)}
 
 
 def _representatives_with_members(session: Session, old_groups: dict[int, int]) -> set[int]:
