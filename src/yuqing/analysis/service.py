@@ -120,8 +120,8 @@ def train(session: Session, *, files: list[Path], emotion: bool = False) -> Trai
     c_texts, c_labels = corrections(session, emotion=emotion)
     f_texts: list[str] = []
     f_labels: list[str] = []
-    for path in files:
-        t, lab = read_labelled(path, emotion=emotion)
+    for file in files:
+        t, lab = read_labelled(file, emotion=emotion)
         f_texts += t
         f_labels += lab
     notes: list[str] = []
