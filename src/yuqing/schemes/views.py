@@ -363,7 +363,9 @@ async def _api_scheme_in(request: Request) -> SchemeIn | JSONResponse:
     if body.get("mode") == "advanced":
         check = check_query(str(body.get("query") or ""))
         if not check.ok:
-            return JSONResponse(status_code=422, content={"detail": check.model_dump()})
+            return JSONResponse(
+                status_code=422, content={"detail": check.model_dump(exclude={"ok"})}
+            )
     try:
         return SchemeIn(**body)
     except ValidationError as error:
@@ -387,7 +389,7 @@ def api_validate(query_in: QueryIn) -> Response:
     """Check a query: 200 ``{"ok": true}``, or 422 with position, expected and message."""
     check = check_query(query_in.query)
     if not check.ok:
-        return JSONResponse(status_code=422, content={"detail": check.model_dump()})
+        return JSONResponse(status_code=422, content={"detail": check.model_dump(exclude={"ok"})})
     return JSONResponse(content=check.model_dump())
 
 
