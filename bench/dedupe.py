@@ -206,9 +206,9 @@ def quality(
     their original's, or whose representative repeats the original's text (the same rumour
     posted again elsewhere in the stream, so a right merge)."""
 
-    def group(ext: str) -> int | None:
+    def group(ext: str) -> str | None:
         found = groups.get(ext)
-        return None if found is None else (found[1] or found[0])
+        return None if found is None else found[2]  # the representative's external id
 
     copies = [c for c in stream.original_of if c in groups]
     found = sum(1 for c in copies if group(c) == group(stream.original_of[c]))

@@ -370,3 +370,15 @@ def _write_links(session: Session, links: list[dict[str, Any]], bumps: Counter[i
             .values(near_count=Mention.near_count + bindparam("extra")),
             changes,
         )
+
+
+def members(session: Session, *, mention_id: int, limit: int = 200) -> list[Mention]:
+    """The members of the group that ``mention_id`` represents, newest first."""
+    return list(
+        session.execute(
+            select(Mention)
+            .where(Mention.near_group_id == mention_id)
+            .order_by(Mention.published_at.desc(), Mention.id.desc())
+            .limit(limit)
+        ).scalars()
+    )

@@ -488,9 +488,14 @@ def list_listed(
     source_kind: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    near_members: bool = False,
 ) -> tuple[list[Mention], int]:
-    """One page of listed mentions (not duplicates), newest first, and how many there are."""
+    """One page of listed mentions (not duplicates), newest first, and how many there are;
+    members of a near-duplicate group are left out (their representative counts them)
+    unless ``near_members``."""
     query = select(Mention).where(Mention.status == "new")
+    if not near_members:
+        query = query.where(Mention.near_group_id.is_(None))
     if source_id:
         query = query.where(Mention.source_id == source_id)
     if source_kind:

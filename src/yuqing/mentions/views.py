@@ -12,8 +12,8 @@ from starlette.responses import HTMLResponse
 
 from yuqing.core.database import get_session
 from yuqing.core.timeutil import local_zone, to_utc_naive
+from yuqing.mentions import neardup, service
 from yuqing.mentions import search as mention_search
-from yuqing.mentions import service
 from yuqing.mentions.models import Mention
 from yuqing.sources import service as sources_service
 from yuqing.sources.models import SOURCE_KINDS, Source
@@ -243,5 +243,28 @@ def mention_page(request: Request, session: SessionDep, mention_id: int) -> HTML
             "duplicates": duplicates,
             "original": original,
             "sources_by_id": _source_names(session, related),
+        },
+    )
+
+
+@router.get("/mentions/{mention_id}/similar", response_class=HTMLResponse)
+def similar_page(request: Request, session: SessionDep, mention_id: int) -> HTMLResponse:
+    """The members of a near-duplicate group (相似信息), newest first."""
+    mention = session.get(Mention, mention_id)
+    if mention is None:
+        return error_page(
+            request,
+            status_code=404,
+            title="找不到这条信息",
+            message=f"编号为 {mention_id} 的信息不存在，可能已随信息源一起删除。",
+        )
+    members = neardup.members(session, mention_id=mention.id)
+    return render(
+        request,
+        "mentions/similar.html",
+        {
+            "mention": mention,
+            "members": members,
+            "sources_by_id": _source_names(session, [mention, *members]),
         },
     )
