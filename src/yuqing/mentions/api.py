@@ -20,6 +20,7 @@ from yuqing.mentions import service
 from yuqing.mentions.schemas import MentionOut, PushIn, PushResult, SearchResult
 from yuqing.sources import service as sources_service
 from yuqing.sources.models import Source
+from yuqing.worker import pipeline
 
 router = APIRouter(prefix="/api/v1", tags=["信息 mentions"])
 
@@ -115,7 +116,7 @@ def _store(source_name: str, items: list[Any]) -> PushResult:
             with session_scope() as session:
                 source = session.get(Source, source_id)
                 assert source is not None
-                result = service.ingest(session, source=source, items=items)
+                result = pipeline.process(session, source=source, items=items)
             break
         except (IntegrityError, DBAPIError):
             if attempt == _STORE_ATTEMPTS - 1:

@@ -25,6 +25,7 @@ from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import to_utc_naive
 from yuqing.mentions import service as mentions_service
 from yuqing.mentions.schemas import ItemIn
+from yuqing.mentions.service import Store
 from yuqing.sources import service as sources_service
 
 ITEM_FIELDS = (
@@ -439,6 +440,7 @@ def import_file(
     mapping: dict[str, str] | None = None,
     batch_size: int = 1000,
     progress: Callable[[int, int], None] | None = None,
+    store: Store = mentions_service.ingest,
 ) -> ImportReport:
     """Read ``path`` and store its rows in batches (one commit each) under ``source_name``.
 
@@ -457,7 +459,7 @@ def import_file(
     done = 0
     for start in range(0, len(valid), batch_size):
         chunk = valid[start : start + batch_size]
-        result = mentions_service.ingest(session, source=source, items=[i for _, i in chunk])
+        result = store(session, source=source, items=[i for _, i in chunk])
         session.commit()
         for outcome in result.outcomes:
             if outcome.error:

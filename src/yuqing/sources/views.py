@@ -18,6 +18,7 @@ from yuqing.sources.models import FetchRun, Source
 from yuqing.sources.schemas import FETCHED_KINDS, SourceIn
 from yuqing.web.csrf import csrf_problem
 from yuqing.web.templating import error_page, render
+from yuqing.worker import pipeline
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class FetchOutcome:
 def _fetch_outcome(session: Session, source: Source) -> FetchOutcome:
     """Fetch now and describe what happened, from the run the fetch recorded."""
     try:
-        run = flows.fetch_source(session, source)
+        run = flows.fetch_source(session, source, store=pipeline.process)
         session.commit()
     except Exception as error:  # shown to the user; the scheduler keeps its own record
         session.rollback()

@@ -1,0 +1,107 @@
+"""The ingest pipeline: store (normalise, dedupe, index) with the analysis stages composed in.
+
+Each stage is a plain function over the batch of rows about to be stored; none calls the
+next. Order matters: places and sentiment come first because schemes can filter on
+``region:`` and ``sentiment:``, and the risk score reads what the others found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session
+
+from yuqing.analysis import places as place_finder
+from yuqing.analysis import risk
+from yuqing.analysis.sentiment import get_emotion_model, get_sentiment_model
+from yuqing.mentions import neardup
+from yuqing.mentions import service as mentions
+from yuqing.mentions.models import MentionPlace
+from yuqing.mentions.schemas import IngestResult, ItemIn
+from yuqing.schemes import service as schemes
+from yuqing.schemes.matcher import MatchDoc, SchemeHit
+from yuqing.sources.models import Source
+
+Finish = Callable[[list[int]], None]
+
+
+def process(
+    session: Session, *, source: Source, items: Sequence[ItemIn | Mapping[str, Any]]
+) -> IngestResult:
+    """Store a batch of items and analyse the new and changed ones; the caller commits."""
+    return mentions.ingest(session, source=source, items=items, analyse=analyse)
+
+
+def analyse(session: Session, source: Source, rows: list[dict[str, Any]]) -> Finish | None:
+    """Fill the analysis columns of ``rows``; returns what stores their links (places,
+    scheme matches, similarity keys) once the rows have ids."""
+    if not rows:
+        return None
+    texts = [row["search_text"] for row in rows]
+    places = place_finder.find_places(texts)
+    for row, found in zip(rows, places, strict=True):
+        row["regions"] = place_finder.display(found) or None
+    _sentiment(rows, texts)
+    docs = [_match_doc(source, row, found) for row, found in zip(rows, places, strict=True)]
+    hits = schemes.current_matcher(session).match_batch(docs)
+    finish_similar = neardup.stage(session, source, rows)
+    for row, row_hits in zip(rows, hits, strict=True):
+        _risk(source, row, row_hits)
+
+    def finish(mention_ids: list[int]) -> None:
+        _store_places(session, mention_ids, places)
+        schemes.record_matches(session, list(zip(mention_ids, hits, strict=True)))
+        if finish_similar is not None:
+            finish_similar(mention_ids)
+
+    return finish
+
+
+def _sentiment(rows: list[dict[str, Any]], texts: list[str]) -> None:
+    for row, (label, probability) in zip(rows, get_sentiment_model().predict(texts), strict=True):
+        row["sentiment"], row["sentiment_score"] = label, probability
+    emotions = get_emotion_model()
+    if emotions is not None:
+        for row, (emotion, _) in zip(rows, emotions.predict(texts), strict=True):
+            row["emotion"] = emotion
+
+
+def _match_doc(source: Source, row: dict[str, Any], places: list[place_finder.Place]) -> MatchDoc:
+    names: list[str] = []
+    for place in places:
+        names.extend(n for n in (place.name, place.province, place.city) if n)
+    return MatchDoc(
+        title=row["title"],
+        text=row["text"],
+        url=row["url"],
+        source_name=source.name,
+        author=row["author"],
+        regions=list(dict.fromkeys(names)),
+        sentiment=row["sentiment"],
+    )
+
+
+def _risk(source: Source, row: dict[str, Any], hits: list[SchemeHit]) -> None:
+    result = risk.score(
+        sentiment=row["sentiment"],
+        sentiment_score=row["sentiment_score"],
+        scheme_weights=[hit.weight for hit in hits],
+        source_weight=source.weight,
+        spread=0,
+    )
+    row["risk_score"], row["risk_parts"] = result.score, result.to_json()
+
+
+def _store_places(
+    session: Session, mention_ids: list[int], places: list[list[place_finder.Place]]
+) -> None:
+    session.execute(delete(MentionPlace).where(MentionPlace.mention_id.in_(mention_ids)))
+    links = [
+        {"mention_id": mid, "code": p.code, "level": p.level, "name": p.name}
+        for mid, found in zip(mention_ids, places, strict=True)
+        for p in found
+    ]
+    if links:
+        session.execute(insert(MentionPlace), links)
