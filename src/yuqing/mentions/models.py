@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.core.database import Base
@@ -17,15 +17,39 @@ class Mention(Base):
     """One collected item (信息): a post, article or comment about the institution."""
 
     __tablename__ = "mention"
+    # Partial indexes where most rows hold NULL: each insert then touches fewer indexes
+    # (ingest speed), and the lookups that need them only ask for non-NULL values.
     __table_args__ = (
-        Index("ix_mention_source_external", "source_id", "external_id", unique=True),
-        Index("ix_mention_source_url", "source_id", "url_hash"),
+        Index(
+            "ix_mention_source_external",
+            "source_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("external_id IS NOT NULL"),
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
         Index("ix_mention_url_hash", "url_hash"),
         Index("ix_mention_content_hash", "content_hash"),
         Index("ix_mention_status_published", "status", "published_at"),
-        Index("ix_mention_root", "root_external_id"),
         Index("ix_mention_status_sentiment", "status", "sentiment"),
-        Index("ix_mention_near_group", "near_group_id"),
+        Index(
+            "ix_mention_root",
+            "root_external_id",
+            sqlite_where=text("root_external_id IS NOT NULL"),
+            postgresql_where=text("root_external_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_mention_near_group",
+            "near_group_id",
+            sqlite_where=text("near_group_id IS NOT NULL"),
+            postgresql_where=text("near_group_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_mention_duplicate_of",
+            "duplicate_of_id",
+            sqlite_where=text("duplicate_of_id IS NOT NULL"),
+            postgresql_where=text("duplicate_of_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -47,7 +71,7 @@ class Mention(Base):
     status: Mapped[str] = mapped_column(String(16), default="new")
     content_hash: Mapped[str] = mapped_column(String(32))
     duplicate_of_id: Mapped[int | None] = mapped_column(
-        ForeignKey("mention.id", ondelete="SET NULL"), index=True
+        ForeignKey("mention.id", ondelete="SET NULL")
     )
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
     # Segmented search text (Simplified, overlapping CJK bigrams); see mentions/search.py.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:19:34.943377
+Create Date: 2026-11-27 03:29:40.667458
 """
 
 from __future__ import annotations
@@ -142,14 +142,33 @@ def upgrade() -> None:
     with op.batch_alter_table("mention", schema=None) as batch_op:
         batch_op.create_index("ix_mention_content_hash", ["content_hash"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_mention_duplicate_of_id"), ["duplicate_of_id"], unique=False
+            "ix_mention_duplicate_of",
+            ["duplicate_of_id"],
+            unique=False,
+            sqlite_where=sa.text("duplicate_of_id IS NOT NULL"),
+            postgresql_where=sa.text("duplicate_of_id IS NOT NULL"),
         )
-        batch_op.create_index("ix_mention_near_group", ["near_group_id"], unique=False)
-        batch_op.create_index("ix_mention_root", ["root_external_id"], unique=False)
         batch_op.create_index(
-            "ix_mention_source_external", ["source_id", "external_id"], unique=True
+            "ix_mention_near_group",
+            ["near_group_id"],
+            unique=False,
+            sqlite_where=sa.text("near_group_id IS NOT NULL"),
+            postgresql_where=sa.text("near_group_id IS NOT NULL"),
         )
-        batch_op.create_index("ix_mention_source_url", ["source_id", "url_hash"], unique=False)
+        batch_op.create_index(
+            "ix_mention_root",
+            ["root_external_id"],
+            unique=False,
+            sqlite_where=sa.text("root_external_id IS NOT NULL"),
+            postgresql_where=sa.text("root_external_id IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "ix_mention_source_external",
+            ["source_id", "external_id"],
+            unique=True,
+            sqlite_where=sa.text("external_id IS NOT NULL"),
+            postgresql_where=sa.text("external_id IS NOT NULL"),
+        )
         batch_op.create_index(
             "ix_mention_status_published", ["status", "published_at"], unique=False
         )
@@ -325,11 +344,26 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mention_url_hash")
         batch_op.drop_index("ix_mention_status_sentiment")
         batch_op.drop_index("ix_mention_status_published")
-        batch_op.drop_index("ix_mention_source_url")
-        batch_op.drop_index("ix_mention_source_external")
-        batch_op.drop_index("ix_mention_root")
-        batch_op.drop_index("ix_mention_near_group")
-        batch_op.drop_index(batch_op.f("ix_mention_duplicate_of_id"))
+        batch_op.drop_index(
+            "ix_mention_source_external",
+            sqlite_where=sa.text("external_id IS NOT NULL"),
+            postgresql_where=sa.text("external_id IS NOT NULL"),
+        )
+        batch_op.drop_index(
+            "ix_mention_root",
+            sqlite_where=sa.text("root_external_id IS NOT NULL"),
+            postgresql_where=sa.text("root_external_id IS NOT NULL"),
+        )
+        batch_op.drop_index(
+            "ix_mention_near_group",
+            sqlite_where=sa.text("near_group_id IS NOT NULL"),
+            postgresql_where=sa.text("near_group_id IS NOT NULL"),
+        )
+        batch_op.drop_index(
+            "ix_mention_duplicate_of",
+            sqlite_where=sa.text("duplicate_of_id IS NOT NULL"),
+            postgresql_where=sa.text("duplicate_of_id IS NOT NULL"),
+        )
         batch_op.drop_index("ix_mention_content_hash")
 
     op.drop_table("mention")
