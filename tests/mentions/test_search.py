@@ -17,11 +17,17 @@ from yuqing.mentions.models import Mention
 from yuqing.mentions.search import (
     SearchFilters,
     SearchQueryError,
+    _sqlite_from,
     highlight,
+    mark_words,
+    plan_query,
     search,
     search_form,
 )
+from yuqing.schemes import service as schemes
+from yuqing.schemes.schemas import SchemeIn
 from yuqing.sources.models import Source
+from yuqing.worker import pipeline
 
 CST = "+08:00"
 # (title, text, source kind, day of May 2024); written for these tests.
@@ -176,6 +182,87 @@ def test_highlight_escapes_html_and_marks_hits() -> None:
     assert "<mark>學校回應</mark>" in marked  # the hit in its original (Traditional) form
     snippet = highlight("前文" * 50 + "关键词" + "后文" * 50, "关键词", width=30)
     assert snippet.startswith("…") and snippet.endswith("…") and "<mark>关键词</mark>" in snippet
+
+
+def test_mark_words_marks_scheme_words_escaped_longest_first() -> None:
+    marked = mark_words("<b>學校</b>食堂饭菜，食堂卫生", ["食堂", "食堂饭菜", "学校"])
+    assert marked == (
+        "&lt;b&gt;<mark>學校</mark>&lt;/b&gt;<mark>食堂饭菜</mark>，<mark>食堂</mark>卫生"
+    )
+
+
+# (title, text, day of May 2024), analysed by the real pipeline: places, sentiment, schemes.
+ANALYSED = [
+    ("南京某高校食堂饭菜发霉", "学生集体腹泻，校方至今没有回应，家长十分愤怒", 1),
+    ("杭州一所大学举办校园开放日", "师生热情接待来访家长，现场气氛热烈，大家纷纷点赞", 2),
+    ("学校发布停水通知", "明日上午宿舍区停水，请同学们提前储水", 3),
+    ("网友爆料广州某高校宿舍楼失修", "墙皮脱落，安全隐患严重，学生投诉无门", 4),
+    ("成都某学院学生获全国大赛一等奖", "为学校争光，值得祝贺", 5),
+]
+
+
+@pytest.fixture
+def analysed(session: Session, push_source: Source) -> tuple[list[int], int]:
+    """The analysed corpus (ids in corpus order) and the id of a scheme on 食堂/宿舍."""
+    scheme = schemes.create(
+        session, scheme_in=SchemeIn(name="后勤", subject_words="食堂 宿舍", weight=3)
+    )
+    session.commit()
+    items = [
+        {"id": f"a{i}", "title": title, "text": body, "time": when(day)}
+        for i, (title, body, day) in enumerate(ANALYSED)
+    ]
+    result = pipeline.process(session, source=push_source, items=items)
+    session.commit()
+    return [o.mention_id or 0 for o in result.outcomes], scheme.id
+
+
+def _newest_first(ids: list[int], keep: set[int]) -> list[int]:
+    return [i for i in reversed(ids) if i in keep]
+
+
+def _ids(session: Session, query: str, **values: object) -> set[int]:
+    return set(session.scalars(text(query), values))
+
+
+def test_filters_by_sentiment_risk_province_and_scheme(
+    session: Session, analysed: tuple[list[int], int]
+) -> None:
+    ids, scheme_id = analysed
+    everyone = set(ids)
+    assert everything(session, "学") == _newest_first(ids, everyone)
+    negative = _ids(session, "SELECT id FROM mention WHERE sentiment = 'negative'")
+    risky = _ids(session, "SELECT id FROM mention WHERE risk_score >= 60")
+    matched = _ids(session, "SELECT mention_id FROM scheme_match WHERE scheme_id = :s", s=scheme_id)
+    expected = [
+        (SearchFilters(sentiment="negative"), negative),
+        (SearchFilters(min_risk=60), risky),
+        (SearchFilters(province="320000"), {ids[0]}),  # 南京 lies in 江苏 (32)
+        (SearchFilters(province="440000"), {ids[3]}),  # 广州 lies in 广东 (44)
+        (SearchFilters(province="110000"), set()),
+        (SearchFilters(scheme_id=scheme_id), {ids[0], ids[2], ids[3]}),
+        (SearchFilters(sentiment="negative", scheme_id=scheme_id, province="440000"), {ids[3]}),
+    ]
+    for filters, keep in expected:
+        assert everything(session, "学", filters=filters) == _newest_first(ids, keep), filters
+    # Each filter narrows: a strict, non-empty part of the hits.
+    for keep in (negative, risky, matched):
+        assert keep and keep < everyone
+    assert search(session, "学", filters=SearchFilters(min_risk=60), limit=1).total == len(risky)
+
+
+def test_analysis_filters_keep_the_index_as_the_outer_loop(
+    session: Session, analysed: tuple[list[int], int]
+) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("the query plan checked is SQLite's")
+    filters = SearchFilters(sentiment="negative", province="320000", min_risk=40, scheme_id=1)
+    params: dict[str, object] = {}
+    source = _sqlite_from(plan_query("学生"), filters, params)
+    plan = session.execute(text(f"EXPLAIN QUERY PLAN SELECT f.rowid {source}"), params).all()
+    steps = [row[-1] for row in plan]
+    assert steps[0].startswith("SCAN f VIRTUAL TABLE"), steps
+    assert any("SEARCH m USING INTEGER PRIMARY KEY" in step for step in steps), steps
 
 
 @pytest.mark.parametrize("query", ["，。！", "  ", "？？ ——"])

@@ -270,3 +270,9 @@ def _province_index() -> dict[str, str | None]:
 def province_of(name: str) -> str | None:
     """The province a place name points to (江苏, 江苏省, 南京 → "江苏省"), or None if unknown."""
     return _province_index().get(name.strip())
+
+
+@cache
+def provinces() -> tuple[Place, ...]:
+    """Every province-level division (省、自治区、直辖市、特别行政区), in code order."""
+    return tuple(sorted((p for p in _walk() if p.level == "province"), key=lambda p: p.code))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -165,10 +166,16 @@ def _tsquery(plan: QueryPlan) -> str:
 
 @dataclass
 class SearchFilters:
+    """What a search (or the stream) is narrowed to; ``None`` means no limit."""
+
     start: datetime | None = None
     end: datetime | None = None
     source_id: int | None = None
     source_kind: str | None = None
+    sentiment: str | None = None  # positive | neutral | negative
+    province: str | None = None  # a province's 6-digit code: any place in it counts
+    min_risk: int | None = None
+    scheme_id: int | None = None
 
 
 @dataclass
@@ -304,7 +311,41 @@ def _filter_sql(filters: SearchFilters, params: dict[str, object]) -> list[str]:
     if filters.source_kind:
         where.append("m.source_id IN (SELECT s.id FROM source s WHERE s.kind = :source_kind)")
         params["source_kind"] = filters.source_kind
+    return where + _analysis_sql(filters, params, "m")
+
+
+def _analysis_sql(filters: SearchFilters, params: dict[str, object], row: str) -> list[str]:
+    """Conditions on the analysis of the mention row ``row``; the EXISTS lookups go by
+    mention id, so a candidate costs one index probe whatever the plan's outer loop."""
+    where: list[str] = []
+    if filters.sentiment:
+        where.append(f"{row}.sentiment = :sentiment")
+        params["sentiment"] = filters.sentiment
+    if filters.min_risk:
+        where.append(f"{row}.risk_score >= :min_risk")
+        params["min_risk"] = filters.min_risk
+    if filters.province:
+        # Administrative codes start with their province's two digits.
+        where.append(
+            "EXISTS (SELECT 1 FROM mention_place mp "
+            f"WHERE mp.mention_id = {row}.id AND mp.code LIKE :province_prefix)"
+        )
+        params["province_prefix"] = filters.province[:2] + "%"
+    if filters.scheme_id:
+        where.append(
+            "EXISTS (SELECT 1 FROM scheme_match sm "
+            f"WHERE sm.mention_id = {row}.id AND sm.scheme_id = :scheme_id)"
+        )
+        params["scheme_id"] = filters.scheme_id
     return where
+
+
+def analysis_where(filters: SearchFilters) -> list[TextClause]:
+    """The analysis conditions of ``filters`` for a query on the ``mention`` table (the
+    stream's list), the same SQL the search uses."""
+    params: dict[str, object] = {}
+    conditions = _analysis_sql(filters, params, "mention")
+    return [sql(" AND ".join(conditions)).bindparams(**params)] if conditions else []
 
 
 def _key_bound(moment: datetime, *, upper: bool) -> int:
@@ -392,30 +433,32 @@ def search(
     return SearchPage(ids=ids, total=total, total_capped=capped)
 
 
-def highlight(text: str, query: str, *, width: int | None = None) -> Markup:
-    """Escape ``text`` and wrap each query term in ``<mark>``; optionally a snippet around
-    the first hit of about ``width`` characters."""
-    try:
-        terms = plan_query(query).terms
-    except SearchQueryError:
-        terms = ()
+def _folded(text: str) -> tuple[str, str]:
+    """The text to show and its Simplified lower-case form, of the same length, to find
+    terms in (when conversion changes the length, the Simplified form is shown)."""
     folded = to_simplified(text).lower()
-    if len(folded) != len(text):  # conversion changed length: mark the Simplified form
+    if len(folded) != len(text):
         text = to_simplified(text)
         folded = text.lower()
+    return text, folded
+
+
+def _spans(folded: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    """Where each term occurs, by start; at one start the longer term comes first."""
     spans: list[tuple[int, int]] = []
     for term in terms:
+        if not term:
+            continue
         start = folded.find(term)
         while start >= 0:
             spans.append((start, start + len(term)))
             start = folded.find(term, start + len(term))
-    spans.sort()
-    lo, hi = 0, len(text)
-    if width and len(text) > width:
-        first = spans[0][0] if spans else 0
-        lo = max(0, first - width // 3)
-        hi = min(len(text), lo + width)
-    out: list[str] = ["…" if lo > 0 else ""]
+    spans.sort(key=lambda span: (span[0], -span[1]))
+    return spans
+
+
+def _marked(text: str, spans: list[tuple[int, int]], lo: int, hi: int) -> list[str]:
+    out: list[str] = []
     cursor = lo
     for start, end in spans:
         if start < cursor or start >= hi:
@@ -424,6 +467,32 @@ def highlight(text: str, query: str, *, width: int | None = None) -> Markup:
         out.append(f"<mark>{escape(text[start : min(end, hi)])}</mark>")
         cursor = min(end, hi)
     out.append(str(escape(text[cursor:hi])))
+    return out
+
+
+def highlight(text: str, query: str, *, width: int | None = None) -> Markup:
+    """Escape ``text`` and wrap each query term in ``<mark>``; optionally a snippet around
+    the first hit of about ``width`` characters."""
+    try:
+        terms: tuple[str, ...] = plan_query(query).terms
+    except SearchQueryError:
+        terms = ()
+    text, folded = _folded(text)
+    spans = _spans(folded, terms)
+    lo, hi = 0, len(text)
+    if width and len(text) > width:
+        first = spans[0][0] if spans else 0
+        lo = max(0, first - width // 3)
+        hi = min(len(text), lo + width)
+    out = ["…" if lo > 0 else "", *_marked(text, spans, lo, hi)]
     if hi < len(text):
         out.append("…")
     return Markup("".join(out))
+
+
+def mark_words(text: str, words: Iterable[str]) -> Markup:
+    """Escape ``text`` and wrap each of ``words`` (a scheme's matched words, in the
+    Simplified lower-case form the matcher sees) in ``<mark>``; the longer word wins."""
+    text, folded = _folded(text)
+    terms = {to_simplified(w).lower() for w in words}
+    return Markup("".join(_marked(text, _spans(folded, terms), 0, len(text))))

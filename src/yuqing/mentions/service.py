@@ -489,11 +489,14 @@ def list_listed(
     limit: int = 20,
     offset: int = 0,
     near_members: bool = False,
+    analysis: search.SearchFilters | None = None,
 ) -> tuple[list[Mention], int]:
     """One page of listed mentions (not duplicates), newest first, and how many there are;
     members of a near-duplicate group are left out (their representative counts them)
-    unless ``near_members``."""
+    unless ``near_members``. ``analysis`` narrows by sentiment, province, risk and scheme."""
     query = select(Mention).where(Mention.status == "new")
+    if analysis is not None:
+        query = query.where(*search.analysis_where(analysis))
     if not near_members:
         query = query.where(Mention.near_group_id.is_(None))
     if source_id:
