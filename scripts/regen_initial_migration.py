@@ -12,6 +12,7 @@ from pathlib import Path
 from alembic import command
 
 from yuqing.core.database import alembic_config, make_engine
+from yuqing.core import audit
 from yuqing.mentions import search
 
 VERSIONS = Path(__file__).resolve().parent.parent / "src/yuqing/migrations/versions"
@@ -23,10 +24,18 @@ FTS_UP = (
     + "    else:\n"
     + "".join(f"        op.execute({s!r})\n" for s in search.POSTGRES_FTS_DDL)
 )
+FTS_UP += (
+    "\n    # The audit log is append-only (see yuqing/core/audit.py).\n"
+    '    if op.get_bind().dialect.name == "sqlite":\n'
+    + "".join(f"        op.execute({s!r})\n" for s in audit.APPEND_ONLY_SQLITE)
+    + "    else:\n"
+    + "".join(f"        op.execute({s!r})\n" for s in audit.APPEND_ONLY_POSTGRES)
+)
 FTS_DOWN = (
     '    if op.get_bind().dialect.name == "sqlite":\n'
     + "".join(f"        op.execute({s!r})\n" for s in search.SQLITE_FTS_DROP)
     + '    else:\n        op.execute("DROP TABLE IF EXISTS mention_fts")\n'
+    + '        op.execute("DROP FUNCTION IF EXISTS audit_entry_append_only() CASCADE")\n'
 )
 
 

@@ -58,6 +58,15 @@ def init() -> None:
     upgrade_database()
     token, created = _ensure_push_token()
     console.print(f"数据库已就绪：{get_engine().url.render_as_string(hide_password=True)}")
+    from yuqing.auth import service as auth
+    from yuqing.org import service as org
+
+    with session_scope() as session:
+        org.ensure_defaults(session)
+        admin = auth.bootstrap_admin(session)
+    if admin is not None:
+        console.print("已创建初始管理员账号（首次登录后须修改密码）：")
+        console.print(f"  用户名 [bold]admin[/bold]  一次性密码 [bold]{escape(admin[1])}[/bold]")
     if created:
         console.print(f"推送接口令牌（只显示这一次，保存在 {settings.data_dir / 'push_token'}）：")
         console.print(f"  [bold]{token}[/bold]")
@@ -230,6 +239,101 @@ def search(
                 f"{escape(mention.title)}\n    {escape(mention.url or '')}",
                 highlight=False,
             )
+
+
+users_app = typer.Typer(help="管理账号。", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+audit_app = typer.Typer(help="审计日志。", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """列出账号。"""
+    from yuqing.auth import service as auth
+
+    upgrade_database()
+    table = Table("ID", "用户名", "姓名", "角色", "单位", "状态", "最近登录")
+    with session_scope() as session:
+        roles = {r.id: r.name for r in auth.list_roles(session)}
+        for user in auth.list_users(session):
+            table.add_row(
+                str(user.id),
+                user.username,
+                user.display_name,
+                roles.get(user.role_id, ""),
+                str(user.unit_id or ""),
+                "启用" if user.active else "停用",
+                format_local(user.last_login_at),
+            )
+    console.print(table)
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="用户名")],
+    role: Annotated[str, typer.Option(help="admin | publicity | leader | unit_head | unit_member")],
+    name: Annotated[str | None, typer.Option(help="姓名")] = None,
+    unit: Annotated[int | None, typer.Option(help="单位 ID")] = None,
+) -> None:
+    """新建账号，打印一次性密码（首次登录须修改）。"""
+    from yuqing.auth import service as auth
+    from yuqing.core.audit import SYSTEM
+
+    upgrade_database()
+    password = secrets.token_urlsafe(12) + "7k"
+    with session_scope() as session:
+        auth.ensure_roles(session)
+        try:
+            auth.create_user(
+                session,
+                username=username,
+                password=password,
+                role_key=role,
+                actor=SYSTEM,
+                display_name=name,
+                unit_id=unit,
+            )
+        except auth.AuthError as error:
+            console.print(f"[red]{escape(str(error))}[/red]")
+            raise typer.Exit(2) from error
+    console.print(f"已创建账号 {escape(username)}，一次性密码：[bold]{escape(password)}[/bold]")
+
+
+@users_app.command("reset-password")
+def users_reset_password(username: Annotated[str, typer.Argument(help="用户名")]) -> None:
+    """重置密码并解除锁定，打印一次性密码。"""
+    from yuqing.auth import service as auth
+    from yuqing.core.audit import SYSTEM
+
+    upgrade_database()
+    password = secrets.token_urlsafe(12) + "7k"
+    with session_scope() as session:
+        user = auth.get_by_username(session, username=username)
+        if user is None:
+            console.print(f"[red]没有账号 {escape(username)}[/red]")
+            raise typer.Exit(2)
+        auth.change_password(session, user=user, current=None, new=password, actor=SYSTEM)
+    console.print(f"已重置 {escape(username)} 的密码，一次性密码：[bold]{escape(password)}[/bold]")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """校验审计日志的哈希链：被改动、删除或插入的记录都会被指出。"""
+    from yuqing.core import audit
+
+    upgrade_database()
+    with session_scope() as session:
+        report = audit.verify(session)
+    if report.ok:
+        console.print(f"审计日志完整：共 {report.rows} 条记录，哈希链无误。")
+        return
+    console.print(
+        f"[red]审计日志有 {len(report.problems)} 处问题（共 {report.rows} 条记录）：[/red]"
+    )
+    for problem in report.problems[:100]:
+        console.print(f"  [red]{escape(problem)}[/red]")
+    raise typer.Exit(1)
 
 
 @sources_app.command("list")

@@ -1,18 +1,32 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
 from yuqing.analysis.models import SentimentLabel
+from yuqing.auth.models import ApiToken, Role, User, UserSession
+from yuqing.core.audit import AuditEntry, AuditHead
 from yuqing.mentions.models import Mention, MentionBand, MentionPlace
+from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
 from yuqing.sources.models import FetchRun, Source
 
 __all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "AuditHead",
+    "DutyRole",
     "FetchRun",
     "Mention",
     "MentionBand",
     "MentionPlace",
+    "Person",
+    "PersonRole",
+    "Role",
     "Scheme",
     "SchemeGroup",
     "SchemeMatch",
     "SentimentLabel",
     "Source",
+    "Unit",
+    "UnitKind",
+    "User",
+    "UserSession",
 ]

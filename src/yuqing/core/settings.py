@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # Signs CSRF tokens; empty: a random key is made once in data_dir/secret_key.
     secret_key: str = ""
 
+    # Single sign-on hook: a header set by a trusted gateway naming the signed-in user.
+    # Leave empty unless such a gateway strips the header from client requests.
+    sso_header: str = ""
+
     # Push API: until accounts exist, one shared token guards POST /api/v1/mentions.
     push_token: str = ""
     push_max_items: int = 1000

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from yuqing import __version__
 from yuqing.analysis import views as analysis_views
+from yuqing.auth import views as auth_views
+from yuqing.auth.deps import Forbidden, LoginRequired, PasswordChangeRequired
 from yuqing.mentions import api as mentions_api
 from yuqing.mentions import views as mentions_views
 from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
 from yuqing.web import docs
+from yuqing.web.templating import error_page
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -34,4 +39,42 @@ def create_app() -> FastAPI:
     app.include_router(schemes_views.router)
     app.include_router(analysis_views.router)
     app.include_router(docs.router)
+    app.include_router(auth_views.router)
+    _handle_access_errors(app)
     return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _handle_access_errors(app: FastAPI) -> None:
+    """Signed-out browsers go to the sign-in page; API clients get 401/403 as JSON."""
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, error: LoginRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": "需要登录或有效的接口令牌"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        query = urlencode({"next": target, "message": error.message})
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": f"/login?{query}"})
+        return RedirectResponse(f"/login?{query}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, error: Forbidden) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": error.message}, status_code=403)
+        return error_page(request, status_code=403, title="没有权限", message=error.message)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def password_change(request: Request, error: PasswordChangeRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "请先在工作台修改初始密码"}, status_code=403)
+        return RedirectResponse("/account/password", status_code=303)

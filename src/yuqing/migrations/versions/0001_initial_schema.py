@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:29:40.667458
+Create Date: 2026-11-27 03:32:56.917087
 """
 
 from __future__ import annotations
@@ -17,6 +17,44 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "audit_entry",
+        sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("actor_name", sa.String(length=100), nullable=False),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("object_type", sa.String(length=40), nullable=False),
+        sa.Column("object_id", sa.String(length=64), nullable=True),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("changes", sa.Text(), nullable=False),
+        sa.Column("ip", sa.String(length=64), nullable=True),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_entry")),
+    )
+    with op.batch_alter_table("audit_entry", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_entry_actor", ["actor_id"], unique=False)
+        batch_op.create_index("ix_audit_entry_at", ["at"], unique=False)
+        batch_op.create_index("ix_audit_entry_object", ["object_type", "object_id"], unique=False)
+
+    op.create_table(
+        "audit_head",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("last_hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
+    )
+    op.create_table(
+        "duty_role",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("order", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_duty_role")),
+        sa.UniqueConstraint("key", name=op.f("uq_duty_role_key")),
+    )
     op.create_table(
         "fetch_run",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -45,6 +83,17 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_fetch_run_started_at"), ["started_at"], unique=False)
 
+    op.create_table(
+        "role",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("order", sa.Integer(), nullable=False),
+        sa.Column("all_units", sa.Boolean(), nullable=False),
+        sa.Column("permissions", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_role")),
+        sa.UniqueConstraint("key", name=op.f("uq_role_key")),
+    )
     op.create_table(
         "scheme_group",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -88,6 +137,15 @@ def upgrade() -> None:
             batch_op.f("ix_source_next_attempt_at"), ["next_attempt_at"], unique=False
         )
 
+    op.create_table(
+        "unit_kind",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("order", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_unit_kind")),
+        sa.UniqueConstraint("key", name=op.f("uq_unit_kind_key")),
+    )
     op.create_table(
         "mention",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -205,6 +263,45 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_scheme_group_id"), ["group_id"], unique=False)
 
     op.create_table(
+        "unit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("parent_id", sa.Integer(), nullable=True),
+        sa.Column("kind_id", sa.Integer(), nullable=True),
+        sa.Column("head_person_id", sa.Integer(), nullable=True),
+        sa.Column("contact_person_id", sa.Integer(), nullable=True),
+        sa.Column("student_count", sa.Integer(), nullable=True),
+        sa.Column("order", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contact_person_id"],
+            ["person.id"],
+            name=op.f("fk_unit_contact_person_id_person"),
+            ondelete="SET NULL",
+            use_alter=True,
+        ),
+        sa.ForeignKeyConstraint(
+            ["head_person_id"],
+            ["person.id"],
+            name=op.f("fk_unit_head_person_id_person"),
+            ondelete="SET NULL",
+            use_alter=True,
+        ),
+        sa.ForeignKeyConstraint(
+            ["kind_id"],
+            ["unit_kind.id"],
+            name=op.f("fk_unit_kind_id_unit_kind"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["unit.id"], name=op.f("fk_unit_parent_id_unit"), ondelete="RESTRICT"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_unit")),
+    )
+    with op.batch_alter_table("unit", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_unit_parent_id"), ["parent_id"], unique=False)
+
+    op.create_table(
         "mention_band",
         sa.Column("band_key", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("mention_id", sa.Integer(), autoincrement=False, nullable=False),
@@ -237,6 +334,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("mention_place", schema=None) as batch_op:
         batch_op.create_index("ix_mention_place_code", ["code", "mention_id"], unique=False)
+
+    op.create_table(
+        "person",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=True),
+        sa.Column("position", sa.String(length=100), nullable=True),
+        sa.Column("phone", sa.String(length=40), nullable=True),
+        sa.Column("email", sa.String(length=200), nullable=True),
+        sa.Column("wecom_userid", sa.String(length=100), nullable=True),
+        sa.Column("dingtalk_userid", sa.String(length=100), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["unit.id"], name=op.f("fk_person_unit_id_unit"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_person")),
+    )
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.create_index("ix_person_unit_name", ["unit_id", "name"], unique=False)
 
     op.create_table(
         "scheme_match",
@@ -286,6 +404,97 @@ def upgrade() -> None:
             batch_op.f("ix_sentiment_label_mention_id"), ["mention_id"], unique=False
         )
 
+    op.create_table(
+        "person_role",
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("duty_role_id", sa.Integer(), nullable=False),
+        sa.Column("since", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["duty_role_id"],
+            ["duty_role.id"],
+            name=op.f("fk_person_role_duty_role_id_duty_role"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_person_role_person_id_person"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("person_id", "duty_role_id", name=op.f("pk_person_role")),
+    )
+    op.create_table(
+        "user_account",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=60), nullable=False),
+        sa.Column("display_name", sa.String(length=60), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("role_id", sa.Integer(), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=True),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("must_change_password", sa.Boolean(), nullable=False),
+        sa.Column("failed_logins", sa.Integer(), nullable=False),
+        sa.Column("locked_until", sa.DateTime(), nullable=True),
+        sa.Column("last_login_at", sa.DateTime(), nullable=True),
+        sa.Column("password_changed_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_user_account_person_id_person"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["role_id"], ["role.id"], name=op.f("fk_user_account_role_id_role"), ondelete="RESTRICT"
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["unit.id"], name=op.f("fk_user_account_unit_id_unit"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_account")),
+        sa.UniqueConstraint("username", name=op.f("uq_user_account_username")),
+    )
+    op.create_table(
+        "api_token",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("prefix", sa.String(length=12), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("scopes", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(), nullable=True),
+        sa.Column("expires_at", sa.DateTime(), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["user_account.id"],
+            name=op.f("fk_api_token_user_id_user_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_token")),
+    )
+    with op.batch_alter_table("api_token", schema=None) as batch_op:
+        batch_op.create_index("ix_api_token_hash", ["token_hash"], unique=True)
+
+    op.create_table(
+        "user_session",
+        sa.Column("id_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["user_account.id"],
+            name=op.f("fk_user_session_user_id_user_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_user_session")),
+    )
+    with op.batch_alter_table("user_session", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_user_session_user_id"), ["user_id"], unique=False)
+
     # Full-text index over overlapping Han bigrams (see yuqing/mentions/search.py).
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
@@ -309,6 +518,22 @@ def upgrade() -> None:
         )
         op.execute("CREATE INDEX IF NOT EXISTS ix_mention_fts_body ON mention_fts USING GIN (body)")
 
+    # The audit log is append-only (see yuqing/core/audit.py).
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "CREATE TRIGGER audit_entry_no_update BEFORE UPDATE ON audit_entry BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END"
+        )
+    else:
+        op.execute(
+            "CREATE FUNCTION audit_entry_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit rows are append-only'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_entry_no_change BEFORE UPDATE OR DELETE ON audit_entry FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()"
+        )
+
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
@@ -319,6 +544,17 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS mention_fts")
     else:
         op.execute("DROP TABLE IF EXISTS mention_fts")
+        op.execute("DROP FUNCTION IF EXISTS audit_entry_append_only() CASCADE")
+    with op.batch_alter_table("user_session", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_user_session_user_id"))
+
+    op.drop_table("user_session")
+    with op.batch_alter_table("api_token", schema=None) as batch_op:
+        batch_op.drop_index("ix_api_token_hash")
+
+    op.drop_table("api_token")
+    op.drop_table("user_account")
+    op.drop_table("person_role")
     with op.batch_alter_table("sentiment_label", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sentiment_label_mention_id"))
 
@@ -328,6 +564,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_scheme_match_mention")
 
     op.drop_table("scheme_match")
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.drop_index("ix_person_unit_name")
+
+    op.drop_table("person")
     with op.batch_alter_table("mention_place", schema=None) as batch_op:
         batch_op.drop_index("ix_mention_place_code")
 
@@ -336,6 +576,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mention_band_mention")
 
     op.drop_table("mention_band")
+    with op.batch_alter_table("unit", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_unit_parent_id"))
+
+    op.drop_table("unit")
     with op.batch_alter_table("scheme", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_scheme_group_id"))
 
@@ -367,15 +611,25 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mention_content_hash")
 
     op.drop_table("mention")
+    op.drop_table("unit_kind")
     with op.batch_alter_table("source", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_source_next_attempt_at"))
         batch_op.drop_index(batch_op.f("ix_source_kind"))
 
     op.drop_table("source")
     op.drop_table("scheme_group")
+    op.drop_table("role")
     with op.batch_alter_table("fetch_run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fetch_run_started_at"))
         batch_op.drop_index("ix_fetch_run_source_started")
         batch_op.drop_index(batch_op.f("ix_fetch_run_source_id"))
 
     op.drop_table("fetch_run")
+    op.drop_table("duty_role")
+    op.drop_table("audit_head")
+    with op.batch_alter_table("audit_entry", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_entry_object")
+        batch_op.drop_index("ix_audit_entry_at")
+        batch_op.drop_index("ix_audit_entry_actor")
+
+    op.drop_table("audit_entry")

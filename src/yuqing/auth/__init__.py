@@ -1,0 +1,1 @@
+"""Accounts, sessions, roles and permissions, API tokens, and the audit log."""

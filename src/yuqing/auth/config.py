@@ -1,0 +1,44 @@
+"""Permissions and the default account roles (stored as data, editable by an institution)."""
+
+from __future__ import annotations
+
+# Every permission the desk checks, with its Chinese label.
+PERMISSIONS: dict[str, str] = {
+    "mentions.read": "查看信息",
+    "mentions.label": "更正情感标注",
+    "sources.read": "查看信息源",
+    "sources.manage": "管理信息源",
+    "schemes.read": "查看监测方案",
+    "schemes.manage": "管理监测方案",
+    "org.read": "查看单位与人员",
+    "org.manage": "管理单位与人员",
+    "users.manage": "管理账号与权限",
+    "audit.read": "查看审计日志",
+    "models.manage": "训练与更换模型",
+    "push": "通过接口推送信息",
+}
+
+_ALL = list(PERMISSIONS)
+_READ = ["mentions.read", "sources.read", "schemes.read", "org.read"]
+
+# (key, name, order, all_units, permissions). A role without all_units sees only its own
+# unit (and the units below it) where data belongs to units: people now, cases later.
+ROLES: list[tuple[str, str, int, bool, list[str]]] = [
+    ("admin", "系统管理员", 0, True, _ALL),
+    (
+        "publicity",
+        "宣传部（舆情办）",
+        10,
+        True,
+        [p for p in _ALL if p not in {"users.manage", "audit.read"}],
+    ),
+    ("leader", "领导（只读）", 20, True, _READ),
+    ("unit_head", "单位负责人", 30, False, [*_READ, "mentions.label", "org.manage"]),
+    ("unit_member", "单位成员", 40, False, ["mentions.read", "org.read"]),
+]
+
+LOCKOUT_FAILURES = 5
+LOCKOUT_MINUTES = 15
+SESSION_IDLE_HOURS = 12
+SESSION_MAX_DAYS = 7
+MIN_PASSWORD_LENGTH = 10

@@ -1,0 +1,496 @@
+"""Accounts, passwords, sessions, API tokens and permissions: plain functions over a session."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from yuqing.auth import config
+from yuqing.auth.models import ApiToken, Role, User, UserSession
+from yuqing.core import audit
+from yuqing.core.audit import Actor
+from yuqing.core.timeutil import utcnow
+from yuqing.org.models import Unit
+
+_hasher = PasswordHasher()
+
+
+class AuthError(Exception):
+    """A refused sign-in or credential, with a message for the user (Chinese)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking, resolved once per request: the account, its role's permissions and the
+    units it may see (``None``: all units)."""
+
+    user_id: int
+    username: str
+    display_name: str
+    role_key: str
+    permissions: frozenset[str]
+    unit_id: int | None
+    visible_units: frozenset[int] | None
+    ip: str | None = None
+    token_scopes: frozenset[str] | None = None  # set when signed in with an API token
+
+    def can(self, permission: str) -> bool:
+        if self.token_scopes is not None and permission not in self.token_scopes:
+            return False
+        return permission in self.permissions
+
+    def sees_unit(self, unit_id: int | None) -> bool:
+        return self.visible_units is None or (unit_id is not None and unit_id in self.visible_units)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user_id, self.display_name or self.username, self.ip)
+
+
+def permission_label(permission: str) -> str:
+    return config.PERMISSIONS.get(permission, permission)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < config.MIN_PASSWORD_LENGTH:
+        raise AuthError(f"密码至少需要 {config.MIN_PASSWORD_LENGTH} 个字符")
+    if password.isdigit() or password.isalpha():
+        raise AuthError("密码需同时包含字母和数字（或符号）")
+
+
+def _hash_secret(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+# --- roles ----------------------------------------------------------------------------
+
+
+def ensure_roles(session: Session) -> None:
+    """Create the default roles that do not exist yet (names stay editable)."""
+    existing = set(session.execute(select(Role.key)).scalars())
+    for key, name, order, all_units, permissions in config.ROLES:
+        if key not in existing:
+            session.add(
+                Role(
+                    key=key,
+                    name=name,
+                    order=order,
+                    all_units=all_units,
+                    permissions=" ".join(permissions),
+                )
+            )
+    session.flush()
+
+
+def role_by_key(session: Session, key: str) -> Role:
+    role = session.execute(select(Role).where(Role.key == key)).scalar_one_or_none()
+    if role is None:
+        ensure_roles(session)
+        role = session.execute(select(Role).where(Role.key == key)).scalar_one_or_none()
+    if role is None:
+        raise AuthError(f"没有名为 {key} 的角色")
+    return role
+
+
+def list_roles(session: Session) -> list[Role]:
+    return list(session.execute(select(Role).order_by(Role.order)).scalars())
+
+
+# --- accounts -------------------------------------------------------------------------
+
+
+def get_user(session: Session, *, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_by_username(session: Session, *, username: str) -> User | None:
+    return session.execute(
+        select(User).where(User.username == username.strip().lower())
+    ).scalar_one_or_none()
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.username)).scalars())
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role_key: str,
+    actor: Actor,
+    display_name: str | None = None,
+    unit_id: int | None = None,
+    person_id: int | None = None,
+    must_change_password: bool = True,
+) -> User:
+    username = username.strip().lower()
+    if (
+        not username
+        or len(username) > 60
+        or not username.replace("_", "").replace(".", "").isalnum()
+    ):
+        raise AuthError("用户名只能包含字母、数字、点和下划线，最长 60 个字符")
+    if get_by_username(session, username=username) is not None:
+        raise AuthError(f"用户名 {username} 已存在")
+    check_password_strength(password)
+    role = role_by_key(session, role_key)
+    user = User(
+        username=username,
+        display_name=(display_name or username).strip()[:60],
+        password_hash=hash_password(password),
+        role_id=role.id,
+        unit_id=unit_id,
+        person_id=person_id,
+        must_change_password=must_change_password,
+        password_changed_at=utcnow(),
+        failed_logins=0,
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        object_type="user",
+        object_id=user.id,
+        summary=f"新建账号 {username}（{role.name}）",
+        changes={
+            "username": [None, username],
+            "role": [None, role.key],
+            "unit_id": [None, unit_id],
+        },
+    )
+    return user
+
+
+def set_role(
+    session: Session, *, user: User, role_key: str, unit_id: int | None, actor: Actor
+) -> User:
+    role = role_by_key(session, role_key)
+    before = {
+        "role": session.get(Role, user.role_id).key if user.role_id else None,  # type: ignore[union-attr]
+        "unit_id": user.unit_id,
+    }
+    user.role_id, user.unit_id = role.id, unit_id
+    after = {"role": role.key, "unit_id": unit_id}
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="permission",
+        object_type="user",
+        object_id=user.id,
+        summary=f"调整账号 {user.username} 的角色或单位",
+        changes=audit.diff(before, after),
+    )
+    return user
+
+
+def set_active(session: Session, *, user: User, active: bool, actor: Actor) -> User:
+    before = user.active
+    user.active = active
+    if not active:
+        session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    audit.record(
+        session,
+        actor=actor,
+        action="permission",
+        object_type="user",
+        object_id=user.id,
+        summary=f"{'启用' if active else '停用'}账号 {user.username}",
+        changes={"active": [before, active]},
+    )
+    return user
+
+
+def change_password(
+    session: Session, *, user: User, current: str | None, new: str, actor: Actor
+) -> None:
+    """Change a password; ``current`` is required unless an administrator resets it."""
+    if current is not None and not _verify(user, current):
+        raise AuthError("当前密码不正确")
+    check_password_strength(new)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    user.must_change_password = current is None  # an administrator's reset is one-time
+    user.failed_logins, user.locked_until = 0, None
+    # Other browsers signed in with the old password are signed out.
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    audit.record(
+        session,
+        actor=actor,
+        action="password",
+        object_type="user",
+        object_id=user.id,
+        summary=f"{'修改' if current is not None else '重置'}账号 {user.username} 的密码",
+    )
+
+
+def _verify(user: User, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# --- sign-in and sessions -------------------------------------------------------------
+
+
+def authenticate(session: Session, *, username: str, password: str, ip: str | None) -> User:
+    """Check a password; repeated failures lock the account for a while. Every attempt is
+    audited. Raises AuthError with the same message for an unknown user and a wrong
+    password, so the form does not tell which accounts exist."""
+    now = utcnow()
+    user = get_by_username(session, username=username)
+    wrong = AuthError("用户名或密码不正确")
+    if user is None or not user.active:
+        _hasher.hash("timing-equaliser")  # about as slow as a real check
+        audit.record(
+            session,
+            actor=Actor(None, username.strip()[:60] or "（空）", ip),
+            action="login_failed",
+            object_type="user",
+            summary="登录失败：账号不存在或已停用",
+        )
+        raise wrong
+    if user.locked_until and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        audit.record(
+            session,
+            actor=Actor(user.id, user.username, ip),
+            action="login_failed",
+            object_type="user",
+            object_id=user.id,
+            summary="登录失败：账号已锁定",
+        )
+        raise AuthError(f"连续输错密码次数过多，账号已锁定，请 {minutes} 分钟后再试")
+    if not _verify(user, password):
+        user.failed_logins += 1
+        locked = user.failed_logins >= config.LOCKOUT_FAILURES
+        if locked:
+            user.locked_until = now + timedelta(minutes=config.LOCKOUT_MINUTES)
+            user.failed_logins = 0
+        audit.record(
+            session,
+            actor=Actor(user.id, user.username, ip),
+            action="login_failed",
+            object_type="user",
+            object_id=user.id,
+            summary="登录失败：密码错误" + ("，账号已锁定" if locked else ""),
+        )
+        if locked:
+            raise AuthError(f"连续输错密码次数过多，账号已锁定 {config.LOCKOUT_MINUTES} 分钟")
+        raise wrong
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    audit.record(
+        session,
+        actor=Actor(user.id, user.username, ip),
+        action="login",
+        object_type="user",
+        object_id=user.id,
+        summary="登录成功",
+    )
+    return user
+
+
+def start_session(session: Session, *, user: User) -> str:
+    """A new signed-in session; returns the secret for the cookie (only its hash is kept)."""
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        UserSession(
+            id_hash=_hash_secret(secret),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(days=config.SESSION_MAX_DAYS),
+        )
+    )
+    session.flush()
+    return secret
+
+
+def end_session(session: Session, *, secret: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.id_hash == _hash_secret(secret)))
+
+
+def user_for_session(session: Session, *, secret: str) -> User | None:
+    """The account of a session cookie, or ``None`` when unknown, expired or idle too long."""
+    if not secret or len(secret) > 200:
+        return None
+    found = session.get(UserSession, _hash_secret(secret))
+    if found is None:
+        return None
+    now = utcnow()
+    idle = timedelta(hours=config.SESSION_IDLE_HOURS)
+    if found.expires_at <= now or found.last_seen_at + idle <= now:
+        session.delete(found)
+        session.flush()
+        return None
+    user = session.get(User, found.user_id)
+    if user is None or not user.active:
+        return None
+    if now - found.last_seen_at > timedelta(minutes=5):  # write at most every few minutes
+        found.last_seen_at = now
+    return user
+
+
+# --- API tokens -----------------------------------------------------------------------
+
+TOKEN_PREFIX = "yq_"
+
+
+def create_token(
+    session: Session,
+    *,
+    user: User,
+    name: str,
+    scopes: list[str],
+    actor: Actor,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A new API token; returns it with the secret, which is shown once and never stored."""
+    unknown = [s for s in scopes if s not in config.PERMISSIONS]
+    if unknown:
+        raise AuthError(f"未知的权限范围：{'、'.join(unknown)}")
+    if not scopes:
+        raise AuthError("请至少选择一个权限范围")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name.strip()[:100] or "未命名令牌",
+        prefix=secret[:10],
+        token_hash=_hash_secret(secret),
+        scopes=" ".join(dict.fromkeys(scopes)),
+        expires_at=expires_at,
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="token",
+        object_type="api_token",
+        object_id=token.id,
+        summary=f"为账号 {user.username} 新建接口令牌“{token.name}”（{token.scopes}）",
+    )
+    return token, secret
+
+
+def revoke_token(session: Session, *, token: ApiToken, actor: Actor) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(
+            session,
+            actor=actor,
+            action="token",
+            object_type="api_token",
+            object_id=token.id,
+            summary=f"吊销接口令牌“{token.name}”",
+        )
+
+
+def list_tokens(session: Session, *, user: User) -> list[ApiToken]:
+    return list(
+        session.execute(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        ).scalars()
+    )
+
+
+def user_for_token(session: Session, *, secret: str) -> tuple[User, ApiToken] | None:
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    token = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == _hash_secret(secret))
+    ).scalar_one_or_none()
+    now = utcnow()
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    user = session.get(User, token.user_id)
+    if user is None or not user.active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
+        token.last_used_at = now
+    return user, token
+
+
+# --- permissions and unit scope -------------------------------------------------------
+
+
+def unit_subtree(session: Session, unit_id: int) -> frozenset[int]:
+    """A unit and every unit below it."""
+    children: dict[int | None, list[int]] = {}
+    for uid, parent in session.execute(select(Unit.id, Unit.parent_id)):
+        children.setdefault(parent, []).append(uid)
+    found, stack = {unit_id}, [unit_id]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return frozenset(found)
+
+
+def principal_for(
+    session: Session, *, user: User, ip: str | None = None, token: ApiToken | None = None
+) -> Principal:
+    role = session.get(Role, user.role_id)
+    permissions = frozenset(role.permissions.split()) if role else frozenset()
+    all_units = bool(role and role.all_units)
+    visible = (
+        None
+        if all_units
+        else (unit_subtree(session, user.unit_id) if user.unit_id else frozenset())
+    )
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role_key=role.key if role else "",
+        permissions=permissions,
+        unit_id=user.unit_id,
+        visible_units=visible,
+        ip=ip,
+        token_scopes=frozenset(token.scopes.split()) if token else None,
+    )
+
+
+# --- the first administrator ----------------------------------------------------------
+
+
+def bootstrap_admin(session: Session) -> tuple[User, str] | None:
+    """Create the first administrator with a random one-time password (changed at the first
+    sign-in); ``None`` when any account exists already."""
+    ensure_roles(session)
+    if session.execute(select(User.id).limit(1)).first() is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    user = create_user(
+        session,
+        username="admin",
+        password=password + "9a",  # token_urlsafe may be letters only
+        role_key="admin",
+        actor=audit.SYSTEM,
+        display_name="系统管理员",
+        must_change_password=True,
+    )
+    return user, password + "9a"

@@ -1,0 +1,1 @@
+"""The organisation: units, people, duty roles, quotas, roster changes, training."""
