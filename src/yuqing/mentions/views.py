@@ -7,23 +7,36 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
+from yuqing.analysis import places
+from yuqing.analysis import service as analysis_service
+from yuqing.analysis.risk import RiskScore
 from yuqing.core.database import get_session
 from yuqing.core.timeutil import local_zone, to_utc_naive
 from yuqing.mentions import neardup, service
 from yuqing.mentions import search as mention_search
-from yuqing.mentions.models import Mention
+from yuqing.mentions.models import Mention, MentionPlace
+from yuqing.schemes import service as schemes_service
 from yuqing.sources import service as sources_service
 from yuqing.sources.models import SOURCE_KINDS, Source
 from yuqing.web.templating import error_page, render
+from yuqing.web.templating import paragraphs as _paragraphs
 
 router = APIRouter(include_in_schema=False)
 
 SessionDep = Annotated[Session, Depends(get_session)]
 PAGE_SIZE = 20
 MAX_PAGE = 500
+
+
+SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负面"}
+RISK_STEPS = (40, 60, 80)
+"""Minimum risk scores offered in the filter; the colours of the score change at the same steps."""
+PLACE_LEVELS = {"province": "省级", "city": "地市级", "county": "县区级"}
 
 
 @dataclass
@@ -33,13 +46,44 @@ class StreamFilters:
 
     source_id: int | None = None
     source_kind: str | None = None
+    sentiment: str | None = None
+    province: str | None = None
+    min_risk: int | None = None
+    scheme_id: int | None = None
     page: int = 1
     problems: list[str] = field(default_factory=list)
 
     def query(self, **extra: Any) -> dict[str, Any]:
         """Query-string values of these filters (for links), without empty ones."""
-        values = {"source_id": self.source_id, "source_kind": self.source_kind, **extra}
+        values = {
+            "source_id": self.source_id,
+            "source_kind": self.source_kind,
+            "sentiment": self.sentiment,
+            "province": self.province,
+            "min_risk": self.min_risk,
+            "scheme_id": self.scheme_id,
+            **extra,
+        }
         return {k: v for k, v in values.items() if v not in (None, "")}
+
+    @property
+    def active(self) -> bool:
+        """Whether anything narrows the list (so the page offers to clear it)."""
+        return bool(self.query())
+
+    def search_filters(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> mention_search.SearchFilters:
+        return mention_search.SearchFilters(
+            start=start,
+            end=end,
+            source_id=self.source_id,
+            source_kind=self.source_kind,
+            sentiment=self.sentiment,
+            province=self.province,
+            min_risk=self.min_risk,
+            scheme_id=self.scheme_id,
+        )
 
 
 def _to_int(value: str | None, *, low: int = 1, high: int | None = None) -> int | None:
@@ -52,13 +96,42 @@ def _to_int(value: str | None, *, low: int = 1, high: int | None = None) -> int 
     return min(number, high) if high else number
 
 
-def _filters(source_id: str | None, source_kind: str | None, page: str | None) -> StreamFilters:
-    kind = source_kind if source_kind in SOURCE_KINDS else None
+def _province_codes() -> frozenset[str]:
+    return frozenset(p.code for p in places.provinces())
+
+
+def _filters(
+    source_id: str | None = None,
+    source_kind: str | None = None,
+    sentiment: str | None = None,
+    province: str | None = None,
+    min_risk: str | None = None,
+    scheme_id: str | None = None,
+    page: str | None = None,
+) -> StreamFilters:
+    """The filters of a request; unknown values are dropped rather than refused."""
     return StreamFilters(
         source_id=_to_int(source_id),
-        source_kind=kind,
+        source_kind=source_kind if source_kind in SOURCE_KINDS else None,
+        sentiment=sentiment if sentiment in SENTIMENT_LABELS else None,
+        province=province if province in _province_codes() else None,
+        min_risk=_to_int(min_risk, high=100),
+        scheme_id=_to_int(scheme_id),
         page=_to_int(page, high=MAX_PAGE) or 1,
     )
+
+
+FiltersDep = Annotated[StreamFilters, Depends(_filters)]
+
+
+def _filter_choices(session: Session) -> dict[str, Any]:
+    """What the filter selects offer (full pages only; fragments reuse the form)."""
+    return {
+        "all_sources": _sources(session),
+        "all_schemes": schemes_service.list_all(session),
+        "provinces": places.provinces(),
+        "risk_steps": RISK_STEPS,
+    }
 
 
 def _sources(session: Session) -> list[Source]:
@@ -72,6 +145,7 @@ def _listed_page(session: Session, filters: StreamFilters) -> tuple[list[Mention
         source_kind=filters.source_kind,
         limit=PAGE_SIZE,
         offset=(filters.page - 1) * PAGE_SIZE,
+        analysis=filters.search_filters(),
     )
 
 
@@ -98,31 +172,29 @@ def _stream_context(session: Session, filters: StreamFilters) -> dict[str, Any]:
     }
 
 
+def _is_partial(request: Request) -> bool:
+    """An HTMX swap (not a history restore, which needs the whole page)."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and not headers.get("hx-history-restore-request")
+
+
 @router.get("/", response_class=HTMLResponse)
-def stream(
-    request: Request,
-    session: SessionDep,
-    source_id: str | None = None,
-    source_kind: str | None = None,
-    page: str | None = None,
-) -> HTMLResponse:
-    """The stream of listed mentions, newest first."""
-    filters = _filters(source_id, source_kind, page)
+def stream(request: Request, session: SessionDep, filters: FiltersDep) -> HTMLResponse:
+    """The stream of listed mentions, newest first; an HTMX request (the filter form) gets
+    only the list."""
     context = _stream_context(session, filters)
-    context.update(nav="stream", all_sources=_sources(session))
-    return render(request, "mentions/stream.html", context)
+    if _is_partial(request):
+        response = render(request, "mentions/_stream_list.html", context)
+    else:
+        context.update(nav="stream", **_filter_choices(session))
+        response = render(request, "mentions/stream.html", context)
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 @router.get("/stream", response_class=HTMLResponse)
-def stream_fragment(
-    request: Request,
-    session: SessionDep,
-    source_id: str | None = None,
-    source_kind: str | None = None,
-    page: str | None = None,
-) -> HTMLResponse:
+def stream_fragment(request: Request, session: SessionDep, filters: FiltersDep) -> HTMLResponse:
     """Only the list of the stream: what the page polls every few seconds."""
-    filters = _filters(source_id, source_kind, page)
     return render(request, "mentions/_stream_list.html", _stream_context(session, filters))
 
 
@@ -164,14 +236,11 @@ def _search_context(
     if problems:
         context["error"] = " ".join(problems)
         return context
-    search_filters = mention_search.SearchFilters(
-        start=begin, end=finish, source_id=filters.source_id, source_kind=filters.source_kind
-    )
     try:
         found = mention_search.search(
             session,
             q,
-            filters=search_filters,
+            filters=filters.search_filters(begin, finish),
             limit=PAGE_SIZE,
             offset=(filters.page - 1) * PAGE_SIZE,
         )
@@ -194,27 +263,21 @@ def _search_context(
 def search_page(
     request: Request,
     session: SessionDep,
+    filters: FiltersDep,
     q: Annotated[str, Query(max_length=500)] = "",
     start: str | None = None,
     end: str | None = None,
-    source_id: str | None = None,
-    source_kind: str | None = None,
-    page: str | None = None,
 ) -> HTMLResponse:
     """Search listed mentions; an HTMX request gets only the results.
 
     A query that cannot be run answers 200 with its message in place of the results, so
     HTMX swaps it in like any other result (it does not swap 4xx answers).
     """
-    filters = _filters(source_id, source_kind, page)
     context = _search_context(session, q, start, end, filters)
-    partial = request.headers.get("hx-request") == "true" and not request.headers.get(
-        "hx-history-restore-request"
-    )
-    if partial:
+    if _is_partial(request):
         response = render(request, "mentions/_search_results.html", context)
     else:
-        context.update(nav="search", all_sources=_sources(session))
+        context.update(nav="search", **_filter_choices(session))
         response = render(request, "mentions/search.html", context)
     response.headers["Vary"] = "HX-Request"
     return response
@@ -243,8 +306,42 @@ def mention_page(request: Request, session: SessionDep, mention_id: int) -> HTML
             "duplicates": duplicates,
             "original": original,
             "sources_by_id": _source_names(session, related),
+            **_analysis_context(session, mention),
         },
     )
+
+
+def _mention_places(session: Session, mention_id: int) -> list[MentionPlace]:
+    rank = {level: i for i, level in enumerate(PLACE_LEVELS)}
+    found = session.scalars(select(MentionPlace).where(MentionPlace.mention_id == mention_id))
+    return sorted(found, key=lambda p: (rank.get(p.level, len(rank)), p.code))
+
+
+def _risk(mention: Mention) -> RiskScore | None:
+    if not mention.risk_parts:
+        return None
+    try:
+        return RiskScore.from_json(mention.risk_parts)
+    except (ValueError, KeyError, TypeError):  # a damaged row shows the bare score
+        return None
+
+
+def _analysis_context(session: Session, mention: Mention) -> dict[str, Any]:
+    """The 分析 panel: places, risk parts, the analyst's label and the matched schemes, whose
+    words are marked in the body."""
+    matches = schemes_service.matches_for_mention(session, mention.id)
+    words = [w for m in matches for w in m.words]
+    paragraphs: list[Markup] = [
+        mention_search.mark_words(p, words) for p in _paragraphs(mention.text)
+    ]
+    return {
+        "scheme_matches": matches,
+        "marked_paragraphs": paragraphs,
+        "places": _mention_places(session, mention.id),
+        "place_levels": PLACE_LEVELS,
+        "risk": _risk(mention),
+        "label": analysis_service.latest_label(session, mention_id=mention.id),
+    }
 
 
 @router.get("/mentions/{mention_id}/similar", response_class=HTMLResponse)
