@@ -70,6 +70,8 @@ class Person(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     wecom_userid: Mapped[str | None] = mapped_column(String(100))
     dingtalk_userid: Mapped[str | None] = mapped_column(String(100))
+    political_status: Mapped[str | None] = mapped_column(String(40))  # 政治面貌 (登记表)
+    note: Mapped[str | None] = mapped_column(Text)  # 备注 (登记表)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:32:56.917087
+Create Date: 2026-11-27 03:36:52.024836
 """
 
 from __future__ import annotations
@@ -345,6 +345,8 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=200), nullable=True),
         sa.Column("wecom_userid", sa.String(length=100), nullable=True),
         sa.Column("dingtalk_userid", sa.String(length=100), nullable=True),
+        sa.Column("political_status", sa.String(length=40), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=True),
