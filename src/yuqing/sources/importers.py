@@ -21,6 +21,7 @@ import orjson
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from yuqing.core import xlsx
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import to_utc_naive
 from yuqing.mentions import service as mentions_service
@@ -76,8 +77,6 @@ DEFAULT_MAPPING: dict[str, str] = {
 """Normalised header (lower case, no spaces) → target field."""
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
-# A real worksheet's XML compresses 5–30×; a zip bomb compresses hundreds of times.
-MAX_XLSX_RATIO = 200
 MAX_XLSX_UNCOMPRESSED_FACTOR = 10  # × import_max_bytes
 
 
@@ -349,48 +348,12 @@ def _formula_text(values: dict[str, Any]) -> list[str]:
 
 
 def check_xlsx_container(path: Path) -> None:
-    """Refuse what is not a sane .xlsx before openpyxl parses it: not a zip, a renamed CSV,
-    a zip without a workbook, or a zip bomb (too large or too compressed when unpacked)."""
-    name = path.name
-    if not zipfile.is_zipfile(path):
-        if _looks_like_text(path.read_bytes()[:4096]):
-            raise ImportFileError(
-                f"文件 {name} 不是 Excel 工作簿，看起来是 CSV/文本文件：请把扩展名改为 .csv"
-            )
-        raise ImportFileError(f"文件 {name} 不是有效的 Excel 工作簿（.xlsx 应为 zip 格式）")
+    """Refuse what is not a sane .xlsx before openpyxl parses it (see core/xlsx.py)."""
     cap = get_settings().import_max_bytes * MAX_XLSX_UNCOMPRESSED_FACTOR
     try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as error:
-        raise ImportFileError(f"文件 {name} 已损坏，无法打开：{error}") from None
-    names = {info.filename for info in infos}
-    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-        raise ImportFileError(f"文件 {name} 是 zip 压缩包，但不是 Excel 工作簿")
-    total = sum(info.file_size for info in infos)
-    packed = sum(info.compress_size for info in infos)
-    if total > cap:
-        raise ImportFileError(f"文件 {name} 解压后有 {total} 字节，超过上限 {cap} 字节，拒绝导入")
-    for info in infos:
-        if info.file_size > 1_000_000 and info.file_size > MAX_XLSX_RATIO * max(
-            info.compress_size, 1
-        ):
-            raise ImportFileError(
-                f"文件 {name} 的压缩比异常（{info.filename} 压缩了 "
-                f"{info.file_size // max(info.compress_size, 1)} 倍），疑似压缩炸弹，拒绝导入"
-            )
-    if total > 1_000_000 and total > MAX_XLSX_RATIO * max(packed, 1):
-        raise ImportFileError(f"文件 {name} 的压缩比异常，疑似压缩炸弹，拒绝导入")
-
-
-def _looks_like_text(head: bytes) -> bool:
-    if b"\0" in head or not any(sep in head for sep in (b",", b"\t", b"\n")):
-        return False
-    try:
-        decode_text(head, "")
-    except ImportFileError:
-        return False
-    return True
+        xlsx.check_container(path, name=path.name, max_unpacked=cap)
+    except xlsx.XlsxFileError as error:
+        raise ImportFileError(str(error)) from None
 
 
 def _read_xlsx(path: Path, mapping: dict[str, str] | None) -> ImportBatch:

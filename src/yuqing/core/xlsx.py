@@ -1,0 +1,81 @@
+"""Checks an uploaded .xlsx must pass before openpyxl opens it (shared by every importer).
+
+An .xlsx is a zip of XML parts. openpyxl inflates those parts as it reads, so a small file
+that unpacks to gigabytes (a zip bomb) would exhaust memory inside the library, where no
+size cap can reach. The zip directory states every part's packed and unpacked size, so we
+read it first and refuse what is too large or compressed far beyond what a real worksheet
+ever is. A CSV renamed to .xlsx gets a message that says so.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+# A real worksheet's XML compresses 5–30×; a zip bomb compresses hundreds of times.
+MAX_RATIO = 200
+_RATIO_FLOOR = 1_000_000  # small parts may compress well (a sheet of empty cells)
+
+
+class XlsxFileError(ValueError):
+    """A file that is not a sane .xlsx workbook; the message (Chinese) names the file."""
+
+
+def looks_like_text(head: bytes) -> bool:
+    """Whether the first bytes look like a CSV/text export (UTF-8 or GB18030)."""
+    if b"\0" in head or not any(sep in head for sep in (b",", b"\t", b"\n")):
+        return False
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            head.decode(encoding)
+        except UnicodeDecodeError:
+            # A cut in the middle of a multi-byte character at the end is still text.
+            try:
+                head[:-3].decode(encoding)
+            except UnicodeDecodeError:
+                continue
+        return True
+    return False
+
+
+def check_container(source: Path | bytes, *, name: str, max_unpacked: int) -> None:
+    """Refuse what is not a sane .xlsx: not a zip, a renamed CSV, a zip without a workbook,
+    or a zip bomb (more than ``max_unpacked`` bytes unpacked, or compressed too well)."""
+    handle = io.BytesIO(source) if isinstance(source, bytes) else source
+    if not zipfile.is_zipfile(handle):
+        head = source[:4096] if isinstance(source, bytes) else _head(source)
+        if looks_like_text(head):
+            raise XlsxFileError(
+                f"文件 {name} 不是 Excel 工作簿，看起来是 CSV/文本文件：请把扩展名改为 .csv"
+            )
+        raise XlsxFileError(f"文件 {name} 不是有效的 Excel 工作簿（.xlsx 应为 zip 格式）")
+    try:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise XlsxFileError(f"文件 {name} 已损坏，无法打开：{error}") from None
+    names = {info.filename for info in infos}
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise XlsxFileError(f"文件 {name} 是 zip 压缩包，但不是 Excel 工作簿")
+    total = sum(info.file_size for info in infos)
+    packed = sum(info.compress_size for info in infos)
+    if total > max_unpacked:
+        raise XlsxFileError(
+            f"文件 {name} 解压后有 {total} 字节，超过上限 {max_unpacked} 字节，拒绝导入"
+        )
+    for info in infos:
+        if info.file_size > _RATIO_FLOOR and info.file_size > MAX_RATIO * max(
+            info.compress_size, 1
+        ):
+            raise XlsxFileError(
+                f"文件 {name} 的压缩比异常（{info.filename} 压缩了 "
+                f"{info.file_size // max(info.compress_size, 1)} 倍），疑似压缩炸弹，拒绝导入"
+            )
+    if total > _RATIO_FLOOR and total > MAX_RATIO * max(packed, 1):
+        raise XlsxFileError(f"文件 {name} 的压缩比异常，疑似压缩炸弹，拒绝导入")
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(4096)
