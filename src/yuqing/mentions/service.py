@@ -419,20 +419,10 @@ def _split_copies(session: Session, fresh: list[_Row]) -> tuple[list[_Row], list
         return [], []
     url_hashes = list({r.values["url_hash"] for r in fresh if r.values["url_hash"]})
     hashes = list({r.values["content_hash"] for r in fresh})
-    stored: dict[str, int] = {}
-    # One query per key, each on its own index: with "status = 'new' AND (a OR b)" SQLite may
-    # pick the status index and scan every listed mention.
-    for prefix, column, values in (
-        ("u", Mention.url_hash, url_hashes),
-        ("c", Mention.content_hash, hashes),
-    ):
-        for chunk in _chunks(values):
-            query = select(Mention.id, column, Mention.status).where(column.in_(chunk))
-            for mention_id, key, status in session.execute(query):
-                if status == "new" and key:
-                    previous = stored.get(prefix + key)
-                    if previous is None or mention_id < previous:
-                        stored[prefix + key] = mention_id
+    stored = {
+        **{"u" + k: m for k, m in _first_listed(session, Mention.url_hash, url_hashes).items()},
+        **{"c" + k: m for k, m in _first_listed(session, Mention.content_hash, hashes).items()},
+    }
     originals: list[_Row] = []
     copies: list[tuple[_Row, int]] = []
     in_batch: dict[str, int] = {}
@@ -452,7 +442,38 @@ def _split_copies(session: Session, fresh: list[_Row]) -> tuple[list[_Row], list
     return originals, copies
 
 
-def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+def _first_listed(session: Session, column: Any, keys: list[str]) -> dict[str, int]:
+    """The first listed mention (lowest id with status ``new``) holding each of ``keys``.
+
+    A popular text has thousands of stored copies sharing its hash. The smallest id per key
+    comes from the index alone (no row is read); it is almost always the listed original,
+    and only the keys where it is not are looked up row by row. (One query per key column,
+    each on its own index: with "status = 'new' AND (a OR b)" SQLite may pick the status
+    index and scan every listed mention.)
+    """
+    first: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        query = select(column, func.min(Mention.id)).where(column.in_(chunk)).group_by(column)
+        first.update({key: mention_id for key, mention_id in session.execute(query) if key})
+    if not first:
+        return {}
+    ids = list(first.values())
+    listed: set[int] = set()
+    for id_chunk in _chunks(ids):
+        # Status is checked here, not in SQL, where it would pick the status index.
+        query = select(Mention.id, Mention.status).where(Mention.id.in_(id_chunk))
+        listed.update(m for m, status in session.execute(query) if status == "new")
+    found = {key: mention_id for key, mention_id in first.items() if mention_id in listed}
+    rest = [key for key in first if key not in found]
+    for chunk in _chunks(rest):
+        query = select(Mention.id, column).where(column.in_(chunk), Mention.status == "new")
+        for mention_id, key in session.execute(query):
+            if mention_id < found.get(key, mention_id + 1):
+                found[key] = mention_id
+    return found
+
+
+def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
