@@ -153,6 +153,10 @@ def test_filters_are_kept_in_the_form_the_poll_and_the_pages(
     fragment = client.get(f"/?{query}", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<section id="stream-list"')
     assert fragment.headers["vary"] == "HX-Request"
+    # The address bar shows the filters that apply, not the form's empty fields.
+    assert fragment.headers["hx-push-url"] == f"/?min_risk=40&scheme_id={scheme.id}"
+    found = client.get("/search?q=食堂&sentiment=&min_risk=40", headers={"HX-Request": "true"})
+    assert found.headers["hx-push-url"] == "/search?min_risk=40&q=%E9%A3%9F%E5%A0%82"
     restore = client.get(
         f"/?{query}", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
     )

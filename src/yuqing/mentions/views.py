@@ -23,7 +23,7 @@ from yuqing.mentions.models import Mention, MentionPlace
 from yuqing.schemes import service as schemes_service
 from yuqing.sources import service as sources_service
 from yuqing.sources.models import SOURCE_KINDS, Source
-from yuqing.web.templating import error_page, render
+from yuqing.web.templating import error_page, query_url, render
 from yuqing.web.templating import paragraphs as _paragraphs
 
 router = APIRouter(include_in_schema=False)
@@ -185,6 +185,8 @@ def stream(request: Request, session: SessionDep, filters: FiltersDep) -> HTMLRe
     context = _stream_context(session, filters)
     if _is_partial(request):
         response = render(request, "mentions/_stream_list.html", context)
+        # The address bar gets the filters without the form's empty fields.
+        response.headers["HX-Push-Url"] = query_url("/", filters.query())
     else:
         context.update(nav="stream", **_filter_choices(session))
         response = render(request, "mentions/stream.html", context)
@@ -276,6 +278,8 @@ def search_page(
     context = _search_context(session, q, start, end, filters)
     if _is_partial(request):
         response = render(request, "mentions/_search_results.html", context)
+        shown = filters.query(q=q, start=start, end=end, page=filters.page)
+        response.headers["HX-Push-Url"] = query_url("/search", shown)
     else:
         context.update(nav="search", **_filter_choices(session))
         response = render(request, "mentions/search.html", context)
