@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from yuqing.core import audit
@@ -13,10 +14,24 @@ from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
 from yuqing.org import config
 from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
+from yuqing.org.schemas import PersonIn, TreeRow, UnitIn, Viewer
 
 
 class OrgError(ValueError):
     """A refused change to the organisation, with a message for the user (Chinese)."""
+
+
+class OrgAccessError(LookupError):
+    """A unit or person outside the viewer's units, or none at all: the desk answers 404 for
+    both, so an id never tells whether another unit's record exists."""
+
+
+class OrgPermissionError(PermissionError):
+    """The viewer sees the record but may not change it (a leader reads only): 403."""
+
+
+MANAGE = "org.manage"
+PATH_SEPARATOR = " > "  # joins unit names into a path where a name alone is ambiguous
 
 
 def ensure_defaults(session: Session) -> None:
@@ -64,6 +79,8 @@ def _person_values(person: Person) -> dict[str, Any]:
         "email": person.email,
         "wecom_userid": person.wecom_userid,
         "dingtalk_userid": person.dingtalk_userid,
+        "political_status": person.political_status,
+        "note": person.note,
         "active": person.active,
     }
 
@@ -237,10 +254,7 @@ def set_duty_roles(
     after = sorted(dict.fromkeys(role_keys))
     if before == after:
         return [roles[k] for k in after]
-    session.execute(delete(PersonRole).where(PersonRole.person_id == person.id))
-    for key in after:
-        session.add(PersonRole(person_id=person.id, duty_role_id=roles[key].id, since=utcnow()))
-    session.flush()
+    _replace_roles(session, person_id=person.id, role_ids={roles[k].id for k in after})
     audit.record(
         session,
         actor=actor,
@@ -266,3 +280,306 @@ def remove_person(session: Session, *, person: Person, actor: Actor) -> None:
         summary=f"删除人员 {values['name']}",
         changes=audit.diff(values, {}),
     )
+
+
+def _replace_roles(session: Session, *, person_id: int, role_ids: set[int]) -> None:
+    """Make the person hold exactly ``role_ids``; roles kept keep their ``since`` date."""
+    held = set(
+        session.execute(
+            select(PersonRole.duty_role_id).where(PersonRole.person_id == person_id)
+        ).scalars()
+    )
+    gone = held - role_ids
+    if gone:
+        session.execute(
+            delete(PersonRole).where(
+                PersonRole.person_id == person_id, PersonRole.duty_role_id.in_(gone)
+            )
+        )
+    for role_id in sorted(role_ids - held):
+        session.add(PersonRole(person_id=person_id, duty_role_id=role_id, since=utcnow()))
+    session.flush()
+
+
+# --- access by the viewer's units ------------------------------------------------------
+
+
+def check_manage(viewer: Viewer, unit_id: int | None) -> None:
+    """The viewer may change people and units of ``unit_id``: OrgAccessError when the unit
+    is not theirs, OrgPermissionError when they only read."""
+    if not viewer.sees_unit(unit_id):
+        raise OrgAccessError("单位不存在或不在您的管理范围内")
+    if not viewer.can(MANAGE):
+        raise OrgPermissionError("您的账号只能查看单位与人员，不能修改")
+
+
+def check_all_units_manager(viewer: Viewer) -> None:
+    """Lookup data (duty roles, unit kinds) belongs to the whole institution."""
+    if not viewer.can(MANAGE) or viewer.visible_units is not None:
+        raise OrgPermissionError("只有宣传部或系统管理员可以修改职责角色和单位类型")
+
+
+def visible_unit(session: Session, *, viewer: Viewer, unit_id: int) -> Unit:
+    unit = session.get(Unit, unit_id)
+    if unit is None or not viewer.sees_unit(unit.id):
+        raise OrgAccessError(f"单位 {unit_id} 不存在或不在您的查看范围内")
+    return unit
+
+
+def visible_person(session: Session, *, viewer: Viewer, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None or not viewer.sees_unit(person.unit_id):
+        raise OrgAccessError(f"人员 {person_id} 不存在或不在您的查看范围内")
+    return person
+
+
+def visible_units(session: Session, *, viewer: Viewer) -> list[Unit]:
+    return list_units(session, visible=viewer.visible_units)
+
+
+def people_of(session: Session, *, viewer: Viewer, unit_id: int | None = None) -> list[Person]:
+    return list_people(session, visible=viewer.visible_units, unit_id=unit_id)
+
+
+def unit_labels(units: Iterable[Unit]) -> dict[int, str]:
+    """A label per unit: its name, or its path (学院 > 办公室) where the name repeats."""
+    units = list(units)
+    by_id = {u.id: u for u in units}
+    counts: dict[str, int] = {}
+    for unit in units:
+        counts[unit.name] = counts.get(unit.name, 0) + 1
+    return {u.id: u.name if counts[u.name] == 1 else unit_path(u, by_id) for u in units}
+
+
+def unit_path(unit: Unit, by_id: dict[int, Unit]) -> str:
+    names, seen, current = [unit.name], {unit.id}, unit.parent_id
+    while current is not None and current in by_id and current not in seen:
+        seen.add(current)
+        names.append(by_id[current].name)
+        current = by_id[current].parent_id
+    return PATH_SEPARATOR.join(reversed(names))
+
+
+def unit_tree(session: Session, *, viewer: Viewer) -> list[TreeRow]:
+    """The viewer's units depth first, with people and duty-role holders counted per unit.
+    A unit whose parent the viewer does not see is a root of their tree."""
+    units = visible_units(session, viewer=viewer)
+    ids = {u.id for u in units}
+    kinds = {k.id: k.name for k in list_kinds(session)}
+    people: dict[int, int] = {
+        unit_id or 0: count
+        for unit_id, count in session.execute(
+            select(Person.unit_id, func.count())
+            .where(Person.unit_id.in_(ids))
+            .group_by(Person.unit_id)
+        )
+    }
+    holders: dict[int, dict[int, int]] = {}
+    for unit_id, role_id, count in session.execute(
+        select(Person.unit_id, PersonRole.duty_role_id, func.count())
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(Person.unit_id.in_(ids))
+        .group_by(Person.unit_id, PersonRole.duty_role_id)
+    ):
+        holders.setdefault(unit_id or 0, {})[role_id] = count
+    children: dict[int | None, list[Unit]] = {}
+    for unit in units:
+        parent = unit.parent_id if unit.parent_id in ids else None
+        children.setdefault(parent, []).append(unit)
+    rows: list[TreeRow] = []
+    stack = [(u, 0) for u in reversed(children.get(None, []))]
+    while stack:
+        unit, depth = stack.pop()
+        rows.append(
+            TreeRow(
+                unit_id=unit.id,
+                name=unit.name,
+                depth=depth,
+                kind=kinds.get(unit.kind_id or 0, ""),
+                people=people.get(unit.id, 0),
+                roles=holders.get(unit.id, {}),
+                student_count=unit.student_count,
+            )
+        )
+        stack.extend((c, depth + 1) for c in reversed(children.get(unit.id, [])))
+    return rows
+
+
+# --- changes through the desk and the roster import -------------------------------------
+
+
+def _check_person_links(session: Session, *, viewer: Viewer, unit_in: UnitIn) -> None:
+    for person_id in (unit_in.head_person_id, unit_in.contact_person_id):
+        if person_id is not None:
+            person = session.get(Person, person_id)
+            if person is None or not viewer.sees_unit(person.unit_id):
+                raise OrgError(f"人员 {person_id} 不存在或不在您的管理范围内")
+    if unit_in.kind_id is not None and session.get(UnitKind, unit_in.kind_id) is None:
+        raise OrgError(f"单位类型 {unit_in.kind_id} 不存在")
+
+
+def add_unit(session: Session, *, viewer: Viewer, unit_in: UnitIn) -> Unit:
+    """A new unit below one the viewer manages (a top-level unit: all-units managers only)."""
+    if unit_in.parent_id is None:
+        check_all_units_manager(viewer)
+    else:
+        visible_unit(session, viewer=viewer, unit_id=unit_in.parent_id)
+        check_manage(viewer, unit_in.parent_id)
+    _check_person_links(session, viewer=viewer, unit_in=unit_in)
+    unit = create_unit(
+        session,
+        name=unit_in.name,
+        actor=viewer.actor,
+        parent_id=unit_in.parent_id,
+        student_count=unit_in.student_count,
+    )
+    if unit_in.kind_id is not None:
+        update_unit(session, unit=unit, actor=viewer.actor, kind_id=unit_in.kind_id)
+    return unit
+
+
+def edit_unit(session: Session, *, viewer: Viewer, unit: Unit, unit_in: UnitIn) -> Unit:
+    """Change a unit the viewer manages; only all-units managers move a unit in the tree."""
+    check_manage(viewer, unit.id)
+    if unit_in.parent_id != unit.parent_id:
+        check_all_units_manager(viewer)
+        if unit_in.parent_id is not None and session.get(Unit, unit_in.parent_id) is None:
+            raise OrgError(f"上级单位 {unit_in.parent_id} 不存在")
+    _check_person_links(session, viewer=viewer, unit_in=unit_in)
+    return update_unit(session, unit=unit, actor=viewer.actor, **unit_in.model_dump())
+
+
+def save_person(
+    session: Session, *, viewer: Viewer, person_in: PersonIn, person: Person | None = None
+) -> tuple[Person, str]:
+    """Create or update a person with their duty roles; one audit row for the whole change.
+    Returns the person and what happened: ``create``, ``update`` or ``unchanged``."""
+    if person is not None:
+        check_manage(viewer, person.unit_id)
+    if session.get(Unit, person_in.unit_id) is None:
+        raise OrgAccessError("单位不存在或不在您的管理范围内")
+    check_manage(viewer, person_in.unit_id)
+    roles = {r.key: r for r in list_duty_roles(session)}
+    unknown = [k for k in person_in.role_keys if k not in roles]
+    if unknown:
+        raise OrgError(f"未知的职责角色：{'、'.join(unknown)}")
+    values = person_in.model_dump(exclude={"role_keys"})
+    after_roles = sorted({roles[k].name for k in person_in.role_keys})
+    if person is None:
+        before: dict[str, Any] = {}
+        person = Person(created_at=utcnow(), active=True, **values)
+        session.add(person)
+        session.flush()
+    else:
+        before = {
+            **_person_values(person),
+            "duty_roles": sorted(r.name for r in roles_of(session, [person.id])[person.id]),
+        }
+        for key, value in values.items():
+            setattr(person, key, value)
+    _replace_roles(
+        session, person_id=person.id, role_ids={roles[k].id for k in person_in.role_keys}
+    )
+    changes = audit.diff(before, {**_person_values(person), "duty_roles": after_roles})
+    if not changes:
+        return person, "unchanged"
+    action = "create" if not before else "update"
+    if action == "update":
+        person.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=viewer.actor,
+        action=action,
+        object_type="person",
+        object_id=person.id,
+        summary=f"{'新增' if action == 'create' else '修改'}人员 {person.name}",
+        changes=changes,
+    )
+    return person, action
+
+
+def rename_duty_role(session: Session, *, viewer: Viewer, role_id: int, name: str) -> DutyRole:
+    check_all_units_manager(viewer)
+    role = session.get(DutyRole, role_id)
+    if role is None:
+        raise OrgAccessError(f"职责角色 {role_id} 不存在")
+    return _rename(session, viewer=viewer, row=role, name=name, object_type="duty_role")
+
+
+def add_duty_role(
+    session: Session, *, viewer: Viewer, name: str, description: str = ""
+) -> DutyRole:
+    check_all_units_manager(viewer)
+    name = _lookup_name(session, DutyRole, name)
+    order = max((r.order for r in list_duty_roles(session)), default=0) + 10
+    role = DutyRole(
+        key=f"custom_{secrets.token_hex(4)}", name=name, order=order, description=description
+    )
+    return _added(session, viewer=viewer, row=role, object_type="duty_role")
+
+
+def rename_kind(session: Session, *, viewer: Viewer, kind_id: int, name: str) -> UnitKind:
+    check_all_units_manager(viewer)
+    kind = session.get(UnitKind, kind_id)
+    if kind is None:
+        raise OrgAccessError(f"单位类型 {kind_id} 不存在")
+    return _rename(session, viewer=viewer, row=kind, name=name, object_type="unit_kind")
+
+
+def add_kind(session: Session, *, viewer: Viewer, name: str) -> UnitKind:
+    check_all_units_manager(viewer)
+    name = _lookup_name(session, UnitKind, name)
+    order = max((k.order for k in list_kinds(session)), default=0) + 10
+    kind = UnitKind(key=f"custom_{secrets.token_hex(4)}", name=name, order=order)
+    return _added(session, viewer=viewer, row=kind, object_type="unit_kind")
+
+
+_LOOKUP_LABELS = {"duty_role": "职责角色", "unit_kind": "单位类型"}
+
+
+def _lookup_name(
+    session: Session, table: type[DutyRole] | type[UnitKind], name: str, *, own_id: int = 0
+) -> str:
+    name = " ".join(name.split())
+    if not name or len(name) > 60:
+        raise OrgError("名称不能为空，且不超过 60 个字符")
+    taken = session.execute(select(table.id).where(table.name == name, table.id != own_id)).first()
+    if taken is not None:
+        raise OrgError(f"已有名为“{name}”的项，请换一个名称")
+    return name
+
+
+def _rename(
+    session: Session, *, viewer: Viewer, row: DutyRole | UnitKind, name: str, object_type: str
+) -> Any:
+    name = _lookup_name(session, type(row), name, own_id=row.id)
+    if name == row.name:
+        return row
+    before, row.name = row.name, name
+    session.flush()
+    audit.record(
+        session,
+        actor=viewer.actor,
+        action="update",
+        object_type=object_type,
+        object_id=row.id,
+        summary=f"{_LOOKUP_LABELS[object_type]}“{before}”改名为“{name}”",
+        changes={"name": [before, name]},
+    )
+    return row
+
+
+def _added(session: Session, *, viewer: Viewer, row: DutyRole | UnitKind, object_type: str) -> Any:
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=viewer.actor,
+        action="create",
+        object_type=object_type,
+        object_id=row.id,
+        summary=f"新增{_LOOKUP_LABELS[object_type]}“{row.name}”",
+        changes={"name": [None, row.name]},
+    )
+    return row
