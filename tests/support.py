@@ -102,3 +102,18 @@ class LocalServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def sign_in(client: Any, username: str, password: str) -> Any:
+    """Sign ``client`` (a TestClient) in through the real form: GET /login for the CSRF
+    cookie, then POST it back with the credentials. Returns the client."""
+    client.get("/login")
+    token = client.cookies.get("yuqing_csrf")
+    assert token, "the sign-in page sets the CSRF cookie"
+    answer = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text[:500]
+    return client

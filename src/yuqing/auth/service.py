@@ -17,7 +17,7 @@ from yuqing.auth.models import ApiToken, Role, User, UserSession
 from yuqing.core import audit
 from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
-from yuqing.org.models import Unit
+from yuqing.org.models import Person, Unit
 
 _hasher = PasswordHasher()
 
@@ -168,11 +168,9 @@ def create_user(
         object_type="user",
         object_id=user.id,
         summary=f"新建账号 {username}（{role.name}）",
-        changes={
-            "username": [None, username],
-            "role": [None, role.key],
-            "unit_id": [None, unit_id],
-        },
+        changes=audit.diff(
+            {}, {"username": username, "role": role.key, "unit_id": unit_id, "person_id": person_id}
+        ),
     )
     return user
 
@@ -224,6 +222,7 @@ def change_password(
     if current is not None and not _verify(user, current):
         raise AuthError("当前密码不正确")
     check_password_strength(new)
+    before = {"must_change_password": user.must_change_password, "locked": is_locked(user)}
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     user.must_change_password = current is None  # an administrator's reset is one-time
@@ -237,6 +236,7 @@ def change_password(
         object_type="user",
         object_id=user.id,
         summary=f"{'修改' if current is not None else '重置'}账号 {user.username} 的密码",
+        changes=audit.diff(before, {"must_change_password": current is None, "locked": False}),
     )
 
 
@@ -494,3 +494,160 @@ def bootstrap_admin(session: Session) -> tuple[User, str] | None:
         must_change_password=True,
     )
     return user, password + "9a"
+
+
+# --- account administration (账号管理) -------------------------------------------------
+
+MANAGE_USERS = "users.manage"
+
+
+def one_time_password() -> str:
+    """A random password to hand over once; the account must change it at first sign-in."""
+    return secrets.token_urlsafe(12) + "7k"  # token_urlsafe may be letters only
+
+
+def is_locked(user: User) -> bool:
+    return user.locked_until is not None and user.locked_until > utcnow()
+
+
+def _check_links(session: Session, *, unit_id: int | None, person_id: int | None) -> None:
+    if unit_id is not None and session.get(Unit, unit_id) is None:
+        raise AuthError(f"单位 {unit_id} 不存在")
+    if person_id is not None and session.get(Person, person_id) is None:
+        raise AuthError(f"人员 {person_id} 不存在")
+
+
+def create_account(
+    session: Session,
+    *,
+    username: str,
+    role_key: str,
+    actor: Actor,
+    display_name: str | None = None,
+    unit_id: int | None = None,
+    person_id: int | None = None,
+) -> tuple[User, str]:
+    """A new account with a one-time password; returns the account and that password."""
+    _check_links(session, unit_id=unit_id, person_id=person_id)
+    password = one_time_password()
+    user = create_user(
+        session,
+        username=username,
+        password=password,
+        role_key=role_key,
+        actor=actor,
+        display_name=display_name,
+        unit_id=unit_id,
+        person_id=person_id,
+        must_change_password=True,
+    )
+    return user, password
+
+
+def _managers(
+    session: Session,
+    *,
+    user_id: int | None = None,
+    role_id: int | None = None,
+    active: bool | None = None,
+    role_permissions: tuple[int, set[str]] | None = None,
+) -> set[int]:
+    """The active accounts that may manage accounts, after an intended change: one account's
+    role or active flag, or one role's permissions."""
+    perms = {r.id: set(r.permissions.split()) for r in list_roles(session)}
+    if role_permissions is not None:
+        perms[role_permissions[0]] = role_permissions[1]
+    found: set[int] = set()
+    for uid, rid, is_active in session.execute(select(User.id, User.role_id, User.active)):
+        if uid == user_id:
+            rid = role_id if role_id is not None else rid
+            is_active = active if active is not None else is_active
+        if is_active and MANAGE_USERS in perms.get(rid, set()):
+            found.add(uid)
+    return found
+
+
+def _guard_managers(before: set[int], after: set[int], *, by: Principal) -> None:
+    """Refuse a change that takes an administrator's own rights or leaves none at all."""
+    if by.user_id in before and by.user_id not in after:
+        raise AuthError("不能停用自己的账号或取消自己的账号管理权限，请由另一位管理员操作")
+    if before and not after:
+        raise AuthError("这是最后一个启用的管理员账号，不能停用或降级")
+
+
+def admin_update(
+    session: Session, *, user: User, role_key: str, unit_id: int | None, by: Principal
+) -> User:
+    """Change an account's role and unit (audited as a permission change)."""
+    role = role_by_key(session, role_key)
+    _check_links(session, unit_id=unit_id, person_id=None)
+    _guard_managers(_managers(session), _managers(session, user_id=user.id, role_id=role.id), by=by)
+    return set_role(session, user=user, role_key=role_key, unit_id=unit_id, actor=by.actor)
+
+
+def admin_set_active(session: Session, *, user: User, active: bool, by: Principal) -> User:
+    """Deactivate or reactivate an account (its sessions end when deactivated)."""
+    if user.active == active:
+        return user
+    _guard_managers(_managers(session), _managers(session, user_id=user.id, active=active), by=by)
+    set_active(session, user=user, active=active, actor=by.actor)
+    session.flush()
+    return user
+
+
+def reset_password(session: Session, *, user: User, actor: Actor) -> str:
+    """An administrator's reset: a one-time password (returned once), the lock lifted."""
+    password = one_time_password()
+    change_password(session, user=user, current=None, new=password, actor=actor)
+    session.flush()
+    return password
+
+
+def unlock(session: Session, *, user: User, actor: Actor) -> User:
+    """Lift a lock-out after too many wrong passwords."""
+    before = {"locked_until": user.locked_until, "failed_logins": user.failed_logins}
+    user.locked_until, user.failed_logins = None, 0
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        object_type="user",
+        object_id=user.id,
+        summary=f"解除账号 {user.username} 的锁定",
+        changes=audit.diff(before, {"locked_until": None, "failed_logins": 0}),
+    )
+    session.flush()
+    return user
+
+
+def set_role_permissions(
+    session: Session, *, role: Role, permissions: list[str], by: Principal
+) -> Role:
+    """Replace a role's permissions (audited as a permission change)."""
+    unknown = [p for p in permissions if p not in config.PERMISSIONS]
+    if unknown:
+        raise AuthError(f"未知的权限：{'、'.join(unknown)}")
+    wanted = [p for p in config.PERMISSIONS if p in set(permissions)]  # the catalogue's order
+    before = role.permissions.split()
+    if set(before) == set(wanted):
+        return role
+    _guard_managers(
+        _managers(session), _managers(session, role_permissions=(role.id, set(wanted))), by=by
+    )
+    added = [permission_label(p) for p in wanted if p not in before]
+    removed = [permission_label(p) for p in before if p not in wanted]
+    parts = ([f"增加 {'、'.join(added)}"] if added else []) + (
+        [f"取消 {'、'.join(removed)}"] if removed else []
+    )
+    role.permissions = " ".join(wanted)
+    session.flush()
+    audit.record(
+        session,
+        actor=by.actor,
+        action="permission",
+        object_type="role",
+        object_id=role.id,
+        summary=f"调整角色“{role.name}”的权限：{'；'.join(parts)}",
+        changes={"permissions": [before, wanted]},
+    )
+    return role

@@ -1,18 +1,25 @@
-"""Desk pages of accounts: sign in, sign out, change password, API tokens."""
+"""Desk pages of accounts: sign in, sign out, change password, API tokens; for
+administrators the accounts, roles and the audit log."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth import config, service
-from yuqing.auth.deps import SESSION_COOKIE, SignedIn, client_ip
-from yuqing.auth.models import ApiToken
+from yuqing.auth.deps import SESSION_COOKIE, SignedIn, client_ip, require
+from yuqing.auth.models import ApiToken, Role, User
 from yuqing.core import audit
 from yuqing.core.database import get_session
+from yuqing.core.timeutil import local_zone, to_utc_naive, utcnow
+from yuqing.org import service as org
 from yuqing.web.csrf import csrf_problem
 from yuqing.web.templating import error_page, render
 
@@ -228,3 +235,482 @@ def revoke_token(
     service.revoke_token(session, token=token, actor=principal.actor)
     session.commit()
     return RedirectResponse("/account/tokens", status_code=303)
+
+
+# --- account administration (账号管理) -------------------------------------------------
+
+Manager = Annotated[service.Principal, Depends(require("users.manage"))]
+Auditor = Annotated[service.Principal, Depends(require("audit.read"))]
+_NO_STORE = {"Cache-Control": "no-store"}  # pages that show a one-time password
+_DONE = {
+    "role": "角色和单位已保存。",
+    "active": "账号已启用。",
+    "inactive": "账号已停用，其登录状态已结束。",
+    "unlock": "账号已解除锁定。",
+    "permissions": "角色权限已保存。",
+}
+
+
+def _optional_id(value: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise service.AuthError(f"编号“{value[:20]}”不是数字")
+    return int(value)
+
+
+def _users_page(
+    request: Request,
+    session: Session,
+    *,
+    error: str | None = None,
+    created: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    response = render(
+        request,
+        "auth/users.html",
+        {
+            "users": service.list_users(session),
+            "roles": service.list_roles(session),
+            "role_names": {r.id: r.name for r in service.list_roles(session)},
+            "units": org.list_units(session),
+            "unit_names": {u.id: u.name for u in org.list_units(session)},
+            "people": org.list_people(session),
+            "locked": service.is_locked,
+            "error": error,
+            "created": created,
+            "form": form or {},
+            "nav": "admin",
+        },
+        status_code=status_code,
+    )
+    response.headers.update(_NO_STORE)
+    return response
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, session: SessionDep, principal: Manager) -> HTMLResponse:
+    return _users_page(request, session)
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+def create_account(
+    request: Request,
+    session: SessionDep,
+    principal: Manager,
+    problem: CsrfProblem,
+    username: Annotated[str, Form(max_length=100)] = "",
+    display_name: Annotated[str, Form(max_length=100)] = "",
+    role: Annotated[str, Form(max_length=40)] = "",
+    unit_id: Annotated[str, Form(max_length=20)] = "",
+    person_id: Annotated[str, Form(max_length=20)] = "",
+) -> HTMLResponse:
+    if problem:
+        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
+    form = {"username": username, "display_name": display_name, "role": role}
+    try:
+        user, password = service.create_account(
+            session,
+            username=username,
+            role_key=role,
+            actor=principal.actor,
+            display_name=display_name or None,
+            unit_id=_optional_id(unit_id),
+            person_id=_optional_id(person_id),
+        )
+    except service.AuthError as refused:
+        session.rollback()
+        return _users_page(request, session, error=str(refused), form=form, status_code=422)
+    session.commit()
+    created = {"username": user.username, "password": password}
+    return _users_page(request, session, created=created)
+
+
+def _load_user(session: Session, user_id: int) -> User | None:
+    return service.get_user(session, user_id=user_id)
+
+
+def _user_page(
+    request: Request,
+    session: Session,
+    user: User,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    new_password: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    history = audit.query(
+        session, audit.AuditFilters(object_type="user", object_id=str(user.id)), limit=20
+    )
+    response = render(
+        request,
+        "auth/user.html",
+        {
+            "user": user,
+            "roles": service.list_roles(session),
+            "role_names": {r.id: r.name for r in service.list_roles(session)},
+            "units": org.list_units(session),
+            "locked": service.is_locked(user),
+            "history": history,
+            "error": error,
+            "notice": notice,
+            "new_password": new_password,
+            "nav": "admin",
+        },
+        status_code=status_code,
+    )
+    response.headers.update(_NO_STORE)
+    return response
+
+
+def _user_not_found(request: Request) -> HTMLResponse:
+    return error_page(request, status_code=404, title="找不到账号", message="该账号不存在。")
+
+
+@router.get("/admin/users/{user_id}", response_class=HTMLResponse)
+def user_page(
+    request: Request, session: SessionDep, principal: Manager, user_id: int, done: str = ""
+) -> HTMLResponse:
+    user = _load_user(session, user_id)
+    if user is None:
+        return _user_not_found(request)
+    return _user_page(request, session, user, notice=_DONE.get(done))
+
+
+def _user_change(
+    request: Request,
+    session: Session,
+    user_id: int,
+    problem: str | None,
+    change: Callable[[User], str],
+) -> Response:
+    """Run one administrator's change on an account: CSRF refused, unknown 404, a refused
+    change shown on the account's page, success redirected there with its notice."""
+    if problem:
+        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
+    user = _load_user(session, user_id)
+    if user is None:
+        return _user_not_found(request)
+    try:
+        done = change(user)
+    except service.AuthError as refused:
+        session.rollback()
+        session.refresh(user)
+        return _user_page(request, session, user, error=str(refused), status_code=422)
+    session.commit()
+    return RedirectResponse(f"/admin/users/{user.id}?done={done}", status_code=303)
+
+
+@router.post("/admin/users/{user_id}/role")
+def change_role(
+    request: Request,
+    session: SessionDep,
+    principal: Manager,
+    problem: CsrfProblem,
+    user_id: int,
+    role: Annotated[str, Form(max_length=40)] = "",
+    unit_id: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    def change(user: User) -> str:
+        service.admin_update(
+            session, user=user, role_key=role, unit_id=_optional_id(unit_id), by=principal
+        )
+        return "role"
+
+    return _user_change(request, session, user_id, problem, change)
+
+
+@router.post("/admin/users/{user_id}/active")
+def change_active(
+    request: Request,
+    session: SessionDep,
+    principal: Manager,
+    problem: CsrfProblem,
+    user_id: int,
+    active: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    def change(user: User) -> str:
+        service.admin_set_active(session, user=user, active=active == "1", by=principal)
+        return "active" if active == "1" else "inactive"
+
+    return _user_change(request, session, user_id, problem, change)
+
+
+@router.post("/admin/users/{user_id}/unlock")
+def unlock_account(
+    request: Request, session: SessionDep, principal: Manager, problem: CsrfProblem, user_id: int
+) -> Response:
+    def change(user: User) -> str:
+        service.unlock(session, user=user, actor=principal.actor)
+        return "unlock"
+
+    return _user_change(request, session, user_id, problem, change)
+
+
+@router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
+def reset_password(
+    request: Request, session: SessionDep, principal: Manager, problem: CsrfProblem, user_id: int
+) -> HTMLResponse:
+    """The one-time password is shown in this response only (no redirect that could be
+    reloaded from history)."""
+    if problem:
+        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
+    user = _load_user(session, user_id)
+    if user is None:
+        return _user_not_found(request)
+    password = service.reset_password(session, user=user, actor=principal.actor)
+    session.commit()
+    return _user_page(request, session, user, new_password=password)
+
+
+def _roles_page(
+    request: Request, session: Session, *, error: str | None = None, notice: str | None = None
+) -> HTMLResponse:
+    roles = service.list_roles(session)
+    return render(
+        request,
+        "auth/roles.html",
+        {
+            "roles": roles,
+            "granted": {r.id: set(r.permissions.split()) for r in roles},
+            "permissions": config.PERMISSIONS,
+            "error": error,
+            "notice": notice,
+            "nav": "admin",
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@router.get("/admin/roles", response_class=HTMLResponse)
+def roles_page(
+    request: Request, session: SessionDep, principal: Manager, done: str = ""
+) -> HTMLResponse:
+    return _roles_page(request, session, notice=_DONE.get(done))
+
+
+@router.post("/admin/roles/{role_id}")
+async def change_role_permissions(
+    request: Request, session: SessionDep, principal: Manager, problem: CsrfProblem, role_id: int
+) -> Response:
+    if problem:
+        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
+    role = session.get(Role, role_id)
+    if role is None:
+        return error_page(request, status_code=404, title="找不到角色", message="该角色不存在。")
+    form = await request.form()
+    permissions = [str(p) for p in form.getlist("permissions")]
+    try:
+        service.set_role_permissions(session, role=role, permissions=permissions, by=principal)
+    except service.AuthError as refused:
+        session.rollback()
+        return _roles_page(request, session, error=str(refused))
+    session.commit()
+    return RedirectResponse("/admin/roles?done=permissions", status_code=303)
+
+
+# --- the audit log (审计日志) ----------------------------------------------------------
+
+_AUDIT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """The audit page's filters as the form sends them (dates are Beijing days)."""
+
+    start: str = ""
+    end: str = ""
+    actor: str = ""
+    action: str = ""
+    object_type: str = ""
+    object_id: str = ""
+    q: str = ""
+
+    def params(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items() if v}
+
+    def filters(self) -> audit.AuditFilters:
+        """Filters in UTC: ``start`` from its local midnight, ``end`` to the end of its day."""
+        since, until = _local_day(self.start, "开始日期"), _local_day(self.end, "结束日期")
+        return audit.AuditFilters(
+            since=since,
+            until=None if until is None else until + timedelta(days=1),
+            actor=self.actor,
+            action=self.action if self.action in audit.ACTIONS else "",
+            object_type=self.object_type,
+            object_id=self.object_id,
+            text=self.q,
+        )
+
+
+def _local_day(value: str, label: str) -> datetime | None:
+    if not value.strip():
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError as error:
+        raise service.AuthError(f"{label}“{value[:20]}”应写成 年-月-日，例如 2024-03-05") from error
+    return to_utc_naive(datetime.combine(day, time()), assume=local_zone())
+
+
+def _audit_query(
+    start: str = "",
+    end: str = "",
+    actor: str = "",
+    action: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    q: str = "",
+) -> AuditQuery:
+    return AuditQuery(
+        start[:10], end[:10], actor[:100], action[:40], object_type[:40], object_id[:64], q[:200]
+    )
+
+
+AuditQueryDep = Annotated[AuditQuery, Depends(_audit_query)]
+
+
+def _value_text(value: object) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return "、".join(_value_text(v) for v in value) or "（无）"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+def _audit_page(
+    request: Request,
+    session: Session,
+    wanted: AuditQuery,
+    *,
+    page: int = 1,
+    verify_report: audit.VerifyReport | None = None,
+) -> HTMLResponse:
+    error, rows, total = None, [], 0
+    try:
+        filters = wanted.filters()
+    except service.AuthError as refused:
+        error, filters = str(refused), None
+    if filters is not None:
+        total = audit.count(session, filters)
+        offset = (page - 1) * _AUDIT_PAGE_SIZE
+        for entry in audit.query(session, filters, limit=_AUDIT_PAGE_SIZE, offset=offset):
+            changes = [(n, _value_text(b), _value_text(a)) for n, b, a in audit.changes_of(entry)]
+            rows.append((entry, changes))
+    return render(
+        request,
+        "audit/list.html",
+        {
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // _AUDIT_PAGE_SIZE)),
+            "wanted": wanted,
+            "params": wanted.params(),
+            "actions": audit.ACTIONS,
+            "object_types": audit.object_types(session),
+            "error": error,
+            "verify_report": verify_report,
+            "nav": "audit",
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    session: SessionDep,
+    principal: Auditor,
+    wanted: AuditQueryDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    return _audit_page(request, session, wanted, page=page)
+
+
+@router.post("/admin/audit/verify", response_class=HTMLResponse)
+def audit_verify(
+    request: Request, session: SessionDep, principal: Auditor, problem: CsrfProblem
+) -> HTMLResponse:
+    if problem:
+        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
+    report = audit.verify(session)
+    session.expire_all()  # verify detaches the rows it read
+    return _audit_page(request, session, AuditQuery(), verify_report=report)
+
+
+_EXPORT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+@router.post("/admin/audit/export")
+async def audit_export(
+    request: Request, session: SessionDep, principal: Auditor, problem: CsrfProblem
+) -> Response:
+    """The filtered rows as .xlsx or .csv; the export itself is audited."""
+    if problem:
+        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
+    form = await request.form()
+    fields = {k: str(form.get(k) or "") for k in AuditQuery.__dataclass_fields__}
+    wanted = _audit_query(**fields)
+    kind = "csv" if form.get("format") == "csv" else "xlsx"
+    try:
+        filters = wanted.filters()
+    except service.AuthError as refused:
+        return error_page(request, status_code=422, title="无法导出", message=str(refused))
+    rows = audit.export_rows(session, filters)
+    body = audit.to_csv(rows) if kind == "csv" else audit.to_xlsx(rows)
+    conditions = "，".join(f"{k}={v}" for k, v in wanted.params().items()) or "全部"
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="export",
+        object_type="audit",
+        summary=f"导出审计日志 {len(rows) - 1} 条（{kind}），条件：{conditions}",
+    )
+    session.commit()
+    name = f"audit-{utcnow():%Y%m%d-%H%M%S}.{kind}"
+    return Response(
+        body,
+        media_type=_EXPORT_TYPES[kind],
+        headers={"Content-Disposition": f'attachment; filename="{name}"', **_NO_STORE},
+    )
+
+
+@router.get("/api/v1/audit")
+def audit_api(
+    session: SessionDep,
+    principal: Auditor,
+    wanted: AuditQueryDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    """Audit rows as JSON, newest first (token scope ``audit.read``)."""
+    try:
+        filters = wanted.filters()
+    except service.AuthError as refused:
+        return JSONResponse({"detail": str(refused)}, status_code=422)
+    items = [
+        {
+            "seq": e.seq,
+            "at": e.at.isoformat() + "Z",
+            "actor": e.actor_name,
+            "actor_id": e.actor_id,
+            "ip": e.ip,
+            "action": e.action,
+            "object_type": e.object_type,
+            "object_id": e.object_id,
+            "summary": e.summary,
+            "changes": {n: [b, a] for n, b, a in audit.changes_of(e)},
+        }
+        for e in audit.query(session, filters, limit=limit, offset=offset)
+    ]
+    return JSONResponse({"total": audit.count(session, filters), "items": items})

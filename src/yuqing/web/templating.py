@@ -100,6 +100,8 @@ def render(
         # in every page's console, and the pages work without it.
         "htmx_available": HTMX_FILE.is_file(),
         "nav": "",
+        # Set by yuqing.auth.deps.resolve on pages that check who is asking.
+        "principal": getattr(request.state, "principal", None),
         **(context or {}),
     }
     response = templates.TemplateResponse(request, name, full, status_code=status_code)
