@@ -114,6 +114,8 @@ class SentimentModel:
             "temperature": self.temperature,
             "n_bits": self.spec.n_bits,
             "words": self.spec.words,
+            "word_pairs": self.spec.word_pairs,
+            "lexicon": self.spec.lexicon,
         }
         # float16 halves the file; the weights' precision is far above what the data supports.
         with path.open("wb") as handle:
@@ -131,7 +133,13 @@ class SentimentModel:
                 meta = json.loads(str(data["meta"]))
                 weights = data["weights"].astype(np.float32)
                 bias = data["bias"]
-            spec = FeatureSpec(n_bits=int(meta["n_bits"]), words=bool(meta["words"]))
+            # Files written before word pairs and the polarity list had neither.
+            spec = FeatureSpec(
+                n_bits=int(meta["n_bits"]),
+                words=bool(meta["words"]),
+                word_pairs=bool(meta.get("word_pairs", False)),
+                lexicon=bool(meta.get("lexicon", False)),
+            )
             classes = tuple(meta["classes"])
         except (OSError, KeyError, ValueError) as error:
             raise ModelFileError(path, str(error)) from error
@@ -218,7 +226,10 @@ def train(
     sample_weight = np.asarray(weights if weights is not None else [1.0] * len(texts), float)
     x = features.matrix(texts, spec)
     fit_index, calib_index = _calibration_split(y, seed)
-    w, b = _fit_linear(x[fit_index], y[fit_index], sample_weight[fit_index], classes, c)
+    x_fit, y_fit, weight_fit = _with_emoticon_free_copies(
+        [texts[i] for i in fit_index], x[fit_index], y[fit_index], sample_weight[fit_index], spec
+    )
+    w, b = _fit_linear(x_fit, y_fit, weight_fit, classes, c)
     model = SentimentModel(kind, classes, w, b, 1.0, spec, dict(meta or {}))
     if len(calib_index):
         logits = (x[calib_index] @ w.T) + b
@@ -227,6 +238,24 @@ def train(
         model.temperature = _fit_temperature(np.asarray(logits), y_index)
     model.meta.update({"examples": len(texts), "c": c, "seed": seed})
     return model
+
+
+def _with_emoticon_free_copies(
+    texts: list[str], x: sp.csr_matrix, y: np.ndarray, weight: np.ndarray, spec: FeatureSpec
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """The examples plus a copy without Weibo emoticon codes of each that has some: labels
+    that follow the emoticons would otherwise teach the model to read nothing else, and it
+    would fail on posts without them (measured in docs/sentiment.md)."""
+    stripped = [features.strip_emoticons(t) for t in texts]
+    changed = np.array([s != t for s, t in zip(stripped, texts, strict=True)], dtype=bool)
+    if not changed.any():
+        return x, y, weight
+    extra = features.matrix([s for s, keep in zip(stripped, changed, strict=True) if keep], spec)
+    return (
+        sp.vstack([x, extra]).tocsr(),
+        np.concatenate([y, y[changed]]),
+        np.concatenate([weight, weight[changed]]),
+    )
 
 
 def _calibration_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
