@@ -38,8 +38,10 @@ _SALT = {
 }
 _MASK = (1 << 64) - 1
 POLARITY_WORDS = Path(__file__).parent / "data" / "polarity_words.tsv"
-NEGATIONS = ("不", "没", "没有", "别", "无", "非", "未", "不是", "不会", "不能", "不要", "毫无")
-NEGATIONS += ("并不", "从不", "决不", "绝不", "从来不", "难以", "不太", "不够", "不怎么", "不算")
+NEGATIONS = tuple(
+    "不 没 没有 别 无 非 未 不是 不会 不能 不要 毫无 并不 从不 决不 绝不 从来不 难以 不太 不够 "
+    "不怎么 不算".split()
+)
 _EMOTICON = re.compile(r"\[[^\[\]\s]{1,8}\]")
 _SPACES = re.compile(r"\s+")
 
