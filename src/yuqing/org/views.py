@@ -1,0 +1,574 @@
+"""Desk pages of the organisation (单位与人员): unit tree, units, people, duty roles, the
+roster in Excel. Access is decided by the services (OrgAccessError → 404,
+OrgPermissionError → 403); routes also declare the permission they need."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from yuqing.auth.deps import require
+from yuqing.auth.service import Principal
+from yuqing.core.database import get_session
+from yuqing.org import excel, service
+from yuqing.org.models import Person, Unit
+from yuqing.org.schemas import PersonIn, RosterImport, UnitIn
+from yuqing.web.csrf import csrf_problem
+from yuqing.web.templating import error_page, render
+
+router = APIRouter(include_in_schema=False)
+
+SessionDep = Annotated[Session, Depends(get_session)]
+CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
+Reader = Annotated[Principal, Depends(require("org.read"))]
+Manager = Annotated[Principal, Depends(require("org.manage"))]
+# Multipart framing around the file: boundaries, part headers, the CSRF field.
+_FORM_OVERHEAD = 64 * 1024
+
+PERSON_FIELDS = (
+    ("position", "职务"),
+    ("phone", "手机"),
+    ("email", "邮箱"),
+    ("wecom_userid", "企业微信号"),
+    ("dingtalk_userid", "钉钉号"),
+    ("political_status", "政治面貌"),
+)
+
+
+def _not_found(request: Request) -> HTMLResponse:
+    return error_page(
+        request,
+        status_code=404,
+        title="找不到",
+        message="该单位或人员不存在，或不在您的查看范围内。",
+    )
+
+
+def _refused(request: Request, message: str) -> HTMLResponse:
+    return error_page(request, status_code=403, title="请求已拒绝", message=message)
+
+
+def _int_or_none(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.lstrip("-").isdigit() else None
+
+
+def _messages(error: ValidationError) -> str:
+    return "；".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+
+
+# --- the tree -------------------------------------------------------------------------
+
+
+@router.get("/org", response_class=HTMLResponse)
+def tree_page(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
+    return _tree(request, session, principal)
+
+
+def _tree(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "org/tree.html",
+        {
+            "nav": "org",
+            "rows": service.unit_tree(session, viewer=principal),
+            "roles": service.list_duty_roles(session),
+            "kinds": service.list_kinds(session),
+            "can_manage": principal.can(service.MANAGE),
+            "all_units": principal.visible_units is None,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/org/units", response_class=HTMLResponse)
+def create_unit(
+    request: Request,
+    session: SessionDep,
+    problem: CsrfProblem,
+    principal: Manager,
+    name: Annotated[str, Form(max_length=200)] = "",
+    parent_id: Annotated[str, Form(max_length=20)] = "",
+    kind_id: Annotated[str, Form(max_length=20)] = "",
+    student_count: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    if problem:
+        return _refused(request, problem)
+    try:
+        unit_in = UnitIn(
+            name=name,
+            parent_id=_int_or_none(parent_id),
+            kind_id=_int_or_none(kind_id),
+            student_count=_int_or_none(student_count),
+        )
+        unit = service.add_unit(session, viewer=principal, unit_in=unit_in)
+    except ValidationError as error:
+        return _tree(request, session, principal, error=_messages(error), status_code=400)
+    except service.OrgError as error:
+        return _tree(request, session, principal, error=str(error), status_code=400)
+    except service.OrgAccessError:
+        return _not_found(request)
+    except service.OrgPermissionError as error:
+        return _refused(request, str(error))
+    session.commit()
+    return RedirectResponse(f"/org/units/{unit.id}?saved=1", status_code=303)
+
+
+# --- a unit ---------------------------------------------------------------------------
+
+
+@router.get("/org/units/{unit_id}", response_class=HTMLResponse)
+def unit_page(request: Request, unit_id: int, session: SessionDep, principal: Reader) -> Response:
+    try:
+        unit = service.visible_unit(session, viewer=principal, unit_id=unit_id)
+    except service.OrgAccessError:
+        return _not_found(request)
+    notice = "已保存。" if request.query_params.get("saved") else None
+    return _unit(request, session, principal, unit, notice=notice)
+
+
+def _unit(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    unit: Unit,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    people = service.people_of(session, viewer=principal, unit_id=unit.id)
+    units = service.visible_units(session, viewer=principal)
+    by_id = {u.id: u for u in units}
+    return render(
+        request,
+        "org/unit.html",
+        {
+            "nav": "org",
+            "unit": unit,
+            "path": service.unit_path(unit, by_id),
+            "parent": by_id.get(unit.parent_id or 0),
+            "children": [u for u in units if u.parent_id == unit.id],
+            "people": people,
+            "roles_of": service.roles_of(session, [p.id for p in people]),
+            "people_by_id": {p.id: p for p in people},
+            "kinds": service.list_kinds(session),
+            "kind_names": {k.id: k.name for k in service.list_kinds(session)},
+            "parents": [u for u in units if u.id != unit.id],
+            "can_manage": principal.can(service.MANAGE),
+            "all_units": principal.visible_units is None,
+            "notice": notice,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/org/units/{unit_id}", response_class=HTMLResponse)
+def edit_unit(
+    request: Request,
+    unit_id: int,
+    session: SessionDep,
+    problem: CsrfProblem,
+    principal: Manager,
+    name: Annotated[str, Form(max_length=200)] = "",
+    parent_id: Annotated[str, Form(max_length=20)] = "",
+    kind_id: Annotated[str, Form(max_length=20)] = "",
+    head_person_id: Annotated[str, Form(max_length=20)] = "",
+    contact_person_id: Annotated[str, Form(max_length=20)] = "",
+    student_count: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    if problem:
+        return _refused(request, problem)
+    try:
+        unit = service.visible_unit(session, viewer=principal, unit_id=unit_id)
+    except service.OrgAccessError:
+        return _not_found(request)
+    try:
+        unit_in = UnitIn(
+            name=name,
+            parent_id=_int_or_none(parent_id)
+            if principal.visible_units is None
+            else unit.parent_id,
+            kind_id=_int_or_none(kind_id),
+            head_person_id=_int_or_none(head_person_id),
+            contact_person_id=_int_or_none(contact_person_id),
+            student_count=_int_or_none(student_count),
+        )
+        service.edit_unit(session, viewer=principal, unit=unit, unit_in=unit_in)
+    except (ValidationError, service.OrgError) as error:
+        session.rollback()
+        unit = service.visible_unit(session, viewer=principal, unit_id=unit_id)
+        message = _messages(error) if isinstance(error, ValidationError) else str(error)
+        return _unit(request, session, principal, unit, error=message, status_code=400)
+    except service.OrgAccessError:
+        return _not_found(request)
+    except service.OrgPermissionError as error:
+        return _refused(request, str(error))
+    session.commit()
+    return RedirectResponse(f"/org/units/{unit.id}?saved=1", status_code=303)
+
+
+# --- people ---------------------------------------------------------------------------
+
+
+def _person_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    person: Person | None,
+    form: dict[str, str],
+    role_keys: list[str],
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    units = service.visible_units(session, viewer=principal)
+    labels = service.unit_labels(service.list_units(session))
+    held = service.roles_of(session, [person.id])[person.id] if person else []
+    return render(
+        request,
+        "org/person.html",
+        {
+            "nav": "org",
+            "person": person,
+            "unit": session.get(Unit, person.unit_id) if person and person.unit_id else None,
+            "form": form,
+            "role_keys": set(role_keys),
+            "held": held,
+            "roles": service.list_duty_roles(session),
+            "units": [(u.id, labels[u.id]) for u in units],
+            "fields": PERSON_FIELDS,
+            "can_manage": principal.can(service.MANAGE),
+            "notice": notice,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+def _form_of(person: Person) -> dict[str, str]:
+    form = {key: getattr(person, key) or "" for key, _ in PERSON_FIELDS}
+    return {
+        **form,
+        "name": person.name,
+        "unit_id": str(person.unit_id or ""),
+        "note": person.note or "",
+    }
+
+
+class PersonForm:
+    """The fields of the person form (duty roles as repeated ``roles`` checkboxes)."""
+
+    def __init__(
+        self,
+        name: Annotated[str, Form(max_length=200)] = "",
+        unit_id: Annotated[str, Form(max_length=20)] = "",
+        position: Annotated[str, Form(max_length=200)] = "",
+        phone: Annotated[str, Form(max_length=100)] = "",
+        email: Annotated[str, Form(max_length=300)] = "",
+        wecom_userid: Annotated[str, Form(max_length=200)] = "",
+        dingtalk_userid: Annotated[str, Form(max_length=200)] = "",
+        political_status: Annotated[str, Form(max_length=100)] = "",
+        note: Annotated[str, Form(max_length=4000)] = "",
+        roles: Annotated[list[str] | None, Form()] = None,
+    ) -> None:
+        self.values = {
+            "name": name,
+            "unit_id": unit_id,
+            "position": position,
+            "phone": phone,
+            "email": email,
+            "wecom_userid": wecom_userid,
+            "dingtalk_userid": dingtalk_userid,
+            "political_status": political_status,
+            "note": note,
+        }
+        self.roles = [r for r in (roles or []) if r][:50]
+
+
+@router.get("/org/people/new", response_class=HTMLResponse)
+def new_person_page(
+    request: Request, session: SessionDep, principal: Manager, unit_id: int | None = None
+) -> HTMLResponse:
+    return _person_page(
+        request, session, principal, person=None, form={"unit_id": str(unit_id or "")}, role_keys=[]
+    )
+
+
+@router.get("/org/people/{person_id}", response_class=HTMLResponse)
+def person_page(
+    request: Request, person_id: int, session: SessionDep, principal: Reader
+) -> HTMLResponse:
+    try:
+        person = service.visible_person(session, viewer=principal, person_id=person_id)
+    except service.OrgAccessError:
+        return _not_found(request)
+    keys = [r.key for r in service.roles_of(session, [person.id])[person.id]]
+    notice = "已保存。" if request.query_params.get("saved") else None
+    return _person_page(
+        request,
+        session,
+        principal,
+        person=person,
+        form=_form_of(person),
+        role_keys=keys,
+        notice=notice,
+    )
+
+
+@router.post("/org/people/new", response_class=HTMLResponse)
+def create_person(
+    request: Request,
+    session: SessionDep,
+    problem: CsrfProblem,
+    principal: Manager,
+    form: Annotated[PersonForm, Depends()],
+) -> Response:
+    if problem:
+        return _refused(request, problem)
+    return _save(request, session, principal, person=None, form=form)
+
+
+@router.post("/org/people/{person_id}", response_class=HTMLResponse)
+def edit_person(
+    request: Request,
+    person_id: int,
+    session: SessionDep,
+    problem: CsrfProblem,
+    principal: Manager,
+    form: Annotated[PersonForm, Depends()],
+) -> Response:
+    if problem:
+        return _refused(request, problem)
+    try:
+        person = service.visible_person(session, viewer=principal, person_id=person_id)
+    except service.OrgAccessError:
+        return _not_found(request)
+    return _save(request, session, principal, person=person, form=form)
+
+
+def _save(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    person: Person | None,
+    form: PersonForm,
+) -> Response:
+    values = form.values
+    try:
+        unit_id = _int_or_none(values["unit_id"])
+        if unit_id is None:
+            raise service.OrgError("请选择单位")
+        person_in = PersonIn(
+            **{k: v for k, v in values.items() if k != "unit_id"},
+            unit_id=unit_id,
+            role_keys=form.roles,
+        )
+        saved, _ = service.save_person(
+            session, viewer=principal, person_in=person_in, person=person
+        )
+    except (ValidationError, service.OrgError, service.OrgAccessError) as error:
+        # A unit outside the viewer's units chosen by hand is just a wrong choice here.
+        session.rollback()
+        message = _messages(error) if isinstance(error, ValidationError) else str(error)
+        if person is not None:
+            person = session.get(Person, person.id)
+        return _person_page(
+            request,
+            session,
+            principal,
+            person=person,
+            form=values,
+            role_keys=form.roles,
+            error=message,
+            status_code=400,
+        )
+    except service.OrgPermissionError as error:
+        return _refused(request, str(error))
+    session.commit()
+    return RedirectResponse(f"/org/people/{saved.id}?saved=1", status_code=303)
+
+
+# --- duty roles and unit kinds --------------------------------------------------------
+
+
+@router.get("/org/settings", response_class=HTMLResponse)
+def settings_page(request: Request, session: SessionDep, principal: Manager) -> HTMLResponse:
+    try:
+        service.check_all_units_manager(principal)
+    except service.OrgPermissionError as error:
+        return _refused(request, str(error))
+    return _settings(request, session)
+
+
+def _settings(
+    request: Request,
+    session: Session,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "org/settings.html",
+        {
+            "nav": "org",
+            "roles": service.list_duty_roles(session),
+            "kinds": service.list_kinds(session),
+            "notice": notice,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/org/settings/{what}", response_class=HTMLResponse)
+def save_lookup(
+    request: Request,
+    what: str,
+    session: SessionDep,
+    problem: CsrfProblem,
+    principal: Manager,
+    name: Annotated[str, Form(max_length=200)] = "",
+    item_id: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Rename (``item_id`` given) or add a duty role (``what=roles``) or unit kind (``kinds``)."""
+    if problem:
+        return _refused(request, problem)
+    if what not in ("roles", "kinds"):
+        return _not_found(request)
+    target = _int_or_none(item_id)
+    try:
+        if what == "roles":
+            if target is None:
+                service.add_duty_role(session, viewer=principal, name=name)
+            else:
+                service.rename_duty_role(session, viewer=principal, role_id=target, name=name)
+        elif target is None:
+            service.add_kind(session, viewer=principal, name=name)
+        else:
+            service.rename_kind(session, viewer=principal, kind_id=target, name=name)
+    except service.OrgPermissionError as error:
+        return _refused(request, str(error))
+    except service.OrgAccessError:
+        return _not_found(request)
+    except service.OrgError as error:
+        session.rollback()
+        return _settings(request, session, error=str(error), status_code=400)
+    session.commit()
+    return _settings(request, session, notice="已保存。")
+
+
+# --- Excel ----------------------------------------------------------------------------
+
+
+def _xlsx(data: bytes, filename: str) -> Response:
+    disposition = f"attachment; filename=\"roster.xlsx\"; filename*=UTF-8''{quote(filename)}"
+    return Response(
+        data,
+        media_type=excel.XLSX_TYPE,
+        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/org/export/ledger.xlsx")
+def export_ledger(session: SessionDep, principal: Reader) -> Response:
+    data = excel.export_ledger(session, viewer=principal)
+    session.commit()
+    return _xlsx(data, "网络评论员台账.xlsx")
+
+
+@router.get("/org/export/registration.xlsx")
+def export_registration(
+    request: Request, session: SessionDep, principal: Reader, unit_id: int | None = None
+) -> Response:
+    try:
+        data = excel.export_registration(session, viewer=principal, unit_id=unit_id)
+    except service.OrgAccessError:
+        return _not_found(request)
+    session.commit()
+    return _xlsx(data, "网络评论员登记表.xlsx")
+
+
+@router.get("/org/import", response_class=HTMLResponse)
+def import_page(request: Request, principal: Manager) -> HTMLResponse:
+    return _import(request)
+
+
+def _import(
+    request: Request,
+    *,
+    report: RosterImport | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "org/import.html",
+        {
+            "nav": "org",
+            "report": report,
+            "error": error,
+            "cap_mb": excel.cap_bytes() // 1024 // 1024,
+            "headers": excel.REGISTRATION_HEADERS,
+        },
+        status_code=status_code,
+    )
+
+
+async def _capped_body(request: Request, cap: int) -> bytes | None:
+    """The request body, or ``None`` as soon as it grows past ``cap`` (or says it will):
+    an oversize upload is refused without being read whole or spooled to disk."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            return None
+    # Starlette's own request.body() keeps the bytes here; form() then parses them.
+    request._body = bytes(body)
+    return request._body
+
+
+@router.post("/org/import", response_class=HTMLResponse)
+async def import_roster(request: Request, session: SessionDep, principal: Manager) -> Response:
+    body = await _capped_body(request, excel.cap_bytes() + _FORM_OVERHEAD)
+    if body is None:
+        message = f"文件超过 {excel.cap_bytes() // 1024 // 1024} MB，已拒绝，未读取其内容。"
+        return _import(request, error=message, status_code=413)
+    problem = await csrf_problem(request)
+    if problem:
+        return _refused(request, problem)
+    form = await request.form(max_files=1, max_fields=10)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return _import(request, error="请选择要导入的 .xlsx 文件。", status_code=400)
+    data = await upload.read()
+    filename = upload.filename[-200:]
+    try:
+        report = excel.import_roster(session, viewer=principal, data=data, filename=filename)
+    except excel.RosterFileError as error:
+        session.rollback()
+        return _import(request, error=str(error), status_code=400)
+    session.commit()
+    return _import(request, report=report)
