@@ -1,0 +1,419 @@
+"""Sign-in, sessions, tokens and account administration through the real app and database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from tests.support import sign_in
+
+from yuqing.auth import service
+from yuqing.auth.deps import SESSION_COOKIE
+from yuqing.auth.models import Role, User, UserSession
+from yuqing.core.audit import SYSTEM, AuditEntry
+from yuqing.core.timeutil import utcnow
+from yuqing.web.app import create_app
+
+PASSWORD = "correct-horse-42"
+
+
+@pytest.fixture
+def client(engine: Any) -> Iterator[TestClient]:
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def _account(session: Session, name: str, role: str = "admin", **extra: Any) -> User:
+    user = service.create_user(
+        session,
+        username=name,
+        password=PASSWORD,
+        role_key=role,
+        actor=SYSTEM,
+        must_change_password=False,
+        **extra,
+    )
+    session.commit()
+    return user
+
+
+def _csrf(client: TestClient) -> str:
+    token = client.cookies.get("yuqing_csrf")
+    assert token
+    return token
+
+
+def _login_form(client: TestClient, username: str, password: str) -> Any:
+    client.get("/login")
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": _csrf(client)},
+        follow_redirects=False,
+    )
+
+
+def _actions(session: Session, action: str) -> list[AuditEntry]:
+    session.expire_all()
+    query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+    return list(session.execute(query).scalars())
+
+
+def _goes_to_login(answer: Any) -> str:
+    assert answer.status_code == 303, answer.text[:300]
+    location = unquote(answer.headers["location"])
+    assert location.startswith("/login?")
+    return location
+
+
+# ---- signing in and out ----------------------------------------------------------------
+
+
+def test_sign_in_with_the_right_password_and_a_plain_message_for_a_wrong_one(
+    client: TestClient, session: Session
+) -> None:
+    _account(session, "wang", role="leader")
+    wrong = _login_form(client, "wang", "not-the-password-1")
+    assert wrong.status_code == 401
+    assert "用户名或密码不正确" in wrong.text
+    assert SESSION_COOKIE not in client.cookies
+    unknown = _login_form(client, "nobody", PASSWORD)
+    assert unknown.status_code == 401 and "用户名或密码不正确" in unknown.text
+
+    right = _login_form(client, "WANG", PASSWORD)
+    assert right.status_code == 303 and right.headers["location"] == "/"
+    assert client.cookies.get(SESSION_COOKIE)
+    page = client.get("/account/tokens")
+    assert page.status_code == 200 and "接口令牌" in page.text
+    assert [e.summary for e in _actions(session, "login")] == ["登录成功"]
+
+
+def test_five_wrong_passwords_lock_the_account(client: TestClient, session: Session) -> None:
+    _account(session, "wang", role="leader")
+    for _ in range(4):
+        assert "用户名或密码不正确" in _login_form(client, "wang", "wrong-pass-1").text
+    fifth = _login_form(client, "wang", "wrong-pass-1")
+    assert fifth.status_code == 401 and "已锁定" in fifth.text
+    even_right = _login_form(client, "wang", PASSWORD)
+    assert even_right.status_code == 401 and "已锁定" in even_right.text
+    assert SESSION_COOKIE not in client.cookies
+
+
+def test_a_one_time_password_must_be_changed_before_anything_else(
+    client: TestClient, session: Session
+) -> None:
+    _account(session, "boss")
+    user, one_time = service.create_account(
+        session, username="newbie", role_key="admin", actor=SYSTEM
+    )
+    session.commit()
+    first = _login_form(client, "newbie", one_time)
+    assert first.status_code == 303 and first.headers["location"] == "/account/password"
+    blocked = client.get("/admin/users", follow_redirects=False)
+    assert blocked.status_code == 303 and blocked.headers["location"] == "/account/password"
+    assert "请先设置您自己的密码" in client.get("/account/password").text
+    changed = client.post(
+        "/account/password",
+        data={
+            "csrf_token": _csrf(client),
+            "current": one_time,
+            "new": "my-own-pass-99",
+            "repeat": "my-own-pass-99",
+        },
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    assert client.get("/admin/users").status_code == 200
+    session.refresh(user)
+    assert not user.must_change_password
+
+
+def test_sign_out_ends_the_session_for_good(client: TestClient, session: Session) -> None:
+    _account(session, "boss")
+    sign_in(client, "boss", PASSWORD)
+    old = client.cookies.get(SESSION_COOKIE)
+    assert old and client.get("/admin/users").status_code == 200
+    out = client.post("/logout", data={"csrf_token": _csrf(client)}, follow_redirects=False)
+    assert out.status_code == 303 and "已退出登录" in unquote(out.headers["location"])
+    client.cookies.set(SESSION_COOKIE, old)  # the old cookie, replayed
+    _goes_to_login(client.get("/admin/users", follow_redirects=False))
+    assert [e.summary for e in _actions(session, "logout")] == ["退出登录"]
+
+
+def test_forged_csrf_tokens_are_refused_and_change_nothing(
+    client: TestClient, session: Session
+) -> None:
+    _account(session, "boss")
+    client.get("/login")
+    forged = client.post(
+        "/login",
+        data={"username": "boss", "password": PASSWORD, "csrf_token": "abc.def"},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403 and SESSION_COOKIE not in client.cookies
+    assert _actions(session, "login") == []
+
+    sign_in(client, "boss", PASSWORD)
+    token = _csrf(client)
+    for path, data in [
+        ("/logout", {}),
+        ("/admin/users", {"username": "mole", "role": "admin"}),
+        ("/admin/users/1/active", {"active": "0"}),
+    ]:
+        no_token = client.post(path, data=data, follow_redirects=False)
+        wrong = client.post(path, data={**data, "csrf_token": token + "x"}, follow_redirects=False)
+        foreign = client.post(
+            path,
+            data={**data, "csrf_token": token},
+            headers={"Origin": "https://evil.example"},
+            follow_redirects=False,
+        )
+        assert [no_token.status_code, wrong.status_code, foreign.status_code] == [403] * 3, path
+    assert client.get("/admin/users").status_code == 200  # still signed in
+    assert service.get_by_username(session, username="mole") is None
+    assert _actions(session, "create")[-1].summary.startswith("新建账号 boss")
+
+
+def test_a_tampered_session_cookie_counts_as_signed_out(
+    client: TestClient, session: Session
+) -> None:
+    _account(session, "boss")
+    sign_in(client, "boss", PASSWORD)
+    client.cookies.set(SESSION_COOKIE, client.cookies.get(SESSION_COOKIE)[:-2] + "zz")
+    location = _goes_to_login(client.get("/admin/users", follow_redirects=False))
+    assert "next=/admin/users" in location
+
+
+def test_an_expired_session_goes_to_sign_in_saying_so(client: TestClient, session: Session) -> None:
+    _account(session, "boss")
+    sign_in(client, "boss", PASSWORD)
+    session.execute(update(UserSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    session.commit()
+    location = _goes_to_login(client.get("/admin/audit", follow_redirects=False))
+    assert "登录已过期" in location
+    assert "登录已过期" in client.get(location).text
+
+
+def test_the_api_wants_a_token_and_honours_its_scope(client: TestClient, session: Session) -> None:
+    boss = _account(session, "boss")
+    anonymous = client.get("/api/v1/audit")
+    assert anonymous.status_code == 401
+    assert anonymous.json() == {"detail": "需要登录或有效的接口令牌"}
+    _, reader = service.create_token(
+        session, user=boss, name="读审计", scopes=["audit.read"], actor=SYSTEM
+    )
+    _, pusher = service.create_token(session, user=boss, name="推送", scopes=["push"], actor=SYSTEM)
+    session.commit()
+    answer = client.get("/api/v1/audit", headers={"Authorization": f"Bearer {reader}"})
+    assert answer.status_code == 200 and answer.json()["total"] >= 3
+    narrow = client.get("/api/v1/audit", headers={"Authorization": f"Bearer {pusher}"})
+    assert narrow.status_code == 403 and "查看审计日志" in narrow.json()["detail"]
+    bad = client.get("/api/v1/audit", headers={"Authorization": "Bearer yq_forged"})
+    assert bad.status_code == 401
+
+
+def test_a_token_is_shown_once_and_can_be_revoked(client: TestClient, session: Session) -> None:
+    _account(session, "boss")
+    sign_in(client, "boss", PASSWORD)
+    made = client.post(
+        "/account/tokens",
+        data={"csrf_token": _csrf(client), "name": "审计同步", "scopes": ["audit.read"]},
+    )
+    assert made.status_code == 200 and "只显示这一次" in made.text
+    secret = made.text.split('<code class="secret">')[1].split("</code>")[0]
+    assert secret.startswith("yq_")
+    listing = client.get("/account/tokens").text
+    assert "审计同步" in listing and secret not in listing
+    api = TestClient(client.app)
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert api.get("/api/v1/audit", headers=headers).status_code == 200
+    beyond = client.post(
+        "/account/tokens",
+        data={"csrf_token": _csrf(client), "name": "x", "scopes": ["no.such"]},
+    )
+    assert beyond.status_code == 422
+    token_id = session.execute(select(User.id)).scalar_one()  # the only account…
+    token_row = service.list_tokens(session, user=session.get(User, token_id))[0]  # type: ignore[arg-type]
+    revoked = client.post(
+        f"/account/tokens/{token_row.id}/revoke",
+        data={"csrf_token": _csrf(client)},
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303
+    assert "已吊销" in client.get("/account/tokens").text
+    assert api.get("/api/v1/audit", headers=headers).status_code == 401
+
+
+# ---- administration ----------------------------------------------------------------------
+
+
+def test_admin_pages_refuse_other_roles(client: TestClient, session: Session) -> None:
+    _account(session, "office", role="publicity")
+    sign_in(client, "office", PASSWORD)
+    for path in ("/admin/users", "/admin/roles", "/admin/audit", "/admin/users/1"):
+        page = client.get(path)
+        assert page.status_code == 403, path
+        assert "没有权限" in page.text
+    made = client.post(
+        "/admin/users", data={"csrf_token": _csrf(client), "username": "mole", "role": "admin"}
+    )
+    assert made.status_code == 403
+    assert service.get_by_username(session, username="mole") is None
+    home = client.get("/account/password").text
+    assert "账号管理" not in home and "审计日志" not in home and "修改密码" in home
+
+
+def test_an_admin_creates_edits_resets_and_deactivates_an_account(
+    client: TestClient, session: Session
+) -> None:
+    _account(session, "boss", display_name="管理员甲")
+    sign_in(client, "boss", PASSWORD)
+    top = client.get("/admin/users").text
+    assert "管理员甲" in top and "账号管理" in top and "审计日志" in top and "退出" in top
+    made = client.post(
+        "/admin/users",
+        data={
+            "csrf_token": _csrf(client),
+            "username": "li",
+            "display_name": "李四",
+            "role": "leader",
+        },
+    )
+    assert made.status_code == 200 and made.headers["cache-control"] == "no-store"
+    one_time = made.text.split('<code class="secret">')[1].split("</code>")[0]
+    assert one_time not in client.get("/admin/users").text
+    li = service.get_by_username(session, username="li")
+    assert li is not None and li.must_change_password
+
+    other = TestClient(client.app)
+    assert _login_form(other, "li", one_time).headers["location"] == "/account/password"
+
+    moved = client.post(
+        f"/admin/users/{li.id}/role",
+        data={"csrf_token": _csrf(client), "role": "publicity", "unit_id": ""},
+    )
+    assert moved.status_code == 200 and "角色和单位已保存" in moved.text
+    change = _actions(session, "permission")[-1]
+    assert change.object_id == str(li.id) and '"role":["leader","publicity"]' in change.changes
+
+    off = client.post(
+        f"/admin/users/{li.id}/active", data={"csrf_token": _csrf(client), "active": "0"}
+    )
+    assert "账号已停用" in off.text
+    _goes_to_login(other.get("/account/password", follow_redirects=False))  # session ended
+    assert _login_form(other, "li", one_time).status_code == 401
+    on = client.post(
+        f"/admin/users/{li.id}/active", data={"csrf_token": _csrf(client), "active": "1"}
+    )
+    assert "账号已启用" in on.text
+
+    reset = client.post(f"/admin/users/{li.id}/password", data={"csrf_token": _csrf(client)})
+    fresh = reset.text.split('<code class="secret">')[1].split("</code>")[0]
+    assert fresh != one_time and reset.headers["cache-control"] == "no-store"
+    assert _login_form(other, "li", one_time).status_code == 401
+    assert _login_form(other, "li", fresh).headers["location"] == "/account/password"
+    assert "重置账号 li 的密码" in _actions(session, "password")[-1].summary
+
+
+def test_an_admin_unlocks_a_locked_account(client: TestClient, session: Session) -> None:
+    _account(session, "boss")
+    wang = _account(session, "wang", role="leader")
+    stranger = TestClient(client.app)
+    for _ in range(5):
+        _login_form(stranger, "wang", "wrong-pass-1")
+    sign_in(client, "boss", PASSWORD)
+    assert "已锁定" in client.get("/admin/users").text
+    done = client.post(f"/admin/users/{wang.id}/unlock", data={"csrf_token": _csrf(client)})
+    assert "已解除锁定" in done.text
+    assert _login_form(stranger, "wang", PASSWORD).status_code == 303
+    assert '"locked_until"' in _actions(session, "update")[-1].changes
+
+
+def test_an_admin_cannot_remove_their_own_rights(client: TestClient, session: Session) -> None:
+    boss = _account(session, "boss")
+    sign_in(client, "boss", PASSWORD)
+    for path, data in [
+        (f"/admin/users/{boss.id}/active", {"active": "0"}),
+        (f"/admin/users/{boss.id}/role", {"role": "leader"}),
+    ]:
+        refused = client.post(path, data={**data, "csrf_token": _csrf(client)})
+        assert refused.status_code == 422 and "不能停用自己的账号" in refused.text, path
+    admin_role = service.role_by_key(session, "admin")
+    kept = [p for p in admin_role.permissions.split() if p != "users.manage"]
+    refused = client.post(
+        f"/admin/roles/{admin_role.id}", data={"csrf_token": _csrf(client), "permissions": kept}
+    )
+    assert refused.status_code == 422 and "不能停用自己的账号" in refused.text
+    session.expire_all()
+    assert boss.active and "users.manage" in service.role_by_key(session, "admin").permissions
+    assert client.get(f"/admin/users/{boss.id}").status_code == 200
+    assert _actions(session, "permission") == []
+
+
+def test_the_last_active_administrator_stays(session: Session) -> None:
+    boss = _account(session, "boss")
+    office = _account(session, "office", role="publicity")
+    someone = service.principal_for(session, user=office)  # not an administrator itself
+    with pytest.raises(service.AuthError, match="最后一个启用的管理员"):
+        service.admin_set_active(session, user=boss, active=False, by=someone)
+    with pytest.raises(service.AuthError, match="最后一个启用的管理员"):
+        service.admin_update(session, user=boss, role_key="leader", unit_id=None, by=someone)
+    second = _account(session, "boss2")
+    service.admin_set_active(session, user=boss, active=False, by=someone)  # another remains
+    assert not boss.active and second.active
+
+
+def test_role_permissions_are_edited_with_checkboxes_and_audited(
+    client: TestClient, session: Session
+) -> None:
+    _account(session, "boss")
+    _account(session, "lead", role="leader")
+    viewer = sign_in(TestClient(client.app), "lead", PASSWORD)
+    assert viewer.get("/admin/audit").status_code == 403
+    sign_in(client, "boss", PASSWORD)
+    page = client.get("/admin/roles").text
+    assert "查看审计日志" in page and "领导（只读）" in page
+    leader = service.role_by_key(session, "leader")
+    wanted = [*leader.permissions.split(), "audit.read"]
+    saved = client.post(
+        f"/admin/roles/{leader.id}", data={"csrf_token": _csrf(client), "permissions": wanted}
+    )
+    assert saved.status_code == 200 and "角色权限已保存" in saved.text
+    assert viewer.get("/admin/audit").status_code == 200
+    row = _actions(session, "permission")[-1]
+    assert row.object_type == "role" and "增加 查看审计日志" in row.summary
+    unknown = client.post(
+        f"/admin/roles/{leader.id}", data={"csrf_token": _csrf(client), "permissions": ["x.y"]}
+    )
+    assert unknown.status_code == 422 and "未知的权限" in unknown.text
+    assert session.get(Role, leader.id) is not None
+
+
+def test_names_with_html_are_shown_escaped(client: TestClient, session: Session) -> None:
+    _account(session, "boss", display_name="<i>管理员</i>")
+    sign_in(client, "boss", PASSWORD)
+    made = client.post(
+        "/admin/users",
+        data={
+            "csrf_token": _csrf(client),
+            "username": "evil",
+            "display_name": '<script>alert("x")</script>',
+            "role": "leader",
+        },
+    )
+    assert made.status_code == 200
+    for page in (client.get("/admin/users").text, client.get("/admin/audit").text):
+        assert "<script>alert" not in page and "<i>管理员</i>" not in page
+    listing = client.get("/admin/users").text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in listing
+    assert "&lt;i&gt;管理员&lt;/i&gt;" in listing
+    refused = client.post(
+        "/admin/users",
+        data={"csrf_token": _csrf(client), "username": "<b>x</b>", "role": "leader"},
+    )
+    assert refused.status_code == 422 and "<b>x</b>" not in refused.text
