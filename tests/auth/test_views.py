@@ -218,7 +218,7 @@ def test_the_api_wants_a_token_and_honours_its_scope(client: TestClient, session
 
 
 def test_a_token_is_shown_once_and_can_be_revoked(client: TestClient, session: Session) -> None:
-    _account(session, "boss")
+    boss = _account(session, "boss")
     sign_in(client, "boss", PASSWORD)
     made = client.post(
         "/account/tokens",
@@ -237,8 +237,7 @@ def test_a_token_is_shown_once_and_can_be_revoked(client: TestClient, session: S
         data={"csrf_token": _csrf(client), "name": "x", "scopes": ["no.such"]},
     )
     assert beyond.status_code == 422
-    token_id = session.execute(select(User.id)).scalar_one()  # the only account…
-    token_row = service.list_tokens(session, user=session.get(User, token_id))[0]  # type: ignore[arg-type]
+    token_row = service.list_tokens(session, user=boss)[0]
     revoked = client.post(
         f"/account/tokens/{token_row.id}/revoke",
         data={"csrf_token": _csrf(client)},
