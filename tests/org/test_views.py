@@ -28,7 +28,7 @@ def test_tree_counts_people_and_role_holders(session: Session, tree: Tree, login
     page = client.get("/org")
     assert page.status_code == 200
     html = page.text
-    row = html[html.index('id="unit-%d"' % tree.cs) :]
+    row = html[html.index(f'id="unit-{tree.cs}"') :]
     row = row[: row.index("</tr>")]
     assert '<td class="num people">2</td>' in row
     assert '<td class="num">2</td>' in row  # two 新闻通讯员

@@ -178,14 +178,15 @@ def export_ledger(session: Session, *, viewer: Viewer) -> bytes:
     units = service.visible_units(session, viewer=viewer)
     labels = service.unit_labels(service.list_units(session))
     order = {u.id: i for i, u in enumerate(units)}
-    rows = list(
-        session.execute(
+    rows = [
+        (person, role, since)
+        for person, role, since in session.execute(
             select(Person, DutyRole, PersonRole.since)
             .join(PersonRole, PersonRole.person_id == Person.id)
             .join(DutyRole, DutyRole.id == PersonRole.duty_role_id)
             .where(Person.unit_id.in_(order))
-        ).tuples()
-    )
+        )
+    ]
     rows.sort(key=lambda r: (order.get(r[0].unit_id or 0, 0), r[0].name, r[1].order))
     workbook = Workbook()
     sheet = _sheet(
@@ -317,9 +318,6 @@ class _Resolver:
         by_id = {u.id: u for u in units}
         self.path_of = {u.id: service.unit_path(u, by_id) for u in units}
         self.by_path = {path: by_id[uid] for uid, path in self.path_of.items()}
-        self.by_name: dict[str, list[Unit]] = {}
-        for unit in units:
-            self.by_name.setdefault(unit.name, []).append(unit)
         self.roles: dict[str, DutyRole] = {}
         for role in service.list_duty_roles(session):
             for alias in (role.key, role.name, _BRACKETS.sub("", role.name)):
@@ -329,13 +327,14 @@ class _Resolver:
         if not label:
             raise ValueError("单位为空")
         label = PATH_RE.sub(service.PATH_SEPARATOR, label)
-        found = self.by_path.get(label)
-        if found is None:
-            named = self.by_name.get(label, [])
-            if len(named) > 1:
-                hint = self.path_of[named[0].id]
-                raise ValueError(f"单位名称“{label}”有多个，请写出上级，如“{hint}”")
-            found = named[0] if named else None
+        # A full path, the end of one (学院 > 系) or a name: whichever names one unit.
+        tail = service.PATH_SEPARATOR + label
+        exact = self.by_path.get(label)
+        named = [exact] if exact else [u for p, u in self.by_path.items() if p.endswith(tail)]
+        if len(named) > 1:
+            hint = self.path_of[named[0].id]
+            raise ValueError(f"单位名称“{label}”有多个，请写出上级，如“{hint}”")
+        found = named[0] if named else None
         if found is None or not self.viewer.sees_unit(found.id):
             if self.viewer.visible_units is None:
                 raise ValueError(f"未知单位“{label}”")
