@@ -4,25 +4,29 @@ database."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from yuqing.analysis import sentiment, service
+from tests.support import desk_client
+from yuqing.analysis import features, sentiment, service
+from yuqing.analysis.features import FeatureSpec
 from yuqing.analysis.labelled import LabelledFileError, read_labelled, score
 from yuqing.analysis.models import SentimentLabel
 from yuqing.cli import app as cli_app
+from yuqing.core.audit import Actor
 from yuqing.mentions.service import ingest
 from yuqing.sources.models import Source
-from yuqing.web.app import create_app
 
 GOOD = ["服务很好", "太棒了", "非常满意", "值得点赞", "真开心", "很喜欢"]
 BAD = ["太差劲了", "非常失望", "真让人生气", "很难过", "糟糕透了", "不满意"]
@@ -151,7 +155,7 @@ def test_corrections_are_the_held_out_part_when_there_are_enough(
     ids = _mentions(session, push_source, titles)
     for mention_id, title in zip(ids, titles, strict=True):
         label = "negative" if any(g in title for g in GOOD) else "positive"
-        service.record_label(session, mention_id=mention_id, label=label, who="测试")
+        service.record_label(session, mention_id=mention_id, label=label, actor=Actor(None, "测试"))
     session.commit()
     report = service.train(session, files=[])
     assert report.hold_out_from == "corrections" and report.corrections == len(titles)
@@ -213,7 +217,7 @@ def test_score_counts_predicted_neutral_as_error() -> None:
 
 @pytest.fixture
 def client(engine: Any) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+    with desk_client(engine) as test_client:
         yield test_client
 
 
@@ -233,7 +237,6 @@ def test_correction_form_stores_the_label_and_updates_the_mention(
             "csrf_token": token.group(1),
             "label": "negative",
             "emotion": "angry",
-            "who": "宣传部",
         },
         follow_redirects=False,
     )
@@ -249,7 +252,7 @@ def test_correction_form_stores_the_label_and_updates_the_mention(
         mention_id,
         "negative",
         "angry",
-        "宣传部",
+        "publicity_user",  # the signed-in account
     )
     shown = client.get(f"/mentions/{mention_id}")
     assert "人工校正" in shown.text
@@ -261,3 +264,53 @@ def test_correction_form_stores_the_label_and_updates_the_mention(
         "/mentions/999999/sentiment", data={"csrf_token": token.group(1), "label": "neutral"}
     )
     assert missing.status_code == 404
+
+
+# ---- features that carry over to other topics ----------------------------------------------
+
+
+def test_an_unseen_polarity_word_still_counts_and_negation_flips_it() -> None:
+    texts = [f"{t}很{w}" for t in TOPICS for w in ("满意", "喜欢")]
+    texts += [f"{t}很{w}" for t in TOPICS for w in ("失望", "讨厌")]
+    labels = ["positive"] * 12 + ["negative"] * 12
+    model = sentiment.train(texts, labels)
+    # 感动 and 痛苦 are in the polarity list but in no training text, nor are their characters.
+    proba = model.predict_proba(["宿舍很感动", "宿舍很痛苦", "宿舍不感动"])
+    positive = model.classes.index("positive")
+    assert proba[0, positive] > 0.5 > proba[1, positive]
+    assert proba[2, positive] < proba[0, positive], "不 before a positive word counts against"
+    plain = sentiment.train(texts, labels, spec=FeatureSpec(lexicon=False))
+    plain_proba = plain.predict_proba(["宿舍很感动"])
+    assert abs(plain_proba[0, positive] - 0.5) < abs(proba[0, positive] - 0.5)
+
+
+def test_training_adds_an_emoticon_free_copy_of_posts_with_emoticons() -> None:
+    texts = ["食堂很好[哈哈]", "宿舍太差[怒]", "图书馆开门"]
+    spec = FeatureSpec()
+    x = features.matrix(texts, spec)
+    y = np.array(["positive", "negative", "positive"])
+    x2, y2, w2 = sentiment._with_emoticon_free_copies(texts, x, y, np.ones(3), spec)
+    assert x2.shape[0] == 5
+    assert list(y2) == ["positive", "negative", "positive", "positive", "negative"]
+    expected = features.matrix(["食堂很好", "宿舍太差"], spec)
+    assert (x2[3:] != expected).nnz == 0 and w2.sum() == 5
+
+
+def test_a_model_file_from_before_the_polarity_list_loads_without_it(tmp_path: Path) -> None:
+    old_spec = FeatureSpec(word_pairs=False, lexicon=False)
+    model = sentiment.train(
+        [f"{t}{g}" for t in TOPICS for g in GOOD] + [f"{t}{b}" for t in TOPICS for b in BAD],
+        ["positive"] * 36 + ["negative"] * 36,
+        spec=old_spec,
+    )
+    path = tmp_path / "old.npz"
+    model.save(path)
+    with np.load(path) as data:
+        meta = json.loads(str(data["meta"]))
+        arrays = {"weights": data["weights"], "bias": data["bias"]}
+    for key in ("word_pairs", "lexicon"):
+        del meta[key]
+    np.savez_compressed(path, **arrays, meta=np.array(json.dumps(meta)))
+    loaded = sentiment.SentimentModel.load(path)
+    assert loaded.spec == old_spec
+    assert loaded.predict(["食堂服务很好"])[0][0] == "positive"

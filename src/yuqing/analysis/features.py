@@ -39,8 +39,30 @@ _SALT = {
 _MASK = (1 << 64) - 1
 POLARITY_WORDS = Path(__file__).parent / "data" / "polarity_words.tsv"
 NEGATIONS = tuple(
-    "不 没 没有 别 无 非 未 不是 不会 不能 不要 毫无 并不 从不 决不 绝不 从来不 难以 不太 不够 "
-    "不怎么 不算".split()
+    [
+        "不",
+        "没",
+        "没有",
+        "别",
+        "无",
+        "非",
+        "未",
+        "不是",
+        "不会",
+        "不能",
+        "不要",
+        "毫无",
+        "并不",
+        "从不",
+        "决不",
+        "绝不",
+        "从来不",
+        "难以",
+        "不太",
+        "不够",
+        "不怎么",
+        "不算",
+    ]
 )
 _EMOTICON = re.compile(r"\[[^\[\]\s]{1,8}\]")
 _SPACES = re.compile(r"\s+")
@@ -146,14 +168,16 @@ def _lexicon_hits(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One of four features per polarity word: its side, flipped by a negation one or two
     tokens before it in the same text (不 好, 没 那么 好)."""
-    positive, negative, negations = _lexicon_hashes()
-    side = np.isin(spans, positive).astype(np.int64) - np.isin(spans, negative)
+    keys, kinds = _lexicon_table()
+    # One binary search for all three lists is several times cheaper than three np.isin.
+    where = np.minimum(np.searchsorted(keys, spans), len(keys) - 1)
+    kind = np.where(keys[where] == spans, kinds[where], 0)
+    is_negation = kind == _NEGATION
     negated = np.zeros(len(spans), dtype=bool)
-    is_negation = np.isin(spans, negations)
     negated[1:] |= is_negation[:-1] & same
     negated[2:] |= is_negation[:-2] & same[:-1] & same[1:]
-    hit = side != 0
-    code = (side[hit] > 0).astype(np.uint64) + np.uint64(2) * negated[hit].astype(np.uint64)
+    hit = (kind == 1) | (kind == -1)
+    code = (kind[hit] > 0).astype(np.uint64) + np.uint64(2) * negated[hit].astype(np.uint64)
     return (code + np.uint64(1)) * _P + _SALT["lexicon"], docs[hit]
 
 
@@ -164,18 +188,24 @@ def _polynomial(word: str) -> int:
     return value
 
 
+_NEGATION = 2
+
+
 @lru_cache(maxsize=1)
-def _lexicon_hashes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sides: dict[str, list[int]] = {"positive": [], "negative": []}
+def _lexicon_table() -> tuple[np.ndarray, np.ndarray]:
+    """Sorted hashes of the polarity words and negations, and the kind of each: 1 positive,
+    -1 negative, 2 negation (a negation wins over a polarity word of the same spelling)."""
+    table: dict[int, int] = {}
+    sides = {"positive": 1, "negative": -1}
     for line in POLARITY_WORDS.read_text(encoding="utf-8").splitlines():
         label, _, word = line.partition("\t")
         if label in sides and word.strip():
-            sides[label].append(_polynomial(word.strip()))
-    negations = [_polynomial(word) for word in NEGATIONS]
-    return tuple(  # type: ignore[return-value]
-        np.array(sorted(values), dtype=np.uint64)
-        for values in (sides["positive"], sides["negative"], negations)
-    )
+            table[_polynomial(word.strip())] = sides[label]
+    for word in NEGATIONS:
+        table[_polynomial(word)] = _NEGATION
+    keys = np.array(sorted(table), dtype=np.uint64)
+    kinds = np.array([table[int(k)] for k in keys], dtype=np.int64)
+    return keys, kinds
 
 
 _POWER_CACHE: dict[str, np.ndarray] = {}
