@@ -580,6 +580,8 @@ def admin_update(
 ) -> User:
     """Change an account's role and unit (audited as a permission change)."""
     role = role_by_key(session, role_key)
+    if role.id == user.role_id and unit_id == user.unit_id:
+        return user  # nothing to change, nothing to audit
     _check_links(session, unit_id=unit_id, person_id=None)
     _guard_managers(_managers(session), _managers(session, user_id=user.id, role_id=role.id), by=by)
     return set_role(session, user=user, role_key=role_key, unit_id=unit_id, actor=by.actor)
