@@ -355,6 +355,20 @@ def _insert_bands(session: Session, bands: list[tuple[int, int, int]]) -> None:
 
 def _write_links(session: Session, links: list[dict[str, Any]], bumps: Counter[int]) -> None:
     connection = session.connection()
+    changes = [{"g_id": g, "extra": n} for g, n in bumps.items() if n]
+    if connection.dialect.name == "sqlite":
+        # The driver's executemany: SQLAlchemy's per-row parameter handling costs more here.
+        if links:
+            connection.exec_driver_sql(
+                "UPDATE mention SET near_group_id = ? WHERE id = ?",
+                [(link["g_id"], link["m_id"]) for link in links],
+            )
+        if changes:
+            connection.exec_driver_sql(
+                "UPDATE mention SET near_count = near_count + ? WHERE id = ?",
+                [(change["extra"], change["g_id"]) for change in changes],
+            )
+        return
     if links:
         connection.execute(
             update(Mention)
@@ -362,7 +376,6 @@ def _write_links(session: Session, links: list[dict[str, Any]], bumps: Counter[i
             .values(near_group_id=bindparam("g_id")),
             links,
         )
-    changes = [{"g_id": g, "extra": n} for g, n in bumps.items() if n]
     if changes:
         connection.execute(
             update(Mention)

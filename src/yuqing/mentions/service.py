@@ -368,11 +368,16 @@ def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[int]:
         f"INSERT INTO mention ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     )
     converted = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
-    params = [list(values) for values in map(itemgetter(*columns), rows)]
+    params = list(map(list, map(itemgetter(*columns), rows)))
     for values in params:
         for i, proc in converted:
-            values[i] = proc(values[i])
-    connection.exec_driver_sql(statement, [tuple(values) for values in params])
+            value = values[i]
+            if value.__class__ is datetime and value.tzinfo is None:
+                # The text SQLAlchemy's SQLite DateTime stores, made by one C call.
+                values[i] = value.isoformat(" ", "microseconds")
+            elif value is not None:
+                values[i] = proc(value)
+    connection.exec_driver_sql(statement, list(map(tuple, params)))
     last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
     return list(range(last - len(rows) + 1, last + 1))
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import lru_cache
 
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -209,20 +211,42 @@ def record_matches(session: Session, pairs: list[tuple[int, list[SchemeHit]]]) -
         chunk = ids[at : at + _DELETE_CHUNK]
         session.execute(delete(SchemeMatch).where(SchemeMatch.mention_id.in_(chunk)))
     now = utcnow()
+    words = _words_json()
     rows = [
-        {
-            "scheme_id": hit.scheme_id,
-            "mention_id": mention_id,
-            "words": json.dumps(hit.words, ensure_ascii=False),
-            "matched_at": now,
-        }
+        (hit.scheme_id, mention_id, words(tuple(hit.words)), now)
         for mention_id, hits in dict(pairs).items()
         for hit in hits
     ]
     if rows:
-        # A list of dicts runs as one executemany on the driver.
-        session.execute(insert(SchemeMatch), rows)
+        _insert_matches(session, rows)
     return len(rows)
+
+
+def _words_json() -> Callable[[tuple[str, ...]], str]:
+    """JSON of a matched word list, remembered per batch: the same few lists repeat."""
+    return lru_cache(maxsize=None)(lambda words: json.dumps(list(words), ensure_ascii=False))
+
+
+_MATCH_COLUMNS = ("scheme_id", "mention_id", "words", "matched_at")
+
+
+def _insert_matches(session: Session, rows: list[tuple[int, int, str, datetime]]) -> None:
+    """One executemany; on SQLite through the driver, whose per-row cost is a fraction of
+    SQLAlchemy's parameter handling."""
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        session.execute(
+            insert(SchemeMatch), [dict(zip(_MATCH_COLUMNS, r, strict=True)) for r in rows]
+        )
+        return
+    kind = SchemeMatch.__table__.c.matched_at.type.dialect_impl(dialect)
+    to_text = kind.bind_processor(dialect)
+    stamp = to_text(rows[0][3]) if to_text else rows[0][3]
+    connection.exec_driver_sql(
+        f"INSERT INTO scheme_match ({', '.join(_MATCH_COLUMNS)}) VALUES (?, ?, ?, ?)",
+        [(scheme_id, mention_id, words, stamp) for scheme_id, mention_id, words, _ in rows],
+    )
 
 
 @dataclass

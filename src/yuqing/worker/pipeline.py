@@ -8,6 +8,7 @@ next. Order matters: places and sentiment come first because schemes can filter 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, insert
@@ -84,14 +85,28 @@ def _match_doc(source: Source, row: dict[str, Any], places: list[place_finder.Pl
 
 
 def _risk(source: Source, row: dict[str, Any], hits: list[SchemeHit]) -> None:
+    probability = row["sentiment_score"]
+    if probability is not None:
+        probability = round(min(max(probability, 0.0), 1.0), 2)
+    weights = tuple(hit.weight for hit in hits)
+    score, parts = _risk_of(row["sentiment"], probability, weights, source.weight)
+    row["risk_score"], row["risk_parts"] = score, parts
+
+
+@lru_cache(maxsize=65_536)
+def _risk_of(
+    sentiment: str | None, probability: float | None, weights: tuple[float, ...], source: float
+) -> tuple[int, str]:
+    """The score and its JSON, remembered: mentions repeat the same few inputs (the score
+    rounds probabilities to 0.01 itself, so rounding here first changes nothing)."""
     result = risk.score(
-        sentiment=row["sentiment"],
-        sentiment_score=row["sentiment_score"],
-        scheme_weights=[hit.weight for hit in hits],
-        source_weight=source.weight,
+        sentiment=sentiment,
+        sentiment_score=probability,
+        scheme_weights=list(weights),
+        source_weight=source,
         spread=0,
     )
-    row["risk_score"], row["risk_parts"] = result.score, result.to_json()
+    return result.score, result.to_json()
 
 
 def _store_places(
@@ -99,9 +114,20 @@ def _store_places(
 ) -> None:
     session.execute(delete(MentionPlace).where(MentionPlace.mention_id.in_(mention_ids)))
     links = [
-        {"mention_id": mid, "code": p.code, "level": p.level, "name": p.name}
+        (mid, p.code, p.level, p.name)
         for mid, found in zip(mention_ids, places, strict=True)
         for p in found
     ]
-    if links:
-        session.execute(insert(MentionPlace), links)
+    if not links:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # The driver's executemany: SQLAlchemy's per-row parameter handling costs more here.
+        connection.exec_driver_sql(
+            "INSERT INTO mention_place (mention_id, code, level, name) VALUES (?, ?, ?, ?)", links
+        )
+        return
+    session.execute(
+        insert(MentionPlace),
+        [dict(zip(("mention_id", "code", "level", "name"), link, strict=True)) for link in links],
+    )
