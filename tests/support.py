@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -117,3 +118,44 @@ def sign_in(client: Any, username: str, password: str) -> Any:
     )
     assert answer.status_code == 303, answer.text[:500]
     return client
+
+
+TEST_PASSWORD = "test-password-42"
+
+
+def make_user(
+    engine: Any, username: str, role: str = "publicity", unit_id: int | None = None
+) -> str:
+    """An account of ``role`` (its password is ``TEST_PASSWORD``); returns the user name."""
+    from sqlalchemy.orm import Session
+
+    from yuqing.auth import service
+    from yuqing.core.audit import SYSTEM
+
+    with Session(engine) as session:
+        service.create_user(
+            session,
+            username=username,
+            password=TEST_PASSWORD,
+            role_key=role,
+            actor=SYSTEM,
+            unit_id=unit_id,
+            must_change_password=False,
+        )
+        session.commit()
+    return username
+
+
+@contextmanager
+def desk_client(
+    engine: Any, role: str = "publicity", username: str | None = None, unit_id: int | None = None
+) -> Iterator[Any]:
+    """A TestClient of the real app, signed in through the real form as an account of
+    ``role`` (publicity office by default: it sees and manages everything but accounts)."""
+    from fastapi.testclient import TestClient
+
+    from yuqing.web.app import create_app
+
+    name = make_user(engine, username or f"{role}_user", role, unit_id)
+    with TestClient(create_app()) as client:
+        yield sign_in(client, name, TEST_PASSWORD)

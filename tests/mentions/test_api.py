@@ -10,6 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from tests.support import desk_client
+from yuqing.auth import service as auth
+from yuqing.core.audit import SYSTEM
 from yuqing.core.settings import reset_settings_cache
 from yuqing.mentions.models import Mention
 from yuqing.web.app import create_app
@@ -19,7 +22,7 @@ AUTH = {"Authorization": "Bearer test-push-token"}
 
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+    with desk_client(engine) as test_client:
         yield test_client
 
 
@@ -36,13 +39,37 @@ def test_missing_or_wrong_token_is_refused(client: TestClient, engine: Engine) -
     assert _stored(engine) == []
 
 
-def test_push_is_disabled_without_a_configured_token(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+def test_push_takes_an_account_token_with_the_push_scope(
+    client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("YUQING_PUSH_TOKEN", "")
+    monkeypatch.setenv("YUQING_PUSH_TOKEN", "")  # no desk-wide token: accounts' tokens only
     reset_settings_cache()
-    reply = client.post("/api/v1/mentions", json={"source": "s", "items": []}, headers=AUTH)
-    assert reply.status_code == 503 and "YUQING_PUSH_TOKEN" in reply.json()["detail"]
+    body = {"source": "s", "items": [{"id": "1", "title": "令牌推送"}]}
+    assert client.post("/api/v1/mentions", json=body, headers=AUTH).status_code == 401
+    with Session(engine) as session:
+        user = auth.get_by_username(session, username="publicity_user")
+        assert user is not None
+        _, pusher = auth.create_token(
+            session, user=user, name="采集", scopes=["push"], actor=SYSTEM
+        )
+        _, reader = auth.create_token(
+            session, user=user, name="只读", scopes=["mentions.read"], actor=SYSTEM
+        )
+        session.commit()
+    refused = client.post(
+        "/api/v1/mentions", json=body, headers={"Authorization": f"Bearer {reader}"}
+    )
+    assert refused.status_code == 403 and "推送权限" in refused.json()["detail"]
+    stored = client.post(
+        "/api/v1/mentions", json=body, headers={"Authorization": f"Bearer {pusher}"}
+    )
+    assert stored.status_code == 200 and stored.json()["new"] == 1
+
+
+def test_reading_needs_an_account(engine: Engine) -> None:
+    with TestClient(create_app()) as anonymous:
+        answer = anonymous.get("/api/v1/search", params={"q": "学校"})
+    assert answer.status_code == 401 and "需要登录" in answer.json()["detail"]
 
 
 def test_too_many_items_or_too_large_body(

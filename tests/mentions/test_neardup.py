@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.support import desk_client
 from yuqing.mentions import neardup
 from yuqing.mentions import service as mentions
 from yuqing.mentions.models import Mention, MentionBand
 from yuqing.sources.models import Source
-from yuqing.web.app import create_app
 
 FIRE = (
     "今天下午三点左右，学校第二图书馆三楼发生火灾，消防车已经赶到现场，"
@@ -140,11 +139,13 @@ def test_clean_drops_what_reposts_change() -> None:
     assert neardup.clean("正文内容\n正文内容更多") == "正文内容更多"
 
 
-def test_desk_shows_the_count_and_the_members(session: Session, push_source: Source) -> None:
+def test_desk_shows_the_count_and_the_members(
+    engine: Any, session: Session, push_source: Source
+) -> None:
     first, copy, other = _store(
         session, push_source, [("a", FIRE), ("b", FIRE_REPOST), ("c", CANTEEN)]
     )
-    with TestClient(create_app()) as client:
+    with desk_client(engine) as client:
         stream = client.get("/").text
         assert f'href="/mentions/{first}/similar">相似 1 条' in stream
         assert f'href="/mentions/{copy}"' not in stream  # the member is folded into its group

@@ -12,6 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.support import desk_client
+from yuqing.auth import service as auth
+from yuqing.core.audit import SYSTEM
 from yuqing.mentions.models import Mention
 from yuqing.mentions.service import ingest
 from yuqing.schemes import service
@@ -20,12 +23,10 @@ from yuqing.schemes.models import Scheme
 from yuqing.sources.models import Source
 from yuqing.web.app import create_app
 
-AUTH = {"Authorization": "Bearer test-push-token"}
-
 
 @pytest.fixture
 def client(engine: Any) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+    with desk_client(engine) as test_client:
         yield test_client
 
 
@@ -122,28 +123,47 @@ def test_backfill_from_the_desk_with_progress(
     assert "命中 1 条" in text
 
 
-def test_api_crud_and_422(client: TestClient) -> None:
-    bad = client.post("/api/v1/schemes/validate", json={"query": "南京 OR OR 北京"})
+def _api_token(engine: Any, scopes: list[str]) -> dict[str, str]:
+    with Session(engine) as session:
+        user = auth.get_by_username(session, username="publicity_user")
+        assert user is not None
+        _, secret = auth.create_token(session, user=user, name="接口", scopes=scopes, actor=SYSTEM)
+        session.commit()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_api_crud_and_422(client: TestClient, engine: Any) -> None:
+    # The desk's own pages send the CSRF header with every HTMX request, as here.
+    csrf = {"X-CSRF-Token": client.cookies.get("yuqing_csrf") or ""}
+    bad = client.post("/api/v1/schemes/validate", json={"query": "南京 OR OR 北京"}, headers=csrf)
     assert bad.status_code == 422
     assert bad.json()["detail"] == {
         "position": 6,
         "expected": "词语、短语或左括号",
         "message": "第 7 个字符处（“OR”）应为词语、短语或左括号。",
     }
-    assert client.post("/api/v1/schemes/validate", json={"query": "南京"}).json()["ok"] is True
+    good = client.post("/api/v1/schemes/validate", json={"query": "南京"}, headers=csrf)
+    assert good.json()["ok"] is True
     body = {"name": "高级", "mode": "advanced", "query": "title:南京 NEAR/3 大学"}
-    assert client.post("/api/v1/schemes", json=body).status_code == 401
-    refused = client.post("/api/v1/schemes", json={**body, "query": "foo:bar"}, headers=AUTH)
-    assert refused.status_code == 422 and refused.json()["detail"]["position"] == 0
-    made = client.post("/api/v1/schemes", json=body, headers=AUTH)
+    with TestClient(create_app()) as anonymous:
+        assert anonymous.post("/api/v1/schemes", json=body).status_code == 401
+    # The session cookie alone does not make a JSON write: it needs the CSRF header.
+    assert client.post("/api/v1/schemes", json=body).status_code == 403
+    reader = _api_token(engine, ["schemes.read"])
+    assert client.post("/api/v1/schemes", json=body, headers=reader).status_code == 403
+    auth_header = _api_token(engine, ["schemes.read", "schemes.manage"])
+    refused = client.post("/api/v1/schemes", json={**body, "query": "foo:bar"}, headers=auth_header)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"]["position"] == 0
+    made = client.post("/api/v1/schemes", json=body, headers=auth_header)
     assert made.status_code == 201
     sid = made.json()["id"]
     changed = client.put(
         f"/api/v1/schemes/{sid}",
         json={"name": "简单", "subject_words": ["食堂", "饭堂"]},
-        headers=AUTH,
+        headers=auth_header,
     )
     assert changed.json()["subject_words"] == ["食堂", "饭堂"] and changed.json()["version"] == 2
     assert [s["id"] for s in client.get("/api/v1/schemes").json()] == [sid]
-    assert client.delete(f"/api/v1/schemes/{sid}", headers=AUTH).status_code == 204
+    assert client.delete(f"/api/v1/schemes/{sid}", headers=auth_header).status_code == 204
     assert client.get(f"/api/v1/schemes/{sid}").status_code == 404

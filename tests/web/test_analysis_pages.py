@@ -13,12 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from tests.support import desk_client
 from yuqing.analysis import service as analysis_service
+from yuqing.core.audit import Actor
 from yuqing.mentions.models import Mention
 from yuqing.schemes import service as schemes
 from yuqing.schemes.schemas import SchemeIn
 from yuqing.sources.models import Source
-from yuqing.web.app import create_app
 from yuqing.worker import pipeline
 
 # (title, text) written for these tests; the pipeline finds places, sentiment and schemes.
@@ -50,7 +51,7 @@ class Desk:
 
 @pytest.fixture
 def client(engine: Any) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+    with desk_client(engine) as test_client:
         yield test_client
 
 
@@ -186,7 +187,9 @@ def test_rows_show_sentiment_risk_regions_and_similar_badges(
     stream = client.get("/").text
     assert f'href="/mentions/{desk.fire}/similar">相似 1 条' in stream
     assert f'href="/mentions/{desk.fire_copy}"' not in stream
-    analysis_service.record_label(session, mention_id=desk.ids[1], label="negative", who="张三")
+    analysis_service.record_label(
+        session, mention_id=desk.ids[1], label="negative", actor=Actor(None, "张三")
+    )
     session.commit()
     corrected = client.get("/").text
     assert re.search(r'class="senti senti-negative" title="人工校正">负面', corrected)
@@ -251,13 +254,13 @@ def test_mention_page_marks_scheme_words_in_the_body_and_shows_a_correction(
     assert token
     answer = client.post(
         f"/mentions/{desk.ids[2]}/sentiment",
-        data={"csrf_token": token.group(1), "label": "negative", "who": "李四<b>"},
+        data={"csrf_token": token.group(1), "label": "negative"},
         follow_redirects=False,
     )
     assert answer.status_code == 303
     after = client.get(f"/mentions/{desk.ids[2]}").text
     assert "（人工校正）" in after
-    assert "最近一次人工校正：李四&lt;b&gt;" in after
+    assert "最近一次人工校正：publicity_user" in after
 
 
 def test_mention_without_analysis_says_so(

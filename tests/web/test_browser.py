@@ -16,7 +16,7 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.support import need
+from tests.support import TEST_PASSWORD, make_user, need
 from yuqing.mentions.service import ingest
 from yuqing.sources.models import Source
 from yuqing.web.app import create_app
@@ -91,6 +91,14 @@ class Watch:
         assert self.hosts <= {"127.0.0.1"}, self.hosts
 
 
+def _sign_in(page: Any, server: str, username: str, password: str = TEST_PASSWORD) -> None:
+    """Sign in through the real page, as a person would."""
+    page.goto(server + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form[action='/login'] button[type=submit]")
+
+
 def _seed(session: Session, source: Source) -> None:
     items = [
         {
@@ -124,7 +132,7 @@ def _seed(session: Session, source: Source) -> None:
 
 
 def test_desk_in_a_real_browser(
-    server: str, browser: Any, session: Session, push_source: Source
+    server: str, browser: Any, engine: Any, session: Session, push_source: Source
 ) -> None:
     _seed(session, push_source)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -132,6 +140,7 @@ def test_desk_in_a_real_browser(
     page = context.new_page()
     watch = Watch(page)
     page.on("dialog", lambda dialog: dialog.accept())
+    _sign_in(page, server, make_user(engine, "xuanchuan"))
 
     page.goto(server + "/")
     page.wait_for_function("window.htmx !== undefined")
@@ -180,11 +189,13 @@ def test_desk_in_a_real_browser(
 
 
 def test_stream_shows_new_items_without_reload(
-    server: str, browser: Any, session: Session, push_source: Source
+    server: str, browser: Any, engine: Any, session: Session, push_source: Source
 ) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     page = context.new_page()
     watch = Watch(page)
+    _sign_in(page, server, make_user(engine, "leader1", role="leader"))
+    page.wait_for_url(server + "/")
     page.clock.install()
     page.goto(server + "/")
     page.wait_for_function("window.htmx !== undefined")
@@ -197,5 +208,35 @@ def test_stream_shows_new_items_without_reload(
     page.wait_for_selector("text=刚刚推送的一条消息", timeout=5_000)
     assert "共 1 条信息" in page.inner_text("#stream-list")
     page.screenshot(path=str(ARTIFACTS / "stream-mobile.png"), full_page=True)
+    watch.assert_clean()
+    context.close()
+
+
+def test_sign_in_wrong_password_and_sign_out(server: str, browser: Any, engine: Any) -> None:
+    make_user(engine, "wangfang", role="unit_member")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(server + "/")
+    page.wait_for_url("**/login?**")  # signed out: the desk sends you to sign in
+    assert "请先登录" in page.inner_text("main")
+
+    _sign_in(page, server, "wangfang", "wrong-password-1")
+    page.wait_for_selector("[role=alert]")
+    assert "用户名或密码不正确" in page.inner_text("[role=alert]")
+    page.screenshot(path=str(ARTIFACTS / "login-refused.png"), full_page=True)
+
+    _sign_in(page, server, "wangfang")
+    page.wait_for_url(server + "/")
+    assert "wangfang" in page.inner_text("header")
+    page.screenshot(path=str(ARTIFACTS / "signed-in.png"), full_page=True)
+
+    page.click("header form[action='/logout'] button")
+    page.wait_for_url("**/login?**")
+    assert "已退出登录" in page.inner_text("main")
+    page.goto(server + "/")
+    page.wait_for_url("**/login?**")  # the old session is gone
+    # The refused sign-in answered 401: an expected status, not an error of the page.
+    watch.errors = [e for e in watch.errors if not e.startswith("401 ") and "401" not in e]
     watch.assert_clean()
     context.close()

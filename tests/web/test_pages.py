@@ -12,16 +12,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.support import LocalServer, Reply
+from tests.support import LocalServer, Reply, desk_client
 from yuqing.mentions.models import Mention
 from yuqing.mentions.service import ingest
 from yuqing.sources.models import Source
-from yuqing.web.app import create_app
 
 
 @pytest.fixture
 def client(engine: Any) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+    with desk_client(engine) as test_client:
         yield test_client
 
 
@@ -345,9 +344,11 @@ def test_forged_posts_are_refused_and_change_nothing(
     assert _source_count(session) == 1
 
 
-def test_token_from_another_browser_is_refused(client: TestClient, session: Session) -> None:
+def test_token_from_another_browser_is_refused(
+    client: TestClient, session: Session, engine: Any
+) -> None:
     stolen = _token(client)
-    with TestClient(create_app()) as other:
+    with desk_client(engine, username="other_user") as other:
         other.get("/sources")  # has its own cookie
         answer = other.post("/sources", data={"csrf_token": stolen, "name": "x", "kind": "push"})
     assert answer.status_code == 403

@@ -11,14 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from tests.support import LocalServer, Reply
+from tests.support import LocalServer, Reply, desk_client
 from yuqing.mentions.models import Mention, MentionPlace
 from yuqing.schemes import service as schemes
 from yuqing.schemes.models import SchemeMatch
 from yuqing.schemes.schemas import SchemeIn
 from yuqing.sources import flows
 from yuqing.sources.models import Source
-from yuqing.web.app import create_app
 from yuqing.worker import pipeline
 
 AUTH = {"Authorization": "Bearer test-push-token"}
@@ -32,7 +31,7 @@ STORY = (
 
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+    with desk_client(engine) as test_client:
         yield test_client
 
 

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from yuqing.analysis import sentiment
 from yuqing.analysis.labelled import Scores, read_labelled, score
 from yuqing.analysis.models import SentimentLabel
+from yuqing.core import audit
+from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
 
 MIN_CORRECTIONS = 30
@@ -32,21 +34,28 @@ class LabelError(ValueError):
 
 
 def record_label(
-    session: Session, *, mention_id: int, label: str, emotion: str | None = None, who: str = ""
+    session: Session,
+    *,
+    mention_id: int,
+    label: str,
+    emotion: str | None = None,
+    actor: Actor = audit.SYSTEM,
 ) -> SentimentLabel:
-    """Store an analyst's label and make it the mention's sentiment (score 1.0)."""
+    """Store an analyst's label and make it the mention's sentiment (score 1.0); audited."""
     if label not in sentiment.SENTIMENTS:
         raise LabelError(f"情感标签“{label}”无效，应为 正面/中性/负面。")
     if emotion is not None and emotion not in sentiment.EMOTIONS:
         raise LabelError(f"情绪标签“{emotion}”无效。")
-    exists = session.execute(text("SELECT id FROM mention WHERE id = :id"), {"id": mention_id})
-    if exists.first() is None:
+    before = session.execute(
+        text("SELECT sentiment, emotion FROM mention WHERE id = :id"), {"id": mention_id}
+    ).first()
+    if before is None:
         raise MentionNotFound(mention_id)
     row = SentimentLabel(
         mention_id=mention_id,
         label=label,
         emotion=emotion,
-        who=who.strip()[:100],
+        who=actor.name[:100],
         created_at=utcnow(),
     )
     session.add(row)
@@ -58,6 +67,18 @@ def record_label(
         {"label": label, "emotion": emotion, "id": mention_id},
     )
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        object_type="mention",
+        object_id=mention_id,
+        summary=f"人工校正信息 {mention_id} 的情感为 {label}",
+        changes=audit.diff(
+            {"sentiment": before[0], "emotion": before[1]},
+            {"sentiment": label, "emotion": emotion or before[1]},
+        ),
+    )
     return row
 
 

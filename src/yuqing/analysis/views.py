@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.analysis import service
+from yuqing.auth.deps import require
+from yuqing.auth.service import Principal
 from yuqing.core.database import get_session
 from yuqing.web.csrf import csrf_problem
 from yuqing.web.templating import error_page
@@ -24,17 +26,21 @@ def correct_sentiment(
     request: Request,
     mention_id: int,
     session: SessionDep,
+    principal: Annotated[Principal, Depends(require("mentions.label"))],
     problem: CsrfDep,
     label: Annotated[str, Form()] = "",
     emotion: Annotated[str, Form()] = "",
-    who: Annotated[str, Form()] = "",
 ) -> Response | HTMLResponse:
     """Store the analyst's label; back to the mention page."""
     if problem:
         return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     try:
         service.record_label(
-            session, mention_id=mention_id, label=label, emotion=emotion or None, who=who
+            session,
+            mention_id=mention_id,
+            label=label,
+            emotion=emotion or None,
+            actor=principal.actor,
         )
     except service.MentionNotFound as error:
         return error_page(request, status_code=404, title="找不到信息", message=str(error))

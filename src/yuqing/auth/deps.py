@@ -19,8 +19,10 @@ from yuqing.auth import service
 from yuqing.auth.service import Principal
 from yuqing.core.database import get_session
 from yuqing.core.settings import get_settings
+from yuqing.web.csrf import header_problem
 
 SESSION_COOKIE = "yuqing_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Pages an account that must change its password may still open.
 _PASSWORD_CHANGE_PATHS = ("/account/password", "/logout", "/static/")
 
@@ -104,6 +106,15 @@ def require(permission: str) -> Callable[..., Principal]:
             raise PasswordChangeRequired()
         if not principal.can(permission):
             raise Forbidden(f"您的账号没有“{service.permission_label(permission)}”的权限")
+        if (
+            principal.token_scopes is None
+            and request.method not in _SAFE_METHODS
+            and request.url.path.startswith("/api/")
+        ):
+            # A JSON write riding on the session cookie must prove it comes from our pages.
+            problem = header_problem(request)
+            if problem:
+                raise Forbidden(problem)
         return principal
 
     dependency.__name__ = f"require_{permission.replace('.', '_')}"

@@ -13,6 +13,9 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from yuqing.auth import service as auth
+from yuqing.auth.deps import require
+from yuqing.auth.service import Principal
 from yuqing.core.database import get_session, session_scope
 from yuqing.core.settings import get_settings
 from yuqing.mentions import search as search_service
@@ -36,22 +39,26 @@ class PushError(HTTPException):
 
 
 def _check_token(request: Request) -> None:
-    token = get_settings().effective_push_token()
-    if not token:
-        raise PushError(
-            503,
-            "推送接口未启用：请管理员运行 yuqing init 生成令牌，或设置环境变量 YUQING_PUSH_TOKEN",
-        )
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode("utf-8"), token.encode("utf-8")
-    ):
-        raise PushError(
-            401,
-            "令牌缺失或错误：请在请求头加 Authorization: Bearer <令牌>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    """A push needs an account's API token with the "push" scope, or the desk-wide push
+    token (``YUQING_PUSH_TOKEN`` or the one ``yuqing init`` made) for collectors set up
+    before accounts existed."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    given = given.strip()
+    if scheme.lower() == "bearer" and given:
+        shared = get_settings().effective_push_token()
+        if shared and hmac.compare_digest(given.encode("utf-8"), shared.encode("utf-8")):
+            return
+        with session_scope() as session:
+            found = auth.user_for_token(session, secret=given)
+            if found is not None:
+                if auth.principal_for(session, user=found[0], token=found[1]).can("push"):
+                    return
+                raise PushError(403, "此令牌没有推送权限（push）")
+    raise PushError(
+        401,
+        "令牌缺失或错误：请在请求头加 Authorization: Bearer <令牌>（在工作台“接口令牌”页创建）",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 async def _read_body(request: Request) -> bytes:
@@ -146,9 +153,9 @@ def _store(source_name: str, items: list[Any]) -> PushResult:
     response_model=PushResult,
     responses={
         401: {"description": "令牌缺失或错误"},
+        403: {"description": "令牌没有推送权限"},
         413: {"description": "条目数或请求体超过上限"},
         422: {"description": "请求体不是预期的 JSON 结构"},
-        503: {"description": "推送接口未启用（未设置 YUQING_PUSH_TOKEN）"},
     },
     openapi_extra={
         "requestBody": {
@@ -159,7 +166,7 @@ def _store(source_name: str, items: list[Any]) -> PushResult:
 )
 async def push_mentions(request: Request) -> Response:
     # The body is read by hand, not declared, so its size is capped before any parsing.
-    _check_token(request)
+    await run_in_threadpool(_check_token, request)
     body = await _read_body(request)
     source_name, items = _parse_push(body)
     result = await run_in_threadpool(_store, source_name, items)
@@ -174,7 +181,11 @@ async def push_mentions(request: Request) -> Response:
     response_model=MentionOut,
     responses={404: {"description": "信息不存在"}},
 )
-def get_mention(mention_id: int, session: Annotated[Session, Depends(get_session)]) -> MentionOut:
+def get_mention(
+    mention_id: int,
+    session: Annotated[Session, Depends(get_session)],
+    principal: Annotated[Principal, Depends(require("mentions.read"))],
+) -> MentionOut:
     mention = service.get(session, mention_id=mention_id)
     if mention is None:
         raise HTTPException(404, f"信息 {mention_id} 不存在")
@@ -190,6 +201,7 @@ def get_mention(mention_id: int, session: Annotated[Session, Depends(get_session
 )
 def search_mentions(
     session: Annotated[Session, Depends(get_session)],
+    principal: Annotated[Principal, Depends(require("mentions.read"))],
     q: Annotated[str, Query(description="查询，如：食堂 涨价")],
     start: Annotated[datetime | None, Query(description="发布时间不早于（UTC）")] = None,
     end: Annotated[datetime | None, Query(description="发布时间早于（UTC）")] = None,

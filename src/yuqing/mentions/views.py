@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse
 from yuqing.analysis import places
 from yuqing.analysis import service as analysis_service
 from yuqing.analysis.risk import RiskScore
+from yuqing.auth.deps import require
 from yuqing.core.database import get_session
 from yuqing.core.timeutil import local_zone, to_utc_naive
 from yuqing.mentions import neardup, service
@@ -26,7 +27,8 @@ from yuqing.sources.models import SOURCE_KINDS, Source
 from yuqing.web.templating import error_page, query_url, render
 from yuqing.web.templating import paragraphs as _paragraphs
 
-router = APIRouter(include_in_schema=False)
+# Every page here only reads mentions.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require("mentions.read"))])
 
 SessionDep = Annotated[Session, Depends(get_session)]
 PAGE_SIZE = 20

@@ -13,6 +13,8 @@ from functools import lru_cache
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from yuqing.core import audit
+from yuqing.core.audit import Actor
 from yuqing.core.timeutil import local_zone, to_utc_naive, utcnow
 from yuqing.schemes.matcher import Matcher, SchemeHit, SchemeSpec
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
@@ -63,36 +65,95 @@ def _apply(session: Session, scheme: Scheme, scheme_in: SchemeIn) -> None:
     scheme.enabled = scheme_in.enabled
 
 
-def create(session: Session, *, scheme_in: SchemeIn) -> Scheme:
+_AUDITED = (
+    "name",
+    "group_id",
+    "mode",
+    *WORD_FIELDS,
+    "exclude_words",
+    "query",
+    "scope",
+    "weight",
+    "enabled",
+)
+
+
+def _values(scheme: Scheme) -> dict[str, object]:
+    return {name: getattr(scheme, name) for name in _AUDITED}
+
+
+def create(session: Session, *, scheme_in: SchemeIn, actor: Actor = audit.SYSTEM) -> Scheme:
     """Add a scheme; the caller commits. The matcher picks it up on its next batch."""
     now = utcnow()
     scheme = Scheme(version=1, created_at=now, updated_at=now)
     _apply(session, scheme, scheme_in)
     session.add(scheme)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        object_type="scheme",
+        object_id=scheme.id,
+        summary=f"新建监测方案 {scheme.name}",
+        changes=audit.diff({}, _values(scheme)),
+    )
     return scheme
 
 
-def update(session: Session, *, scheme: Scheme, scheme_in: SchemeIn) -> Scheme:
+def update(
+    session: Session, *, scheme: Scheme, scheme_in: SchemeIn, actor: Actor = audit.SYSTEM
+) -> Scheme:
+    before = _values(scheme)
     _apply(session, scheme, scheme_in)
     _touch(scheme)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        object_type="scheme",
+        object_id=scheme.id,
+        summary=f"修改监测方案 {scheme.name}",
+        changes=audit.diff(before, _values(scheme)),
+    )
     return scheme
 
 
-def set_enabled(session: Session, *, scheme: Scheme, enabled: bool) -> Scheme:
+def set_enabled(
+    session: Session, *, scheme: Scheme, enabled: bool, actor: Actor = audit.SYSTEM
+) -> Scheme:
     if scheme.enabled != enabled:
         scheme.enabled = enabled
         _touch(scheme)
         session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="update",
+            object_type="scheme",
+            object_id=scheme.id,
+            summary=f"{'启用' if enabled else '停用'}监测方案 {scheme.name}",
+            changes={"enabled": [not enabled, enabled]},
+        )
     return scheme
 
 
-def remove(session: Session, *, scheme: Scheme) -> None:
+def remove(session: Session, *, scheme: Scheme, actor: Actor = audit.SYSTEM) -> None:
     """Delete a scheme and its matches (the mentions stay)."""
+    values = _values(scheme)
     session.execute(delete(SchemeMatch).where(SchemeMatch.scheme_id == scheme.id))
     session.delete(scheme)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="delete",
+        object_type="scheme",
+        object_id=scheme.id,
+        summary=f"删除监测方案 {values['name']}",
+        changes=audit.diff(values, {}),
+    )
 
 
 def _touch(scheme: Scheme) -> None:

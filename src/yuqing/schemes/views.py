@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -11,8 +10,9 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from yuqing.auth.deps import require
+from yuqing.auth.service import Principal
 from yuqing.core.database import get_session
-from yuqing.core.settings import get_settings
 from yuqing.schemes import flows, service
 from yuqing.schemes.highlight import highlight
 from yuqing.schemes.models import Scheme
@@ -33,6 +33,8 @@ from yuqing.web.templating import error_page, render
 
 router = APIRouter()
 SessionDep = Annotated[Session, Depends(get_session)]
+CanRead = Annotated[Principal, Depends(require("schemes.read"))]
+CanManage = Annotated[Principal, Depends(require("schemes.manage"))]
 CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
 PAGE_SIZE = 20
 
@@ -87,7 +89,12 @@ def _editor(
     )
 
 
-@router.get("/schemes", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/schemes",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(require("schemes.read"))],
+)
 def schemes_page(request: Request, session: SessionDep) -> HTMLResponse:
     schemes = service.list_all(session)
     groups = service.list_groups(session)
@@ -108,12 +115,22 @@ def schemes_page(request: Request, session: SessionDep) -> HTMLResponse:
     )
 
 
-@router.get("/schemes/new", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/schemes/new",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(require("schemes.manage"))],
+)
 def new_scheme_page(request: Request, session: SessionDep) -> HTMLResponse:
     return _editor(request, session, scheme=None, form=_form_values(None, session))
 
 
-@router.get("/schemes/validate", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/schemes/validate",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(require("schemes.read"))],
+)
 def validate_fragment(request: Request, query: str = "") -> HTMLResponse:
     """The live check under the query box (HTMX, as the user types)."""
     return render(
@@ -154,16 +171,20 @@ def _posted(
 
 
 def _save(
-    request: Request, session: Session, scheme: Scheme | None, form: dict[str, Any]
+    request: Request,
+    session: Session,
+    scheme: Scheme | None,
+    form: dict[str, Any],
+    principal: Principal,
 ) -> Response:
     scheme_in, errors = _scheme_in(form)
     if scheme_in is None:
         return _editor(request, session, scheme=scheme, form=form, errors=errors, status_code=422)
     if scheme is None:
-        scheme = service.create(session, scheme_in=scheme_in)
+        scheme = service.create(session, scheme_in=scheme_in, actor=principal.actor)
     else:
         scheme_in.enabled = scheme.enabled
-        service.update(session, scheme=scheme, scheme_in=scheme_in)
+        service.update(session, scheme=scheme, scheme_in=scheme_in, actor=principal.actor)
     session.commit()
     return RedirectResponse(f"/schemes/{scheme.id}?saved=1", status_code=303)
 
@@ -175,6 +196,7 @@ WordForm = Annotated[str, Form()]
 def create_scheme_form(
     request: Request,
     session: SessionDep,
+    principal: CanManage,
     problem: CsrfProblem,
     name: WordForm = "",
     group: WordForm = "",
@@ -197,10 +219,16 @@ def create_scheme_form(
         "event_words": event_words,
         "exclude_words": exclude_words,
     }
-    return _save(request, session, None, _posted(name, group, mode, scope, weight, query, words))
+    form = _posted(name, group, mode, scope, weight, query, words)
+    return _save(request, session, None, form, principal)
 
 
-@router.get("/schemes/{scheme_id}/edit", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/schemes/{scheme_id}/edit",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(require("schemes.manage"))],
+)
 def edit_scheme_page(request: Request, session: SessionDep, scheme: CurrentScheme) -> HTMLResponse:
     return _editor(request, session, scheme=scheme, form=_form_values(scheme, session))
 
@@ -209,6 +237,7 @@ def edit_scheme_page(request: Request, session: SessionDep, scheme: CurrentSchem
 def update_scheme_form(
     request: Request,
     session: SessionDep,
+    principal: CanManage,
     scheme: CurrentScheme,
     problem: CsrfProblem,
     name: WordForm = "",
@@ -232,20 +261,22 @@ def update_scheme_form(
         "event_words": event_words,
         "exclude_words": exclude_words,
     }
-    return _save(request, session, scheme, _posted(name, group, mode, scope, weight, query, words))
+    form = _posted(name, group, mode, scope, weight, query, words)
+    return _save(request, session, scheme, form, principal)
 
 
 @router.post("/schemes/{scheme_id}/enabled", include_in_schema=False)
 def toggle_scheme(
     request: Request,
     session: SessionDep,
+    principal: CanManage,
     scheme: CurrentScheme,
     problem: CsrfProblem,
     enabled: WordForm = "",
 ) -> Response:
     if problem:
         return error_page(request, status_code=403, title="请求已拒绝", message=problem)
-    service.set_enabled(session, scheme=scheme, enabled=enabled == "1")
+    service.set_enabled(session, scheme=scheme, enabled=enabled == "1", actor=principal.actor)
     session.commit()
     state = "启用" if scheme.enabled else "停用"
     return RedirectResponse(f"/schemes?notice=已{state}方案“{scheme.name}”。", status_code=303)
@@ -253,17 +284,26 @@ def toggle_scheme(
 
 @router.post("/schemes/{scheme_id}/delete", include_in_schema=False)
 def delete_scheme(
-    request: Request, session: SessionDep, scheme: CurrentScheme, problem: CsrfProblem
+    request: Request,
+    session: SessionDep,
+    principal: CanManage,
+    scheme: CurrentScheme,
+    problem: CsrfProblem,
 ) -> Response:
     if problem:
         return error_page(request, status_code=403, title="请求已拒绝", message=problem)
     name = scheme.name
-    service.remove(session, scheme=scheme)
+    service.remove(session, scheme=scheme, actor=principal.actor)
     session.commit()
     return RedirectResponse(f"/schemes?notice=已删除方案“{name}”。", status_code=303)
 
 
-@router.get("/schemes/{scheme_id}", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/schemes/{scheme_id}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(require("schemes.read"))],
+)
 def scheme_page(
     request: Request, session: SessionDep, scheme: CurrentScheme, page: int = 1
 ) -> HTMLResponse:
@@ -299,7 +339,11 @@ def scheme_page(
     )
 
 
-@router.post("/schemes/{scheme_id}/backfill", include_in_schema=False)
+@router.post(
+    "/schemes/{scheme_id}/backfill",
+    include_in_schema=False,
+    dependencies=[Depends(require("schemes.manage"))],
+)
 def start_backfill(request: Request, scheme: CurrentScheme, problem: CsrfProblem) -> Response:
     if problem:
         return error_page(request, status_code=403, title="请求已拒绝", message=problem)
@@ -309,14 +353,24 @@ def start_backfill(request: Request, scheme: CurrentScheme, problem: CsrfProblem
     return RedirectResponse(f"/schemes/{scheme.id}", status_code=303)
 
 
-@router.get("/schemes/{scheme_id}/backfill", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/schemes/{scheme_id}/backfill",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(require("schemes.read"))],
+)
 def backfill_progress(request: Request, scheme: CurrentScheme) -> HTMLResponse:
     return render(
         request, "schemes/_backfill.html", {"job": flows.job(scheme.id), "scheme": scheme}
     )
 
 
-@router.get("/schemes/mention/{mention_id}", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/schemes/mention/{mention_id}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(require("mentions.read"))],
+)
 def mention_matches(request: Request, session: SessionDep, mention_id: int) -> HTMLResponse:
     """The schemes a mention matched (loaded into the mention page)."""
     return render(
@@ -329,24 +383,11 @@ def mention_matches(request: Request, session: SessionDep, mention_id: int) -> H
 # --- API ------------------------------------------------------------------------------
 
 
-def _check_token(request: Request) -> None:
-    """Until accounts exist, changing schemes needs the push token."""
-    token = get_settings().effective_push_token()
-    if not token:
-        raise HTTPException(503, "接口未启用：请管理员运行 yuqing init 生成令牌")
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    ):
-        raise HTTPException(
-            401,
-            "令牌缺失或错误：请在请求头加 Authorization: Bearer <令牌>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
-TokenDep = Depends(_check_token)
-api = APIRouter(prefix="/api/v1/schemes", tags=["监测方案 schemes"])
+api = APIRouter(
+    prefix="/api/v1/schemes",
+    tags=["监测方案 schemes"],
+    dependencies=[Depends(require("schemes.read"))],
+)
 
 
 def _syntax_422(error: SchemeSyntaxError) -> JSONResponse:
@@ -393,12 +434,12 @@ def api_validate(query_in: QueryIn) -> Response:
     return JSONResponse(content=check.model_dump())
 
 
-@api.post("", status_code=201, response_model=SchemeOut, dependencies=[TokenDep])
-async def api_create(request: Request, session: SessionDep) -> Any:
+@api.post("", status_code=201, response_model=SchemeOut)
+async def api_create(request: Request, session: SessionDep, principal: CanManage) -> Any:
     scheme_in = await _api_scheme_in(request)
     if isinstance(scheme_in, JSONResponse):
         return scheme_in
-    scheme = service.create(session, scheme_in=scheme_in)
+    scheme = service.create(session, scheme_in=scheme_in, actor=principal.actor)
     session.commit()
     return JSONResponse(
         status_code=201, content=service.to_out(session, scheme).model_dump(mode="json")
@@ -410,19 +451,21 @@ def api_get(session: SessionDep, scheme: CurrentScheme) -> SchemeOut:
     return service.to_out(session, scheme)
 
 
-@api.put("/{scheme_id}", response_model=SchemeOut, dependencies=[TokenDep])
-async def api_update(request: Request, session: SessionDep, scheme: CurrentScheme) -> Any:
+@api.put("/{scheme_id}", response_model=SchemeOut)
+async def api_update(
+    request: Request, session: SessionDep, principal: CanManage, scheme: CurrentScheme
+) -> Any:
     scheme_in = await _api_scheme_in(request)
     if isinstance(scheme_in, JSONResponse):
         return scheme_in
-    service.update(session, scheme=scheme, scheme_in=scheme_in)
+    service.update(session, scheme=scheme, scheme_in=scheme_in, actor=principal.actor)
     session.commit()
     return service.to_out(session, scheme)
 
 
-@api.delete("/{scheme_id}", status_code=204, dependencies=[TokenDep])
-def api_delete(session: SessionDep, scheme: CurrentScheme) -> Response:
-    service.remove(session, scheme=scheme)
+@api.delete("/{scheme_id}", status_code=204)
+def api_delete(session: SessionDep, principal: CanManage, scheme: CurrentScheme) -> Response:
+    service.remove(session, scheme=scheme, actor=principal.actor)
     session.commit()
     return Response(status_code=204)
 

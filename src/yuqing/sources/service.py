@@ -7,13 +7,26 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
+from yuqing.core import audit
+from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions.models import Mention
 from yuqing.sources.models import FetchRun, Source
 from yuqing.sources.schemas import FETCHED_KINDS, SourceIn
 
 
-def create(session: Session, *, source_in: SourceIn) -> Source:
+def _values(source: Source) -> dict[str, object]:
+    return {
+        "name": source.name,
+        "kind": source.kind,
+        "url": source.url,
+        "interval_seconds": source.interval_seconds,
+        "enabled": source.enabled,
+        "weight": source.weight,
+    }
+
+
+def create(session: Session, *, source_in: SourceIn, actor: Actor = audit.SYSTEM) -> Source:
     source = Source(
         name=source_in.name,
         kind=source_in.kind,
@@ -24,6 +37,15 @@ def create(session: Session, *, source_in: SourceIn) -> Source:
     )
     session.add(source)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        object_type="source",
+        object_id=source.id,
+        summary=f"新增信息源 {source.name}",
+        changes=audit.diff({}, _values(source)),
+    )
     return source
 
 
@@ -64,7 +86,7 @@ def latest_run(session: Session, *, source_id: int) -> FetchRun | None:
     ).scalar_one_or_none()
 
 
-def remove(session: Session, *, source: Source) -> int:
+def remove(session: Session, *, source: Source, actor: Actor = audit.SYSTEM) -> int:
     """Delete a source and its mentions; returns how many mentions went with it."""
     ids = list(session.execute(select(Mention.id).where(Mention.source_id == source.id)).scalars())
     for start in range(0, len(ids), 500):
@@ -74,6 +96,16 @@ def remove(session: Session, *, source: Source) -> int:
         )
     session.execute(delete(Mention).where(Mention.source_id == source.id))
     session.execute(delete(FetchRun).where(FetchRun.source_id == source.id))
+    values = _values(source)
     session.delete(source)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="delete",
+        object_type="source",
+        object_id=source.id,
+        summary=f"删除信息源 {values['name']} 及其 {len(ids)} 条信息",
+        changes=audit.diff(values, {}),
+    )
     return len(ids)

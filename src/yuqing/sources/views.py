@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from yuqing.auth.deps import require
+from yuqing.auth.service import Principal
 from yuqing.core.database import get_session
 from yuqing.sources import flows, service
 from yuqing.sources.health import Health, health_for_all
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 SessionDep = Annotated[Session, Depends(get_session)]
 CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
+CanRead = Annotated[Principal, Depends(require("sources.read"))]
+CanManage = Annotated[Principal, Depends(require("sources.manage"))]
 
 KIND_CHOICES = (
     ("rss", "订阅源（RSS / Atom / JSON Feed）"),
@@ -89,7 +93,7 @@ def _notice(request: Request, session: Session) -> str | None:
 
 
 @router.get("/sources", response_class=HTMLResponse)
-def sources_page(request: Request, session: SessionDep) -> HTMLResponse:
+def sources_page(request: Request, session: SessionDep, principal: CanRead) -> HTMLResponse:
     return _page(request, session, notice=_notice(request, session))
 
 
@@ -113,6 +117,7 @@ def _refused(request: Request, problem: str) -> HTMLResponse:
 def add_source(
     request: Request,
     session: SessionDep,
+    principal: CanManage,
     problem: CsrfProblem,
     name: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "",
@@ -139,7 +144,7 @@ def add_source(
         errors = {**_validation_messages(error), **errors}
     if errors:
         return _page(request, session, form=form, errors=errors, status_code=422)
-    source = service.create(session, source_in=source_in)
+    source = service.create(session, source_in=source_in, actor=principal.actor)
     session.commit()
     return RedirectResponse(f"/sources?added={source.id}#source-{source.id}", status_code=303)
 
@@ -158,14 +163,18 @@ def _source_or_404(request: Request, session: Session, source_id: int) -> Source
 
 @router.post("/sources/{source_id}/remove", response_class=HTMLResponse)
 def remove_source(
-    request: Request, session: SessionDep, problem: CsrfProblem, source_id: int
+    request: Request,
+    session: SessionDep,
+    principal: CanManage,
+    problem: CsrfProblem,
+    source_id: int,
 ) -> Response:
     if problem:
         return _refused(request, problem)
     source = _source_or_404(request, session, source_id)
     if not isinstance(source, Source):
         return source
-    removed = service.remove(session, source=source)
+    removed = service.remove(session, source=source, actor=principal.actor)
     session.commit()
     return RedirectResponse(f"/sources?removed={removed}", status_code=303)
 
@@ -202,7 +211,11 @@ def _fetch_outcome(session: Session, source: Source) -> FetchOutcome:
 
 @router.post("/sources/{source_id}/fetch", response_class=HTMLResponse)
 def fetch_now(
-    request: Request, session: SessionDep, problem: CsrfProblem, source_id: int
+    request: Request,
+    session: SessionDep,
+    principal: CanManage,
+    problem: CsrfProblem,
+    source_id: int,
 ) -> Response:
     """Fetch one source now; HTMX gets the result line, a plain form the whole page."""
     if problem:

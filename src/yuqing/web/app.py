@@ -15,6 +15,7 @@ from yuqing.auth import views as auth_views
 from yuqing.auth.deps import Forbidden, LoginRequired, PasswordChangeRequired
 from yuqing.mentions import api as mentions_api
 from yuqing.mentions import views as mentions_views
+from yuqing.org import views as org_views
 from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
 from yuqing.web import docs
@@ -40,6 +41,7 @@ def create_app() -> FastAPI:
     app.include_router(analysis_views.router)
     app.include_router(docs.router)
     app.include_router(auth_views.router)
+    app.include_router(org_views.router)
     _handle_access_errors(app)
     return app
 

@@ -100,6 +100,18 @@ def _origin_problem(request: Request) -> str | None:
     return None
 
 
+def header_problem(request: Request) -> str | None:
+    """For JSON API writes made with a session cookie: the token must come in the header."""
+    problem = _origin_problem(request)
+    if problem:
+        return problem
+    cookie = request.cookies.get(COOKIE, "")
+    sent = request.headers.get(HEADER, "")
+    if not cookie or not sent or not hmac.compare_digest(cookie, sent) or not _well_signed(cookie):
+        return f"用浏览器会话调用写接口时须带 {HEADER} 请求头；程序调用请改用接口令牌。"
+    return None
+
+
 async def csrf_problem(request: Request) -> str | None:
     """FastAPI dependency for POST routes: ``None`` when the request is genuine, otherwise
     the reason (in Chinese) to refuse it."""
