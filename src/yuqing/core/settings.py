@@ -46,6 +46,19 @@ class Settings(BaseSettings):
 
     import_max_bytes: int = 100 * 1024 * 1024
 
+    # Notifications (see docs/notifications.md): delivery retries and the SMTP server.
+    notify_max_attempts: int = 6
+    notify_backoff_base_seconds: int = 30
+    notify_backoff_max_seconds: int = 30 * 60
+    notify_lease_seconds: int = 60
+    notify_timeout_seconds: float = 10.0
+    smtp_host: str = ""  # empty: e-mail is not sent (rows fail with a plain reason)
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_starttls: bool = False
+
     def effective_push_token(self) -> str:
         """The push token: the environment's, else the one ``yuqing init`` wrote to the data dir."""
         if self.push_token:
