@@ -4,6 +4,7 @@ from yuqing.analysis.models import SentimentLabel
 from yuqing.auth.models import ApiToken, Role, User, UserSession
 from yuqing.core.audit import AuditEntry, AuditHead
 from yuqing.mentions.models import Mention, MentionBand, MentionPlace
+from yuqing.notify.models import Channel, Notification
 from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
 from yuqing.sources.models import FetchRun, Source
@@ -12,11 +13,13 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "AuditHead",
+    "Channel",
     "DutyRole",
     "FetchRun",
     "Mention",
     "MentionBand",
     "MentionPlace",
+    "Notification",
     "Person",
     "PersonRole",
     "Role",

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
 
     # Notifications (see docs/notifications.md): delivery retries and the SMTP server.
     notify_max_attempts: int = 6
-    notify_backoff_base_seconds: int = 30
+    notify_backoff_base_seconds: int = 60  # 1, 2, 4, 8, 16 min between 6 attempts
     notify_backoff_max_seconds: int = 30 * 60
     notify_lease_seconds: int = 60
     notify_timeout_seconds: float = 10.0

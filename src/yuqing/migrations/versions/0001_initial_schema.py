@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:36:52.024836
+Create Date: 2026-11-27 03:55:29.083732
 """
 
 from __future__ import annotations
@@ -83,6 +83,20 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_fetch_run_started_at"), ["started_at"], unique=False)
 
+    op.create_table(
+        "notify_channel",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_success_at", sa.DateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_error_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_channel")),
+    )
     op.create_table(
         "role",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -480,6 +494,53 @@ def upgrade() -> None:
         batch_op.create_index("ix_api_token_hash", ["token_hash"], unique=True)
 
     op.create_table(
+        "notification",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("target", sa.String(length=300), nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=True),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("dedupe_key", sa.String(length=200), nullable=True),
+        sa.Column("source_type", sa.String(length=40), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=True),
+        sa.Column("level", sa.String(length=10), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("mobiles", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
+        sa.Column("lease_until", sa.DateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(), nullable=True),
+        sa.Column("failed_at", sa.DateTime(), nullable=True),
+        sa.Column("read_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["notify_channel.id"],
+            name=op.f("fk_notification_channel_id_notify_channel"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["user_account.id"],
+            name=op.f("fk_notification_user_id_user_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification")),
+    )
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notification_channel_id"), ["channel_id"], unique=False
+        )
+        batch_op.create_index("ix_notification_due", ["state", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_notification_inbox", ["user_id", "read_at"], unique=False)
+        batch_op.create_index(
+            "ux_notification_dedupe", ["dedupe_key", "channel", "target"], unique=True
+        )
+
+    op.create_table(
         "user_session",
         sa.Column("id_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -551,6 +612,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_user_session_user_id"))
 
     op.drop_table("user_session")
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.drop_index("ux_notification_dedupe")
+        batch_op.drop_index("ix_notification_inbox")
+        batch_op.drop_index("ix_notification_due")
+        batch_op.drop_index(batch_op.f("ix_notification_channel_id"))
+
+    op.drop_table("notification")
     with op.batch_alter_table("api_token", schema=None) as batch_op:
         batch_op.drop_index("ix_api_token_hash")
 
@@ -621,6 +689,7 @@ def downgrade() -> None:
     op.drop_table("source")
     op.drop_table("scheme_group")
     op.drop_table("role")
+    op.drop_table("notify_channel")
     with op.batch_alter_table("fetch_run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fetch_run_started_at"))
         batch_op.drop_index("ix_fetch_run_source_started")
