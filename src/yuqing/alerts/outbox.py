@@ -1,0 +1,93 @@
+"""The one place alerts hand messages to the notification outbox (``yuqing.notify``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yuqing.alerts.schemas import Explanation, RecipientRef
+from yuqing.notify.models import Notification
+from yuqing.notify.schemas import Message, MessageItem, Recipient
+
+SOURCE_TYPE = "alert"
+
+
+def message_of(
+    title: str, level: str, explanations: Sequence[Explanation], link: str | None
+) -> Message:
+    """The message of one alert, or a digest of several: the reason first, then the items."""
+    lines: list[str] = []
+    words: list[str] = []
+    items: list[MessageItem] = []
+    for explanation in explanations:
+        lines.append(f"规则：{explanation.rule}。{explanation.summary}")
+        for number in explanation.numbers:
+            extra = f"（基线 {number.baseline}）" if number.baseline is not None else ""
+            bar = f"（阈值 {number.bar}）" if number.bar else ""
+            lines.append(f"· {number.label}：{number.value}{extra}{bar}")
+        if explanation.words and len(explanations) == 1:
+            lines.append(f"关键词：{'、'.join(explanation.words)}")
+        if explanation.sources and len(explanations) == 1:
+            lines.append(f"来源：{'、'.join(explanation.sources)}")
+        words.extend(explanation.words)
+        for sample in explanation.items:
+            items.append(
+                MessageItem(
+                    title=sample.title or "（无标题）",
+                    url=sample.url or "",
+                    snippet=sample.snippet,
+                    source=sample.source,
+                    published_at=sample.published_at,
+                )
+            )
+    return Message(
+        title=title,
+        text="\n".join(lines),
+        items=items,
+        highlight=list(dict.fromkeys(words))[:20],
+        level=level,
+        link=link,
+    )
+
+
+def enqueue(
+    session: Session,
+    *,
+    message: Message,
+    recipients: Sequence[RecipientRef],
+    dedupe_key: str,
+    alert_id: int,
+    not_before: datetime | None,
+) -> int:
+    """Write the outbox rows in the caller's transaction; returns how many were written."""
+    from yuqing.notify import service
+
+    rows = service.enqueue(
+        session,
+        message=message,
+        recipients=[Recipient(kind=r.kind, id=r.id) for r in recipients],
+        dedupe_key=dedupe_key,
+        source_type=SOURCE_TYPE,
+        source_id=alert_id,
+        not_before=not_before,
+    )
+    return len(rows)
+
+
+def deliveries(session: Session, alert_ids: Sequence[int]) -> dict[int, list[Notification]]:
+    """The outbox rows of alerts (by the alert that carried them), for the desk."""
+    if not alert_ids:
+        return {}
+    found: dict[int, list[Notification]] = {}
+    query = (
+        select(Notification)
+        .where(Notification.source_type == SOURCE_TYPE, Notification.source_id.in_(alert_ids))
+        .order_by(Notification.id)
+    )
+    for row in session.scalars(query):
+        assert row.source_id is not None
+        found.setdefault(row.source_id, []).append(row)
+    return found
