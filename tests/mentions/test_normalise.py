@@ -10,6 +10,7 @@ from yuqing.mentions.normalise import (
     content_hash,
     detect_language,
     html_to_text,
+    to_simplified,
     url_hash,
 )
 from yuqing.mentions.search import search_form
@@ -68,3 +69,17 @@ def test_language_with_and_without_the_search_form(text: str, language: str) -> 
 def test_content_hash_ignores_spacing_and_case() -> None:
     assert content_hash("某校 通报", "全文 ABC") == content_hash("某校通报", "全文abc")
     assert content_hash("某校通报", "全文") != content_hash("某校通报", "全文二")
+
+
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        ("校方已回覆", "校方已回复"),
+        ("沈默的大多数", "沉默的大多数"),
+        ("學校", "学校"),
+        ("学校", "学校"),
+    ],
+)
+def test_search_form_applies_phrase_rules_of_simplified_looking_text(text: str, form: str) -> None:
+    assert to_simplified(text) == form
+    assert search_form("", text) == "\n" + form

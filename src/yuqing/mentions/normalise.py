@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import opencc
+from yuqing.schemes.text import simplified
 
 # Query parameters that only track a click; dropping them makes one article one URL.
 TRACKING_PARAMS = frozenset(
@@ -189,16 +188,14 @@ def html_to_text(html: str) -> str:
     return clean_text(root.text_content())
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
-
-
 def to_simplified(text: str) -> str:
-    """Traditional characters in Simplified form (OpenCC t2s), so one query matches both."""
-    if not text or text.isascii():
+    """Traditional characters in Simplified form (OpenCC t2s), so one query matches both.
+
+    The converter only runs on texts it would change (most posts are Simplified already).
+    """
+    if not text:
         return text
-    return str(_t2s().convert(text))
+    return simplified(text)
 
 
 def detect_language(text: str, *, simplified: str | None = None) -> str:

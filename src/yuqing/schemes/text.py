@@ -7,9 +7,21 @@ from functools import lru_cache
 
 import opencc
 
-# CJK blocks whose characters OpenCC may rewrite; the set of those it really rewrites is
-# computed once, so a Simplified text (the usual case) skips the conversion entirely.
-_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+# Code points OpenCC may rewrite one by one: the CJK blocks, the compatibility ideographs
+# and the supplementary planes (Extension B onwards, where t2s maps several hundred). The set
+# of those it really rewrites is computed once, so a Simplified text (the usual case) skips
+# the conversion entirely.
+_CJK_RANGES = (
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x323AF),
+)
+# Characters t2s leaves alone on their own but rewrites inside a phrase of its TSPhrases
+# dictionary (回覆 → 回复, 沈默 → 沉默, 藉口 → 借口, 瞭解 → 了解, 毛坏 → 毛坯): every phrase that
+# changes and holds no character rewritten on its own holds one of these. The test
+# tests/schemes/test_text.py rebuilds this set from the installed dictionary.
+PHRASE_ONLY_CHARS = "哩坏沈甦瞭藉衹覆"
 
 
 @lru_cache(maxsize=1)
@@ -23,19 +35,29 @@ def _traditional_chars() -> re.Pattern[str]:
     # One character a line: t2s maps most of them one to one, and the line structure
     # survives the rare one that it maps to two characters.
     converted = str(_t2s().convert("\n".join(chars))).split("\n")
-    changed = [c for c, s in zip(chars, converted, strict=False) if s != c]
-    # Phrase rules only ever fire on text that holds a Traditional character, which this
-    # class then contains; escaping keeps characters like "-" literal.
-    return re.compile("[" + "".join(re.escape(c) for c in changed) + "]")
+    changed = {c for c, s in zip(chars, converted, strict=False) if s != c}
+    changed.update(PHRASE_ONLY_CHARS)
+    # A text holding none of these comes out of t2s unchanged; escaping keeps "-" literal.
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(changed)) + "]")
+
+
+def needs_simplifying(text: str) -> bool:
+    """Whether OpenCC t2s would change ``text`` (exact: no false "no")."""
+    return not text.isascii() and _traditional_chars().search(text) is not None
+
+
+def simplified(text: str) -> str:
+    """``text`` through OpenCC t2s, skipping the converter when it would change nothing."""
+    if needs_simplifying(text):
+        return str(_t2s().convert(text))
+    return text
 
 
 def search_form(text: str | None) -> str:
     """``text`` as the matcher sees it: Simplified, lower case, whitespace runs as one space."""
     if not text:
         return ""
-    if not text.isascii() and _traditional_chars().search(text):
-        text = str(_t2s().convert(text))
-    return " ".join(text.lower().split())
+    return " ".join(simplified(text).lower().split())
 
 
 def warm_up() -> None:
