@@ -1,5 +1,6 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
+from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
 from yuqing.analysis.models import SentimentLabel
 from yuqing.auth.models import ApiToken, Role, User, UserSession
 from yuqing.core.audit import AuditEntry, AuditHead
@@ -10,6 +11,8 @@ from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
 from yuqing.sources.models import FetchRun, Source
 
 __all__ = [
+    "Alert",
+    "AlertRule",
     "ApiToken",
     "AuditEntry",
     "AuditHead",
@@ -26,6 +29,7 @@ __all__ = [
     "Scheme",
     "SchemeGroup",
     "SchemeMatch",
+    "SensitiveCategory",
     "SentimentLabel",
     "Source",
     "Unit",

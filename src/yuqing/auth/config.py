@@ -16,6 +16,8 @@ PERMISSIONS: dict[str, str] = {
     "audit.read": "查看审计日志",
     "models.manage": "训练与更换模型",
     "push": "通过接口推送信息",
+    "notify.manage": "管理通知渠道",
+    "alerts.manage": "管理预警规则",
 }
 
 _ALL = list(PERMISSIONS)

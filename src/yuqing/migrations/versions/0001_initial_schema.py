@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:55:29.083732
+Create Date: 2026-11-27 03:58:16.701351
 """
 
 from __future__ import annotations
@@ -17,6 +17,66 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "alert",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("rule_id", sa.Integer(), nullable=True),
+        sa.Column("rule_name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("level", sa.String(length=8), nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("subject", sa.String(length=40), nullable=False),
+        sa.Column("explanation", sa.Text(), nullable=False),
+        sa.Column("mention_id", sa.Integer(), nullable=True),
+        sa.Column("event_id", sa.Integer(), nullable=True),
+        sa.Column("risk", sa.Integer(), nullable=True),
+        sa.Column("dedupe_key", sa.String(length=120), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("not_before", sa.DateTime(), nullable=True),
+        sa.Column("delivered_with", sa.Integer(), nullable=True),
+        sa.Column("raised_by", sa.String(length=100), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_alert_dedupe_key")),
+    )
+    with op.batch_alter_table("alert", schema=None) as batch_op:
+        batch_op.create_index("ix_alert_created", ["created_at"], unique=False)
+        batch_op.create_index("ix_alert_mention", ["mention_id"], unique=False)
+        batch_op.create_index(
+            "ix_alert_pending",
+            ["rule_id"],
+            unique=False,
+            sqlite_where=sa.text("state = 'pending'"),
+            postgresql_where=sa.text("state = 'pending'"),
+        )
+        batch_op.create_index("ix_alert_rule_created", ["rule_id", "created_at"], unique=False)
+        batch_op.create_index(
+            "ix_alert_rule_subject", ["rule_id", "subject", "created_at"], unique=False
+        )
+
+    op.create_table(
+        "alert_rule",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("level", sa.String(length=8), nullable=False),
+        sa.Column("params", sa.Text(), nullable=False),
+        sa.Column("recipients", sa.Text(), nullable=False),
+        sa.Column("quiet_start", sa.String(length=5), nullable=True),
+        sa.Column("quiet_end", sa.String(length=5), nullable=True),
+        sa.Column("quiet_weekends", sa.Boolean(), nullable=False),
+        sa.Column("urgent_risk", sa.Integer(), nullable=True),
+        sa.Column("batch_minutes", sa.Integer(), nullable=False),
+        sa.Column("cooldown_minutes", sa.Integer(), nullable=False),
+        sa.Column("max_per_hour", sa.Integer(), nullable=False),
+        sa.Column("suppressed", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_rule")),
+    )
     op.create_table(
         "audit_entry",
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
@@ -117,6 +177,18 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scheme_group")),
         sa.UniqueConstraint("name", name=op.f("uq_scheme_group_name")),
+    )
+    op.create_table(
+        "sensitive_category",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("words", sa.Text(), nullable=False),
+        sa.Column("order", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sensitive_category")),
+        sa.UniqueConstraint("key", name=op.f("uq_sensitive_category_key")),
     )
     op.create_table(
         "source",
@@ -316,6 +388,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_unit_parent_id"), ["parent_id"], unique=False)
 
     op.create_table(
+        "event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("representative_id", sa.Integer(), nullable=True),
+        sa.Column("representative_is_reply", sa.Boolean(), nullable=False),
+        sa.Column("first_mention_id", sa.Integer(), nullable=True),
+        sa.Column("first_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("count_positive", sa.Integer(), nullable=False),
+        sa.Column("count_neutral", sa.Integer(), nullable=False),
+        sa.Column("count_negative", sa.Integer(), nullable=False),
+        sa.Column("source_count", sa.Integer(), nullable=False),
+        sa.Column("heat", sa.Float(), nullable=False),
+        sa.Column("terms", sa.Text(), nullable=False),
+        sa.Column("merged_into_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["first_mention_id"],
+            ["mention.id"],
+            name=op.f("fk_event_first_mention_id_mention"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merged_into_id"],
+            ["event.id"],
+            name=op.f("fk_event_merged_into_id_event"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["representative_id"],
+            ["mention.id"],
+            name=op.f("fk_event_representative_id_mention"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event")),
+    )
+    with op.batch_alter_table("event", schema=None) as batch_op:
+        batch_op.create_index("ix_event_heat", ["heat"], unique=False)
+        batch_op.create_index("ix_event_last_seen", ["last_seen_at"], unique=False)
+
+    op.create_table(
         "mention_band",
         sa.Column("band_key", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("mention_id", sa.Integer(), autoincrement=False, nullable=False),
@@ -420,6 +535,62 @@ def upgrade() -> None:
             batch_op.f("ix_sentiment_label_mention_id"), ["mention_id"], unique=False
         )
 
+    op.create_table(
+        "event_hour",
+        sa.Column("event_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("hour", sa.DateTime(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["event.id"],
+            name=op.f("fk_event_hour_event_id_event"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("event_id", "hour", name=op.f("pk_event_hour")),
+    )
+    op.create_table(
+        "event_member",
+        sa.Column("mention_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("published_at", sa.DateTime(), nullable=False),
+        sa.Column("reason", sa.String(length=8), nullable=False),
+        sa.Column("sentiment", sa.String(length=8), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["event.id"],
+            name=op.f("fk_event_member_event_id_event"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["mention_id"],
+            ["mention.id"],
+            name=op.f("fk_event_member_mention_id_mention"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("mention_id", name=op.f("pk_event_member")),
+    )
+    with op.batch_alter_table("event_member", schema=None) as batch_op:
+        batch_op.create_index("ix_event_member_event", ["event_id", "published_at"], unique=False)
+
+    op.create_table(
+        "event_source",
+        sa.Column("event_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("source_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["event.id"],
+            name=op.f("fk_event_source_event_id_event"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_id"],
+            ["source.id"],
+            name=op.f("fk_event_source_source_id_source"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("event_id", "source_id", name=op.f("pk_event_source")),
+    )
     op.create_table(
         "person_role",
         sa.Column("person_id", sa.Integer(), nullable=False),
@@ -625,6 +796,12 @@ def downgrade() -> None:
     op.drop_table("api_token")
     op.drop_table("user_account")
     op.drop_table("person_role")
+    op.drop_table("event_source")
+    with op.batch_alter_table("event_member", schema=None) as batch_op:
+        batch_op.drop_index("ix_event_member_event")
+
+    op.drop_table("event_member")
+    op.drop_table("event_hour")
     with op.batch_alter_table("sentiment_label", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sentiment_label_mention_id"))
 
@@ -646,6 +823,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mention_band_mention")
 
     op.drop_table("mention_band")
+    with op.batch_alter_table("event", schema=None) as batch_op:
+        batch_op.drop_index("ix_event_last_seen")
+        batch_op.drop_index("ix_event_heat")
+
+    op.drop_table("event")
     with op.batch_alter_table("unit", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_unit_parent_id"))
 
@@ -687,6 +869,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_source_kind"))
 
     op.drop_table("source")
+    op.drop_table("sensitive_category")
     op.drop_table("scheme_group")
     op.drop_table("role")
     op.drop_table("notify_channel")
@@ -704,3 +887,16 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_entry_actor")
 
     op.drop_table("audit_entry")
+    op.drop_table("alert_rule")
+    with op.batch_alter_table("alert", schema=None) as batch_op:
+        batch_op.drop_index("ix_alert_rule_subject")
+        batch_op.drop_index("ix_alert_rule_created")
+        batch_op.drop_index(
+            "ix_alert_pending",
+            sqlite_where=sa.text("state = 'pending'"),
+            postgresql_where=sa.text("state = 'pending'"),
+        )
+        batch_op.drop_index("ix_alert_mention")
+        batch_op.drop_index("ix_alert_created")
+
+    op.drop_table("alert")
