@@ -11,8 +11,8 @@ from pathlib import Path
 
 from alembic import command
 
-from yuqing.core.database import alembic_config, make_engine
 from yuqing.core import audit
+from yuqing.core.database import alembic_config, make_engine
 from yuqing.mentions import search
 
 VERSIONS = Path(__file__).resolve().parent.parent / "src/yuqing/migrations/versions"
