@@ -254,15 +254,14 @@ def _choices(session: Session) -> dict[str, Any]:
 
 
 def _recipient_names(session: Session) -> dict[str, dict[int, str]]:
+    queries = {
+        "channel": select(Channel.id, Channel.name).order_by(Channel.id),
+        "unit": select(Unit.id, Unit.name).order_by(Unit.order, Unit.id),
+        "role": select(DutyRole.id, DutyRole.name).order_by(DutyRole.order, DutyRole.id),
+        "person": select(Person.id, Person.name).where(Person.active.is_(True)).order_by(Person.id),
+    }
     return {
-        "channel": dict(session.execute(select(Channel.id, Channel.name).order_by(Channel.id))),
-        "unit": dict(session.execute(select(Unit.id, Unit.name).order_by(Unit.order, Unit.id))),
-        "role": dict(session.execute(select(DutyRole.id, DutyRole.name).order_by(DutyRole.order))),
-        "person": dict(
-            session.execute(
-                select(Person.id, Person.name).where(Person.active.is_(True)).order_by(Person.id)
-            )
-        ),
+        kind: {int(i): str(n) for i, n in session.execute(query)} for kind, query in queries.items()
     }
 
 
