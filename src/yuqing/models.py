@@ -4,6 +4,7 @@ from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
 from yuqing.analysis.models import SentimentLabel
 from yuqing.auth.models import ApiToken, Role, User, UserSession
 from yuqing.core.audit import AuditEntry, AuditHead
+from yuqing.events.models import Event, EventHour, EventMember, EventSource
 from yuqing.mentions.models import Mention, MentionBand, MentionPlace
 from yuqing.notify.models import Channel, Notification
 from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
@@ -18,6 +19,10 @@ __all__ = [
     "AuditHead",
     "Channel",
     "DutyRole",
+    "Event",
+    "EventHour",
+    "EventMember",
+    "EventSource",
     "FetchRun",
     "Mention",
     "MentionBand",

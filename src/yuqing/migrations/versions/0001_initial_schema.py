@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:58:16.701351
+Create Date: 2026-11-27 03:59:14.623359
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=300), nullable=True),
         sa.Column("url", sa.Text(), nullable=True),
         sa.Column("canonical_url", sa.Text(), nullable=True),
-        sa.Column("url_hash", sa.String(length=32), nullable=True),
+        sa.Column("url_hash", sa.BigInteger(), nullable=True),
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("author", sa.String(length=300), nullable=True),
@@ -251,7 +251,7 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=16), nullable=False),
         sa.Column("raw", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("content_hash", sa.String(length=32), nullable=False),
+        sa.Column("content_hash", sa.BigInteger(), nullable=False),
         sa.Column("duplicate_of_id", sa.Integer(), nullable=True),
         sa.Column("duplicate_count", sa.Integer(), nullable=False),
         sa.Column("search_text", sa.Text(), nullable=False),
@@ -316,8 +316,13 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_mention_status_published", ["status", "published_at"], unique=False
         )
-        batch_op.create_index("ix_mention_status_sentiment", ["status", "sentiment"], unique=False)
-        batch_op.create_index("ix_mention_url_hash", ["url_hash"], unique=False)
+        batch_op.create_index(
+            "ix_mention_url_hash",
+            ["url_hash"],
+            unique=False,
+            sqlite_where=sa.text("url_hash IS NOT NULL"),
+            postgresql_where=sa.text("url_hash IS NOT NULL"),
+        )
 
     op.create_table(
         "scheme",
@@ -837,8 +842,11 @@ def downgrade() -> None:
 
     op.drop_table("scheme")
     with op.batch_alter_table("mention", schema=None) as batch_op:
-        batch_op.drop_index("ix_mention_url_hash")
-        batch_op.drop_index("ix_mention_status_sentiment")
+        batch_op.drop_index(
+            "ix_mention_url_hash",
+            sqlite_where=sa.text("url_hash IS NOT NULL"),
+            postgresql_where=sa.text("url_hash IS NOT NULL"),
+        )
         batch_op.drop_index("ix_mention_status_published")
         batch_op.drop_index(
             "ix_mention_source_external",

@@ -1,0 +1,585 @@
+"""The ingest stage of events: put each new mention (and exact copy) into an event.
+
+``stage(session, source, rows)`` follows the contract of the pipeline's analysis stages: it
+runs before the bulk insert and returns ``finish(mention_ids)``, run after it in the same
+transaction. All the work is in ``finish``, since events link to mention ids in their own
+table (``event_member``). Order of evidence, strongest first:
+
+1. repost chain: a mention whose ``root_external_id`` or ``parent_external_id`` names a
+   mention of the same source joins that mention's event (ids are matched within one
+   source: platform ids are unique on their platform, and one source is one platform; ids of
+   two different sites may collide). Reposts of a root not collected (yet) join the event of
+   their siblings, and a root that arrives after its reposts joins theirs;
+2. near-duplicate group: a mention with ``near_group_id`` joins its representative's event;
+3. exact copy (stored by ingest without analysis): its root link, else its original's event;
+4. key terms within 72 hours (see events/cluster.py);
+5. otherwise it starts a new event.
+
+Counters (size, sentiment split, sources, first/last seen, hourly trend, heat) are written
+once per touched event and batch. See docs/events.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, bindparam, event, insert, text
+from sqlalchemy.orm import Session
+
+from yuqing.core.timeutil import utcnow
+from yuqing.events import heat as heat_index
+from yuqing.events.cluster import MAX_EVENT_TERMS, WINDOW, TermIndex, key_terms
+from yuqing.events.models import Event
+from yuqing.mentions import neardup
+
+Finish = Callable[[list[int]], None]
+_TOUCHED = "yuqing.events.index_touched"
+
+
+# --- the in-memory term index, one per database ------------------------------------------
+
+
+_INDEXES: dict[int, TermIndex] = {}
+_STALE: set[int] = set()
+
+
+def _key(session: Session) -> int:
+    bind = session.get_bind()
+    engine = bind.engine if not isinstance(bind, Engine) else bind
+    return id(engine)
+
+
+@event.listens_for(Session, "after_rollback")
+def _on_rollback(session: Session) -> None:
+    """Events added by a transaction that rolled back must not stay in memory."""
+    touched = session.info.pop(_TOUCHED, None)
+    if touched is not None:
+        _STALE.add(touched)
+
+
+@event.listens_for(Session, "after_commit")
+def _on_commit(session: Session) -> None:
+    session.info.pop(_TOUCHED, None)
+
+
+def term_index(session: Session) -> TermIndex:
+    """The term index of this database, brought up to date with the event table: rebuilt
+    after a rollback or when the table was emptied, topped up with events other processes
+    created."""
+    key = _key(session)
+    index = _INDEXES.get(key)
+    top = session.execute(text("SELECT MAX(id) FROM event")).scalar() or 0
+    if index is None or key in _STALE or top < index.max_event_id:
+        _STALE.discard(key)
+        index = _INDEXES[key] = _load(session, after=0)
+    elif top > index.max_event_id:
+        _load(session, after=index.max_event_id, into=index)
+    session.info[_TOUCHED] = key
+    return index
+
+
+def forget(session: Session, event_ids: Iterable[int]) -> None:
+    """Drop events (merged away) from this database's index."""
+    index = _INDEXES.get(_key(session))
+    if index is not None:
+        for event_id in event_ids:
+            index.forget(event_id)
+
+
+def _load(session: Session, *, after: int, into: TermIndex | None = None) -> TermIndex:
+    index = into or TermIndex()
+    latest = session.execute(text("SELECT MAX(last_seen_at) FROM event")).scalar()
+    if latest is None:
+        return index
+    if isinstance(latest, str):
+        latest = datetime.fromisoformat(latest)
+    query = text(
+        "SELECT id, terms, last_seen_at FROM event WHERE id > :after AND "
+        "merged_into_id IS NULL AND last_seen_at >= :since ORDER BY id"
+    ).bindparams(bindparam("since", type_=DateTime))
+    for event_id, terms, last_seen in session.execute(
+        query, {"after": after, "since": latest - WINDOW}
+    ):
+        if isinstance(last_seen, str):
+            last_seen = datetime.fromisoformat(last_seen)
+        words = (terms or "").split()
+        index.observe(words)  # an approximation of the frequencies: one document per event
+        if words:
+            index.add(event_id, words, last_seen)
+        index.max_event_id = max(index.max_event_id, event_id)
+    return index
+
+
+# --- the stage ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    """A new mention to place: a row of the batch or an exact copy."""
+
+    mention_id: int
+    external_id: str | None
+    root: str | None
+    parent: str | None
+    near: int | None  # near-duplicate representative, or the original of an exact copy
+    published_at: datetime
+    sentiment: str | None
+    title: str
+    text: str
+    places: list[str]
+    copy: bool = False
+
+    @property
+    def is_reply(self) -> bool:
+        return bool(self.root or self.parent)
+
+
+@dataclass
+class _Delta:
+    """What a batch adds to one event."""
+
+    size: int = 0
+    sentiments: Counter[str] = field(default_factory=Counter)
+    first: tuple[datetime, int] | None = None
+    last: datetime | None = None
+    hours: Counter[datetime] = field(default_factory=Counter)
+    representative: _Item | None = None
+    terms_changed: bool = False
+
+    def add(self, item: _Item) -> None:
+        self.size += 1
+        self.sentiments[item.sentiment or ""] += 1
+        stamp = (item.published_at, item.mention_id)
+        if self.first is None or stamp < self.first:
+            self.first = stamp
+        if self.last is None or item.published_at > self.last:
+            self.last = item.published_at
+        self.hours[item.published_at.replace(minute=0, second=0, microsecond=0)] += 1
+
+
+def stage(session: Session, source: Any, rows: list[dict[str, Any]]) -> Finish:
+    """Place the batch's new mentions in events once they have ids (see the module doc).
+
+    Called even for a batch without rows to analyse: its exact copies still need events.
+    """
+    high_water = session.execute(text("SELECT COALESCE(MAX(id), 0) FROM mention")).scalar_one()
+
+    def finish(mention_ids: list[int]) -> None:
+        items = _items(rows, mention_ids, high_water) + _copies(session, source.id, high_water)
+        if items:
+            Placer(session, source.id).place(items)
+
+    return finish
+
+
+def _places(regions: str | None) -> list[str]:
+    if not regions:
+        return []
+    return [name for name in regions.replace(";", " ").split() if name]
+
+
+def _items(rows: list[dict[str, Any]], mention_ids: list[int], high_water: int) -> list[_Item]:
+    # Ids at or below the high-water mark are updates of stored mentions: they keep their event.
+    return [
+        _Item(
+            mention_id=mid,
+            external_id=row.get("external_id"),
+            root=row.get("root_external_id"),
+            parent=row.get("parent_external_id"),
+            near=row.get("near_group_id"),
+            published_at=row["published_at"],
+            sentiment=row.get("sentiment"),
+            title=row.get("title") or "",
+            text=row.get("text") or "",
+            places=_places(row.get("regions")),
+        )
+        for row, mid in zip(rows, mention_ids, strict=True)
+        if mid > high_water
+    ]
+
+
+def _copies(session: Session, source_id: int, high_water: int) -> list[_Item]:
+    """Exact copies this ingest stored (ingest passes only originals to the stages): rows of
+    this source above the high-water mark that have no event yet."""
+    query = text(
+        "SELECT c.id, c.external_id, c.root_external_id, c.parent_external_id, "
+        "c.duplicate_of_id, c.published_at, o.sentiment, c.title, c.search_text "
+        "FROM mention c JOIN mention o ON o.id = c.duplicate_of_id "
+        "WHERE c.id > :hw AND c.source_id = :sid AND c.status = 'duplicate' "
+        "AND NOT EXISTS (SELECT 1 FROM event_member em WHERE em.mention_id = c.id) "
+        "ORDER BY c.id"
+    )
+    items = []
+    for mid, ext, root, parent, original, published, sentiment, title, form in session.execute(
+        query, {"hw": high_water, "sid": source_id}
+    ):
+        if isinstance(published, str):
+            published = datetime.fromisoformat(published)
+        if len(neardup.clean(form or "")) < neardup.MIN_CHARS:
+            original = None  # "转发微博" copies one text across stories: no evidence
+        items.append(
+            _Item(mid, ext, root, parent, original, published, sentiment, title, "", [], True)
+        )
+    return items
+
+
+def where_in(
+    session: Session, query: str, values: Iterable[Any], *, ints: bool, tail: str = ""
+) -> list[Any]:
+    """Rows of ``query`` (ending in a column) for many values in one parameter, then
+    ``tail`` (a GROUP BY)."""
+    values = list(values)
+    if not values:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        statement = text(f"{query} IN (SELECT value FROM json_each(:v)) {tail}")
+        return list(session.execute(statement, {"v": json.dumps(values)}))
+    kind = "BIGINT[]" if ints else "TEXT[]"
+    statement = text(f"{query} = ANY(CAST(:v AS {kind})) {tail}")
+    return list(session.execute(statement, {"v": values}))
+
+
+def _hour(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+class Placer:
+    """Places one batch of new mentions of one source in events and writes the counters."""
+
+    def __init__(self, session: Session, source_id: int) -> None:
+        self.session = session
+        self.source_id = source_id
+        self.index = term_index(session)
+        self.by_external: dict[str, int] = {}
+        self.by_root: dict[str, int] = {}
+        self.by_mention: dict[int, int] = {}
+        self.deltas: dict[int, _Delta] = {}
+        self.members: list[dict[str, Any]] = []
+        self.new_events: dict[int, _Item] = {}  # temporary (negative) id → seed
+        self.terms: dict[int, list[str]] = {}
+
+    def place(self, items: list[_Item]) -> None:
+        self._look_up(items)
+        for item in items:
+            event_id, reason = self._choose(item)
+            self._join(item, event_id, reason)
+        ids = self._insert_events()
+        for member in self.members:
+            member["event_id"] = ids.get(member["event_id"], member["event_id"])
+        write_many(
+            self.session,
+            "INSERT INTO event_member (mention_id, event_id, published_at, reason, sentiment) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [tuple(m.values()) for m in self.members],
+        )
+        self._write_counts(ids)
+
+    # -- evidence ------------------------------------------------------------------------
+
+    def _look_up(self, items: list[_Item]) -> None:
+        """Stored events of the ids this batch names (three indexed queries per batch)."""
+        joined = (
+            "FROM mention m JOIN event_member em ON em.mention_id = m.id "
+            f"WHERE m.source_id = {int(self.source_id)} AND "
+        )
+        links = {k for i in items for k in (i.root, i.parent) if k}
+        query = "SELECT m.external_id, em.event_id " + joined + "m.external_id"
+        self.by_external.update(where_in(self.session, query, links, ints=False))
+        waiting = {i.root for i in items if i.root and i.root not in self.by_external}
+        waiting |= {i.external_id for i in items if i.external_id and not i.copy}
+        query = "SELECT m.root_external_id, MIN(em.event_id) " + joined + "m.root_external_id"
+        tail = "GROUP BY m.root_external_id"
+        self.by_root.update(where_in(self.session, query, waiting, ints=False, tail=tail))
+        nears = {i.near for i in items if i.near}
+        query = "SELECT mention_id, event_id FROM event_member WHERE mention_id"
+        self.by_mention.update(where_in(self.session, query, nears, ints=True))
+
+    def _choose(self, item: _Item) -> tuple[int | None, str]:
+        for key in (item.root, item.parent):
+            if key and key in self.by_external:
+                return self.by_external[key], "root"
+        if item.root and item.root in self.by_root:
+            return self.by_root[item.root], "root"  # a sibling: the root is not stored
+        if item.external_id and item.external_id in self.by_root and not item.is_reply:
+            return self.by_root[item.external_id], "root"  # its reposts came first
+        if item.near and item.near in self.by_mention:
+            return self.by_mention[item.near], "copy" if item.copy else "near"
+        if item.copy:
+            return None, "seed"
+        terms = key_terms(item.title + "\n" + item.text if item.text else item.title, item.places)
+        self.terms[item.mention_id] = terms
+        match = self.index.best(terms, item.published_at)
+        self.index.observe(terms)
+        if match is not None:
+            return match.event_id, "text"
+        return None, "seed"
+
+    def _join(self, item: _Item, event_id: int | None, reason: str) -> None:
+        if event_id is None:
+            event_id = -(len(self.new_events) + 1)
+            self.new_events[event_id] = item
+        delta = self.deltas.setdefault(event_id, _Delta())
+        delta.add(item)
+        if event_id > 0 and not item.is_reply and not item.copy and reason != "text":
+            delta.representative = delta.representative or item
+        terms = self.terms.get(item.mention_id)
+        if terms and reason in ("seed", "text"):
+            self.index.add(event_id, terms, item.published_at)
+            delta.terms_changed = True
+        else:
+            self.index.touch(event_id, item.published_at)
+        if item.external_id:
+            self.by_external.setdefault(item.external_id, event_id)
+        if item.root:
+            self.by_root.setdefault(item.root, event_id)
+        self.by_mention[item.mention_id] = event_id
+        self.members.append(
+            {
+                "mention_id": item.mention_id,
+                "event_id": event_id,
+                "published_at": item.published_at,
+                "reason": reason,
+                "sentiment": item.sentiment,
+            }
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _reference_time(self) -> datetime:
+        latest = max((d.last for d in self.deltas.values() if d.last), default=utcnow())
+        return min(latest, utcnow())
+
+    def _insert_events(self) -> dict[int, int]:
+        """Insert the new events with their counters; temporary id → real id."""
+        if not self.new_events:
+            return {}
+        now = utcnow()
+        at = self._reference_time()
+        rows = []
+        for temp, seed in self.new_events.items():
+            delta = self.deltas[temp]
+            assert delta.first is not None and delta.last is not None
+            rows.append(
+                {
+                    "title": _title(seed),
+                    "representative_id": seed.mention_id,
+                    "representative_is_reply": seed.is_reply,
+                    "first_mention_id": delta.first[1],
+                    "first_seen_at": delta.first[0],
+                    "last_seen_at": delta.last,
+                    "size": delta.size,
+                    "count_positive": delta.sentiments["positive"],
+                    "count_neutral": delta.sentiments["neutral"],
+                    "count_negative": delta.sentiments["negative"],
+                    "source_count": 1,
+                    "heat": _heat(delta.size, delta.sentiments, 1, delta.hours, at),
+                    "terms": " ".join(self.index.terms_of(temp)[:MAX_EVENT_TERMS]),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        real = insert_events(self.session, rows)
+        ids = dict(zip(self.new_events, real, strict=True))
+        self.index.max_event_id = max(self.index.max_event_id, *real)
+        for temp, event_id in ids.items():
+            self.index.rename(temp, event_id)
+            self.deltas[event_id] = self.deltas.pop(temp)
+        return ids
+
+    def _write_counts(self, new_ids: dict[int, int]) -> None:
+        """Per-source and hourly counts (upserts), then one UPDATE per existing event."""
+        fresh = set(new_ids.values())
+        existing = [e for e in self.deltas if e not in fresh]
+        had_source = {
+            e
+            for (e,) in where_in(
+                self.session,
+                f"SELECT event_id FROM event_source WHERE source_id = {int(self.source_id)} "
+                "AND event_id",
+                existing,
+                ints=True,
+            )
+        }
+        write_many(
+            self.session,
+            "INSERT INTO event_source (event_id, source_id, count) VALUES (?, ?, ?) "
+            "ON CONFLICT (event_id, source_id) DO UPDATE "
+            "SET count = event_source.count + excluded.count",
+            [(e, self.source_id, d.size) for e, d in self.deltas.items()],
+        )
+        write_many(
+            self.session,
+            "INSERT INTO event_hour (event_id, hour, count) VALUES (?, ?, ?) "
+            "ON CONFLICT (event_id, hour) DO UPDATE "
+            "SET count = event_hour.count + excluded.count",
+            [(e, hour, n) for e, d in self.deltas.items() for hour, n in d.hours.items()],
+        )
+        if existing:
+            self._update_events(existing, had_source)
+
+    def _update_events(self, existing: list[int], had_source: set[int]) -> None:
+        at = self._reference_time()
+        current = {
+            row[0]: row
+            for row in where_in(
+                self.session,
+                "SELECT id, size, count_positive, count_neutral, count_negative, source_count, "
+                "representative_is_reply FROM event WHERE id",
+                existing,
+                ints=True,
+            )
+        }
+        recent = _recent_hours(self.session, existing, at)
+        updates = []
+        for event_id in existing:
+            delta, row = self.deltas[event_id], current.get(event_id)
+            if row is None or delta.first is None:
+                continue
+            sources = row[5] + (0 if event_id in had_source else 1)
+            counts = (
+                Counter({"positive": row[2], "neutral": row[3], "negative": row[4]})
+                + delta.sentiments
+            )
+            rep = delta.representative if row[6] else None
+            first_at, first_id = delta.first
+            terms = (
+                " ".join(self.index.terms_of(event_id)[:MAX_EVENT_TERMS])
+                if delta.terms_changed
+                else None
+            )
+            size = row[1] + delta.size
+            updates.append(
+                (
+                    delta.size,
+                    delta.sentiments["positive"],
+                    delta.sentiments["neutral"],
+                    delta.sentiments["negative"],
+                    sources,
+                    _heat(size, counts, sources, recent[event_id], at),
+                    utcnow(),
+                    first_at,
+                    first_id,
+                    first_at,
+                    first_at,
+                    delta.last,
+                    delta.last,
+                    rep.mention_id if rep else None,
+                    rep is not None,
+                    _title(rep) if rep else None,
+                    terms,
+                    event_id,
+                )
+            )
+        write_many(self.session, _UPDATE, updates)
+
+
+_UPDATE = (
+    "UPDATE event SET size = size + ?, count_positive = count_positive + ?, "
+    "count_neutral = count_neutral + ?, count_negative = count_negative + ?, "
+    "source_count = ?, heat = ?, updated_at = ?, "
+    "first_mention_id = CASE WHEN ? < first_seen_at THEN ? ELSE first_mention_id END, "
+    "first_seen_at = CASE WHEN ? < first_seen_at THEN ? ELSE first_seen_at END, "
+    "last_seen_at = CASE WHEN ? > last_seen_at THEN ? ELSE last_seen_at END, "
+    "representative_id = COALESCE(?, representative_id), "
+    "representative_is_reply = CASE WHEN ? THEN false ELSE representative_is_reply END, "
+    "title = COALESCE(?, title), terms = COALESCE(?, terms) WHERE id = ?"
+)
+
+_EVENT_COLUMNS = (
+    "title",
+    "representative_id",
+    "representative_is_reply",
+    "first_mention_id",
+    "first_seen_at",
+    "last_seen_at",
+    "size",
+    "count_positive",
+    "count_neutral",
+    "count_negative",
+    "source_count",
+    "heat",
+    "terms",
+    "created_at",
+    "updated_at",
+)
+
+
+def _driver_value(value: Any) -> Any:
+    # The text SQLAlchemy's SQLite DateTime stores, so stored and compared times agree.
+    if value.__class__ is datetime:
+        return value.isoformat(" ", "microseconds")
+    return value
+
+
+def write_many(session: Session, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    """The driver's executemany (``?`` placeholders): SQLAlchemy's per-row parameter
+    handling costs more than the statements themselves at ingest rates."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        converted = [tuple(map(_driver_value, row)) for row in rows]
+        connection.exec_driver_sql(statement, converted)
+        return
+    connection.exec_driver_sql(statement.replace("?", "%s"), rows)
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert events; their ids in order. On SQLite (one writer, held since this
+    transaction's first write) the rows of one executemany get consecutive ids."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)
+        return list(session.execute(statement, rows).scalars())
+    columns = ", ".join(_EVENT_COLUMNS)
+    marks = ", ".join("?" * len(_EVENT_COLUMNS))
+    write_many(
+        session,
+        f"INSERT INTO event ({columns}) VALUES ({marks})",
+        [tuple(row[c] for c in _EVENT_COLUMNS) for row in rows],
+    )
+    last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+def _title(item: _Item) -> str:
+    title = " ".join((item.title or item.text).split())
+    return title[:300]
+
+
+def _recent_hours(
+    session: Session, event_ids: list[int], at: datetime
+) -> dict[int, Counter[datetime]]:
+    """Hourly counts of the 25 hours up to ``at`` for each event (growth of the heat); an
+    event's hours are few (it lives for days), so older ones are dropped here, not in SQL."""
+    since = _hour(at) - timedelta(hours=24)
+    found: dict[int, Counter[datetime]] = {e: Counter() for e in event_ids}
+    query = "SELECT event_id, hour, count FROM event_hour WHERE event_id"
+    for event_id, hour, count in where_in(session, query, event_ids, ints=True):
+        if isinstance(hour, str):
+            hour = datetime.fromisoformat(hour)
+        if since <= hour <= at:
+            found[event_id][hour] += count
+    return found
+
+
+def _heat(
+    size: int, sentiments: Counter[str], sources: int, hours: Counter[datetime], at: datetime
+) -> float:
+    current = _hour(at)
+    last = hours.get(current, 0)
+    previous = sum(n for hour, n in hours.items() if hour < current)
+    scored = sentiments["positive"] + sentiments["neutral"] + sentiments["negative"]
+    return heat_index.heat(
+        size=size,
+        last_hour=last,
+        previous_day=previous,
+        sources=sources,
+        negative=sentiments["negative"],
+        scored=scored,
+    )

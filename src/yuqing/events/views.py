@@ -1,0 +1,186 @@
+"""Desk pages of events (事件): the list, one event, hot topics; merge and split forms."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from sqlalchemy.orm import Session
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from yuqing.auth.deps import require
+from yuqing.auth.service import Principal
+from yuqing.core.database import get_session
+from yuqing.events import service
+from yuqing.events.models import Event
+from yuqing.web.csrf import csrf_problem
+from yuqing.web.templating import error_page, render
+
+router = APIRouter(include_in_schema=False)
+SessionDep = Annotated[Session, Depends(get_session)]
+CanRead = Depends(require("mentions.read"))
+# Merging and splitting re-files mentions, as correcting a label does: the same permission.
+CanManage = Annotated[Principal, Depends(require("mentions.label"))]
+CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
+PAGE_SIZE = 20
+MAX_PAGE = 500
+SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负面", "unscored": "未判定"}
+
+
+def _event_or_404(event_id: int, session: SessionDep) -> Event:
+    event = service.get(session, event_id=event_id)
+    if event is None:
+        raise HTTPException(404, f"没有 ID 为 {event_id} 的事件")
+    return event
+
+
+CurrentEvent = Annotated[Event, Depends(_event_or_404)]
+Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+
+
+def _pages(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
+
+
+@router.get("/events", response_class=HTMLResponse, dependencies=[CanRead])
+def events_page(
+    request: Request, session: SessionDep, page: Page = 1, min_size: int = Query(1, ge=1)
+) -> HTMLResponse:
+    rows, total = service.list_events(session, page=page, per_page=PAGE_SIZE, min_size=min_size)
+    return render(
+        request,
+        "events/list.html",
+        {
+            "nav": "events",
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": _pages(total),
+            "params": {"min_size": min_size if min_size > 1 else None},
+            "share": service.sentiment_share,
+            "sparkline": service.sparkline,
+            "labels": SENTIMENT_LABELS,
+        },
+    )
+
+
+@router.get("/events/hot", response_class=HTMLResponse, dependencies=[CanRead])
+def hot_page(request: Request, session: SessionDep) -> HTMLResponse:
+    at = service.reference_time(session)
+    return render(
+        request,
+        "events/hot.html",
+        {
+            "nav": "events",
+            "at": at,
+            "topics": service.hot_topics(session, now=at),
+            "rising": service.rising_events(session, now=at),
+        },
+    )
+
+
+def _detail(
+    request: Request,
+    session: Session,
+    event: Event,
+    page: int,
+    *,
+    problem: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    found = service.detail(session, event=event)
+    members, total = service.members(session, event=event, page=page, per_page=PAGE_SIZE)
+    return render(
+        request,
+        "events/detail.html",
+        {
+            "nav": "events",
+            "d": found,
+            "event": event,
+            "chain": service.flatten(found.chain),
+            "members": members,
+            "total": total,
+            "page": page,
+            "pages": _pages(total),
+            "params": {},
+            "share": service.sentiment_share(event),
+            "spark": service.sparkline([n for _, n in found.trend], width=600, height=60),
+            "labels": SENTIMENT_LABELS,
+            "problem": problem,
+            "notice": request.query_params.get("notice"),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/events/{event_id}", response_class=HTMLResponse, dependencies=[CanRead])
+def event_page(
+    request: Request, session: SessionDep, event: CurrentEvent, page: Page = 1
+) -> HTMLResponse:
+    return _detail(request, session, event, page)
+
+
+@router.post("/events/{event_id}/merge", response_class=HTMLResponse)
+def merge_form(
+    request: Request,
+    session: SessionDep,
+    event: CurrentEvent,
+    principal: CanManage,
+    problem: CsrfProblem,
+    others: Annotated[str, Form()] = "",
+) -> Response:
+    """Merge the listed events (ids separated by spaces or commas) into this one."""
+    if problem:
+        return error_page(request, status_code=403, title="无法提交", message=problem)
+    ids, bad = _ids(others)
+    if bad:
+        return _detail(
+            request, session, event, 1, problem=f"无法识别的事件编号：{bad}", status_code=422
+        )
+    found = [service.get(session, event_id=i) for i in ids]
+    missing = [i for i, e in zip(ids, found, strict=True) if e is None]
+    if missing:
+        return _detail(
+            request, session, event, 1, problem=f"没有 ID 为 {missing[0]} 的事件", status_code=422
+        )
+    try:
+        service.merge(session, target=event, others=[e for e in found if e], actor=principal.actor)
+    except service.EventError as error:
+        session.rollback()
+        return _detail(request, session, event, 1, problem=str(error), status_code=422)
+    session.commit()
+    return RedirectResponse(f"/events/{event.id}?notice=已合并", status_code=303)
+
+
+@router.post("/events/{event_id}/split", response_class=HTMLResponse)
+def split_form(
+    request: Request,
+    session: SessionDep,
+    event: CurrentEvent,
+    principal: CanManage,
+    problem: CsrfProblem,
+    mention_ids: Annotated[list[int] | None, Form()] = None,
+) -> Response:
+    """Move the ticked mentions into a new event."""
+    if problem:
+        return error_page(request, status_code=403, title="无法提交", message=problem)
+    try:
+        created = service.split(
+            session, event=event, mention_ids=mention_ids or [], actor=principal.actor
+        )
+    except service.EventError as error:
+        session.rollback()
+        return _detail(request, session, event, 1, problem=str(error), status_code=422)
+    session.commit()
+    return RedirectResponse(f"/events/{created.id}?notice=已拆分", status_code=303)
+
+
+def _ids(text: str) -> tuple[list[int], str]:
+    ids: list[int] = []
+    for part in text.replace("，", ",").replace(",", " ").split():
+        if not part.isdigit():
+            return [], part[:20]
+        ids.append(int(part))
+    if not ids:
+        return [], "（空）"
+    return list(dict.fromkeys(ids)), ""

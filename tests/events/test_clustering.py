@@ -1,0 +1,175 @@
+"""Online clustering in the ingest path: links, near-duplicates, copies, text, precision."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.events.conftest import Store
+from yuqing.events import flows
+from yuqing.events.cluster import TermIndex, key_terms
+from yuqing.events.models import Event, EventHour, EventMember, EventSource
+from yuqing.sources.models import Source
+
+T0 = datetime(2024, 5, 1, 8, 0)
+
+STORY_A = (
+    "南江大学第三食堂今天中午发生学生集体腹泻事件，二十多名学生被送往校医院治疗，"
+    "学校后勤处表示已封存食材并配合市场监管局调查原因。"
+)
+STORY_B = (
+    "南江大学图书馆新馆今天正式开放，馆内设有自习座位三千个，学生可通过校园卡预约座位，"
+    "开放时间延长到晚上十一点。"
+)
+
+
+def _at(minutes: int) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat() + "Z"
+
+
+def test_reposts_join_their_root_across_batches(
+    session: Session, push_source: Source, store: Store
+) -> None:
+    store(push_source, [{"mid": "r1", "time": _at(0), "text": STORY_A}])
+    found = store(
+        push_source,
+        [
+            {"mid": "c1", "root": "r1", "time": _at(5), "text": "转发微博"},
+            {"mid": "c2", "root": "r1", "parent": "c1", "time": _at(6), "text": "太吓人了吧"},
+            {"mid": "c3", "root": "r1", "time": _at(7), "text": "转发微博"},  # an exact copy
+        ],
+    )
+    found = store(push_source, [{"mid": "c4", "parent": "c2", "time": _at(9), "text": "真的？"}])
+    assert found["c1"] == found["c2"] == found["c3"] == found["c4"] == found["r1"]
+    event = session.get(Event, found["r1"])
+    assert event is not None
+    session.refresh(event)
+    assert event.size == 5
+    assert event.first_seen_at == T0
+    assert event.title.startswith("南江大学第三食堂")
+    hours = session.execute(select(EventHour.count).where(EventHour.event_id == event.id))
+    assert sum(hours.scalars()) == 5
+    assert session.get(EventSource, (event.id, push_source.id)).count == 5  # type: ignore[union-attr]
+
+
+def test_root_arriving_after_its_reposts_joins_them_and_becomes_representative(
+    session: Session, push_source: Source, store: Store
+) -> None:
+    store(push_source, [{"mid": "c1", "root": "r9", "time": _at(5), "text": "有人知道怎么回事吗"}])
+    found = store(push_source, [{"mid": "r9", "time": _at(0), "text": STORY_B}])
+    assert found["r9"] == found["c1"]
+    event = session.get(Event, found["r9"])
+    assert event is not None
+    session.refresh(event)
+    assert event.title.startswith("南江大学图书馆")
+    assert event.first_seen_at == T0
+
+
+def test_root_ids_of_another_source_are_not_followed(
+    session: Session, push_source: Source, store: Store
+) -> None:
+    other = Source(name="另一个论坛", kind="push")
+    session.add(other)
+    session.commit()
+    store(push_source, [{"mid": "42", "time": _at(0), "text": STORY_A}])
+    found = store(other, [{"mid": "43", "root": "42", "time": _at(3), "text": "今天天气不错"}])
+    assert found["43"] != found["42"]
+
+
+def test_a_near_duplicate_group_joins_whole(
+    session: Session, push_source: Source, store: Store
+) -> None:
+    store(push_source, [{"mid": "n0", "time": _at(0), "text": STORY_A}])
+    edited = [
+        STORY_A.replace("二十多名", "二十余名") + " //@某网友:",
+        "【关注】" + STORY_A,
+        STORY_A.replace("今天中午", "今日午间"),
+    ]
+    found = store(
+        push_source,
+        [{"mid": f"n{i}", "time": _at(10 + i), "text": t} for i, t in enumerate(edited, 1)],
+    )
+    assert found["n1"] == found["n2"] == found["n3"] == found["n0"]
+    reasons = set(
+        session.execute(
+            select(EventMember.reason).where(EventMember.event_id == found["n0"])
+        ).scalars()
+    )
+    assert "near" in reasons
+
+
+def test_two_stories_sharing_common_words_stay_apart(
+    session: Session, push_source: Source, store: Store
+) -> None:
+    found = store(
+        push_source,
+        [
+            {"mid": "a", "time": _at(0), "text": STORY_A},
+            {"mid": "b", "time": _at(30), "text": STORY_B},
+            {"mid": "c", "time": _at(40), "text": "南江大学今天发布通知，学生注意安全。"},
+        ],
+    )
+    assert len({found["a"], found["b"], found["c"]}) == 3
+
+
+def test_boilerplate_copies_of_different_stories_are_not_merged(
+    session: Session, push_source: Source, store: Store
+) -> None:
+    store(push_source, [{"mid": "x1", "time": _at(0), "text": "转发微博"}])
+    found = store(push_source, [{"mid": "x2", "time": _at(60), "text": "转发微博"}])
+    assert found["x1"] != found["x2"]
+
+
+def test_related_report_joins_by_key_terms_within_the_window(
+    session: Session, push_source: Source, store: Store
+) -> None:
+    follow_up = (
+        "南江大学第三食堂学生腹泻事件后续：校医院收治的学生已全部出院，市场监管局调查发现食材"
+        "储存不当，后勤处负责人被停职。"
+    )
+    store(push_source, [{"mid": "s1", "time": _at(0), "text": STORY_A}])
+    found = store(push_source, [{"mid": "s2", "time": _at(600), "text": follow_up}])
+    assert found["s2"] == found["s1"]
+    again = "市场监管局通报南江大学第三食堂腹泻调查：食材储存不当，后勤处整改，校医院学生均已出院。"
+    late = store(push_source, [{"mid": "s3", "time": _at(60 * 24 * 5), "text": again}])
+    assert late["s3"] != found["s1"]  # five days later: outside the 72-hour window
+
+
+def test_key_terms_drop_boilerplate_and_keep_places() -> None:
+    terms = key_terms("转发微博 @某人 [哈哈] 南江大学食堂腹泻 http://t.cn/abc", ["南京市"])
+    assert terms[0] == "南京市"
+    assert "转发" not in terms and "微博" not in terms and "哈哈" not in terms
+    assert "食堂" in terms
+
+
+def test_index_needs_shared_rare_terms() -> None:
+    index = TermIndex()
+    for filler in range(100):
+        index.observe([f"词{filler}", "学校"])
+    seed = key_terms(STORY_A)
+    index.observe(seed)
+    index.add(1, seed, T0)
+    assert index.best(key_terms(STORY_B), T0) is None
+    match = index.best(key_terms(STORY_A + "。"), T0 + timedelta(hours=1))
+    assert match is not None and match.event_id == 1 and len(match.shared) >= 3
+
+
+def test_rolled_back_batch_leaves_no_event_in_memory(
+    session: Session, push_source: Source, store: Store
+) -> None:
+    from tests.events.conftest import analyse
+    from yuqing.mentions import service as mentions
+
+    mentions.ingest(
+        session,
+        source=push_source,
+        items=[{"mid": "z1", "time": _at(0), "text": STORY_A}],
+        analyse=analyse,
+    )
+    session.rollback()
+    found = store(push_source, [{"mid": "z2", "time": _at(1), "text": STORY_B}])
+    assert set(found) == {"z2"}
+    index = flows.term_index(session)
+    assert set(index.profiles) == {found["z2"]}
