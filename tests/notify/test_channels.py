@@ -176,9 +176,7 @@ def test_webhook_signed_with_delivery_id(session: Session, http_server: LocalSer
 
 
 def test_robot_error_code_retries_with_backoff(session: Session, http_server: LocalServer) -> None:
-    http_server.routes["/send"] = Reply(
-        200, b'{"errcode":45009,"errmsg":"api freq out of limit"}'
-    )
+    http_server.routes["/send"] = Reply(200, b'{"errcode":45009,"errmsg":"api freq out of limit"}')
     channel = add_channel(session, "wecom", http_server.url("/send?key=k"))
     before = utcnow()
     row = _send_to_channel(session, channel)
