@@ -331,6 +331,8 @@ class _Resolver:
         tail = service.PATH_SEPARATOR + label
         exact = self.by_path.get(label)
         named = [exact] if exact else [u for p, u in self.by_path.items() if p.endswith(tail)]
+        # Another unit's namesake neither makes a name ambiguous nor shows up in the hint.
+        named = [u for u in named if self.viewer.sees_unit(u.id)]
         if len(named) > 1:
             hint = self.path_of[named[0].id]
             raise ValueError(f"单位名称“{label}”有多个，请写出上级，如“{hint}”")
