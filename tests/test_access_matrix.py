@@ -1,0 +1,756 @@
+"""The access matrix: every route × every role × own unit / other unit, on the real app.
+
+Each route of ``create_app()`` must have an entry in ``ROUTES`` naming what it needs (a
+permission, ``PUBLIC``, ``SIGNED_IN`` or ``TOKEN``), so a new route without one fails here.
+The expected answer for a role is worked out from ``yuqing.auth.config.ROLES``: allowed (2xx
+or 3xx), 403 without the permission, 404 for another unit's record (the same answer as for a
+record that does not exist, so ids tell nothing), 303 to /login (pages) or 401 (/api/) for a
+signed-out client. No page a unit's account opens may name another unit's records.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from tests.support import TEST_PASSWORD, make_user, sign_in
+from yuqing.auth import config
+from yuqing.auth import service as auth
+from yuqing.auth.deps import SESSION_COOKIE
+from yuqing.auth.models import Role
+from yuqing.core.audit import SYSTEM
+from yuqing.mentions import service as mentions
+from yuqing.org import excel
+from yuqing.org import service as org
+from yuqing.org.models import Person, Unit
+from yuqing.schemes import flows as scheme_flows
+from yuqing.schemes import service as schemes
+from yuqing.schemes.schemas import SchemeIn
+from yuqing.sources.models import Source
+from yuqing.web.app import create_app
+
+PUBLIC = "public"  # no account: sign-in, docs, static files, sign-out
+SIGNED_IN = "signed-in"  # any account: its own password and tokens
+TOKEN = "token"  # the push API: an API token only, never a session cookie
+
+UNIT = "unit"  # the request names a unit-owned record in its path or query
+FORM_UNIT = "form-unit"  # ... in the submitted form, which may come back with the error (400)
+OWNER = "owner"  # the request names a record of one account (an API token)
+
+OWN, OTHER, MISSING = "own", "other", "missing"
+NO_SUCH_ID = 987_654
+
+ROLE_KEYS = [key for key, *_ in config.ROLES]
+PERMISSIONS = {key: frozenset(perms) for key, _, _, _, perms in config.ROLES}
+ALL_UNITS = {key: all_units for key, _, _, all_units, _ in config.ROLES}
+
+# Names only the other unit's records carry: no answer to a unit-scoped account may show them.
+OTHER_UNIT_NAME = "乙学院"
+OTHER_PERSON_NAME = "乙同学"
+ROOT_UNIT_NAME = "示范大学"
+SHARED_NAME = "办公室"
+
+
+# --- the world the requests run in ---------------------------------------------------
+
+
+@dataclass
+class World:
+    """Records in the test database whose ids fill the path parameters."""
+
+    engine: Engine
+    root: int
+    own_unit: int
+    other_unit: int
+    own_person: int
+    other_person: int
+    source: int
+    mention: int
+    scheme: int
+    target_user: int
+    target_token: int
+    leader_role: int
+    roster: bytes
+    tokens: dict[str, int] = field(default_factory=dict)  # user name → that user's token id
+
+    def fresh_source(self) -> int:
+        with Session(self.engine) as session:
+            source = Source(name=f"待删来源{time.monotonic_ns()}", kind="push")
+            session.add(source)
+            session.commit()
+            return source.id
+
+    def fresh_scheme(self) -> int:
+        with Session(self.engine) as session:
+            scheme_in = SchemeIn(name=f"待删方案{time.monotonic_ns()}", subject_words=["食堂"])
+            scheme = schemes.create(session, scheme_in=scheme_in, actor=SYSTEM)
+            session.commit()
+            return scheme.id
+
+
+def _org(session: Session) -> tuple[Unit, Unit, Unit, Person, Person]:
+    """示范大学 → 甲学院 → 办公室, 乙学院 → 办公室; one person in each college."""
+    org.ensure_defaults(session)
+    root = org.create_unit(session, name=ROOT_UNIT_NAME, actor=SYSTEM)
+    own = org.create_unit(session, name="甲学院", actor=SYSTEM, parent_id=root.id)
+    other = org.create_unit(session, name=OTHER_UNIT_NAME, actor=SYSTEM, parent_id=root.id)
+    # One name in both colleges: where a label needs the path, it must not show the other's.
+    # The other college's first, so a lookup taking the first match would pick it.
+    for college in (other, own):
+        org.create_unit(session, name=SHARED_NAME, actor=SYSTEM, parent_id=college.id)
+    mine = org.create_person(session, actor=SYSTEM, name="甲同学", unit_id=own.id)
+    theirs = org.create_person(session, actor=SYSTEM, name=OTHER_PERSON_NAME, unit_id=other.id)
+    return root, own, other, mine, theirs
+
+
+def _user_token(session: Session, username: str) -> int:
+    user = auth.get_by_username(session, username=username)
+    assert user is not None
+    token, _ = auth.create_token(
+        session, user=user, name="矩阵令牌", scopes=["mentions.read"], actor=SYSTEM
+    )
+    return token.id
+
+
+def build_world(engine: Engine) -> World:
+    with Session(engine) as session:
+        auth.ensure_roles(session)
+        root, own, other, mine, theirs = _org(session)
+        source = Source(name="矩阵来源", kind="push")
+        session.add(source)
+        session.flush()
+        item = {"external_id": "m1", "title": "食堂饭菜涨价", "text": "学生反映食堂饭菜涨价。"}
+        mentions.ingest(session, source=source, items=[item])
+        scheme_in = SchemeIn(name="食堂方案", subject_words=["食堂"])
+        scheme = schemes.create(session, scheme_in=scheme_in, actor=SYSTEM)
+        session.commit()
+        ids = (root.id, own.id, other.id, mine.id, theirs.id, source.id, scheme.id)
+    mention = _only_mention(engine)
+    make_user(engine, "target_user", "unit_member", ids[1])
+    with Session(engine) as session:
+        target = auth.get_by_username(session, username="target_user")
+        assert target is not None
+        world = World(
+            engine=engine,
+            root=ids[0],
+            own_unit=ids[1],
+            other_unit=ids[2],
+            own_person=ids[3],
+            other_person=ids[4],
+            source=ids[5],
+            mention=mention,
+            scheme=ids[6],
+            target_user=target.id,
+            target_token=_user_token(session, "target_user"),
+            leader_role=auth.role_by_key(session, "leader").id,
+            # The registration form of the own unit, to import back.
+            roster=excel.export_registration(session, viewer=_everything(), unit_id=ids[1]),
+        )
+        session.commit()
+    return world
+
+
+def _only_mention(engine: Engine) -> int:
+    from yuqing.mentions.models import Mention
+
+    with Session(engine) as session:
+        return session.execute(select(Mention.id)).scalar_one()
+
+
+def _everything() -> auth.Principal:
+    """A viewer of every unit with every permission (for exports made by the test)."""
+    return auth.Principal(
+        user_id=0,
+        username="test",
+        display_name="test",
+        role_key="admin",
+        permissions=PERMISSIONS["admin"],
+        unit_id=None,
+        visible_units=None,
+    )
+
+
+# --- what each route needs and how to ask it ------------------------------------------
+
+
+@dataclass
+class Ask:
+    """One request to build: who asks, about which unit's record, and a unique number."""
+
+    world: World
+    role: str | None
+    scope: str | None
+    n: int
+    username: str
+
+
+@dataclass
+class Call:
+    params: dict[str, Any] = field(default_factory=dict)  # path parameters
+    query: dict[str, Any] = field(default_factory=dict)
+    form: dict[str, Any] | None = None
+    json: Any = None
+    files: dict[str, Any] | None = None
+
+
+Build = Callable[[Ask], Call]
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a route needs: ``need`` is a permission key or PUBLIC/SIGNED_IN/TOKEN;
+    ``all_units`` asks for a role that sees every unit; ``scope`` says the request names a
+    record that belongs to a unit (UNIT, FORM_UNIT) or to an account (OWNER)."""
+
+    need: str
+    build: Build = lambda ask: Call()
+    scope: str | None = None
+    all_units: bool = False
+    last: int = 0  # runs after the routes of a lower number (sign-out last of all)
+
+
+def _unit(ask: Ask) -> int:
+    w = ask.world
+    return {OWN: w.own_unit, OTHER: w.other_unit}.get(ask.scope or OWN, NO_SUCH_ID)
+
+
+def _person(ask: Ask) -> int:
+    w = ask.world
+    return {OWN: w.own_person, OTHER: w.other_person}.get(ask.scope or OWN, NO_SUCH_ID)
+
+
+def _token(ask: Ask) -> int:
+    w = ask.world
+    own = w.tokens.get(ask.username, NO_SUCH_ID)
+    return {OWN: own, OTHER: w.target_token}.get(ask.scope or OWN, NO_SUCH_ID)
+
+
+def _unit_edit(ask: Ask) -> Call:
+    """The unit's own values sent back (a valid, unchanged save)."""
+    unit_id = _unit(ask)
+    with Session(ask.world.engine) as session:
+        unit = session.get(Unit, unit_id)
+        name, parent = (unit.name, unit.parent_id) if unit else ("无此单位", None)
+    return Call({"unit_id": unit_id}, form={"name": name, "parent_id": str(parent or "")})
+
+
+def _person_edit(ask: Ask) -> Call:
+    person_id = _person(ask)
+    with Session(ask.world.engine) as session:
+        person = session.get(Person, person_id)
+        name, unit_id = (person.name, person.unit_id) if person else ("无此人", None)
+    return Call({"person_id": person_id}, form={"name": name, "unit_id": str(unit_id or "")})
+
+
+def _scheme_form(ask: Ask) -> dict[str, str]:
+    return {"name": f"矩阵方案{ask.n}", "mode": "simple", "subject_words": "食堂"}
+
+
+def _roster(ask: Ask) -> Call:
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Call(form={}, files={"file": ("登记表.xlsx", ask.world.roster, xlsx)})
+
+
+def _role_permissions(ask: Ask) -> Call:
+    """The leader role's own permissions sent back unchanged."""
+    return Call(
+        {"role_id": ask.world.leader_role}, form={"permissions": list(PERMISSIONS["leader"])}
+    )
+
+
+def _form(**values: Any) -> Build:
+    return lambda ask: Call(form=values)
+
+
+ROUTES: dict[tuple[str, str], Route] = {
+    # no account
+    ("GET", "/login"): Route(PUBLIC),
+    ("POST", "/login"): Route(
+        PUBLIC,
+        lambda a: Call(form={"username": a.username, "password": TEST_PASSWORD, "next": "/"}),
+    ),
+    ("POST", "/logout"): Route(PUBLIC, _form(), last=2),
+    ("GET", "/docs"): Route(PUBLIC),
+    ("GET", "/openapi.json"): Route(PUBLIC),
+    ("GET", "/static"): Route(PUBLIC, lambda a: Call({"__suffix": "/favicon.svg"})),
+    ("POST", "/api/v1/mentions"): Route(
+        TOKEN, lambda a: Call(json={"source": "矩阵推送", "items": []})
+    ),
+    # the account itself
+    ("GET", "/account/password"): Route(SIGNED_IN),
+    # Two different new passwords: the form comes back (422) and the password stays.
+    ("POST", "/account/password"): Route(
+        SIGNED_IN, _form(current=TEST_PASSWORD, new="one-new-pass-1", repeat="two-new-pass-2")
+    ),
+    ("GET", "/account/tokens"): Route(SIGNED_IN),
+    ("POST", "/account/tokens"): Route(
+        SIGNED_IN, lambda a: Call(form={"name": f"令牌{a.n}", "scopes": ["mentions.read"]})
+    ),
+    ("POST", "/account/tokens/{token_id}/revoke"): Route(
+        SIGNED_IN, lambda a: Call({"token_id": _token(a)}, form={}), scope=OWNER
+    ),
+    # mentions
+    ("GET", "/"): Route("mentions.read"),
+    ("GET", "/stream"): Route("mentions.read"),
+    ("GET", "/search"): Route("mentions.read", lambda a: Call(query={"q": "食堂"})),
+    ("GET", "/mentions/{mention_id}"): Route("mentions.read"),
+    ("GET", "/mentions/{mention_id}/similar"): Route("mentions.read"),
+    ("GET", "/schemes/mention/{mention_id}"): Route("mentions.read"),
+    ("GET", "/api/v1/mentions/{mention_id}"): Route("mentions.read"),
+    ("GET", "/api/v1/search"): Route("mentions.read", lambda a: Call(query={"q": "食堂"})),
+    ("POST", "/mentions/{mention_id}/sentiment"): Route("mentions.label", _form(label="negative")),
+    # sources
+    ("GET", "/sources"): Route("sources.read"),
+    ("POST", "/sources"): Route(
+        "sources.manage", lambda a: Call(form={"name": f"矩阵来源{a.n}", "kind": "push"})
+    ),
+    ("POST", "/sources/{source_id}/remove"): Route(
+        "sources.manage", lambda a: Call({"source_id": a.world.fresh_source()}, form={})
+    ),
+    ("POST", "/sources/{source_id}/fetch"): Route("sources.manage", _form()),
+    # schemes
+    ("GET", "/schemes"): Route("schemes.read"),
+    ("GET", "/schemes/new"): Route("schemes.manage"),
+    ("GET", "/schemes/validate"): Route("schemes.read", lambda a: Call(query={"query": "食堂"})),
+    ("POST", "/schemes"): Route("schemes.manage", lambda a: Call(form=_scheme_form(a))),
+    ("GET", "/schemes/{scheme_id}"): Route("schemes.read"),
+    ("GET", "/schemes/{scheme_id}/edit"): Route("schemes.manage"),
+    ("POST", "/schemes/{scheme_id}"): Route(
+        "schemes.manage", _form(name="食堂方案", mode="simple", subject_words="食堂")
+    ),
+    ("POST", "/schemes/{scheme_id}/enabled"): Route("schemes.manage", _form(enabled="1")),
+    ("POST", "/schemes/{scheme_id}/delete"): Route(
+        "schemes.manage", lambda a: Call({"scheme_id": a.world.fresh_scheme()}, form={})
+    ),
+    # The backfill runs in a thread: started last, awaited before the database goes.
+    ("POST", "/schemes/{scheme_id}/backfill"): Route("schemes.manage", _form(), last=1),
+    ("GET", "/schemes/{scheme_id}/backfill"): Route("schemes.read"),
+    ("GET", "/api/v1/schemes"): Route("schemes.read"),
+    ("GET", "/api/v1/schemes/{scheme_id}"): Route("schemes.read"),
+    ("POST", "/api/v1/schemes/validate"): Route(
+        "schemes.read", lambda a: Call(json={"query": "食堂 AND 涨价"})
+    ),
+    ("POST", "/api/v1/schemes"): Route(
+        "schemes.manage",
+        lambda a: Call(json={"name": f"接口方案{a.n}", "subject_words": ["食堂"]}),
+    ),
+    ("PUT", "/api/v1/schemes/{scheme_id}"): Route(
+        "schemes.manage", lambda a: Call(json={"name": "食堂方案", "subject_words": ["食堂"]})
+    ),
+    ("DELETE", "/api/v1/schemes/{scheme_id}"): Route(
+        "schemes.manage", lambda a: Call({"scheme_id": a.world.fresh_scheme()})
+    ),
+    # organisation: units and people belong to units
+    ("GET", "/org"): Route("org.read"),
+    ("POST", "/org/units"): Route(
+        "org.manage",
+        lambda a: Call(form={"name": f"矩阵新单位{a.n}", "parent_id": str(_unit(a))}),
+        scope=UNIT,
+    ),
+    ("GET", "/org/units/{unit_id}"): Route(
+        "org.read", lambda a: Call({"unit_id": _unit(a)}), scope=UNIT
+    ),
+    ("POST", "/org/units/{unit_id}"): Route("org.manage", _unit_edit, scope=UNIT),
+    ("GET", "/org/people/new"): Route(
+        "org.manage", lambda a: Call(query={"unit_id": a.world.own_unit})
+    ),
+    ("POST", "/org/people/new"): Route(
+        "org.manage",
+        lambda a: Call(form={"name": f"矩阵新人{a.n}", "unit_id": str(_unit(a))}),
+        scope=FORM_UNIT,
+    ),
+    ("GET", "/org/people/{person_id}"): Route(
+        "org.read", lambda a: Call({"person_id": _person(a)}), scope=UNIT
+    ),
+    ("POST", "/org/people/{person_id}"): Route("org.manage", _person_edit, scope=UNIT),
+    ("GET", "/org/settings"): Route("org.manage", all_units=True),
+    ("POST", "/org/settings/{what}"): Route(
+        "org.manage",
+        lambda a: Call({"what": "kinds"}, form={"name": f"矩阵类型{a.n}"}),
+        all_units=True,
+    ),
+    ("GET", "/org/export/ledger.xlsx"): Route("org.read"),
+    ("GET", "/org/export/registration.xlsx"): Route(
+        "org.read", lambda a: Call(query={"unit_id": _unit(a)}), scope=UNIT
+    ),
+    ("GET", "/org/import"): Route("org.manage"),
+    ("POST", "/org/import"): Route("org.manage", _roster),
+    # accounts, roles and the audit log
+    ("GET", "/admin/users"): Route("users.manage"),
+    ("POST", "/admin/users"): Route(
+        "users.manage", lambda a: Call(form={"username": f"made{a.n}", "role": "unit_member"})
+    ),
+    ("GET", "/admin/users/{user_id}"): Route("users.manage"),
+    ("POST", "/admin/users/{user_id}/role"): Route(
+        "users.manage",
+        lambda a: Call(form={"role": "unit_member", "unit_id": str(a.world.own_unit)}),
+    ),
+    ("POST", "/admin/users/{user_id}/active"): Route("users.manage", _form(active="1")),
+    ("POST", "/admin/users/{user_id}/unlock"): Route("users.manage", _form()),
+    ("POST", "/admin/users/{user_id}/password"): Route("users.manage", _form()),
+    ("GET", "/admin/roles"): Route("users.manage"),
+    ("POST", "/admin/roles/{role_id}"): Route("users.manage", _role_permissions),
+    ("GET", "/admin/audit"): Route("audit.read"),
+    ("POST", "/admin/audit/verify"): Route("audit.read", _form()),
+    ("POST", "/admin/audit/export"): Route("audit.read", _form(format="csv")),
+    ("GET", "/api/v1/audit"): Route("audit.read"),
+}
+
+
+def _default_params(world: World) -> dict[str, Any]:
+    return {
+        "mention_id": world.mention,
+        "source_id": world.source,
+        "scheme_id": world.scheme,
+        "user_id": world.target_user,
+    }
+
+
+# --- the app's routes -----------------------------------------------------------------
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path template) of every route, mounts as GET; HEAD rides along with GET."""
+    routing = importlib.import_module("fastapi.routing")
+    # FastAPI ≥ 0.16x keeps included routers lazily; iter_route_contexts flattens them.
+    walk = getattr(routing, "iter_route_contexts", None)
+    found: set[tuple[str, str]] = set()
+    for route in walk(app.routes) if walk else app.routes:
+        path = getattr(route, "path", None)
+        if not path:
+            continue
+        methods = set(getattr(route, "methods", None) or {"GET"})
+        found.update((method, path) for method in methods - {"HEAD"} or methods)
+    return found
+
+
+def test_every_route_has_an_entry_in_the_matrix() -> None:
+    routes = app_routes(create_app())
+    missing = sorted(routes - ROUTES.keys())
+    stale = sorted(ROUTES.keys() - routes)
+    assert not missing, (
+        "routes without an access expectation (add them to ROUTES in "
+        f"tests/test_access_matrix.py with the permission they need): {missing}"
+    )
+    assert not stale, f"ROUTES names routes the app no longer has: {stale}"
+    assert len(routes) >= 60  # the walk found the included routers, not just the mounts
+
+
+# --- expected answers -----------------------------------------------------------------
+
+ALLOWED, FORBIDDEN, NOT_FOUND, SIGNED_OUT, NEEDS_TOKEN = (
+    "allowed",
+    "403",
+    "404",
+    "signed out",
+    "401 (token only)",
+)
+
+
+def expected(route: Route, role: str | None, scope: str | None) -> str:
+    """The answer ``role`` should get, from the role's permissions and unit reach."""
+    if route.need == PUBLIC:
+        return ALLOWED
+    if role is None:
+        return SIGNED_OUT
+    if route.need == TOKEN:
+        return NEEDS_TOKEN
+    if route.need != SIGNED_IN and route.need not in PERMISSIONS[role]:
+        return FORBIDDEN
+    if route.all_units and not ALL_UNITS[role]:
+        return FORBIDDEN
+    if scope == MISSING:
+        return NOT_FOUND
+    if scope == OTHER and (route.scope == OWNER or not ALL_UNITS[role]):
+        return NOT_FOUND
+    return ALLOWED
+
+
+def verdict(route: Route, path: str, want: str, answer: Any) -> str | None:
+    """``None`` when the answer is the expected one, else what was wrong."""
+    status = answer.status_code
+    location = answer.headers.get("location", "")
+    if want == ALLOWED:
+        to_login = 300 <= status < 400 and location.startswith("/login")
+        good = (status < 400 or (status == 422 and route.need == SIGNED_IN)) and (
+            not to_login or route.need == PUBLIC
+        )
+    elif want == FORBIDDEN:
+        good = status == 403
+    elif want == NOT_FOUND:
+        good = status == 404 or (status == 400 and route.scope == FORM_UNIT)
+    elif want == SIGNED_OUT:
+        if path.startswith("/api/"):
+            good = status == 401
+        else:
+            good = status == 303 and location.startswith("/login")
+    else:
+        good = status == 401
+    return None if good else f"got {status} {location}".strip()
+
+
+# --- requests -------------------------------------------------------------------------
+
+
+def _csrf(client: TestClient) -> str:
+    token = client.cookies.get("yuqing_csrf")
+    assert token, "the sign-in page sets the CSRF cookie"
+    return str(token)
+
+
+def send(client: TestClient, method: str, template: str, call: Call, world: World) -> Any:
+    params = {**_default_params(world), **call.params}
+    path = template.format(**params) + str(params.get("__suffix", ""))
+    headers: dict[str, str] = {}
+    form = call.form
+    if method != "GET":
+        token = _csrf(client)
+        headers["X-CSRF-Token"] = token
+        if form is not None:
+            form = {**form, "csrf_token": token}
+    return client.request(
+        method,
+        path,
+        params=call.query,
+        data=form,
+        json=call.json,
+        files=call.files,
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+def _scopes(route: Route) -> list[str | None]:
+    return [OWN, OTHER, MISSING] if route.scope else [None]
+
+
+def _ordered() -> list[tuple[tuple[str, str], Route]]:
+    return sorted(ROUTES.items(), key=lambda item: item[1].last)
+
+
+def _text(answer: Any) -> str:
+    """What a person would read in the answer: the body, or the cells of a spreadsheet."""
+    if answer.content[:2] != b"PK":
+        return str(answer.text)
+    book = load_workbook(io.BytesIO(answer.content), read_only=True)
+    cells = (str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row)
+    return " ".join(cells)
+
+
+def _leaks(answer: Any) -> list[str]:
+    text = _text(answer)
+    return [name for name in (OTHER_UNIT_NAME, OTHER_PERSON_NAME) if name in text]
+
+
+@pytest.fixture
+def world(engine: Engine) -> Iterator[World]:
+    built = build_world(engine)
+    yield built
+    _await_backfills(built)
+
+
+def _await_backfills(world: World) -> None:
+    """The backfill thread must be done before the test's database is dropped."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        job = scheme_flows.job(world.scheme)
+        if job is None or job.finished:
+            return
+        time.sleep(0.05)
+
+
+def _signed_in(engine: Engine, world: World, role: str) -> TestClient:
+    scoped = not ALL_UNITS[role]
+    name = make_user(engine, f"{role}_user", role, world.own_unit if scoped else None)
+    with Session(engine) as session:
+        world.tokens[name] = _user_token(session, name)
+        session.commit()
+    return sign_in(TestClient(create_app()), name, TEST_PASSWORD)
+
+
+@pytest.mark.parametrize("role", ROLE_KEYS)
+def test_every_route_answers_each_role_as_its_permissions_say(
+    engine: Engine, world: World, role: str
+) -> None:
+    client = _signed_in(engine, world, role)
+    problems: list[str] = []
+    n = 0
+    for (method, template), route in _ordered():
+        for scope in _scopes(route):
+            n += 1
+            ask = Ask(world, role, scope, n, f"{role}_user")
+            answer = send(client, method, template, route.build(ask), world)
+            want = expected(route, role, scope)
+            wrong = verdict(route, template, want, answer)
+            where = f"{role} {method} {template}" + (f" [{scope} unit]" if scope else "")
+            if wrong:
+                problems.append(f"{where}: expected {want}, {wrong}: {answer.text[:200]!r}")
+            if not ALL_UNITS[role] and (leaked := _leaks(answer)):
+                problems.append(f"{where}: the answer names another unit's records {leaked}")
+    client.close()
+    assert not problems, "\n".join(problems)
+    assert n >= 70
+
+
+@pytest.mark.parametrize("role", [r for r in ROLE_KEYS if not ALL_UNITS[r]])
+def test_a_unit_account_writes_nothing_into_another_unit(
+    engine: Engine, world: World, role: str
+) -> None:
+    client = _signed_in(engine, world, role)
+    before = _counts(engine, world.other_unit)
+    for (method, template), route in ROUTES.items():
+        if route.scope in (UNIT, FORM_UNIT) and method == "POST":
+            ask = Ask(world, role, OTHER, 0, f"{role}_user")
+            send(client, method, template, route.build(ask), world)
+    client.close()
+    assert _counts(engine, world.other_unit) == before
+
+
+def _counts(engine: Engine, unit_id: int) -> tuple[int, int]:
+    with Session(engine) as session:
+        units = session.scalar(select(func.count()).where(Unit.parent_id == unit_id))
+        people = session.scalar(select(func.count()).where(Person.unit_id == unit_id))
+        return int(units or 0), int(people or 0)
+
+
+def test_signed_out_browsers_go_to_sign_in_and_api_clients_get_401(
+    engine: Engine, world: World
+) -> None:
+    make_user(engine, "someone", "leader")
+    client = TestClient(create_app())
+    client.get("/login")  # the CSRF cookie, so only the missing account can refuse a POST
+    problems: list[str] = []
+    for n, ((method, template), route) in enumerate(_ordered()):
+        for scope in _scopes(route):
+            call = route.build(Ask(world, None, scope, n, "someone"))
+            answer = send(client, method, template, call, world)
+            client.cookies.delete(SESSION_COOKIE)  # POST /login signs in: stay signed out
+            want = expected(route, None, scope)
+            wrong = verdict(route, template, want, answer)
+            if wrong:
+                problems.append(f"signed out {method} {template}: expected {want}, {wrong}")
+    client.close()
+    assert not problems, "\n".join(problems)
+
+
+# --- sign-in, sessions and tokens -----------------------------------------------------
+
+
+def test_the_sign_in_page_and_the_api_docs_need_no_account(engine: Engine) -> None:
+    with TestClient(create_app()) as client:
+        for path in ("/login", "/docs", "/openapi.json", "/static/favicon.svg"):
+            answer = client.get(path, follow_redirects=False)
+            assert answer.status_code == 200, path
+        assert "/api/v1/mentions" in client.get("/openapi.json").json()["paths"]
+        page = client.get("/", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
+
+
+def test_a_tampered_session_cookie_counts_as_signed_out(engine: Engine, world: World) -> None:
+    client = _signed_in(engine, world, "admin")
+    assert client.get("/org", follow_redirects=False).status_code == 200
+    secret = str(client.cookies.get(SESSION_COOKIE))
+    flipped = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    client.cookies.set(SESSION_COOKIE, flipped)
+    page = client.get("/org", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    assert client.get("/api/v1/audit").status_code == 401
+    client.cookies.set(SESSION_COOKIE, secret)  # the real cookie still works: only it counts
+    assert client.get("/org", follow_redirects=False).status_code == 200
+    client.close()
+
+
+def _token_secret(engine: Engine, username: str, scopes: list[str]) -> str:
+    with Session(engine) as session:
+        user = auth.get_by_username(session, username=username)
+        assert user is not None
+        _, secret = auth.create_token(session, user=user, name="范围", scopes=scopes, actor=SYSTEM)
+        session.commit()
+    return secret
+
+
+def test_an_api_token_carries_only_its_scopes(engine: Engine, world: World) -> None:
+    make_user(engine, "office", "publicity")
+    reader = {"Authorization": f"Bearer {_token_secret(engine, 'office', ['mentions.read'])}"}
+    writer_scopes = ["schemes.read", "schemes.manage", "push"]
+    writer = {"Authorization": f"Bearer {_token_secret(engine, 'office', writer_scopes)}"}
+    scheme = {"name": "令牌方案", "subject_words": ["食堂"]}
+    push = {"source": "令牌推送", "items": [{"external_id": "t1", "title": "令牌推送测试"}]}
+    with TestClient(create_app()) as client:
+        assert client.get(f"/api/v1/mentions/{world.mention}", headers=reader).status_code == 200
+        assert client.get("/api/v1/search?q=食堂", headers=reader).status_code == 200
+        # The account may manage schemes and push; this token may not.
+        assert client.post("/api/v1/schemes", json=scheme, headers=reader).status_code == 403
+        assert client.get("/api/v1/schemes", headers=reader).status_code == 403
+        assert client.post("/api/v1/mentions", json=push, headers=reader).status_code == 403
+        # A token with those scopes may, without a CSRF header (it is not a browser session).
+        assert client.post("/api/v1/schemes", json=scheme, headers=writer).status_code == 201
+        assert client.post("/api/v1/mentions", json=push, headers=writer).status_code == 200
+        assert client.get(f"/api/v1/mentions/{world.mention}", headers=writer).status_code == 403
+
+
+def test_a_token_cannot_be_given_scopes_beyond_its_account(engine: Engine, world: World) -> None:
+    client = _signed_in(engine, world, "leader")
+    answer = client.post(
+        "/account/tokens",
+        data={"name": "越权", "scopes": ["push"], "csrf_token": _csrf(client)},
+    )
+    assert answer.status_code == 422 and "不能超过账号本身的权限" in answer.text
+    with Session(engine) as session:
+        roles = {r.key: r for r in session.execute(select(Role)).scalars()}
+        assert "push" not in roles["leader"].permissions.split()
+    client.close()
+
+
+def _roster_with(roster: bytes, rows: list[tuple[str, str]]) -> bytes:
+    """The exported registration form with its people replaced by ``rows`` (unit, name)."""
+    book = load_workbook(io.BytesIO(roster))
+    sheet = book.active
+    assert sheet is not None
+    first = next(r for r in range(1, sheet.max_row + 1) if sheet.cell(r, 2).value == "甲同学")
+    for offset, (unit, name) in enumerate(rows):
+        sheet.cell(first + offset, 1, unit)
+        sheet.cell(first + offset, 2, name)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "role", [r for r in ROLE_KEYS if not ALL_UNITS[r] and "org.manage" in PERMISSIONS[r]]
+)
+def test_a_unit_roster_import_stays_in_its_units_and_names_no_other(
+    engine: Engine, world: World, role: str
+) -> None:
+    client = _signed_in(engine, world, role)
+    before = _counts(engine, world.other_unit)
+    data = _roster_with(
+        world.roster, [(SHARED_NAME, "新办事员"), (OTHER_UNIT_NAME, "乙新人"), ("甲学院", "甲新人")]
+    )
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    answer = client.post(
+        "/org/import",
+        data={"csrf_token": _csrf(client)},
+        files={"file": ("登记表.xlsx", data, xlsx)},
+    )
+    client.close()
+    assert answer.status_code == 200
+    page = answer.text.replace(f"单位“{OTHER_UNIT_NAME}”", "")  # the file's own words, echoed
+    assert OTHER_UNIT_NAME not in page and OTHER_PERSON_NAME not in page
+    assert _counts(engine, world.other_unit) == before
+    with Session(engine) as session:
+        names = set(session.execute(select(Person.name)).scalars())
+    assert "乙新人" not in names and "甲新人" in names
+    # The other college's namesake is out of sight: the name is the unit head's own office.
+    assert "新办事员" in names
