@@ -139,7 +139,7 @@ def replay(records: list[dict[str, Any]], batch: int, *, links: bool) -> dict[st
                     )
             seconds, cpu = time.perf_counter() - began, time.process_time() - cpu0
             with database.session_scope() as session:
-                found = dict(
+                found: dict[str, int] = dict(
                     session.execute(
                         text(
                             "SELECT m.external_id, em.event_id FROM mention m "

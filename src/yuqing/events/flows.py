@@ -258,6 +258,7 @@ class Placer:
         self.by_external: dict[str, int] = {}
         self.by_root: dict[str, int] = {}
         self.by_mention: dict[int, int] = {}
+        self.last_seen: dict[int, datetime] = {}  # of the events near-duplicates point at
         self.deltas: dict[int, _Delta] = {}
         self.members: list[dict[str, Any]] = []
         self.new_events: dict[int, _Item] = {}  # temporary (negative) id → seed
@@ -296,8 +297,15 @@ class Placer:
         tail = "GROUP BY m.root_external_id"
         self.by_root.update(where_in(self.session, query, waiting, ints=False, tail=tail))
         nears = {i.near for i in items if i.near}
-        query = "SELECT mention_id, event_id FROM event_member WHERE mention_id"
-        self.by_mention.update(where_in(self.session, query, nears, ints=True))
+        query = (
+            "SELECT em.mention_id, em.event_id, e.last_seen_at FROM event_member em "
+            "JOIN event e ON e.id = em.event_id WHERE em.mention_id"
+        )
+        for mention_id, event_id, last_seen in where_in(self.session, query, nears, ints=True):
+            if isinstance(last_seen, str):
+                last_seen = datetime.fromisoformat(last_seen)
+            self.by_mention[mention_id] = event_id
+            self.last_seen[event_id] = last_seen
 
     def _choose(self, item: _Item) -> tuple[int | None, str]:
         for key in (item.root, item.parent):
@@ -308,7 +316,11 @@ class Placer:
         if item.external_id and item.external_id in self.by_root and not item.is_reply:
             return self.by_root[item.external_id], "root"  # its reposts came first
         if item.near and item.near in self.by_mention:
-            return self.by_mention[item.near], "copy" if item.copy else "near"
+            event_id = self.by_mention[item.near]
+            seen = self.last_seen.get(event_id)
+            # A text that resurfaces after the window is a new incident, not the old story.
+            if seen is None or item.published_at - seen <= WINDOW:
+                return event_id, "copy" if item.copy else "near"
         if item.copy:
             return None, "seed"
         terms = key_terms(item.title + "\n" + item.text if item.text else item.title, item.places)
@@ -338,6 +350,8 @@ class Placer:
         if item.root:
             self.by_root.setdefault(item.root, event_id)
         self.by_mention[item.mention_id] = event_id
+        if event_id not in self.last_seen or item.published_at > self.last_seen[event_id]:
+            self.last_seen[event_id] = item.published_at
         self.members.append(
             {
                 "mention_id": item.mention_id,
