@@ -2,10 +2,11 @@
 
 Why it is safe to run several workers and to kill one at any moment:
 
-* A claim is one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) AND <still due>
-  RETURNING id`` that sets ``state='sending'``, a lease and ``attempts+1``. PostgreSQL skips
-  rows another worker has locked; SQLite serialises writers, so the re-checked condition
-  is enough. Either way a row is claimed by one worker at a time.
+* A claim is ``SELECT id … FOR UPDATE SKIP LOCKED LIMIT n`` then ``UPDATE … WHERE id IN
+  (…) AND <still due> RETURNING id`` setting ``state='sending'``, a lease and
+  ``attempts+1``. PostgreSQL skips rows another worker has locked; SQLite ignores the lock
+  clause but serialises writers, so the re-checked condition in the UPDATE is enough.
+  Either way a row is claimed by one worker at a time.
 * Each delivery is recorded in its own short transaction right after the channel said
   yes, so the window in which a message went out but is not yet recorded is one send.
 * A row whose lease expired (its worker died) is due again: it is retried, never lost.
@@ -64,16 +65,23 @@ def _due(now: object) -> object:
 def claim(session: Session, *, limit: int, settings: Settings) -> list[tuple[int, int]]:
     """Claim up to ``limit`` due rows for this worker and commit; (id, attempt number)."""
     now = utcnow()
-    candidates = (
-        select(Notification.id)
-        .where(_due(now))  # type: ignore[arg-type]
-        .order_by(Notification.next_attempt_at, Notification.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    # Two statements: PostgreSQL may run a LIMITed locking subquery inside an UPDATE more
+    # than once and so claim more rows than asked (seen in our tests).
+    candidates = list(
+        session.execute(
+            select(Notification.id)
+            .where(_due(now))  # type: ignore[arg-type]
+            .order_by(Notification.next_attempt_at, Notification.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
     )
+    if not candidates:
+        session.commit()
+        return []
     statement = (
         update(Notification)
-        .where(Notification.id.in_(candidates.scalar_subquery()), _due(now))  # type: ignore[arg-type]
+        .where(Notification.id.in_(candidates), _due(now))  # type: ignore[arg-type]
         .values(
             state="sending",
             lease_until=now + timedelta(seconds=settings.notify_lease_seconds),
