@@ -261,7 +261,7 @@ def _mention(session: Session, source: Source, at: datetime, sentiment: str, n: 
         text=f"正文{n}",
         url=f"https://example.cn/{n}",
         published_at=at,
-        content_hash=f"h{n}",
+        content_hash=1000 + n,
         sentiment=sentiment,
         risk_score=50,
         status="new",

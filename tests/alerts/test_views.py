@@ -41,7 +41,7 @@ def _mention(session: Session, source: Source, title: str) -> int:
         text="正文",
         url="https://example.cn/x",
         published_at=utcnow(),
-        content_hash="h",
+        content_hash=hash(title) & 0xFFFFFFF,
         risk_score=70,
         status="new",
     )
