@@ -698,6 +698,26 @@ def test_an_api_token_carries_only_its_scopes(engine: Engine, world: World) -> N
         assert client.post("/api/v1/schemes", json=scheme, headers=writer).status_code == 201
         assert client.post("/api/v1/mentions", json=push, headers=writer).status_code == 200
         assert client.get(f"/api/v1/mentions/{world.mention}", headers=writer).status_code == 403
+    with Session(engine) as session:
+        for token in auth.list_tokens(
+            session, user=auth.get_by_username(session, username="office")
+        ):
+            auth.revoke_token(session, token=token, actor=SYSTEM)
+        session.commit()
+    with TestClient(create_app()) as client:
+        assert client.get("/api/v1/search?q=食堂", headers=reader).status_code == 401
+        assert client.post("/api/v1/schemes", json=scheme, headers=writer).status_code == 401
+
+
+def test_a_json_write_on_a_session_cookie_needs_the_csrf_header(
+    engine: Engine, world: World
+) -> None:
+    client = _signed_in(engine, world, "publicity")
+    scheme = {"name": "会话方案", "subject_words": ["食堂"]}
+    assert client.post("/api/v1/schemes", json=scheme).status_code == 403
+    headers = {"X-CSRF-Token": _csrf(client)}
+    assert client.post("/api/v1/schemes", json=scheme, headers=headers).status_code == 201
+    client.close()
 
 
 def test_a_token_cannot_be_given_scopes_beyond_its_account(engine: Engine, world: World) -> None:
