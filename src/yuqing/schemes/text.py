@@ -29,8 +29,15 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+# Outside the Basic Multilingual Plane; rare in posts, and a regex class of such characters
+# is tested one by one instead of through a bitmap, so they are looked up in a set.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 @lru_cache(maxsize=1)
-def _traditional_chars() -> re.Pattern[str]:
+def _traditional_chars() -> tuple[re.Pattern[str], frozenset[str]]:
+    """The characters whose presence makes t2s change a text: a class of those in the
+    Basic Multilingual Plane and a set of the others."""
     chars = "".join(chr(c) for low, high in _CJK_RANGES for c in range(low, high + 1))
     # One character a line: t2s maps most of them one to one, and the line structure
     # survives the rare one that it maps to two characters.
@@ -38,12 +45,19 @@ def _traditional_chars() -> re.Pattern[str]:
     changed = {c for c, s in zip(chars, converted, strict=False) if s != c}
     changed.update(PHRASE_ONLY_CHARS)
     # A text holding none of these comes out of t2s unchanged; escaping keeps "-" literal.
-    return re.compile("[" + "".join(re.escape(c) for c in sorted(changed)) + "]")
+    bmp = sorted(c for c in changed if ord(c) <= 0xFFFF)
+    pattern = re.compile("[" + "".join(re.escape(c) for c in bmp) + "]")
+    return pattern, frozenset(c for c in changed if ord(c) > 0xFFFF)
 
 
 def needs_simplifying(text: str) -> bool:
     """Whether OpenCC t2s would change ``text`` (exact: no false "no")."""
-    return not text.isascii() and _traditional_chars().search(text) is not None
+    if text.isascii():
+        return False
+    pattern, astral = _traditional_chars()
+    if pattern.search(text) is not None:
+        return True
+    return _ASTRAL.search(text) is not None and not astral.isdisjoint(text)
 
 
 def simplified(text: str) -> str:
