@@ -74,6 +74,7 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
 _LATIN = re.compile(r"[A-Za-z]")
+_SPACES = re.compile(r"\s+")
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -113,11 +114,19 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit(("https", netloc, path, urlencode(query), ""))
 
 
-def url_hash(url: str | None) -> str | None:
+def _hash64(data: str) -> int:
+    """A signed 64-bit key (BLAKE2b): an integer index is a quarter of a 32-character hex one,
+    and at ten million items the chance that any two share a key is about 3 in a million."""
+    digest = hashlib.blake2b(data.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def url_hash(url: str | None) -> int | None:
+    """The key of an item's canonical URL: copies of one article share it."""
     canon = canonical_url(url)
     if not canon:
         return None
-    return hashlib.blake2b(canon.encode("utf-8"), digest_size=16).hexdigest()
+    return _hash64(canon)
 
 
 def clean_text(text: str) -> str:
@@ -221,7 +230,6 @@ def detect_language(text: str, *, simplified: str | None = None) -> str:
     return "und"
 
 
-def content_hash(title: str, text: str) -> str:
-    """Hash of the normalised title and text: identical copies share it."""
-    key = re.sub(r"\s+", "", f"{title}\n{text}").lower()
-    return hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest()
+def content_hash(title: str, text: str) -> int:
+    """Key of the normalised title and text: identical copies share it."""
+    return _hash64(_SPACES.sub("", f"{title}\n{text}").lower())

@@ -290,7 +290,7 @@ def _changes(
     return changes
 
 
-def _identity(values: Mapping[str, Any]) -> tuple[str, str | None]:
+def _identity(values: Mapping[str, Any]) -> tuple[str, str | int | None]:
     if values["external_id"]:
         return ("id", values["external_id"])
     return ("url", values["url_hash"])
@@ -298,7 +298,7 @@ def _identity(values: Mapping[str, Any]) -> tuple[str, str | None]:
 
 def _merge_same_item_in_batch(rows: list[_Row], result: IngestResult) -> list[_Row]:
     """An item sent twice in one batch is stored once: the later copy wins."""
-    latest: dict[tuple[str, str | None], _Row] = {}
+    latest: dict[tuple[str, str | int | None], _Row] = {}
     unkeyed: list[_Row] = []
     for row in rows:
         key = _identity(row.values)
@@ -317,12 +317,14 @@ _COMPARED = (Mention.id, Mention.status, *[getattr(Mention, k) for k in _UPDATAB
 
 def _existing_same_items(
     session: Session, source_id: int, rows: list[_Row]
-) -> dict[tuple[str, str | None], dict[str, Any]]:
+) -> dict[tuple[str, str | int | None], dict[str, Any]]:
     external_ids = [r.values["external_id"] for r in rows if r.values["external_id"]]
     url_hashes = [
-        r.values["url_hash"] for r in rows if not r.values["external_id"] and r.values["url_hash"]
+        r.values["url_hash"]
+        for r in rows
+        if not r.values["external_id"] and r.values["url_hash"] is not None
     ]
-    found: dict[tuple[str, str | None], dict[str, Any]] = {}
+    found: dict[tuple[str, str | int | None], dict[str, Any]] = {}
     for chunk in _chunks(external_ids):
         query = select(Mention.external_id, *_COMPARED).where(
             Mention.source_id == source_id, Mention.external_id.in_(chunk)
@@ -422,19 +424,19 @@ def _split_copies(session: Session, fresh: list[_Row]) -> tuple[list[_Row], list
     """
     if not fresh:
         return [], []
-    url_hashes = list({r.values["url_hash"] for r in fresh if r.values["url_hash"]})
+    url_hashes = list({r.values["url_hash"] for r in fresh if r.values["url_hash"] is not None})
     hashes = list({r.values["content_hash"] for r in fresh})
     stored = {
-        **{"u" + k: m for k, m in _first_listed(session, Mention.url_hash, url_hashes).items()},
-        **{"c" + k: m for k, m in _first_listed(session, Mention.content_hash, hashes).items()},
+        **{("u", k): m for k, m in _first_listed(session, Mention.url_hash, url_hashes).items()},
+        **{("c", k): m for k, m in _first_listed(session, Mention.content_hash, hashes).items()},
     }
     originals: list[_Row] = []
     copies: list[tuple[_Row, int]] = []
-    in_batch: dict[str, int] = {}
+    in_batch: dict[tuple[str, int], int] = {}
     for row in fresh:
-        keys = ["c" + row.values["content_hash"]]
-        if row.values["url_hash"]:
-            keys.insert(0, "u" + row.values["url_hash"])
+        keys = [("c", row.values["content_hash"])]
+        if row.values["url_hash"] is not None:
+            keys.insert(0, ("u", row.values["url_hash"]))
         first = next((stored[k] for k in keys if k in stored), None)
         if first is None:
             first = next((-(in_batch[k] + 1) for k in keys if k in in_batch), None)
@@ -447,7 +449,7 @@ def _split_copies(session: Session, fresh: list[_Row]) -> tuple[list[_Row], list
     return originals, copies
 
 
-def _first_listed(session: Session, column: Any, keys: list[str]) -> dict[str, int]:
+def _first_listed(session: Session, column: Any, keys: list[int]) -> dict[int, int]:
     """The first listed mention (lowest id with status ``new``) holding each of ``keys``.
 
     A popular text has thousands of stored copies sharing its hash. The smallest id per key
@@ -456,10 +458,12 @@ def _first_listed(session: Session, column: Any, keys: list[str]) -> dict[str, i
     each on its own index: with "status = 'new' AND (a OR b)" SQLite may pick the status
     index and scan every listed mention.)
     """
-    first: dict[str, int] = {}
+    first: dict[int, int] = {}
     for chunk in _chunks(keys):
         query = select(column, func.min(Mention.id)).where(column.in_(chunk)).group_by(column)
-        first.update({key: mention_id for key, mention_id in session.execute(query) if key})
+        first.update(
+            {key: mention_id for key, mention_id in session.execute(query) if key is not None}
+        )
     if not first:
         return {}
     ids = list(first.values())

@@ -176,14 +176,14 @@ def _with_url(item: ItemIn, url: str) -> ItemIn:
     return item if item.url else item.model_copy(update={"url": url})
 
 
-def _stored_url_hashes(session: Session, source_id: int, links: list[str]) -> set[str]:
-    hashes = [h for h in {url_hash(link) for link in links} if h]
+def _stored_url_hashes(session: Session, source_id: int, links: list[str]) -> set[int]:
+    hashes = [h for h in {url_hash(link) for link in links} if h is not None]
     if not hashes:
         return set()
     query = select(Mention.url_hash).where(
         Mention.source_id == source_id, Mention.url_hash.in_(hashes)
     )
-    return {h for h in session.execute(query).scalars() if h}
+    return {h for h in session.execute(query).scalars() if h is not None}
 
 
 def _store(
