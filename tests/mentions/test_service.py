@@ -129,3 +129,24 @@ def test_failed_item_messages_are_chinese_and_name_the_field(
     assert errors[1].startswith("字段 author") and "300" in errors[1]
     assert "JSON 对象" in errors[2]
     assert "为空" in errors[3]
+
+
+def test_iso_times_read_fast_agree_with_the_general_parser() -> None:
+    from yuqing.core.timeutil import parse_time
+    from yuqing.mentions.schemas import ItemIn
+
+    times = [
+        "2024-05-01 09:00",
+        "2024-05-01T09:00:00.123456",
+        "2024-05-01T09:00:00+08:00",
+        "2024-05-01T01:00:00Z",
+        "2024-12-31T23:30:00-05:30",
+        "1988-07-01 12:00",  # Beijing summer time, UTC+9: the zone database decides
+        "1991-09-15 00:30",  # the last night of it
+        "1992-07-01 12:00",
+    ]
+    for value in times:
+        assert ItemIn.model_validate({"time": value}).published_at == parse_time(value), value
+    assert ItemIn.model_validate({"time": "1988-07-01 12:00"}).published_at == datetime(
+        1988, 7, 1, 3, 0
+    )

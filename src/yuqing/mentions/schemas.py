@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -10,13 +10,25 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from yuqing.core.timeutil import parse_time, to_utc_naive
 
 
+# Beijing time has been UTC+8 all year since 1992 (China's last summer time was 1991).
+_BEIJING_OFFSET = timedelta(hours=8)
+_BEIJING_FIXED_SINCE = 1992
+
+
 def _iso_time(value: str) -> datetime | None:
     """ISO 8601 times (most pushes) without the slow general parser; None for other forms."""
     if len(value) < 10 or value[4] != "-" or value[7] != "-":
         return None
     try:
-        return to_utc_naive(datetime.fromisoformat(value))
-    except ValueError:
+        parsed = datetime.fromisoformat(value)
+        # Fixed offsets subtracted directly: the same UTC as to_utc_naive, several times faster.
+        offset = parsed.utcoffset()
+        if offset is not None:
+            return (parsed - offset).replace(tzinfo=None)
+        if parsed.year >= _BEIJING_FIXED_SINCE:
+            return parsed - _BEIJING_OFFSET
+        return to_utc_naive(parsed)
+    except (ValueError, OverflowError):
         return None
 
 
