@@ -9,7 +9,6 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from yuqing.core.timeutil import parse_time, to_utc_naive
 
-
 # Beijing time has been UTC+8 all year since 1992 (China's last summer time was 1991).
 _BEIJING_OFFSET = timedelta(hours=8)
 _BEIJING_FIXED_SINCE = 1992
