@@ -17,6 +17,7 @@ from yuqing.analysis import cli as model_cli
 from yuqing.core.database import get_engine, session_scope, upgrade_database
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import format_local
+from yuqing.notify import cli as notify_cli
 from yuqing.schemes import cli as schemes_cli
 from yuqing.worker import pipeline
 
@@ -25,6 +26,7 @@ sources_app = typer.Typer(help="管理信息源。", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 app.add_typer(schemes_cli.app, name="schemes")
 app.add_typer(model_cli.app, name="model")
+app.add_typer(notify_cli.app, name="notify")
 console = Console()
 
 
@@ -101,17 +103,32 @@ def serve(
     upgrade_database()
     _ensure_push_token()
     stop = threading.Event()
-    if fetch:
-        from yuqing.sources import flows
+    from yuqing.worker import runner
 
-        threading.Thread(
-            target=flows.run_forever, args=(stop,), kwargs={"store": pipeline.process}, daemon=True
-        ).start()
+    runner.start(stop, fetch=fetch)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"舆情工作台：http://{bind_host}:{bind_port}/  （接口文档：/docs）")
     try:
         uvicorn.run("yuqing.web.app:create_app", factory=True, host=bind_host, port=bind_port)
     finally:
+        stop.set()
+
+
+@app.command()
+def worker(
+    fetch: Annotated[bool, typer.Option("--fetch/--no-fetch", help="同时抓取信息源")] = True,
+) -> None:
+    """只运行后台工作（抓取、通知投递、预警与事件热度的定时计算），不启动网页。"""
+    from yuqing.worker import runner
+
+    upgrade_database()
+    stop = threading.Event()
+    runner.start(stop, fetch=fetch)
+    console.print("后台工作已启动，按 Ctrl+C 停止。")
+    try:
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
         stop.set()
 
 

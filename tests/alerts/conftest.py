@@ -1,4 +1,4 @@
-"""Helpers for alert tests: ingest through the pipeline with the alert stage, make rules."""
+"""Helpers for alert tests: ingest through the whole pipeline (its last stage raises alerts), make rules."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yuqing.alerts import flows, service
+from yuqing.alerts import service
 from yuqing.alerts.models import AlertRule
 from yuqing.alerts.schemas import RuleIn
-from yuqing.mentions import service as mentions
 from yuqing.mentions.schemas import IngestResult
 from yuqing.notify.models import Channel, Notification
 from yuqing.schemes import service as schemes
@@ -21,26 +20,12 @@ from yuqing.sources.models import Source
 from yuqing.worker import pipeline
 
 
-def analyse_with_alerts(session: Session, source: Source, rows: list[dict[str, Any]]) -> Any:
-    """The pipeline's stages with the alert stage last, as the worker composes them."""
-    first = pipeline.analyse(session, source, rows)
-    last = flows.stage(session, source, rows)
-
-    def finish(ids: list[int]) -> None:
-        if first is not None:
-            first(ids)
-        if last is not None:
-            last(ids)
-
-    return finish
-
-
 def ingest(session: Session, source: Source, *texts: str, **extra: Any) -> IngestResult:
     items = [
         {"title": text[:20], "text": text, "url": f"https://example.cn/{abs(hash(text))}", **extra}
         for text in texts
     ]
-    return mentions.ingest(session, source=source, items=items, analyse=analyse_with_alerts)
+    return pipeline.process(session, source=source, items=items)  # the alert stage runs last
 
 
 @pytest.fixture

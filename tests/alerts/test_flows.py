@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from tests.alerts.conftest import ingest, make_scheme, notifications
 
+from tests.alerts.conftest import ingest, make_scheme, notifications
 from yuqing.alerts import flows, service
 from yuqing.alerts.models import Alert, AlertRule
 from yuqing.alerts.rules import Rule, spike_test

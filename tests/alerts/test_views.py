@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from tests.support import TEST_PASSWORD, make_user, sign_in
 
+from tests.support import TEST_PASSWORD, make_user, sign_in
 from yuqing.alerts import flows, views
 from yuqing.alerts.models import Alert, AlertRule
 from yuqing.core.audit import SYSTEM, AuditEntry

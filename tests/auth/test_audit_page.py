@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
-from tests.support import sign_in
 
+from tests.support import sign_in
 from yuqing.auth import service
 from yuqing.auth.views import AuditQuery
 from yuqing.core import audit

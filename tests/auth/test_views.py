@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from tests.support import sign_in
 
+from tests.support import sign_in
 from yuqing.auth import service
 from yuqing.auth.deps import SESSION_COOKIE
 from yuqing.auth.models import Role, User, UserSession

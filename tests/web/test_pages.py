@@ -124,7 +124,7 @@ def test_stream_filters_by_source_and_kind_and_pages(
     assert len(_titles(by_kind.text)) == 20
     assert _titles(second_page.text) == [f"推送第{i}条" for i in range(4, -1, -1)]
     assert "第 2 / 2 页" in second_page.text
-    assert "hx-trigger" not in second_page.text  # only the first page refreshes itself
+    assert 'hx-trigger="every 15s"' not in second_page.text  # only the first page refreshes
 
 
 # ---- search -------------------------------------------------------------------------------

@@ -100,7 +100,8 @@ def _deliveries(session: Session, alerts: list[Alert]) -> dict[int, list[Any]]:
 
 
 @router.get("/alerts/rules", response_class=HTMLResponse, include_in_schema=False)
-def rules_page(request: Request, session: SessionDep, _: CanRead) -> HTMLResponse:
+def rules_page(request: Request, session: SessionDep, _: CanManage) -> HTMLResponse:
+    # Rules name their recipients (people and units of every unit): managers only.
     rules = service.list_rules(session)
     return render(
         request,

@@ -10,11 +10,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from yuqing import __version__
+from yuqing.alerts import views as alerts_views
 from yuqing.analysis import views as analysis_views
 from yuqing.auth import views as auth_views
 from yuqing.auth.deps import Forbidden, LoginRequired, PasswordChangeRequired
+from yuqing.events import views as events_views
 from yuqing.mentions import api as mentions_api
 from yuqing.mentions import views as mentions_views
+from yuqing.notify import views as notify_views
 from yuqing.org import views as org_views
 from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
@@ -42,6 +45,9 @@ def create_app() -> FastAPI:
     app.include_router(docs.router)
     app.include_router(auth_views.router)
     app.include_router(org_views.router)
+    app.include_router(alerts_views.router)
+    app.include_router(events_views.router)
+    app.include_router(notify_views.router)
     _handle_access_errors(app)
     return app
 

@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
+from yuqing.alerts import flows as alerts
 from yuqing.analysis import places as place_finder
 from yuqing.analysis import risk
 from yuqing.analysis.sentiment import get_emotion_model, get_sentiment_model
+from yuqing.events import flows as events
 from yuqing.mentions import neardup
 from yuqing.mentions import service as mentions
 from yuqing.mentions.models import MentionPlace
@@ -37,9 +39,25 @@ def process(
 
 def analyse(session: Session, source: Source, rows: list[dict[str, Any]]) -> Finish | None:
     """Fill the analysis columns of ``rows``; returns what stores their links (places,
-    scheme matches, similarity keys) once the rows have ids."""
-    if not rows:
-        return None
+    scheme matches, similarity keys, events) and raises alerts once the rows have ids.
+
+    Events and alerts run even for a batch with no new rows: its exact copies still count
+    towards their events."""
+    steps: list[Finish | None] = []
+    if rows:
+        steps.append(_analyse_rows(session, source, rows))
+    steps.append(events.stage(session, source, rows))  # after near-duplicates: needs groups
+    steps.append(alerts.stage(session, source, rows))  # last: reads matches, risk, events
+
+    def finish(mention_ids: list[int]) -> None:
+        for step in steps:
+            if step is not None:
+                step(mention_ids)
+
+    return finish
+
+
+def _analyse_rows(session: Session, source: Source, rows: list[dict[str, Any]]) -> Finish:
     texts = [row["search_text"] for row in rows]
     places = place_finder.find_places(texts)
     for row, found in zip(rows, places, strict=True):

@@ -1,0 +1,52 @@
+"""The background work of one desk: fetching sources, delivering notifications, and the
+minute-by-minute evaluations (alert rules on windows, event heat)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from yuqing.alerts import flows as alerts
+from yuqing.core.database import session_scope
+from yuqing.events import service as events
+from yuqing.notify import worker as notify
+from yuqing.sources import flows as sources
+from yuqing.worker import pipeline
+
+log = logging.getLogger(__name__)
+
+PERIODIC_SECONDS = 60.0
+# The outbox is polled this often when idle: an alert reaches its robot within about this
+# long after its batch commits (the target is 2 s from arrival to delivery).
+NOTIFY_IDLE_SECONDS = 0.3
+
+
+def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> None:
+    """Every minute: window rules (spikes, negative share, silent sources, digests) and the
+    heat of recent events, which cools down as they go quiet."""
+    while not stop.wait(every):
+        try:
+            with session_scope() as session:
+                alerts.evaluate_periodic(session)
+                events.refresh_heat(session)
+        except Exception:  # one bad minute must not end the loop
+            log.exception("periodic evaluation failed")
+
+
+def start(stop: threading.Event, *, fetch: bool = True) -> list[threading.Thread]:
+    """Start the background threads; they end when ``stop`` is set."""
+    jobs: list[tuple[str, Callable[..., None], dict[str, object]]] = [
+        ("notify", notify.run_forever, {"idle_seconds": NOTIFY_IDLE_SECONDS}),
+        ("periodic", run_periodic, {}),
+    ]
+    if fetch:
+        jobs.insert(0, ("fetch", sources.run_forever, {"store": pipeline.process}))
+    threads = []
+    for name, target, kwargs in jobs:
+        thread = threading.Thread(
+            target=target, args=(stop,), kwargs=kwargs, name=f"yuqing-{name}", daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    return threads
