@@ -1,7 +1,7 @@
 """Delivery channels (通知渠道): one class per channel, each sends one delivery or raises.
 
 Robots and webhooks are posted through the address policy of the guarded fetcher
-(``yuqing.sources.http``): the host is resolved once, every address is checked (loopback
+(``yuqing.core.http``): the host is resolved once, every address is checked (loopback
 and private networks refused unless allow-listed) and the request goes to the checked IP
 with the original ``Host`` and TLS name, without following redirects. Formats and
 signatures follow each platform's published robot API; see docs/notifications.md.
@@ -26,10 +26,10 @@ from urllib.parse import quote_plus, urlsplit
 
 import httpx
 
+from yuqing.core.http import FetchError, resolve_public
 from yuqing.core.settings import Settings
 from yuqing.core.timeutil import format_local
 from yuqing.notify.schemas import LEVEL_LABELS, Message
-from yuqing.sources.http import FetchError, resolve_public
 
 _RESPONSE_CAP = 64 * 1024
 _HTTP_WORDS = {

@@ -26,6 +26,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.core.database import new_session
+from yuqing.core.http import FetchError, FetchResponse, fetch
 from yuqing.core.settings import Settings, get_settings
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions import service as mentions
@@ -34,7 +35,6 @@ from yuqing.mentions.normalise import url_hash
 from yuqing.mentions.schemas import IngestResult, ItemIn
 from yuqing.mentions.service import Store
 from yuqing.sources import parsers
-from yuqing.sources.http import FetchError, FetchResponse, fetch
 from yuqing.sources.models import FetchRun, Source
 from yuqing.sources.schemas import FETCHED_KINDS
 

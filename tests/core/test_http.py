@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from tests.support import LocalServer, Reply, Seen, need
+from yuqing.core.http import FetchError, fetch, parse_retry_after, refused_kind
 from yuqing.core.settings import reset_settings_cache
-from yuqing.sources.http import FetchError, fetch, parse_retry_after, refused_kind
 
 MB = 1024 * 1024
 
