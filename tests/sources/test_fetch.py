@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.sources.test_http import MB, StreamServer
+from tests.core.test_http import MB, StreamServer
 from tests.support import LocalServer, Reply, Seen
 from yuqing.core.database import new_session
 from yuqing.core.settings import reset_settings_cache
