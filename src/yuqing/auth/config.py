@@ -18,6 +18,10 @@ PERMISSIONS: dict[str, str] = {
     "push": "通过接口推送信息",
     "notify.manage": "管理通知渠道",
     "alerts.manage": "管理预警规则",
+    "cases.read": "查看舆情处置",
+    "cases.report": "报送",
+    "cases.manage": "研判、下发、审核、办结",
+    "cases.handle": "本单位处置与反馈",
 }
 
 _ALL = list(PERMISSIONS)
@@ -34,9 +38,21 @@ ROLES: list[tuple[str, str, int, bool, list[str]]] = [
         True,
         [p for p in _ALL if p not in {"users.manage", "audit.read"}],
     ),
-    ("leader", "领导（只读）", 20, True, _READ),
-    ("unit_head", "单位负责人", 30, False, [*_READ, "mentions.label", "org.manage"]),
-    ("unit_member", "单位成员", 40, False, ["mentions.read", "org.read"]),
+    ("leader", "领导（只读）", 20, True, [*_READ, "cases.read"]),
+    (
+        "unit_head",
+        "单位负责人",
+        30,
+        False,
+        [*_READ, "mentions.label", "org.manage", "cases.read", "cases.report", "cases.handle"],
+    ),
+    (
+        "unit_member",
+        "单位成员",
+        40,
+        False,
+        ["mentions.read", "org.read", "cases.read", "cases.report"],
+    ),
 ]
 
 LOCKOUT_FAILURES = 5
