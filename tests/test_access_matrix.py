@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import io
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,13 +25,21 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from tests.support import TEST_PASSWORD, make_user, sign_in
+from tests.support import TEST_PASSWORD, LocalServer, Reply, make_user, sign_in
+from yuqing.alerts import flows as alert_flows
+from yuqing.alerts import service as alerts
+from yuqing.alerts.models import SensitiveCategory
+from yuqing.alerts.schemas import RecipientRef, RuleIn
 from yuqing.auth import config
 from yuqing.auth import service as auth
 from yuqing.auth.deps import SESSION_COOKIE
 from yuqing.auth.models import Role
 from yuqing.core.audit import SYSTEM
+from yuqing.events.models import EventMember
 from yuqing.mentions import service as mentions
+from yuqing.mentions.models import Mention
+from yuqing.notify import service as notify
+from yuqing.notify.schemas import Message, Recipient
 from yuqing.org import excel
 from yuqing.org import service as org
 from yuqing.org.models import Person, Unit
@@ -39,6 +48,7 @@ from yuqing.schemes import service as schemes
 from yuqing.schemes.schemas import SchemeIn
 from yuqing.sources.models import Source
 from yuqing.web.app import create_app
+from yuqing.worker import pipeline
 
 PUBLIC = "public"  # no account: sign-in, docs, static files, sign-out
 SIGNED_IN = "signed-in"  # any account: its own password and tokens
@@ -46,7 +56,7 @@ TOKEN = "token"  # the push API: an API token only, never a session cookie
 
 UNIT = "unit"  # the request names a unit-owned record in its path or query
 FORM_UNIT = "form-unit"  # ... in the submitted form, which may come back with the error (400)
-OWNER = "owner"  # the request names a record of one account (an API token)
+OWNER = "owner"  # the request names a record of one account (an API token, an inbox message)
 
 OWN, OTHER, MISSING = "own", "other", "missing"
 NO_SUCH_ID = 987_654
@@ -58,8 +68,14 @@ ALL_UNITS = {key: all_units for key, _, _, all_units, _ in config.ROLES}
 # Names only the other unit's records carry: no answer to a unit-scoped account may show them.
 OTHER_UNIT_NAME = "乙学院"
 OTHER_PERSON_NAME = "乙同学"
+OTHER_PERSON_EMAIL = "yi.tongxue@matrix.example"  # named as an alert's delivery address
 ROOT_UNIT_NAME = "示范大学"
 SHARED_NAME = "办公室"
+# Another account's inbox message: no answer to any account of the matrix may show it.
+PRIVATE_TITLE = "只发给目标账号的私信"
+# A channel's signing secret and its robot key (in the URL's query): shown masked, never whole.
+CHANNEL_SECRET = "SECmatrix-signing-secret-7Q2Z"
+ROBOT_KEY = "matrix-robot-key-5K8W"
 
 
 # --- the world the requests run in ---------------------------------------------------
@@ -82,7 +98,16 @@ class World:
     target_token: int
     leader_role: int
     roster: bytes
+    robot_url: str = ""
+    channel: int = 0
+    rule: int = 0
+    manual_rule: int = 0
+    alert: int = 0
+    category: int = 0
+    event: int = 0
+    target_message: int = 0
     tokens: dict[str, int] = field(default_factory=dict)  # user name → that user's token id
+    inbox: dict[str, int] = field(default_factory=dict)  # user name → a message to that user
 
     def fresh_source(self) -> int:
         with Session(self.engine) as session:
@@ -98,6 +123,28 @@ class World:
             session.commit()
             return scheme.id
 
+    def fresh_rule(self, kind: str = "scheme_hit") -> int:
+        """A rule that sends to the other unit and its person, as the world's rules do."""
+        with Session(self.engine) as session:
+            rule_in = RuleIn(
+                name=f"矩阵规则{time.monotonic_ns()}", kind=kind, recipients=self.recipients()
+            )
+            rule = alerts.create_rule(session, rule_in=rule_in, actor=SYSTEM)
+            session.commit()
+            return rule.id
+
+    def recipients(self) -> list[RecipientRef]:
+        return [
+            RecipientRef(kind="unit", id=self.other_unit),
+            RecipientRef(kind="person", id=self.other_person),
+            RecipientRef(kind="channel", id=self.channel),
+        ]
+
+    def fresh_event(self, size: int = 1) -> tuple[int, list[int]]:
+        """A new event of ``size`` mentions (the first, then reposts of it) through the
+        ingest pipeline; returns its id and its mention ids, first first."""
+        return _event(self.engine, size)
+
 
 def _org(session: Session) -> tuple[Unit, Unit, Unit, Person, Person]:
     """示范大学 → 甲学院 → 办公室, 乙学院 → 办公室; one person in each college."""
@@ -110,7 +157,9 @@ def _org(session: Session) -> tuple[Unit, Unit, Unit, Person, Person]:
     for college in (other, own):
         org.create_unit(session, name=SHARED_NAME, actor=SYSTEM, parent_id=college.id)
     mine = org.create_person(session, actor=SYSTEM, name="甲同学", unit_id=own.id)
-    theirs = org.create_person(session, actor=SYSTEM, name=OTHER_PERSON_NAME, unit_id=other.id)
+    theirs = org.create_person(
+        session, actor=SYSTEM, name=OTHER_PERSON_NAME, unit_id=other.id, email=OTHER_PERSON_EMAIL
+    )
     return root, own, other, mine, theirs
 
 
@@ -123,7 +172,7 @@ def _user_token(session: Session, username: str) -> int:
     return token.id
 
 
-def build_world(engine: Engine) -> World:
+def build_world(engine: Engine, server: LocalServer) -> World:
     with Session(engine) as session:
         auth.ensure_roles(session)
         root, own, other, mine, theirs = _org(session)
@@ -158,12 +207,82 @@ def build_world(engine: Engine) -> World:
             roster=excel.export_registration(session, viewer=_everything(), unit_id=ids[1]),
         )
         session.commit()
+    _add_alerting(world, server)
+    world.event, _ = world.fresh_event(2)
+    world.target_message = _inbox_message(engine, "target_user", ids[1], PRIVATE_TITLE)
     return world
 
 
-def _only_mention(engine: Engine) -> int:
-    from yuqing.mentions.models import Mention
+def _add_alerting(world: World, server: LocalServer) -> None:
+    """A group robot on the test server, a rule and a manual rule sending to the other unit,
+    and one manual alert on the mention (delivered to the other unit's person)."""
+    server.routes["/robot"] = Reply(200, b'{"errcode": 0}')
+    world.robot_url = server.url(f"/robot?key={ROBOT_KEY}")
+    with Session(world.engine) as session:
+        channel = notify.create_channel(
+            session,
+            kind="webhook",
+            name="矩阵群机器人",
+            url=world.robot_url,
+            secret=CHANNEL_SECRET,
+            actor=SYSTEM,
+        )
+        world.category = alerts.ensure_categories(session)[0].id
+        session.commit()
+        world.channel = channel.id
+    world.rule = world.fresh_rule()
+    world.manual_rule = world.fresh_rule("manual")
+    with Session(world.engine) as session:
+        rule = alerts.get_rule(session, rule_id=world.manual_rule)
+        assert rule is not None
+        alert = alert_flows.raise_manual(
+            session, rule=rule, mention_id=world.mention, note="矩阵", actor=SYSTEM
+        )
+        session.commit()
+        world.alert = alert.id
 
+
+def _event(engine: Engine, size: int) -> tuple[int, list[int]]:
+    # Random words: a fresh event must not join another one by shared key terms.
+    root = uuid.uuid4().hex
+    items = [{"external_id": root, "title": root, "text": f"{root} {uuid.uuid4().hex}"}]
+    for n in range(1, size):
+        items.append(
+            {"external_id": f"{root}-{n}", "text": uuid.uuid4().hex, "parent_external_id": root}
+        )
+    with Session(engine) as session:
+        source = session.execute(select(Source).where(Source.name == "矩阵来源")).scalar_one()
+        pipeline.process(session, source=source, items=items)
+        session.commit()
+        external = [item["external_id"] for item in items]
+        query = select(Mention.id).where(
+            Mention.source_id == source.id, Mention.external_id.in_(external)
+        )
+        ids = sorted(session.execute(query).scalars())
+        member = select(EventMember.event_id).where(EventMember.mention_id == ids[0])
+        event = session.execute(member).scalar_one()
+    return event, ids
+
+
+def _inbox_message(engine: Engine, username: str, unit_id: int | None, title: str) -> int:
+    """A desk message to ``username`` through the outbox (to a person the account is)."""
+    with Session(engine) as session:
+        user = auth.get_by_username(session, username=username)
+        assert user is not None
+        person = org.create_person(session, actor=SYSTEM, name=f"{username}本人", unit_id=unit_id)
+        user.person_id = person.id
+        rows = notify.enqueue(
+            session,
+            message=Message(title=title, text="矩阵测试消息。"),
+            recipients=[Recipient(kind="person", id=person.id)],
+            dedupe_key=f"matrix:{username}",
+            source_type="matrix",
+        )
+        session.commit()
+        return next(row.id for row in rows if row.channel == notify.INBOX)
+
+
+def _only_mention(engine: Engine) -> int:
     with Session(engine) as session:
         return session.execute(select(Mention.id)).scalar_one()
 
@@ -267,6 +386,52 @@ def _role_permissions(ask: Ask) -> Call:
     return Call(
         {"role_id": ask.world.leader_role}, form={"permissions": list(PERMISSIONS["leader"])}
     )
+
+
+def _message(ask: Ask) -> int:
+    w = ask.world
+    own = w.inbox.get(ask.username, NO_SUCH_ID)
+    return {OWN: own, OTHER: w.target_message}.get(ask.scope or OWN, NO_SUCH_ID)
+
+
+def _rule_form(ask: Ask, name: str) -> dict[str, Any]:
+    """A scheme-hit rule sending to the other unit, its person and the robot."""
+    w = ask.world
+    recipients = [f"unit:{w.other_unit}", f"person:{w.other_person}", f"channel:{w.channel}"]
+    return {"name": name, "kind": "scheme_hit", "enabled": "1", "recipient": recipients}
+
+
+def _words(ask: Ask) -> Call:
+    """The category's own name and words sent back (an unchanged save)."""
+    with Session(ask.world.engine) as session:
+        category = session.get(SensitiveCategory, ask.world.category)
+        assert category is not None
+        return Call(form={"name": category.name, "words": category.words})
+
+
+def _raise(ask: Ask) -> Call:
+    """A manual alert on the mention through a new manual rule (one alert per rule and item)."""
+    rule = ask.world.fresh_rule("manual")
+    return Call(form={"rule_id": str(rule), "mention_id": str(ask.world.mention), "note": "矩阵"})
+
+
+def _merge(ask: Ask) -> Call:
+    return Call(form={"others": str(ask.world.fresh_event()[0])})
+
+
+def _split(ask: Ask) -> Call:
+    event, members = ask.world.fresh_event(2)
+    return Call({"event_id": event}, form={"mention_ids": [str(members[1])]})
+
+
+def _channel_form(ask: Ask) -> dict[str, str]:
+    w = ask.world
+    return {
+        "kind": "webhook",
+        "name": f"矩阵渠道{ask.n}",
+        "url": w.robot_url,
+        "secret": CHANNEL_SECRET,
+    }
 
 
 def _form(**values: Any) -> Build:
@@ -405,6 +570,46 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/admin/audit/verify"): Route("audit.read", _form()),
     ("POST", "/admin/audit/export"): Route("audit.read", _form(format="csv")),
     ("GET", "/api/v1/audit"): Route("audit.read"),
+    # alerts: everyone who reads mentions sees alerts and may raise one by hand; the rules
+    # name people and units of every unit, so only alerts.manage sees or changes them.
+    ("GET", "/alerts"): Route("mentions.read"),
+    ("GET", "/alerts/{alert_id}"): Route("mentions.read"),
+    ("GET", "/alerts/raise"): Route(
+        "mentions.read", lambda a: Call(query={"mention_id": a.world.mention})
+    ),
+    ("POST", "/alerts/raise"): Route("mentions.read", _raise),
+    ("GET", "/alerts/words"): Route("mentions.read"),
+    ("POST", "/alerts/words/{category_id}"): Route("alerts.manage", _words),
+    ("GET", "/alerts/rules"): Route("alerts.manage"),
+    ("GET", "/alerts/rules/new"): Route("alerts.manage", lambda a: Call(query={"kind": "manual"})),
+    ("GET", "/alerts/rules/{rule_id}/edit"): Route("alerts.manage"),
+    ("POST", "/alerts/rules"): Route(
+        "alerts.manage", lambda a: Call(form=_rule_form(a, f"矩阵新规则{a.n}"))
+    ),
+    ("POST", "/alerts/rules/{rule_id}"): Route(
+        "alerts.manage", lambda a: Call(form=_rule_form(a, "矩阵预警规则"))
+    ),
+    ("POST", "/alerts/rules/{rule_id}/delete"): Route(
+        "alerts.manage", lambda a: Call({"rule_id": a.world.fresh_rule()}, form={})
+    ),
+    # events: read with mentions; merging and splitting re-file mentions (as labelling does)
+    ("GET", "/events"): Route("mentions.read"),
+    ("GET", "/events/hot"): Route("mentions.read"),
+    ("GET", "/events/{event_id}"): Route("mentions.read"),
+    ("POST", "/events/{event_id}/merge"): Route("mentions.label", _merge),
+    ("POST", "/events/{event_id}/split"): Route("mentions.label", _split),
+    # the desk inbox: each account's own messages
+    ("GET", "/inbox"): Route(SIGNED_IN),
+    ("GET", "/inbox/badge"): Route(SIGNED_IN),
+    ("GET", "/inbox/{notification_id}"): Route(
+        SIGNED_IN, lambda a: Call({"notification_id": _message(a)}), scope=OWNER
+    ),
+    ("POST", "/inbox/read-all"): Route(SIGNED_IN, _form()),
+    # group channels: their URLs and secrets are shown masked, to notify.manage only
+    ("GET", "/notify/channels"): Route("notify.manage"),
+    ("POST", "/notify/channels"): Route("notify.manage", lambda a: Call(form=_channel_form(a))),
+    ("POST", "/notify/channels/{channel_id}/test"): Route("notify.manage", _form()),
+    ("POST", "/notify/channels/{channel_id}/enabled"): Route("notify.manage", _form(enabled="1")),
 }
 
 
@@ -414,6 +619,11 @@ def _default_params(world: World) -> dict[str, Any]:
         "source_id": world.source,
         "scheme_id": world.scheme,
         "user_id": world.target_user,
+        "rule_id": world.rule,
+        "alert_id": world.alert,
+        "category_id": world.category,
+        "event_id": world.event,
+        "channel_id": world.channel,
     }
 
 
@@ -550,12 +760,20 @@ def _text(answer: Any) -> str:
 
 def _leaks(answer: Any) -> list[str]:
     text = _text(answer)
-    return [name for name in (OTHER_UNIT_NAME, OTHER_PERSON_NAME) if name in text]
+    return [
+        name for name in (OTHER_UNIT_NAME, OTHER_PERSON_NAME, OTHER_PERSON_EMAIL) if name in text
+    ]
+
+
+def _secrets(answer: Any) -> list[str]:
+    """What no account may read: a channel's secret or robot key, another account's mail."""
+    text = _text(answer)
+    return [secret for secret in (CHANNEL_SECRET, ROBOT_KEY, PRIVATE_TITLE) if secret in text]
 
 
 @pytest.fixture
-def world(engine: Engine) -> Iterator[World]:
-    built = build_world(engine)
+def world(engine: Engine, http_server: LocalServer) -> Iterator[World]:
+    built = build_world(engine, http_server)
     yield built
     _await_backfills(built)
 
@@ -572,10 +790,12 @@ def _await_backfills(world: World) -> None:
 
 def _signed_in(engine: Engine, world: World, role: str) -> TestClient:
     scoped = not ALL_UNITS[role]
-    name = make_user(engine, f"{role}_user", role, world.own_unit if scoped else None)
+    unit_id = world.own_unit if scoped else None
+    name = make_user(engine, f"{role}_user", role, unit_id)
     with Session(engine) as session:
         world.tokens[name] = _user_token(session, name)
         session.commit()
+    world.inbox[name] = _inbox_message(engine, name, unit_id, f"给{name}的消息")
     return sign_in(TestClient(create_app()), name, TEST_PASSWORD)
 
 
@@ -598,6 +818,8 @@ def test_every_route_answers_each_role_as_its_permissions_say(
                 problems.append(f"{where}: expected {want}, {wrong}: {answer.text[:200]!r}")
             if not ALL_UNITS[role] and (leaked := _leaks(answer)):
                 problems.append(f"{where}: the answer names another unit's records {leaked}")
+            if shown := _secrets(answer):
+                problems.append(f"{where}: the answer shows {shown}")
     client.close()
     assert not problems, "\n".join(problems)
     assert n >= 70
@@ -699,9 +921,9 @@ def test_an_api_token_carries_only_its_scopes(engine: Engine, world: World) -> N
         assert client.post("/api/v1/mentions", json=push, headers=writer).status_code == 200
         assert client.get(f"/api/v1/mentions/{world.mention}", headers=writer).status_code == 403
     with Session(engine) as session:
-        for token in auth.list_tokens(
-            session, user=auth.get_by_username(session, username="office")
-        ):
+        office = auth.get_by_username(session, username="office")
+        assert office is not None
+        for token in auth.list_tokens(session, user=office):
             auth.revoke_token(session, token=token, actor=SYSTEM)
         session.commit()
     with TestClient(create_app()) as client:
@@ -774,3 +996,53 @@ def test_a_unit_roster_import_stays_in_its_units_and_names_no_other(
     assert "乙新人" not in names and "甲新人" in names
     # The other college's namesake is out of sight: the name is the unit head's own office.
     assert "新办事员" in names
+
+
+# --- alerts, inbox and channels -------------------------------------------------------
+
+
+def test_an_inbox_message_is_its_accounts_own(engine: Engine, world: World) -> None:
+    neighbour = _signed_in(engine, world, "unit_member")  # same unit as the target account
+    assert PRIVATE_TITLE not in neighbour.get("/inbox").text
+    assert neighbour.get(f"/inbox/{world.target_message}").status_code == 404
+    read_all = neighbour.post("/inbox/read-all", data={"csrf_token": _csrf(neighbour)})
+    assert read_all.status_code == 200  # followed back to the neighbour's own inbox
+    neighbour.close()
+    target = sign_in(TestClient(create_app()), "target_user", TEST_PASSWORD)
+    assert 'id="unread-count">1<' in target.get("/inbox").text  # still unread
+    message = target.get(f"/inbox/{world.target_message}")
+    assert message.status_code == 200 and PRIVATE_TITLE in message.text
+    assert 'id="unread-count">0<' in target.get("/inbox").text
+    target.close()
+
+
+def test_alert_delivery_addresses_are_shown_to_alert_managers_only(
+    engine: Engine, world: World
+) -> None:
+    manager = _signed_in(engine, world, "publicity")
+    page = manager.get(f"/alerts/{world.alert}").text
+    assert OTHER_PERSON_EMAIL in page and f"channel:{world.channel}" in page
+    manager.close()
+    head = _signed_in(engine, world, "unit_head")
+    page = head.get(f"/alerts/{world.alert}").text
+    assert "投递状态" in page and "email" in page  # the state of each delivery stays
+    assert OTHER_PERSON_EMAIL not in page and f"channel:{world.channel}" not in page
+    head.close()
+
+
+def test_channel_secrets_are_shown_masked_and_used_whole(
+    engine: Engine, world: World, http_server: LocalServer
+) -> None:
+    client = _signed_in(engine, world, "publicity")
+    page = client.get("/notify/channels").text
+    assert "矩阵群机器人" in page and notify.mask(CHANNEL_SECRET) in page
+    assert CHANNEL_SECRET not in page and ROBOT_KEY not in page
+    answer = client.post(
+        f"/notify/channels/{world.channel}/test", data={"csrf_token": _csrf(client)}
+    )
+    client.close()
+    assert answer.status_code == 200 and CHANNEL_SECRET not in answer.text
+    assert ROBOT_KEY not in answer.text
+    sent = [seen for seen in http_server.requests if seen.path.startswith("/robot")]
+    assert sent and sent[-1].path.endswith(ROBOT_KEY)  # the robot got the whole key
+    assert "x-yuqing-signature" in sent[-1].headers

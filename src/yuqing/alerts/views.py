@@ -4,6 +4,7 @@ words, and the manual alert form."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -67,7 +68,7 @@ def _refused(request: Request, problem: str) -> HTMLResponse:
 def alerts_page(
     request: Request,
     session: SessionDep,
-    _: CanRead,
+    viewer: CanRead,
     page: int = 1,
     rule_id: int | None = None,
 ) -> HTMLResponse:
@@ -82,7 +83,7 @@ def alerts_page(
             "nav": "alerts",
             "alerts": alerts,
             "explanations": {a.id: service.explanation_of(a) for a in alerts},
-            "deliveries": _deliveries(session, alerts),
+            "deliveries": _deliveries(session, alerts, viewer),
             "page": page,
             "pages": max(1, math.ceil(total / PAGE_SIZE)),
             "total": total,
@@ -93,10 +94,24 @@ def alerts_page(
     )
 
 
-def _deliveries(session: Session, alerts: list[Alert]) -> dict[int, list[Any]]:
+def _deliveries(session: Session, alerts: list[Alert], viewer: Principal) -> dict[int, list[Any]]:
     carriers = {a.id: a.delivered_with for a in alerts if a.delivered_with}
     found = outbox.deliveries(session, list(set(carriers.values())))
-    return {aid: found.get(carrier, []) for aid, carrier in carriers.items()}
+    shown = {aid: found.get(carrier, []) for aid, carrier in carriers.items()}
+    if viewer.can("alerts.manage"):
+        return shown
+    # Addresses (and errors quoting them) name people of every unit: managers only.
+    return {aid: [_state_only(row) for row in rows] for aid, rows in shown.items()}
+
+
+def _state_only(row: Any) -> SimpleNamespace:
+    return SimpleNamespace(
+        state=row.state,
+        channel=row.channel,
+        target="",
+        last_error=None,
+        next_attempt_at=row.next_attempt_at,
+    )
 
 
 @router.get("/alerts/rules", response_class=HTMLResponse, include_in_schema=False)
@@ -450,7 +465,9 @@ def delete_rule(
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse, include_in_schema=False)
-def alert_page(request: Request, alert_id: int, session: SessionDep, _: CanRead) -> HTMLResponse:
+def alert_page(
+    request: Request, alert_id: int, session: SessionDep, viewer: CanRead
+) -> HTMLResponse:
     alert = service.get_alert(session, alert_id=alert_id)
     if alert is None:
         return error_page(
@@ -466,7 +483,7 @@ def alert_page(request: Request, alert_id: int, session: SessionDep, _: CanRead)
             "nav": "alerts",
             "alert": alert,
             "explanation": service.explanation_of(alert),
-            "deliveries": _deliveries(session, [alert]).get(alert.id, []),
+            "deliveries": _deliveries(session, [alert], viewer).get(alert.id, []),
             "labels": LABELS,
         },
     )
