@@ -7,7 +7,7 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from yuqing.schemes.text import simplified
+from yuqing.schemes import text as scheme_text
 
 # Query parameters that only track a click; dropping them makes one article one URL.
 TRACKING_PARAMS = frozenset(
@@ -204,7 +204,7 @@ def to_simplified(text: str) -> str:
     """
     if not text:
         return text
-    return simplified(text)
+    return scheme_text.simplified(text)
 
 
 def detect_language(text: str, *, simplified: str | None = None) -> str:
@@ -214,17 +214,19 @@ def detect_language(text: str, *, simplified: str | None = None) -> str:
     (the search form), which saves a second conversion.
     """
     sample = text[:500]
-    cjk = len(_CJK.findall(sample))
-    if _KANA.search(sample) and len(_KANA.findall(sample)) * 5 > cjk:
-        return "ja"
-    if len(_HANGUL.findall(sample)) > cjk:
-        return "ko"
-    if cjk:
+    # Counting characters is only needed against kana or hangul, or for a changed text.
+    if _KANA.search(sample) or _HANGUL.search(sample):
+        cjk = len(_CJK.findall(sample))
+        if _KANA.search(sample) and len(_KANA.findall(sample)) * 5 > cjk:
+            return "ja"
+        if len(_HANGUL.findall(sample)) > cjk:
+            return "ko"
+    if _CJK.search(sample):
         if simplified is not None:
             changed = simplified[:500] != sample.lower()
         else:
             changed = to_simplified(sample) != sample
-        return "zh-Hant" if changed and cjk > 3 else "zh"
+        return "zh-Hant" if changed and len(_CJK.findall(sample)) > 3 else "zh"
     if _LATIN.search(sample):
         return "en"
     return "und"
