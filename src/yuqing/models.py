@@ -3,6 +3,16 @@
 from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
 from yuqing.analysis.models import SentimentLabel
 from yuqing.auth.models import ApiToken, Role, User, UserSession
+from yuqing.cases.models import (
+    Case,
+    CaseEntry,
+    CaseEvent,
+    CaseMention,
+    CaseTimer,
+    Closure,
+    Grade,
+    SlaClock,
+)
 from yuqing.core.audit import AuditEntry, AuditHead
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
 from yuqing.mentions.models import Mention, MentionBand, MentionPlace
@@ -17,13 +27,20 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "AuditHead",
+    "Case",
+    "CaseEntry",
+    "CaseEvent",
+    "CaseMention",
+    "CaseTimer",
     "Channel",
+    "Closure",
     "DutyRole",
     "Event",
     "EventHour",
     "EventMember",
     "EventSource",
     "FetchRun",
+    "Grade",
     "Mention",
     "MentionBand",
     "MentionPlace",
@@ -36,6 +53,7 @@ __all__ = [
     "SchemeMatch",
     "SensitiveCategory",
     "SentimentLabel",
+    "SlaClock",
     "Source",
     "Unit",
     "UnitKind",

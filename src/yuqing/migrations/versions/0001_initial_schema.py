@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:59:14.623359
+Create Date: 2026-11-27 04:12:12.974227
 """
 
 from __future__ import annotations
@@ -104,6 +104,23 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("last_hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
+    )
+    op.create_table(
+        "case_closure",
+        sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("date", name=op.f("pk_case_closure")),
+    )
+    op.create_table(
+        "case_grade",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("order", sa.Integer(), nullable=False),
+        sa.Column("color", sa.String(length=20), nullable=False),
+        sa.Column("is_default", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_grade")),
+        sa.UniqueConstraint("key", name=op.f("uq_case_grade_key")),
     )
     op.create_table(
         "duty_role",
@@ -231,6 +248,25 @@ def upgrade() -> None:
         sa.Column("order", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_unit_kind")),
         sa.UniqueConstraint("key", name=op.f("uq_unit_kind_key")),
+    )
+    op.create_table(
+        "case_sla_clock",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("grade_id", sa.Integer(), nullable=False),
+        sa.Column("clock", sa.String(length=40), nullable=False),
+        sa.Column("starts_on", sa.String(length=20), nullable=False),
+        sa.Column("stops_on", sa.String(length=20), nullable=False),
+        sa.Column("amount", sa.Float(), nullable=False),
+        sa.Column("unit", sa.String(length=20), nullable=False),
+        sa.Column("pause_when_returned", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["grade_id"],
+            ["case_grade.id"],
+            name=op.f("fk_case_sla_clock_grade_id_case_grade"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_sla_clock")),
+        sa.UniqueConstraint("grade_id", "clock", name="uq_case_sla_clock_grade"),
     )
     op.create_table(
         "mention",
@@ -597,6 +633,71 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("event_id", "source_id", name=op.f("pk_event_source")),
     )
     op.create_table(
+        "incident_case",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("link", sa.Text(), nullable=True),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("grade_id", sa.Integer(), nullable=True),
+        sa.Column("unit_id", sa.Integer(), nullable=True),
+        sa.Column("assignee_person_id", sa.Integer(), nullable=True),
+        sa.Column("reporter_user_id", sa.Integer(), nullable=True),
+        sa.Column("reporter_unit_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("reported_at", sa.DateTime(), nullable=False),
+        sa.Column("triaged_at", sa.DateTime(), nullable=True),
+        sa.Column("assigned_at", sa.DateTime(), nullable=True),
+        sa.Column("in_progress_at", sa.DateTime(), nullable=True),
+        sa.Column("returned_at", sa.DateTime(), nullable=True),
+        sa.Column("feedback_at", sa.DateTime(), nullable=True),
+        sa.Column("reviewed_at", sa.DateTime(), nullable=True),
+        sa.Column("closed_at", sa.DateTime(), nullable=True),
+        sa.Column("escalated_at", sa.DateTime(), nullable=True),
+        sa.Column("reopened_at", sa.DateTime(), nullable=True),
+        sa.Column("info_published_at", sa.DateTime(), nullable=True),
+        sa.Column("responded_at", sa.DateTime(), nullable=True),
+        sa.Column("feedback_text", sa.Text(), nullable=True),
+        sa.Column("response_text", sa.Text(), nullable=True),
+        sa.Column("response_url", sa.Text(), nullable=True),
+        sa.Column("lessons", sa.Text(), nullable=True),
+        sa.Column("tags", sa.String(length=500), nullable=False),
+        sa.Column("source_type", sa.String(length=10), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["assignee_person_id"],
+            ["person.id"],
+            name=op.f("fk_incident_case_assignee_person_id_person"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["grade_id"],
+            ["case_grade.id"],
+            name=op.f("fk_incident_case_grade_id_case_grade"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reporter_unit_id"],
+            ["unit.id"],
+            name=op.f("fk_incident_case_reporter_unit_id_unit"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id"],
+            ["unit.id"],
+            name=op.f("fk_incident_case_unit_id_unit"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_case")),
+    )
+    with op.batch_alter_table("incident_case", schema=None) as batch_op:
+        batch_op.create_index("ix_case_created", ["created_at"], unique=False)
+        batch_op.create_index("ix_case_reporter_unit", ["reporter_unit_id"], unique=False)
+        batch_op.create_index("ix_case_status", ["status"], unique=False)
+        batch_op.create_index("ix_case_unit_status", ["unit_id", "status"], unique=False)
+        batch_op.create_index("ux_case_source", ["source_type", "source_id"], unique=True)
+
+    op.create_table(
         "person_role",
         sa.Column("person_id", sa.Integer(), nullable=False),
         sa.Column("duty_role_id", sa.Integer(), nullable=False),
@@ -668,6 +769,98 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("api_token", schema=None) as batch_op:
         batch_op.create_index("ix_api_token_hash", ["token_hash"], unique=True)
+
+    op.create_table(
+        "case_entry",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("actor_name", sa.String(length=100), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("from_status", sa.String(length=20), nullable=True),
+        sa.Column("to_status", sa.String(length=20), nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["incident_case.id"],
+            name=op.f("fk_case_entry_case_id_incident_case"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_entry")),
+    )
+    with op.batch_alter_table("case_entry", schema=None) as batch_op:
+        batch_op.create_index("ix_case_entry_case", ["case_id", "at"], unique=False)
+
+    op.create_table(
+        "case_event",
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["incident_case.id"],
+            name=op.f("fk_case_event_case_id_incident_case"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["event.id"],
+            name=op.f("fk_case_event_event_id_event"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("case_id", "event_id", name=op.f("pk_case_event")),
+    )
+    with op.batch_alter_table("case_event", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_event_event_id"), ["event_id"], unique=False)
+
+    op.create_table(
+        "case_mention",
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("mention_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["incident_case.id"],
+            name=op.f("fk_case_mention_case_id_incident_case"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["mention_id"],
+            ["mention.id"],
+            name=op.f("fk_case_mention_mention_id_mention"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("case_id", "mention_id", name=op.f("pk_case_mention")),
+    )
+    with op.batch_alter_table("case_mention", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_case_mention_mention_id"), ["mention_id"], unique=False
+        )
+
+    op.create_table(
+        "case_timer",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("clock", sa.String(length=40), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=False),
+        sa.Column("due_at", sa.DateTime(), nullable=False),
+        sa.Column("paused_at", sa.DateTime(), nullable=True),
+        sa.Column("paused_seconds", sa.Float(), nullable=False),
+        sa.Column("satisfied_at", sa.DateTime(), nullable=True),
+        sa.Column("reminded_50_at", sa.DateTime(), nullable=True),
+        sa.Column("reminded_80_at", sa.DateTime(), nullable=True),
+        sa.Column("escalation_step", sa.Integer(), nullable=False),
+        sa.Column("last_escalated_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["incident_case.id"],
+            name=op.f("fk_case_timer_case_id_incident_case"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_timer")),
+        sa.UniqueConstraint("case_id", "clock", name="uq_case_timer_case_clock"),
+    )
+    with op.batch_alter_table("case_timer", schema=None) as batch_op:
+        batch_op.create_index("ix_case_timer_running", ["satisfied_at", "due_at"], unique=False)
 
     op.create_table(
         "notification",
@@ -795,12 +988,36 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notification_channel_id"))
 
     op.drop_table("notification")
+    with op.batch_alter_table("case_timer", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_timer_running")
+
+    op.drop_table("case_timer")
+    with op.batch_alter_table("case_mention", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_mention_mention_id"))
+
+    op.drop_table("case_mention")
+    with op.batch_alter_table("case_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_event_event_id"))
+
+    op.drop_table("case_event")
+    with op.batch_alter_table("case_entry", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_entry_case")
+
+    op.drop_table("case_entry")
     with op.batch_alter_table("api_token", schema=None) as batch_op:
         batch_op.drop_index("ix_api_token_hash")
 
     op.drop_table("api_token")
     op.drop_table("user_account")
     op.drop_table("person_role")
+    with op.batch_alter_table("incident_case", schema=None) as batch_op:
+        batch_op.drop_index("ux_case_source")
+        batch_op.drop_index("ix_case_unit_status")
+        batch_op.drop_index("ix_case_status")
+        batch_op.drop_index("ix_case_reporter_unit")
+        batch_op.drop_index("ix_case_created")
+
+    op.drop_table("incident_case")
     op.drop_table("event_source")
     with op.batch_alter_table("event_member", schema=None) as batch_op:
         batch_op.drop_index("ix_event_member_event")
@@ -871,6 +1088,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mention_content_hash")
 
     op.drop_table("mention")
+    op.drop_table("case_sla_clock")
     op.drop_table("unit_kind")
     with op.batch_alter_table("source", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_source_next_attempt_at"))
@@ -888,6 +1106,8 @@ def downgrade() -> None:
 
     op.drop_table("fetch_run")
     op.drop_table("duty_role")
+    op.drop_table("case_grade")
+    op.drop_table("case_closure")
     op.drop_table("audit_head")
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_entry_object")
