@@ -245,10 +245,13 @@ def masked_url(url: str) -> str:
     if parts.scheme not in ("http", "https"):
         return url
     path = parts.path
-    if parts.query == "" and "/hook/" in path:
+    # Feishu's /hook/<key>, and webhooks whose long last part is the token (Slack-style).
+    if "/hook/" in path or len(path.rsplit("/", 1)[-1]) >= 16:
         path = path.rsplit("/", 1)[0] + "/••••"
     query = "••••" if parts.query else ""
-    return parts._replace(path=path, query=query).geturl()
+    netloc = parts.netloc.rsplit("@", 1)
+    host = "••••@" + netloc[1] if len(netloc) == 2 else parts.netloc  # user:password@
+    return parts._replace(netloc=host, path=path, query=query).geturl()
 
 
 def list_channels(session: Session) -> list[Channel]:
