@@ -8,12 +8,12 @@ outbox; a refused one raises CaseError and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,9 @@ from yuqing.notify.schemas import Message, Recipient
 from yuqing.org.models import DutyRole, Person, Unit, UnitKind
 
 READ, REPORT, MANAGE, HANDLE = "cases.read", "cases.report", "cases.manage", "cases.handle"
+
+# The time every transition stamps; tests replay a day by setting it (naive UTC).
+current_time: Callable[[], datetime] = utcnow
 
 
 @dataclass(frozen=True)
@@ -339,7 +342,7 @@ def list_cases(
     if closed is not None:
         clauses.append(Case.status == "closed" if closed else Case.status != "closed")
     if tag and tag.strip():
-        padded = func.concat(" ", Case.tags, " ")
+        padded = literal(" ") + Case.tags + literal(" ")
         clauses.append(padded.contains(f" {tag.strip()} ", autoescape=True))
     if q and q.strip():
         clauses.append(_text_match(q.strip()))
@@ -551,7 +554,7 @@ TIMER_STATES = {
 
 def timers_of(session: Session, case: Case, now: datetime | None = None) -> list[TimerView]:
     """The case's clocks as the page shows them, nearest deadline first."""
-    now = now or utcnow()
+    now = now or current_time()
     views = []
     for timer in timers_rows(session, case).values():
         state, left = timer_state(timer, now)
@@ -574,7 +577,7 @@ def timers_of(session: Session, case: Case, now: datetime | None = None) -> list
 # --- writing: timeline, audit, notifications ------------------------------------------
 
 
-def _entry(
+def add_entry(
     session: Session,
     case: Case,
     actor: Actor,
@@ -586,7 +589,7 @@ def _entry(
 ) -> CaseEntry:
     entry = CaseEntry(
         case_id=case.id,
-        at=utcnow(),
+        at=current_time(),
         actor_id=actor.user_id,
         actor_name=actor.name[:100],
         kind=kind,
@@ -675,7 +678,7 @@ def _apply(
     """The common body of a transition: values, timestamp, clocks, audit, timeline."""
     actor = principal.actor if isinstance(principal, Principal) else principal
     target = TRANSITIONS[action].target
-    now = utcnow()
+    now = current_time()
     before_status = case.status
     values = dict(values or {})
     values["status"] = target
@@ -699,7 +702,7 @@ def _apply(
         summary=f"舆情处置单 #{case.id}“{case.title[:60]}”：{config.ACTIONS[action]}",
         changes=audit.diff(before, values),
     )
-    return _entry(
+    return add_entry(
         session, case, actor, "transition", text, from_status=before_status, to_status=target
     )
 
@@ -756,7 +759,7 @@ def open_case(
     if found is not None:
         return found
     _check_links(session, mention_ids, event_id)
-    now = utcnow()
+    now = current_time()
     case = Case(
         title=title,
         link=(link or "").strip() or None,
@@ -809,7 +812,7 @@ def _record_opening(session: Session, principal: Principal, case: Case) -> None:
         summary=f"报送舆情 #{case.id}“{case.title[:60]}”",
         changes={"title": [None, case.title], "link": [None, case.link]},
     )
-    entry = _entry(
+    entry = add_entry(
         session, case, principal.actor, "transition", f"报送：{case.title}", to_status="new"
     )
     notify_case(
@@ -1031,7 +1034,7 @@ def record_response(
     text = response_text.strip()
     if not text:
         raise CaseError("response_empty", "回应内容不能为空")
-    now = utcnow()
+    now = current_time()
     events = ["info_published"] if kind == "info" else ["info_published", "responded"]
     marks = {e for e in events if getattr(case, STAMP[e]) is None}
     before = {"response_text": case.response_text, "response_url": case.response_url}
@@ -1049,7 +1052,7 @@ def record_response(
         summary=f"舆情处置单 #{case.id}：登记{'权威信息' if kind == 'info' else '公开回应'}",
         changes=audit.diff(before, {"response_text": text, "response_url": case.response_url}),
     )
-    _entry(
+    add_entry(
         session,
         case,
         principal.actor,
@@ -1152,7 +1155,7 @@ def reopen(session: Session, *, principal: Principal, case: Case, reason: str) -
         text=f"重新打开：{text}",
         events=(),
     )
-    _update_clocks(session, case, {"new"}, "reopened", utcnow(), regrade=False)
+    _update_clocks(session, case, {"new"}, "reopened", current_time(), regrade=False)
     return case
 
 
@@ -1209,7 +1212,7 @@ def _log_links(
         summary=f"舆情处置单 #{case.id}：{verb}信息 {listed}",
         changes={"mentions": [None, ids] if kind == "attach" else [ids, None]},
     )
-    _entry(session, case, principal.actor, kind, f"{verb}信息 {listed}")
+    add_entry(session, case, principal.actor, kind, f"{verb}信息 {listed}")
 
 
 def comment(session: Session, *, principal: Principal, case: Case, text: str) -> CaseEntry:
@@ -1227,7 +1230,7 @@ def comment(session: Session, *, principal: Principal, case: Case, text: str) ->
         object_id=case.id,
         summary=f"舆情处置单 #{case.id}：备注",
     )
-    return _entry(session, case, principal.actor, "comment", body[:5000])
+    return add_entry(session, case, principal.actor, "comment", body[:5000])
 
 
 # --- the board and the figures --------------------------------------------------------
@@ -1235,7 +1238,7 @@ def comment(session: Session, *, principal: Principal, case: Case, text: str) ->
 
 def board(session: Session, *, principal: Principal, now: datetime | None = None) -> list[BoardRow]:
     """Open cases the principal sees, the nearest deadline first (overdue on top)."""
-    now = now or utcnow()
+    now = now or current_time()
     cases, _total = list_cases(session, principal=principal, closed=False, limit=1000)
     if not cases:
         return []
@@ -1310,7 +1313,7 @@ def accountability(
 ) -> list[UnitFigures]:
     """Per unit, the cases assigned to it in the month: how many, each clock met or missed,
     cases with a missed clock, and the average hours from assignment to feedback."""
-    now = now or utcnow()
+    now = now or current_time()
     start_at, end_at = month_bounds(month)
     cases = list(
         session.execute(

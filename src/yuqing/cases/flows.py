@@ -1,0 +1,181 @@
+"""The case clocks' side effects, run every minute: reminders and escalation of late cases.
+
+Each running clock gets a reminder to the responsible person at 50 % and 80 % of its time
+(the assignee; before assignment, the publicity office). Once overdue it climbs one
+escalation step per interval (30 minutes by default): at the deadline the unit head, 30
+minutes later the publicity office, 60 minutes later the leading group. A step is claimed
+by a conditional UPDATE of the timer row and sent through the outbox with a dedupe key, in
+the same transaction, so running twice, in two processes, or again after a crash never
+sends a message twice and never loses one (an uncommitted claim rolls back with its
+message). Paused clocks (a case returned for more information) neither remind nor escalate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from yuqing.cases import config
+from yuqing.cases.models import Case, CaseTimer
+from yuqing.cases.schemas import TimerReport
+from yuqing.cases.service import (
+    add_entry,
+    leading_group_recipients,
+    notify_case,
+    publicity_recipients,
+    responsible_recipients,
+    unit_head_recipients,
+)
+from yuqing.core.audit import SYSTEM
+from yuqing.core.timeutil import format_local, utcnow
+from yuqing.notify.schemas import Recipient
+
+
+def run_timers(session: Session, now: datetime | None = None) -> TimerReport:
+    """Send the reminders and escalation steps due at ``now`` (naive UTC, default: the
+    current time) in the caller's transaction; the caller commits."""
+    now = now or utcnow()
+    report = TimerReport()
+    statement = (
+        select(CaseTimer, Case)
+        .join(Case, Case.id == CaseTimer.case_id)
+        .where(
+            CaseTimer.satisfied_at.is_(None),
+            CaseTimer.paused_at.is_(None),
+            Case.status != "closed",
+        )
+        .order_by(CaseTimer.due_at, CaseTimer.id)
+    )
+    for timer, case in session.execute(statement).all():
+        report.checked += 1
+        if now >= timer.due_at:
+            _escalate(session, timer, case, now, report)
+        else:
+            _remind(session, timer, case, now, report)
+    return report
+
+
+def _generation(timer: CaseTimer) -> int:
+    """Tells a restarted clock (重新打开) from its earlier run in the dedupe keys."""
+    return int(timer.started_at.timestamp())
+
+
+def _key(timer: CaseTimer, what: str) -> str:
+    return f"case:{timer.case_id}:{timer.clock}:{_generation(timer)}:{what}"
+
+
+def _claim(session: Session, timer: CaseTimer, **where_values: tuple[object, object]) -> bool:
+    """Set fields of the timer only if they still hold their old value; True when this run
+    won the claim (another run, or an earlier one, may have done it)."""
+    conditions: list[Any] = []
+    values: dict[str, object] = {}
+    for name, (old, new) in where_values.items():
+        column = getattr(CaseTimer, name)
+        conditions.append(column.is_(None) if old is None else column == old)
+        values[name] = new
+    result = session.execute(
+        update(CaseTimer)
+        .where(CaseTimer.id == timer.id, *conditions)
+        .values(**values)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _remind(
+    session: Session, timer: CaseTimer, case: Case, now: datetime, report: TimerReport
+) -> None:
+    length = (timer.due_at - timer.started_at).total_seconds() - timer.paused_seconds
+    elapsed = (now - timer.started_at).total_seconds() - timer.paused_seconds
+    if length <= 0:
+        return
+    share = elapsed / length
+    if share >= 0.8 and timer.reminded_80_at is None:
+        # A late first look (the worker was down) sends only the newer reminder.
+        claimed = _claim(
+            session,
+            timer,
+            reminded_80_at=(None, now),
+            reminded_50_at=(timer.reminded_50_at, timer.reminded_50_at or now),
+        )
+        if claimed:
+            _send_reminder(session, timer, case, now, 80, report)
+    elif (
+        0.5 <= share < 0.8
+        and timer.reminded_50_at is None
+        and _claim(session, timer, reminded_50_at=(None, now))
+    ):
+        _send_reminder(session, timer, case, now, 50, report)
+
+
+def _send_reminder(
+    session: Session, timer: CaseTimer, case: Case, now: datetime, percent: int, report: TimerReport
+) -> None:
+    label = config.CLOCKS.get(timer.clock, timer.clock)
+    left = _duration(timer.due_at - now)
+    text = f"{label}时限已过 {percent}%，剩余 {left}，截止 {format_local(timer.due_at)}"
+    add_entry(session, case, SYSTEM, "reminder", text)
+    report.reminders += 1
+    report.notifications += notify_case(
+        session,
+        case,
+        title=f"舆情处置提醒：{case.title}",
+        text=text,
+        recipients=responsible_recipients(session, case),
+        dedupe_key=_key(timer, f"remind{percent}"),
+    )
+    report.details.append(f"#{case.id} {timer.clock} remind{percent}")
+
+
+def _escalate(
+    session: Session, timer: CaseTimer, case: Case, now: datetime, report: TimerReport
+) -> None:
+    step = timer.escalation_step + 1
+    if step > len(config.ESCALATION_STEPS):
+        return
+    interval = timedelta(minutes=config.ESCALATION_INTERVAL_MINUTES)
+    if now < timer.due_at + (step - 1) * interval:
+        return
+    claimed = _claim(
+        session,
+        timer,
+        escalation_step=(timer.escalation_step, step),
+        last_escalated_at=(timer.last_escalated_at, now),
+    )
+    if not claimed:
+        return
+    label = config.CLOCKS.get(timer.clock, timer.clock)
+    late = _duration(now - timer.due_at)
+    whom = config.ESCALATION_STEPS[step]
+    text = f"{label}已超时 {late}（截止 {format_local(timer.due_at)}），第 {step} 级督办：{whom}"
+    add_entry(session, case, SYSTEM, "escalation", text)
+    report.escalations += 1
+    report.notifications += notify_case(
+        session,
+        case,
+        title=f"舆情处置超时督办：{case.title}",
+        text=text,
+        recipients=_step_recipients(session, case, step),
+        dedupe_key=_key(timer, f"escalate{step}"),
+        level="urgent",
+    )
+    report.details.append(f"#{case.id} {timer.clock} escalate{step}")
+
+
+def _step_recipients(session: Session, case: Case, step: int) -> list[Recipient]:
+    if step == 1:
+        return unit_head_recipients(session, case)
+    if step == 2:
+        return publicity_recipients(session)
+    return leading_group_recipients(session)
+
+
+def _duration(span: timedelta) -> str:
+    minutes = max(0, int(span.total_seconds() // 60))
+    hours, minutes = divmod(minutes, 60)
+    if hours >= 24:
+        return f"{hours // 24} 天 {hours % 24} 小时"
+    return f"{hours} 小时 {minutes} 分钟" if hours else f"{minutes} 分钟"
