@@ -11,6 +11,7 @@ from tests.events.conftest import Store
 from yuqing.events import flows
 from yuqing.events.cluster import TermIndex, key_terms
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
+from yuqing.mentions.models import Mention
 from yuqing.sources.models import Source
 
 T0 = datetime(2024, 5, 1, 8, 0)
@@ -173,3 +174,70 @@ def test_rolled_back_batch_leaves_no_event_in_memory(
     assert set(found) == {"z2"}
     index = flows.term_index(session)
     assert set(index.profiles) == {found["z2"]}
+
+
+RETOLD = STORY_A.replace("今天中午", "今日午间")  # another account's near-copy of STORY_A
+
+
+def _counts(session: Session, event_id: int) -> tuple[int, int, int]:
+    event = session.get(Event, event_id)
+    assert event is not None
+    session.refresh(event)
+    hours = session.execute(select(EventHour.count).where(EventHour.event_id == event_id))
+    source = session.execute(select(EventSource.count).where(EventSource.event_id == event_id))
+    return event.size, sum(hours.scalars()), sum(source.scalars())
+
+
+def test_a_copy_with_its_own_reposts_becomes_its_own_event(
+    session: Session, push_source: Source, store: Store
+) -> None:
+    store(push_source, [{"mid": "p1", "time": _at(0), "text": STORY_A}])
+    store(push_source, [{"mid": "p1c", "root": "p1", "time": _at(2), "text": "转发微博"}])
+    found = store(push_source, [{"mid": "p2", "time": _at(30), "text": RETOLD}])
+    assert found["p2"] == found["p1"]  # a lone copy by another account: the same story
+    assert _counts(session, found["p1"]) == (3, 3, 3)
+    found = store(push_source, [{"mid": "p2c", "root": "p2", "time": _at(40), "text": "吓人"}])
+    assert found["p2"] == found["p2c"] != found["p1"]  # now a cascade of its own
+    assert _counts(session, found["p1"]) == (2, 2, 2)
+    assert _counts(session, found["p2"]) == (2, 2, 2)
+    moved = session.get(EventMember, _mention_id(session, "p2"))
+    assert moved is not None and moved.reason == "seed"
+    event = session.get(Event, found["p2"])
+    assert event is not None and event.title.startswith("南江大学第三食堂今日午间")
+
+
+def test_a_copy_and_its_reposts_in_one_batch_leave_together(
+    session: Session, push_source: Source, store: Store
+) -> None:
+    found = store(
+        push_source,
+        [
+            {"mid": "q1", "time": _at(0), "text": STORY_A},
+            {"mid": "q2", "time": _at(5), "text": RETOLD},
+            {"mid": "q1c", "root": "q1", "time": _at(6), "text": "转发微博"},
+            {"mid": "q2c", "root": "q2", "time": _at(7), "text": "真的假的"},
+        ],
+    )
+    assert found["q1"] == found["q1c"] != found["q2"] == found["q2c"]
+    assert _counts(session, found["q1"]) == (2, 2, 2)
+    assert _counts(session, found["q2"]) == (2, 2, 2)
+
+
+def test_a_reply_is_placed_by_its_link_never_by_its_text(
+    session: Session, push_source: Source, store: Store
+) -> None:
+    store(push_source, [{"mid": "t1", "time": _at(0), "text": STORY_A}])
+    found = store(
+        push_source,
+        [
+            {"mid": "t2", "root": "elsewhere", "time": _at(5), "text": RETOLD},
+            {"mid": "t3", "root": "elsewhere", "time": _at(6), "text": "转发"},
+        ],
+    )
+    assert found["t2"] == found["t3"] != found["t1"]
+
+
+def _mention_id(session: Session, external_id: str) -> int:
+    return session.execute(
+        select(Mention.id).where(Mention.external_id == external_id)
+    ).scalar_one()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -118,7 +118,7 @@ def _load(session: Session, *, after: int, into: TermIndex | None = None) -> Ter
 # --- the stage ----------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class _Item:
     """A new mention to place: a row of the batch or an exact copy."""
 
@@ -150,8 +150,10 @@ class _Delta:
     hours: Counter[datetime] = field(default_factory=Counter)
     representative: _Item | None = None
     terms_changed: bool = False
+    items: list[_Item] = field(default_factory=list)
 
     def add(self, item: _Item) -> None:
+        self.items.append(item)
         self.size += 1
         self.sentiments[item.sentiment or ""] += 1
         stamp = (item.published_at, item.mention_id)
@@ -160,6 +162,16 @@ class _Delta:
         if self.last is None or item.published_at > self.last:
             self.last = item.published_at
         self.hours[item.published_at.replace(minute=0, second=0, microsecond=0)] += 1
+
+    def without(self, item: _Item) -> _Delta:
+        """This delta without one of its items (a post leaving for its own cascade: rare)."""
+        rest = _Delta(terms_changed=self.terms_changed)
+        for other in self.items:
+            if other is not item:
+                rest.add(other)
+        if self.representative is not item:
+            rest.representative = self.representative
+        return rest
 
 
 def stage(session: Session, source: Any, rows: list[dict[str, Any]]) -> Finish:
@@ -260,9 +272,14 @@ class Placer:
         self.by_mention: dict[int, int] = {}
         self.last_seen: dict[int, datetime] = {}  # of the events near-duplicates point at
         self.deltas: dict[int, _Delta] = {}
-        self.members: list[dict[str, Any]] = []
+        self.members: list[list[Any]] = []
         self.new_events: dict[int, _Item] = {}  # temporary (negative) id → seed
         self.terms: dict[int, list[str]] = {}
+        # Original posts that joined another post's event (text, near-duplicate, copy), by
+        # external id: their first own repost makes them the root of their own event.
+        self.guests: dict[str, _Item] = {}
+        self.guest_rows: dict[int, int] = {}  # mention id → index in members (this batch)
+        self.moved: list[tuple[_Item, int, int]] = []  # stored guest, old event, new (temp)
 
     def place(self, items: list[_Item]) -> None:
         self._look_up(items)
@@ -270,15 +287,15 @@ class Placer:
             event_id, reason = self._choose(item)
             self._join(item, event_id, reason)
         ids = self._insert_events()
-        for member in self.members:
-            member["event_id"] = ids.get(member["event_id"], member["event_id"])
         write_many(
             self.session,
             "INSERT INTO event_member (mention_id, event_id, published_at, reason, sentiment) "
             "VALUES (?, ?, ?, ?, ?)",
-            [tuple(m.values()) for m in self.members],
+            [(m, ids.get(e, e), at, why, feel) for m, e, at, why, feel in self.members],
         )
         self._write_counts(ids)
+        if self.moved:
+            self._move_stored(ids)
 
     # -- evidence ------------------------------------------------------------------------
 
@@ -289,8 +306,21 @@ class Placer:
             f"WHERE m.source_id = {int(self.source_id)} AND "
         )
         links = {k for i in items for k in (i.root, i.parent) if k}
-        query = "SELECT m.external_id, em.event_id " + joined + "m.external_id"
-        self.by_external.update(where_in(self.session, query, links, ints=False))
+        query = (
+            "SELECT m.external_id, em.event_id, em.reason, m.id, em.published_at, "
+            "em.sentiment, m.title, m.root_external_id IS NULL AND m.parent_external_id IS NULL "
+            + joined
+            + "m.external_id"
+        )
+        for ext, event_id, reason, mid, published, sentiment, title, original in where_in(
+            self.session, query, links, ints=False
+        ):
+            self.by_external[ext] = event_id
+            if original and reason in _GUEST_REASONS:
+                if isinstance(published, str):
+                    published = datetime.fromisoformat(published)
+                guest = _Item(mid, ext, None, None, None, published, sentiment, title, "", [])
+                self.guests[ext] = guest
         waiting = {i.root for i in items if i.root and i.root not in self.by_external}
         waiting |= {i.external_id for i in items if i.external_id and not i.copy}
         query = "SELECT m.root_external_id, MIN(em.event_id) " + joined + "m.root_external_id"
@@ -310,10 +340,17 @@ class Placer:
     def _choose(self, item: _Item) -> tuple[int | None, str]:
         for key in (item.root, item.parent):
             if key and key in self.by_external:
+                guest = self.guests.pop(key, None)
+                if guest is not None:
+                    return self._detach(guest, self.by_external[key]), "root"
                 return self.by_external[key], "root"
         if item.root and item.root in self.by_root:
             return self.by_root[item.root], "root"  # a sibling: the root is not stored
-        if item.external_id and item.external_id in self.by_root and not item.is_reply:
+        if item.is_reply:
+            # The link is the evidence: a reply whose chain is not (yet) here starts the
+            # chain's event, which its siblings and root then join; text never places it.
+            return None, "seed"
+        if item.external_id and item.external_id in self.by_root:
             return self.by_root[item.external_id], "root"  # its reposts came first
         if item.near and item.near in self.by_mention:
             event_id = self.by_mention[item.near]
@@ -331,36 +368,85 @@ class Placer:
             return match.event_id, "text"
         return None, "seed"
 
+    def _detach(self, guest: _Item, old: int) -> int:
+        """Move an original post that joined another post's event into an event of its own,
+        now that it has reposts of its own (a cascade is one event: see docs/events.md)."""
+        temp = -(len(self.new_events) + 1)
+        self.new_events[temp] = guest
+        self.deltas[temp] = _Delta()
+        self.deltas[temp].add(guest)
+        row = self.guest_rows.pop(guest.mention_id, None)
+        if row is not None:  # placed by this batch: still in memory
+            self.members[row][1] = temp
+            self.members[row][3] = "seed"
+            rest = self.deltas[old].without(guest)
+            if rest.size:
+                self.deltas[old] = rest
+            else:
+                del self.deltas[old]
+        else:
+            self.moved.append((guest, old, temp))
+        terms = self.terms.get(guest.mention_id)
+        if terms:
+            self.index.add(temp, terms, guest.published_at)
+        if guest.external_id:
+            self.by_external[guest.external_id] = temp
+            self.by_root[guest.external_id] = temp
+        self.by_mention[guest.mention_id] = temp
+        return temp
+
     def _join(self, item: _Item, event_id: int | None, reason: str) -> None:
         if event_id is None:
             event_id = -(len(self.new_events) + 1)
             self.new_events[event_id] = item
-        delta = self.deltas.setdefault(event_id, _Delta())
+        delta = self.deltas.get(event_id)
+        if delta is None:
+            delta = self.deltas[event_id] = _Delta()
         delta.add(item)
         if event_id > 0 and not item.is_reply and not item.copy and reason != "text":
             delta.representative = delta.representative or item
         terms = self.terms.get(item.mention_id)
-        if terms and reason in ("seed", "text"):
+        if terms and (reason == "seed" or reason == "text"):
             self.index.add(event_id, terms, item.published_at)
             delta.terms_changed = True
         else:
             self.index.touch(event_id, item.published_at)
         if item.external_id:
             self.by_external.setdefault(item.external_id, event_id)
+            if reason in _GUEST_REASONS and not item.is_reply:
+                self.guests[item.external_id] = item
+                self.guest_rows[item.mention_id] = len(self.members)
         if item.root:
             self.by_root.setdefault(item.root, event_id)
         self.by_mention[item.mention_id] = event_id
         if event_id not in self.last_seen or item.published_at > self.last_seen[event_id]:
             self.last_seen[event_id] = item.published_at
-        self.members.append(
-            {
-                "mention_id": item.mention_id,
-                "event_id": event_id,
-                "published_at": item.published_at,
-                "reason": reason,
-                "sentiment": item.sentiment,
-            }
+        self.members.append([item.mention_id, event_id, item.published_at, reason, item.sentiment])
+
+    def _move_stored(self, ids: dict[int, int]) -> None:
+        """Take stored guests out of their old events (their new ones already count them):
+        the member row moves, the old event's counters go down by one each."""
+        moves = [(guest, old, ids[temp]) for guest, old, temp in self.moved]
+        write_many(
+            self.session,
+            "UPDATE event_member SET event_id = ?, reason = 'seed' WHERE mention_id = ?",
+            [(new, guest.mention_id) for guest, _, new in moves],
         )
+        write_many(
+            self.session,
+            "UPDATE event_hour SET count = count - 1 WHERE event_id = ? AND hour = ?",
+            [(old, _hour(guest.published_at)) for guest, old, _ in moves],
+        )
+        write_many(
+            self.session,
+            "UPDATE event_source SET count = count - 1 WHERE event_id = ? AND source_id = ?",
+            [(old, self.source_id) for _, old, _ in moves],
+        )
+        olds = [(old,) for old in sorted({old for _, old, _ in moves})]
+        for table in ("event_hour", "event_source"):
+            write_many(self.session, f"DELETE FROM {table} WHERE event_id = ? AND count <= 0", olds)
+        write_many(self.session, _UNCOUNT, [(g.sentiment,) * 3 + (old,) for g, old, _ in moves])
+        _refirst(self.session, [old for (old,) in olds], {g.mention_id for g, _, _ in moves})
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -504,6 +590,52 @@ _UPDATE = (
     "title = COALESCE(?, title), terms = COALESCE(?, terms) WHERE id = ?"
 )
 
+# One guest fewer: size and sentiment counters down by one, sources recounted (few rows).
+_UNCOUNT = (
+    "UPDATE event SET size = size - 1, "
+    "count_positive = count_positive - CASE WHEN ? = 'positive' THEN 1 ELSE 0 END, "
+    "count_neutral = count_neutral - CASE WHEN ? = 'neutral' THEN 1 ELSE 0 END, "
+    "count_negative = count_negative - CASE WHEN ? = 'negative' THEN 1 ELSE 0 END, "
+    "source_count = (SELECT COUNT(*) FROM event_source es WHERE es.event_id = event.id) "
+    "WHERE id = ?"
+)
+_GUEST_REASONS = ("text", "near", "copy")
+
+
+def _refirst(session: Session, event_ids: list[int], gone: set[int]) -> None:
+    """Events whose first or representative mention left them take their earliest
+    remaining member instead (rare: a guest is seldom earlier than the post it joined)."""
+    query = "SELECT id, first_mention_id, representative_id FROM event WHERE id"
+    for event_id, first, representative in where_in(session, query, event_ids, ints=True):
+        if first not in gone and representative not in gone:
+            continue
+        row = session.execute(
+            text(
+                "SELECT em.mention_id, em.published_at, m.title FROM event_member em "
+                "JOIN mention m ON m.id = em.mention_id WHERE em.event_id = :e "
+                "ORDER BY em.published_at, em.mention_id LIMIT 1"
+            ),
+            {"e": event_id},
+        ).first()
+        if row is None:
+            continue
+        mention_id, published, title = row
+        if isinstance(published, str):
+            published = datetime.fromisoformat(published)
+        values: dict[str, Any] = {"e": event_id}
+        sets = []
+        if first in gone:
+            sets.append("first_mention_id = :m, first_seen_at = :at")
+            values.update(m=mention_id, at=published)
+        if representative in gone:
+            sets.append("representative_id = :m, title = :t")
+            values.update(m=mention_id, t=" ".join((title or "").split())[:300])
+        statement = text(f"UPDATE event SET {', '.join(sets)} WHERE id = :e")
+        if "at" in values:
+            statement = statement.bindparams(bindparam("at", type_=DateTime))
+        session.execute(statement, values)
+
+
 _EVENT_COLUMNS = (
     "title",
     "representative_id",
@@ -530,7 +662,7 @@ def _driver_value(value: Any) -> Any:
     return value
 
 
-def write_many(session: Session, statement: str, rows: list[tuple[Any, ...]]) -> None:
+def write_many(session: Session, statement: str, rows: Sequence[Sequence[Any]]) -> None:
     """The driver's executemany (``?`` placeholders): SQLAlchemy's per-row parameter
     handling costs more than the statements themselves at ingest rates."""
     if not rows:
