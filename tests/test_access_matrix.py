@@ -336,13 +336,22 @@ Build = Callable[[Ask], Call]
 class Route:
     """What a route needs: ``need`` is a permission key or PUBLIC/SIGNED_IN/TOKEN;
     ``all_units`` asks for a role that sees every unit; ``scope`` says the request names a
-    record that belongs to a unit (UNIT, FORM_UNIT) or to an account (OWNER)."""
+    record that belongs to a unit (UNIT, FORM_UNIT) or to an account (OWNER); ``missing``
+    names the path parameter of an institution's record (an event, a rule, a channel), which
+    is also asked with an id that does not exist: 404, but only after the permission check."""
 
     need: str
     build: Build = lambda ask: Call()
     scope: str | None = None
     all_units: bool = False
     last: int = 0  # runs after the routes of a lower number (sign-out last of all)
+    missing: str | None = None
+
+    def call(self, ask: Ask) -> Call:
+        call = self.build(ask)
+        if self.missing and ask.scope == MISSING:
+            call.params[self.missing] = NO_SUCH_ID
+        return call
 
 
 def _unit(ask: Ask) -> int:
@@ -574,31 +583,33 @@ ROUTES: dict[tuple[str, str], Route] = {
     # alerts: everyone who reads mentions sees alerts and may raise one by hand; the rules
     # name people and units of every unit, so only alerts.manage sees or changes them.
     ("GET", "/alerts"): Route("mentions.read"),
-    ("GET", "/alerts/{alert_id}"): Route("mentions.read"),
+    ("GET", "/alerts/{alert_id}"): Route("mentions.read", missing="alert_id"),
     ("GET", "/alerts/raise"): Route(
         "mentions.read", lambda a: Call(query={"mention_id": a.world.mention})
     ),
     ("POST", "/alerts/raise"): Route("mentions.read", _raise),
     ("GET", "/alerts/words"): Route("mentions.read"),
-    ("POST", "/alerts/words/{category_id}"): Route("alerts.manage", _words),
+    ("POST", "/alerts/words/{category_id}"): Route("alerts.manage", _words, missing="category_id"),
     ("GET", "/alerts/rules"): Route("alerts.manage"),
     ("GET", "/alerts/rules/new"): Route("alerts.manage", lambda a: Call(query={"kind": "manual"})),
-    ("GET", "/alerts/rules/{rule_id}/edit"): Route("alerts.manage"),
+    ("GET", "/alerts/rules/{rule_id}/edit"): Route("alerts.manage", missing="rule_id"),
     ("POST", "/alerts/rules"): Route(
         "alerts.manage", lambda a: Call(form=_rule_form(a, f"矩阵新规则{a.n}"))
     ),
     ("POST", "/alerts/rules/{rule_id}"): Route(
-        "alerts.manage", lambda a: Call(form=_rule_form(a, "矩阵预警规则"))
+        "alerts.manage", lambda a: Call(form=_rule_form(a, "矩阵预警规则")), missing="rule_id"
     ),
     ("POST", "/alerts/rules/{rule_id}/delete"): Route(
-        "alerts.manage", lambda a: Call({"rule_id": a.world.fresh_rule()}, form={})
+        "alerts.manage",
+        lambda a: Call({"rule_id": a.world.fresh_rule()}, form={}),
+        missing="rule_id",
     ),
     # events: read with mentions; merging and splitting re-file mentions (as labelling does)
     ("GET", "/events"): Route("mentions.read"),
     ("GET", "/events/hot"): Route("mentions.read"),
-    ("GET", "/events/{event_id}"): Route("mentions.read"),
-    ("POST", "/events/{event_id}/merge"): Route("mentions.label", _merge),
-    ("POST", "/events/{event_id}/split"): Route("mentions.label", _split),
+    ("GET", "/events/{event_id}"): Route("mentions.read", missing="event_id"),
+    ("POST", "/events/{event_id}/merge"): Route("mentions.label", _merge, missing="event_id"),
+    ("POST", "/events/{event_id}/split"): Route("mentions.label", _split, missing="event_id"),
     # the desk inbox: each account's own messages
     ("GET", "/inbox"): Route(SIGNED_IN),
     ("GET", "/inbox/badge"): Route(SIGNED_IN),
@@ -609,8 +620,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     # group channels: their URLs and secrets are shown masked, to notify.manage only
     ("GET", "/notify/channels"): Route("notify.manage"),
     ("POST", "/notify/channels"): Route("notify.manage", lambda a: Call(form=_channel_form(a))),
-    ("POST", "/notify/channels/{channel_id}/test"): Route("notify.manage", _form()),
-    ("POST", "/notify/channels/{channel_id}/enabled"): Route("notify.manage", _form(enabled="1")),
+    ("POST", "/notify/channels/{channel_id}/test"): Route(
+        "notify.manage", _form(), missing="channel_id"
+    ),
+    ("POST", "/notify/channels/{channel_id}/enabled"): Route(
+        "notify.manage", _form(enabled="1"), missing="channel_id"
+    ),
 }
 
 
@@ -743,7 +758,9 @@ def send(client: TestClient, method: str, template: str, call: Call, world: Worl
 
 
 def _scopes(route: Route) -> list[str | None]:
-    return [OWN, OTHER, MISSING] if route.scope else [None]
+    if route.scope:
+        return [OWN, OTHER, MISSING]
+    return [None, MISSING] if route.missing else [None]
 
 
 def _ordered() -> list[tuple[tuple[str, str], Route]]:
@@ -811,10 +828,10 @@ def test_every_route_answers_each_role_as_its_permissions_say(
         for scope in _scopes(route):
             n += 1
             ask = Ask(world, role, scope, n, f"{role}_user")
-            answer = send(client, method, template, route.build(ask), world)
+            answer = send(client, method, template, route.call(ask), world)
             want = expected(route, role, scope)
             wrong = verdict(route, template, want, answer)
-            where = f"{role} {method} {template}" + (f" [{scope} unit]" if scope else "")
+            where = f"{role} {method} {template}" + (f" [{scope}]" if scope else "")
             if wrong:
                 problems.append(f"{where}: expected {want}, {wrong}: {answer.text[:200]!r}")
             if not ALL_UNITS[role] and (leaked := _leaks(answer)):
@@ -835,7 +852,7 @@ def test_a_unit_account_writes_nothing_into_another_unit(
     for (method, template), route in ROUTES.items():
         if route.scope in (UNIT, FORM_UNIT) and method == "POST":
             ask = Ask(world, role, OTHER, 0, f"{role}_user")
-            send(client, method, template, route.build(ask), world)
+            send(client, method, template, route.call(ask), world)
     client.close()
     assert _counts(engine, world.other_unit) == before
 
@@ -856,7 +873,7 @@ def test_signed_out_browsers_go_to_sign_in_and_api_clients_get_401(
     problems: list[str] = []
     for n, ((method, template), route) in enumerate(_ordered()):
         for scope in _scopes(route):
-            call = route.build(Ask(world, None, scope, n, "someone"))
+            call = route.call(Ask(world, None, scope, n, "someone"))
             answer = send(client, method, template, call, world)
             client.cookies.delete(SESSION_COOKIE)  # POST /login signs in: stay signed out
             want = expected(route, None, scope)

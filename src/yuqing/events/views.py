@@ -124,8 +124,8 @@ def event_page(
 def merge_form(
     request: Request,
     session: SessionDep,
+    principal: CanManage,  # before the event: a refused or signed-out client learns no ids
     event: CurrentEvent,
-    principal: CanManage,
     problem: CsrfProblem,
     others: Annotated[str, Form()] = "",
 ) -> Response:
@@ -156,8 +156,8 @@ def merge_form(
 def split_form(
     request: Request,
     session: SessionDep,
+    principal: CanManage,  # before the event: a refused or signed-out client learns no ids
     event: CurrentEvent,
-    principal: CanManage,
     problem: CsrfProblem,
     mention_ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
