@@ -10,13 +10,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from tests.cases.test_views import Org, desk_app, units  # noqa: F401  (fixture)
+from tests.cases.test_views import Org, build_units, desk_app
 from tests.support import TEST_PASSWORD, make_user, sign_in
 from yuqing.auth import service as auth
 from yuqing.cases.models import Case
 from yuqing.core.audit import SYSTEM
 
 Bearer = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def units(session: Session) -> Org:
+    return build_units(session)
 
 
 @pytest.fixture

@@ -66,6 +66,10 @@ class Org:
 
 @pytest.fixture
 def units(session: Session) -> Org:
+    return build_units(session)
+
+
+def build_units(session: Session) -> Org:
     org.ensure_defaults(session)
     school = org.create_unit(session, name="示范大学", actor=SYSTEM)
     a = org.create_unit(session, name="甲学院", actor=SYSTEM, parent_id=school.id)
