@@ -224,13 +224,15 @@ def test_full_flow_through_forms(session: Session, units: Org, login: Login) -> 
     assert post(office_client, f"{at}/triage", at, grade="larger").status_code == 303
     assert status_of(session, case_id) == "triaged"
     html = office_client.get(at).text
-    assert "较大" in html and "单位反馈" in html and "公开回应" in html
+    # 较大: the 48-hour response clock runs from the report; the unit's clocks from 下发.
+    assert "较大" in html and "公开回应" in html and "单位反馈" not in html
     assert 'id="act-assign"' in html
     form = {"unit_id": str(units.a), "person_id": str(units.teacher_a)}
     assert post(office_client, f"{at}/assign", at, **form).status_code == 303
     assert status_of(session, case_id) == "assigned"
 
     html = a_client.get(at).text
+    assert "单位反馈" in html and "签收" in html
     assert "李老师" in html and 'id="act-start"' in html and 'id="act-triage"' not in html
     assert post(a_client, f"{at}/start", at).status_code == 303
     feedback = {
