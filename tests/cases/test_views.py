@@ -471,3 +471,24 @@ def test_accountability_per_unit(session: Session, units: Org, login: Login) -> 
     assert bad.status_code == 422 and "YYYY-MM" in bad.text
     empty = client.get("/cases/accountability", params={"month": "2001-01"}).text
     assert "没有下发的事件" in empty
+
+
+def test_reporting_unit_sees_its_report_not_who_handles_it(
+    session: Session, units: Org, login: Login
+) -> None:
+    a_client = login("head_a", "unit_head", units.a)
+    login("pub", "publicity", None)
+    office = principal_of(session, "pub")
+    reported = service.open_case(
+        session, principal=principal_of(session, "head_a"), title="甲学院报送的帖子"
+    )
+    service.triage(session, principal=office, case=reported, grade_key="general")
+    service.assign(session, principal=office, case=reported, unit_id=units.b)
+    session.commit()
+    page = a_client.get(f"/cases/{reported.id}")
+    assert page.status_code == 200 and "甲学院报送的帖子" in page.text
+    assert "乙学院" not in page.text and "王院长" not in page.text
+    assert "已下发承办单位" in page.text and 'id="act-start"' not in page.text
+    board = a_client.get("/cases").text
+    assert "甲学院报送的帖子" in board and "乙学院" not in board
+    assert "乙学院" not in a_client.get("/cases/library").text
