@@ -14,6 +14,8 @@ from yuqing.alerts import views as alerts_views
 from yuqing.analysis import views as analysis_views
 from yuqing.auth import views as auth_views
 from yuqing.auth.deps import Forbidden, LoginRequired, PasswordChangeRequired
+from yuqing.cases import api as cases_api
+from yuqing.cases import views as cases_views
 from yuqing.events import views as events_views
 from yuqing.mentions import api as mentions_api
 from yuqing.mentions import views as mentions_views
@@ -47,6 +49,8 @@ def create_app() -> FastAPI:
     app.include_router(org_views.router)
     app.include_router(alerts_views.router)
     app.include_router(events_views.router)
+    app.include_router(cases_api.router)
+    app.include_router(cases_views.router)
     app.include_router(notify_views.router)
     _handle_access_errors(app)
     return app

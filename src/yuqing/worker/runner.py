@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 
 from yuqing.alerts import flows as alerts
+from yuqing.cases import flows as cases
 from yuqing.core.database import session_scope
 from yuqing.events import service as events
 from yuqing.notify import worker as notify
@@ -23,10 +24,13 @@ NOTIFY_IDLE_SECONDS = 0.3
 
 
 def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> None:
-    """Every minute: window rules (spikes, negative share, silent sources, digests) and the
-    heat of recent events, which cools down as they go quiet."""
+    """Every minute: case clocks (reminders at 50 % and 80 %, escalation when overdue),
+    window rules (spikes, negative share, silent sources, digests) and the heat of recent
+    events, which cools down as they go quiet."""
     while not stop.wait(every):
         try:
+            with session_scope() as session:
+                cases.run_timers(session)
             with session_scope() as session:
                 alerts.evaluate_periodic(session)
                 events.refresh_heat(session)
