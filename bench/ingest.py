@@ -303,13 +303,15 @@ STAGES = (
     ("  schemes match", "yuqing.schemes.matcher", "Matcher.match_batch"),
     ("  near-dup lookup", "yuqing.mentions.neardup", "stage"),
     ("  risk", "yuqing.worker.pipeline", "_risk"),
-    ("  events", "yuqing.events.flows", "stage"),
-    ("  alerts", "yuqing.alerts.flows", "stage"),
+    ("  events (before insert)", "yuqing.events.flows", "stage"),
+    ("  alerts (before insert)", "yuqing.alerts.flows", "stage"),
     ("insert mention rows", "yuqing.mentions.service", "_insert"),
     ("search index", "yuqing.mentions.search", "index_new"),
     ("  store places", "yuqing.worker.pipeline", "_store_places"),
     ("  store scheme matches", "yuqing.schemes.service", "record_matches"),
     ("  store near-dup bands", "yuqing.mentions.neardup", "_store"),
+    ("  events: copies", "yuqing.events.flows", "_copies"),
+    ("  events: place", "yuqing.events.flows", "Placer.place"),
     ("commit", "sqlalchemy.orm.session", "Session.commit"),
 )
 
