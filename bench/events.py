@@ -222,6 +222,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--runs", default="links,text", help="links, text or both")
     parser.add_argument("--profile", action="store_true", help="profile the events stage")
+    parser.add_argument("--sort", default="cumulative", help="profile order (e.g. tottime)")
     parser.add_argument("--explain", type=int, default=0, help="show N precision-losing joins")
     args = parser.parse_args()
     path = args.data or shared_data() / "events" / "ced_stream_dev.jsonl.gz"
@@ -242,7 +243,7 @@ def main() -> None:
         run = replay(records, args.batch, links=links, profile=args.profile)
         if run["profiler"] is not None:
             print(f"\nevents stage profile ({'links' if links else 'text'}):")
-            pstats.Stats(run["profiler"]).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(run["profiler"]).sort_stats(args.sort).print_stats(30)
         if args.explain:
             explain(records, run, args.explain)
         missing = len(gold) - len(run["found"])

@@ -34,6 +34,7 @@ MAX_EVENT_TERMS = 60  # terms kept per event, strongest first
 MAX_CANDIDATES = 30  # events scored per item, most shared postings first
 MAX_CHARS = 400  # characters of a text that are segmented
 PLACE_BOOST = 1.5
+PRUNE_EVERY = timedelta(hours=1)
 
 _NOISE = re.compile(
     r"https?://\S+|www\.\S+"  # links
@@ -232,6 +233,7 @@ class TermIndex:
     docs: int = 0
     max_event_id: int = 0
     places: frozenset[str] = frozenset()
+    pruned_at: datetime | None = None
 
     def weight(self, term: str) -> float:
         boost = PLACE_BOOST if term in self.places else 1.0
@@ -246,23 +248,27 @@ class TermIndex:
         """The event these terms belong to, or None when no event is close enough."""
         if len(terms) < MIN_SHARED:
             return None
+        # A match needs MIN_RARE shared rare terms, so only rare terms' postings can name
+        # candidates: common words ("学校") would list most of the index.
+        rare_df = max(2.0, RARE_SHARE * self.docs)
+        df = self.df
         hits: Counter[int] = Counter()
         for term in terms:
-            hits.update(self.postings.get(term, ()))
+            if df.get(term, 0) <= rare_df:
+                hits.update(self.postings.get(term, ()))
         if not hits:
             return None
         weights = {t: self.weight(t) for t in terms}
         norm = math.sqrt(sum(w * w for w in weights.values()))
-        rare_df = max(2.0, RARE_SHARE * self.docs)
         best: Match | None = None
-        for event_id, count in hits.most_common(MAX_CANDIDATES):
-            if count < MIN_SHARED:
+        for event_id, rare in hits.most_common(MAX_CANDIDATES):
+            if rare < MIN_RARE:
                 break
             profile = self.profiles.get(event_id)
             if profile is None or at - profile.last_seen > WINDOW:
                 continue
             shared = [t for t in terms if t in profile.terms]
-            if sum(1 for t in shared if self.df.get(t, 0) <= rare_df) < MIN_RARE:
+            if len(shared) < MIN_SHARED:
                 continue
             score = sum(weights[t] ** 2 for t in shared) / (norm * self._norm(profile) or 1.0)
             if score >= THRESHOLD and (best is None or score > best.score):
@@ -278,14 +284,16 @@ class TermIndex:
         if profile is None:
             profile = self.profiles[event_id] = _Profile(Counter(), at)
         profile.last_seen = max(profile.last_seen, at)
-        profile.terms.update(terms)
-        if len(profile.terms) > MAX_EVENT_TERMS:
-            ranked = sorted(profile.terms, key=lambda t: -profile.terms[t] * self.weight(t))
-            for term in ranked[MAX_EVENT_TERMS:]:
-                del profile.terms[term]
-                self._unpost(term, event_id)
-        for term in profile.terms:
+        kept = profile.terms
+        fresh = [t for t in terms if t not in kept]
+        kept.update(terms)
+        for term in fresh:  # terms already kept are already posted
             self.postings.setdefault(term, set()).add(event_id)
+        if len(kept) > MAX_EVENT_TERMS:
+            ranked = sorted(kept, key=lambda t: -kept[t] * self.weight(t))
+            for term in ranked[MAX_EVENT_TERMS:]:
+                del kept[term]
+                self._unpost(term, event_id)
         if event_id > 0:
             self.max_event_id = max(self.max_event_id, event_id)
 
@@ -312,7 +320,11 @@ class TermIndex:
                 self._unpost(term, event_id)
 
     def prune(self, now: datetime) -> None:
-        """Drop events not seen within the window before ``now``."""
+        """Drop events not seen within the window before ``now`` (at most once an hour of
+        stream time: the scan is over every profile)."""
+        if self.pruned_at is not None and timedelta(0) <= now - self.pruned_at < PRUNE_EVERY:
+            return
+        self.pruned_at = now
         for event_id in [e for e, p in self.profiles.items() if now - p.last_seen > WINDOW]:
             self.forget(event_id)
 

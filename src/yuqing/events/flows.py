@@ -197,32 +197,53 @@ def _places(regions: str | None) -> list[str]:
 
 def _items(rows: list[dict[str, Any]], mention_ids: list[int], high_water: int) -> list[_Item]:
     # Ids at or below the high-water mark are updates of stored mentions: they keep their event.
-    return [
-        _Item(
-            mention_id=mid,
-            external_id=row.get("external_id"),
-            root=row.get("root_external_id"),
-            parent=row.get("parent_external_id"),
-            near=row.get("near_group_id"),
-            published_at=row["published_at"],
-            sentiment=row.get("sentiment"),
-            title=row.get("title") or "",
-            text=row.get("text") or "",
-            places=_places(row.get("regions")),
-        )
-        for row, mid in zip(rows, mention_ids, strict=True)
-        if mid > high_water
-    ]
+    items = []
+    for row, mid in zip(rows, mention_ids, strict=True):
+        if mid <= high_water:
+            continue
+        root, parent = row.get("root_external_id"), row.get("parent_external_id")
+        if root or parent:  # placed by its link alone: its text is not needed (title may be)
+            item = _Item(
+                mid,
+                row.get("external_id"),
+                root,
+                parent,
+                None,
+                row["published_at"],
+                row.get("sentiment"),
+                row.get("title") or "",
+                "",
+                [],
+            )
+        else:
+            item = _Item(
+                mid,
+                row.get("external_id"),
+                None,
+                None,
+                row.get("near_group_id"),
+                row["published_at"],
+                row.get("sentiment"),
+                row.get("title") or "",
+                row.get("text") or "",
+                _places(row.get("regions")),
+            )
+        items.append(item)
+    return items
 
 
 def _copies(session: Session, source_id: int, high_water: int) -> list[_Item]:
     """Exact copies this ingest stored (ingest passes only originals to the stages): rows of
     this source above the high-water mark that have no event yet."""
+    # "status || ''": SQLite would otherwise read every duplicate ever stored through the
+    # status index instead of this batch's id range (a cost growing with the table).
     query = text(
         "SELECT c.id, c.external_id, c.root_external_id, c.parent_external_id, "
-        "c.duplicate_of_id, c.published_at, o.sentiment, c.title, c.search_text "
+        "c.duplicate_of_id, c.published_at, o.sentiment, c.title, "
+        "CASE WHEN c.root_external_id IS NULL AND c.parent_external_id IS NULL "
+        "THEN c.search_text END "
         "FROM mention c JOIN mention o ON o.id = c.duplicate_of_id "
-        "WHERE c.id > :hw AND c.source_id = :sid AND c.status = 'duplicate' "
+        "WHERE c.id > :hw AND c.source_id = :sid AND c.status || '' = 'duplicate' "
         "AND NOT EXISTS (SELECT 1 FROM event_member em WHERE em.mention_id = c.id) "
         "ORDER BY c.id"
     )
@@ -232,10 +253,12 @@ def _copies(session: Session, source_id: int, high_water: int) -> list[_Item]:
     ):
         if isinstance(published, str):
             published = datetime.fromisoformat(published)
-        if len(neardup.clean(form or "")) < neardup.MIN_CHARS:
+        if root or parent:
+            original = None  # placed by its link alone
+        elif len(neardup.clean(form or "")) < neardup.MIN_CHARS:
             original = None  # "转发微博" copies one text across stories: no evidence
         items.append(
-            _Item(mid, ext, root, parent, original, published, sentiment, title, "", [], True)
+            _Item(mid, ext, root, parent, original, published, sentiment, title or "", "", [], True)
         )
     return items
 
@@ -287,15 +310,18 @@ class Placer:
             event_id, reason = self._choose(item)
             self._join(item, event_id, reason)
         ids = self._insert_events()
+        stamp = _stamp(self.session)
         write_many(
             self.session,
             "INSERT INTO event_member (mention_id, event_id, published_at, reason, sentiment) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(m, ids.get(e, e), at, why, feel) for m, e, at, why, feel in self.members],
+            [(m, ids.get(e, e), stamp(at), why, feel) for m, e, at, why, feel in self.members],
+            converted=True,
         )
         self._write_counts(ids)
         if self.moved:
             self._move_stored(ids)
+        self.index.prune(self._reference_time())
 
     # -- evidence ------------------------------------------------------------------------
 
@@ -662,17 +688,33 @@ def _driver_value(value: Any) -> Any:
     return value
 
 
-def write_many(session: Session, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+def _same(value: Any) -> Any:
+    return value
+
+
+def _sqlite_time(value: datetime) -> str:
+    return value.isoformat(" ", "microseconds")
+
+
+def _stamp(session: Session) -> Callable[[datetime], Any]:
+    """How a time is passed to this database's driver (see ``_driver_value``)."""
+    return _sqlite_time if session.get_bind().dialect.name == "sqlite" else _same
+
+
+def write_many(
+    session: Session, statement: str, rows: Sequence[Sequence[Any]], *, converted: bool = False
+) -> None:
     """The driver's executemany (``?`` placeholders): SQLAlchemy's per-row parameter
-    handling costs more than the statements themselves at ingest rates."""
+    handling costs more than the statements themselves at ingest rates. ``converted``: the
+    rows' times are already in the driver's form (``_stamp``)."""
     if not rows:
         return
     connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        converted = [tuple(map(_driver_value, row)) for row in rows]
-        connection.exec_driver_sql(statement, converted)
-        return
-    connection.exec_driver_sql(statement.replace("?", "%s"), rows)
+    if connection.dialect.name != "sqlite":
+        statement = statement.replace("?", "%s")
+    elif not converted:
+        rows = [tuple(map(_driver_value, row)) for row in rows]
+    connection.exec_driver_sql(statement, rows)
 
 
 def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
