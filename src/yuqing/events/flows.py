@@ -293,7 +293,7 @@ class Placer:
         self.by_external: dict[str, int] = {}
         self.by_root: dict[str, int] = {}
         self.by_mention: dict[int, int] = {}
-        self.last_seen: dict[int, datetime] = {}  # of the events near-duplicates point at
+        self.last_seen: dict[int, datetime] = {}  # stored, of the events near-duplicates name
         self.deltas: dict[int, _Delta] = {}
         self.members: list[list[Any]] = []
         self.new_events: dict[int, _Item] = {}  # temporary (negative) id → seed
@@ -306,9 +306,17 @@ class Placer:
 
     def place(self, items: list[_Item]) -> None:
         self._look_up(items)
+        by_external, guests = self.by_external, self.guests
         for item in items:
-            event_id, reason = self._choose(item)
-            self._join(item, event_id, reason)
+            root = item.root
+            if root and root in by_external and root not in guests:
+                self._join_chain(item, by_external[root])  # most items: a repost of a known root
+            else:
+                event_id, reason = self._choose(item)
+                self._join(item, event_id, reason)
+        for event_id, delta in self.deltas.items():  # once per event, not per item
+            if delta.last is not None:
+                self.index.touch(event_id, delta.last)
         ids = self._insert_events()
         stamp = _stamp(self.session)
         write_many(
@@ -381,6 +389,9 @@ class Placer:
         if item.near and item.near in self.by_mention:
             event_id = self.by_mention[item.near]
             seen = self.last_seen.get(event_id)
+            delta = self.deltas.get(event_id)
+            if delta is not None and delta.last and (seen is None or delta.last > seen):
+                seen = delta.last
             # A text that resurfaces after the window is a new incident, not the old story.
             if seen is None or item.published_at - seen <= WINDOW:
                 return event_id, "copy" if item.copy else "near"
@@ -435,8 +446,6 @@ class Placer:
         if terms and (reason == "seed" or reason == "text"):
             self.index.add(event_id, terms, item.published_at)
             delta.terms_changed = True
-        else:
-            self.index.touch(event_id, item.published_at)
         if item.external_id:
             self.by_external.setdefault(item.external_id, event_id)
             if reason in _GUEST_REASONS and not item.is_reply:
@@ -445,9 +454,18 @@ class Placer:
         if item.root:
             self.by_root.setdefault(item.root, event_id)
         self.by_mention[item.mention_id] = event_id
-        if event_id not in self.last_seen or item.published_at > self.last_seen[event_id]:
-            self.last_seen[event_id] = item.published_at
         self.members.append([item.mention_id, event_id, item.published_at, reason, item.sentiment])
+
+    def _join_chain(self, item: _Item, event_id: int) -> None:
+        """``_join`` for a reply whose root is placed (no new event, no terms, no guest)."""
+        delta = self.deltas.get(event_id)
+        if delta is None:
+            delta = self.deltas[event_id] = _Delta()
+        delta.add(item)
+        if item.external_id:
+            self.by_external.setdefault(item.external_id, event_id)
+        self.by_mention[item.mention_id] = event_id
+        self.members.append([item.mention_id, event_id, item.published_at, "root", item.sentiment])
 
     def _move_stored(self, ids: dict[int, int]) -> None:
         """Take stored guests out of their old events (their new ones already count them):
