@@ -22,7 +22,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from tests.support import TEST_PASSWORD, LocalServer, Reply, make_user, sign_in
@@ -33,7 +33,10 @@ from yuqing.alerts.schemas import RecipientRef, RuleIn
 from yuqing.auth import config
 from yuqing.auth import service as auth
 from yuqing.auth.deps import SESSION_COOKIE
-from yuqing.auth.models import Role
+from yuqing.auth.models import Role, User
+from yuqing.cases import service as cases
+from yuqing.cases.models import Case, CaseEntry
+from yuqing.cases.views import HIDDEN_UNIT
 from yuqing.core.audit import SYSTEM
 from yuqing.events.models import EventMember
 from yuqing.mentions import service as mentions
@@ -110,6 +113,8 @@ class World:
     category: int = 0
     event: int = 0
     target_message: int = 0
+    case_mention: int = 0  # a repost of the event: attached to and detached from cases
+    cases: dict[str, int] = field(default_factory=dict)  # standing cases, see _add_cases
     tokens: dict[str, int] = field(default_factory=dict)  # user name → that user's token id
     inbox: dict[str, int] = field(default_factory=dict)  # user name → a message to that user
 
@@ -148,6 +153,20 @@ class World:
         """A new event of ``size`` mentions (the first, then reposts of it) through the
         ingest pipeline; returns its id and its mention ids, first first."""
         return _event(self.engine, size)
+
+    def fresh_case(self, unit: int, status: str, *, linked: bool = False) -> int:
+        """A case reported by ``unit`` and (from 下发 on) handled by it, brought to
+        ``status`` by the office, so the action asked of it is one its state allows."""
+        person = self.own_person if unit == self.own_unit else self.other_person
+        with Session(self.engine) as session:
+            title = f"矩阵处置单{time.monotonic_ns()}"
+            case = _case_at(session, title, status, unit, unit, person)
+            if linked:
+                office = _everything()
+                ids = [self.case_mention]
+                cases.attach_mentions(session, principal=office, case=case, mention_ids=ids)
+            session.commit()
+            return case.id
 
 
 def _org(session: Session) -> tuple[Unit, Unit, Unit, Person, Person]:
@@ -212,7 +231,9 @@ def build_world(engine: Engine, server: LocalServer) -> World:
         )
         session.commit()
     _add_alerting(world, server)
-    world.event, _ = world.fresh_event(2)
+    world.event, members = world.fresh_event(2)
+    world.case_mention = members[1]
+    _add_cases(world)
     world.target_message = _inbox_message(engine, "target_user", ids[1], PRIVATE_TITLE)
     return world
 
@@ -246,6 +267,97 @@ def _add_alerting(world: World, server: LocalServer) -> None:
         )
         session.commit()
         world.alert = alert.id
+
+
+# The standing cases (the scope names OWN and OTHER are keys too). The other college's titles
+# carry its name, so a list that shows them to a unit account fails the leak check.
+CASE_TITLES = {
+    OWN: "甲学院食堂排队过长",
+    "own_closed": "甲学院教室漏雨",
+    OTHER: f"{OTHER_UNIT_NAME}宿舍停水",
+    "other_closed": f"{OTHER_UNIT_NAME}校车晚点",
+    "shared": "东门外交通拥堵",  # reported by the own college, handled by the other
+}
+FEEDBACK = "已协调交警疏导，现场恢复通行。"
+# The main flow, each status reached by one action from the one before.
+CASE_FLOW = ("new", "triaged", "assigned", "in_progress", "feedback", "review", "closed")
+
+
+def _add_cases(world: World) -> None:
+    """An open and a closed case of each college, and one the own college reported that the
+    other college handles, its steps signed by the other college's person's account."""
+    w = world
+    with Session(w.engine) as session:
+        handler = _account(session, "yi_handler", OTHER_PERSON_NAME, "unit_head", w.other_unit)
+        plan = {
+            OWN: (w.own_unit, w.own_unit, w.own_person, "in_progress", None),
+            "own_closed": (w.own_unit, w.own_unit, w.own_person, "closed", None),
+            OTHER: (w.other_unit, w.other_unit, w.other_person, "in_progress", None),
+            "other_closed": (w.other_unit, w.other_unit, w.other_person, "closed", None),
+            "shared": (w.own_unit, w.other_unit, w.other_person, "feedback", handler),
+        }
+        for key, (reporter, unit, person, status, signer) in plan.items():
+            case = _case_at(session, CASE_TITLES[key], status, reporter, unit, person, signer)
+            w.cases[key] = case.id
+        session.commit()
+
+
+def _account(session: Session, username: str, name: str, role: str, unit_id: int) -> auth.Principal:
+    """An account that never signs in (no password hash: hashing costs 0.4 s)."""
+    user = User(
+        username=username,
+        display_name=name,
+        password_hash="!",
+        role_id=auth.role_by_key(session, role).id,
+        unit_id=unit_id,
+    )
+    session.add(user)
+    session.flush()
+    return auth.principal_for(session, user=user)
+
+
+def _reporter(unit_id: int) -> auth.Principal:
+    """A unit member who reports (报送) for the unit."""
+    return auth.Principal(
+        user_id=0,
+        username="reporter",
+        display_name="报送员",
+        role_key="unit_member",
+        permissions=PERMISSIONS["unit_member"],
+        unit_id=unit_id,
+        visible_units=frozenset({unit_id}),
+    )
+
+
+def _case_at(
+    session: Session,
+    title: str,
+    status: str,
+    reporter_unit: int,
+    unit: int,
+    person: int,
+    handler: auth.Principal | None = None,
+) -> Case:
+    """A case reported by ``reporter_unit``, from 下发 on handled by ``unit`` and ``person``,
+    moved on to ``status``; ``handler`` signs the unit's steps (the office by default)."""
+    office = _everything()
+    doer = handler or office
+    case = cases.open_case(session, principal=_reporter(reporter_unit), title=title)
+    steps: dict[str, Callable[[], Any]] = {
+        "triaged": lambda: cases.triage(session, principal=office, case=case, grade_key="general"),
+        "assigned": lambda: cases.assign(
+            session, principal=office, case=case, unit_id=unit, person_id=person
+        ),
+        "in_progress": lambda: cases.start(session, principal=doer, case=case),
+        "feedback": lambda: cases.give_feedback(
+            session, principal=doer, case=case, feedback_text=FEEDBACK
+        ),
+        "review": lambda: cases.accept(session, principal=office, case=case),
+        "closed": lambda: cases.close(session, principal=office, case=case),
+    }
+    for step in CASE_FLOW[1 : CASE_FLOW.index(status) + 1]:
+        steps[step]()
+    return case
 
 
 def _event(engine: Engine, size: int) -> tuple[int, list[int]]:
@@ -338,7 +450,9 @@ class Route:
     ``all_units`` asks for a role that sees every unit; ``scope`` says the request names a
     record that belongs to a unit (UNIT, FORM_UNIT) or to an account (OWNER); ``missing``
     names the path parameter of an institution's record (an event, a rule, a channel), which
-    is also asked with an id that does not exist: 404, but only after the permission check."""
+    is also asked with an id that does not exist: 404, but only after the permission check.
+    ``may`` is the service's own rule where the route's permission is not the whole answer
+    (a case action through the API): a role it refuses gets 403, after the unit check."""
 
     need: str
     build: Build = lambda ask: Call()
@@ -346,6 +460,7 @@ class Route:
     all_units: bool = False
     last: int = 0  # runs after the routes of a lower number (sign-out last of all)
     missing: str | None = None
+    may: Callable[[str], bool] | None = None
 
     def call(self, ask: Ask) -> Call:
         call = self.build(ask)
@@ -446,6 +561,54 @@ def _channel_form(ask: Ask) -> dict[str, str]:
 
 def _form(**values: Any) -> Build:
     return lambda ask: Call(form=values)
+
+
+def _case_id(ask: Ask, need: str, status: str, *, linked: bool = False) -> int:
+    """The case a request names: a fresh case of the scope's college in ``status`` for a role
+    the route lets through (each action then meets the state it leaves from), the standing
+    one for a role refused before the case is read, or an id that does not exist."""
+    w = ask.world
+    if ask.scope == MISSING:
+        return NO_SUCH_ID
+    scope = ask.scope or OWN
+    if ask.role is None or need not in PERMISSIONS[ask.role]:
+        return w.cases[scope]
+    return w.fresh_case(_unit(ask), status, linked=linked)
+
+
+def _case_action(need: str, status: str, **form: Any) -> Route:
+    """A case action of the desk (a form post) on a case of one college."""
+    return Route(need, lambda a: Call({"case_id": _case_id(a, need, status)}, form=form), UNIT)
+
+
+def _assign(ask: Ask) -> Call:
+    """下发 to the case's own college and its person."""
+    form = {"unit_id": str(_unit(ask)), "person_id": str(_person(ask))}
+    return Call({"case_id": _case_id(ask, "cases.manage", "triaged")}, form=form)
+
+
+def _detach(ask: Ask) -> Call:
+    case_id = _case_id(ask, "cases.handle", "assigned", linked=True)
+    return Call({"case_id": case_id, "mention_id": ask.world.case_mention}, form={})
+
+
+def _standing_case(ask: Ask) -> int:
+    return {OWN: ask.world.cases[OWN], OTHER: ask.world.cases[OTHER]}.get(
+        ask.scope or OWN, NO_SUCH_ID
+    )
+
+
+def _handles_cases(role: str) -> bool:
+    """The service's rule for the unit's steps (签收, 反馈, 上报): the office (cases.manage with
+    every unit) or an account of the handling unit with cases.handle."""
+    perms = PERMISSIONS[role]
+    return ("cases.manage" in perms and ALL_UNITS[role]) or "cases.handle" in perms
+
+
+def _api_start(ask: Ask) -> Call:
+    """签收 through the API, on a fresh 下发 case: a role the service refuses gets 403 for
+    who it is, not 422 for the case's state."""
+    return Call({"case_id": _case_id(ask, "cases.read", "assigned")}, json={"action": "start"})
 
 
 ROUTES: dict[tuple[str, str], Route] = {
@@ -626,6 +789,62 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/notify/channels/{channel_id}/enabled"): Route(
         "notify.manage", _form(enabled="1"), missing="channel_id"
     ),
+    # cases: a case belongs to the college it is handed to and to the one that reported it
+    ("GET", "/cases"): Route("cases.read"),
+    ("GET", "/cases/library"): Route("cases.read"),
+    ("GET", "/cases/ledger.xlsx"): Route("cases.read"),
+    ("GET", "/cases/accountability"): Route("cases.read"),
+    ("GET", "/api/v1/cases"): Route("cases.read"),
+    ("GET", "/cases/{case_id}"): Route(
+        "cases.read", lambda a: Call({"case_id": _standing_case(a)}), scope=UNIT
+    ),
+    ("GET", "/api/v1/cases/{case_id}"): Route(
+        "cases.read", lambda a: Call({"case_id": _standing_case(a)}), scope=UNIT
+    ),
+    ("POST", "/cases/{case_id}/comment"): Route(
+        "cases.read",
+        lambda a: Call({"case_id": _standing_case(a)}, form={"text": f"矩阵备注{a.n}"}),
+        scope=UNIT,
+    ),
+    ("GET", "/cases/new"): Route("cases.report"),
+    ("POST", "/cases/new"): Route(
+        "cases.report", lambda a: Call(form={"title": f"矩阵报送{a.n}", "link": ""})
+    ),
+    ("POST", "/api/v1/cases"): Route(
+        "cases.report", lambda a: Call(json={"title": f"接口报送{a.n}"})
+    ),
+    ("POST", "/mentions/{mention_id}/case"): Route("cases.report", _form(), missing="mention_id"),
+    ("POST", "/events/{event_id}/case"): Route("cases.report", _form(), missing="event_id"),
+    ("POST", "/alerts/{alert_id}/case"): Route("cases.report", _form(), missing="alert_id"),
+    # the office's steps
+    ("POST", "/cases/{case_id}/triage"): _case_action("cases.manage", "new", grade="general"),
+    ("POST", "/cases/{case_id}/assign"): Route("cases.manage", _assign, UNIT),
+    ("POST", "/cases/{case_id}/accept"): _case_action("cases.manage", "feedback"),
+    ("POST", "/cases/{case_id}/return"): _case_action("cases.manage", "feedback", reason="补充"),
+    ("POST", "/cases/{case_id}/close"): _case_action("cases.manage", "review"),
+    ("POST", "/cases/{case_id}/reopen"): _case_action("cases.manage", "closed", reason="复发"),
+    # the handling unit's steps
+    ("POST", "/cases/{case_id}/start"): _case_action("cases.handle", "assigned"),
+    ("POST", "/cases/{case_id}/feedback"): _case_action(
+        "cases.handle", "in_progress", feedback_text=FEEDBACK
+    ),
+    ("POST", "/cases/{case_id}/response"): _case_action(
+        "cases.handle", "assigned", response_text="情况说明", kind="public"
+    ),
+    ("POST", "/cases/{case_id}/escalate"): _case_action("cases.handle", "assigned", reason="难办"),
+    ("POST", "/cases/{case_id}/attach"): Route(
+        "cases.handle",
+        lambda a: Call(
+            {"case_id": _case_id(a, "cases.handle", "assigned")},
+            form={"mention_ids": str(a.world.case_mention)},
+        ),
+        UNIT,
+    ),
+    ("POST", "/cases/{case_id}/mentions/{mention_id}/detach"): Route("cases.handle", _detach, UNIT),
+    # any reader may ask; the service lets the office and the handling unit act
+    ("POST", "/api/v1/cases/{case_id}/transitions"): Route(
+        "cases.read", _api_start, UNIT, may=_handles_cases
+    ),
 }
 
 
@@ -700,6 +919,8 @@ def expected(route: Route, role: str | None, scope: str | None) -> str:
         return NOT_FOUND
     if scope == OTHER and (route.scope == OWNER or not ALL_UNITS[role]):
         return NOT_FOUND
+    if route.may is not None and not route.may(role):
+        return FORBIDDEN
     return ALLOWED
 
 
@@ -855,6 +1076,21 @@ def test_a_unit_account_writes_nothing_into_another_unit(
             send(client, method, template, route.call(ask), world)
     client.close()
     assert _counts(engine, world.other_unit) == before
+    assert _case_entries_by(engine, f"{role}_user", world.other_unit) == 0
+
+
+def _case_entries_by(engine: Engine, username: str, unit_id: int) -> int:
+    """Timeline lines (steps, notes, links) the account wrote on the cases of ``unit_id``."""
+    with Session(engine) as session:
+        user = auth.get_by_username(session, username=username)
+        assert user is not None
+        of_unit = select(Case.id).where(
+            or_(Case.unit_id == unit_id, Case.reporter_unit_id == unit_id)
+        )
+        query = select(func.count()).where(
+            CaseEntry.actor_id == user.id, CaseEntry.case_id.in_(of_unit)
+        )
+        return int(session.scalar(query) or 0)
 
 
 def _counts(engine: Engine, unit_id: int) -> tuple[int, int]:
@@ -1064,3 +1300,63 @@ def test_channel_secrets_are_shown_masked_and_used_whole(
     sent = [seen for seen in http_server.requests if seen.path.startswith("/robot")]
     assert sent and sent[-1].path.endswith(ROBOT_KEY)  # the robot got the whole key
     assert "x-yuqing-signature" in sent[-1].headers
+
+
+# --- cases ----------------------------------------------------------------------------
+
+
+def _ledger_rows(answer: Any) -> dict[str, tuple[str, str]]:
+    """The case ledger's rows: title → (责任单位, 责任人), read from the cells."""
+    assert answer.status_code == 200 and answer.content[:2] == b"PK"
+    book = load_workbook(io.BytesIO(answer.content), read_only=True)
+    sheet = book.worksheets[0]
+    rows = list(sheet.iter_rows(min_row=4, values_only=True))
+    return {str(row[2]): (str(row[6] or ""), str(row[7] or "")) for row in rows}
+
+
+@pytest.mark.parametrize(
+    "role", [r for r in ROLE_KEYS if not ALL_UNITS[r] and "cases.read" in PERMISSIONS[r]]
+)
+def test_a_unit_account_lists_only_its_colleges_cases(
+    engine: Engine, world: World, role: str
+) -> None:
+    client = _signed_in(engine, world, role)
+    board = client.get("/cases").text
+    library = client.get("/cases/library").text
+    ledger = _ledger_rows(client.get("/cases/ledger.xlsx"))
+    listed = {item["id"] for item in client.get("/api/v1/cases").json()["items"]}
+    client.close()
+    mine = (OWN, "own_closed", "shared")  # handled by it, or reported by it
+    assert CASE_TITLES[OWN] in board and CASE_TITLES["shared"] in board  # open ones
+    assert CASE_TITLES["own_closed"] in library  # closed ones
+    assert set(ledger) == {CASE_TITLES[key] for key in mine}
+    assert listed == {world.cases[key] for key in mine}
+    for theirs in (CASE_TITLES[OTHER], CASE_TITLES["other_closed"]):
+        assert theirs not in board and theirs not in library
+
+
+def test_a_reporting_unit_sees_its_case_but_not_who_handles_it(
+    engine: Engine, world: World
+) -> None:
+    shared = world.cases["shared"]
+    client = _signed_in(engine, world, "unit_member")
+    page = client.get(f"/cases/{shared}")
+    api = client.get(f"/api/v1/cases/{shared}")
+    board = client.get("/cases")
+    ledger = _ledger_rows(client.get("/cases/ledger.xlsx"))
+    client.close()
+    assert page.status_code == 200 and CASE_TITLES["shared"] in page.text
+    assert FEEDBACK in page.text and HIDDEN_UNIT in page.text  # its report, and what was done
+    assert api.status_code == 200 and api.json()["feedback_text"] == FEEDBACK
+    assert api.json()["unit_id"] is None and api.json()["assignee_person_id"] is None
+    assert CASE_TITLES["shared"] in board.text
+    assert ledger[CASE_TITLES["shared"]] == (HIDDEN_UNIT, "")
+    for answer in (page, api, board):
+        assert not _leaks(answer), answer.url
+    # The office sees who handles it: the names are there to hide.
+    office = _signed_in(engine, world, "publicity")
+    seen = office.get(f"/cases/{shared}").text
+    listed = {item["id"] for item in office.get("/api/v1/cases").json()["items"]}
+    office.close()
+    assert OTHER_UNIT_NAME in seen and OTHER_PERSON_NAME in seen
+    assert listed == set(world.cases.values())

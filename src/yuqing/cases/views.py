@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -42,6 +43,7 @@ Handler = Annotated[Principal, Depends(require("cases.handle"))]
 Text = Annotated[str, Form(max_length=20_000)]
 LIBRARY_PAGE = 20
 HIDDEN_UNIT = "其他单位"
+HIDDEN_ACTOR = "承办单位"  # signs the handling unit's steps for a viewer who may not see it
 
 ENTRY_KINDS = {
     "comment": "备注",
@@ -498,19 +500,50 @@ def _entries(session: Session, principal: Principal, case: Case, shows_unit: boo
     entries = service.timeline(session, case)
     if shows_unit:
         return entries
-    # The hand-off line names the other unit and its person: say only that it was handed on.
-    return [
-        replace_text(e, "已下发承办单位")
-        if e.kind == "transition" and e.to_status == "assigned"
-        else e
-        for e in entries
-    ]
+    # The hand-off line names the other unit and its person, and the unit's own steps are
+    # signed by its people: say only that it was handed on and that the handling unit acted.
+    hidden = _unseen_unit_accounts(session, principal, {e.actor_id for e in entries})
+    masked: list[Any] = []
+    for e in entries:
+        handed_on = e.kind == "transition" and e.to_status == "assigned"
+        if handed_on or e.actor_id in hidden:
+            actor = HIDDEN_ACTOR if e.actor_id in hidden else e.actor_name
+            masked.append(replace_text(e, "已下发承办单位" if handed_on else e.text, actor))
+        else:
+            masked.append(e)
+    return masked
 
 
-def replace_text(entry: Any, text: str) -> dict[str, Any]:
-    """A timeline entry as a plain mapping with its text replaced (the row stays as stored)."""
+def _unseen_unit_accounts(
+    session: Session, principal: Principal, user_ids: set[int | None]
+) -> set[int]:
+    """Accounts of a unit role whose unit the viewer does not see (the office's accounts,
+    which see every unit, keep their names)."""
+    from yuqing.auth.models import Role, User
+
+    ids = {i for i in user_ids if i}
+    if not ids:
+        return set()
+    statement = (
+        select(User.id, User.unit_id, Role.all_units)
+        .join(Role, Role.id == User.role_id)
+        .where(User.id.in_(ids))
+    )
+    return {
+        user_id
+        for user_id, unit_id, all_units in session.execute(statement)
+        if not all_units and not principal.sees_unit(unit_id)
+    }
+
+
+def replace_text(entry: Any, text: str, actor_name: str | None = None) -> dict[str, Any]:
+    """A timeline entry as a plain mapping with its text (and signer) replaced (the row stays
+    as stored)."""
     fields = ("at", "actor_name", "kind", "from_status", "to_status")
-    return {**{f: getattr(entry, f) for f in fields}, "text": text}
+    mapping = {**{f: getattr(entry, f) for f in fields}, "text": text}
+    if actor_name is not None:
+        mapping["actor_name"] = actor_name
+    return mapping
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
