@@ -14,10 +14,12 @@ from yuqing.cases.models import (
     SlaClock,
 )
 from yuqing.core.audit import AuditEntry, AuditHead
+from yuqing.dashboard.models import DashboardDay, DashboardHour
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
 from yuqing.mentions.models import Mention, MentionBand, MentionPlace
 from yuqing.notify.models import Channel, Notification
 from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
+from yuqing.reports.models import Report, ReportVersion
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
 from yuqing.sources.models import FetchRun, Source
 
@@ -34,6 +36,8 @@ __all__ = [
     "CaseTimer",
     "Channel",
     "Closure",
+    "DashboardDay",
+    "DashboardHour",
     "DutyRole",
     "Event",
     "EventHour",
@@ -47,6 +51,8 @@ __all__ = [
     "Notification",
     "Person",
     "PersonRole",
+    "Report",
+    "ReportVersion",
     "Role",
     "Scheme",
     "SchemeGroup",

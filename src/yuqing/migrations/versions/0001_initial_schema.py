@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 04:12:12.974227
+Create Date: 2026-11-27 04:26:54.066684
 """
 
 from __future__ import annotations
@@ -123,6 +123,30 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_case_grade_key")),
     )
     op.create_table(
+        "dashboard_day",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("sentiment", sa.String(length=8), nullable=False),
+        sa.Column("province", sa.String(length=12), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "day", "kind", "sentiment", "province", name=op.f("pk_dashboard_day")
+        ),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
+        "dashboard_hour",
+        sa.Column("hour", sa.DateTime(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("sentiment", sa.String(length=8), nullable=False),
+        sa.Column("province", sa.String(length=12), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "hour", "kind", "sentiment", "province", name=op.f("pk_dashboard_hour")
+        ),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
         "duty_role",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=40), nullable=False),
@@ -174,6 +198,22 @@ def upgrade() -> None:
         sa.Column("last_error_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_channel")),
     )
+    op.create_table(
+        "report",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("period_start", sa.DateTime(), nullable=False),
+        sa.Column("period_end", sa.DateTime(), nullable=False),
+        sa.Column("subject_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("sent_version_id", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report")),
+        sa.UniqueConstraint("kind", "period_start", "subject_id", name="uq_report_kind_period"),
+    )
+    with op.batch_alter_table("report", schema=None) as batch_op:
+        batch_op.create_index("ix_report_created", ["created_at"], unique=False)
+
     op.create_table(
         "role",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -360,6 +400,25 @@ def upgrade() -> None:
             postgresql_where=sa.text("url_hash IS NOT NULL"),
         )
 
+    op.create_table(
+        "report_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("report_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("edited_by", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["report_id"],
+            ["report.id"],
+            name=op.f("fk_report_version_report_id_report"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_version")),
+        sa.UniqueConstraint("report_id", "number", name="uq_report_version_number"),
+    )
     op.create_table(
         "scheme",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1058,6 +1117,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_scheme_group_id"))
 
     op.drop_table("scheme")
+    op.drop_table("report_version")
     with op.batch_alter_table("mention", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_mention_url_hash",
@@ -1098,6 +1158,10 @@ def downgrade() -> None:
     op.drop_table("sensitive_category")
     op.drop_table("scheme_group")
     op.drop_table("role")
+    with op.batch_alter_table("report", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_created")
+
+    op.drop_table("report")
     op.drop_table("notify_channel")
     with op.batch_alter_table("fetch_run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fetch_run_started_at"))
@@ -1106,6 +1170,8 @@ def downgrade() -> None:
 
     op.drop_table("fetch_run")
     op.drop_table("duty_role")
+    op.drop_table("dashboard_hour")
+    op.drop_table("dashboard_day")
     op.drop_table("case_grade")
     op.drop_table("case_closure")
     op.drop_table("audit_head")
