@@ -42,7 +42,7 @@ def provinces_of(regions: str | None) -> tuple[str, ...]:
     if not regions:
         return ()
     codes = province_codes()
-    found = (codes.get(group.split(" ", 1)[0].strip()) for group in regions.split(";"))
+    found = (codes.get(group.strip().split(" ", 1)[0]) for group in regions.split(";"))
     return tuple(dict.fromkeys(code for code in found if code))
 
 
