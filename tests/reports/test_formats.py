@@ -53,7 +53,7 @@ def test_xlsx_reads_back_and_neutralises_formulas(session: Session, known: Known
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[1][2] == 3
     assert rows[-1][1] == '\'=HYPERLINK("http://x")' and rows[-1][5] == "'@x"
-    assert [r for r in book["情感分布"].iter_rows(values_only=True)][0] == ("项目", "数值")
+    assert next(iter(book["情感分布"].iter_rows(values_only=True))) == ("项目", "数值")
 
 
 def test_html_escapes(session: Session, known: Known) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.auth.service import Principal
 from yuqing.cases import service as cases
-from yuqing.cases.models import Case
+from yuqing.cases.models import Case, CaseEvent
 from yuqing.cases.schemas import BoardRow
 from yuqing.core.timeutil import format_local, local_zone, utcnow
 from yuqing.events.models import Event, EventMember
@@ -26,6 +26,7 @@ from yuqing.reports.schemas import (
     Paragraph,
     Quote,
     ReportContent,
+    ReportError,
     Section,
     Table,
 )
@@ -305,3 +306,287 @@ def _cases_section(
     for row in late:
         table.rows.append([row.case_id, row.title, row.status_label, "超时", row.unit_name])
     return Section(heading=heading, paragraphs=[Paragraph(text=text)], tables=[table])
+
+
+# --- weekly and monthly -------------------------------------------------------------------
+
+
+def week_bounds(day: date) -> tuple[date, date]:
+    """The Monday-to-Sunday week holding ``day``: [first, next first)."""
+    first = day - timedelta(days=day.weekday())
+    return first, first + timedelta(days=7)
+
+
+def month_days(day: date) -> tuple[date, date]:
+    first = day.replace(day=1)
+    nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    return first, nxt
+
+
+def weekly(
+    session: Session, *, day: date | None = None, now: datetime | None = None
+) -> ReportContent:
+    """The weekly report (周报) of the week holding ``day`` (default: last week)."""
+    now = now or utcnow()
+    first, nxt = week_bounds(day or _local_today(now) - timedelta(days=7))
+    title = f"{KIND_LABELS['weekly']}（{first:%Y年%m月%d日}—{nxt - timedelta(days=1):%m月%d日}）"
+    return _period_report(session, "weekly", title, first, nxt, now)
+
+
+def monthly(
+    session: Session, *, day: date | None = None, now: datetime | None = None
+) -> ReportContent:
+    """The monthly report (月报) of the month holding ``day`` (default: last month)."""
+    now = now or utcnow()
+    first, nxt = month_days(day or _local_today(now).replace(day=1) - timedelta(days=1))
+    title = f"{KIND_LABELS['monthly']}（{first:%Y年%m月}）"
+    return _period_report(session, "monthly", title, first, nxt, now, month=first)
+
+
+def _period_report(
+    session: Session,
+    kind: str,
+    title: str,
+    first: date,
+    nxt: date,
+    now: datetime,
+    month: date | None = None,
+) -> ReportContent:
+    start, end = day_bounds(first)[0], day_bounds(nxt)[0]
+    length = end - start
+    total = count_items(session, start, end)
+    before = count_items(session, start - length, start)
+    split = sentiment_split(session, start, end)
+    trend = daily_counts(session, start, end)
+    change = _change(total, before).replace("前一日", "上一周期")
+    overview = Paragraph(
+        text=f"本期共监测到相关信息 {total} 条，{change}（上一周期 {before} 条）。其中{_split_text(split)}。"
+    )
+    sources = source_counts(session, start, end)
+    regions = region_counts(session, start, end)
+    sections = [
+        Section(
+            heading="一、总体态势",
+            paragraphs=[overview],
+            charts=[
+                ChartSpec(
+                    kind="line",
+                    title="每日信息量",
+                    labels=[d for d, _ in trend],
+                    values=[float(n) for _, n in trend],
+                ),
+                _sentiment_chart(split),
+            ],
+            tables=[
+                Table(
+                    title="每日信息量", columns=["日期", "信息数"], rows=[[d, n] for d, n in trend]
+                )
+            ],
+        ),
+        _events_section(session, "二、热点事件", top_events(session, start, end, limit=10)),
+        _ranking_section("三、来源与地域", sources, regions),
+        _attention_section(session, "四、需关注的负面信息", start, end),
+        _cases_section(session, "五、舆情处置", start, end, now),
+    ]
+    sections[-1].tables.append(_timeliness_table(session, month or first, now))
+    return ReportContent(
+        kind=kind,
+        title=title,
+        period_label=f"统计时段：{format_local(start)} 至 {format_local(end)}",
+        period_start=start,
+        period_end=end,
+        generated_at=now,
+        sections=sections,
+    )
+
+
+def _ranking_section(
+    heading: str, sources: list[tuple[str, int]], regions: list[tuple[str, int]]
+) -> Section:
+    lead = "、".join(f"{name}（{n} 条）" for name, n in sources[:3]) or "无"
+    places = "、".join(f"{name}（{n} 条）" for name, n in regions[:3]) or "无"
+    return Section(
+        heading=heading,
+        paragraphs=[Paragraph(text=f"信息主要来自{lead}；涉及地域主要为{places}。")],
+        tables=[
+            Table(title="来源排行", columns=["来源", "信息数"], rows=[[s, n] for s, n in sources]),
+            Table(title="地域分布", columns=["省份", "信息数"], rows=[[r, n] for r, n in regions]),
+        ],
+        charts=[
+            ChartSpec(
+                kind="bar",
+                title="来源排行",
+                labels=[s for s, _ in sources],
+                values=[float(n) for _, n in sources],
+            )
+        ],
+    )
+
+
+def _timeliness_table(session: Session, month: date, now: datetime) -> Table:
+    table = Table(
+        title="各单位处置时效",
+        columns=["责任单位", "承办数", "按时", "超时", "超时件数", "平均反馈用时（小时）"],
+    )
+    for fig in cases.accountability(session, month=month, now=now):
+        table.rows.append(
+            [
+                fig.unit_name or "未指定",
+                fig.received,
+                sum(fig.met.values()),
+                sum(fig.missed.values()),
+                fig.overdue,
+                fig.avg_hours_to_feedback if fig.avg_hours_to_feedback is not None else "—",
+            ]
+        )
+    return table
+
+
+# --- the special report on one event (专报) ---------------------------------------------
+
+
+def event_report(session: Session, *, event_id: int, now: datetime | None = None) -> ReportContent:
+    """The special report (专报) on an event: 舆情概况, 传播情况, 内容分析, 处置建议."""
+    now = now or utcnow()
+    event = session.get(Event, event_id)
+    if event is None or event.merged_into_id is not None:
+        raise ReportError(f"事件 {event_id} 不存在（或已并入其他事件），无法生成专报")
+    items = list(
+        session.execute(
+            select(Mention)
+            .join(EventMember, EventMember.mention_id == Mention.id)
+            .where(EventMember.event_id == event.id)
+            .order_by(Mention.published_at, Mention.id)
+        ).scalars()
+    )
+    start = event.first_seen_at
+    end = max(event.last_seen_at, start) + timedelta(seconds=1)
+    sections = [
+        _overview_section(session, event, items),
+        _spread_section(session, event, items),
+        _content_section(event, items),
+        _advice_section(session, event),
+    ]
+    return ReportContent(
+        kind="event",
+        title=f"{KIND_LABELS['event']}：{event.title}",
+        period_label=f"时间范围：{format_local(start)} 至 {format_local(event.last_seen_at)}",
+        period_start=start,
+        period_end=end,
+        generated_at=now,
+        sections=sections,
+    )
+
+
+def _overview_section(session: Session, event: Event, items: list[Mention]) -> Section:
+    first = items[0] if items else None
+    source = session.get(Source, first.source_id) if first else None
+    text = (
+        f"该事件首发于{format_local(event.first_seen_at)}，首发来源为{source.name if source else '未知'}，"
+        f"截至{format_local(event.last_seen_at)}共有相关信息 {len(items)} 条，来源 {event.source_count} 个，"
+        f"当前热度 {event.heat:.1f}。首发内容："
+    )
+    quote = quote_of(first, event.terms.split()[:10]) if first else None
+    return Section(
+        heading="一、舆情概况", paragraphs=[Paragraph(text=text, quotes=[quote] if quote else [])]
+    )
+
+
+def _spread_section(session: Session, event: Event, items: list[Mention]) -> Section:
+    zone = local_zone()
+    by_day: dict[str, int] = {}
+    for m in items:
+        key = m.published_at.replace(tzinfo=UTC).astimezone(zone).strftime("%m-%d")
+        by_day[key] = by_day.get(key, 0) + 1
+    names = {s.id: s.name for s in session.execute(select(Source)).scalars()}
+    by_source: dict[str, int] = {}
+    for m in items:
+        by_source[names.get(m.source_id, "")] = by_source.get(names.get(m.source_id, ""), 0) + 1
+    ranked = sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))
+    reposts = sorted(items, key=lambda m: (-m.duplicate_count - m.near_count, m.published_at))[:3]
+    paragraphs = [
+        Paragraph(text=f"信息量按日分布：{'，'.join(f'{d} {n} 条' for d, n in by_day.items())}。"),
+        Paragraph(text=f"主要传播来源：{'、'.join(f'{s}（{n} 条）' for s, n in ranked[:5])}。"),
+    ]
+    for m in reposts:
+        quote = quote_of(m)
+        paragraphs.append(
+            Paragraph(
+                text=f"重点传播：{m.title or '无标题'}（转载/相似 {m.duplicate_count + m.near_count} 次）：",
+                quotes=[quote] if quote else [],
+            )
+        )
+    return Section(
+        heading="二、传播情况",
+        paragraphs=paragraphs,
+        tables=[
+            Table(title="来源分布", columns=["来源", "信息数"], rows=[[s, n] for s, n in ranked])
+        ],
+        charts=[
+            ChartSpec(
+                kind="line",
+                title="信息量走势",
+                labels=list(by_day),
+                values=[float(n) for n in by_day.values()],
+            )
+        ],
+    )
+
+
+EMOTION_LABELS = {
+    "neutral": "中性",
+    "happy": "喜悦",
+    "angry": "愤怒",
+    "sad": "悲伤",
+    "fear": "恐惧",
+    "surprise": "惊奇",
+}
+
+
+def _content_section(event: Event, items: list[Mention]) -> Section:
+    split = dict.fromkeys(SENTIMENT_LABELS, 0)
+    emotions: dict[str, int] = {}
+    for m in items:
+        split[m.sentiment if m.sentiment in split else "neutral"] += 1
+        label = EMOTION_LABELS.get(m.emotion or "neutral", m.emotion or "中性")
+        emotions[label] = emotions.get(label, 0) + 1
+    words = summarise.hot_words(m.title + " " + m.text for m in items)
+    paragraphs = [
+        Paragraph(
+            text=f"情感分布：{_split_text(split)}。情绪分布：{'，'.join(f'{k} {v} 条' for k, v in emotions.items()) or '无'}。"
+        ),
+        Paragraph(text=f"热词：{'、'.join(w for w, _ in words[:10]) or '无'}。"),
+    ]
+    for label in ("negative", "positive", "neutral"):
+        voices = [m for m in items if (m.sentiment or "neutral") == label][:2]
+        quotes = [q for q in (quote_of(m) for m in voices) if q]
+        if quotes:
+            paragraphs.append(Paragraph(text=f"{SENTIMENT_LABELS[label]}观点代表：", quotes=quotes))
+    return Section(
+        heading="三、内容分析",
+        paragraphs=paragraphs,
+        tables=[Table(title="热词", columns=["词", "次数"], rows=[[w, n] for w, n in words])],
+        charts=[_sentiment_chart(split)],
+    )
+
+
+def _advice_section(session: Session, event: Event) -> Section:
+    case = (
+        session.execute(
+            select(Case)
+            .join(CaseEvent, CaseEvent.case_id == Case.id)
+            .where(CaseEvent.event_id == event.id)
+            .order_by(Case.id)
+        )
+        .scalars()
+        .first()
+    )
+    if case is None:
+        text = "（请填写处置建议。）"
+    else:
+        parts = [f"已开启舆情处置单 #{case.id}（{cases.status_label(case.status)}）。"]
+        parts += [
+            t for t in (case.summary, case.feedback_text, case.response_text, case.lessons) if t
+        ]
+        text = "".join(parts)
+    return Section(heading="四、处置建议", paragraphs=[Paragraph(text=text, editable=True)])
