@@ -18,6 +18,7 @@ VENDOR = ROOT / "src" / "yuqing" / "web" / "static" / "vendor"
 # node_modules path -> file name under static/vendor
 ASSETS = {
     "htmx.org/dist/htmx.min.js": "htmx.min.js",
+    "echarts/dist/echarts.min.js": "echarts.min.js",
     "swagger-ui-dist/swagger-ui-bundle.js": "swagger-ui/swagger-ui-bundle.js",
     "swagger-ui-dist/swagger-ui.css": "swagger-ui/swagger-ui.css",
 }
