@@ -1,0 +1,145 @@
+"""Stored reports with versions, and the scheduled daily digest delivered through notify."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from yuqing.cases.service import publicity_recipients
+from yuqing.core.timeutil import local_zone
+from yuqing.notify import service as notify
+from yuqing.notify.schemas import Message
+from yuqing.reports import service
+from yuqing.reports.models import Report, ReportVersion
+from yuqing.reports.schemas import ReportContent, ReportError
+
+
+def daily_at() -> time:
+    """When the daily digest is made, local time (YUQING_REPORT_DAILY_AT, default 09:30)."""
+    value = os.environ.get("YUQING_REPORT_DAILY_AT", "09:30")
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise ReportError(f"YUQING_REPORT_DAILY_AT 的值 {value!r} 不是 HH:MM 时间") from None
+
+
+def save(session: Session, content: ReportContent, *, subject_id: int = 0) -> Report:
+    """Store ``content`` as version 1 of a new report, or as the next version of the same
+    report (kind, period, subject); the caller commits."""
+    report = session.execute(
+        select(Report).where(
+            Report.kind == content.kind,
+            Report.period_start == content.period_start,
+            Report.subject_id == subject_id,
+        )
+    ).scalar_one_or_none()
+    if report is None:
+        report = Report(
+            kind=content.kind,
+            title=content.title,
+            period_start=content.period_start,
+            period_end=content.period_end,
+            subject_id=subject_id,
+        )
+        session.add(report)
+        session.flush()
+    add_version(session, report, content, edited_by="")
+    return report
+
+
+def add_version(
+    session: Session, report: Report, content: ReportContent, *, edited_by: str
+) -> ReportVersion:
+    """A new version; earlier ones, and the sent one, stay as they were."""
+    number = session.execute(
+        select(func.coalesce(func.max(ReportVersion.number), 0)).where(
+            ReportVersion.report_id == report.id
+        )
+    ).scalar_one()
+    version = ReportVersion(
+        report_id=report.id,
+        number=int(number) + 1,
+        text=content.plain_text(),
+        content=content.model_dump_json(),
+        edited_by=edited_by,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def latest(session: Session, report: Report) -> ReportVersion:
+    """The newest version of ``report`` (every report has at least one)."""
+    statement = (
+        select(ReportVersion)
+        .where(ReportVersion.report_id == report.id)
+        .order_by(ReportVersion.number.desc())
+        .limit(1)
+    )
+    return session.execute(statement).scalar_one()
+
+
+def content_of(version: ReportVersion) -> ReportContent:
+    return ReportContent.model_validate_json(version.content)
+
+
+def edit_paragraph(
+    session: Session, *, report: Report, section: int, paragraph: int, text: str, editor: str
+) -> ReportVersion:
+    """An editor's change of one paragraph's text: a new version (quotes are kept as taken)."""
+    content = content_of(latest(session, report))
+    try:
+        content.sections[section].paragraphs[paragraph].text = text
+    except IndexError:
+        raise ReportError(
+            f"报告 {report.id} 没有第 {section + 1} 部分第 {paragraph + 1} 段"
+        ) from None
+    return add_version(session, report, content, edited_by=editor)
+
+
+def mark_sent(session: Session, *, report: Report, now: datetime) -> ReportVersion:
+    version = latest(session, report)
+    version.sent_at = now
+    report.sent_version_id = version.id
+    return version
+
+
+def run_schedule(session: Session, now: datetime) -> Report | None:
+    """Call every minute (``now`` naive UTC): from the configured time on, make yesterday's
+    daily digest once and put it in the outbox (e-mail with the file link, robots with a
+    summary and link). Returns the report made this call, else None; the caller commits."""
+    local = now.replace(tzinfo=UTC).astimezone(local_zone())
+    if local.time() < daily_at():
+        return None
+    day = local.date() - timedelta(days=1)
+    start, _end = service.day_bounds(day)
+    exists = session.execute(
+        select(Report.id).where(
+            Report.kind == "daily", Report.period_start == start, Report.subject_id == 0
+        )
+    ).first()
+    if exists:
+        return None
+    report = save(session, service.daily(session, day=day, now=now))
+    _deliver(session, report, now)
+    return report
+
+
+def _deliver(session: Session, report: Report, now: datetime) -> None:
+    version = latest(session, report)
+    content = content_of(version)
+    overview = content.sections[0].paragraphs[0].text if content.sections else ""
+    link = f"/reports/{report.id}/download?format=docx"
+    message = Message(title=content.title, text=f"{overview}\n下载：{link}", link=link)
+    notify.enqueue(
+        session,
+        message=message,
+        recipients=publicity_recipients(session),
+        dedupe_key=f"report:{report.id}",
+        source_type="report",
+        source_id=report.id,
+    )
+    mark_sent(session, report=report, now=now)
