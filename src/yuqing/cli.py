@@ -18,6 +18,7 @@ from yuqing.core.database import get_engine, session_scope, upgrade_database
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import format_local
 from yuqing.notify import cli as notify_cli
+from yuqing.reports import cli as report_cli
 from yuqing.schemes import cli as schemes_cli
 from yuqing.worker import pipeline
 
@@ -27,6 +28,7 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(schemes_cli.app, name="schemes")
 app.add_typer(model_cli.app, name="model")
 app.add_typer(notify_cli.app, name="notify")
+app.add_typer(report_cli.app, name="report")
 console = Console()
 
 

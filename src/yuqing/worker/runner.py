@@ -10,8 +10,10 @@ from collections.abc import Callable
 from yuqing.alerts import flows as alerts
 from yuqing.cases import flows as cases
 from yuqing.core.database import session_scope
+from yuqing.core.timeutil import utcnow
 from yuqing.events import service as events
 from yuqing.notify import worker as notify
+from yuqing.reports import flows as reports
 from yuqing.sources import flows as sources
 from yuqing.worker import pipeline
 
@@ -25,8 +27,8 @@ NOTIFY_IDLE_SECONDS = 0.3
 
 def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> None:
     """Every minute: case clocks (reminders at 50 % and 80 %, escalation when overdue),
-    window rules (spikes, negative share, silent sources, digests) and the heat of recent
-    events, which cools down as they go quiet."""
+    window rules (spikes, negative share, silent sources, digests), the heat of recent
+    events, which cools down as they go quiet, and the scheduled daily report."""
     while not stop.wait(every):
         try:
             with session_scope() as session:
@@ -34,6 +36,8 @@ def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> N
             with session_scope() as session:
                 alerts.evaluate_periodic(session)
                 events.refresh_heat(session)
+            with session_scope() as session:
+                reports.run_schedule(session, utcnow())
         except Exception:  # one bad minute must not end the loop
             log.exception("periodic evaluation failed")
 
