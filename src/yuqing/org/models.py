@@ -33,12 +33,11 @@ class Unit(Base):
         ForeignKey("unit.id", ondelete="RESTRICT"), index=True
     )
     kind_id: Mapped[int | None] = mapped_column(ForeignKey("unit_kind.id", ondelete="SET NULL"))
-    head_person_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL", use_alter=True)
-    )
-    contact_person_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL", use_alter=True)
-    )
+    # No foreign keys here: unit → person → unit would be a cycle that a single migration
+    # cannot create on PostgreSQL; the service checks the ids and clears them when a person
+    # is removed.
+    head_person_id: Mapped[int | None] = mapped_column(Integer)
+    contact_person_id: Mapped[int | None] = mapped_column(Integer)
     student_count: Mapped[int | None] = mapped_column(Integer)  # for per-200-students quotas
     order: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

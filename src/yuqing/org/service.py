@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.core import audit
@@ -269,6 +269,13 @@ def set_duty_roles(
 
 def remove_person(session: Session, *, person: Person, actor: Actor) -> None:
     values = _person_values(person)
+    # Units name their head and contact by id without a foreign key: clear them here.
+    session.execute(
+        update(Unit).where(Unit.head_person_id == person.id).values(head_person_id=None)
+    )
+    session.execute(
+        update(Unit).where(Unit.contact_person_id == person.id).values(contact_person_id=None)
+    )
     session.delete(person)
     session.flush()
     audit.record(

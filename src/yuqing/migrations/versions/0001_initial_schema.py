@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 04:26:54.066684
+Create Date: 2026-11-27 04:29:18.253577
 """
 
 from __future__ import annotations
@@ -459,20 +459,6 @@ def upgrade() -> None:
         sa.Column("student_count", sa.Integer(), nullable=True),
         sa.Column("order", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["contact_person_id"],
-            ["person.id"],
-            name=op.f("fk_unit_contact_person_id_person"),
-            ondelete="SET NULL",
-            use_alter=True,
-        ),
-        sa.ForeignKeyConstraint(
-            ["head_person_id"],
-            ["person.id"],
-            name=op.f("fk_unit_head_person_id_person"),
-            ondelete="SET NULL",
-            use_alter=True,
-        ),
         sa.ForeignKeyConstraint(
             ["kind_id"],
             ["unit_kind.id"],
