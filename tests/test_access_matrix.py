@@ -1360,3 +1360,30 @@ def test_a_reporting_unit_sees_its_case_but_not_who_handles_it(
     office.close()
     assert OTHER_UNIT_NAME in seen and OTHER_PERSON_NAME in seen
     assert listed == set(world.cases.values())
+
+
+def test_a_unit_filter_does_not_tell_a_reporting_unit_who_handles_its_case(
+    engine: Engine, world: World
+) -> None:
+    """Filtering by the other college's id finds nothing, though the shared case is handled
+    there: otherwise trying unit ids would name the handling unit."""
+    client = _signed_in(engine, world, "unit_member")
+    shared = CASE_TITLES["shared"]
+    found: dict[int, list[str]] = {}
+    for unit_id in (world.own_unit, world.other_unit):
+        query = {"unit_id": unit_id}
+        items = client.get("/api/v1/cases", params=query).json()["items"]
+        found[unit_id] = [
+            *(item["title"] for item in items),
+            *_ledger_rows(client.get("/cases/ledger.xlsx", params=query)),
+            *(t for t in CASE_TITLES.values() if t in client.get("/cases", params=query).text),
+            *(
+                t
+                for t in CASE_TITLES.values()
+                if t in client.get("/cases/library", params=query).text
+            ),
+        ]
+    client.close()
+    assert CASE_TITLES[OWN] in found[world.own_unit]  # the filter works on its own college
+    assert CASE_TITLES["own_closed"] in found[world.own_unit]
+    assert shared not in found[world.own_unit] and found[world.other_unit] == []

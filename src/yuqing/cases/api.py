@@ -173,6 +173,8 @@ def list_cases(
 ) -> CaseList:
     if status and status not in config.STATUSES:
         raise HTTPException(422, {"rule": "status", "message": f"没有名为“{status}”的状态"})
+    if unit_id is not None and not principal.sees_unit(unit_id):
+        unit_id = 0  # no unit has id 0: a reporting unit must not find who handles its case
     cases, total = service.list_cases(
         session,
         principal=principal,

@@ -43,6 +43,7 @@ Handler = Annotated[Principal, Depends(require("cases.handle"))]
 Text = Annotated[str, Form(max_length=20_000)]
 LIBRARY_PAGE = 20
 HIDDEN_UNIT = "其他单位"
+NO_UNIT = 0  # no unit has this id: a filter that matches no case
 HIDDEN_ACTOR = "承办单位"  # signs the handling unit's steps for a viewer who may not see it
 
 ENTRY_KINDS = {
@@ -87,6 +88,13 @@ def _int_or_none(value: str | None) -> int | None:
     return int(value) if value.isdigit() and len(value) < 12 else None
 
 
+def _unit_filter(principal: Principal, value: str) -> int | None:
+    """The unit asked for in a filter. One outside the viewer's units matches nothing: a unit
+    that reported a case another unit handles must not learn which by trying unit ids."""
+    unit = _int_or_none(value)
+    return unit if unit is None or principal.sees_unit(unit) else NO_UNIT
+
+
 def _sees_unit_of(principal: Principal, case: Case) -> bool:
     """Whether the viewer may see who handles the case: a unit that reported a case another
     unit handles sees the case, not the other unit's name or people."""
@@ -116,7 +124,7 @@ def board_page(
     filters = {
         "q": q.strip(),
         "grade": grade,
-        "unit_id": _int_or_none(unit_id),
+        "unit_id": _unit_filter(principal, unit_id),
         "status": status if status in config.OPEN_STATUSES else "",
         "overdue": bool(overdue),
     }
@@ -290,7 +298,7 @@ def library_page(
     tag: Annotated[str, Query(max_length=60)] = "",
     page: Annotated[int, Query(ge=1, le=500)] = 1,
 ) -> HTMLResponse:
-    unit = _int_or_none(unit_id)
+    unit = _unit_filter(principal, unit_id)
     cases, total = service.list_cases(
         session,
         principal=principal,
@@ -350,7 +358,7 @@ def ledger(
         principal=principal,
         q=q or None,
         grade=grade or None,
-        unit_id=_int_or_none(unit_id),
+        unit_id=_unit_filter(principal, unit_id),
         tag=tag or None,
         closed={"1": True, "0": False}.get(closed),
     )
