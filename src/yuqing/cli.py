@@ -116,6 +116,17 @@ def serve(
         stop.set()
 
 
+@app.command(name="rebuild-counts")
+def rebuild_counts() -> None:
+    """重新计算大屏的预聚合计数（升级或导入历史数据后使用）。"""
+    from yuqing.dashboard import service as dashboard
+
+    upgrade_database()
+    with session_scope() as session:
+        rows = dashboard.rebuild(session)
+    console.print(f"已重新计算大屏计数：{rows} 条计数记录。")
+
+
 @app.command()
 def worker(
     fetch: Annotated[bool, typer.Option("--fetch/--no-fetch", help="同时抓取信息源")] = True,

@@ -18,6 +18,7 @@ from yuqing.alerts import flows as alerts
 from yuqing.analysis import places as place_finder
 from yuqing.analysis import risk
 from yuqing.analysis.sentiment import get_emotion_model, get_sentiment_model
+from yuqing.dashboard import flows as dashboard
 from yuqing.events import flows as events
 from yuqing.mentions import neardup
 from yuqing.mentions import service as mentions
@@ -47,6 +48,7 @@ def analyse(session: Session, source: Source, rows: list[dict[str, Any]]) -> Fin
     if rows:
         steps.append(_analyse_rows(session, source, rows))
     steps.append(events.stage(session, source, rows))  # after near-duplicates: needs groups
+    steps.append(dashboard.stage(session, source, rows))  # the pre-aggregated counts
     steps.append(alerts.stage(session, source, rows))  # last: reads matches, risk, events
 
     def finish(mention_ids: list[int]) -> None:
