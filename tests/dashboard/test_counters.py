@@ -22,15 +22,8 @@ NOW = datetime(2024, 5, 20, 6, 30)  # 14:30 in Beijing
 
 
 def _analyse(session: Session, source: Source, rows: list[dict[str, Any]]) -> Any:
-    """The pipeline's stages with the dashboard stage added, as worker/pipeline.py will."""
-    steps = [pipeline.analyse(session, source, rows), flows.stage(session, source, rows)]
-
-    def finish(ids: list[int]) -> None:
-        for step in steps:
-            if step is not None:
-                step(ids)
-
-    return finish
+    """The whole pipeline's analysis; its dashboard stage keeps the counters."""
+    return pipeline.analyse(session, source, rows)
 
 
 def _items(prefix: str, hours_ago: list[int]) -> list[dict[str, Any]]:
