@@ -768,6 +768,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         missing="rule_id",
     ),
     # events: read with mentions; merging and splitting re-file mentions (as labelling does)
+    ("GET", "/dashboard"): Route("mentions.read"),
+    ("GET", "/api/v1/dashboard"): Route("mentions.read"),
     ("GET", "/events"): Route("mentions.read"),
     ("GET", "/events/hot"): Route("mentions.read"),
     ("GET", "/events/{event_id}"): Route("mentions.read", missing="event_id"),

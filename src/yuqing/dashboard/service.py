@@ -262,7 +262,9 @@ def open_cases(session: Session, principal: Principal, now: datetime) -> dict[st
                 "status": r.status_label,
                 "grade": r.grade_name,
                 "grade_color": r.grade_color,
-                "unit": r.unit_name,
+                # A case this unit reported but another unit handles: the handler stays unnamed,
+                # as on the case pages.
+                "unit": r.unit_name if principal.sees_unit(r.unit_id) else "其他单位",
                 "clock": r.clock_label,
                 "due_at": _iso_local(r.due_at),
                 "seconds_left": None if r.seconds_left is None else int(r.seconds_left),

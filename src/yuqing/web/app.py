@@ -16,6 +16,7 @@ from yuqing.auth import views as auth_views
 from yuqing.auth.deps import Forbidden, LoginRequired, PasswordChangeRequired
 from yuqing.cases import api as cases_api
 from yuqing.cases import views as cases_views
+from yuqing.dashboard import views as dashboard_views
 from yuqing.events import views as events_views
 from yuqing.mentions import api as mentions_api
 from yuqing.mentions import views as mentions_views
@@ -51,6 +52,7 @@ def create_app() -> FastAPI:
     app.include_router(events_views.router)
     app.include_router(cases_api.router)
     app.include_router(cases_views.router)
+    app.include_router(dashboard_views.router)
     app.include_router(notify_views.router)
     _handle_access_errors(app)
     return app
