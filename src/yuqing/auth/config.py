@@ -22,6 +22,7 @@ PERMISSIONS: dict[str, str] = {
     "cases.report": "报送",
     "cases.manage": "研判、下发、审核、办结",
     "cases.handle": "本单位处置与反馈",
+    "reports.manage": "生成、编辑与发送报告",
 }
 
 _ALL = list(PERMISSIONS)
