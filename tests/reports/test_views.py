@@ -119,6 +119,8 @@ def test_event_report_edit_keeps_the_sent_version(
             data={"section": 0, "paragraph": 0, "text": "改写", "csrf_token": _csrf(client)},
         )
         assert quoted.status_code == 422 and "不能编辑" in quoted.text
+        missing = client.post("/events/999999/report", data={"csrf_token": _csrf(client)})
+        assert missing.status_code == 404 and "没有 ID 为 999999 的事件" in missing.text
     session.expire_all()
     report = session.get(Report, report_id)
     assert report is not None
