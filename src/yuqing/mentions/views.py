@@ -18,6 +18,7 @@ from yuqing.analysis.risk import RiskScore
 from yuqing.auth.deps import require
 from yuqing.core.database import get_session
 from yuqing.core.timeutil import local_zone, to_utc_naive
+from yuqing.dashboard import service as dashboard
 from yuqing.mentions import neardup, service
 from yuqing.mentions import search as mention_search
 from yuqing.mentions.models import Mention, MentionPlace
@@ -191,6 +192,9 @@ def stream(request: Request, session: SessionDep, filters: FiltersDep) -> HTMLRe
         response.headers["HX-Push-Url"] = query_url("/", filters.query())
     else:
         context.update(nav="stream", **_filter_choices(session))
+        principal = getattr(request.state, "principal", None)
+        if principal is not None:  # today's figures, with the cases of the user's unit
+            context["numbers"] = dashboard.home_numbers(session, principal)
         response = render(request, "mentions/stream.html", context)
     response.headers["Vary"] = "HX-Request"
     return response
