@@ -114,6 +114,7 @@ class World:
     event: int = 0
     target_message: int = 0
     case_mention: int = 0  # a repost of the event: attached to and detached from cases
+    report: int = 0
     cases: dict[str, int] = field(default_factory=dict)  # standing cases, see _add_cases
     tokens: dict[str, int] = field(default_factory=dict)  # user name → that user's token id
     inbox: dict[str, int] = field(default_factory=dict)  # user name → a message to that user
@@ -234,6 +235,7 @@ def build_world(engine: Engine, server: LocalServer) -> World:
     world.event, members = world.fresh_event(2)
     world.case_mention = members[1]
     _add_cases(world)
+    world.report = _report(engine, world.event)
     world.target_message = _inbox_message(engine, "target_user", ids[1], PRIVATE_TITLE)
     return world
 
@@ -769,6 +771,19 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     # events: read with mentions; merging and splitting re-file mentions (as labelling does)
     ("GET", "/dashboard"): Route("mentions.read"),
+    ("GET", "/reports"): Route("mentions.read"),
+    ("GET", "/reports/{report_id}"): Route("mentions.read", missing="report_id"),
+    ("GET", "/reports/{report_id}/download"): Route(
+        "mentions.read", lambda ask: Call(query={"format": "html"}), missing="report_id"
+    ),
+    ("POST", "/reports/generate"): Route("reports.manage", _form(kind="daily", date="2024-05-01")),
+    ("POST", "/reports/{report_id}/edit"): Route(
+        "reports.manage",
+        _form(section="3", paragraph="0", text="建议学校尽快发布情况说明。"),
+        missing="report_id",
+    ),
+    ("POST", "/reports/{report_id}/sent"): Route("reports.manage", _form(), missing="report_id"),
+    ("POST", "/events/{event_id}/report"): Route("reports.manage", _form(), missing="event_id"),
     ("GET", "/api/v1/dashboard"): Route("mentions.read"),
     ("GET", "/events"): Route("mentions.read"),
     ("GET", "/events/hot"): Route("mentions.read"),
@@ -850,6 +865,18 @@ ROUTES: dict[tuple[str, str], Route] = {
 }
 
 
+def _report(engine: Engine, event_id: int) -> int:
+    """A special report (专报) on the test event: its 处置建议 is the editable part."""
+    from yuqing.reports import flows as report_flows
+    from yuqing.reports import service as report_service
+
+    with Session(engine) as session:
+        content = report_service.event_report(session, event_id=event_id)
+        report = report_flows.save(session, content, subject_id=event_id)
+        session.commit()
+        return report.id
+
+
 def _default_params(world: World) -> dict[str, Any]:
     return {
         "mention_id": world.mention,
@@ -861,6 +888,7 @@ def _default_params(world: World) -> dict[str, Any]:
         "category_id": world.category,
         "event_id": world.event,
         "channel_id": world.channel,
+        "report_id": world.report,
     }
 
 

@@ -22,6 +22,7 @@ from yuqing.mentions import api as mentions_api
 from yuqing.mentions import views as mentions_views
 from yuqing.notify import views as notify_views
 from yuqing.org import views as org_views
+from yuqing.reports import views as reports_views
 from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
 from yuqing.web import docs
@@ -53,6 +54,7 @@ def create_app() -> FastAPI:
     app.include_router(cases_api.router)
     app.include_router(cases_views.router)
     app.include_router(dashboard_views.router)
+    app.include_router(reports_views.router)
     app.include_router(notify_views.router)
     _handle_access_errors(app)
     return app
