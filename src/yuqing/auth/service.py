@@ -77,7 +77,15 @@ def _hash_secret(value: str) -> str:
 
 
 def ensure_roles(session: Session) -> None:
-    """Create the default roles that do not exist yet (names stay editable)."""
+    """Create the default roles that do not exist yet (names stay editable). The
+    administrator role holds every permission by definition, so permissions added by an
+    upgrade are given to it here; other roles keep what the institution set."""
+    admin = session.execute(select(Role).where(Role.key == "admin")).scalar_one_or_none()
+    if admin is not None:
+        held = admin.permissions.split()
+        missing = [p for p in config.PERMISSIONS if p not in held]
+        if missing:
+            admin.permissions = " ".join([*held, *missing])
     existing = set(session.execute(select(Role.key)).scalars())
     for key, name, order, all_units, permissions in config.ROLES:
         if key not in existing:
