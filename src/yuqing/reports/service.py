@@ -44,6 +44,8 @@ REPORTER = Principal(
     visible_units=None,
 )
 TOP_EVENTS = 5
+# Weekly/monthly list more, but still a short table: a month can hold thousands of events.
+PERIOD_TOP_EVENTS = 10
 ATTENTION_ITEMS = 3
 
 
@@ -383,7 +385,9 @@ def _period_report(
                 )
             ],
         ),
-        _events_section(session, "二、热点事件", top_events(session, start, end, limit=10)),
+        _events_section(
+            session, "二、热点事件", top_events(session, start, end, limit=PERIOD_TOP_EVENTS)
+        ),
         _ranking_section("三、来源与地域", sources, regions),
         _attention_section(session, "四、需关注的负面信息", start, end),
         _cases_section(session, "五、舆情处置", start, end, now),
