@@ -19,20 +19,18 @@ from yuqing.alerts.rules import Rule
 from yuqing.alerts.schemas import RuleIn, RuleParams
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 from yuqing.notify.models import Channel
 from yuqing.notify.service import STATE_LABELS as DELIVERY_LABELS
 from yuqing.org.models import DutyRole, Person, Unit
 from yuqing.schemes.models import Scheme
 from yuqing.sources.models import Source
-from yuqing.web.csrf import csrf_problem
-from yuqing.web.templating import error_page, render
+from yuqing.web.csrf import CsrfProblem
+from yuqing.web.templating import error_page, refused, render
 
 router = APIRouter()
-SessionDep = Annotated[Session, Depends(get_session)]
 CanRead = Annotated[Principal, Depends(require("mentions.read"))]
 CanManage = Annotated[Principal, Depends(require("alerts.manage"))]
-CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
 PAGE_SIZE = 30
 
 LABELS = {
@@ -55,10 +53,6 @@ def _rule_or_404(rule_id: int, session: SessionDep) -> AlertRule:
 
 
 CurrentRule = Annotated[AlertRule, Depends(_rule_or_404)]
-
-
-def _refused(request: Request, problem: str) -> HTMLResponse:
-    return error_page(request, status_code=403, title="请求已拒绝", message=problem)
 
 
 # --- alerts ------------------------------------------------------------------------------
@@ -159,7 +153,7 @@ async def save_words(
     problem: CsrfProblem,
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     category = session.get(SensitiveCategory, category_id)
     if category is None:
         raise HTTPException(404, f"没有 ID 为 {category_id} 的敏感词类别")
@@ -219,7 +213,7 @@ async def raise_alert(
     request: Request, session: SessionDep, principal: CanRead, problem: CsrfProblem
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     form = await request.form()
     mention_id = _int(form.get("mention_id"))
     event_id = _int(form.get("event_id"))
@@ -428,7 +422,7 @@ async def create_rule(
     request: Request, session: SessionDep, principal: CanManage, problem: CsrfProblem
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     return await _save(request, session, None, principal)
 
 
@@ -441,7 +435,7 @@ async def update_rule(
     rule: CurrentRule,
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     return await _save(request, session, rule, principal)
 
 
@@ -454,7 +448,7 @@ def delete_rule(
     rule: CurrentRule,
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     name = rule.name
     service.delete_rule(session, rule=rule, actor=principal.actor)
     session.commit()

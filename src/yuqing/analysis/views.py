@@ -5,20 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.analysis import service
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
-from yuqing.core.database import get_session
-from yuqing.web.csrf import csrf_problem
+from yuqing.core.database import SessionDep
+from yuqing.web.csrf import CsrfProblem
 from yuqing.web.templating import error_page
 
 router = APIRouter(include_in_schema=False)
-
-SessionDep = Annotated[Session, Depends(get_session)]
-CsrfDep = Annotated[str | None, Depends(csrf_problem)]
 
 
 @router.post("/mentions/{mention_id}/sentiment", response_model=None)
@@ -27,7 +23,7 @@ def correct_sentiment(
     mention_id: int,
     session: SessionDep,
     principal: Annotated[Principal, Depends(require("mentions.label"))],
-    problem: CsrfDep,
+    problem: CsrfProblem,
     label: Annotated[str, Form()] = "",
     emotion: Annotated[str, Form()] = "",
 ) -> Response | HTMLResponse:

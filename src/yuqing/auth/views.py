@@ -17,15 +17,13 @@ from yuqing.auth import config, service
 from yuqing.auth.deps import SESSION_COOKIE, SignedIn, client_ip, require
 from yuqing.auth.models import ApiToken, Role, User
 from yuqing.core import audit
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import local_zone, to_utc_naive, utcnow
 from yuqing.org import service as org
-from yuqing.web.csrf import csrf_problem
+from yuqing.web.csrf import CsrfProblem
 from yuqing.web.templating import error_page, render
 
 router = APIRouter()
-SessionDep = Annotated[Session, Depends(get_session)]
-CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
 
 
 def _safe_next(target: str | None) -> str:

@@ -16,11 +16,10 @@ from yuqing.auth.service import Principal
 from yuqing.cases import config, service
 from yuqing.cases.models import Case
 from yuqing.cases.schemas import CaseError, CaseNotFound, CasePermissionError, TimerView
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 
 router = APIRouter(prefix="/api/v1/cases", tags=["舆情处置 cases"])
 
-SessionDep = Annotated[Session, Depends(get_session)]
 Reader = Annotated[Principal, Depends(require("cases.read"))]
 Reporter = Annotated[Principal, Depends(require("cases.report"))]
 

@@ -23,19 +23,17 @@ from yuqing.auth.service import Principal
 from yuqing.cases import config, excel, service
 from yuqing.cases.models import Case
 from yuqing.cases.schemas import BoardRow, CaseError, CaseNotFound, CasePermissionError
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import to_local, utcnow
 from yuqing.events.models import Event
 from yuqing.mentions.models import Mention
 from yuqing.org import service as org
 from yuqing.org.models import Person, Unit
-from yuqing.web.csrf import csrf_problem
-from yuqing.web.templating import error_page, render
+from yuqing.web.csrf import CsrfProblem
+from yuqing.web.templating import error_page, refused, render
 
 router = APIRouter(include_in_schema=False)
 
-SessionDep = Annotated[Session, Depends(get_session)]
-CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
 Reader = Annotated[Principal, Depends(require("cases.read"))]
 Reporter = Annotated[Principal, Depends(require("cases.report"))]
 Manager = Annotated[Principal, Depends(require("cases.manage"))]
@@ -77,10 +75,6 @@ def _not_found(request: Request) -> HTMLResponse:
         title="找不到",
         message="该舆情处置单不存在，或不在您的查看范围内。",
     )
-
-
-def _refused(request: Request, message: str) -> HTMLResponse:
-    return error_page(request, status_code=403, title="请求已拒绝", message=message)
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -203,7 +197,7 @@ def report_case(
     summary: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     form = {"title": title, "link": link, "summary": summary}
     link = link.strip()
     if link and not link.lower().startswith(("http://", "https://")):
@@ -213,7 +207,7 @@ def report_case(
             session, principal=principal, title=title, link=link or None, summary=summary
         )
     except CasePermissionError as error:
-        return _refused(request, error.message)
+        return refused(request, error.message)
     except CaseError as error:
         session.rollback()
         return _new_form(request, form, error=error.message, status_code=422)
@@ -226,7 +220,7 @@ def _opened(request: Request, session: Session, principal: Principal, opener: An
     try:
         case = opener()
     except CasePermissionError as error:
-        return _refused(request, error.message)
+        return refused(request, error.message)
     except CaseError:
         session.rollback()
         return error_page(request, status_code=404, title="找不到", message="该条目不存在。")
@@ -247,7 +241,7 @@ def open_from_mention(
     request: Request, mention_id: int, session: SessionDep, problem: CsrfProblem, p: Reporter
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     return _opened(
         request,
         session,
@@ -261,7 +255,7 @@ def open_from_event(
     request: Request, event_id: int, session: SessionDep, problem: CsrfProblem, p: Reporter
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     return _opened(
         request,
         session,
@@ -275,7 +269,7 @@ def open_from_alert(
     request: Request, alert_id: int, session: SessionDep, problem: CsrfProblem, p: Reporter
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     return _opened(
         request,
         session,
@@ -576,7 +570,7 @@ def _act(
 ) -> Response:
     """Run one action on a visible case: commit and go back to the page, or show why not."""
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     try:
         case = service.get_case(session, principal=principal, case_id=case_id)
     except CaseNotFound:
@@ -588,7 +582,7 @@ def _act(
         return _not_found(request)
     except CasePermissionError as error:
         session.rollback()
-        return _refused(request, error.message)
+        return refused(request, error.message)
     except CaseError as error:
         session.rollback()
         case = service.get_case(session, principal=principal, case_id=case_id)

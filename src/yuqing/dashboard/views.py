@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 from yuqing.dashboard import service
 from yuqing.web.templating import STATIC_DIR, render
 
 router = APIRouter()
-SessionDep = Annotated[Session, Depends(get_session)]
 Reader = Annotated[Principal, Depends(require("mentions.read"))]
 ECHARTS_FILE = STATIC_DIR / "vendor" / "echarts.min.js"
 

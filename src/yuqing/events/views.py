@@ -10,18 +10,16 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 from yuqing.events import service
 from yuqing.events.models import Event
-from yuqing.web.csrf import csrf_problem
+from yuqing.web.csrf import CsrfProblem
 from yuqing.web.templating import error_page, render
 
 router = APIRouter(include_in_schema=False)
-SessionDep = Annotated[Session, Depends(get_session)]
 CanRead = Depends(require("mentions.read"))
 # Merging and splitting re-files mentions, as correcting a label does: the same permission.
 CanManage = Annotated[Principal, Depends(require("mentions.label"))]
-CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
 PAGE_SIZE = 20
 MAX_PAGE = 500
 SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负面", "unscored": "未判定"}

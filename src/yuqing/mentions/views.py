@@ -16,7 +16,7 @@ from yuqing.analysis import places
 from yuqing.analysis import service as analysis_service
 from yuqing.analysis.risk import RiskScore
 from yuqing.auth.deps import require
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import local_zone, to_utc_naive
 from yuqing.dashboard import service as dashboard
 from yuqing.mentions import neardup, service
@@ -31,7 +31,6 @@ from yuqing.web.templating import paragraphs as _paragraphs
 # Every page here only reads mentions.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require("mentions.read"))])
 
-SessionDep = Annotated[Session, Depends(get_session)]
 PAGE_SIZE = 20
 MAX_PAGE = 500
 

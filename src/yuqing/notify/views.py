@@ -11,23 +11,17 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import SignedIn, require
 from yuqing.auth.service import Principal
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 from yuqing.notify import service
 from yuqing.notify.channels import CHANNEL_KINDS
 from yuqing.notify.models import Channel
-from yuqing.web.csrf import csrf_problem
-from yuqing.web.templating import error_page, render
+from yuqing.web.csrf import CsrfProblem
+from yuqing.web.templating import error_page, refused, render
 
 router = APIRouter(include_in_schema=False)
 
-SessionDep = Annotated[Session, Depends(get_session)]
-CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
 Manager = Annotated[Principal, Depends(require("notify.manage"))]
 PAGE_SIZE = 50
-
-
-def _refused(request: Request, message: str) -> HTMLResponse:
-    return error_page(request, status_code=403, title="请求已拒绝", message=message)
 
 
 # --- inbox ------------------------------------------------------------------------------
@@ -89,7 +83,7 @@ def read_all(
     request: Request, session: SessionDep, principal: SignedIn, problem: CsrfProblem
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     service.mark_all_read(session, user_id=principal.user_id)
     session.commit()
     return RedirectResponse("/inbox", status_code=303)
@@ -150,7 +144,7 @@ def add_channel(
     secret: Annotated[str, Form()] = "",
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     try:
         channel = service.create_channel(
             session, kind=kind, name=name, url=url, secret=secret, actor=principal.actor
@@ -184,7 +178,7 @@ def test_channel(
     channel_id: int,
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     channel = _channel_or_404(request, session, channel_id)
     if not isinstance(channel, Channel):
         return channel
@@ -208,7 +202,7 @@ def toggle_channel(
     enabled: Annotated[str, Form()] = "",
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     channel = _channel_or_404(request, session, channel_id)
     if not isinstance(channel, Channel):
         return channel

@@ -15,17 +15,15 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 from yuqing.org import excel, service
 from yuqing.org.models import Person, Unit
 from yuqing.org.schemas import PersonIn, RosterImport, UnitIn
-from yuqing.web.csrf import csrf_problem
-from yuqing.web.templating import error_page, render
+from yuqing.web.csrf import CsrfProblem, csrf_problem
+from yuqing.web.templating import error_page, refused, render
 
 router = APIRouter(include_in_schema=False)
 
-SessionDep = Annotated[Session, Depends(get_session)]
-CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
 Reader = Annotated[Principal, Depends(require("org.read"))]
 Manager = Annotated[Principal, Depends(require("org.manage"))]
 # Multipart framing around the file: boundaries, part headers, the CSRF field.
@@ -48,10 +46,6 @@ def _not_found(request: Request) -> HTMLResponse:
         title="找不到",
         message="该单位或人员不存在，或不在您的查看范围内。",
     )
-
-
-def _refused(request: Request, message: str) -> HTMLResponse:
-    return error_page(request, status_code=403, title="请求已拒绝", message=message)
 
 
 def _int_or_none(value: str) -> int | None:
@@ -107,7 +101,7 @@ def create_unit(
     student_count: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     try:
         unit_in = UnitIn(
             name=name,
@@ -123,7 +117,7 @@ def create_unit(
     except service.OrgAccessError:
         return _not_found(request)
     except service.OrgPermissionError as error:
-        return _refused(request, str(error))
+        return refused(request, str(error))
     session.commit()
     return RedirectResponse(f"/org/units/{unit.id}?saved=1", status_code=303)
 
@@ -193,7 +187,7 @@ def edit_unit(
     student_count: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     try:
         unit = service.visible_unit(session, viewer=principal, unit_id=unit_id)
     except service.OrgAccessError:
@@ -218,7 +212,7 @@ def edit_unit(
     except service.OrgAccessError:
         return _not_found(request)
     except service.OrgPermissionError as error:
-        return _refused(request, str(error))
+        return refused(request, str(error))
     session.commit()
     return RedirectResponse(f"/org/units/{unit.id}?saved=1", status_code=303)
 
@@ -341,7 +335,7 @@ def create_person(
     form: Annotated[PersonForm, Depends()],
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     return _save(request, session, principal, person=None, form=form)
 
 
@@ -355,7 +349,7 @@ def edit_person(
     form: Annotated[PersonForm, Depends()],
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     try:
         person = service.visible_person(session, viewer=principal, person_id=person_id)
     except service.OrgAccessError:
@@ -401,7 +395,7 @@ def _save(
             status_code=400,
         )
     except service.OrgPermissionError as error:
-        return _refused(request, str(error))
+        return refused(request, str(error))
     session.commit()
     return RedirectResponse(f"/org/people/{saved.id}?saved=1", status_code=303)
 
@@ -414,7 +408,7 @@ def settings_page(request: Request, session: SessionDep, principal: Manager) -> 
     try:
         service.check_all_units_manager(principal)
     except service.OrgPermissionError as error:
-        return _refused(request, str(error))
+        return refused(request, str(error))
     return _settings(request, session)
 
 
@@ -452,7 +446,7 @@ def save_lookup(
 ) -> Response:
     """Rename (``item_id`` given) or add a duty role (``what=roles``) or unit kind (``kinds``)."""
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     if what not in ("roles", "kinds"):
         return _not_found(request)
     target = _int_or_none(item_id)
@@ -467,7 +461,7 @@ def save_lookup(
         else:
             service.rename_kind(session, viewer=principal, kind_id=target, name=name)
     except service.OrgPermissionError as error:
-        return _refused(request, str(error))
+        return refused(request, str(error))
     except service.OrgAccessError:
         return _not_found(request)
     except service.OrgError as error:
@@ -558,7 +552,7 @@ async def import_roster(request: Request, session: SessionDep, principal: Manage
         return _import(request, error=message, status_code=413)
     problem = await csrf_problem(request)
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     form = await request.form(max_files=1, max_fields=10)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:

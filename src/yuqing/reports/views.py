@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
 from yuqing.core import audit
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import to_local, utcnow
 from yuqing.events.models import Event
 from yuqing.reports import flows, service
@@ -24,14 +24,12 @@ from yuqing.reports.cli import render as render_file
 from yuqing.reports.html import to_html
 from yuqing.reports.models import Report, ReportVersion
 from yuqing.reports.schemas import KIND_LABELS, ReportContent, ReportError
-from yuqing.web.csrf import csrf_problem
+from yuqing.web.csrf import CsrfProblem
 from yuqing.web.templating import error_page, render
 
 router = APIRouter(include_in_schema=False)
-SessionDep = Annotated[Session, Depends(get_session)]
 CanRead = Annotated[Principal, Depends(require("mentions.read"))]
 CanManage = Annotated[Principal, Depends(require("reports.manage"))]
-CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
 LIST_LIMIT = 200
 MEDIA_TYPES = {
     Format.docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",

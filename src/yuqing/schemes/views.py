@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 from yuqing.schemes import flows, service
 from yuqing.schemes.highlight import highlight
 from yuqing.schemes.models import Scheme
@@ -28,14 +28,12 @@ from yuqing.schemes.schemas import (
     SchemeOut,
     check_query,
 )
-from yuqing.web.csrf import csrf_problem
+from yuqing.web.csrf import CsrfProblem
 from yuqing.web.templating import error_page, render
 
 router = APIRouter()
-SessionDep = Annotated[Session, Depends(get_session)]
 CanRead = Annotated[Principal, Depends(require("schemes.read"))]
 CanManage = Annotated[Principal, Depends(require("schemes.manage"))]
-CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
 PAGE_SIZE = 20
 
 

@@ -13,20 +13,18 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
-from yuqing.core.database import get_session
+from yuqing.core.database import SessionDep
 from yuqing.sources import flows, service
 from yuqing.sources.health import Health, health_for_all
 from yuqing.sources.models import FetchRun, Source
 from yuqing.sources.schemas import FETCHED_KINDS, SourceIn
-from yuqing.web.csrf import csrf_problem
-from yuqing.web.templating import error_page, render
+from yuqing.web.csrf import CsrfProblem
+from yuqing.web.templating import error_page, refused, render
 from yuqing.worker import pipeline
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
 
-SessionDep = Annotated[Session, Depends(get_session)]
-CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
 CanRead = Annotated[Principal, Depends(require("sources.read"))]
 CanManage = Annotated[Principal, Depends(require("sources.manage"))]
 
@@ -109,10 +107,6 @@ def _validation_messages(error: ValidationError) -> dict[str, str]:
     return messages
 
 
-def _refused(request: Request, problem: str) -> HTMLResponse:
-    return error_page(request, status_code=403, title="请求已拒绝", message=problem)
-
-
 @router.post("/sources", response_class=HTMLResponse)
 def add_source(
     request: Request,
@@ -126,7 +120,7 @@ def add_source(
 ) -> Response:
     """Add a source from the form; problems come back on the form, in Chinese."""
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     form = {"name": name.strip(), "kind": kind, "url": url.strip(), "interval": interval.strip()}
     errors: dict[str, str] = {}
     try:
@@ -170,7 +164,7 @@ def remove_source(
     source_id: int,
 ) -> Response:
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     source = _source_or_404(request, session, source_id)
     if not isinstance(source, Source):
         return source
@@ -219,7 +213,7 @@ def fetch_now(
 ) -> Response:
     """Fetch one source now; HTMX gets the result line, a plain form the whole page."""
     if problem:
-        return _refused(request, problem)
+        return refused(request, problem)
     source = _source_or_404(request, session, source_id)
     if not isinstance(source, Source):
         return source

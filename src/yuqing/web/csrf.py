@@ -14,9 +14,10 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 
 from yuqing.core.settings import get_settings
 
@@ -129,3 +130,7 @@ async def csrf_problem(request: Request) -> str | None:
     if not hmac.compare_digest(cookie, sent) or not _well_signed(cookie):
         return "表单安全令牌无效或已过期，请刷新页面后重试。"
     return None
+
+
+CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
+"""A POST route's CSRF verdict: ``None`` when genuine, else the reason to refuse it."""

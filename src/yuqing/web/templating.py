@@ -117,3 +117,8 @@ def error_page(request: Request, *, status_code: int, title: str, message: str) 
         {"title": title, "message": message, "status": status_code},
         status_code=status_code,
     )
+
+
+def refused(request: Request, problem: str) -> HTMLResponse:
+    """The page a forged or stale form gets (403), with the reason in Chinese."""
+    return error_page(request, status_code=403, title="请求已拒绝", message=problem)
