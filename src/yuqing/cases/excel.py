@@ -20,8 +20,8 @@ from yuqing.auth.service import Principal
 from yuqing.cases import service
 from yuqing.cases.models import Case
 from yuqing.core import audit
-from yuqing.core.audit import neutralise
 from yuqing.core.timeutil import format_local, utcnow
+from yuqing.core.xlsx import neutralise
 from yuqing.org.models import Person, Unit
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

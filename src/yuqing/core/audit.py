@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from yuqing.core.database import Base
 from yuqing.core.timeutil import format_local, utcnow
+from yuqing.core.xlsx import neutralise
 
 GENESIS = "0" * 64
 
@@ -323,17 +324,6 @@ EXPORT_HEADER = [
     "变更",
 ]
 EXPORT_LIMIT = 100_000  # rows per export; a larger audit needs narrower filters
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV/formula injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: object) -> object:
-    """A cell value no spreadsheet runs as a formula: text that starts with ``= + - @`` (or a
-    tab or carriage return) gets a leading ``'``; numbers pass as they are. The quote stays
-    visible in the cell, which also tells the reader the value was neutralised."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _changes_text(entry: AuditEntry) -> str:

@@ -79,3 +79,16 @@ def check_container(source: Path | bytes, *, name: str, max_unpacked: int) -> No
 def _head(path: Path) -> bytes:
     with path.open("rb") as handle:
         return handle.read(4096)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV/formula injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """A cell value no spreadsheet runs as a formula: text that starts with ``= + - @`` (or a
+    tab or carriage return) gets a leading ``'``; numbers pass as they are. The quote stays
+    visible in the cell, which also tells the reader the value was neutralised."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value

@@ -75,7 +75,6 @@ _ALIASES = {
     "职位": "职务",
 }
 LEDGER_HEADERS = ("序号", "单位", "姓名", "职务", "职责角色", "担任起始日期", "手机", "邮箱")
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _ROLE_SPLIT = re.compile(r"[、，,;；/\s]+")
 _BRACKETS = re.compile(r"[（(].*?[)）]")
 PATH_RE = re.compile(r"\s*[>＞]\s*")
@@ -89,15 +88,8 @@ def cap_bytes() -> int:
     return min(ROSTER_MAX_BYTES, get_settings().import_max_bytes)
 
 
-def neutralise(value: Any) -> Any:
-    """Text a spreadsheet would take for a formula gets an apostrophe in front."""
-    if isinstance(value, str) and value.startswith(_DANGEROUS):
-        return "'" + value
-    return value
-
-
 def _unquote(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:].startswith(_DANGEROUS) else text
+    return text[1:] if text.startswith("'") and text[1:].startswith(xlsx.FORMULA_START) else text
 
 
 # --- export ---------------------------------------------------------------------------
@@ -109,8 +101,8 @@ def _sheet(
     sheet = workbook.active
     assert sheet is not None
     sheet.title = title
-    sheet.append([neutralise(heading)])
-    sheet.append([neutralise(note)])
+    sheet.append([xlsx.neutralise(heading)])
+    sheet.append([xlsx.neutralise(note)])
     sheet.append(list(headers))
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
     sheet["A1"].font = Font(bold=True, size=14)
@@ -154,7 +146,7 @@ def export_registration(session: Session, *, viewer: Viewer, unit_id: int | None
     for person in sorted(people, key=lambda p: (order.get(p.unit_id or 0, 0), p.name)):
         sheet.append(
             [
-                neutralise(value)
+                xlsx.neutralise(value)
                 for value in (
                     labels.get(person.unit_id or 0, ""),
                     person.name,
@@ -198,18 +190,20 @@ def export_ledger(session: Session, *, viewer: Viewer) -> bytes:
     )
     for number, (person, role, since) in enumerate(rows, start=1):
         sheet.append(
-            [number]
-            + [
-                neutralise(value)
-                for value in (
-                    labels.get(person.unit_id or 0, ""),
-                    person.name,
-                    person.position,
-                    role.name,
-                    format_local(since, "%Y-%m-%d") if since else "",
-                    person.phone,
-                    person.email,
-                )
+            [
+                number,
+                *(
+                    xlsx.neutralise(value)
+                    for value in (
+                        labels.get(person.unit_id or 0, ""),
+                        person.name,
+                        person.position,
+                        role.name,
+                        format_local(since, "%Y-%m-%d") if since else "",
+                        person.phone,
+                        person.email,
+                    )
+                ),
             ]
         )
     _audit_export(session, viewer=viewer, what="台账", rows=len(rows))

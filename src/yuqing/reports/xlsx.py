@@ -7,16 +7,10 @@ import re
 
 from openpyxl import Workbook
 
+from yuqing.core.xlsx import neutralise
 from yuqing.reports.schemas import ReportContent
 
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-
-
-def safe_cell(value: str | int | float) -> str | int | float:
-    """A text starting with = + - @ (or a tab/CR) would run as a formula: prefix a quote."""
-    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
-        return "'" + value
-    return value
 
 
 def to_xlsx(content: ReportContent) -> bytes:
@@ -24,23 +18,23 @@ def to_xlsx(content: ReportContent) -> bytes:
     book = Workbook()
     summary = book.active
     summary.title = "概要"
-    summary.append([safe_cell(content.title)])
-    summary.append([safe_cell(content.period_label)])
+    summary.append([neutralise(content.title)])
+    summary.append([neutralise(content.period_label)])
     names: set[str] = {"概要"}
     for section in content.sections:
-        summary.append([safe_cell(section.heading)])
+        summary.append([neutralise(section.heading)])
         for paragraph in section.paragraphs:
-            summary.append([safe_cell(paragraph.text + "".join(q.text for q in paragraph.quotes))])
+            summary.append([neutralise(paragraph.text + "".join(q.text for q in paragraph.quotes))])
         for table in section.tables:
             sheet = book.create_sheet(_sheet_name(table.title, names))
-            sheet.append([safe_cell(c) for c in table.columns])
+            sheet.append([neutralise(c) for c in table.columns])
             for row in table.rows:
-                sheet.append([safe_cell(v) for v in row])
+                sheet.append([neutralise(v) for v in row])
         for chart in section.charts:
             sheet = book.create_sheet(_sheet_name(chart.title, names))
             sheet.append(["项目", "数值"])
             for label, value in zip(chart.labels, chart.values, strict=True):
-                sheet.append([safe_cell(label), value])
+                sheet.append([neutralise(label), value])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
