@@ -623,6 +623,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/logout"): Route(PUBLIC, _form(), last=2),
     ("GET", "/docs"): Route(PUBLIC),
     ("GET", "/openapi.json"): Route(PUBLIC),
+    ("GET", "/healthz"): Route(PUBLIC),
     ("GET", "/static"): Route(PUBLIC, lambda a: Call({"__suffix": "/favicon.svg"})),
     ("POST", "/api/v1/mentions"): Route(
         TOKEN, lambda a: Call(json={"source": "矩阵推送", "items": []})

@@ -21,6 +21,7 @@ from yuqing.core.database import make_engine, upgrade_database
 TOKEN = "crash-test-token"
 BATCHES = 12
 BATCH_SIZE = 400
+START_TIMEOUT = 120  # seconds; a generous bound, the loop returns as soon as /healthz answers
 
 
 def _free_port() -> int:
@@ -54,17 +55,19 @@ def _start_server(database_url: str, port: int, data_dir: Path) -> subprocess.Po
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 10
+    # Wait for readiness, not a fixed time: on a busy 2-core machine start-up takes seconds.
+    deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise AssertionError(f"server exited: {server.stderr.read() if server.stderr else ''}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=0.5).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                 return server
         except httpx.TransportError:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.1)
     server.kill()
-    raise AssertionError("server did not start within 10 s")
+    raise AssertionError(f"server did not become ready within {START_TIMEOUT} s")
 
 
 def _batch(number: int) -> list[dict[str, str]]:

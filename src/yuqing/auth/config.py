@@ -23,7 +23,15 @@ PERMISSIONS: dict[str, str] = {
     "cases.manage": "研判、下发、审核、办结",
     "cases.handle": "本单位处置与反馈",
     "reports.manage": "生成、编辑与发送报告",
+    # The whole institution's reports name every unit's cases; without it a reader gets
+    # the version of its own units (docs/reports.md).
+    "reports.all": "查看全校报告",
 }
+
+# Permissions an upgrade split off an older one: on the first `yuqing init` after the
+# upgrade, each existing role holding the older permission (and, when True, seeing every
+# unit) gets the new one, so nobody loses what they could do; later changes stay.
+SPLIT_FROM: dict[str, tuple[str, bool]] = {"reports.all": ("mentions.read", True)}
 
 _ALL = list(PERMISSIONS)
 _READ = ["mentions.read", "sources.read", "schemes.read", "org.read"]
@@ -39,7 +47,7 @@ ROLES: list[tuple[str, str, int, bool, list[str]]] = [
         True,
         [p for p in _ALL if p not in {"users.manage", "audit.read"}],
     ),
-    ("leader", "领导（只读）", 20, True, [*_READ, "cases.read"]),
+    ("leader", "领导（只读）", 20, True, [*_READ, "cases.read", "reports.all"]),
     (
         "unit_head",
         "单位负责人",

@@ -79,13 +79,17 @@ def _hash_secret(value: str) -> str:
 def ensure_roles(session: Session) -> None:
     """Create the default roles that do not exist yet (names stay editable). The
     administrator role holds every permission by definition, so permissions added by an
-    upgrade are given to it here; other roles keep what the institution set."""
+    upgrade are given to it here; other roles keep what the institution set, except that a
+    permission split off an older one (``config.SPLIT_FROM``) goes to the roles holding the
+    older one. The administrator's missing permissions are what this upgrade adds, so that
+    happens once, and a permission an institution removes later stays removed."""
     admin = session.execute(select(Role).where(Role.key == "admin")).scalar_one_or_none()
     if admin is not None:
         held = admin.permissions.split()
         missing = [p for p in config.PERMISSIONS if p not in held]
         if missing:
             admin.permissions = " ".join([*held, *missing])
+            _grant_split(session, [p for p in missing if p in config.SPLIT_FROM])
     existing = set(session.execute(select(Role.key)).scalars())
     for key, name, order, all_units, permissions in config.ROLES:
         if key not in existing:
@@ -99,6 +103,16 @@ def ensure_roles(session: Session) -> None:
                 )
             )
     session.flush()
+
+
+def _grant_split(session: Session, added: list[str]) -> None:
+    for role in session.execute(select(Role).where(Role.key != "admin")).scalars():
+        held = role.permissions.split()
+        for permission in added:
+            older, every_unit = config.SPLIT_FROM[permission]
+            if older in held and (role.all_units or not every_unit) and permission not in held:
+                held.append(permission)
+        role.permissions = " ".join(held)
 
 
 def role_by_key(session: Session, key: str) -> Role:

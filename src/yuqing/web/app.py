@@ -25,7 +25,7 @@ from yuqing.org import views as org_views
 from yuqing.reports import views as reports_views
 from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
-from yuqing.web import docs
+from yuqing.web import docs, health
 from yuqing.web.templating import error_page
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -47,6 +47,7 @@ def create_app() -> FastAPI:
     app.include_router(schemes_views.router)
     app.include_router(analysis_views.router)
     app.include_router(docs.router)
+    app.include_router(health.router)
     app.include_router(auth_views.router)
     app.include_router(org_views.router)
     app.include_router(alerts_views.router)
