@@ -21,6 +21,7 @@ from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import local_zone, to_utc_naive, utcnow
 from yuqing.org import service as org
 from yuqing.web.csrf import CsrfProblem
+from yuqing.web.security import cookie_secure
 from yuqing.web.templating import error_page, render
 
 router = APIRouter()
@@ -40,7 +41,7 @@ def _set_session_cookie(request: Request, response: Response, secret: str) -> No
         max_age=config.SESSION_MAX_DAYS * 86400,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request),
         path="/",
     )
 

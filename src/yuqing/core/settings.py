@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # Signs CSRF tokens; empty: a random key is made once in data_dir/secret_key.
     secret_key: str = ""
 
+    # Behind a TLS-terminating proxy the desk sees plain http: mark its cookies (session,
+    # CSRF) Secure anyway, so a browser never sends them over an unencrypted connection.
+    secure_cookies: bool = False
+
     # Single sign-on hook: a header set by a trusted gateway naming the signed-in user.
     # Leave empty unless such a gateway strips the header from client requests.
     sso_header: str = ""

@@ -26,6 +26,7 @@ from yuqing.reports import views as reports_views
 from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
 from yuqing.web import docs, health
+from yuqing.web.security import SecurityHeaders
 from yuqing.web.templating import error_page
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -40,6 +41,8 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    # Every answer (pages, API, static files, errors) carries the security headers.
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(mentions_api.router)
     app.include_router(mentions_views.router)

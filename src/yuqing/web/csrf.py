@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request, Response
 
 from yuqing.core.settings import get_settings
+from yuqing.web.security import cookie_secure
 
 COOKIE = "yuqing_csrf"
 FIELD = "csrf_token"
@@ -81,7 +82,7 @@ def set_cookie(request: Request, response: Response) -> None:
             max_age=_MAX_AGE,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=cookie_secure(request),
             path="/",
         )
 
