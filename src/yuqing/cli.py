@@ -54,6 +54,20 @@ def _ensure_push_token() -> tuple[str, bool]:
     return token, True
 
 
+def _retire_person_watchlists() -> None:
+    """Stored schemes on ``author:`` (a watch-list of one person) are disabled on upgrade,
+    with a note to their owners (see docs/schemes.md)."""
+    from yuqing.schemes import flows as scheme_flows
+
+    with session_scope() as session:
+        names = [s.name for s in scheme_flows.retire_person_watchlists(session)]
+    for name in names:
+        console.print(
+            f"[yellow]已停用监测方案“{escape(name)}”：检索式按作者筛选（author:），"
+            "工作台不为个人建立盯人名单；已在方案上注明原因并通知其创建人。[/yellow]"
+        )
+
+
 @app.command()
 def init() -> None:
     """创建或升级数据库（SQLite WAL / PostgreSQL），生成推送接口令牌。"""
@@ -68,6 +82,7 @@ def init() -> None:
     with session_scope() as session:
         org.ensure_defaults(session)
         admin = auth.bootstrap_admin(session)
+    _retire_person_watchlists()
     if admin is not None:
         console.print("已创建初始管理员账号（首次登录后须修改密码）：")
         console.print(f"  用户名 [bold]admin[/bold]  一次性密码 [bold]{escape(admin[1])}[/bold]")
@@ -104,6 +119,7 @@ def serve(
     settings = get_settings()
     upgrade_database()
     _ensure_push_token()
+    _retire_person_watchlists()
     stop = threading.Event()
     from yuqing.worker import runner
 

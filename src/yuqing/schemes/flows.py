@@ -1,4 +1,5 @@
-"""Backfill: run one scheme over stored history in id batches, in its own sessions."""
+"""Backfill: run one scheme over stored history in id batches, in its own sessions; and on
+upgrade, retire schemes the query language no longer accepts, telling their owners."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from typing import Any
 from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
+from yuqing.auth import service as auth_service
 from yuqing.core.database import session_scope
 from yuqing.core.timeutil import utcnow
+from yuqing.notify import service as notify
+from yuqing.notify.schemas import Message, Recipient
 from yuqing.schemes import service
 from yuqing.schemes.matcher import MatchDoc, Matcher
-from yuqing.schemes.models import SchemeMatch
+from yuqing.schemes.models import Scheme, SchemeMatch
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -25,7 +29,7 @@ Progress = Callable[[int, int], None]
 _REGION_SPLIT = re.compile(r"[;；\s]+")
 
 _SELECT = text(
-    "SELECT m.id, m.title, m.text, m.url, m.author, m.regions, m.sentiment, s.name"
+    "SELECT m.id, m.title, m.text, m.url, m.regions, m.sentiment, s.name"
     " FROM mention m LEFT JOIN source s ON s.id = m.source_id"
     " WHERE m.status = 'new' AND m.id > :after ORDER BY m.id LIMIT :limit"
 )
@@ -77,10 +81,9 @@ def _match_rows(session: Session, scheme_id: int, matcher: Matcher, rows: Sequen
             title=r[1] or "",
             text=r[2] or "",
             url=r[3],
-            source_name=r[7] or "",
-            author=r[4],
-            regions=[p for p in _REGION_SPLIT.split(r[5] or "") if p],
-            sentiment=r[6],
+            source_name=r[6] or "",
+            regions=[p for p in _REGION_SPLIT.split(r[4] or "") if p],
+            sentiment=r[5],
         )
         for r in rows
     ]
@@ -159,3 +162,36 @@ def start_backfill(scheme_id: int) -> BackfillJob:
 
     threading.Thread(target=run, name=f"backfill-{scheme_id}", daemon=True).start()
     return current
+
+
+# --- schemes retired on upgrade -------------------------------------------------------
+
+
+def retire_person_watchlists(session: Session) -> list[Scheme]:
+    """Disable stored schemes that use ``author:`` (a watch-list of one person) with a note
+    on each, and send their owners (the accounts that created or edited them) a message in
+    the desk inbox, and by e-mail where their person record has one. Idempotent; the
+    caller commits."""
+    retired = service.retire_refused(session)
+    for scheme in retired:
+        recipients = [
+            Recipient(kind="person", id=user.person_id)
+            for user_id in service.owner_ids(session, scheme_id=scheme.id)
+            if (user := auth_service.get_user(session, user_id=user_id)) and user.person_id
+        ]
+        if not recipients:  # an account without a person record has no inbox address
+            continue
+        notify.enqueue(
+            session,
+            message=Message(
+                title=f"监测方案“{scheme.name}”已停用",
+                text=scheme.note,
+                level="warning",
+                link=f"/schemes/{scheme.id}",
+            ),
+            recipients=recipients,
+            dedupe_key=f"scheme-retired:{scheme.id}:{scheme.version}",
+            source_type="scheme",
+            source_id=scheme.id,
+        )
+    return retired

@@ -31,7 +31,6 @@ class MatchDoc:
     text: str
     url: str | None = None
     source_name: str = ""
-    author: str | None = None
     regions: list[str] = field(default_factory=list)
     sentiment: str | None = None  # positive | neutral | negative
 
@@ -128,8 +127,6 @@ def _meta_value(doc: _Doc, name: str) -> list[str]:
         return [doc.host()]
     if name == "source":
         return [search_form(d.source_name)]
-    if name == "author":
-        return [search_form(d.author)]
     if name == "region":
         return [search_form(r) for r in d.regions]
     return [d.sentiment or ""]

@@ -47,6 +47,9 @@ class Scheme(Base):
     scope: Mapped[str] = mapped_column(String(8), default="both")  # both | title | text
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A notice the desk put on the scheme for its owner (e.g. why it was disabled on upgrade);
+    # cleared when the scheme is next saved.
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Bumped on every change: the matcher's cache key and, later, the audit trail's anchor.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from luqum.exceptions import IllegalCharacterError
 from luqum.parser import lexer as luqum_lexer
@@ -18,7 +19,13 @@ from luqum.parser import lexer as luqum_lexer
 from yuqing.schemes.text import search_form
 
 TEXT_FIELDS = ("title", "text")
-META_FIELDS = ("site", "source", "author", "region", "sentiment")
+# No author field: a scheme on one author's name is a watch-list of one person, which Yuqing
+# does not build (docs/schemes.md). Organisations' accounts are sources: source:/site:.
+META_FIELDS = ("site", "source", "region", "sentiment")
+REFUSED_FIELDS = {
+    "author": "不支持按作者筛选（author:）：舆情工作台不为个人建立盯人名单。"
+    "要关注某个机构的账号或网站，请把它配置为信息源，再用 source: 或 site: 筛选。",
+}
 FIELDS = TEXT_FIELDS + META_FIELDS
 SENTIMENTS = {
     "正面": "positive",
@@ -79,7 +86,7 @@ class Term:
 
 @dataclass(frozen=True)
 class Meta:
-    """A filter on the item's metadata: site, source, author, region or sentiment."""
+    """A filter on the item's metadata: site, source, region or sentiment."""
 
     field: str
     value: str
@@ -331,6 +338,12 @@ class _Parser:
 
     def fielded(self, name_tok: _Token) -> Node:
         name = name_tok.value.lower()
+        if name in REFUSED_FIELDS:
+            raise SchemeSyntaxError(
+                position=name_tok.pos,
+                expected="字段 " + "/".join(FIELDS),
+                message=f"第 {name_tok.pos + 1} 个字符处：{REFUSED_FIELDS[name]}",
+            )
         if name not in FIELDS:
             raise SchemeSyntaxError(
                 position=name_tok.pos,
@@ -423,3 +436,18 @@ def simple_tree(groups: Iterable[Iterable[str]], exclude: Iterable[str] = ()) ->
     if excluded:
         parts.append(Not(excluded[0] if len(excluded) == 1 else Or(tuple(excluded))))
     return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+
+def refused_fields(query: str) -> list[str]:
+    """The refused fields (``author``) a stored query uses, found by its tokens so a query
+    with another problem still shows them; empty when there are none."""
+    try:
+        tokens = _tokens(query)
+    except SchemeSyntaxError:
+        return []
+    found = [
+        tok.value.lower()
+        for tok, after in pairwise(tokens)
+        if tok.kind == "TERM" and after.kind == "COLUMN" and tok.value.lower() in REFUSED_FIELDS
+    ]
+    return list(dict.fromkeys(found))

@@ -93,6 +93,7 @@ class SchemeOut(BaseModel):
     scope: str
     weight: float
     enabled: bool
+    note: str = ""  # why the desk disabled it (e.g. author: on upgrade), for its owner
     version: int
     created_at: datetime
     updated_at: datetime

@@ -14,11 +14,18 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from yuqing.core import audit
-from yuqing.core.audit import Actor
+from yuqing.core.audit import Actor, AuditEntry
 from yuqing.core.timeutil import local_zone, to_utc_naive, utcnow
 from yuqing.schemes.matcher import Matcher, SchemeHit, SchemeSpec
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
-from yuqing.schemes.query import Node, parse_query, simple_tree, split_words
+from yuqing.schemes.query import (
+    REFUSED_FIELDS,
+    Node,
+    parse_query,
+    refused_fields,
+    simple_tree,
+    split_words,
+)
 from yuqing.schemes.schemas import WORD_FIELDS, SchemeIn, SchemeOut
 
 log = logging.getLogger(__name__)
@@ -63,6 +70,7 @@ def _apply(session: Session, scheme: Scheme, scheme_in: SchemeIn) -> None:
     scheme.scope = scheme_in.scope
     scheme.weight = scheme_in.weight
     scheme.enabled = scheme_in.enabled
+    scheme.note = ""  # what it said is about the scheme as it was; SchemeIn parsed the new one
 
 
 _AUDITED = (
@@ -123,6 +131,10 @@ def update(
 def set_enabled(
     session: Session, *, scheme: Scheme, enabled: bool, actor: Actor = audit.SYSTEM
 ) -> Scheme:
+    """Switch a scheme on or off; switching on a scheme whose stored query no longer parses
+    (one disabled for ``author:``) raises ``SchemeSyntaxError``: it must be edited first."""
+    if enabled and not scheme.enabled:
+        tree_of(scheme)
     if scheme.enabled != enabled:
         scheme.enabled = enabled
         _touch(scheme)
@@ -156,6 +168,56 @@ def remove(session: Session, *, scheme: Scheme, actor: Actor = audit.SYSTEM) -> 
     )
 
 
+# --- schemes the query language no longer accepts ---------------------------------------
+
+
+def _refused_note(fields: list[str]) -> str:
+    reasons = "".join(REFUSED_FIELDS[f] for f in fields)
+    return f"此方案已在升级时自动停用：{reasons}请在编辑页删去这些条件并保存，再重新启用。"
+
+
+def retire_refused(session: Session, *, actor: Actor = audit.SYSTEM) -> list[Scheme]:
+    """Disable every advanced scheme whose query uses a refused field (``author:``) and
+    put a note on it saying why; run on upgrade and start. Schemes that already carry the
+    note are left alone, so running it again changes nothing. The caller commits."""
+    retired = []
+    for scheme in session.scalars(select(Scheme).where(Scheme.mode == "advanced")):
+        fields = refused_fields(scheme.query or "")
+        if not fields or scheme.note:
+            continue
+        was_enabled = scheme.enabled
+        scheme.enabled = False
+        scheme.note = _refused_note(fields)
+        _touch(scheme)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="update",
+            object_type="scheme",
+            object_id=scheme.id,
+            summary=f"停用监测方案 {scheme.name}：检索式含 {'、'.join(f + ':' for f in fields)}",
+            changes={"enabled": [was_enabled, False], "note": ["", scheme.note]},
+        )
+        retired.append(scheme)
+    return retired
+
+
+def owner_ids(session: Session, *, scheme_id: int) -> list[int]:
+    """The accounts that created or edited a scheme (from the audit log), creator first."""
+    rows = session.scalars(
+        select(AuditEntry.actor_id)
+        .where(
+            AuditEntry.object_type == "scheme",
+            AuditEntry.object_id == str(scheme_id),
+            AuditEntry.action.in_(("create", "update")),
+            AuditEntry.actor_id.is_not(None),
+        )
+        .order_by(AuditEntry.seq)
+    )
+    return list(dict.fromkeys(int(r) for r in rows if r is not None))
+
+
 def _touch(scheme: Scheme) -> None:
     scheme.version = (scheme.version or 0) + 1
     scheme.updated_at = utcnow()
@@ -176,6 +238,7 @@ def to_out(session: Session, scheme: Scheme) -> SchemeOut:
         "scope": scheme.scope,
         "weight": scheme.weight,
         "enabled": scheme.enabled,
+        "note": scheme.note or "",
         "version": scheme.version,
         "created_at": scheme.created_at,
         "updated_at": scheme.updated_at,

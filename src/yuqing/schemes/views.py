@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -274,7 +275,11 @@ def toggle_scheme(
 ) -> Response:
     if problem:
         return error_page(request, status_code=403, title="请求已拒绝", message=problem)
-    service.set_enabled(session, scheme=scheme, enabled=enabled == "1", actor=principal.actor)
+    try:
+        service.set_enabled(session, scheme=scheme, enabled=enabled == "1", actor=principal.actor)
+    except SchemeSyntaxError as error:
+        notice = f"方案“{scheme.name}”的检索式需要先修改才能启用：{error.message}"
+        return RedirectResponse(f"/schemes?{urlencode({'notice': notice})}", status_code=303)
     session.commit()
     state = "启用" if scheme.enabled else "停用"
     return RedirectResponse(f"/schemes?notice=已{state}方案“{scheme.name}”。", status_code=303)

@@ -98,7 +98,6 @@ def _match_doc(source: Source, row: dict[str, Any], places: list[place_finder.Pl
         text=row["text"],
         url=row["url"],
         source_name=source.name,
-        author=row["author"],
         regions=list(dict.fromkeys(names)),
         sentiment=row["sentiment"],
     )

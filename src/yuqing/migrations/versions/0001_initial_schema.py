@@ -434,6 +434,7 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(length=8), nullable=False),
         sa.Column("weight", sa.Float(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("note", sa.Text(), server_default="", nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
