@@ -54,6 +54,28 @@ def _ensure_push_token() -> tuple[str, bool]:
     return token, True
 
 
+def _ensure_audit_key() -> None:
+    """The audit chain's signing key: made once beside the data (mode 600), never stored in
+    the database; a desk whose key is missing or not the chain's is told so here."""
+    from yuqing.core import audit
+
+    try:
+        with session_scope() as session:
+            path, made = audit.ensure_key(session)
+            problem = audit.check_key(session)
+    except audit.AuditKeyError as error:
+        problem = str(error)
+    else:
+        if made:
+            console.print(
+                f"已生成审计日志密钥 {path}（仅本账号可读）：请另行备份；"
+                "丢失后审计日志既不能再写入，也无法校验（见 docs/audit.md）"
+            )
+    if problem:
+        console.print(f"[red]{escape(problem)}[/red]")
+        raise typer.Exit(2)
+
+
 def _retire_person_watchlists() -> None:
     """Stored schemes on ``author:`` (a watch-list of one person) are disabled on upgrade,
     with a note to their owners (see docs/schemes.md)."""
@@ -75,6 +97,7 @@ def init() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database()
     token, created = _ensure_push_token()
+    _ensure_audit_key()
     console.print(f"数据库已就绪：{get_engine().url.render_as_string(hide_password=True)}")
     from yuqing.auth import service as auth
     from yuqing.org import service as org
@@ -119,6 +142,7 @@ def serve(
     settings = get_settings()
     upgrade_database()
     _ensure_push_token()
+    _ensure_audit_key()
     _retire_person_watchlists()
     stop = threading.Event()
     from yuqing.worker import runner
@@ -364,15 +388,31 @@ def users_reset_password(username: Annotated[str, typer.Argument(help="用户名
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """校验审计日志的哈希链：被改动、删除或插入的记录都会被指出。"""
+def audit_verify(
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="锚点：`yuqing audit anchor` 打印的一行，或存有锚点的文件"),
+    ] = None,
+) -> None:
+    """校验审计日志的哈希链：被改动、删除或插入的记录都会被指出；给出锚点时，还核对日志
+    仍含该条记录且未被改写（发现末尾被截断）。"""
     from yuqing.core import audit
 
+    anchors: list[audit.Anchor] = []
+    if anchor is not None:
+        try:
+            is_text = audit.ANCHOR_TAG in anchor
+            text = anchor if is_text else Path(anchor).read_text(encoding="utf-8")
+            anchors = audit.parse_anchors(text)
+        except (OSError, UnicodeDecodeError, audit.AnchorError) as error:
+            console.print(f"[red]无法读取锚点：{escape(str(error))}[/red]")
+            raise typer.Exit(2) from error
     upgrade_database()
     with session_scope() as session:
-        report = audit.verify(session)
+        report = audit.verify(session, anchors=anchors)
     if report.ok:
-        console.print(f"审计日志完整：共 {report.rows} 条记录，哈希链无误。")
+        checked = f"，与 {report.anchors_checked} 个锚点相符" if report.anchors_checked else ""
+        console.print(f"审计日志完整：共 {report.rows} 条记录，哈希链无误{checked}。")
         return
     console.print(
         f"[red]审计日志有 {len(report.problems)} 处问题（共 {report.rows} 条记录）：[/red]"
@@ -380,6 +420,23 @@ def audit_verify() -> None:
     for problem in report.problems[:100]:
         console.print(f"  [red]{escape(problem)}[/red]")
     raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """打印签名的链头（序号、哈希、时间、HMAC）：请保存到工作台以外（邮件、纸面、另一系统），
+    日后用 `yuqing audit verify --anchor` 核对日志未被截断或改写。"""
+    from yuqing.core import audit
+
+    upgrade_database()
+    with session_scope() as session:
+        try:
+            anchor = audit.make_anchor(session)
+        except (audit.AnchorError, audit.AuditKeyError) as error:
+            console.print(f"[red]{escape(str(error))}[/red]")
+            raise typer.Exit(1) from error
+    console.print("请把下面这一行保存到工作台以外（可逐日追加到同一个文件）：", highlight=False)
+    typer.echo(str(anchor))
 
 
 @sources_app.command("list")

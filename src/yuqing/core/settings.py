@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # Signs CSRF tokens; empty: a random key is made once in data_dir/secret_key.
     secret_key: str = ""
 
+    # Signs the audit chain (HMAC); empty: the key ``yuqing init`` writes to
+    # data_dir/audit_key. Never stored in the database; see docs/audit.md.
+    audit_key: str = ""
+
     # Behind a TLS-terminating proxy the desk sees plain http: mark its cookies (session,
     # CSRF) Secure anyway, so a browser never sends them over an unencrypted connection.
     secure_cookies: bool = False
