@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ from yuqing.auth import config
 from yuqing.auth import service as auth
 from yuqing.auth.deps import SESSION_COOKIE
 from yuqing.auth.models import Role, User
+from yuqing.cases import calendar_service
 from yuqing.cases import service as cases
 from yuqing.cases.models import Case, CaseEntry
 from yuqing.cases.views import HIDDEN_UNIT
@@ -565,6 +567,24 @@ def _form(**values: Any) -> Build:
     return lambda ask: Call(form=values)
 
 
+def _calendar_day(ask: Ask) -> Call:
+    """A day of the working calendar to remove (entered afresh for each request)."""
+    day = date(2031, 1, 1) + timedelta(days=ask.n % 300)
+    with Session(ask.world.engine) as session:
+        calendar_service.add_day(session, by=SYSTEM, day=day, working=False, name="矩阵")
+        session.commit()
+    return Call(form={"day": day.isoformat()})
+
+
+def _calendar_year(ask: Ask) -> Call:
+    """A year of the working calendar to remove (entered afresh for each request)."""
+    day = date(2040 + ask.n % 50, 1, 1)
+    with Session(ask.world.engine) as session:
+        calendar_service.add_day(session, by=SYSTEM, day=day, working=False, name="矩阵")
+        session.commit()
+    return Call(form={"year": str(day.year)})
+
+
 def _case_id(ask: Ask, need: str, status: str, *, linked: bool = False) -> int:
     """The case a request names: a fresh case of the scope's college in ``status`` for a role
     the route lets through (each action then meets the state it leaves from), the standing
@@ -812,6 +832,17 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/cases/library"): Route("cases.read"),
     ("GET", "/cases/ledger.xlsx"): Route("cases.read"),
     ("GET", "/cases/accountability"): Route("cases.read"),
+    # the working calendar: kept by the office (cases.manage with every unit)
+    ("GET", "/calendar"): Route("cases.manage", all_units=True),
+    ("POST", "/calendar/days"): Route(
+        "cases.manage", _form(day="2030-01-05", kind="班", name="矩阵调休"), all_units=True
+    ),
+    ("POST", "/calendar/days/delete"): Route("cases.manage", _calendar_day, all_units=True),
+    ("POST", "/calendar/years/delete"): Route("cases.manage", _calendar_year, all_units=True),
+    ("POST", "/calendar/import"): Route(
+        "cases.manage", _form(text="2033-01-03 休 矩阵\n"), all_units=True
+    ),
+    ("POST", "/calendar/seed"): Route("cases.manage", _form(), all_units=True),
     ("GET", "/api/v1/cases"): Route("cases.read"),
     ("GET", "/cases/{case_id}"): Route(
         "cases.read", lambda a: Call({"case_id": _standing_case(a)}), scope=UNIT

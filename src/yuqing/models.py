@@ -4,6 +4,8 @@ from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
 from yuqing.analysis.models import SentimentLabel
 from yuqing.auth.models import ApiToken, Role, User, UserSession
 from yuqing.cases.models import (
+    CalendarDay,
+    CalendarYear,
     Case,
     CaseEntry,
     CaseEvent,
@@ -29,6 +31,8 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "AuditHead",
+    "CalendarDay",
+    "CalendarYear",
     "Case",
     "CaseEntry",
     "CaseEvent",

@@ -155,6 +155,8 @@ class CaseTimer(Base):
     reminded_80_at: Mapped[datetime | None] = mapped_column(DateTime)
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
     last_escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Which calendar the due time was counted on (calendar.Basis.encode()); NULL for hours.
+    calendar_rule: Mapped[str | None] = mapped_column(String(200))
 
 
 class CaseEntry(Base):
@@ -173,3 +175,31 @@ class CaseEntry(Base):
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str | None] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text, default="")
+
+
+class CalendarYear(Base):
+    """A year of the official working calendar (法定节假日与调休安排) the desk holds: a year
+    without a row has no official data, and its deadlines count Monday to Friday."""
+
+    __tablename__ = "case_calendar_year"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(20))  # package | import | manual
+    note: Mapped[str] = mapped_column(String(200), default="")  # the package and version, file
+    # Bumped by every edit of the year: the per-process calendar cache compares it.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CalendarDay(Base):
+    """One day of the official calendar: a day off (休) or a make-up working day (班, 调休)."""
+
+    __tablename__ = "case_calendar_day"
+    __table_args__ = (Index("ix_case_calendar_day_year", "year"),)
+
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(
+        ForeignKey("case_calendar_year.year", ondelete="CASCADE")
+    )
+    working: Mapped[bool] = mapped_column(Boolean)  # True: 班 (make-up working day); False: 休
+    name: Mapped[str] = mapped_column(String(60), default="")

@@ -38,6 +38,8 @@ class TimerView:
     state: str  # running | paused | met | missed | overdue
     state_label: str
     escalation_step: int
+    rule_label: str = ""  # the calendar the due time was counted on (calendar.rule_label)
+    rule_guessed: bool = False  # counted Monday to Friday for a year without official data
 
 
 @dataclass(frozen=True)

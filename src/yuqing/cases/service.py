@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.alerts.models import Alert
 from yuqing.auth.service import Principal
-from yuqing.cases import calendar, config
+from yuqing.cases import calendar, calendar_service, config
 from yuqing.cases.models import (
     Case,
     CaseEntry,
@@ -105,7 +105,9 @@ STAMP = {
 
 
 def ensure_defaults(session: Session) -> None:
-    """Seed the default grades and their SLA clocks when no grade exists yet."""
+    """Seed the default grades and their SLA clocks when no grade exists yet, and the working
+    calendar from the package when it has never held a year."""
+    calendar_service.ensure_seeded(session)
     if session.execute(select(Grade.id).limit(1)).first() is not None:
         return
     for key, name, order, color, is_default in config.GRADES:
@@ -436,11 +438,17 @@ def _guard(case: Case, principal: Principal, action: str) -> Transition:
 # --- clocks ---------------------------------------------------------------------------
 
 
-def _due(rule: SlaClock, started: datetime, days_off: frozenset[date]) -> datetime:
+def _due(
+    rule: SlaClock, started: datetime, days_off: frozenset[date], workdays: calendar.WorkCalendar
+) -> tuple[datetime, str]:
+    """The due time and the rule it was counted on (stored on the timer, shown on the page)."""
     if rule.unit == "working_days":
         zone = get_settings().timezone
-        return calendar.add_working_days(started, rule.amount, zone=zone, closures=days_off)
-    return calendar.add_hours(started, rule.amount)
+        due, basis = calendar.deadline(
+            started, rule.amount, zone=zone, closures=days_off, workdays=workdays
+        )
+        return due, basis.encode()
+    return calendar.add_hours(started, rule.amount), calendar.HOURS_RULE
 
 
 def timers_rows(session: Session, case: Case) -> dict[str, CaseTimer]:
@@ -449,9 +457,14 @@ def timers_rows(session: Session, case: Case) -> dict[str, CaseTimer]:
 
 
 def _restart(
-    timer: CaseTimer, rule: SlaClock, started: datetime, days_off: frozenset[date]
+    timer: CaseTimer,
+    rule: SlaClock,
+    started: datetime,
+    days_off: frozenset[date],
+    workdays: calendar.WorkCalendar,
 ) -> None:
-    timer.started_at, timer.due_at = started, _due(rule, started, days_off)
+    timer.started_at = started
+    timer.due_at, timer.calendar_rule = _due(rule, started, days_off, workdays)
     timer.paused_at, timer.paused_seconds, timer.satisfied_at = None, 0.0, None
     timer.reminded_50_at = timer.reminded_80_at = timer.last_escalated_at = None
     timer.escalation_step = 0
@@ -493,7 +506,7 @@ def _start_clocks(
     late (研判), clocks whose start state has passed start back-dated to it."""
     policy = clocks_of(session, case.grade_id)
     timers = timers_rows(session, case)
-    days_off = closures(session)
+    days_off, workdays = closures(session), calendar.load(session)
     for clock, timer in timers.items():
         if clock not in policy and timer.satisfied_at is None:
             session.delete(timer)  # a regrade dropped this clock
@@ -502,12 +515,11 @@ def _start_clocks(
         started = _start_time(case, rule, found, marks, now)
         if started is not None:
             fresh = found or CaseTimer(case_id=case.id, clock=clock)
-            _restart(fresh, rule, started, days_off)
+            _restart(fresh, rule, started, days_off, workdays)
             session.add(fresh)
         elif regrade and found is not None and found.satisfied_at is None:
-            found.due_at = _due(rule, found.started_at, days_off) + timedelta(
-                seconds=found.paused_seconds
-            )
+            due, found.calendar_rule = _due(rule, found.started_at, days_off, workdays)
+            found.due_at = due + timedelta(seconds=found.paused_seconds)
     session.flush()
 
 
@@ -568,6 +580,8 @@ def timers_of(session: Session, case: Case, now: datetime | None = None) -> list
                 state=state,
                 state_label=TIMER_STATES[state],
                 escalation_step=timer.escalation_step,
+                rule_label=calendar.rule_label(timer.calendar_rule),
+                rule_guessed=calendar.rule_guessed(timer.calendar_rule),
             )
         )
     order = {"overdue": 0, "running": 1, "paused": 2, "missed": 3, "met": 4}
@@ -962,7 +976,8 @@ def _deadlines_text(session: Session, case: Case) -> str:
     lines = [case.link or "", case.summary[:300]]
     for view in timers_of(session, case):
         if view.state in {"running", "overdue"}:
-            lines.append(f"{view.label}时限：{format_local(view.due_at)} 前")
+            guess = f"（{view.rule_label}）" if view.rule_guessed else ""
+            lines.append(f"{view.label}时限：{format_local(view.due_at)} 前{guess}")
     return "\n".join(x for x in lines if x)
 
 

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
-from yuqing.cases import config, excel, service
+from yuqing.cases import calendar_service, config, excel, service
 from yuqing.cases.models import Case
 from yuqing.cases.schemas import BoardRow, CaseError, CaseNotFound, CasePermissionError
 from yuqing.core.database import SessionDep
@@ -50,6 +50,7 @@ ENTRY_KINDS = {
     "detach": "取消关联",
     "reminder": "时限提醒",
     "escalation": "超时升级",
+    "deadline": "时限重算",
 }
 # Timestamps shown on the case page after the report, in the order of the flow.
 STAMPS = (
@@ -142,6 +143,8 @@ def board_page(
             "units": sorted(org.unit_labels(units).items(), key=lambda kv: kv[1]),
             "statuses": [(s, config.STATUSES[s]) for s in config.OPEN_STATUSES],
             "notice": request.query_params.get("notice"),
+            "calendar_warning": calendar_service.warning_for(session, principal),
+            "keeps_calendar": calendar_service.may_edit(principal),
         },
     )
 

@@ -16,6 +16,7 @@ from yuqing.analysis import places
 from yuqing.analysis import service as analysis_service
 from yuqing.analysis.risk import RiskScore
 from yuqing.auth.deps import require
+from yuqing.cases import calendar_service
 from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import local_zone, to_utc_naive
 from yuqing.dashboard import service as dashboard
@@ -194,6 +195,7 @@ def stream(request: Request, session: SessionDep, filters: FiltersDep) -> HTMLRe
         principal = getattr(request.state, "principal", None)
         if principal is not None:  # today's figures, with the cases of the user's unit
             context["numbers"] = dashboard.home_numbers(session, principal)
+            context["calendar_warning"] = calendar_service.warning_for(session, principal)
         response = render(request, "mentions/stream.html", context)
     response.headers["Vary"] = "HX-Request"
     return response

@@ -15,6 +15,7 @@ from yuqing.analysis import views as analysis_views
 from yuqing.auth import views as auth_views
 from yuqing.auth.deps import Forbidden, LoginRequired, PasswordChangeRequired
 from yuqing.cases import api as cases_api
+from yuqing.cases import calendar_views
 from yuqing.cases import views as cases_views
 from yuqing.dashboard import views as dashboard_views
 from yuqing.events import views as events_views
@@ -57,6 +58,7 @@ def create_app() -> FastAPI:
     app.include_router(events_views.router)
     app.include_router(cases_api.router)
     app.include_router(cases_views.router)
+    app.include_router(calendar_views.router)
     app.include_router(dashboard_views.router)
     app.include_router(reports_views.router)
     app.include_router(notify_views.router)

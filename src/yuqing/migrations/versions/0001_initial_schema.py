@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 04:29:18.253577
+Create Date: 2026-12-06 06:40:47.793899
 """
 
 from __future__ import annotations
@@ -107,6 +107,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
     )
     op.create_table(
+        "case_calendar_year",
+        sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("note", sa.String(length=200), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("year", name=op.f("pk_case_calendar_year")),
+    )
+    op.create_table(
         "case_closure",
         sa.Column("date", sa.Date(), nullable=False),
         sa.Column("reason", sa.String(length=200), nullable=False),
@@ -184,6 +193,24 @@ def upgrade() -> None:
             "ix_fetch_run_source_started", ["source_id", "started_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_fetch_run_started_at"), ["started_at"], unique=False)
+
+    op.create_table(
+        "login_limit",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("username", sa.String(length=100), nullable=False),
+        sa.Column("ip", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("window_start", sa.DateTime(), nullable=False),
+        sa.Column("pauses", sa.Integer(), nullable=False),
+        sa.Column("locked_until", sa.DateTime(), nullable=True),
+        sa.Column("refused", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_login_limit")),
+    )
+    with op.batch_alter_table("login_limit", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_login_limit_updated_at"), ["updated_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_login_limit_username"), ["username"], unique=False)
 
     op.create_table(
         "notify_channel",
@@ -290,6 +317,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_unit_kind")),
         sa.UniqueConstraint("key", name=op.f("uq_unit_kind_key")),
     )
+    op.create_table(
+        "case_calendar_day",
+        sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("working", sa.Boolean(), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["year"],
+            ["case_calendar_year.year"],
+            name=op.f("fk_case_calendar_day_year_case_calendar_year"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("date", name=op.f("pk_case_calendar_day")),
+    )
+    with op.batch_alter_table("case_calendar_day", schema=None) as batch_op:
+        batch_op.create_index("ix_case_calendar_day_year", ["year"], unique=False)
+
     op.create_table(
         "case_sla_clock",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -774,8 +818,6 @@ def upgrade() -> None:
         sa.Column("person_id", sa.Integer(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("must_change_password", sa.Boolean(), nullable=False),
-        sa.Column("failed_logins", sa.Integer(), nullable=False),
-        sa.Column("locked_until", sa.DateTime(), nullable=True),
         sa.Column("last_login_at", sa.DateTime(), nullable=True),
         sa.Column("password_changed_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -897,6 +939,7 @@ def upgrade() -> None:
         sa.Column("reminded_80_at", sa.DateTime(), nullable=True),
         sa.Column("escalation_step", sa.Integer(), nullable=False),
         sa.Column("last_escalated_at", sa.DateTime(), nullable=True),
+        sa.Column("calendar_rule", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["incident_case.id"],
@@ -1149,6 +1192,10 @@ def downgrade() -> None:
 
     op.drop_table("mention")
     op.drop_table("case_sla_clock")
+    with op.batch_alter_table("case_calendar_day", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_calendar_day_year")
+
+    op.drop_table("case_calendar_day")
     op.drop_table("unit_kind")
     with op.batch_alter_table("source", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_source_next_attempt_at"))
@@ -1163,6 +1210,11 @@ def downgrade() -> None:
 
     op.drop_table("report")
     op.drop_table("notify_channel")
+    with op.batch_alter_table("login_limit", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_login_limit_username"))
+        batch_op.drop_index(batch_op.f("ix_login_limit_updated_at"))
+
+    op.drop_table("login_limit")
     with op.batch_alter_table("fetch_run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fetch_run_started_at"))
         batch_op.drop_index("ix_fetch_run_source_started")
@@ -1174,6 +1226,7 @@ def downgrade() -> None:
     op.drop_table("dashboard_day")
     op.drop_table("case_grade")
     op.drop_table("case_closure")
+    op.drop_table("case_calendar_year")
     op.drop_table("audit_head")
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_entry_object")
