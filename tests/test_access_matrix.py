@@ -14,12 +14,14 @@ import importlib
 import io
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from docx import Document
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -116,7 +118,8 @@ class World:
     event: int = 0
     target_message: int = 0
     case_mention: int = 0  # a repost of the event: attached to and detached from cases
-    report: int = 0
+    report: int = 0  # the 专报, whose advice the office wrote naming the other college
+    reports: dict[str, int] = field(default_factory=dict)  # kind → the institution's report
     cases: dict[str, int] = field(default_factory=dict)  # standing cases, see _add_cases
     tokens: dict[str, int] = field(default_factory=dict)  # user name → that user's token id
     inbox: dict[str, int] = field(default_factory=dict)  # user name → a message to that user
@@ -238,6 +241,7 @@ def build_world(engine: Engine, server: LocalServer) -> World:
     world.case_mention = members[1]
     _add_cases(world)
     world.report = _report(engine, world.event)
+    world.reports = _reports(world)
     world.target_message = _inbox_message(engine, "target_user", ids[1], PRIVATE_TITLE)
     return world
 
@@ -793,10 +797,20 @@ ROUTES: dict[tuple[str, str], Route] = {
     # events: read with mentions; merging and splitting re-file mentions (as labelling does)
     ("GET", "/dashboard"): Route("mentions.read"),
     ("GET", "/reports"): Route("mentions.read"),
-    ("GET", "/reports/{report_id}"): Route("mentions.read", missing="report_id"),
-    ("GET", "/reports/{report_id}/download"): Route(
-        "mentions.read", lambda ask: Call(query={"format": "html"}), missing="report_id"
+    # Every reader may ask; without reports.all the answer is the own units' version (and
+    # 403 for a 专报: test_a_report_is_built_for_its_reader asks every kind and format).
+    ("GET", "/reports/{report_id}"): Route(
+        "mentions.read",
+        lambda a: Call({"report_id": a.world.reports["daily"]}),
+        missing="report_id",
     ),
+    ("GET", "/reports/{report_id}/download"): Route(
+        "mentions.read",
+        lambda a: Call({"report_id": a.world.reports["monthly"]}, query={"format": "xlsx"}),
+        missing="report_id",
+    ),
+    # Making, editing and sending also need reports.all, which every role with
+    # reports.manage holds by default.
     ("POST", "/reports/generate"): Route("reports.manage", _form(kind="daily", date="2024-05-01")),
     ("POST", "/reports/{report_id}/edit"): Route(
         "reports.manage",
@@ -907,6 +921,38 @@ def _report(engine: Engine, event_id: int) -> int:
         report = report_flows.save(session, content, subject_id=event_id)
         session.commit()
         return report.id
+
+
+REPORT_ADVICE = f"建议{OTHER_UNIT_NAME}尽快恢复供水，并由宣传部统一发布说明。"
+
+
+def _reports(world: World) -> dict[str, int]:
+    """The institution's daily, weekly and monthly report of today, made after the standing
+    cases (so they hold both colleges' cases and figures), and the 专报 with the advice the
+    office wrote, naming the other college."""
+    from yuqing.core.timeutil import to_local, utcnow
+    from yuqing.reports import flows as report_flows
+    from yuqing.reports import service as report_service
+    from yuqing.reports.models import Report
+
+    today = (to_local(utcnow()) or utcnow()).date()
+    builders = {
+        "daily": report_service.daily,
+        "weekly": report_service.weekly,
+        "monthly": report_service.monthly,
+    }
+    with Session(world.engine) as session:
+        made = {
+            kind: report_flows.save(session, build(session, day=today)).id
+            for kind, build in builders.items()
+        }
+        special = session.get(Report, world.report)
+        assert special is not None
+        report_flows.edit_paragraph(
+            session, report=special, section=3, paragraph=0, text=REPORT_ADVICE, editor="宣传部"
+        )
+        session.commit()
+    return {**made, "event": world.report}
 
 
 def _default_params(world: World) -> dict[str, Any]:
@@ -1051,9 +1097,14 @@ def _ordered() -> list[tuple[tuple[str, str], Route]]:
 
 
 def _text(answer: Any) -> str:
-    """What a person would read in the answer: the body, or the cells of a spreadsheet."""
+    """What a person would read in the answer: the body, the text and table cells of a Word
+    file, or the cells of a spreadsheet."""
     if answer.content[:2] != b"PK":
         return str(answer.text)
+    if "word/document.xml" in zipfile.ZipFile(io.BytesIO(answer.content)).namelist():
+        doc = Document(io.BytesIO(answer.content))
+        cells = (c.text for table in doc.tables for row in table.rows for c in row.cells)
+        return "\n".join([*(p.text for p in doc.paragraphs), *cells])
     book = load_workbook(io.BytesIO(answer.content), read_only=True)
     cells = (str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row)
     return " ".join(cells)
@@ -1449,3 +1500,44 @@ def test_a_unit_filter_does_not_tell_a_reporting_unit_who_handles_its_case(
     assert CASE_TITLES[OWN] in found[world.own_unit]  # the filter works on its own college
     assert CASE_TITLES["own_closed"] in found[world.own_unit]
     assert shared not in found[world.own_unit] and found[world.other_unit] == []
+
+
+# --- reports --------------------------------------------------------------------------
+
+REPORT_FORMATS = ("html", "docx", "xlsx")
+
+
+def _report_answers(client: TestClient, report_id: int) -> list[Any]:
+    downloads = [f"/reports/{report_id}/download?format={fmt}" for fmt in REPORT_FORMATS]
+    return [client.get(path) for path in (f"/reports/{report_id}", *downloads)]
+
+
+@pytest.mark.parametrize("role", ROLE_KEYS)
+def test_a_report_is_built_for_its_reader(engine: Engine, world: World, role: str) -> None:
+    """Each report kind, its page and every download: a role with reports.all reads the
+    institution's report (both colleges' cases, the office's advice); any other reads its
+    own units' version, which names no other unit, and gets 403 for a 专报."""
+    whole = "reports.all" in PERMISSIONS[role]
+    client = _signed_in(engine, world, role)
+    problems: list[str] = []
+    for kind, report_id in world.reports.items():
+        refused = kind == "event" and not whole
+        for answer in _report_answers(client, report_id):
+            where = f"{role} {kind} {answer.url.path}?{answer.url.query.decode()}"
+            if answer.status_code != (403 if refused else 200):
+                problems.append(f"{where}: got {answer.status_code}")
+                continue
+            text = _text(answer)
+            if kind != "event" and CASE_TITLES[OWN] not in text:
+                problems.append(f"{where}: the own college's case is missing")
+            if whole and OTHER_UNIT_NAME not in text:
+                problems.append(f"{where}: the institution's report lacks the other college")
+            if not ALL_UNITS[role] and (leaked := _leaks(answer)):
+                problems.append(f"{where}: the answer names another unit's records {leaked}")
+            if not whole and REPORT_ADVICE in text:
+                problems.append(f"{where}: the office's advice is shown")
+    listing = client.get("/reports").text
+    client.close()
+    if whole != (f'href="/reports/{world.reports["event"]}"' in listing):
+        problems.append(f"{role}: the list shows the 专报 only to reports.all")
+    assert not problems, "\n".join(problems)

@@ -1,4 +1,5 @@
-"""Stored reports with versions, and the scheduled daily digest delivered through notify."""
+"""Stored reports with versions, each reader's version of one, and the scheduled daily
+digest delivered through notify."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from yuqing.auth.service import Principal, permission_label
 from yuqing.cases.service import publicity_recipients
 from yuqing.core.timeutil import local_zone
 from yuqing.notify import service as notify
 from yuqing.notify.schemas import Message
 from yuqing.reports import service
 from yuqing.reports.models import Report, ReportVersion
-from yuqing.reports.schemas import ReportContent, ReportError
+from yuqing.reports.schemas import ReportAccessError, ReportContent, ReportError
+
+# Whoever holds it reads the institution's report as stored (versions, edits, every unit);
+# anyone else who reads reports gets one made for their units when they open it.
+ALL = "reports.all"
+BUILDERS = {"daily": service.daily, "weekly": service.weekly, "monthly": service.monthly}
 
 
 def daily_at() -> time:
@@ -84,6 +91,29 @@ def latest(session: Session, report: Report) -> ReportVersion:
 
 def content_of(version: ReportVersion) -> ReportContent:
     return ReportContent.model_validate_json(version.content)
+
+
+def whole(reader: Principal) -> bool:
+    """Whether ``reader`` reads the institution's report itself."""
+    return reader.can(ALL)
+
+
+def for_reader(
+    session: Session, *, report: Report, reader: Principal, now: datetime
+) -> ReportContent:
+    """What ``reader`` reads of ``report``: its newest version for a reader with
+    ``reports.all``; for anyone else the same kind and period built now for the reader's
+    units, without the office's edits. A 专报 has no such version: its advice is the office's
+    own text about the event and whichever unit handles it, so it raises ReportAccessError."""
+    if whole(reader):
+        return content_of(latest(session, report))
+    build = BUILDERS.get(report.kind)
+    if build is None:
+        raise ReportAccessError(
+            f"专报面向全校，只提供给有“{permission_label(ALL)}”权限的账号；事件本身可在事件页查看"
+        )
+    day = report.period_start.replace(tzinfo=UTC).astimezone(local_zone()).date()
+    return build(session, day=day, now=now, reader=reader)
 
 
 def edit_paragraph(

@@ -20,6 +20,14 @@ class ReportError(ValueError):
     """A report that cannot be made (unknown event, broken template); the message is for users."""
 
 
+class ReportAccessError(Exception):
+    """A report the reader may not read in any version (a 专报 without ``reports.all``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class Quote(BaseModel):
     """A sentence taken verbatim from a collected item, with the item it came from."""
 

@@ -1,11 +1,14 @@
 """Build report content from stored data: the daily digest, weekly/monthly and the 专报.
 
 Every figure is a query over the period; every sentence about an item is quoted from it
-(summarise.py), so a reader can follow each statement to its source.
+(summarise.py), so a reader can follow each statement to its source. A report is built for
+a reader: the case parts hold the cases, rows and figures of the reader's units only
+(``REPORTER``, every unit, makes the institution's report; docs/reports.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -14,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.auth.service import Principal
 from yuqing.cases import service as cases
+from yuqing.cases.excel import HIDDEN_UNIT
 from yuqing.cases.models import Case, CaseEvent
 from yuqing.cases.schemas import BoardRow
 from yuqing.core.timeutil import format_local, local_zone, utcnow
@@ -33,7 +37,8 @@ from yuqing.reports.schemas import (
 from yuqing.sources.models import Source
 
 SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负面"}
-# Reports read every case: they go to the office, which sees all units.
+# The reader of the institution's report (the office, leaders, the scheduled daily): it
+# reads every unit's cases.
 REPORTER = Principal(
     user_id=0,
     username="reports",
@@ -47,6 +52,8 @@ TOP_EVENTS = 5
 # Weekly/monthly list more, but still a short table: a month can hold thousands of events.
 PERIOD_TOP_EVENTS = 10
 ATTENTION_ITEMS = 3
+NO_CASES = "本版不含舆情处置情况（您的账号没有查看舆情处置的权限）。"
+UNIT_VERSION = "（本单位版）"
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -145,8 +152,18 @@ def new_cases(session: Session, start: datetime, end: datetime) -> list[Case]:
     return list(session.execute(statement).scalars())
 
 
-def overdue_cases(session: Session, now: datetime) -> list[BoardRow]:
-    return [row for row in cases.board(session, principal=REPORTER, now=now) if row.overdue]
+def overdue_cases(session: Session, now: datetime, reader: Principal = REPORTER) -> list[BoardRow]:
+    """Open cases the reader sees with a clock past due; a case another unit handles names
+    no unit (as on the reader's board)."""
+    rows = [row for row in cases.board(session, principal=reader, now=now) if row.overdue]
+    return [
+        row if reader.sees_unit(row.unit_id) else replace(row, unit_name=HIDDEN_UNIT)
+        for row in rows
+    ]
+
+
+def _unit_version(reader: Principal) -> str:
+    return "" if reader.visible_units is None else UNIT_VERSION
 
 
 def source_counts(
@@ -224,9 +241,13 @@ def _sentiment_chart(split: dict[str, int]) -> ChartSpec:
 
 
 def daily(
-    session: Session, *, day: date | None = None, now: datetime | None = None
+    session: Session,
+    *,
+    day: date | None = None,
+    now: datetime | None = None,
+    reader: Principal = REPORTER,
 ) -> ReportContent:
-    """The daily digest (每日舆情) of local day ``day`` (default: yesterday)."""
+    """The daily digest (每日舆情) of local day ``day`` (default: yesterday), for ``reader``."""
     now = now or utcnow()
     day = day or _local_today(now) - timedelta(days=1)
     start, end = day_bounds(day)
@@ -244,11 +265,11 @@ def daily(
         Section(heading="一、总体情况", paragraphs=[overview], charts=[_sentiment_chart(split)]),
         _events_section(session, "二、重点事件", events),
         _attention_section(session, "三、需关注的负面信息", start, end),
-        _cases_section(session, "四、舆情处置", start, end, now),
+        _cases_section(session, "四、舆情处置", start, end, now, reader),
     ]
     return ReportContent(
         kind="daily",
-        title=f"{KIND_LABELS['daily']}（{day:%Y年%m月%d日}）",
+        title=f"{KIND_LABELS['daily']}（{day:%Y年%m月%d日}）{_unit_version(reader)}",
         period_label=f"统计时段：{format_local(start)} 至 {format_local(end)}",
         period_start=start,
         period_end=end,
@@ -297,11 +318,14 @@ def _attention_section(session: Session, heading: str, start: datetime, end: dat
 
 
 def _cases_section(
-    session: Session, heading: str, start: datetime, end: datetime, now: datetime
+    session: Session, heading: str, start: datetime, end: datetime, now: datetime, reader: Principal
 ) -> Section:
-    opened = new_cases(session, start, end)
-    late = overdue_cases(session, now)
-    text = f"本时段新增舆情处置单 {len(opened)} 件，当前超时未办结 {len(late)} 件。"
+    if not reader.can(cases.READ):
+        return Section(heading=heading, paragraphs=[Paragraph(text=NO_CASES)])
+    opened = [case for case in new_cases(session, start, end) if cases.sees_case(reader, case)]
+    late = overdue_cases(session, now, reader)
+    whose = "" if reader.visible_units is None else "本单位（含下级单位）"
+    text = f"{whose}本时段新增舆情处置单 {len(opened)} 件，当前超时未办结 {len(late)} 件。"
     table = Table(title="舆情处置", columns=["编号", "标题", "状态", "类别", "责任单位"])
     for case in opened:
         table.rows.append([case.id, case.title, cases.status_label(case.status), "新增", ""])
@@ -326,34 +350,45 @@ def month_days(day: date) -> tuple[date, date]:
 
 
 def weekly(
-    session: Session, *, day: date | None = None, now: datetime | None = None
+    session: Session,
+    *,
+    day: date | None = None,
+    now: datetime | None = None,
+    reader: Principal = REPORTER,
 ) -> ReportContent:
     """The weekly report (周报) of the week holding ``day`` (default: last week)."""
     now = now or utcnow()
     first, nxt = week_bounds(day or _local_today(now) - timedelta(days=7))
     title = f"{KIND_LABELS['weekly']}（{first:%Y年%m月%d日}—{nxt - timedelta(days=1):%m月%d日}）"
-    return _period_report(session, "weekly", title, first, nxt, now)
+    return _period_report(
+        session, "weekly", title + _unit_version(reader), (first, nxt), now, reader
+    )
 
 
 def monthly(
-    session: Session, *, day: date | None = None, now: datetime | None = None
+    session: Session,
+    *,
+    day: date | None = None,
+    now: datetime | None = None,
+    reader: Principal = REPORTER,
 ) -> ReportContent:
     """The monthly report (月报) of the month holding ``day`` (default: last month)."""
     now = now or utcnow()
     first, nxt = month_days(day or _local_today(now).replace(day=1) - timedelta(days=1))
-    title = f"{KIND_LABELS['monthly']}（{first:%Y年%m月}）"
-    return _period_report(session, "monthly", title, first, nxt, now, month=first)
+    title = f"{KIND_LABELS['monthly']}（{first:%Y年%m月}）{_unit_version(reader)}"
+    return _period_report(session, "monthly", title, (first, nxt), now, reader, month=first)
 
 
 def _period_report(
     session: Session,
     kind: str,
     title: str,
-    first: date,
-    nxt: date,
+    days: tuple[date, date],
     now: datetime,
+    reader: Principal,
     month: date | None = None,
 ) -> ReportContent:
+    first, nxt = days
     start, end = day_bounds(first)[0], day_bounds(nxt)[0]
     length = end - start
     total = count_items(session, start, end)
@@ -390,9 +425,10 @@ def _period_report(
         ),
         _ranking_section("三、来源与地域", sources, regions),
         _attention_section(session, "四、需关注的负面信息", start, end),
-        _cases_section(session, "五、舆情处置", start, end, now),
+        _cases_section(session, "五、舆情处置", start, end, now, reader),
     ]
-    sections[-1].tables.append(_timeliness_table(session, month or first, now))
+    if reader.can(cases.READ):
+        sections[-1].tables.append(_timeliness_table(session, month or first, now, reader))
     return ReportContent(
         kind=kind,
         title=title,
@@ -427,12 +463,14 @@ def _ranking_section(
     )
 
 
-def _timeliness_table(session: Session, month: date, now: datetime) -> Table:
+def _timeliness_table(session: Session, month: date, now: datetime, reader: Principal) -> Table:
+    """Per unit the reader sees (as on its accountability page), the month's timeliness."""
     table = Table(
         title="各单位处置时效",
         columns=["责任单位", "承办数", "按时", "超时", "超时件数", "平均反馈用时（小时）"],
     )
-    for fig in cases.accountability(session, month=month, now=now):
+    figures = cases.accountability(session, month=month, now=now)
+    for fig in (f for f in figures if reader.sees_unit(f.unit_id)):
         table.rows.append(
             [
                 fig.unit_name or "未指定",

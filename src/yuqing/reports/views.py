@@ -1,4 +1,9 @@
-"""Desk pages of reports (报告): the list, one report with its versions, edits, downloads."""
+"""Desk pages of reports (报告): the list, one report with its versions, edits, downloads.
+
+A reader with ``reports.all`` reads the stored institution-wide report; any other reader
+gets the version of its own units (``flows.for_reader``), and making, editing or sending a
+report needs both ``reports.manage`` and ``reports.all``.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.deps import Forbidden, require
+from yuqing.auth.service import Principal, permission_label
 from yuqing.core import audit
 from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import to_local, utcnow
@@ -23,20 +28,32 @@ from yuqing.reports.cli import Format
 from yuqing.reports.cli import render as render_file
 from yuqing.reports.html import to_html
 from yuqing.reports.models import Report, ReportVersion
-from yuqing.reports.schemas import KIND_LABELS, ReportContent, ReportError
+from yuqing.reports.schemas import KIND_LABELS, ReportAccessError, ReportContent, ReportError
 from yuqing.web.csrf import CsrfProblem
 from yuqing.web.templating import error_page, render
 
 router = APIRouter(include_in_schema=False)
 CanRead = Annotated[Principal, Depends(require("mentions.read"))]
-CanManage = Annotated[Principal, Depends(require("reports.manage"))]
+
+
+def _manager(principal: Annotated[Principal, Depends(require("reports.manage"))]) -> Principal:
+    """A manager of the institution's reports: what is made and edited here is the report of
+    every unit, so it also needs ``reports.all``."""
+    if not flows.whole(principal):
+        raise Forbidden(
+            f"您的账号没有“{permission_label(flows.ALL)}”的权限：报告面向全校，"
+            "生成、编辑与发送都需要该权限"
+        )
+    return principal
+
+
+CanManage = Annotated[Principal, Depends(_manager)]
 LIST_LIMIT = 200
 MEDIA_TYPES = {
     Format.docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     Format.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     Format.html: "text/html; charset=utf-8",
 }
-BUILDERS = {"daily": service.daily, "weekly": service.weekly, "monthly": service.monthly}
 
 
 def _report_or_404(report_id: int, session: SessionDep) -> Report:
@@ -69,17 +86,18 @@ def _versions(session: Session, report_id: int) -> list[ReportVersion]:
 
 
 @router.get("/reports", response_class=HTMLResponse)
-def reports_page(request: Request, session: SessionDep, _: CanRead) -> HTMLResponse:
+def reports_page(request: Request, session: SessionDep, principal: CanRead) -> HTMLResponse:
     counts = (
         select(ReportVersion.report_id, func.count().label("n"))
         .group_by(ReportVersion.report_id)
         .subquery()
     )
+    statement = select(Report, counts.c.n).join(counts, counts.c.report_id == Report.id)
+    whole = flows.whole(principal)
+    if not whole:  # a 专报 has no version of one unit
+        statement = statement.where(Report.kind.in_(list(flows.BUILDERS)))
     rows = session.execute(
-        select(Report, counts.c.n)
-        .join(counts, counts.c.report_id == Report.id)
-        .order_by(Report.period_start.desc(), Report.id.desc())
-        .limit(LIST_LIMIT)
+        statement.order_by(Report.period_start.desc(), Report.id.desc()).limit(LIST_LIMIT)
     ).all()
     today = _today()
     return render(
@@ -89,14 +107,15 @@ def reports_page(request: Request, session: SessionDep, _: CanRead) -> HTMLRespo
             "nav": "reports",
             "rows": rows,
             "kinds": KIND_LABELS,
-            "days": {k: default_day(k, today).isoformat() for k in BUILDERS},
+            "days": {k: default_day(k, today).isoformat() for k in flows.BUILDERS},
             "notice": request.query_params.get("notice"),
+            "whole": whole,
         },
     )
 
 
 def _build(session: Session, kind: str, day: date, now: datetime) -> ReportContent:
-    builder = BUILDERS.get(kind)
+    builder = flows.BUILDERS.get(kind)
     if builder is None:
         raise ReportError(f"未知的报告类型 {kind!r}（应为日报、周报或月报）")
     return builder(session, day=day, now=now)
@@ -193,11 +212,32 @@ def _detail(
     )
 
 
+def _readers_version(session: Session, report: Report, reader: Principal) -> ReportContent:
+    try:
+        return flows.for_reader(session, report=report, reader=reader, now=utcnow())
+    except ReportAccessError as error:
+        raise Forbidden(error.message) from None
+
+
 @router.get("/reports/{report_id}", response_class=HTMLResponse)
 def report_page(
-    request: Request, session: SessionDep, _: CanRead, report: CurrentReport
+    request: Request, session: SessionDep, principal: CanRead, report: CurrentReport
 ) -> HTMLResponse:
-    return _detail(request, session, report)
+    if flows.whole(principal):
+        return _detail(request, session, report)
+    content = _readers_version(session, report, principal)
+    return render(
+        request,
+        "reports/unit.html",
+        {
+            "nav": "reports",
+            "report": report,
+            "content": content,
+            "kind_label": KIND_LABELS.get(report.kind, report.kind),
+            "body": Markup(to_html(content)),  # escaped by to_html
+            "formats": [f.value for f in Format],
+        },
+    )
 
 
 @router.post("/reports/{report_id}/edit", response_class=HTMLResponse)
@@ -268,16 +308,15 @@ def download(
     report: CurrentReport,
     fmt: Annotated[Format, Query(alias="format")] = Format.docx,
 ) -> Response:
-    """The current version as a file; every export is an audit row."""
-    version = flows.latest(session, report)
-    content = flows.content_of(version)
+    """The reader's version as a file (for ``reports.all``: the current stored version);
+    every export is an audit row."""
+    content = _readers_version(session, report, principal)
     try:
         data = render_file(content, fmt)
     except ReportError as error:
         raise HTTPException(422, str(error)) from None
-    _record(
-        session, principal, "export", report, f"下载{content.title}第 {version.number} 版（{fmt}）"
-    )
+    which = f"第 {flows.latest(session, report).number} 版" if flows.whole(principal) else ""
+    _record(session, principal, "export", report, f"下载{content.title}{which}（{fmt}）")
     session.commit()
     return Response(
         data,
