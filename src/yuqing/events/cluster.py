@@ -1,312 +1,301 @@
-"""Online clustering by text: key terms of a mention and an in-memory index of recent events.
+"""Online clustering by text: character-bigram vectors of items and the recent events' profiles.
 
-A mention that no repost link or near-duplicate group places is compared with the events
-seen in the last ``WINDOW`` by their key terms (rjieba words of two or more characters, stop
-words and repost boilerplate left out, place names weighted up). Terms are weighted by
-inverse document frequency over the items seen, and an item joins the best event only when
+An item that no repost link or near-duplicate group places is compared with the events seen
+in the last ``WINDOW`` (and with the items of its own batch) by its text: the character
+bigrams of its title (counted ``TITLE_WEIGHT`` times) and of the lead of its body (the first
+``LEAD_CHARS`` characters: a news article states its facts first), plus the place names the
+places stage found. Weights are TF-IDF (sublinear term frequency, inverse document frequency
+over the items seen, bigrams hashed into ``BUCKETS`` columns), each vector scaled to length
+1 and cut to its ``ITEM_FEATURES`` strongest bigrams.
 
-- it shares at least ``MIN_SHARED`` terms with it, of which ``MIN_RARE`` are rare enough
-  (document frequency at most ``RARE_SHARE`` of the items seen), and
-- the cosine similarity of their weighted term sets reaches ``THRESHOLD``.
+An event keeps the sum of its text members' vectors (its strongest ``EVENT_FEATURES``), so
+an item's **average similarity to the event's members** (average link) is one dot product
+divided by the member count. The item joins the best event when
 
-Both bars are set for precision: two stories that share a common word ("学校", "通知") stay
-apart; an item that shares too little starts its own event. See docs/events.md.
+- the average similarity reaches ``THRESHOLD``, and
+- it shares at least ``MIN_SHARED`` bigrams with the event, ``MIN_RARE`` of them rare
+  (document frequency at most ``RARE_SHARE`` of the items seen): a short comment that
+  shares one phrase ("太可怕了") with another is no evidence of one story.
+
+Average link rather than the nearest member: a story reported by several outlets is a
+cluster whose members resemble each other on the whole, while two incidents at one campus
+share a name and a few words with each other's nearest item only. Everything per batch is
+vectorised (numpy, scipy sparse products); only the choice of event is a loop per item.
+See docs/events.md.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 import rjieba
+from scipy import sparse
 
 WINDOW = timedelta(hours=72)
+THRESHOLD = 0.10  # average cosine similarity of an item to an event's text members
 MIN_SHARED = 3
 MIN_RARE = 2
 RARE_SHARE = 0.02
-THRESHOLD = 0.34
-MAX_ITEM_TERMS = 40  # terms taken from one item (its first ones: the lead of a post)
-MAX_EVENT_TERMS = 60  # terms kept per event, strongest first
-MAX_CANDIDATES = 30  # events scored per item, most shared postings first
-MAX_CHARS = 400  # characters of a text that are segmented
-PLACE_BOOST = 1.5
+TITLE_WEIGHT = 3.0
+PLACE_WEIGHT = 2.0
+LEAD_CHARS = 300
+ITEM_FEATURES = 64
+EVENT_FEATURES = 256
+BUCKET_BITS = 20
+BUCKETS = 1 << BUCKET_BITS
 PRUNE_EVERY = timedelta(hours=1)
+MAX_EVENT_TERMS = 60  # display terms kept per event (hot topics)
+TERM_CHARS = 80  # characters of a new event's title (else text) cut into display terms
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_SHIFT = np.uint64(64 - BUCKET_BITS)
 _NOISE = re.compile(
     r"https?://\S+|www\.\S+"  # links
     r"|@[\w\-·]{1,30}"  # mentioned and reposting accounts
     r"|\[[^\[\]\s]{1,8}\]"  # [表情]
-    r"|//"
+    r"|//|转发微博|转发|回复"
 )
 _WORD = re.compile(r"^[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
-_STOP = frozenset(
-    [
-        "转发",
-        "微博",
-        "转发微博",
-        "回复",
-        "评论",
-        "分享",
-        "视频",
-        "图片",
-        "网页",
-        "链接",
-        "全文",
-        "原文",
-        "详情",
-        "来自",
-        "客户端",
-        "哈哈",
-        "哈哈哈",
-        "我们",
-        "你们",
-        "他们",
-        "她们",
-        "它们",
-        "自己",
-        "大家",
-        "这个",
-        "那个",
-        "这些",
-        "那些",
-        "这样",
-        "那样",
-        "这么",
-        "那么",
-        "这里",
-        "那里",
-        "什么",
-        "怎么",
-        "怎样",
-        "为什么",
-        "为何",
-        "如何",
-        "是不是",
-        "有没有",
-        "一个",
-        "一些",
-        "一下",
-        "一点",
-        "一样",
-        "一直",
-        "一定",
-        "一起",
-        "已经",
-        "还是",
-        "就是",
-        "不是",
-        "没有",
-        "可以",
-        "可能",
-        "应该",
-        "需要",
-        "知道",
-        "觉得",
-        "认为",
-        "表示",
-        "看到",
-        "看看",
-        "出来",
-        "起来",
-        "时候",
-        "现在",
-        "今天",
-        "昨天",
-        "明天",
-        "今年",
-        "去年",
-        "因为",
-        "所以",
-        "如果",
-        "但是",
-        "而且",
-        "虽然",
-        "然后",
-        "还有",
-        "只是",
-        "只有",
-        "或者",
-        "以及",
-        "对于",
-        "关于",
-        "真的",
-        "真是",
-        "其实",
-        "确实",
-        "非常",
-        "特别",
-        "还要",
-        "不要",
-        "不会",
-        "不能",
-        "不知",
-        "不过",
-        "终于",
-        "居然",
-        "竟然",
-        "简直",
-        "太多",
-        "很多",
-        "好像",
-        "希望",
-        "相信",
-        "感觉",
-        "希望",
-        "支持",
-        "谢谢",
-        "呵呵",
-        "嘻嘻",
-        "啊啊",
-        "天哪",
-        "我的",
-        "你的",
-        "他的",
-        "她的",
-        "的话",
-        "之后",
-        "之前",
-        "以后",
-        "以前",
-        "一次",
-        "一天",
-        "今晚",
-        "晚上",
-        "早上",
-        "上午",
-        "下午",
-        "中国",
-        "国家",
-        "社会",
-        "问题",
-        "事情",
-        "消息",
-        "情况",
-        "发生",
-        "发现",
-    ]
+_STOP_WORDS = (
+    "转发 微博 转发微博 回复 评论 分享 视频 图片 网页 链接 全文 原文 详情 来自 客户端 哈哈 "
+    "哈哈哈 我们 你们 他们 她们 它们 自己 大家 这个 那个 这些 那些 这样 那样 这么 那么 这里 "
+    "那里 什么 怎么 怎样 为什么 为何 如何 是不是 有没有 一个 一些 一下 一点 一样 一直 一定 "
+    "一起 已经 还是 就是 不是 没有 可以 可能 应该 需要 知道 觉得 认为 表示 看到 看看 出来 "
+    "起来 时候 现在 今天 昨天 明天 今年 去年 因为 所以 如果 但是 而且 虽然 然后 还有 只是 "
+    "只有 或者 以及 对于 关于 真的 真是 其实 确实 非常 特别 还要 不要 不会 不能 不知 不过 "
+    "终于 居然 竟然 简直 太多 很多 好像 希望 相信 感觉 支持 谢谢 呵呵 嘻嘻 啊啊 天哪 我的 "
+    "你的 他的 她的 的话 之后 之前 以后 以前 一次 一天 今晚 晚上 早上 上午 下午 问题 事情 "
+    "消息 情况 发生 发现 记者 据悉 据了解 了解到 近日 日前"
 )
+_STOP = frozenset(_STOP_WORDS.split())
+
+
+# --- display terms (hot topics): words, once per new event ---------------------------------
 
 
 def key_terms(text: str, places: Iterable[str] = ()) -> list[str]:
-    """The key terms of a text, in order of first appearance, each once; the given place
-    names (from the places stage) come first."""
-    form = _NOISE.sub(" ", text[:MAX_CHARS].lower())
+    """Readable key terms of a short text (rjieba words of two or more characters, stop
+    words, links, ``@names``, ``[表情]`` and repost boilerplate left out), place names
+    first, each once. Cut once per new event for hot topics, never per item."""
+    form = _NOISE.sub(" ", text[:TERM_CHARS].lower())
     seen: dict[str, None] = dict.fromkeys(p for p in places if len(p) >= 2)
     for word in rjieba.cut(form):
         if word in seen or word in _STOP or not _WORD.match(word) or word.isdigit():
             continue
         seen[word] = None
-        if len(seen) >= MAX_ITEM_TERMS:
-            break
-    return list(seen)
+    return list(seen)[:MAX_EVENT_TERMS]
+
+
+# --- vectors ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Doc:
+    """What is compared of one item: its title, the lead of its body, its place names."""
+
+    title: str
+    text: str
+    places: Sequence[str] = ()
+
+
+def _codes(parts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Code points of all parts, one array, and the part of each code point."""
+    joined = "".join(parts)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
+    return codes, np.repeat(np.arange(len(parts), dtype=np.int64), lengths)
+
+
+def _is_word(codes: np.ndarray) -> np.ndarray:
+    return (
+        ((codes >= 0x4E00) & (codes <= 0x9FFF))
+        | ((codes >= 0x3400) & (codes <= 0x4DBF))
+        | ((codes >= 0x30) & (codes <= 0x39))
+        | ((codes >= 0x61) & (codes <= 0x7A))
+    )
+
+
+def _bucket(keys: np.ndarray) -> np.ndarray:
+    return ((keys.astype(np.uint64) * _GOLDEN) >> _SHIFT).astype(np.int64)
+
+
+def place_bucket(name: str) -> int:
+    """The column of a place name (a stable hash: vectors are stored)."""
+    return zlib.crc32(name.encode()) & (BUCKETS - 1)
+
+
+def bigram_counts(docs: Sequence[Doc]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(document, column, weighted count) of every distinct bigram and place of each doc,
+    for a whole batch at once: title bigrams count ``TITLE_WEIGHT``, places
+    ``PLACE_WEIGHT``, lead bigrams 1."""
+    parts: list[str] = []
+    for doc in docs:
+        parts.append(_NOISE.sub(" ", doc.title.lower()))
+        parts.append(_NOISE.sub(" ", doc.text[: LEAD_CHARS + 40].lower())[:LEAD_CHARS])
+    codes, part = _codes(parts)
+    word = _is_word(codes)
+    ok = word[:-1] & word[1:] & (part[:-1] == part[1:])
+    first, second = codes[:-1][ok].astype(np.uint64), codes[1:][ok].astype(np.uint64)
+    which = part[:-1][ok]
+    columns = _bucket((first << np.uint64(21)) | second)
+    weights = np.where(which % 2 == 0, TITLE_WEIGHT, 1.0)
+    rows = which // 2
+    extra = [(i, place_bucket(p)) for i, doc in enumerate(docs) for p in doc.places if p]
+    if extra:
+        rows = np.concatenate([rows, np.array([i for i, _ in extra], dtype=np.int64)])
+        columns = np.concatenate([columns, np.array([c for _, c in extra], dtype=np.int64)])
+        weights = np.concatenate([weights, np.full(len(extra), PLACE_WEIGHT)])
+    keys, inverse = np.unique(rows * BUCKETS + columns, return_inverse=True)
+    counts = np.bincount(inverse, weights=weights)
+    return keys // BUCKETS, keys % BUCKETS, counts
 
 
 @dataclass
-class _Profile:
-    """The key terms of one event and when it was last seen."""
+class Frequencies:
+    """Document frequencies of the hashed bigrams (halved when they grow large, so the
+    weights follow what the stream talks about lately)."""
 
-    terms: Counter[str]
+    df: np.ndarray = field(default_factory=lambda: np.zeros(BUCKETS, dtype=np.float32))
+    docs: float = 0.0
+    halve_at: float = 2_000_000.0
+
+    def observe(self, columns: np.ndarray, docs: int) -> None:
+        np.add.at(self.df, columns, 1.0)
+        self.docs += docs
+        if self.docs > self.halve_at:
+            self.df *= 0.5
+            self.docs *= 0.5
+
+    def idf(self, columns: np.ndarray) -> np.ndarray:
+        return np.log((self.docs + 1.0) / (self.df[columns] + 1.0)) + 1.0
+
+    def rare(self, columns: np.ndarray) -> np.ndarray:
+        return self.df[columns] <= max(2.0, RARE_SHARE * self.docs)
+
+
+def vectors(docs: Sequence[Doc], frequencies: Frequencies) -> sparse.csr_matrix:
+    """TF-IDF vectors of a batch, each cut to its strongest ``ITEM_FEATURES`` and scaled to
+    length 1; the batch is counted in the frequencies first."""
+    if not docs:
+        return sparse.csr_matrix((0, BUCKETS), dtype=np.float32)
+    rows, columns, counts = bigram_counts(docs)
+    frequencies.observe(columns, len(docs))
+    weights = (1.0 + np.log(np.maximum(counts, 1.0))) * frequencies.idf(columns)
+    order = np.lexsort((-weights, rows))
+    rows, columns, weights = rows[order], columns[order], weights[order]
+    starts = np.searchsorted(rows, np.arange(len(docs)))
+    rank = np.arange(len(rows)) - starts[rows]
+    keep = rank < ITEM_FEATURES
+    rows, columns, weights = rows[keep], columns[keep], weights[keep]
+    norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=len(docs)))
+    weights = weights / np.maximum(norms[rows], 1e-12)
+    return sparse.csr_matrix(
+        (weights.astype(np.float32), (rows, columns)),
+        shape=(len(docs), BUCKETS),
+    )
+
+
+# --- the index of recent events ---------------------------------------------------------
+
+
+@dataclass
+class Profile:
+    """One event's text: the sum of its text members' vectors, how many, last seen."""
+
+    columns: np.ndarray
+    weights: np.ndarray
+    members: int
     last_seen: datetime
-    norm: float = 0.0
+    _set: frozenset[int] | None = None
+
+    def add(self, columns: np.ndarray, weights: np.ndarray, members: int) -> None:
+        self.members += members
+        self._set = None
+        if not len(self.columns) and members == 1:  # one item's columns are distinct
+            order = np.argsort(columns)
+            self.columns, self.weights = columns[order].astype(np.int64), weights[order]
+            return
+        keys, inverse = np.unique(np.concatenate([self.columns, columns]), return_inverse=True)
+        summed = np.bincount(inverse, weights=np.concatenate([self.weights, weights]))
+        if len(keys) > EVENT_FEATURES:
+            top = np.argpartition(-summed, EVENT_FEATURES)[:EVENT_FEATURES]
+            keys, summed = keys[top], summed[top]
+        order = np.argsort(keys)
+        self.columns, self.weights = keys[order], summed[order].astype(np.float32)
+
+    def column_set(self) -> frozenset[int]:
+        if self._set is None:
+            self._set = frozenset(self.columns.tolist())
+        return self._set
+
+    def to_bytes(self) -> bytes:
+        head = np.array([self.members], dtype=np.int32).tobytes()
+        return head + self.columns.astype(np.int32).tobytes() + self.weights.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, last_seen: datetime) -> Profile:
+        members = int(np.frombuffer(data[:4], dtype=np.int32)[0])
+        body = data[4:]
+        half = len(body) // 2
+        columns = np.frombuffer(body[:half], dtype=np.int32).astype(np.int64)
+        weights = np.frombuffer(body[half:], dtype=np.float32).copy()
+        return cls(columns, weights, members, last_seen)
 
 
 @dataclass
 class Match:
-    """Why an item joins an event: the terms they share and the similarity (explainable)."""
+    """Why an item joins an event: its average similarity and the bigrams they share."""
 
     event_id: int
     score: float
-    shared: list[str]
+    shared: int
 
 
 @dataclass
-class TermIndex:
-    """Recent events' key terms with postings (term → events) and document frequencies."""
+class TextIndex:
+    """The text profiles of recent events (and the frequencies their weights come from)."""
 
-    profiles: dict[int, _Profile] = field(default_factory=dict)
-    postings: dict[str, set[int]] = field(default_factory=dict)
-    df: Counter[str] = field(default_factory=Counter)
-    docs: int = 0
+    profiles: dict[int, Profile] = field(default_factory=dict)
+    frequencies: Frequencies = field(default_factory=Frequencies)
     max_event_id: int = 0
-    places: frozenset[str] = frozenset()
     pruned_at: datetime | None = None
 
-    def weight(self, term: str) -> float:
-        boost = PLACE_BOOST if term in self.places else 1.0
-        return boost * (math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0)
+    def batch(self, docs: Sequence[Doc], times: Sequence[datetime]) -> Batch:
+        """Start placing a batch of items: their vectors and their similarities to the
+        recent events and to each other, in two sparse products."""
+        return Batch(self, docs, times)
 
-    def observe(self, terms: Iterable[str]) -> None:
-        """Count one item's terms in the document frequencies."""
-        self.docs += 1
-        self.df.update(terms)
-
-    def best(self, terms: list[str], at: datetime) -> Match | None:
-        """The event these terms belong to, or None when no event is close enough."""
-        if len(terms) < MIN_SHARED:
-            return None
-        # A match needs MIN_RARE shared rare terms, so only rare terms' postings can name
-        # candidates: common words ("学校") would list most of the index.
-        rare_df = max(2.0, RARE_SHARE * self.docs)
-        df = self.df
-        hits: Counter[int] = Counter()
-        for term in terms:
-            if df.get(term, 0) <= rare_df:
-                hits.update(self.postings.get(term, ()))
-        if not hits:
-            return None
-        weights = {t: self.weight(t) for t in terms}
-        norm = math.sqrt(sum(w * w for w in weights.values()))
-        best: Match | None = None
-        for event_id, rare in hits.most_common(MAX_CANDIDATES):
-            if rare < MIN_RARE:
-                break
-            profile = self.profiles.get(event_id)
-            if profile is None or at - profile.last_seen > WINDOW:
-                continue
-            shared = [t for t in terms if t in profile.terms]
-            if len(shared) < MIN_SHARED:
-                continue
-            score = sum(weights[t] ** 2 for t in shared) / (norm * self._norm(profile) or 1.0)
-            if score >= THRESHOLD and (best is None or score > best.score):
-                best = Match(event_id=event_id, score=score, shared=shared)
-        return best
-
-    def _norm(self, profile: _Profile) -> float:
-        return math.sqrt(sum(self.weight(t) ** 2 for t in profile.terms))
-
-    def add(self, event_id: int, terms: Iterable[str], at: datetime) -> None:
-        """Put an item's terms into an event's profile (creating it), keeping the strongest."""
+    def add(
+        self,
+        event_id: int,
+        columns: np.ndarray,
+        weights: np.ndarray,
+        at: datetime,
+        *,
+        members: int = 1,
+    ) -> None:
+        """Add a member's vector (or the sum of several members') to an event's profile."""
         profile = self.profiles.get(event_id)
         if profile is None:
-            profile = self.profiles[event_id] = _Profile(Counter(), at)
+            self.profiles[event_id] = profile = Profile(
+                np.zeros(0, np.int64), np.zeros(0, np.float32), 0, at
+            )
+        profile.add(columns, weights, members)
         profile.last_seen = max(profile.last_seen, at)
-        kept = profile.terms
-        fresh = [t for t in terms if t not in kept]
-        kept.update(terms)
-        for term in fresh:  # terms already kept are already posted
-            self.postings.setdefault(term, set()).add(event_id)
-        if len(kept) > MAX_EVENT_TERMS:
-            ranked = sorted(kept, key=lambda t: -kept[t] * self.weight(t))
-            for term in ranked[MAX_EVENT_TERMS:]:
-                del kept[term]
-                self._unpost(term, event_id)
         if event_id > 0:
             self.max_event_id = max(self.max_event_id, event_id)
 
     def rename(self, old: int, new: int) -> None:
         """Give an event created in this batch (temporary id) its stored id."""
         profile = self.profiles.pop(old, None)
-        if profile is None:
-            return
-        self.profiles[new] = profile
+        if profile is not None:
+            self.profiles[new] = profile
         self.max_event_id = max(self.max_event_id, new)
-        for term in profile.terms:
-            self._unpost(term, old)
-            self.postings.setdefault(term, set()).add(new)
 
     def touch(self, event_id: int, at: datetime) -> None:
         profile = self.profiles.get(event_id)
@@ -314,10 +303,7 @@ class TermIndex:
             profile.last_seen = at
 
     def forget(self, event_id: int) -> None:
-        profile = self.profiles.pop(event_id, None)
-        if profile is not None:
-            for term in profile.terms:
-                self._unpost(term, event_id)
+        self.profiles.pop(event_id, None)
 
     def prune(self, now: datetime) -> None:
         """Drop events not seen within the window before ``now`` (at most once an hour of
@@ -326,16 +312,184 @@ class TermIndex:
             return
         self.pruned_at = now
         for event_id in [e for e, p in self.profiles.items() if now - p.last_seen > WINDOW]:
-            self.forget(event_id)
+            del self.profiles[event_id]
 
-    def terms_of(self, event_id: int) -> list[str]:
-        """An event's kept terms (already cut to the strongest ``MAX_EVENT_TERMS``)."""
-        profile = self.profiles.get(event_id)
-        return list(profile.terms) if profile is not None else []
+    def load(self, event_id: int, data: bytes, last_seen: datetime) -> None:
+        """A stored event's profile (a process starting, or another process's event); its
+        bigrams count once in the frequencies (an approximation: one document per event)."""
+        profile = Profile.from_bytes(data, last_seen)
+        if profile.members:
+            self.profiles[event_id] = profile
+            self.frequencies.observe(profile.columns, 1)
+        self.max_event_id = max(self.max_event_id, event_id)
 
-    def _unpost(self, term: str, event_id: int) -> None:
-        holders = self.postings.get(term)
-        if holders is not None:
-            holders.discard(event_id)
-            if not holders:
-                del self.postings[term]
+
+class Batch:
+    """One batch being placed: ``best(i)`` for its items in order, ``join(i, event)`` for
+    those placed by text (or seeding an event), then ``commit()`` adds them to the index."""
+
+    def __init__(self, index: TextIndex, docs: Sequence[Doc], times: Sequence[datetime]) -> None:
+        self.index = index
+        self.times = list(times)
+        self.matrix = vectors(docs, index.frequencies)
+        earliest = min(self.times, default=None)
+        self.events = [
+            e
+            for e, p in index.profiles.items()
+            if earliest is not None and earliest - p.last_seen <= WINDOW
+        ]
+        self.to_events = self._to_events()
+        self.to_batch = (self.matrix @ self.matrix.T).tocsr()
+        self.placed: dict[int, int] = {}  # batch row → event
+        self.joined: dict[int, list[int]] = {}  # event → batch rows that joined it
+        self.rare_df = max(2.0, RARE_SHARE * index.frequencies.docs)
+
+    def _to_events(self) -> sparse.csr_matrix:
+        profiles = [self.index.profiles[e] for e in self.events]
+        if not profiles:
+            return sparse.csr_matrix((self.matrix.shape[0], 0), dtype=np.float32)
+        lengths = np.fromiter((len(p.columns) for p in profiles), np.int64, len(profiles))
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        events = sparse.csr_matrix(
+            (
+                np.concatenate([p.weights for p in profiles]),
+                np.concatenate([p.columns for p in profiles]),
+                indptr,
+            ),
+            shape=(len(profiles), BUCKETS),
+        )
+        return (self.matrix @ events.T).tocsr()
+
+    def best(self, row: int) -> Match | None:
+        """The event item ``row`` belongs to, or None (see the module doc)."""
+        at, profiles, events = self.times[row], self.index.profiles, self.events
+        sums: dict[int, float] = {}
+        found = self.to_events
+        span = slice(found.indptr[row], found.indptr[row + 1])
+        for column, value in zip(
+            found.indices[span].tolist(), found.data[span].tolist(), strict=True
+        ):
+            event_id = events[column]
+            if at - profiles[event_id].last_seen <= WINDOW:
+                sums[event_id] = value
+        pairs = self.to_batch
+        span = slice(pairs.indptr[row], pairs.indptr[row + 1])
+        placed = self.placed
+        for other, value in zip(
+            pairs.indices[span].tolist(), pairs.data[span].tolist(), strict=True
+        ):
+            event_id = placed.get(other)
+            if event_id is not None:
+                sums[event_id] = sums.get(event_id, 0.0) + value
+        ranked = [(total / self._members(e), e) for e, total in sums.items() if total >= THRESHOLD]
+        ranked.sort(reverse=True)
+        for score, event_id in ranked[:3]:
+            if score < THRESHOLD:
+                break
+            shared = self._shared(row, event_id)
+            if shared:
+                return Match(event_id=event_id, score=score, shared=shared)
+        return None
+
+    def _members(self, event_id: int) -> int:
+        profile = self.index.profiles.get(event_id)
+        joined = self.joined.get(event_id)
+        return (profile.members if profile is not None else 0) + (len(joined) if joined else 0)
+
+    def columns(self, row: int) -> np.ndarray:
+        return self.matrix.indices[self.matrix.indptr[row] : self.matrix.indptr[row + 1]]
+
+    def _shared(self, row: int, event_id: int) -> int:
+        """Bigrams the item shares with the event (0 when too few, or too few rare ones)."""
+        theirs: frozenset[int] | set[int] = frozenset()
+        profile = self.index.profiles.get(event_id)
+        if profile is not None:
+            theirs = profile.column_set()
+        for other in self.joined.get(event_id, ()):
+            theirs = theirs | set(self.columns(other).tolist())
+        shared = [c for c in self.columns(row).tolist() if c in theirs]
+        if len(shared) < MIN_SHARED:
+            return 0
+        df, limit = self.index.frequencies.df, self.rare_df
+        if sum(1 for c in shared if df[c] <= limit) < MIN_RARE:
+            return 0
+        return len(shared)
+
+    def join(self, row: int, event_id: int) -> None:
+        """Item ``row`` is placed in ``event_id`` by its text (or seeds it)."""
+        self.placed[row] = event_id
+        self.joined.setdefault(event_id, []).append(row)
+
+    def move(self, row: int, event_id: int) -> None:
+        """Item ``row`` leaves the event it joined for ``event_id`` (a cascade of its own)."""
+        old = self.placed.get(row)
+        if old is not None and row in self.joined.get(old, ()):
+            self.joined[old].remove(row)
+            if not self.joined[old]:
+                del self.joined[old]
+        self.join(row, event_id)
+
+    def commit(self) -> set[int]:
+        """Add the batch's text members to their events' profiles; the events changed."""
+        matrix = self.matrix
+        for event_id, rows in self.joined.items():
+            spans = [slice(matrix.indptr[r], matrix.indptr[r + 1]) for r in rows]
+            self.index.add(
+                event_id,
+                np.concatenate([matrix.indices[s] for s in spans]),
+                np.concatenate([matrix.data[s] for s in spans]),
+                max(self.times[r] for r in rows),
+                members=len(rows),
+            )
+        return set(self.joined)
+
+
+def terms_text(title: str, text: str) -> str:
+    """What a new event's display terms are cut from: the title, else the start of the text."""
+    return title if len(title) >= 4 else text[:TERM_CHARS]
+
+
+def combine(vectors: Iterable[bytes | None]) -> bytes | None:
+    """The profile of events merged into one: the sums added, the members counted."""
+    found = [Profile.from_bytes(v, datetime.min) for v in vectors if v]
+    if not found:
+        return None
+    merged = found[0]
+    for other in found[1:]:
+        merged.add(other.columns, other.weights, other.members)
+    return merged.to_bytes()
+
+
+def similar_pairs(
+    profiles: dict[int, Profile], frequencies: Frequencies
+) -> list[tuple[float, int, int]]:
+    """Pairs of events whose members are, on average, as similar as an item must be to join
+    an event (average link between the two: ``THRESHOLD``), with ``MIN_SHARED`` shared
+    bigrams of which ``MIN_RARE`` are rare; most similar first. The periodic pass merges
+    them: online, an early item may have started an event before its story's vocabulary
+    had arrived."""
+    ids = [e for e, p in profiles.items() if p.members]
+    if len(ids) < 2:
+        return []
+    rows = [profiles[e] for e in ids]
+    lengths = np.fromiter((len(p.columns) for p in rows), np.int64, len(rows))
+    matrix = sparse.csr_matrix(
+        (
+            np.concatenate([p.weights for p in rows]),
+            np.concatenate([p.columns for p in rows]),
+            np.concatenate([[0], np.cumsum(lengths)]),
+        ),
+        shape=(len(rows), BUCKETS),
+    )
+    products = (matrix @ matrix.T).tocoo()
+    members = np.fromiter((p.members for p in rows), np.float64, len(rows))
+    scores = products.data / (members[products.row] * members[products.col])
+    keep = (products.row < products.col) & (scores >= THRESHOLD)
+    limit = max(2.0, RARE_SHARE * frequencies.docs)
+    found = []
+    for score, i, j in zip(scores[keep], products.row[keep], products.col[keep], strict=True):
+        shared = np.intersect1d(rows[i].columns, rows[j].columns, assume_unique=True)
+        if len(shared) >= MIN_SHARED and (frequencies.df[shared] <= limit).sum() >= MIN_RARE:
+            found.append((float(score), ids[i], ids[j]))
+    found.sort(reverse=True)
+    return found

@@ -12,8 +12,13 @@ table (``event_member``). Order of evidence, strongest first:
    their siblings, and a root that arrives after its reposts joins theirs;
 2. near-duplicate group: a mention with ``near_group_id`` joins its representative's event;
 3. exact copy (stored by ingest without analysis): its root link, else its original's event;
-4. key terms within 72 hours (see events/cluster.py);
+4. its text (title, lead, places) within 72 hours: average similarity to an event's text
+   members and shared rare bigrams (see events/cluster.py);
 5. otherwise it starts a new event.
+
+Exact copies are members of their event but never counted in it (``duplicate_count``: the
+page shows 重复 N). A post that leaves a story's event for its own cascade keeps a 相关事件
+link (``related_to_id``) to the story.
 
 Counters (size, sentiment split, sources, first/last seen, hourly trend, heat) are written
 once per touched event and batch. See docs/events.md.
@@ -33,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.core.timeutil import utcnow
 from yuqing.events import heat as heat_index
-from yuqing.events.cluster import MAX_EVENT_TERMS, WINDOW, TermIndex, key_terms
+from yuqing.events.cluster import WINDOW, Batch, Doc, TextIndex, key_terms, terms_text
 from yuqing.events.models import Event
 from yuqing.mentions import neardup
 
@@ -44,7 +49,7 @@ _TOUCHED = "yuqing.events.index_touched"
 # --- the in-memory term index, one per database ------------------------------------------
 
 
-_INDEXES: dict[int, TermIndex] = {}
+_INDEXES: dict[int, TextIndex] = {}
 _STALE: set[int] = set()
 
 
@@ -67,8 +72,8 @@ def _on_commit(session: Session) -> None:
     session.info.pop(_TOUCHED, None)
 
 
-def term_index(session: Session) -> TermIndex:
-    """The term index of this database, brought up to date with the event table: rebuilt
+def text_index(session: Session) -> TextIndex:
+    """The text index of this database, brought up to date with the event table: rebuilt
     after a rollback or when the table was emptied, topped up with events other processes
     created."""
     key = _key(session)
@@ -91,26 +96,35 @@ def forget(session: Session, event_ids: Iterable[int]) -> None:
             index.forget(event_id)
 
 
-def _load(session: Session, *, after: int, into: TermIndex | None = None) -> TermIndex:
-    index = into or TermIndex()
+def reload(session: Session, events: Iterable[Event]) -> None:
+    """Take changed profiles (a merge) into this database's index."""
+    index = _INDEXES.get(_key(session))
+    if index is None:
+        return
+    for item in events:
+        index.forget(item.id)
+        if item.vector and item.merged_into_id is None:
+            index.load(item.id, item.vector, item.last_seen_at)
+
+
+def _load(session: Session, *, after: int, into: TextIndex | None = None) -> TextIndex:
+    index = into or TextIndex()
     latest = session.execute(text("SELECT MAX(last_seen_at) FROM event")).scalar()
     if latest is None:
         return index
     if isinstance(latest, str):
         latest = datetime.fromisoformat(latest)
     query = text(
-        "SELECT id, terms, last_seen_at FROM event WHERE id > :after AND "
+        "SELECT id, vector, last_seen_at FROM event WHERE id > :after AND "
         "merged_into_id IS NULL AND last_seen_at >= :since ORDER BY id"
     ).bindparams(bindparam("since", type_=DateTime))
-    for event_id, terms, last_seen in session.execute(
+    for event_id, vector, last_seen in session.execute(
         query, {"after": after, "since": latest - WINDOW}
     ):
         if isinstance(last_seen, str):
             last_seen = datetime.fromisoformat(last_seen)
-        words = (terms or "").split()
-        index.observe(words)  # an approximation of the frequencies: one document per event
-        if words:
-            index.add(event_id, words, last_seen)
+        if vector:
+            index.load(event_id, bytes(vector), last_seen)
         index.max_event_id = max(index.max_event_id, event_id)
     return index
 
@@ -149,11 +163,14 @@ class _Delta:
     last: datetime | None = None
     hours: Counter[datetime] = field(default_factory=Counter)
     representative: _Item | None = None
-    terms_changed: bool = False
-    items: list[_Item] = field(default_factory=list)
+    duplicates: int = 0  # exact copies: members, never counted
+    items: list[tuple[_Item, bool]] = field(default_factory=list)
 
-    def add(self, item: _Item) -> None:
-        self.items.append(item)
+    def add(self, item: _Item, *, duplicate: bool = False) -> None:
+        self.items.append((item, duplicate))
+        if duplicate:
+            self.duplicates += 1
+            return
         self.size += 1
         self.sentiments[item.sentiment or ""] += 1
         stamp = (item.published_at, item.mention_id)
@@ -165,10 +182,10 @@ class _Delta:
 
     def without(self, item: _Item) -> _Delta:
         """This delta without one of its items (a post leaving for its own cascade: rare)."""
-        rest = _Delta(terms_changed=self.terms_changed)
-        for other in self.items:
+        rest = _Delta()
+        for other, duplicate in self.items:
             if other is not item:
-                rest.add(other)
+                rest.add(other, duplicate=duplicate)
         if self.representative is not item:
             rest.representative = self.representative
         return rest
@@ -289,7 +306,7 @@ class Placer:
     def __init__(self, session: Session, source_id: int) -> None:
         self.session = session
         self.source_id = source_id
-        self.index = term_index(session)
+        self.index = text_index(session)
         self.by_external: dict[str, int] = {}
         self.by_root: dict[str, int] = {}
         self.by_mention: dict[int, int] = {}
@@ -297,7 +314,10 @@ class Placer:
         self.deltas: dict[int, _Delta] = {}
         self.members: list[list[Any]] = []
         self.new_events: dict[int, _Item] = {}  # temporary (negative) id → seed
-        self.terms: dict[int, list[str]] = {}
+        self.batch: Batch | None = None
+        self.rows: dict[int, int] = {}  # mention id → row of the text batch
+        self.related: dict[int, int] = {}  # new (temporary) event → the story it left
+        self.changed: set[int] = set()  # events whose text profile changed
         # Original posts that joined another post's event (text, near-duplicate, copy), by
         # external id: their first own repost makes them the root of their own event.
         self.guests: dict[str, _Item] = {}
@@ -306,6 +326,7 @@ class Placer:
 
     def place(self, items: list[_Item]) -> None:
         self._look_up(items)
+        self._vectorise(items)
         by_external, guests = self.by_external, self.guests
         for item in items:
             root = item.root
@@ -317,6 +338,7 @@ class Placer:
         for event_id, delta in self.deltas.items():  # once per event, not per item
             if delta.last is not None:
                 self.index.touch(event_id, delta.last)
+        self.changed = self.batch.commit() if self.batch is not None else set()
         ids = self._insert_events()
         stamp = _stamp(self.session)
         write_many(
@@ -329,9 +351,22 @@ class Placer:
         self._write_counts(ids)
         if self.moved:
             self._move_stored(ids)
+        if self.related:
+            self._relate(ids)
         self.index.prune(self._reference_time())
 
     # -- evidence ------------------------------------------------------------------------
+
+    def _vectorise(self, items: list[_Item]) -> None:
+        """The text vectors of the batch's original posts, and their similarities to the
+        recent events and to each other (cluster.Batch), in one go."""
+        texts = [i for i in items if not i.is_reply and not i.copy and (i.text or i.title)]
+        if not texts:
+            return
+        self.rows = {item.mention_id: row for row, item in enumerate(texts)}
+        self.batch = self.index.batch(
+            [Doc(i.title, i.text, i.places) for i in texts], [i.published_at for i in texts]
+        )
 
     def _look_up(self, items: list[_Item]) -> None:
         """Stored events of the ids this batch names (three indexed queries per batch)."""
@@ -353,7 +388,19 @@ class Placer:
             if original and reason in _GUEST_REASONS:
                 if isinstance(published, str):
                     published = datetime.fromisoformat(published)
-                guest = _Item(mid, ext, None, None, None, published, sentiment, title, "", [])
+                guest = _Item(
+                    mid,
+                    ext,
+                    None,
+                    None,
+                    None,
+                    published,
+                    sentiment,
+                    title,
+                    "",
+                    [],
+                    reason == "copy",
+                )
                 self.guests[ext] = guest
         waiting = {i.root for i in items if i.root and i.root not in self.by_external}
         waiting |= {i.external_id for i in items if i.external_id and not i.copy}
@@ -395,12 +442,10 @@ class Placer:
             # A text that resurfaces after the window is a new incident, not the old story.
             if seen is None or item.published_at - seen <= WINDOW:
                 return event_id, "copy" if item.copy else "near"
-        if item.copy:
+        row = self.rows.get(item.mention_id)
+        if row is None or self.batch is None:
             return None, "seed"
-        terms = key_terms(item.title + "\n" + item.text if item.text else item.title, item.places)
-        self.terms[item.mention_id] = terms
-        match = self.index.best(terms, item.published_at)
-        self.index.observe(terms)
+        match = self.batch.best(row)
         if match is not None:
             return match.event_id, "text"
         return None, "seed"
@@ -410,6 +455,7 @@ class Placer:
         now that it has reposts of its own (a cascade is one event: see docs/events.md)."""
         temp = -(len(self.new_events) + 1)
         self.new_events[temp] = guest
+        self.related[temp] = old
         self.deltas[temp] = _Delta()
         self.deltas[temp].add(guest)
         row = self.guest_rows.pop(guest.mention_id, None)
@@ -423,9 +469,9 @@ class Placer:
                 del self.deltas[old]
         else:
             self.moved.append((guest, old, temp))
-        terms = self.terms.get(guest.mention_id)
-        if terms:
-            self.index.add(temp, terms, guest.published_at)
+        row = self.rows.get(guest.mention_id)
+        if row is not None and self.batch is not None:
+            self.batch.move(row, temp)
         if guest.external_id:
             self.by_external[guest.external_id] = temp
             self.by_root[guest.external_id] = temp
@@ -439,13 +485,12 @@ class Placer:
         delta = self.deltas.get(event_id)
         if delta is None:
             delta = self.deltas[event_id] = _Delta()
-        delta.add(item)
+        delta.add(item, duplicate=item.copy and reason != "seed")
         if event_id > 0 and not item.is_reply and not item.copy and reason != "text":
             delta.representative = delta.representative or item
-        terms = self.terms.get(item.mention_id)
-        if terms and (reason == "seed" or reason == "text"):
-            self.index.add(event_id, terms, item.published_at)
-            delta.terms_changed = True
+        row = self.rows.get(item.mention_id)
+        if row is not None and self.batch is not None and reason in ("seed", "text"):
+            self.batch.join(row, event_id)
         if item.external_id:
             self.by_external.setdefault(item.external_id, event_id)
             if reason in _GUEST_REASONS and not item.is_reply:
@@ -461,7 +506,7 @@ class Placer:
         delta = self.deltas.get(event_id)
         if delta is None:
             delta = self.deltas[event_id] = _Delta()
-        delta.add(item)
+        delta.add(item, duplicate=item.copy)
         if item.external_id:
             self.by_external.setdefault(item.external_id, event_id)
         self.by_mention[item.mention_id] = event_id
@@ -470,12 +515,18 @@ class Placer:
     def _move_stored(self, ids: dict[int, int]) -> None:
         """Take stored guests out of their old events (their new ones already count them):
         the member row moves, the old event's counters go down by one each."""
-        moves = [(guest, old, ids[temp]) for guest, old, temp in self.moved]
+        every = [(guest, old, ids[temp]) for guest, old, temp in self.moved]
         write_many(
             self.session,
             "UPDATE event_member SET event_id = ?, reason = 'seed' WHERE mention_id = ?",
-            [(new, guest.mention_id) for guest, _, new in moves],
+            [(new, guest.mention_id) for guest, _, new in every],
         )
+        write_many(  # an exact copy was never counted in its old event, only as 重复
+            self.session,
+            "UPDATE event SET duplicate_count = duplicate_count - 1 WHERE id = ?",
+            [(old,) for guest, old, _ in every if guest.copy],
+        )
+        moves = [m for m in every if not m[0].copy]
         write_many(
             self.session,
             "UPDATE event_hour SET count = count - 1 WHERE event_id = ? AND hour = ?",
@@ -493,6 +544,20 @@ class Placer:
         _refirst(self.session, [old for (old,) in olds], {g.mention_id for g, _, _ in moves})
 
     # -- writing ---------------------------------------------------------------------------
+
+    def _relate(self, ids: dict[int, int]) -> None:
+        """相关事件: a post that left a story's event for its own cascade points at the story
+        (the story's own first event when the event it left is itself related)."""
+        rows = []
+        for temp, old in self.related.items():
+            story = ids.get(old, old)
+            rows.append((story, story, ids[temp]))
+        write_many(
+            self.session,
+            "UPDATE event SET related_to_id = COALESCE("
+            "(SELECT s.related_to_id FROM event s WHERE s.id = ?), ?) WHERE id = ?",
+            rows,
+        )
 
     def _reference_time(self) -> datetime:
         latest = max((d.last for d in self.deltas.values() if d.last), default=utcnow())
@@ -522,7 +587,9 @@ class Placer:
                     "count_negative": delta.sentiments["negative"],
                     "source_count": 1,
                     "heat": _heat(delta.size, delta.sentiments, 1, delta.hours, at),
-                    "terms": " ".join(self.index.terms_of(temp)[:MAX_EVENT_TERMS]),
+                    "terms": " ".join(key_terms(terms_text(seed.title, seed.text), seed.places)),
+                    "duplicate_count": delta.duplicates,
+                    "vector": self._vector(temp),
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -534,6 +601,10 @@ class Placer:
             self.index.rename(temp, event_id)
             self.deltas[event_id] = self.deltas.pop(temp)
         return ids
+
+    def _vector(self, event_id: int) -> bytes | None:
+        profile = self.index.profiles.get(event_id)
+        return profile.to_bytes() if profile is not None else None
 
     def _write_counts(self, new_ids: dict[int, int]) -> None:
         """Per-source and hourly counts (upserts), then one UPDATE per existing event."""
@@ -554,7 +625,7 @@ class Placer:
             "INSERT INTO event_source (event_id, source_id, count) VALUES (?, ?, ?) "
             "ON CONFLICT (event_id, source_id) DO UPDATE "
             "SET count = event_source.count + excluded.count",
-            [(e, self.source_id, d.size) for e, d in self.deltas.items()],
+            [(e, self.source_id, d.size) for e, d in self.deltas.items() if d.size],
         )
         write_many(
             self.session,
@@ -580,9 +651,13 @@ class Placer:
         }
         recent = _recent_hours(self.session, existing, at)
         updates = []
+        copies_only = []
         for event_id in existing:
             delta, row = self.deltas[event_id], current.get(event_id)
-            if row is None or delta.first is None:
+            if row is None:
+                continue
+            if delta.first is None:
+                copies_only.append((delta.duplicates, event_id))
                 continue
             sources = row[5] + (0 if event_id in had_source else 1)
             counts = (
@@ -591,11 +666,7 @@ class Placer:
             )
             rep = delta.representative if row[6] else None
             first_at, first_id = delta.first
-            terms = (
-                " ".join(self.index.terms_of(event_id)[:MAX_EVENT_TERMS])
-                if delta.terms_changed
-                else None
-            )
+            vector = self._vector(event_id) if event_id in self.changed else None
             size = row[1] + delta.size
             updates.append(
                 (
@@ -615,11 +686,17 @@ class Placer:
                     rep.mention_id if rep else None,
                     rep is not None,
                     _title(rep) if rep else None,
-                    terms,
+                    delta.duplicates,
+                    vector,
                     event_id,
                 )
             )
         write_many(self.session, _UPDATE, updates)
+        write_many(
+            self.session,
+            "UPDATE event SET duplicate_count = duplicate_count + ? WHERE id = ?",
+            copies_only,
+        )
 
 
 _UPDATE = (
@@ -631,7 +708,8 @@ _UPDATE = (
     "last_seen_at = CASE WHEN ? > last_seen_at THEN ? ELSE last_seen_at END, "
     "representative_id = COALESCE(?, representative_id), "
     "representative_is_reply = CASE WHEN ? THEN false ELSE representative_is_reply END, "
-    "title = COALESCE(?, title), terms = COALESCE(?, terms) WHERE id = ?"
+    "title = COALESCE(?, title), duplicate_count = duplicate_count + ?, "
+    "vector = COALESCE(?, vector) WHERE id = ?"
 )
 
 # One guest fewer: size and sentiment counters down by one, sources recounted (few rows).
@@ -694,6 +772,8 @@ _EVENT_COLUMNS = (
     "source_count",
     "heat",
     "terms",
+    "duplicate_count",
+    "vector",
     "created_at",
     "updated_at",
 )

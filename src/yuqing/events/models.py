@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.core.database import Base
@@ -45,8 +55,20 @@ class Event(Base):
     heat: Mapped[float] = mapped_column(Float, default=0.0)
     # Key terms (space-separated, strongest first): rebuilds the in-memory term index.
     terms: Mapped[str] = mapped_column(Text, default="")
-    # Set when a person merged this event into another; the event then has no members.
+    # Exact copies (mention status ``duplicate``) placed here: members, never counted in
+    # size, sentiment, sources or hours; the page shows them as 重复 N.
+    duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The text profile: the sum of the text members' bigram vectors (events/cluster.py), so
+    # a process that starts rebuilds its index and the periodic pass compares events.
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Set when a person or the periodic pass merged this event into another; the event then
+    # has no members.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"))
+    # 相关事件: another event of the same story that is kept apart (its own repost cascade),
+    # pointing at the story's first event; the desk lists them together.
+    related_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("event.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -1,4 +1,5 @@
-"""Reading events (lists, detail, repost chain, hot topics) and changing them by hand."""
+"""Reading events (lists, detail, repost chain, hot topics, 相关事件) and changing them: by
+hand (merge, split) and by the periodic pass that merges events of one story."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.core import audit
-from yuqing.core.audit import Actor
+from yuqing.core.audit import SYSTEM, Actor
 from yuqing.core.timeutil import utcnow
-from yuqing.events import flows
+from yuqing.events import cluster, flows
 from yuqing.events import heat as heat_index
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
 from yuqing.events.schemas import ChainNode, EventDetail, EventRow, HotTopic, RisingEvent
@@ -24,6 +26,8 @@ MIN_RISING = 3  # mentions in the last hour before a phrase or an event can be "
 SMOOTHING = 1.0  # added to both rates: a phrase going from 0 to 1 is not infinitely rising
 CHAIN_LIMIT = 300  # posts drawn in the chain; the page says when there are more
 SPARK_HOURS = 24
+DUPLICATE = "duplicate"  # mention status of an exact copy: a member never counted
+MERGE_ROUNDS = 5  # rounds of the periodic pass (each merges disjoint pairs)
 
 
 class EventError(Exception):
@@ -125,15 +129,19 @@ def detail(session: Session, *, event: Event) -> EventDetail:
 def members(
     session: Session, *, event: Event, page: int = 1, per_page: int = 20
 ) -> tuple[list[tuple[Mention, str]], int]:
-    """One page of an event's mentions (earliest first) with their source names."""
+    """One page of an event's mentions (earliest first) with their source names; exact
+    copies are left out (the page shows them as 重复 N)."""
     total = session.execute(
-        select(func.count()).select_from(EventMember).where(EventMember.event_id == event.id)
+        select(func.count())
+        .select_from(EventMember)
+        .join(Mention, Mention.id == EventMember.mention_id)
+        .where(EventMember.event_id == event.id, Mention.status != DUPLICATE)
     ).scalar_one()
     rows = session.execute(
         select(Mention, Source.name)
         .join(EventMember, EventMember.mention_id == Mention.id)
         .join(Source, Source.id == Mention.source_id)
-        .where(EventMember.event_id == event.id)
+        .where(EventMember.event_id == event.id, Mention.status != DUPLICATE)
         .order_by(EventMember.published_at, Mention.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
@@ -144,15 +152,13 @@ def members(
 def repost_chain(session: Session, *, event: Event) -> tuple[list[ChainNode], int]:
     """Who reposted whom: the event's posts as a forest, each under the post it names as
     parent (else its root) when that post is in the event, earliest first. Accounts appear
-    as published on each post; nothing is gathered per person."""
-    total = session.execute(
-        select(func.count()).select_from(EventMember).where(EventMember.event_id == event.id)
-    ).scalar_one()
+    as published on each post; nothing is gathered per person. Exact copies are left out."""
+    total = event.size
     rows = session.execute(
         select(Mention, Source.name)
         .join(EventMember, EventMember.mention_id == Mention.id)
         .join(Source, Source.id == Mention.source_id)
-        .where(EventMember.event_id == event.id)
+        .where(EventMember.event_id == event.id, Mention.status != DUPLICATE)
         .order_by(EventMember.published_at, Mention.id)
         .limit(CHAIN_LIMIT)
     ).all()
@@ -285,7 +291,7 @@ def recount(session: Session, *, event: Event, now: datetime | None = None) -> N
     """Rebuild an event's counters from its members (after a merge or split: rare, so a
     scan is fine here, unlike at ingest)."""
     session.flush()
-    rows = session.execute(
+    rows: Sequence[Any] = session.execute(
         select(
             EventMember.mention_id,
             EventMember.published_at,
@@ -299,6 +305,11 @@ def recount(session: Session, *, event: Event, now: datetime | None = None) -> N
         .where(EventMember.event_id == event.id)
         .order_by(EventMember.published_at, EventMember.mention_id)
     ).all()
+    counted = [r for r in rows if r.status != DUPLICATE]
+    if rows and not counted:
+        counted = list(rows[:1])  # a copy that started its event is its one item
+    event.duplicate_count = len(rows) - len(counted)
+    rows = counted
     session.execute(delete(EventSource).where(EventSource.event_id == event.id))
     session.execute(delete(EventHour).where(EventHour.event_id == event.id))
     sentiments = Counter(r.sentiment for r in rows)
@@ -343,9 +354,17 @@ def _represent(session: Session, event: Event, mention_id: int, *, is_reply: boo
         event.title = " ".join((mention.title or mention.text).split())[:300]
 
 
-def merge(session: Session, *, target: Event, others: Sequence[Event], actor: Actor) -> Event:
+def merge(
+    session: Session,
+    *,
+    target: Event,
+    others: Sequence[Event],
+    actor: Actor,
+    automatic: bool = False,
+) -> Event:
     """Move every mention of ``others`` into ``target``; the others are kept, empty, with a
-    pointer to it (old links keep working). One audit row."""
+    pointer to it (old links keep working). One audit row, also when the periodic pass
+    (``automatic``) merges."""
     others = [e for e in others if e.id != target.id]
     if not others:
         raise EventError("请至少选择一个要并入的其他事件")
@@ -359,21 +378,29 @@ def merge(session: Session, *, target: Event, others: Sequence[Event], actor: Ac
     session.execute(
         update(EventMember).where(EventMember.event_id.in_(ids)).values(event_id=target.id)
     )
+    session.execute(
+        update(Event).where(Event.related_to_id.in_(ids)).values(related_to_id=target.id)
+    )
+    if target.related_to_id in ids:
+        target.related_to_id = None
+    target.vector = cluster.combine([target.vector, *(o.vector for o in others)])
     for other in others:
         other.merged_into_id = target.id
         recount(session, event=other)
-        other.terms = ""
+        other.terms, other.vector, other.related_to_id = "", None, None
     words = dict.fromkeys(" ".join([target.terms, *(o.terms for o in others)]).split())
-    target.terms = " ".join(list(words)[: flows.MAX_EVENT_TERMS])
+    target.terms = " ".join(list(words)[: cluster.MAX_EVENT_TERMS])
     recount(session, event=target)
     flows.forget(session, ids)
+    flows.reload(session, [target])
+    how = "（定期合并：文本判定为同一报道）" if automatic else ""
     audit.record(
         session,
         actor=actor,
         action="event.merge",
         object_type="event",
         object_id=target.id,
-        summary=f"将事件 {', '.join(map(str, ids))} 并入事件 {target.id}",
+        summary=f"将事件 {', '.join(map(str, ids))} 并入事件 {target.id}{how}",
         changes={"size": [before["size"], target.size], "merged": [None, ids]},
     )
     return target
@@ -424,6 +451,112 @@ def split(session: Session, *, event: Event, mention_ids: Sequence[int], actor: 
         changes={"size": [event.size + len(chosen), event.size], "new_event": [None, created.id]},
     )
     return created
+
+
+def related(session: Session, *, event: Event) -> list[Event]:
+    """相关事件: the other live events of this event's story (the story's first event and
+    the events that point at it), earliest first."""
+    story = event.related_to_id or event.id
+    return list(
+        session.execute(
+            select(Event)
+            .where(
+                or_(Event.id == story, Event.related_to_id == story),
+                Event.id != event.id,
+                Event.merged_into_id.is_(None),
+            )
+            .order_by(Event.first_seen_at, Event.id)
+        ).scalars()
+    )
+
+
+def relate(session: Session, *, event: Event, story: Event, actor: Actor) -> None:
+    """Mark ``event`` as 相关事件 of ``story`` (kept apart: each has its own cascade). One
+    audit row."""
+    lead = story.related_to_id or story.id
+    if lead == event.id:
+        lead, event = story.id, session.get(Event, event.id) or event
+        event, story = story, event
+    if event.related_to_id == lead or event.id == lead:
+        return
+    session.execute(update(Event).where(Event.related_to_id == event.id).values(related_to_id=lead))
+    event.related_to_id = lead
+    audit.record(
+        session,
+        actor=actor,
+        action="event.relate",
+        object_type="event",
+        object_id=event.id,
+        summary=f"事件 {event.id} 与事件 {lead} 为同一报道的相关事件（各有转发链，分开跟踪）",
+        changes={"related_to": [None, lead]},
+    )
+
+
+def merge_stories(
+    session: Session, *, now: datetime | None = None, actor: Actor = SYSTEM
+) -> tuple[int, int]:
+    """The periodic pass: events active within the window whose members are, on average,
+    as alike as one story's (cluster.similar_pairs) are merged, the later into the earlier,
+    audited like a hand merge; two events that each carry their own repost cascade stay
+    apart and become 相关事件 instead. Returns (merged, related)."""
+    at = reference_time(session, now)
+    merged = linked = 0
+    index = flows.text_index(session)
+    for _ in range(MERGE_ROUNDS):
+        events = {
+            e.id: e
+            for e in session.execute(
+                select(Event).where(
+                    Event.merged_into_id.is_(None),
+                    Event.vector.is_not(None),
+                    Event.last_seen_at >= at - cluster.WINDOW,
+                )
+            ).scalars()
+        }
+        profiles = {
+            i: cluster.Profile.from_bytes(e.vector, e.last_seen_at)
+            for i, e in events.items()
+            if e.vector
+        }
+        pairs = cluster.similar_pairs(profiles, index.frequencies)
+        cascades = _with_cascades(session, {i for _, a, b in pairs for i in (a, b)})
+        used: set[int] = set()
+        changed = 0
+        for _, a, b in pairs:
+            first, second = sorted((events[a], events[b]), key=lambda e: (e.first_seen_at, e.id))
+            if a in used or b in used or _same_story(first, second):
+                continue
+            used |= {a, b}
+            changed += 1
+            if first.id in cascades and second.id in cascades:
+                relate(session, event=second, story=first, actor=actor)
+                linked += 1
+            else:
+                target, other = (second, first) if second.id in cascades else (first, second)
+                merge(session, target=target, others=[other], actor=actor, automatic=True)
+                merged += 1
+        if not changed:
+            break
+    session.flush()
+    return merged, linked
+
+
+def _same_story(first: Event, second: Event) -> bool:
+    lead = first.related_to_id or first.id
+    return (second.related_to_id or second.id) == lead
+
+
+def _with_cascades(session: Session, event_ids: set[int]) -> set[int]:
+    """Events with a repost cascade of their own (members placed by a repost link)."""
+    if not event_ids:
+        return set()
+    return set(
+        session.execute(
+            select(EventMember.event_id)
+            .where(EventMember.event_id.in_(event_ids), EventMember.reason == "root")
+            .distinct()
+        ).scalars()
+    )
 
 
 def refresh_heat(session: Session, *, now: datetime | None = None, days: int = 3) -> int:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 06:42:08.113720
+Create Date: 2026-12-06 06:41:55.589185
 """
 
 from __future__ import annotations
@@ -193,6 +193,24 @@ def upgrade() -> None:
             "ix_fetch_run_source_started", ["source_id", "started_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_fetch_run_started_at"), ["started_at"], unique=False)
+
+    op.create_table(
+        "login_limit",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("username", sa.String(length=100), nullable=False),
+        sa.Column("ip", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("window_start", sa.DateTime(), nullable=False),
+        sa.Column("pauses", sa.Integer(), nullable=False),
+        sa.Column("locked_until", sa.DateTime(), nullable=True),
+        sa.Column("refused", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_login_limit")),
+    )
+    with op.batch_alter_table("login_limit", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_login_limit_updated_at"), ["updated_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_login_limit_username"), ["username"], unique=False)
 
     op.create_table(
         "notify_channel",
@@ -517,7 +535,10 @@ def upgrade() -> None:
         sa.Column("source_count", sa.Integer(), nullable=False),
         sa.Column("heat", sa.Float(), nullable=False),
         sa.Column("terms", sa.Text(), nullable=False),
+        sa.Column("duplicate_count", sa.Integer(), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=True),
         sa.Column("merged_into_id", sa.Integer(), nullable=True),
+        sa.Column("related_to_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -533,6 +554,12 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
+            ["related_to_id"],
+            ["event.id"],
+            name=op.f("fk_event_related_to_id_event"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
             ["representative_id"],
             ["mention.id"],
             name=op.f("fk_event_representative_id_mention"),
@@ -543,6 +570,7 @@ def upgrade() -> None:
     with op.batch_alter_table("event", schema=None) as batch_op:
         batch_op.create_index("ix_event_heat", ["heat"], unique=False)
         batch_op.create_index("ix_event_last_seen", ["last_seen_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_event_related_to_id"), ["related_to_id"], unique=False)
 
     op.create_table(
         "mention_band",
@@ -800,8 +828,6 @@ def upgrade() -> None:
         sa.Column("person_id", sa.Integer(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("must_change_password", sa.Boolean(), nullable=False),
-        sa.Column("failed_logins", sa.Integer(), nullable=False),
-        sa.Column("locked_until", sa.DateTime(), nullable=True),
         sa.Column("last_login_at", sa.DateTime(), nullable=True),
         sa.Column("password_changed_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -1132,6 +1158,7 @@ def downgrade() -> None:
 
     op.drop_table("mention_band")
     with op.batch_alter_table("event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_event_related_to_id"))
         batch_op.drop_index("ix_event_last_seen")
         batch_op.drop_index("ix_event_heat")
 
@@ -1194,6 +1221,11 @@ def downgrade() -> None:
 
     op.drop_table("report")
     op.drop_table("notify_channel")
+    with op.batch_alter_table("login_limit", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_login_limit_username"))
+        batch_op.drop_index(batch_op.f("ix_login_limit_updated_at"))
+
+    op.drop_table("login_limit")
     with op.batch_alter_table("fetch_run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fetch_run_started_at"))
         batch_op.drop_index("ix_fetch_run_source_started")
