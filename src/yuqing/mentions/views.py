@@ -40,6 +40,9 @@ SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负�
 RISK_STEPS = (40, 60, 80)
 """Minimum risk scores offered in the filter; the colours of the score change at the same steps."""
 PLACE_LEVELS = {"province": "省级", "city": "地市级", "county": "县区级"}
+RAW_PAYLOAD_PERMISSION = "users.manage"
+"""Who sees a mention's raw collector payload, which can carry platform user ids: the
+administrators (docs/access.md). Nobody else gets it, on a page, in the API or an export."""
 
 
 @dataclass
@@ -308,11 +311,14 @@ def mention_page(request: Request, session: SessionDep, mention_id: int) -> HTML
     duplicates = service.list_duplicates(session, mention=mention)
     original = session.get(Mention, mention.duplicate_of_id) if mention.duplicate_of_id else None
     related = [mention, *duplicates, *([original] if original else [])]
+    principal = getattr(request.state, "principal", None)
+    shows_raw = principal is not None and principal.can(RAW_PAYLOAD_PERMISSION)
     return render(
         request,
         "mentions/mention.html",
         {
             "mention": mention,
+            "raw_payload": mention.raw if shows_raw else None,
             "source": session.get(Source, mention.source_id),
             "duplicates": duplicates,
             "original": original,
