@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from yuqing.analysis import cli as model_cli
+from yuqing.cases import cli as calendar_cli
 from yuqing.core.database import get_engine, session_scope, upgrade_database
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import format_local
@@ -29,6 +30,7 @@ app.add_typer(schemes_cli.app, name="schemes")
 app.add_typer(model_cli.app, name="model")
 app.add_typer(notify_cli.app, name="notify")
 app.add_typer(report_cli.app, name="report")
+app.add_typer(calendar_cli.app, name="calendar")
 console = Console()
 
 
@@ -100,10 +102,12 @@ def init() -> None:
     _ensure_audit_key()
     console.print(f"数据库已就绪：{get_engine().url.render_as_string(hide_password=True)}")
     from yuqing.auth import service as auth
+    from yuqing.cases import service as cases
     from yuqing.org import service as org
 
     with session_scope() as session:
         org.ensure_defaults(session)
+        cases.ensure_defaults(session)  # grades, clocks, the working calendar
         admin = auth.bootstrap_admin(session)
     _retire_person_watchlists()
     if admin is not None:

@@ -269,7 +269,7 @@ def import_text(
         parsed = schedule.parse(schedule.decode(data))
     except schedule.ScheduleFileError as error:
         raise CalendarError("calendar_file", error.message) from error
-    note = f"导入 {filename.strip()[:150]}" if filename.strip() else "导入"
+    note = filename.strip()[:150]
     years = _store(session, parsed.days, source="import", note=note)
     off = sum(not d.working for d in parsed.days)
     audit.record(
