@@ -1,40 +1,131 @@
-"""The ``yuqing`` command: set up, serve, fetch, import, search and manage sources."""
+"""The ``yuqing`` command: set up, serve, fetch, import, search and manage sources.
+
+Start-up is kept light: this module imports only Typer and Rich at the top, each command
+imports what it needs when it runs, and the command groups of the domains (``schemes``,
+``model``, ``report`` …) are loaded only when one of their commands is called, so
+``yuqing --help`` does not pay for scikit-learn, matplotlib or the web app.
+"""
 
 from __future__ import annotations
 
+import importlib
 import secrets
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
-from yuqing.analysis import cli as model_cli
-from yuqing.cases import cli as calendar_cli
-from yuqing.core.database import get_engine, session_scope, upgrade_database
-from yuqing.core.settings import get_settings
-from yuqing.core.timeutil import format_local
-from yuqing.notify import cli as notify_cli
-from yuqing.reports import cli as report_cli
-from yuqing.schemes import cli as schemes_cli
-from yuqing.worker import pipeline
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+    from datetime import datetime
 
-app = typer.Typer(help="Yuqing 舆情工作台：采集、存储、检索与处置。", no_args_is_help=True)
+    from rich.progress import Progress
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from yuqing.core.settings import Settings
+    from yuqing.doctor import Finding
+
+# name → (module holding a Typer ``app``, the line shown in ``yuqing --help``)
+LAZY_GROUPS: dict[str, tuple[str, str]] = {
+    "schemes": ("yuqing.schemes.cli", "监测方案：列出、添加、回溯匹配。"),
+    "model": ("yuqing.analysis.cli", "情感模型：评估、训练、查看。"),
+    "notify": ("yuqing.notify.cli", "通知渠道与发送队列。"),
+    "report": ("yuqing.reports.cli", "生成日报、周报、月报和专报。"),
+    "calendar": ("yuqing.cases.cli", "工作日历：法定节假日与调休，导入放假通知。"),
+}
+
+
+class _LazyGroup(TyperGroup):
+    """A command group that imports its module only when one of its commands runs."""
+
+    def __init__(self, name: str, module: str, help_text: str) -> None:
+        super().__init__(name=name, help=help_text, short_help=help_text)
+        self.module = module
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        loaded = typer.main.get_group(importlib.import_module(self.module).app)
+        return loaded.make_context(info_name, args, parent=parent, **extra)
+
+
+class _Root(TyperGroup):
+    """The top-level group: its own commands plus the lazily loaded groups."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *LAZY_GROUPS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in LAZY_GROUPS:
+            module, help_text = LAZY_GROUPS[cmd_name]
+            return _LazyGroup(cmd_name, module, help_text)
+        return super().get_command(ctx, cmd_name)
+
+
+app = typer.Typer(
+    help="Yuqing 舆情工作台：采集、存储、检索与处置。", no_args_is_help=True, cls=_Root
+)
 sources_app = typer.Typer(help="管理信息源。", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
-app.add_typer(schemes_cli.app, name="schemes")
-app.add_typer(model_cli.app, name="model")
-app.add_typer(notify_cli.app, name="notify")
-app.add_typer(report_cli.app, name="report")
-app.add_typer(calendar_cli.app, name="calendar")
 console = Console()
 
 
+# The database, settings and time helpers are imported on first use, not at start-up.
+
+
+def upgrade_database() -> None:
+    from yuqing.core.database import upgrade_database as upgrade
+
+    upgrade()
+
+
+def session_scope() -> AbstractContextManager[Session]:
+    from yuqing.core.database import session_scope as scope
+
+    return scope()
+
+
+def get_settings() -> Settings:
+    from yuqing.core.settings import get_settings as settings
+
+    return settings()
+
+
+def get_engine() -> Engine:
+    from yuqing.core.database import get_engine as engine
+
+    return engine()
+
+
+def format_local(value: datetime | None) -> str:
+    from yuqing.core.timeutil import format_local as fmt
+
+    return fmt(value)
+
+
+def _store() -> Callable[..., Any]:
+    """The one way collected items enter the store: the analysing pipeline."""
+    from yuqing.worker import pipeline
+
+    return pipeline.process
+
+
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -113,9 +204,43 @@ def init() -> None:
     if admin is not None:
         console.print("已创建初始管理员账号（首次登录后须修改密码）：")
         console.print(f"  用户名 [bold]admin[/bold]  一次性密码 [bold]{escape(admin[1])}[/bold]")
+    from yuqing.doctor import run_checks
+
+    findings = run_checks()
+    if not all(f.ok for f in findings):
+        console.print("[yellow]体检发现以下问题（运行 yuqing doctor 查看全部）：[/yellow]")
+        _print_findings(findings, all_rows=False)
     if created:
         console.print(f"推送接口令牌（只显示这一次，保存在 {settings.data_dir / 'push_token'}）：")
         console.print(f"  [bold]{token}[/bold]")
+
+
+def _print_findings(findings: list[Finding], *, all_rows: bool) -> None:
+    for finding in findings:
+        check = finding.check
+        if finding.ok:
+            if all_rows:
+                console.print(f"  [green]✓[/green] {check.name}（{check.purpose}）")
+            continue
+        colour = "red" if check.required else "yellow"
+        console.print(
+            f"  [{colour}]✗ {check.name}（{check.purpose}）：{escape(finding.problem or '')}[/{colour}]"
+            f"\n      解决办法：{escape(check.fix)}"
+        )
+
+
+@app.command()
+def doctor() -> None:
+    """体检：逐项检查工作台用到的组件（正文抽取、字体、模型、前端文件等），说明缺什么、怎么装。"""
+    from yuqing.doctor import run_checks
+
+    findings = run_checks()
+    _print_findings(findings, all_rows=True)
+    missing = [f for f in findings if not f.ok and f.check.required]
+    if missing:
+        console.print(f"[red]有 {len(missing)} 项必需组件不可用，相关功能会失败。[/red]")
+        raise typer.Exit(1)
+    console.print("必需组件都可用。")
 
 
 @app.command()
@@ -202,7 +327,7 @@ def fetch_command(
         console.print("持续抓取中，按 Ctrl+C 停止。")
         stop = threading.Event()
         try:
-            flows.run_forever(stop, store=pipeline.process)
+            flows.run_forever(stop, store=_store())
         except KeyboardInterrupt:
             stop.set()
         return
@@ -213,7 +338,7 @@ def fetch_command(
             progress.update(task, completed=done, total=total, description=f"抓取 {name}")
 
         runs = flows.run_due(
-            source_id=source, progress=report, force=source is not None, store=pipeline.process
+            source_id=source, progress=report, force=source is not None, store=_store()
         )
     table = Table("信息源", "结果", "新增", "重复", "更新", "失败")
     with session_scope() as session:
@@ -269,7 +394,7 @@ def import_command(
                 source_name=source,
                 mapping=column_map or None,
                 progress=report,
-                store=pipeline.process,
+                store=_store(),
             )
         except ImportFileError as error:
             console.print(f"[red]导入失败：{error}[/red]")
