@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import gc
 import hmac
+import re
 import threading
+from contextlib import suppress
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -22,7 +25,7 @@ from yuqing.core.database import get_session, session_scope
 from yuqing.core.settings import get_settings
 from yuqing.mentions import search as search_service
 from yuqing.mentions import service
-from yuqing.mentions.schemas import MentionOut, PushIn, PushResult, SearchResult
+from yuqing.mentions.schemas import IngestResult, MentionOut, PushIn, PushResult, SearchResult
 from yuqing.sources import service as sources_service
 from yuqing.sources.models import Source
 from yuqing.worker import pipeline
@@ -89,7 +92,9 @@ def _parse_push(body: bytes) -> tuple[str, list[Any]]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise PushError(422, f"请求体不是合法的 JSON：{error}") from None
+        data = _split_items(body) if "depth" in str(error) else None
+        if data is None:
+            raise PushError(422, f"请求体不是合法的 JSON：{error}") from None
     if not isinstance(data, dict):
         raise PushError(422, '请求体必须是 JSON 对象：{"source": "来源名称", "items": [...]}')
     source = data.get("source")
@@ -104,6 +109,68 @@ def _parse_push(body: bytes) -> tuple[str, list[Any]]:
     if len(items) > cap:
         raise PushError(413, f"一次最多推送 {cap} 条，本次 {len(items)} 条，请分批推送")
     return source.strip(), items
+
+
+# A JSON string (escapes included) or one structural character.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]', re.DOTALL)
+
+
+def _split_items(body: bytes) -> dict[str, Any] | None:
+    """The push body read item by item, when one item nests deeper than the JSON parser goes.
+
+    Such an item becomes ``Unreadable`` and fails alone; None when the body is not a push
+    object with an ``items`` array, or is broken elsewhere (then the whole body is refused).
+    """
+    found = _item_spans(body)
+    if found is None:
+        return None
+    source, spans = found
+    items: list[Any] = []
+    for start, end, depth in spans:
+        try:
+            items.append(orjson.loads(body[start:end]))
+        except orjson.JSONDecodeError:
+            if depth <= service.MAX_RAW_DEPTH:
+                return None
+            items.append(service.Unreadable(f"嵌套超过 {service.MAX_RAW_DEPTH} 层，无法读取"))
+    try:
+        return {"source": orjson.loads(source) if source else None, "items": items}
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _item_spans(body: bytes) -> tuple[bytes | None, list[tuple[int, int, int]]] | None:
+    """The raw ``source`` string and (start, end, nesting) of each element of ``items``."""
+    depth, key, last, after_colon = 0, b"", b"", False
+    source: bytes | None = None
+    spans: list[tuple[int, int, int]] = []
+    start = deepest = -1
+    for match in _JSON_TOKEN.finditer(body):
+        token = match.group()
+        if token[:1] == b'"':
+            if depth == 1 and after_colon and key == b'"source"':
+                source = token
+            last, after_colon = token, False
+        elif token in (b"[", b"{"):
+            if depth == 1 and key == b'"items"' and token == b"[" and start < 0:
+                start, deepest = match.end(), 0
+            depth += 1
+            deepest = max(deepest, depth - 2)
+            after_colon = False
+        elif token in (b"]", b"}"):
+            depth -= 1
+            if depth == 1 and start >= 0 and key == b'"items"':
+                spans.append((start, match.start(), deepest))
+                key = b""
+        elif token == b":":
+            after_colon = depth == 1
+            key = last if depth == 1 else key
+        elif depth == 2 and start >= 0 and key == b'"items"':
+            spans.append((start, match.start(), deepest))
+            start, deepest = match.end(), 0
+    if depth != 0 or start < 0:
+        return None
+    return source, [span for span in spans if body[span[0] : span[1]].strip()]
 
 
 def _push_source_id(name: str) -> int:
@@ -131,19 +198,26 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
+def _store_once(source_id: int, items: list[Any]) -> IngestResult:
+    with session_scope() as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        return pipeline.process(session, source=source, items=items)
+
+
+def _store_part(source_id: int, items: list[Any]) -> IngestResult:
+    """Store and commit ``items``, again when a concurrent writer won a race or held a lock."""
+    for _ in range(_STORE_ATTEMPTS - 1):
+        with suppress(IntegrityError, OperationalError):
+            return _store_once(source_id, items)
+    return _store_once(source_id, items)
+
+
 def _store(source_name: str, items: list[Any]) -> PushResult:
-    """Store one batch in one transaction; returns only after the commit succeeded."""
-    for attempt in range(_STORE_ATTEMPTS):
-        try:
-            source_id = _push_source_id(source_name)
-            with session_scope() as session:
-                source = session.get(Source, source_id)
-                assert source is not None
-                result = pipeline.process(session, source=source, items=items)
-            break
-        except (IntegrityError, DBAPIError):
-            if attempt == _STORE_ATTEMPTS - 1:
-                raise
+    """Store one batch; returns only after the commit succeeded. An item the database or a
+    stage cannot take fails alone with its reason (the rest is stored in parts then)."""
+    source_id = _push_source_id(source_name)
+    result = service.store_isolating(partial(_store_part, source_id), items)
     for outcome in result.outcomes:
         if outcome.error:
             outcome.error = f"items[{outcome.index}] {outcome.error}"

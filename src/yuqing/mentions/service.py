@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,14 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.orm import Session
 
 from yuqing.core.timeutil import utcnow
@@ -28,7 +37,27 @@ from yuqing.mentions.schemas import IngestResult, ItemIn, ItemOutcome
 from yuqing.sources.models import Source
 
 MAX_TITLE = 500
+PUBLISHED_YEARS = range(1900, 2200)
+"""Publication years an item may claim; the stages do date arithmetic near the ends of
+what a datetime holds, and no monitored post is older or newer."""
+MAX_RAW_DEPTH = 64
+"""Levels of nesting a ``raw`` payload may have; platform payloads need about ten."""
 _MENTION = Mention.__table__
+# Fields stored as given (title and text are cleaned of control characters on the way).
+_STORED_AS_GIVEN = (
+    "external_id",
+    "url",
+    "canonical_url",
+    "author",
+    "parent_external_id",
+    "root_external_id",
+    "language",
+    "title",
+    "text",
+    "raw",
+)
+
+log = logging.getLogger(__name__)
 
 
 ANALYSIS_COLUMNS = (
@@ -58,6 +87,13 @@ class Store(Protocol):
 class _Row:
     index: int
     values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """An item that could not even be read (e.g. JSON nested too deep); it fails alone."""
+
+    reason: str
 
 
 _PROBLEMS = {
@@ -109,6 +145,9 @@ def normalise_item(item: ItemIn, *, source_id: int, now: Any) -> dict[str, Any]:
         raise ValueError("标题和正文都为空")
     if not title:
         title = body.split("\n", 1)[0][:60]
+    if item.published_at is not None and item.published_at.year not in PUBLISHED_YEARS:
+        first, last = PUBLISHED_YEARS[0], PUBLISHED_YEARS[-1]
+        raise ValueError(f"字段 published_at：发布时间超出范围（{first}–{last} 年）")
     canon = canonical_url(item.url)
     form = search.search_form(title, body)
     return {
@@ -125,7 +164,7 @@ def normalise_item(item: ItemIn, *, source_id: int, now: Any) -> dict[str, Any]:
         "parent_external_id": item.parent_external_id or None,
         "root_external_id": item.root_external_id or None,
         "language": item.language or detect_language(f"{title}\n{body}", simplified=form),
-        "raw": json.dumps(item.raw, ensure_ascii=False, default=str) if item.raw else None,
+        "raw": _raw_json(item.raw),
         "status": "new",
         "content_hash": content_hash(title, body),
         "duplicate_of_id": None,
@@ -135,6 +174,45 @@ def normalise_item(item: ItemIn, *, source_id: int, now: Any) -> dict[str, Any]:
         **dict.fromkeys(ANALYSIS_COLUMNS),
         "_published_given": item.published_at is not None,
     }
+
+
+def _raw_json(raw: dict[str, Any] | None) -> str | None:
+    """The collector's payload as JSON text; a payload nested deeper than MAX_RAW_DEPTH is
+    refused (its serialisation would exhaust the stack, and no platform nests that deep)."""
+    if not raw:
+        return None
+    if _nested_deeper(raw, MAX_RAW_DEPTH):
+        raise ValueError(f"字段 raw：嵌套超过 {MAX_RAW_DEPTH} 层，无法保存")
+    return json.dumps(raw, ensure_ascii=False, default=str)
+
+
+def _nested_deeper(value: dict[str, Any] | list[Any], limit: int) -> bool:
+    """Whether ``value`` nests dicts and lists more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def check_storable(values: Mapping[str, Any]) -> None:
+    """Raise ValueError naming the field when a text no database can store is in a row: NUL
+    (PostgreSQL text refuses it) or a lone surrogate (not encodable as UTF-8)."""
+    for name in _STORED_AS_GIVEN:
+        value = values[name]
+        if not value:
+            continue
+        if "\x00" in value:
+            raise ValueError(f"字段 {name}：含有空字符（\\u0000），无法保存")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"字段 {name}：含有无效的 Unicode 字符，无法保存") from None
 
 
 _UPDATABLE = (
@@ -162,6 +240,9 @@ def _validate(
         if isinstance(item, ItemIn):
             valid.append((index, item))
             continue
+        if isinstance(item, Unreadable):
+            result.outcomes.append(_outcome(index=index, status="failed", error=item.reason))
+            continue
         try:
             valid.append((index, ItemIn.model_validate(item)))
         except ValidationError as error:
@@ -170,6 +251,9 @@ def _validate(
             )
         except (TypeError, ValueError) as error:
             result.outcomes.append(_outcome(index=index, status="failed", error=str(error)))
+        except (ArithmeticError, RecursionError) as error:
+            reason = describe_item_fault(error) or str(error)
+            result.outcomes.append(_outcome(index=index, status="failed", error=reason))
     return valid
 
 
@@ -198,7 +282,9 @@ def ingest(
     rows: list[_Row] = []
     for index, item in _validate(items, result):
         try:
-            rows.append(_Row(index, normalise_item(item, source_id=source.id, now=now)))
+            values = normalise_item(item, source_id=source.id, now=now)
+            check_storable(values)
+            rows.append(_Row(index, values))
         except ValueError as error:
             result.outcomes.append(_outcome(index=index, status="failed", error=str(error)))
 
@@ -274,6 +360,93 @@ def ingest(
     if update_source_counts:
         _count_on_source(session, source, result, now)
     return result
+
+
+StorePart = Callable[[list[Any]], IngestResult]
+"""Stores a list of items and commits them, or rolls back and raises."""
+
+
+def store_isolating(store_part: StorePart, items: Sequence[Any]) -> IngestResult:
+    """Store ``items`` with ``store_part``, so that no single item can take the batch down.
+
+    The whole batch is tried first. When it fails because of what is in it (a value the
+    database refuses, a stage that trips over an odd item), it is split in halves, each
+    stored on its own, until the item at fault stands alone and fails with its reason; every
+    other item is stored. ``Unreadable`` items fail with their reason without being tried.
+    Failures of the database itself (connection lost, a lock) are raised as they are.
+    """
+    result = IngestResult()
+    readable: list[tuple[int, Any]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, Unreadable):
+            result.outcomes.append(_outcome(index=index, status="failed", error=item.reason))
+        else:
+            readable.append((index, item))
+    if not result.outcomes:  # the usual case: one part, indices as they are
+        try:
+            return store_part(list(items))
+        except Exception as error:
+            if describe_item_fault(error) is None:
+                raise
+            _isolate(store_part, readable, result, error)
+    else:
+        _store_parts(store_part, readable, result)
+    result.outcomes.sort(key=lambda o: o.index)
+    for outcome in result.outcomes:
+        setattr(result, outcome.status, getattr(result, outcome.status) + 1)
+    return result
+
+
+def _store_parts(store_part: StorePart, part: list[tuple[int, Any]], result: IngestResult) -> None:
+    if not part:
+        return
+    try:
+        stored = store_part([item for _, item in part])
+    except Exception as error:
+        if describe_item_fault(error) is None:
+            raise
+        _isolate(store_part, part, result, error)
+        return
+    for outcome in stored.outcomes:
+        result.outcomes.append(outcome.model_copy(update={"index": part[outcome.index][0]}))
+
+
+def _isolate(
+    store_part: StorePart, part: list[tuple[int, Any]], result: IngestResult, error: Exception
+) -> None:
+    """Store the halves of a part that failed, or fail its one item with the reason."""
+    if len(part) > 1:
+        middle = len(part) // 2
+        _store_parts(store_part, part[:middle], result)
+        _store_parts(store_part, part[middle:], result)
+        return
+    log.warning("item %s refused: %r", part[0][0], error)
+    reason = describe_item_fault(error) or "无法保存"
+    result.outcomes.append(_outcome(index=part[0][0], status="failed", error=reason))
+
+
+def describe_item_fault(error: BaseException) -> str | None:
+    """Why one item could not be stored, in Chinese; None when the failure is not the item's
+    (the database is unreachable or locked, a concurrent writer won a race)."""
+    if isinstance(error, OperationalError | InterfaceError | IntegrityError):
+        return None
+    if isinstance(error, StatementError) and not isinstance(error, DBAPIError):
+        # An error while binding the parameters (SQLAlchemy wraps it): the item's own value.
+        return describe_item_fault(error.orig) if isinstance(error.orig, Exception) else None
+    if isinstance(error, DataError):
+        detail = str(error.orig).split("\n", 1)[0]
+        if "NUL" in detail:
+            return "含有空字符（\\u0000），数据库无法保存"
+        return f"数据库无法保存此条目：{detail[:200]}"
+    if isinstance(error, RecursionError):
+        return "嵌套过深，无法处理"
+    if isinstance(error, UnicodeError):
+        return "含有无效的 Unicode 字符，无法保存"
+    if isinstance(error, ArithmeticError):
+        return "数值或时间超出范围，无法保存"
+    if isinstance(error, ValueError | TypeError | LookupError):
+        return f"无法处理此条目：{error}"[:300]
+    return None
 
 
 def _changes(

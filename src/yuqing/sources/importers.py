@@ -25,7 +25,7 @@ from yuqing.core import xlsx
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import to_utc_naive
 from yuqing.mentions import service as mentions_service
-from yuqing.mentions.schemas import ItemIn
+from yuqing.mentions.schemas import IngestResult, ItemIn
 from yuqing.mentions.service import Store
 from yuqing.sources import service as sources_service
 
@@ -420,10 +420,20 @@ def import_file(
     session.commit()
     report.source_id = source.id
     done = 0
+
+    def store_part(items: list[Any]) -> IngestResult:
+        try:
+            stored = store(session, source=source, items=items)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        return stored
+
     for start in range(0, len(valid), batch_size):
         chunk = valid[start : start + batch_size]
-        result = store(session, source=source, items=[i for _, i in chunk])
-        session.commit()
+        # A row the database refuses fails alone with its reason; the others are stored.
+        result = mentions_service.store_isolating(store_part, [i for _, i in chunk])
         for outcome in result.outcomes:
             if outcome.error:
                 report.errors.append(RowError(chunk[outcome.index][0], outcome.error))
