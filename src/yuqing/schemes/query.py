@@ -36,6 +36,9 @@ SENTIMENTS = {
     "negative": "negative",
 }
 MAX_NEAR = 10_000
+MAX_DEPTH = 32
+"""Levels of brackets, NOT and chained NEAR a query may nest; real schemes use a few, and
+each level costs stack in the parser and in every walk over the tree."""
 
 EXPECT_OPERAND = "词语、短语或左括号"
 EXPECT_OPERATOR = "AND/OR/NOT 或右括号"
@@ -284,10 +287,23 @@ class _Parser:
             children.append(self.not_expr())
         return children[0] if len(children) == 1 else And(tuple(children))
 
+    def nest(self, tok: _Token) -> None:
+        """One level deeper at ``tok``; refused beyond MAX_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise SchemeSyntaxError(
+                position=tok.pos,
+                expected="更少的嵌套",
+                message=f"第 {tok.pos + 1} 个字符处：括号、NOT 或 NEAR 嵌套超过 {MAX_DEPTH} 层，"
+                "请简化查询。",
+            )
+
     def not_expr(self) -> Node:
         if self.tok.kind in ("NOT", "MINUS"):
-            self.take()
-            return Not(self.not_expr())
+            self.nest(self.take())
+            node = Not(self.not_expr())
+            self.depth -= 1
+            return node
         if self.tok.kind == "PLUS":
             self.take()
         return self.near_expr()
@@ -295,8 +311,10 @@ class _Parser:
     def near_expr(self) -> Node:
         start = self.tok.pos
         node = self.atom()
+        depth = self.depth
         while self.tok.kind == "NEAR":
             op = self.take()
+            self.nest(op)  # each NEAR wraps the chain so far: a level of the tree
             right_start = self.tok.pos
             right = self.atom()
             for side, where in ((node, start), (right, right_start)):
@@ -308,6 +326,7 @@ class _Parser:
                         "或括号内用 OR 连接的词语（不能是 AND、NOT 或元数据字段）。",
                     )
             node = Near(node, right, op.distance, op.ordered)
+        self.depth = depth
         return node
 
     def atom(self) -> Node:
@@ -327,13 +346,14 @@ class _Parser:
         raise self.fail(EXPECT_OPERAND)
 
     def group(self) -> Node:
-        self.take()
+        self.nest(self.take())
         if self.tok.kind == "RPAREN":
             raise self.fail(EXPECT_OPERAND)
         node = self.or_expr()
         if self.tok.kind != "RPAREN":
             raise self.fail(EXPECT_OPERATOR)
         self.take()
+        self.depth -= 1
         return node
 
     def fielded(self, name_tok: _Token) -> Node:
