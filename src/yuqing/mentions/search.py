@@ -126,6 +126,15 @@ class SearchQueryError(ValueError):
     """A search query that cannot be run, with a message for the user."""
 
 
+MAX_TERMS = 32
+"""Words a search may combine: each is one more condition in the SQL (SQLite refuses an
+expression tree about a thousand deep), and no reader types more."""
+MAX_INDEX_TOKENS = 32
+"""Index tokens looked up for one search. A long phrase has one bigram per character; the
+first few narrow the candidates as well as all of them, and every term is still checked in
+full on each candidate, so the hits are the same."""
+
+
 def plan_query(query: str) -> QueryPlan:
     """Split a query into terms (AND); quoted text is one term."""
     query = to_simplified(query.strip()).lower()
@@ -146,9 +155,15 @@ def plan_query(query: str) -> QueryPlan:
                 prefixes.append(piece)
     if not terms:
         raise SearchQueryError("请输入要搜索的内容")
+    if len(terms) > MAX_TERMS:
+        raise SearchQueryError(
+            f"查询词过多：最多 {MAX_TERMS} 个，本次 {len(terms)} 个；请只保留最能区分的词"
+        )
     if not tokens and not prefixes:
         raise SearchQueryError("查询中没有可检索的汉字、字母或数字")
-    return QueryPlan(terms, tuple(dict.fromkeys(tokens)), tuple(dict.fromkeys(prefixes)))
+    looked_up = tuple(dict.fromkeys(tokens))[:MAX_INDEX_TOKENS]
+    prefixed = tuple(dict.fromkeys(prefixes))[: max(0, MAX_INDEX_TOKENS - len(looked_up))]
+    return QueryPlan(terms, looked_up, prefixed)
 
 
 def _fts5_match(plan: QueryPlan) -> str:
