@@ -1233,6 +1233,62 @@ def test_signed_out_browsers_go_to_sign_in_and_api_clients_get_401(
     assert not problems, "\n".join(problems)
 
 
+# --- the token column: a token opens /api/ routes within its scopes, nothing else ------
+
+TOKEN_SCOPES = {"push-only": ["push"], "every-scope": list(config.PERMISSIONS)}
+
+
+def expected_with_token(
+    route: Route, template: str, scopes: frozenset[str], scope: str | None
+) -> str:
+    """The answer to an administrator's API token holding ``scopes`` (docs/access.md, "API
+    tokens"): public routes as for anyone; the account's own pages, its tokens and its inbox
+    refused (they are for people), and so is every desk page (a token opens ``/api/`` only);
+    an ``/api/`` route as for the administrator when the scopes name its permission, else
+    403."""
+    if route.need == PUBLIC:
+        return ALLOWED
+    if route.need == TOKEN:
+        return ALLOWED if "push" in scopes else FORBIDDEN
+    if route.need == SIGNED_IN or not template.startswith("/api/") or route.need not in scopes:
+        return FORBIDDEN
+    return expected(route, "admin", scope)
+
+
+@pytest.mark.parametrize("label", list(TOKEN_SCOPES))
+def test_every_route_answers_an_api_token_as_its_scopes_say(
+    engine: Engine, world: World, label: str
+) -> None:
+    name = make_user(engine, "token_admin", "admin")
+    scopes = TOKEN_SCOPES[label]
+    with Session(engine) as session:
+        world.tokens[name] = _user_token(session, name)  # its own token, to revoke
+        session.commit()
+    world.inbox[name] = _inbox_message(engine, name, None, f"给{name}的消息")
+    bearer = {"Authorization": f"Bearer {_token_secret(engine, name, scopes)}"}
+    client = TestClient(create_app(), headers=bearer)
+    client.get("/login")  # a CSRF cookie, so only the token can refuse a desk form
+    problems: list[str] = []
+    for n, ((method, template), route) in enumerate(_ordered()):
+        for scope in _scopes(route):
+            call = route.call(Ask(world, "admin", scope, n, name))
+            answer = send(client, method, template, call, world)
+            client.cookies.delete(SESSION_COOKIE)  # POST /login signs in: stay a token
+            want = expected_with_token(route, template, frozenset(scopes), scope)
+            where = f"{label} token {method} {template}" + (f" [{scope}]" if scope else "")
+            if wrong := verdict(route, template, want, answer):
+                problems.append(f"{where}: expected {want}, {wrong}: {answer.text[:200]!r}")
+            if shown := _secrets(answer):
+                problems.append(f"{where}: the answer shows {shown}")
+    client.close()
+    assert not problems, "\n".join(problems)
+    with Session(engine) as session:  # no token made a token or an account on the way
+        user = auth.get_by_username(session, username=name)
+        assert user is not None and len(auth.list_tokens(session, user=user)) == 2
+        made = select(func.count()).where(User.username.like("made%"))
+        assert session.scalar(made) == 0
+
+
 # --- sign-in, sessions and tokens -----------------------------------------------------
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from yuqing.auth import service
-from yuqing.auth.models import User
+from yuqing.auth import limits, service
+from yuqing.auth.models import LoginLimit, User
 from yuqing.cli import app
+from yuqing.core.audit import SYSTEM
+from yuqing.core.timeutil import utcnow
 
 runner = CliRunner()
 
@@ -27,11 +30,11 @@ def _one_time(output: str) -> str:
     return found[0]
 
 
-def _signs_in(engine: Engine, username: str, password: str) -> bool:
+def _signs_in(engine: Engine, username: str, password: str, ip: str | None = None) -> bool:
     with Session(engine) as session:
         try:
-            service.authenticate(session, username=username, password=password, ip=None)
-        except service.AuthError:
+            service.authenticate(session, username=username, password=password, ip=ip)
+        except (service.AuthError, limits.LoginPaused):
             return False
         finally:
             session.commit()
@@ -66,6 +69,55 @@ def test_users_add_list_and_reset_password(engine: Engine) -> None:
     assert fresh != password
     assert not _signs_in(engine, "zhang", password) and _signs_in(engine, "zhang", fresh)
     assert "没有账号 ghost" in _run("users", "reset-password", "ghost", code=2)
+
+
+def _paused(engine: Engine, username: str, ip: str) -> bool:
+    with Session(engine) as session:
+        try:
+            service.admit_login(session, username=username, ip=ip)
+        except limits.LoginPaused:
+            return True
+        finally:
+            session.rollback()
+        return False
+
+
+def test_an_administrator_can_always_get_in_from_the_command_line(engine: Engine) -> None:
+    """Sign-in pauses (of the account from an address, or of the address) are lifted by
+    ``users unlock``; a reset lifts them too and revokes the account's tokens."""
+    password = _one_time(_run("users", "add", "zhang", "--role", "admin"))
+    for _ in range(5):
+        assert not _signs_in(engine, "zhang", "wrong-pass-1", ip="10.0.0.9")
+    assert _paused(engine, "zhang", "10.0.0.9")
+    unlocked = _run("users", "unlock", "zhang")
+    assert "已解除账号 zhang 的登录限制（1 处暂停）" in unlocked
+    assert _signs_in(engine, "zhang", password, ip="10.0.0.9")
+
+    with Session(engine) as session:
+        session.execute(  # an address paused after a flood
+            update(LoginLimit).values(locked_until=utcnow() + timedelta(minutes=15))
+        )
+        session.commit()
+    assert _paused(engine, "zhang", "10.0.0.9")
+    assert "（1 处暂停）" in _run("users", "unlock", "--address", "10.0.0.9")
+    assert not _paused(engine, "zhang", "10.0.0.9")
+    assert "请给出用户名" in _run("users", "unlock", code=2)
+    assert "没有账号 ghost" in _run("users", "unlock", "ghost", code=2)
+
+    for _ in range(5):
+        _signs_in(engine, "zhang", "wrong-pass-1", ip="10.0.0.8")
+    with Session(engine) as session:
+        user = service.get_by_username(session, username="zhang")
+        assert user is not None
+        _, secret = service.create_token(
+            session, user=user, name="t", scopes=["push"], actor=SYSTEM
+        )
+        session.commit()
+    reset = _run("users", "reset-password", "zhang")
+    assert "接口令牌已全部吊销" in reset
+    assert _signs_in(engine, "zhang", _one_time(reset), ip="10.0.0.8")
+    with Session(engine) as session:
+        assert service.user_for_token(session, secret=secret, pending=True) is None
 
 
 def test_audit_verify_passes_then_names_the_edited_row(engine: Engine) -> None:

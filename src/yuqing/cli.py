@@ -501,19 +501,45 @@ def users_add(
 
 @users_app.command("reset-password")
 def users_reset_password(username: Annotated[str, typer.Argument(help="用户名")]) -> None:
-    """重置密码并解除锁定，打印一次性密码。"""
+    """重置密码、解除登录限制并吊销该账号的全部接口令牌，打印一次性密码。"""
     from yuqing.auth import service as auth
     from yuqing.core.audit import SYSTEM
 
     upgrade_database()
-    password = secrets.token_urlsafe(12) + "7k"
     with session_scope() as session:
         user = auth.get_by_username(session, username=username)
         if user is None:
             console.print(f"[red]没有账号 {escape(username)}[/red]")
             raise typer.Exit(2)
-        auth.change_password(session, user=user, current=None, new=password, actor=SYSTEM)
+        password = auth.reset_password(session, user=user, actor=SYSTEM)
     console.print(f"已重置 {escape(username)} 的密码，一次性密码：[bold]{escape(password)}[/bold]")
+    console.print("该账号的接口令牌已全部吊销，登录限制已解除；登录后须先修改密码。")
+
+
+@users_app.command("unlock")
+def users_unlock(
+    username: Annotated[str | None, typer.Argument(help="用户名")] = None,
+    address: Annotated[str | None, typer.Option(help="解除此来源地址的登录限制")] = None,
+) -> None:
+    """解除账号（在所有地址）或某个来源地址的登录限制：管理员在命令行总能进来。"""
+    from yuqing.auth import service as auth
+    from yuqing.core.audit import SYSTEM
+
+    if not username and not address:
+        console.print("[red]请给出用户名，或用 --address 给出来源地址[/red]")
+        raise typer.Exit(2)
+    upgrade_database()
+    with session_scope() as session:
+        if username:
+            user = auth.get_by_username(session, username=username)
+            if user is None:
+                console.print(f"[red]没有账号 {escape(username)}[/red]")
+                raise typer.Exit(2)
+            lifted = auth.unlock(session, user=user, actor=SYSTEM)
+            console.print(f"已解除账号 {escape(user.username)} 的登录限制（{lifted} 处暂停）。")
+        if address:
+            lifted = auth.unlock_address(session, ip=address, actor=SYSTEM)
+            console.print(f"已解除地址 {escape(address)} 的登录限制（{lifted} 处暂停）。")
 
 
 @audit_app.command("verify")

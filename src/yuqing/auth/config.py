@@ -64,8 +64,22 @@ ROLES: list[tuple[str, str, int, bool, list[str]]] = [
     ),
 ]
 
+# Sign-in limits (see docs/access.md, "Sign-in limits"). An account name tried from one
+# address is paused after LOCKOUT_FAILURES wrong passwords in a row, for LOCKOUT_BASE_SECONDS
+# doubled at each further pause (capped); other addresses are not affected. One address may
+# fail ADDRESS_FAILURES times per ADDRESS_WINDOW_MINUTES over all names before it is paused
+# too, and then it is refused before any password hashing.
 LOCKOUT_FAILURES = 5
-LOCKOUT_MINUTES = 15
+LOCKOUT_BASE_SECONDS = 60
+LOCKOUT_MAX_SECONDS = 24 * 3600
+ADDRESS_FAILURES = 30
+ADDRESS_WINDOW_MINUTES = 15
+# Failures and pauses older than this are forgotten (the delays start small again).
+LOCKOUT_MEMORY_HOURS = 24
 SESSION_IDLE_HOURS = 12
 SESSION_MAX_DAYS = 7
 MIN_PASSWORD_LENGTH = 10
+# zxcvbn's score (0–4) a new password must reach: 3 means more than about 10^8 guesses.
+MIN_PASSWORD_SCORE = 3
+# Words a password of this desk must not be built on (besides the account's own names).
+PASSWORD_CONTEXT_WORDS = ("yuqing", "舆情", "admin", "administrator")

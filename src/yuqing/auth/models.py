@@ -38,8 +38,6 @@ class User(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -75,3 +73,22 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class LoginLimit(Base):
+    """Failed sign-ins counted for one source address (``kind`` "address") or for one
+    account name tried from one address (``kind`` "name") (登录限制). The name is kept as
+    typed, known or not, so a pause tells nothing about which accounts exist."""
+
+    __tablename__ = "login_limit"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    username: Mapped[str] = mapped_column(String(100), default="", index=True)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in-flight attempts included
+    window_start: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    pauses: Mapped[int] = mapped_column(Integer, default=0)  # the backoff's exponent
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    refused: Mapped[int] = mapped_column(Integer, default=0)  # refused unhashed, this pause
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

@@ -6,20 +6,18 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from yuqing.auth import config
+from yuqing.auth import config, limits, passwords
 from yuqing.auth.models import ApiToken, Role, User, UserSession
 from yuqing.core import audit
 from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
 from yuqing.org.models import Person, Unit
-
-_hasher = PasswordHasher()
 
 
 class AuthError(Exception):
@@ -41,6 +39,11 @@ class Principal:
     ip: str | None = None
     token_scopes: frozenset[str] | None = None  # set when signed in with an API token
 
+    @property
+    def by_token(self) -> bool:
+        """Signed in with an API token (a program), not a browser session (a person)."""
+        return self.token_scopes is not None
+
     def can(self, permission: str) -> bool:
         if self.token_scopes is not None and permission not in self.token_scopes:
             return False
@@ -59,14 +62,15 @@ def permission_label(permission: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return passwords.hash_password(password)
 
 
-def check_password_strength(password: str) -> None:
-    if len(password) < config.MIN_PASSWORD_LENGTH:
-        raise AuthError(f"密码至少需要 {config.MIN_PASSWORD_LENGTH} 个字符")
-    if password.isdigit() or password.isalpha():
-        raise AuthError("密码需同时包含字母和数字（或符号）")
+def check_password_strength(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
+    """Refuse a short or easily guessed password (``passwords.check_strength``)."""
+    try:
+        passwords.check_strength(password, user_inputs=user_inputs)
+    except passwords.WeakPassword as weak:
+        raise AuthError(str(weak)) from weak
 
 
 def _hash_secret(value: str) -> str:
@@ -167,7 +171,7 @@ def create_user(
         raise AuthError("用户名只能包含字母、数字、点和下划线，最长 60 个字符")
     if get_by_username(session, username=username) is not None:
         raise AuthError(f"用户名 {username} 已存在")
-    check_password_strength(password)
+    check_password_strength(password, user_inputs=(username, display_name or ""))
     role = role_by_key(session, role_key)
     user = User(
         username=username,
@@ -178,7 +182,6 @@ def create_user(
         person_id=person_id,
         must_change_password=must_change_password,
         password_changed_at=utcnow(),
-        failed_logins=0,
         active=True,
     )
     session.add(user)
@@ -239,87 +242,88 @@ def set_active(session: Session, *, user: User, active: bool, actor: Actor) -> U
 
 def change_password(
     session: Session, *, user: User, current: str | None, new: str, actor: Actor
-) -> None:
-    """Change a password; ``current`` is required unless an administrator resets it."""
-    if current is not None and not _verify(user, current):
+) -> int:
+    """Change a password; ``current`` is required unless an administrator resets it. Ends
+    the account's other sessions, revokes all its API tokens (a token made by whoever knew
+    the old password must not outlive it) and lifts its sign-in pauses. Returns how many
+    tokens were revoked."""
+    if current is not None and not passwords.verify(user.password_hash, current):
         raise AuthError("当前密码不正确")
-    check_password_strength(new)
-    before = {"must_change_password": user.must_change_password, "locked": is_locked(user)}
+    if current is not None and new == current:
+        raise AuthError("新密码不能与当前密码相同")
+    check_password_strength(new, user_inputs=(user.username, user.display_name))
+    before = {"must_change_password": user.must_change_password}
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     user.must_change_password = current is None  # an administrator's reset is one-time
-    user.failed_logins, user.locked_until = 0, None
+    limits.clear(session, username=user.username)
     # Other browsers signed in with the old password are signed out.
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    revoked = revoke_all_tokens(session, user=user)
     audit.record(
         session,
         actor=actor,
         action="password",
         object_type="user",
         object_id=user.id,
-        summary=f"{'修改' if current is not None else '重置'}账号 {user.username} 的密码",
-        changes=audit.diff(before, {"must_change_password": current is None, "locked": False}),
+        summary=f"{'修改' if current is not None else '重置'}账号 {user.username} 的密码"
+        + (f"，吊销其接口令牌 {revoked} 个" if revoked else ""),
+        changes=audit.diff(before, {"must_change_password": current is None}),
     )
-
-
-def _verify(user: User, password: str) -> bool:
-    try:
-        return _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    return revoked
 
 
 # --- sign-in and sessions -------------------------------------------------------------
 
+_WRONG = "用户名或密码不正确"
 
-def authenticate(session: Session, *, username: str, password: str, ip: str | None) -> User:
-    """Check a password; repeated failures lock the account for a while. Every attempt is
-    audited. Raises AuthError with the same message for an unknown user and a wrong
-    password, so the form does not tell which accounts exist."""
-    now = utcnow()
+
+def admit_login(session: Session, *, username: str, ip: str | None) -> None:
+    """Count a sign-in attempt before its password is checked; raises
+    ``limits.LoginPaused`` (nothing hashed, nothing audited but a count) when the name from
+    this address, or the address, is paused. The caller commits before ``check_login``, so
+    simultaneous attempts see each other's counts."""
+    for summary in limits.admit(session, username=username, ip=ip):
+        _audit_limit(session, summary, ip)
+
+
+def _audit_limit(session: Session, summary: str, ip: str | None) -> None:
+    audit.record(
+        session,
+        actor=Actor(None, "登录限制", ip),
+        action="login_failed",
+        object_type="login_limit",
+        summary=summary,
+    )
+
+
+def check_login(session: Session, *, username: str, password: str, ip: str | None) -> User:
+    """Check the password of an admitted attempt. An unknown or disabled account is checked
+    against a dummy hash, and answers the same message as a wrong password, as slowly. Every
+    failure is audited and may start a pause (``limits.failed``)."""
     user = get_by_username(session, username=username)
-    wrong = AuthError("用户名或密码不正确")
-    if user is None or not user.active:
-        _hasher.hash("timing-equaliser")  # about as slow as a real check
+    usable = user is not None and user.active
+    if not passwords.verify(user.password_hash if user and usable else None, password):
+        for summary in limits.failed(session, username=username, ip=ip):
+            _audit_limit(session, summary, ip)
         audit.record(
             session,
-            actor=Actor(None, username.strip()[:60] or "（空）", ip),
+            actor=Actor(
+                user.id if user else None,
+                (user.username if user else username.strip()[:60]) or "（空）",
+                ip,
+            ),
             action="login_failed",
             object_type="user",
-            summary="登录失败：账号不存在或已停用",
+            object_id=user.id if user else None,
+            summary="登录失败：" + ("密码错误" if usable else "账号不存在或已停用"),
         )
-        raise wrong
-    if user.locked_until and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        audit.record(
-            session,
-            actor=Actor(user.id, user.username, ip),
-            action="login_failed",
-            object_type="user",
-            object_id=user.id,
-            summary="登录失败：账号已锁定",
-        )
-        raise AuthError(f"连续输错密码次数过多，账号已锁定，请 {minutes} 分钟后再试")
-    if not _verify(user, password):
-        user.failed_logins += 1
-        locked = user.failed_logins >= config.LOCKOUT_FAILURES
-        if locked:
-            user.locked_until = now + timedelta(minutes=config.LOCKOUT_MINUTES)
-            user.failed_logins = 0
-        audit.record(
-            session,
-            actor=Actor(user.id, user.username, ip),
-            action="login_failed",
-            object_type="user",
-            object_id=user.id,
-            summary="登录失败：密码错误" + ("，账号已锁定" if locked else ""),
-        )
-        if locked:
-            raise AuthError(f"连续输错密码次数过多，账号已锁定 {config.LOCKOUT_MINUTES} 分钟")
-        raise wrong
-    if _hasher.check_needs_rehash(user.password_hash):
+        raise AuthError(_WRONG)
+    assert user is not None
+    limits.succeeded(session, username=username, ip=ip)
+    if passwords.needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    user.last_login_at = utcnow()
     audit.record(
         session,
         actor=Actor(user.id, user.username, ip),
@@ -329,6 +333,13 @@ def authenticate(session: Session, *, username: str, password: str, ip: str | No
         summary="登录成功",
     )
     return user
+
+
+def authenticate(session: Session, *, username: str, password: str, ip: str | None) -> User:
+    """``admit_login`` then ``check_login`` in one transaction (commands and tests; the
+    sign-in page commits in between)."""
+    admit_login(session, username=username, ip=ip)
+    return check_login(session, username=username, password=password, ip=ip)
 
 
 def start_session(session: Session, *, user: User) -> str:
@@ -415,6 +426,35 @@ def create_token(
     return token, secret
 
 
+def create_own_token(
+    session: Session, *, principal: Principal, name: str, scopes: list[str]
+) -> tuple[ApiToken, str]:
+    """A token a person makes for their own account on the desk: never by a token (a token
+    that could mint tokens could widen its own scopes), never beyond what the account may."""
+    if principal.by_token:
+        raise AuthError("接口令牌不能创建令牌，请登录工作台后操作")
+    user = get_user(session, user_id=principal.user_id)
+    if user is None or not user.active:
+        raise AuthError("账号不存在或已停用")
+    if user.must_change_password:
+        raise AuthError("请先修改初始密码，再创建令牌")
+    if [s for s in scopes if s in config.PERMISSIONS and not principal.can(s)]:
+        raise AuthError("令牌的权限不能超过账号本身的权限")
+    return create_token(session, user=user, name=name, scopes=scopes, actor=principal.actor)
+
+
+def revoke_all_tokens(session: Session, *, user: User) -> int:
+    """Revoke every token of an account still in force; returns how many."""
+    now = utcnow()
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
 def revoke_token(session: Session, *, token: ApiToken, actor: Actor) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
@@ -436,7 +476,12 @@ def list_tokens(session: Session, *, user: User) -> list[ApiToken]:
     )
 
 
-def user_for_token(session: Session, *, secret: str) -> tuple[User, ApiToken] | None:
+def user_for_token(
+    session: Session, *, secret: str, pending: bool = False
+) -> tuple[User, ApiToken] | None:
+    """The account and token of a bearer secret, or ``None`` when unknown, revoked, expired,
+    of a disabled account, or (unless ``pending``) of an account whose one-time password is
+    not changed yet: such an account does nothing but change it."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
     token = session.execute(
@@ -448,7 +493,7 @@ def user_for_token(session: Session, *, secret: str) -> tuple[User, ApiToken] | 
     if token.expires_at is not None and token.expires_at <= now:
         return None
     user = session.get(User, token.user_id)
-    if user is None or not user.active:
+    if user is None or not user.active or (user.must_change_password and not pending):
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
         token.last_used_at = now
@@ -528,8 +573,13 @@ def one_time_password() -> str:
     return secrets.token_urlsafe(12) + "7k"  # token_urlsafe may be letters only
 
 
-def is_locked(user: User) -> bool:
-    return user.locked_until is not None and user.locked_until > utcnow()
+def paused_names(session: Session) -> dict[str, datetime]:
+    """Account names paused from some address now → the end of their longest pause."""
+    found: dict[str, datetime] = {}
+    for row in limits.paused(session):
+        if row.kind == limits.NAME and row.locked_until is not None:
+            found.setdefault(row.username, row.locked_until)
+    return found
 
 
 def _check_links(session: Session, *, unit_id: int | None, person_id: int | None) -> None:
@@ -620,28 +670,43 @@ def admin_set_active(session: Session, *, user: User, active: bool, by: Principa
 
 
 def reset_password(session: Session, *, user: User, actor: Actor) -> str:
-    """An administrator's reset: a one-time password (returned once), the lock lifted."""
+    """An administrator's reset: a one-time password (returned once); the account's tokens
+    are revoked, its sessions ended and its sign-in pauses lifted (``change_password``)."""
     password = one_time_password()
     change_password(session, user=user, current=None, new=password, actor=actor)
     session.flush()
     return password
 
 
-def unlock(session: Session, *, user: User, actor: Actor) -> User:
-    """Lift a lock-out after too many wrong passwords."""
-    before = {"locked_until": user.locked_until, "failed_logins": user.failed_logins}
-    user.locked_until, user.failed_logins = None, 0
+def unlock(session: Session, *, user: User, actor: Actor) -> int:
+    """Lift the sign-in pauses of an account from every address; returns how many."""
+    lifted = limits.clear(session, username=user.username)
     audit.record(
         session,
         actor=actor,
         action="update",
         object_type="user",
         object_id=user.id,
-        summary=f"解除账号 {user.username} 的锁定",
-        changes=audit.diff(before, {"locked_until": None, "failed_logins": 0}),
+        summary=f"解除账号 {user.username} 的登录限制（{lifted} 处暂停）",
+        changes={"paused": [lifted, 0]},
     )
     session.flush()
-    return user
+    return lifted
+
+
+def unlock_address(session: Session, *, ip: str, actor: Actor) -> int:
+    """Lift the pauses of a source address (its own and its names'); returns how many."""
+    lifted = limits.clear(session, ip=ip)
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        object_type="login_limit",
+        object_id=ip[:64],
+        summary=f"解除地址 {ip[:64]} 的登录限制（{lifted} 处暂停）",
+    )
+    session.flush()
+    return lifted
 
 
 def set_role_permissions(

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from yuqing.auth import config, service
+from yuqing.auth import config, limits, service
 from yuqing.auth.deps import SESSION_COOKIE, SignedIn, client_ip, require
 from yuqing.auth.models import ApiToken, Role, User
 from yuqing.core import audit
@@ -68,24 +68,37 @@ def login(
 ) -> Response:
     if problem:
         return error_page(request, status_code=403, title="请求被拒绝", message=problem)
+    ip = client_ip(request)
     try:
-        user = service.authenticate(
-            session, username=username, password=password, ip=client_ip(request)
-        )
+        # Counted and committed before the 0.4 s hash, so a flood stops at its budget.
+        service.admit_login(session, username=username, ip=ip)
+        session.commit()
+        user = service.check_login(session, username=username, password=password, ip=ip)
+    except limits.LoginPaused as paused:
+        session.commit()  # the refusal is counted, not audited one by one
+        answer = _login_refused(request, next, username, paused.message, 429)
+        answer.headers["Retry-After"] = str(paused.retry_after)
+        return answer
     except service.AuthError as error:
         session.commit()  # the failed attempt is audited and counted
-        return render(
-            request,
-            "auth/login.html",
-            {"next": _safe_next(next), "error": str(error), "username": username},
-            status_code=401,
-        )
+        return _login_refused(request, next, username, str(error), 401)
     secret = service.start_session(session, user=user)
     session.commit()
     target = "/account/password" if user.must_change_password else _safe_next(next)
     response = RedirectResponse(target, status_code=303)
     _set_session_cookie(request, response, secret)
     return response
+
+
+def _login_refused(
+    request: Request, next: str, username: str, error: str, status_code: int
+) -> HTMLResponse:
+    return render(
+        request,
+        "auth/login.html",
+        {"next": _safe_next(next), "error": error, "username": username},
+        status_code=status_code,
+    )
 
 
 @router.post("/logout")
@@ -111,9 +124,15 @@ def logout(request: Request, session: SessionDep, problem: CsrfProblem) -> Respo
 
 
 @router.get("/account/password", response_class=HTMLResponse)
-def password_page(request: Request, principal: SignedIn) -> HTMLResponse:
+def password_page(
+    request: Request,
+    principal: SignedIn,
+    revoked: Annotated[int | None, Query(ge=0, le=100_000)] = None,
+) -> HTMLResponse:
+    """The change form; ``revoked`` (after a change) says how many tokens the change revoked."""
     forced = bool(getattr(request.state, "must_change_password", False))
-    return render(request, "auth/password.html", {"forced": forced, "nav": "account"})
+    context = {"forced": forced, "nav": "account", "revoked": revoked}
+    return render(request, "auth/password.html", context)
 
 
 @router.post("/account/password", response_class=HTMLResponse)
@@ -131,9 +150,10 @@ def change_password(
     user = service.get_user(session, user_id=principal.user_id)
     assert user is not None
     error = "两次输入的新密码不一致" if new != repeat else None
+    revoked = 0
     if error is None:
         try:
-            service.change_password(
+            revoked = service.change_password(
                 session, user=user, current=current, new=new, actor=principal.actor
             )
             user.must_change_password = False
@@ -150,7 +170,7 @@ def change_password(
         )
     secret = service.start_session(session, user=user)  # other sessions ended
     session.commit()
-    response = RedirectResponse("/?message=密码已修改", status_code=303)
+    response = RedirectResponse(f"/account/password?revoked={revoked}", status_code=303)
     _set_session_cookie(request, response, secret)
     return response
 
@@ -173,7 +193,7 @@ def _tokens(
 ) -> HTMLResponse:
     user = service.get_user(session, user_id=principal.user_id)
     assert user is not None
-    scopes = {p: label for p, label in config.PERMISSIONS.items() if p in principal.permissions}
+    scopes = {p: label for p, label in config.PERMISSIONS.items() if principal.can(p)}
     return render(
         request,
         "auth/tokens.html",
@@ -200,15 +220,8 @@ async def create_token(
     form = await request.form()
     name = str(form.get("name") or "")[:100]
     scopes = [str(s) for s in form.getlist("scopes")]
-    beyond = [s for s in scopes if s not in principal.permissions]
-    user = service.get_user(session, user_id=principal.user_id)
-    assert user is not None
     try:
-        if beyond:
-            raise service.AuthError("令牌的权限不能超过账号本身的权限")
-        _, secret = service.create_token(
-            session, user=user, name=name, scopes=scopes, actor=principal.actor
-        )
+        _, secret = service.create_own_token(session, principal=principal, name=name, scopes=scopes)
     except service.AuthError as error:
         session.rollback()
         return _tokens(
@@ -245,7 +258,7 @@ _DONE = {
     "role": "角色和单位已保存。",
     "active": "账号已启用。",
     "inactive": "账号已停用，其登录状态已结束。",
-    "unlock": "账号已解除锁定。",
+    "unlock": "账号已解除锁定：各地址的登录暂停均已清除。",
     "permissions": "角色权限已保存。",
 }
 
@@ -278,7 +291,8 @@ def _users_page(
             "units": org.list_units(session),
             "unit_names": {u.id: u.name for u in org.list_units(session)},
             "people": org.list_people(session),
-            "locked": service.is_locked,
+            "paused": service.paused_names(session),
+            "pauses": limits.paused(session),
             "error": error,
             "created": created,
             "form": form or {},
@@ -353,7 +367,7 @@ def _user_page(
             "roles": service.list_roles(session),
             "role_names": {r.id: r.name for r in service.list_roles(session)},
             "units": org.list_units(session),
-            "locked": service.is_locked(user),
+            "locked": service.paused_names(session).get(user.username),
             "history": history,
             "error": error,
             "notice": notice,
