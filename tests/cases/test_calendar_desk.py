@@ -158,3 +158,17 @@ def test_init_seeds_the_calendar_so_a_fresh_install_starts_on_official_data(
         years = calendar_service.known_years(session)
         assert {2024, 2025, 2026} <= years and 2027 not in years
         assert calendar_service.coverage_warning(session, today=date(2026, 6, 1)) is None
+
+
+def test_the_api_says_which_rule_a_clock_used(
+    office: TestClient, session: Session, clock: Clock
+) -> None:
+    office_p = principal_of(session, "office")
+    clock.now = utc("2027-02-04 10:00")
+    case = service.open_case(session, principal=office_p, title="接口里的时限规则")
+    service.triage(session, principal=office_p, case=case, grade_key="general")
+    session.commit()
+    timers = office.get(f"/api/v1/cases/{case.id}").json()["timers"]
+    closure = next(t for t in timers if t["clock"] == "closure")
+    assert closure["rule_guessed"] is True
+    assert closure["rule_label"] == "2027 年无官方数据，按周一至周五计算"

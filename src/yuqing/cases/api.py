@@ -40,6 +40,8 @@ class TimerOut(BaseModel):
     seconds_left: float
     state: str
     state_label: str
+    rule_label: str = ""  # the calendar the due time was counted on
+    rule_guessed: bool = False  # a year without official data, counted Monday to Friday
 
 
 class CaseOut(BaseModel):
