@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy import Engine, MetaData, String, create_engine, event, inspect
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
 
 from yuqing.core.settings import get_settings
+from yuqing.core.text import CONTROL
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -26,6 +28,38 @@ class Base(DeclarativeBase):
     """Declarative base of every table."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+@cache
+def _text_columns(mapper: Mapper[Any]) -> tuple[str, ...]:
+    return tuple(
+        attr.key
+        for attr in mapper.column_attrs
+        if any(isinstance(column.type, String) for column in attr.columns)
+    )
+
+
+# Rows hashed before they are written (the audit log) clean themselves first: changing
+# them here would break their hash.
+SKIP_TABLES = frozenset({"audit_entry"})
+
+
+def clean_before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    """Strip control characters from the text columns of every new or changed ORM row
+    (see ``yuqing.core.text``)."""
+    for obj in (*session.new, *session.dirty):
+        mapper = inspect(obj).mapper
+        if getattr(mapper.local_table, "name", "") in SKIP_TABLES:
+            continue
+        state = obj.__dict__
+        for key in _text_columns(mapper):
+            value = state.get(key)
+            if isinstance(value, str) and CONTROL.search(value):
+                setattr(obj, key, CONTROL.sub("", value))
+
+
+# No control character reaches a text column, whichever way the text came in.
+event.listen(Session, "before_flush", clean_before_flush)
 
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:

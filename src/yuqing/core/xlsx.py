@@ -13,6 +13,8 @@ import io
 import zipfile
 from pathlib import Path
 
+from yuqing.core.text import strip_controls
+
 # A real worksheet's XML compresses 5–30×; a zip bomb compresses hundreds of times.
 MAX_RATIO = 200
 _RATIO_FLOOR = 1_000_000  # small parts may compress well (a sheet of empty cells)
@@ -86,9 +88,12 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value: object) -> object:
-    """A cell value no spreadsheet runs as a formula: text that starts with ``= + - @`` (or a
-    tab or carriage return) gets a leading ``'``; numbers pass as they are. The quote stays
-    visible in the cell, which also tells the reader the value was neutralised."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    """A cell value a workbook can hold and no spreadsheet runs as a formula: text loses its
+    control characters (the XML of an .xlsx cannot carry NUL or \\x01, and one such stored
+    string would fail the whole export), then text that starts with ``= + - @`` (or a tab or
+    carriage return) gets a leading ``'``; numbers pass as they are. The quote stays visible
+    in the cell, which also tells the reader the value was neutralised."""
+    if not isinstance(value, str):
+        return value
+    value = strip_controls(value)
+    return "'" + value if value.startswith(FORMULA_START) else value

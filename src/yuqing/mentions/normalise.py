@@ -7,6 +7,7 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from yuqing.core.text import strip_controls
 from yuqing.schemes import text as scheme_text
 
 # Query parameters that only track a click; dropping them makes one article one URL.
@@ -130,10 +131,12 @@ def url_hash(url: str | None) -> int | None:
 
 
 def clean_text(text: str) -> str:
-    """Normalise width and spaces, keep paragraphs as single blank-line breaks."""
+    """Normalise width and spaces, keep paragraphs as single blank-line breaks; control
+    characters (NUL, \\x01…) go."""
     # NFC, not NFKC: NFKC would turn Chinese full-width punctuation (，！？) into ASCII.
     if not text:
         return ""
+    text = strip_controls(text)
     text = unicodedata.normalize("NFC", text) if not text.isascii() else text
     if "\n" not in text and "\r" not in text:  # most posts and every title: one line
         return _WS.sub(" ", text).strip()
@@ -178,6 +181,7 @@ def looks_like_html(text: str) -> bool:
 
 def html_to_text(html: str) -> str:
     """Reduce an HTML fragment or page to clean text with paragraphs."""
+    html = strip_controls(html)  # lxml refuses a string with NUL or \x01 in it
     if not looks_like_html(html):
         return clean_text(html)
     import lxml.html

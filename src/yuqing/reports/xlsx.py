@@ -7,6 +7,7 @@ import re
 
 from openpyxl import Workbook
 
+from yuqing.core.text import strip_controls
 from yuqing.core.xlsx import neutralise
 from yuqing.reports.schemas import ReportContent
 
@@ -41,7 +42,7 @@ def to_xlsx(content: ReportContent) -> bytes:
 
 
 def _sheet_name(title: str, taken: set[str]) -> str:
-    base = _BAD_SHEET_CHARS.sub("_", title)[:28] or "数据"
+    base = _BAD_SHEET_CHARS.sub("_", strip_controls(title))[:28] or "数据"
     name, n = base, 2
     while name in taken:
         name, n = f"{base}{n}", n + 1

@@ -27,6 +27,7 @@ from yuqing.reports import views as reports_views
 from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
 from yuqing.web import docs, health
+from yuqing.web.cleaning import ControlCharacters
 from yuqing.web.security import SecurityHeaders
 from yuqing.web.templating import error_page
 
@@ -42,6 +43,8 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    # Form fields and query strings reach every route without control characters.
+    app.add_middleware(ControlCharacters)
     # Every answer (pages, API, static files, errors) carries the security headers.
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
