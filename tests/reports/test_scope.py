@@ -342,3 +342,24 @@ def test_an_upgrade_gives_reports_all_to_the_roles_that_read_every_unit_once(
     auth.ensure_roles(session)
     assert "reports.all" not in roles["leader"].permissions.split()
     assert config.PERMISSIONS["reports.all"] == "查看全校报告"
+
+
+def test_yuqing_init_on_an_older_installation_gives_reports_all(engine: Engine) -> None:
+    from typer.testing import CliRunner
+
+    from yuqing.cli import app
+
+    with Session(engine) as session:  # the roles as an installation from before made them
+        auth.ensure_roles(session)
+        for role in session.execute(select(Role)).scalars():
+            role.permissions = " ".join(p for p in role.permissions.split() if p != "reports.all")
+        session.commit()
+    result = CliRunner().invoke(app, ["init"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with Session(engine) as session:
+        held = {r.key: r.permissions.split() for r in session.execute(select(Role)).scalars()}
+    assert {k for k, perms in held.items() if "reports.all" in perms} == {
+        "admin",
+        "publicity",
+        "leader",
+    }
