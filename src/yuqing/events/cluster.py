@@ -43,8 +43,11 @@ MIN_RARE = 2
 RARE_SHARE = 0.02
 TITLE_WEIGHT = 3.0
 PLACE_WEIGHT = 2.0
-LEAD_CHARS = 300
+LEAD_CHARS = 200
 ITEM_FEATURES = 64
+# Similarities below this (a tenth of THRESHOLD) are left out of the sums: an average can be
+# low by at most this much.
+NEGLIGIBLE = 0.01
 EVENT_FEATURES = 256
 BUCKET_BITS = 20
 BUCKETS = 1 << BUCKET_BITS
@@ -52,14 +55,14 @@ PRUNE_EVERY = timedelta(hours=1)
 MAX_EVENT_TERMS = 60  # display terms kept per event (hot topics)
 TERM_CHARS = 80  # characters of a new event's title (else text) cut into display terms
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_SHIFT = np.uint64(64 - BUCKET_BITS)
+_FLAG_WEIGHTS = np.array([1.0, TITLE_WEIGHT, PLACE_WEIGHT, 0.0])  # lead, title, place
 _NOISE = re.compile(
     r"https?://\S+|www\.\S+"  # links
     r"|@[\w\-·]{1,30}"  # mentioned and reposting accounts
     r"|\[[^\[\]\s]{1,8}\]"  # [表情]
     r"|//|转发微博|转发|回复"
 )
+_MARKS = ("http", "www.", "@", "[", "//", "转发", "回复")
 _WORD = re.compile(r"^[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
 _STOP_WORDS = (
     "转发 微博 转发微博 回复 评论 分享 视频 图片 网页 链接 全文 原文 详情 来自 客户端 哈哈 "
@@ -111,17 +114,24 @@ def _codes(parts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.repeat(np.arange(len(parts), dtype=np.int64), lengths)
 
 
-def _is_word(codes: np.ndarray) -> np.ndarray:
-    return (
-        ((codes >= 0x4E00) & (codes <= 0x9FFF))
-        | ((codes >= 0x3400) & (codes <= 0x4DBF))
-        | ((codes >= 0x30) & (codes <= 0x39))
-        | ((codes >= 0x61) & (codes <= 0x7A))
-    )
+def _word_chars() -> np.ndarray:
+    """Which code points of the basic plane are word characters: Han, digits, a–z."""
+    table = np.zeros(0x10000, dtype=bool)
+    for low, high in ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x30, 0x39), (0x61, 0x7A)):
+        table[low : high + 1] = True
+    return table
 
 
-def _bucket(keys: np.ndarray) -> np.ndarray:
-    return ((keys.astype(np.uint64) * _GOLDEN) >> _SHIFT).astype(np.int64)
+_WORD_CHARS = _word_chars()
+_PRIME = 1_048_573  # the largest prime below BUCKETS: a bigram's column is its code mod this
+
+
+def _clean(text: str) -> str:
+    """The text without links, @names, [表情] and repost boilerplate (the regular
+    expression only runs when one of them can be there: most articles have none)."""
+    if any(mark in text for mark in _MARKS):
+        return _NOISE.sub(" ", text)
+    return text
 
 
 def place_bucket(name: str) -> int:
@@ -131,28 +141,31 @@ def place_bucket(name: str) -> int:
 
 def bigram_counts(docs: Sequence[Doc]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(document, column, weighted count) of every distinct bigram and place of each doc,
-    for a whole batch at once: title bigrams count ``TITLE_WEIGHT``, places
-    ``PLACE_WEIGHT``, lead bigrams 1."""
+    rows in order and columns ascending within a row, for a whole batch at once: title
+    bigrams count ``TITLE_WEIGHT``, places ``PLACE_WEIGHT``, lead bigrams 1. One sort of
+    the batch's keys does the counting (no per-item Python)."""
     parts: list[str] = []
     for doc in docs:
-        parts.append(_NOISE.sub(" ", doc.title.lower()))
-        parts.append(_NOISE.sub(" ", doc.text[: LEAD_CHARS + 40].lower())[:LEAD_CHARS])
+        parts.append(_clean(doc.title.lower()))
+        parts.append(_clean(doc.text[: LEAD_CHARS + 40].lower())[:LEAD_CHARS])
     codes, part = _codes(parts)
-    word = _is_word(codes)
+    word = _WORD_CHARS[np.minimum(codes, 0xFFFF)]
     ok = word[:-1] & word[1:] & (part[:-1] == part[1:])
-    first, second = codes[:-1][ok].astype(np.uint64), codes[1:][ok].astype(np.uint64)
+    codes = codes.astype(np.int64)
+    columns = ((codes[:-1][ok] << 21) | codes[1:][ok]) % _PRIME
     which = part[:-1][ok]
-    columns = _bucket((first << np.uint64(21)) | second)
-    weights = np.where(which % 2 == 0, TITLE_WEIGHT, 1.0)
-    rows = which // 2
+    # key: row, column, and a flag for "in the title" (its weight); places are flagged 2
+    keys = ((which >> 1) << (BUCKET_BITS + 2)) | (columns << 2) | (1 - (which & 1))
     extra = [(i, place_bucket(p)) for i, doc in enumerate(docs) for p in doc.places if p]
     if extra:
-        rows = np.concatenate([rows, np.array([i for i, _ in extra], dtype=np.int64)])
-        columns = np.concatenate([columns, np.array([c for _, c in extra], dtype=np.int64)])
-        weights = np.concatenate([weights, np.full(len(extra), PLACE_WEIGHT)])
-    keys, inverse = np.unique(rows * BUCKETS + columns, return_inverse=True)
-    counts = np.bincount(inverse, weights=weights)
-    return keys // BUCKETS, keys % BUCKETS, counts
+        more = np.array([(i << (BUCKET_BITS + 2)) | (c << 2) | 2 for i, c in extra], np.int64)
+        keys = np.concatenate([keys, more])
+    keys.sort()
+    weights = _FLAG_WEIGHTS[keys & 3]
+    pairs = keys >> 2
+    heads = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]]))
+    pairs = pairs[heads]
+    return pairs >> BUCKET_BITS, pairs & (BUCKETS - 1), np.add.reduceat(weights, heads)
 
 
 @dataclass
@@ -165,7 +178,10 @@ class Frequencies:
     halve_at: float = 2_000_000.0
 
     def observe(self, columns: np.ndarray, docs: int) -> None:
-        np.add.at(self.df, columns, 1.0)
+        """Count documents: ``columns`` holds each document's distinct columns."""
+        ordered = np.sort(columns)
+        starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+        self.df[ordered[starts]] += np.diff(np.append(starts, len(ordered)))
         self.docs += docs
         if self.docs > self.halve_at:
             self.df *= 0.5
@@ -186,17 +202,19 @@ def vectors(docs: Sequence[Doc], frequencies: Frequencies) -> sparse.csr_matrix:
     rows, columns, counts = bigram_counts(docs)
     frequencies.observe(columns, len(docs))
     weights = (1.0 + np.log(np.maximum(counts, 1.0))) * frequencies.idf(columns)
-    order = np.lexsort((-weights, rows))
-    rows, columns, weights = rows[order], columns[order], weights[order]
-    starts = np.searchsorted(rows, np.arange(len(docs)))
-    rank = np.arange(len(rows)) - starts[rows]
-    keep = rank < ITEM_FEATURES
+    bounds = np.searchsorted(rows, np.arange(len(docs) + 1))
+    keep = np.ones(len(rows), dtype=bool)
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if end - start > ITEM_FEATURES:  # the strongest: those at or above the K-th weight
+            span = weights[start:end]
+            kth = np.partition(span, end - start - ITEM_FEATURES)[end - start - ITEM_FEATURES]
+            keep[start:end] = span >= kth
     rows, columns, weights = rows[keep], columns[keep], weights[keep]
     norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=len(docs)))
     weights = weights / np.maximum(norms[rows], 1e-12)
+    indptr = np.searchsorted(rows, np.arange(len(docs) + 1))
     return sparse.csr_matrix(
-        (weights.astype(np.float32), (rows, columns)),
-        shape=(len(docs), BUCKETS),
+        (weights.astype(np.float32), columns, indptr), shape=(len(docs), BUCKETS)
     )
 
 
@@ -220,8 +238,12 @@ class Profile:
             order = np.argsort(columns)
             self.columns, self.weights = columns[order].astype(np.int64), weights[order]
             return
-        keys, inverse = np.unique(np.concatenate([self.columns, columns]), return_inverse=True)
-        summed = np.bincount(inverse, weights=np.concatenate([self.weights, weights]))
+        keys = np.concatenate([self.columns, columns])
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        heads = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+        summed = np.add.reduceat(np.concatenate([self.weights, weights])[order], heads)
+        keys = keys[heads]
         if len(keys) > EVENT_FEATURES:
             top = np.argpartition(-summed, EVENT_FEATURES)[:EVENT_FEATURES]
             keys, summed = keys[top], summed[top]
@@ -324,6 +346,19 @@ class TextIndex:
         self.max_event_id = max(self.max_event_id, event_id)
 
 
+def _pruned(matrix: sparse.spmatrix) -> sparse.csr_matrix:
+    """Without the similarities below ``NEGLIGIBLE`` (most pairs of unrelated items share a
+    common bigram or two): the loop per item then sees only what can matter."""
+    found = sparse.csr_matrix(matrix)
+    found.data[found.data < NEGLIGIBLE] = 0.0
+    found.eliminate_zeros()
+    return found
+
+
+def _lists(matrix: sparse.csr_matrix) -> tuple[list[int], list[int], list[float]]:
+    return matrix.indptr.tolist(), matrix.indices.tolist(), matrix.data.tolist()
+
+
 class Batch:
     """One batch being placed: ``best(i)`` for its items in order, ``join(i, event)`` for
     those placed by text (or seeding an event), then ``commit()`` adds them to the index."""
@@ -338,11 +373,19 @@ class Batch:
             for e, p in index.profiles.items()
             if earliest is not None and earliest - p.last_seen <= WINDOW
         ]
-        self.to_events = self._to_events()
-        self.to_batch = (self.matrix @ self.matrix.T).tocsr()
+        self.to_events = _pruned(self._to_events())
+        # Only earlier items of the batch can have been placed when an item is.
+        self.to_batch = _pruned(sparse.tril(self.matrix @ self.matrix.T, k=-1).tocsr())
         self.placed: dict[int, int] = {}  # batch row → event
         self.joined: dict[int, list[int]] = {}  # event → batch rows that joined it
-        self.rare_df = max(2.0, RARE_SHARE * index.frequencies.docs)
+        # Python lists: the loop per item reads them faster than numpy scalars.
+        self._events_rows = _lists(self.to_events)
+        self._batch_rows = _lists(self.to_batch)
+        self._item_bounds = self.matrix.indptr.tolist()
+        self._item_columns = self.matrix.indices.tolist()
+        limit = max(2.0, RARE_SHARE * index.frequencies.docs)
+        self._item_rare = (index.frequencies.df[self.matrix.indices] <= limit).tolist()
+        self._event_columns: dict[int, set[int]] = {}
 
     def _to_events(self) -> sparse.csr_matrix:
         profiles = [self.index.profiles[e] for e in self.events]
@@ -358,29 +401,26 @@ class Batch:
             ),
             shape=(len(profiles), BUCKETS),
         )
-        return (self.matrix @ events.T).tocsr()
+        members = np.fromiter((p.members for p in profiles), np.float64, len(profiles))
+        # per member: an event's part of an item's average similarity (before this batch)
+        return (self.matrix @ events.T).tocsr() @ sparse.diags(1.0 / np.maximum(members, 1))
 
     def best(self, row: int) -> Match | None:
         """The event item ``row`` belongs to, or None (see the module doc)."""
         at, profiles, events = self.times[row], self.index.profiles, self.events
         sums: dict[int, float] = {}
-        found = self.to_events
-        span = slice(found.indptr[row], found.indptr[row + 1])
-        for column, value in zip(
-            found.indices[span].tolist(), found.data[span].tolist(), strict=True
-        ):
-            event_id = events[column]
-            if at - profiles[event_id].last_seen <= WINDOW:
-                sums[event_id] = value
-        pairs = self.to_batch
-        span = slice(pairs.indptr[row], pairs.indptr[row + 1])
+        indptr, indices, data = self._events_rows
+        for k in range(indptr[row], indptr[row + 1]):
+            event_id = events[indices[k]]
+            profile = profiles[event_id]
+            if at - profile.last_seen <= WINDOW:
+                sums[event_id] = data[k] * profile.members
+        indptr, indices, data = self._batch_rows
         placed = self.placed
-        for other, value in zip(
-            pairs.indices[span].tolist(), pairs.data[span].tolist(), strict=True
-        ):
-            event_id = placed.get(other)
-            if event_id is not None:
-                sums[event_id] = sums.get(event_id, 0.0) + value
+        for k in range(indptr[row], indptr[row + 1]):
+            joined = placed.get(indices[k])
+            if joined is not None:
+                sums[joined] = sums.get(joined, 0.0) + data[k]
         ranked = [(total / self._members(e), e) for e, total in sums.items() if total >= THRESHOLD]
         ranked.sort(reverse=True)
         for score, event_id in ranked[:3]:
@@ -396,22 +436,23 @@ class Batch:
         joined = self.joined.get(event_id)
         return (profile.members if profile is not None else 0) + (len(joined) if joined else 0)
 
-    def columns(self, row: int) -> np.ndarray:
-        return self.matrix.indices[self.matrix.indptr[row] : self.matrix.indptr[row + 1]]
+    def _columns(self, row: int) -> list[int]:
+        start, end = self._item_bounds[row], self._item_bounds[row + 1]
+        return self._item_columns[start:end]
 
     def _shared(self, row: int, event_id: int) -> int:
         """Bigrams the item shares with the event (0 when too few, or too few rare ones)."""
-        theirs: frozenset[int] | set[int] = frozenset()
-        profile = self.index.profiles.get(event_id)
-        if profile is not None:
-            theirs = profile.column_set()
-        for other in self.joined.get(event_id, ()):
-            theirs = theirs | set(self.columns(other).tolist())
-        shared = [c for c in self.columns(row).tolist() if c in theirs]
-        if len(shared) < MIN_SHARED:
-            return 0
-        df, limit = self.index.frequencies.df, self.rare_df
-        if sum(1 for c in shared if df[c] <= limit) < MIN_RARE:
+        theirs = self._event_columns.get(event_id)
+        if theirs is None:
+            profile = self.index.profiles.get(event_id)
+            theirs = set(profile.column_set()) if profile is not None else set()
+            for other in self.joined.get(event_id, ()):
+                theirs.update(self._columns(other))
+            self._event_columns[event_id] = theirs
+        start = self._item_bounds[row]
+        rare = self._item_rare
+        shared = [k for k, c in enumerate(self._columns(row), start) if c in theirs]
+        if len(shared) < MIN_SHARED or sum(rare[k] for k in shared) < MIN_RARE:
             return 0
         return len(shared)
 
@@ -419,11 +460,15 @@ class Batch:
         """Item ``row`` is placed in ``event_id`` by its text (or seeds it)."""
         self.placed[row] = event_id
         self.joined.setdefault(event_id, []).append(row)
+        known = self._event_columns.get(event_id)
+        if known is not None:
+            known.update(self._columns(row))
 
     def move(self, row: int, event_id: int) -> None:
         """Item ``row`` leaves the event it joined for ``event_id`` (a cascade of its own)."""
         old = self.placed.get(row)
         if old is not None and row in self.joined.get(old, ()):
+            self._event_columns.pop(old, None)
             self.joined[old].remove(row)
             if not self.joined[old]:
                 del self.joined[old]
@@ -431,14 +476,22 @@ class Batch:
 
     def commit(self) -> set[int]:
         """Add the batch's text members to their events' profiles; the events changed."""
-        matrix = self.matrix
+        bounds, matrix, times = self._item_bounds, self.matrix, self.times
+        profiles = self.index.profiles
         for event_id, rows in self.joined.items():
-            spans = [slice(matrix.indptr[r], matrix.indptr[r + 1]) for r in rows]
+            if len(rows) == 1 and event_id not in profiles:  # most: a new event of one item
+                row = rows[0]
+                span = slice(bounds[row], bounds[row + 1])
+                profiles[event_id] = Profile(
+                    matrix.indices[span].astype(np.int64), matrix.data[span], 1, times[row]
+                )
+                continue
+            spans = [slice(bounds[r], bounds[r + 1]) for r in rows]
             self.index.add(
                 event_id,
                 np.concatenate([matrix.indices[s] for s in spans]),
                 np.concatenate([matrix.data[s] for s in spans]),
-                max(self.times[r] for r in rows),
+                max(times[r] for r in rows),
                 members=len(rows),
             )
         return set(self.joined)
@@ -493,3 +546,13 @@ def similar_pairs(
             found.append((float(score), ids[i], ids[j]))
     found.sort(reverse=True)
     return found
+
+
+def warm_up() -> None:
+    """Load what the first batch would otherwise pay for (rjieba's dictionary, numpy and
+    scipy code paths): a worker calls it when it starts, the bench before it times."""
+    key_terms("江城大学宿舍楼夜间停电")
+    batch = TextIndex().batch([Doc("预热", "江城大学宿舍楼夜间停电")], [datetime(2000, 1, 1)])
+    batch.best(0)
+    batch.join(0, 1)
+    batch.commit()

@@ -15,6 +15,7 @@ class EventRow:
 
     event: Event
     trend: list[int]  # counts per hour over the event's last hours of activity
+    related: list[Event] = field(default_factory=list)  # 相关事件: the same story's others
 
 
 @dataclass

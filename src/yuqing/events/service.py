@@ -64,7 +64,33 @@ def list_events(
             .offset((page - 1) * per_page)
         ).scalars()
     )
-    return [EventRow(e, _spark(session, e)) for e in events], total
+    stories = _stories(session, events)
+    return [
+        EventRow(e, _spark(session, e), [o for o in stories.get(_lead(e), []) if o.id != e.id])
+        for e in events
+    ], total
+
+
+def _lead(event: Event) -> int:
+    return event.related_to_id or event.id
+
+
+def _stories(session: Session, events: Sequence[Event]) -> dict[int, list[Event]]:
+    """The live events of the stories of ``events`` (one query), by the story's first event."""
+    leads = {_lead(e) for e in events}
+    if not leads:
+        return {}
+    found: dict[int, list[Event]] = defaultdict(list)
+    for other in session.execute(
+        select(Event)
+        .where(
+            or_(Event.id.in_(leads), Event.related_to_id.in_(leads)),
+            Event.merged_into_id.is_(None),
+        )
+        .order_by(Event.first_seen_at, Event.id)
+    ).scalars():
+        found[_lead(other)].append(other)
+    return {lead: others for lead, others in found.items() if len(others) > 1}
 
 
 def _spark(session: Session, event: Event) -> list[int]:
@@ -498,7 +524,8 @@ def merge_stories(
     """The periodic pass: events active within the window whose members are, on average,
     as alike as one story's (cluster.similar_pairs) are merged, the later into the earlier,
     audited like a hand merge; two events that each carry their own repost cascade stay
-    apart and become 相关事件 instead. Returns (merged, related)."""
+    apart and become 相关事件 instead; events a person split are left to people. Returns
+    (merged, related)."""
     at = reference_time(session, now)
     merged = linked = 0
     index = flows.text_index(session)
@@ -519,8 +546,9 @@ def merge_stories(
             if e.vector
         }
         pairs = cluster.similar_pairs(profiles, index.frequencies)
-        cascades = _with_cascades(session, {i for _, a, b in pairs for i in (a, b)})
-        used: set[int] = set()
+        named = {i for _, a, b in pairs for i in (a, b)}
+        cascades = _with_reason(session, named, "root")
+        used = _with_reason(session, named, "manual")  # a person split them: theirs to join
         changed = 0
         for _, a, b in pairs:
             first, second = sorted((events[a], events[b]), key=lambda e: (e.first_seen_at, e.id))
@@ -546,14 +574,15 @@ def _same_story(first: Event, second: Event) -> bool:
     return (second.related_to_id or second.id) == lead
 
 
-def _with_cascades(session: Session, event_ids: set[int]) -> set[int]:
-    """Events with a repost cascade of their own (members placed by a repost link)."""
+def _with_reason(session: Session, event_ids: set[int], reason: str) -> set[int]:
+    """Events with members placed for ``reason``: ``root``, a repost cascade of their own;
+    ``manual``, a person split or moved them."""
     if not event_ids:
         return set()
     return set(
         session.execute(
             select(EventMember.event_id)
-            .where(EventMember.event_id.in_(event_ids), EventMember.reason == "root")
+            .where(EventMember.event_id.in_(event_ids), EventMember.reason == reason)
             .distinct()
         ).scalars()
     )

@@ -96,6 +96,7 @@ def _detail(
             "d": found,
             "event": event,
             "chain": service.flatten(found.chain),
+            "related": service.related(session, event=event),
             "members": members,
             "total": total,
             "page": page,
