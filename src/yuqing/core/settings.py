@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     fetch_allow_networks: list[str] = Field(default_factory=list)
 
     import_max_bytes: int = 100 * 1024 * 1024
+    # Bodies of requests other than uploads and pushes (forms, JSON): refused with 413
+    # past this, before any route reads them (web/limits.py).
+    request_max_bytes: int = 1024 * 1024
 
     # Notifications (see docs/notifications.md): delivery retries and the SMTP server.
     notify_max_attempts: int = 6

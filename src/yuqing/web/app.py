@@ -28,6 +28,7 @@ from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
 from yuqing.web import docs, health
 from yuqing.web.cleaning import ControlCharacters
+from yuqing.web.limits import BodyLimit, install_id_range_handlers
 from yuqing.web.security import SecurityHeaders
 from yuqing.web.templating import error_page
 
@@ -45,6 +46,8 @@ def create_app() -> FastAPI:
     )
     # Form fields and query strings reach every route without control characters.
     app.add_middleware(ControlCharacters)
+    # An oversize body is refused before anything inside reads it (web/limits.py).
+    app.add_middleware(BodyLimit)
     # Every answer (pages, API, static files, errors) carries the security headers.
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -66,6 +69,7 @@ def create_app() -> FastAPI:
     app.include_router(reports_views.router)
     app.include_router(notify_views.router)
     _handle_access_errors(app)
+    install_id_range_handlers(app)
     return app
 
 
