@@ -234,3 +234,23 @@ def test_the_key_may_come_from_the_environment(
     reset_settings_cache()
     with pytest.raises(audit.AuditKeyError, match="缺失"):
         _write(session, 1, start=3)
+
+
+def test_the_desk_answers_503_in_chinese_and_saves_nothing_without_its_key(
+    engine: Engine, session: Session
+) -> None:
+    from sqlalchemy import func, select
+
+    from tests.support import desk_client
+    from yuqing.org.models import Unit
+
+    with desk_client(engine, role="publicity") as client:  # signing in starts the chain
+        (Path(get_settings().data_dir) / "audit_key").unlink()
+        answer = client.post(
+            "/org/units",
+            data={"name": "计算机学院", "csrf_token": client.cookies.get("yuqing_csrf")},
+            follow_redirects=False,
+        )
+    assert answer.status_code == 503
+    assert "审计密钥缺失或与审计日志不符" in answer.text and "audit_key" not in answer.text
+    assert session.execute(select(func.count()).select_from(Unit)).scalar_one() == 0

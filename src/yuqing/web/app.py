@@ -17,6 +17,7 @@ from yuqing.auth.deps import Forbidden, LoginRequired, PasswordChangeRequired
 from yuqing.cases import api as cases_api
 from yuqing.cases import calendar_views
 from yuqing.cases import views as cases_views
+from yuqing.core.audit import AuditKeyError
 from yuqing.dashboard import views as dashboard_views
 from yuqing.events import views as events_views
 from yuqing.mentions import api as mentions_api
@@ -69,6 +70,7 @@ def create_app() -> FastAPI:
     app.include_router(reports_views.router)
     app.include_router(notify_views.router)
     _handle_access_errors(app)
+    _handle_audit_key_errors(app)
     install_id_range_handlers(app)
     return app
 
@@ -77,6 +79,21 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
         "accept", ""
     )
+
+
+def _handle_audit_key_errors(app: FastAPI) -> None:
+    """Without its audit key the desk writes nothing (docs/audit.md): a plain 503 that says
+    so; the details (paths on the server) are for `yuqing audit verify`, not the browser."""
+
+    @app.exception_handler(AuditKeyError)
+    async def audit_key_missing(request: Request, error: AuditKeyError) -> Response:
+        message = (
+            "审计密钥缺失或与审计日志不符，工作台暂停写入。"
+            "请联系系统管理员（运行 yuqing audit verify 查看原因）。"
+        )
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=503)
+        return error_page(request, status_code=503, title="暂时无法保存", message=message)
 
 
 def _handle_access_errors(app: FastAPI) -> None:
