@@ -334,6 +334,9 @@ def test_a_one_time_password_stops_the_accounts_tokens_and_token_page(
     for path in ("/account/tokens", "/inbox", "/inbox/badge"):
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"] == "/account/password"
+    # The badge the change page polls is refused, not redirected (HTMX would swap the page in).
+    badge = client.get("/inbox/badge", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert badge.status_code == 403 and not badge.text
     minted = client.post(
         "/account/tokens",
         data={"csrf_token": _csrf(client), "name": "绕过", "scopes": ["audit.read"]},

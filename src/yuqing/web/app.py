@@ -123,4 +123,8 @@ def _handle_access_errors(app: FastAPI) -> None:
     async def password_change(request: Request, error: PasswordChangeRequired) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": "请先在工作台修改初始密码"}, status_code=403)
+        if request.headers.get("hx-request"):
+            # A fragment (the inbox badge polling on the change page) is refused without a
+            # redirect, which HTMX would follow and swap the whole page into the fragment.
+            return Response(status_code=403)
         return RedirectResponse("/account/password", status_code=303)
