@@ -23,7 +23,7 @@ from yuqing.notify.models import Channel, Notification
 from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
 from yuqing.reports.models import Report, ReportVersion
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
-from yuqing.sources.models import FetchRun, Source
+from yuqing.sources.models import FetchRun, ImportJob, Source
 
 __all__ = [
     "Alert",
@@ -49,6 +49,7 @@ __all__ = [
     "EventSource",
     "FetchRun",
     "Grade",
+    "ImportJob",
     "Mention",
     "MentionBand",
     "MentionPlace",

@@ -48,6 +48,9 @@ class Source(Base):
     count_updated: Mapped[int] = mapped_column(Integer, default=0)
     count_failed: Mapped[int] = mapped_column(Integer, default=0)
     count_filtered: Mapped[int] = mapped_column(Integer, default=0)
+    # The column mapping last used to import into this source (JSON: header → field), offered
+    # again on its next upload.
+    import_mapping: Mapped[str | None] = mapped_column(Text)
 
 
 class FetchRun(Base):
@@ -76,3 +79,42 @@ class FetchRun(Base):
     # The body was byte-identical to the last one (no 304 from the server, same hash).
     content_unchanged: Mapped[bool] = mapped_column(Boolean, default=False)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+IMPORT_STATES = ("mapping", "queued", "running", "done", "failed")
+"""mapping: uploaded, columns not yet confirmed; queued/running: being stored; done; failed:
+the file could not be imported at all (nothing of it stored)."""
+
+
+class ImportJob(Base):
+    """One file uploaded on the desk (导入任务): where it is kept, how its columns map, how far
+    the import got and what became of each row."""
+
+    __tablename__ = "import_job"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(Integer, index=True)
+    filename: Mapped[str] = mapped_column(String(255))  # as uploaded, shown to people
+    stored_name: Mapped[str] = mapped_column(String(100))  # under <data_dir>/imports/
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="mapping")
+    mapping: Mapped[str | None] = mapped_column(Text)  # JSON: header → field, as confirmed
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Written after each stored batch: the page polls it, and an import whose heartbeat has
+    # stopped (the server restarted) is shown as interrupted and can be started again.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    count_new: Mapped[int] = mapped_column(Integer, default=0)
+    count_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    count_updated: Mapped[int] = mapped_column(Integer, default=0)
+    count_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    count_refused: Mapped[int] = mapped_column(Integer, default=0)
+    # JSON list of {"row", "reason", "title", "url"}: each refused row and why.
+    refused: Mapped[str | None] = mapped_column(Text)
+    # JSON list of {"row", "reason"}: rows stored with a note (formulas kept as text).
+    notes: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  # why the whole file failed

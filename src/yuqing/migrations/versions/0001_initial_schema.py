@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 06:41:55.589185
+Create Date: 2026-12-06 07:00:40.887673
 """
 
 from __future__ import annotations
@@ -195,6 +195,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_fetch_run_started_at"), ["started_at"], unique=False)
 
     op.create_table(
+        "import_job",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("stored_name", sa.String(length=100), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("mapping", sa.Text(), nullable=True),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(), nullable=True),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("rows_total", sa.Integer(), nullable=False),
+        sa.Column("rows_done", sa.Integer(), nullable=False),
+        sa.Column("count_new", sa.Integer(), nullable=False),
+        sa.Column("count_duplicate", sa.Integer(), nullable=False),
+        sa.Column("count_updated", sa.Integer(), nullable=False),
+        sa.Column("count_unchanged", sa.Integer(), nullable=False),
+        sa.Column("count_refused", sa.Integer(), nullable=False),
+        sa.Column("refused", sa.Text(), nullable=True),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_job")),
+    )
+    with op.batch_alter_table("import_job", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_import_job_source_id"), ["source_id"], unique=False)
+
+    op.create_table(
         "login_limit",
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=10), nullable=False),
@@ -300,6 +329,7 @@ def upgrade() -> None:
         sa.Column("count_updated", sa.Integer(), nullable=False),
         sa.Column("count_failed", sa.Integer(), nullable=False),
         sa.Column("count_filtered", sa.Integer(), nullable=False),
+        sa.Column("import_mapping", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_source")),
     )
     with op.batch_alter_table("source", schema=None) as batch_op:
@@ -1226,6 +1256,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_login_limit_updated_at"))
 
     op.drop_table("login_limit")
+    with op.batch_alter_table("import_job", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_import_job_source_id"))
+
+    op.drop_table("import_job")
     with op.batch_alter_table("fetch_run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fetch_run_started_at"))
         batch_op.drop_index("ix_fetch_run_source_started")
