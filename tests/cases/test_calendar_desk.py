@@ -57,6 +57,8 @@ def test_the_office_is_warned_from_1_december_until_it_imports_the_notice(
 ) -> None:
     for page in ("/", "/cases", "/calendar"):
         assert WARNING_2027 in office.get(page).text, page
+    # In December the page opens on the year to enter.
+    assert "2027 年没有官方数据：该年的工作日按周一至周五计算" in office.get("/calendar").text
     bad = upload(office, "2027-02-05 休 春节\n2027-02-31 班 调休\n".encode())
     assert bad.status_code == 422
     assert "第 2 行：“2027-02-31”不是有效日期" in bad.text

@@ -40,7 +40,8 @@ def _page(
 ) -> HTMLResponse:
     current = calendar_service.current_date()
     years = calendar_service.list_years(session)
-    shown = year or current.year
+    # From December the year to enter is the next one.
+    shown = year or (current.year + 1 if current.month == 12 else current.year)
     stored = {y.year for y in years}
     package = calendar.package_calendar()
     context: dict[str, Any] = {
