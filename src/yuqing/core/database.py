@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 from sqlalchemy import Engine, MetaData, String, create_engine, event, inspect
-from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from yuqing.core.settings import get_settings
 from yuqing.core.text import CONTROL
@@ -30,8 +30,17 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+# Rows hashed before they are written (the audit log) clean themselves first: changing
+# them here would break their hash.
+SKIP_TABLES = frozenset({"audit_entry"})
+
+
 @cache
-def _text_columns(mapper: Mapper[Any]) -> tuple[str, ...]:
+def _text_columns(cls: type) -> tuple[str, ...]:
+    """The attributes of a mapped class that hold text (String and Text columns)."""
+    mapper = inspect(cls)
+    if getattr(mapper.local_table, "name", "") in SKIP_TABLES:
+        return ()
     return tuple(
         attr.key
         for attr in mapper.column_attrs
@@ -39,22 +48,14 @@ def _text_columns(mapper: Mapper[Any]) -> tuple[str, ...]:
     )
 
 
-# Rows hashed before they are written (the audit log) clean themselves first: changing
-# them here would break their hash.
-SKIP_TABLES = frozenset({"audit_entry"})
-
-
 def clean_before_flush(session: Session, _context: Any, _instances: Any) -> None:
     """Strip control characters from the text columns of every new or changed ORM row
     (see ``yuqing.core.text``)."""
     for obj in (*session.new, *session.dirty):
-        mapper = inspect(obj).mapper
-        if getattr(mapper.local_table, "name", "") in SKIP_TABLES:
-            continue
         state = obj.__dict__
-        for key in _text_columns(mapper):
+        for key in _text_columns(type(obj)):
             value = state.get(key)
-            if isinstance(value, str) and CONTROL.search(value):
+            if value.__class__ is str and CONTROL.search(value):
                 setattr(obj, key, CONTROL.sub("", value))
 
 
