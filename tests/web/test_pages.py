@@ -183,7 +183,7 @@ def test_invalid_query_and_date_show_chinese_messages(client: TestClient, engine
 
 
 def test_mention_page_escapes_stored_markup(
-    client: TestClient, session: Session, push_source: Source
+    engine: Any, session: Session, push_source: Source
 ) -> None:
     _add(
         session,
@@ -199,7 +199,8 @@ def test_mention_page_escapes_stored_markup(
     )
     mention = session.execute(select(Mention)).scalar_one()
 
-    page = client.get(f"/mentions/{mention.id}")
+    with desk_client(engine, role="admin") as admin:  # who sees the raw payload too
+        page = admin.get(f"/mentions/{mention.id}")
 
     assert page.status_code == 200
     assert "<script>alert" not in page.text
