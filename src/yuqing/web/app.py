@@ -49,7 +49,8 @@ def create_app() -> FastAPI:
     app.add_middleware(ControlCharacters)
     # An oversize body is refused before anything inside reads it (web/limits.py).
     app.add_middleware(BodyLimit)
-    # Every answer (pages, API, static files, errors) carries the security headers.
+    # Added last, so outermost: every answer (pages, API, static files, errors, refusals of
+    # the middlewares inside it) carries the security headers.
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(mentions_api.router)
