@@ -29,6 +29,7 @@ from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
 from yuqing.web import docs, health
 from yuqing.web.cleaning import ControlCharacters
+from yuqing.web.errors import install_error_pages
 from yuqing.web.limits import BodyLimit, install_id_range_handlers
 from yuqing.web.security import SecurityHeaders
 from yuqing.web.templating import error_page
@@ -70,6 +71,7 @@ def create_app() -> FastAPI:
     app.include_router(dashboard_views.router)
     app.include_router(reports_views.router)
     app.include_router(notify_views.router)
+    install_error_pages(app)
     _handle_access_errors(app)
     _handle_audit_key_errors(app)
     install_id_range_handlers(app)
