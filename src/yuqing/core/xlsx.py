@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from pathlib import Path
 
 from yuqing.core.text import strip_controls
@@ -76,6 +77,42 @@ def check_container(source: Path | bytes, *, name: str, max_unpacked: int) -> No
             )
     if total > _RATIO_FLOOR and total > MAX_RATIO * max(packed, 1):
         raise XlsxFileError(f"文件 {name} 的压缩比异常，疑似压缩炸弹，拒绝导入")
+    try:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as z:
+            declaring = next((i.filename for i in infos if _declares_entities(z, i)), None)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, zlib.error):
+        raise XlsxFileError(f"文件 {name} 已损坏，无法解压") from None
+    if declaring is not None:
+        raise XlsxFileError(
+            f"文件 {name} 的 {declaring} 含有 XML 文档类型或实体声明（DOCTYPE/ENTITY），"
+            "Excel 不会写出这样的文件，可能是为读取服务器文件而构造的，拒绝导入"
+        )
+
+
+# Excel, WPS and LibreOffice never write a DTD; one in a part is there to declare entities
+# (XXE reading server files, billion-laughs expansion). Marks in UTF-8 and UTF-16.
+_DTD_MARKS = tuple(
+    mark.encode(encoding)
+    for mark in ("<!DOCTYPE", "<!ENTITY")
+    for encoding in ("utf-8", "utf-16-le", "utf-16-be")
+)
+_MEDIA = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".emf", ".wmf")
+_SCAN_CHUNK = 1024 * 1024
+
+
+def _declares_entities(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether a part (any but pictures: a sheet may be stored under any name) holds a DTD."""
+    if info.is_dir() or info.filename.lower().endswith(_MEDIA):
+        return False
+    overlap = max(len(mark) for mark in _DTD_MARKS)
+    tail = b""
+    with z.open(info) as part:
+        while chunk := part.read(_SCAN_CHUNK):
+            window = tail + chunk
+            if any(mark in window for mark in _DTD_MARKS):
+                return True
+            tail = window[-overlap:]
+    return False
 
 
 def _head(path: Path) -> bytes:

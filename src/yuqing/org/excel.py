@@ -255,7 +255,15 @@ def read_rows(data: bytes, *, filename: str) -> list[_Row]:
         raise RosterFileError(str(error)) from None
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+    # A broken XML part is a SyntaxError (ElementTree's ParseError, lxml's XMLSyntaxError).
+    except (
+        InvalidFileException,
+        zipfile.BadZipFile,
+        KeyError,
+        OSError,
+        ValueError,
+        SyntaxError,
+    ) as error:
         raise RosterFileError(f"无法打开 Excel 文件 {filename}：{error}") from None
     try:
         found = [_sheet_rows(sheet) for sheet in workbook.worksheets]

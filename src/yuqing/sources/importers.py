@@ -363,7 +363,15 @@ def _read_xlsx(path: Path, mapping: dict[str, str] | None) -> ImportBatch:
 
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+    # A broken XML part is a SyntaxError (ElementTree's ParseError, lxml's XMLSyntaxError).
+    except (
+        InvalidFileException,
+        zipfile.BadZipFile,
+        KeyError,
+        OSError,
+        ValueError,
+        SyntaxError,
+    ) as error:
         raise ImportFileError(f"无法打开 Excel 文件 {path.name}：{error}") from None
     formulas: dict[int, list[str]] = {}
     try:
