@@ -275,6 +275,23 @@ def _recipient_names(session: Session) -> dict[str, dict[int, str]]:
     }
 
 
+def empty_recipients(principal: Principal | None) -> dict[str, tuple[str, str, str]]:
+    """What an empty recipient list says: (what is missing, the link's words, where to add
+    it); without the permission to add, whom to ask instead of a link."""
+
+    def hint(missing: str, permission: str, href: str) -> tuple[str, str, str]:
+        if principal is not None and principal.can(permission):
+            return (f"{missing}，", "去添加", href)
+        return (f"{missing}，", "请联系系统管理员或宣传部添加。", "")
+
+    return {
+        "person": hint("还没有人员", "org.manage", "/org/people/new"),
+        "unit": hint("还没有单位", "org.manage", "/org"),
+        "role": hint("还没有职责角色", "org.manage", "/org/settings"),
+        "channel": hint("还没有通知渠道", "notify.manage", "/notify/channels"),
+    }
+
+
 def _editor(
     request: Request,
     session: Session,
@@ -296,6 +313,7 @@ def _editor(
             "picked": picked,
             "errors": errors or [],
             "labels": LABELS,
+            "empty_recipients": empty_recipients(getattr(request.state, "principal", None)),
             **_choices(session),
         },
         status_code=status_code,

@@ -106,7 +106,7 @@ def _channels_page(
         request,
         "notify/channels.html",
         {
-            "nav": "notify",
+            "nav": "alerts",
             "channels": service.list_channels(session),
             "kinds": CHANNEL_KINDS,
             "mask": service.mask,
