@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
@@ -166,3 +167,119 @@ def _detect(body: bytes, declared: str | None) -> Decoded:
 def _preferred_codec(detected: str) -> str:
     codecs_to_try = normalise_charset(detected)
     return codecs_to_try[0] if codecs_to_try else detected
+
+
+# --- files a person exports (CSV) ---------------------------------------------------
+
+_SAMPLE_BYTES = 1024 * 1024
+# An encoding is clearly right when its valid non-ASCII characters outnumber the broken
+# spots many times over; GBK text read as UTF-8 breaks at most of its characters.
+_CLEAR = 4
+_HIGH_BYTES = bytes(range(128))
+_marks: ContextVar[list[int] | None] = ContextVar("yuqing_decode_marks", default=None)
+
+
+@dataclass(frozen=True)
+class DecodedFile:
+    """Text of an exported file, the codec read with, and the lines (1-based, as a CSV
+    reader counts them) where undecodable bytes were replaced by U+FFFD."""
+
+    text: str
+    encoding: str
+    replaced_lines: tuple[int, ...] = ()
+
+
+class _TooManyBad(ValueError):
+    pass
+
+
+def _mark(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    found = _marks.get()
+    if found is not None:
+        found.append(error.end - error.start)
+        if len(found) > found[0]:  # the first entry is the budget
+            raise _TooManyBad
+    return "\ufffd", error.end
+
+
+codecs.register_error("yuqing-mark", _mark)
+
+
+def decode_export(data: bytes) -> DecodedFile | None:
+    """Decode a CSV/text export; None when no encoding reads it.
+
+    UTF-8 (with or without BOM) and UTF-16 with BOM are read as such. Without a BOM: valid
+    UTF-8 is UTF-8; text that is clearly UTF-8 but for a few bad bytes stays UTF-8 with
+    those bytes replaced (and their lines reported) instead of being guessed as another
+    codepage; a file that reads as GB18030 (GBK, GB2312: what Excel on Chinese Windows
+    writes) is GB18030; text still mostly UTF-8 is UTF-8; anything else is detected.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return _decode_marked(data[len(codecs.BOM_UTF8) :], "utf-8")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _decode_marked(data, "utf-16")
+    try:
+        return DecodedFile(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    sample = data[:_SAMPLE_BYTES]
+    valid, bad = _health(sample, "utf-8")
+    budget = max(16, len(data.translate(None, _HIGH_BYTES)) // 100)
+    if bad * _CLEAR <= valid and (found := _decode_marked(data, "utf-8", budget)):
+        return found
+    try:
+        # GB18030 is a superset of GBK and GB2312.
+        return DecodedFile(data.decode("gb18030"), "gb18030")
+    except UnicodeDecodeError:
+        pass
+    if bad <= valid and (found := _decode_marked(data, "utf-8", budget)):
+        return found
+    valid, bad = _health(sample, "gb18030")  # a GBK export with a damaged byte
+    if bad * _CLEAR <= valid and (found := _decode_marked(data, "gb18030", budget)):
+        return found
+    best = from_bytes(data[:200_000]).best()
+    if best is None:
+        return None
+    return _decode_marked(data, _preferred_codec(best.encoding))
+
+
+def _health(sample: bytes, encoding: str) -> tuple[int, int]:
+    """Valid non-ASCII characters and broken spots of ``sample`` read as ``encoding`` (cut
+    at a line end, so a character split by the cut does not count as broken)."""
+    cut = sample.rfind(b"\n")
+    sample = sample[: cut + 1] if cut > 0 else sample
+    spans = [1 << 62]
+    token = _marks.set(spans)
+    try:
+        text = sample.decode(encoding, "yuqing-mark")
+    finally:
+        _marks.reset(token)
+    bad = len(spans) - 1
+    return len(text) - len(text.encode("ascii", "ignore")) - bad, bad
+
+
+def _decode_marked(data: bytes, encoding: str, budget: int = 1 << 62) -> DecodedFile | None:
+    """``data`` decoded with bad bytes replaced and their lines listed; None past ``budget``
+    bad spots (then the encoding is wrong, not the bytes)."""
+    spans = [budget]
+    token = _marks.set(spans)
+    try:
+        text = data.decode(encoding, "yuqing-mark")
+    except (_TooManyBad, LookupError):
+        return None
+    finally:
+        _marks.reset(token)
+    return DecodedFile(text, encoding, _replaced_lines(text) if len(spans) > 1 else ())
+
+
+def _replaced_lines(text: str) -> tuple[int, ...]:
+    lines: list[int] = []
+    line, position = 1, 0
+    for found in re.finditer("\ufffd", text):
+        line += text.count("\n", position, found.start())
+        position = found.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return tuple(lines)

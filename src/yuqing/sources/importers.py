@@ -7,7 +7,6 @@ format and the mapping are documented in docs/import-format.md.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import zipfile
@@ -28,6 +27,7 @@ from yuqing.mentions import service as mentions_service
 from yuqing.mentions.schemas import IngestResult, ItemIn
 from yuqing.mentions.service import Store
 from yuqing.sources import service as sources_service
+from yuqing.sources.encoding import DecodedFile, decode_export
 
 ITEM_FIELDS = (
     "external_id",
@@ -271,44 +271,50 @@ _ITEM_KEYS = frozenset({*ITEM_FIELDS, "id", "mid", "time", "published", "parent"
 # CSV
 
 
-def decode_text(data: bytes, name: str) -> str:
-    """Text of a CSV export: UTF-8 with or without BOM, UTF-16 with BOM, or GBK/GB18030."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        # GB18030 is a superset of GBK and GB2312: what Excel on Chinese Windows writes.
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[:200_000]).best()
-    if best is None:
+def decode_text(data: bytes, name: str) -> DecodedFile:
+    """Text of a CSV export: UTF-8 with or without BOM, UTF-16 with BOM, or GBK/GB18030; a
+    few bad bytes in UTF-8 are replaced and their lines listed (sources/encoding.py)."""
+    decoded = decode_export(data)
+    if decoded is None:
         raise ImportFileError(f"无法识别文件 {name} 的编码：请另存为 UTF-8 编码的 CSV")
-    return data.decode(best.encoding, errors="replace")
+    return decoded
+
+
+def _replaced_note(encoding: str) -> str:
+    return f"有无法识别的字节（文件按 {encoding} 读取），已替换为“\ufffd”，请核对本行内容"
+
+
+def _noting_replaced(
+    reader: Any, lines: tuple[int, ...], rows: list[int]
+) -> Iterator[tuple[int, list[Any]]]:
+    """Records numbered from 1; the number of each record that spans one of ``lines`` (where
+    bytes were replaced) goes to ``rows``."""
+    pending = iter(lines)
+    line = next(pending, None)
+    for number, cells in enumerate(reader, start=1):
+        while line is not None and line <= reader.line_num:
+            if not rows or rows[-1] != number:
+                rows.append(number)
+            line = next(pending, None)
+        yield number, cells
 
 
 def _read_csv(path: Path, mapping: dict[str, str] | None) -> ImportBatch:
     data = path.read_bytes()
     if data[:4] == b"PK\x03\x04":
         raise ImportFileError(f"文件 {path.name} 实为 Excel/zip 文件：请把扩展名改为 .xlsx")
-    text = decode_text(data, path.name)
+    decoded = decode_text(data, path.name)
     try:
-        dialect: Any = csv.Sniffer().sniff(text[:8192], delimiters=",\t;|")
+        dialect: Any = csv.Sniffer().sniff(decoded.text[:8192], delimiters=",\t;|")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    return _read_rows("csv", _numbered(reader), mapping)
-
-
-def _numbered(rows: Iterator[list[Any]]) -> Iterator[tuple[int, list[Any]]]:
-    yield from enumerate(rows, start=1)
+    reader = csv.reader(io.StringIO(decoded.text, newline=""), dialect)
+    replaced: list[int] = []
+    batch = _read_rows("csv", _noting_replaced(reader, decoded.replaced_lines, replaced), mapping)
+    note = _replaced_note(decoded.encoding)
+    batch.warnings.extend(RowError(row, note) for row in replaced)
+    batch.warnings.sort(key=lambda warning: warning.row)
+    return batch
 
 
 def _read_rows(
