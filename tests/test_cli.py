@@ -51,7 +51,7 @@ def test_import_reports_bad_rows_and_stores_good_ones(engine: Engine, tmp_path: 
         "宿舍停电,南区停电两小时,2024-05-02 22:10,https://bbs.example.cn/t/3\n",
         encoding="gb18030",
     )
-    output = _run("import", str(csv_file), "--source", "论坛导出")
+    output = _run("import", str(csv_file), "--source", "论坛导出", "--create")
     assert "新增 2 条" in output and "失败 1 条" in output
     assert "第 3 行" in output  # the header is row 1
     assert "共 1 条" in _run("search", "停电")

@@ -365,16 +365,34 @@ def import_command(
         Path, typer.Argument(help="JSON Lines、CSV 或 Excel (.xlsx) 文件", exists=True)
     ],
     source: Annotated[
-        str, typer.Option("--source", help="信息源名称（不存在时自动创建）")
-    ] = "导入文件",
+        str | None,
+        typer.Option("--source", help="信息源名称（默认“导入文件”；新名称须加 --create）"),
+    ] = None,
     mapping: Annotated[
         list[str] | None, typer.Option("--map", help="列映射，例如 --map 帖子内容=text")
     ] = None,
+    create: Annotated[
+        bool, typer.Option("--create", help="--source 指定的信息源不存在时新建它")
+    ] = False,
 ) -> None:
     """导入平台导出的文件；坏行报告行号和原因，好行照常保存。"""
+    from yuqing.sources import service as sources_service
     from yuqing.sources.importers import ImportFileError, import_file
 
     upgrade_database()
+    if source is not None and not create:
+        # A typo must not quietly start a new source: an unknown name is refused.
+        with session_scope() as session:
+            known = sources_service.get_by_name(session, name=source) is not None
+            close = [] if known else sources_service.close_names(session, name=source)
+        if not known:
+            hint = f"相近的信息源：{'、'.join(close)}。" if close else ""
+            console.print(
+                f"[red]没有名为“{escape(source)}”的信息源。{escape(hint)}"
+                "如要新建，请加 --create。[/red]"
+            )
+            raise typer.Exit(2)
+    source = source or "导入文件"
     column_map: dict[str, str] = {}
     for pair in mapping or []:
         if "=" not in pair:

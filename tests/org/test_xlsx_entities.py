@@ -129,7 +129,7 @@ def test_the_mention_import_and_the_command_refuse_xxe(engine: Engine, tmp_path:
     path.write_bytes(_rewritten(MENTIONS, SHEET, EXTERNAL))
     with pytest.raises(importers.ImportFileError, match="实体声明"):
         importers.read_import_file(path)
-    result = CliRunner().invoke(app, ["import", str(path), "--source", "导出"])
+    result = CliRunner().invoke(app, ["import", str(path), "--source", "导出", "--create"])
     assert result.exit_code != 0
     assert "实体声明" in result.output and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)

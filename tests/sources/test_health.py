@@ -61,14 +61,38 @@ def test_a_disabled_source(session: Session) -> None:
     assert source_health(session, source, now=NOW).state == "disabled"
 
 
-def test_three_failures_in_a_row_is_failing(session: Session) -> None:
-    source = make_source(session, consecutive_failures=3, last_error="连接超时（http://x/）")
+def test_any_run_of_failures_is_one_failing_state_with_the_next_try(session: Session) -> None:
+    source = make_source(
+        session,
+        consecutive_failures=3,
+        last_error="连接超时（http://x/）",
+        next_attempt_at=NOW + timedelta(minutes=30),
+    )
     health = source_health(session, source, now=NOW)
-    assert health.state == "failing"
-    assert health.explanation == "连续 3 次抓取失败，最近一次：连接超时（http://x/）"
+    assert (health.state, health.label) == ("failing", "失败 3 次")
+    assert health.explanation == (
+        "连续失败 3 次：连接超时（http://x/）；最近一次成功于 2024-10-10 19:55；"
+        "下次重试 2024-10-10 20:30"
+    )
     two = make_source(session, consecutive_failures=2, last_error="连接超时")
     health = source_health(session, two, now=NOW)
-    assert health.state == "ok" and "已连续失败 2 次" in health.explanation
+    assert (health.state, health.label) == ("failing", "失败 2 次")
+
+
+def test_a_source_that_never_succeeded_is_failing_not_never_fetched(session: Session) -> None:
+    """The old page said 未抓取 beside 连续失败 2 次: one state now, and it is the failure."""
+    source = make_source(
+        session, last_success_at=None, consecutive_failures=2, last_error="HTTP 404"
+    )
+    health = source_health(session, source, now=NOW)
+    assert (health.state, health.label) == ("failing", "失败 2 次")
+    assert "从未成功" in health.explanation and "未抓取" not in health.explanation
+
+
+def test_a_paused_source_says_so(session: Session) -> None:
+    source = make_source(session, enabled=False, consecutive_failures=4, last_error="x")
+    health = source_health(session, source, now=NOW)
+    assert (health.state, health.label) == ("disabled", "已暂停")
 
 
 def test_regular_new_items_are_ok(session: Session) -> None:

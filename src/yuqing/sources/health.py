@@ -28,15 +28,14 @@ FLOOD_WINDOW = timedelta(days=7)
 FLOOD_FACTOR = 5
 FLOOD_FLOOR = 50  # fewer new items in an hour than this is never a flood
 FLOOD_MIN_AGE = timedelta(hours=2)  # a new source's first backlog is not a flood
-FAILING_AFTER = 3
 
 STATE_LABELS = {
     "ok": "正常",
     "silent": "沉默",
-    "flooding": "激增",
+    "flooding": "异常增多",
     "failing": "失败",
     "never": "未抓取",
-    "disabled": "已停用",
+    "disabled": "已暂停",
 }
 
 
@@ -46,10 +45,11 @@ class Health:
 
     state: str  # ok | silent | flooding | failing | never | disabled
     explanation: str
+    title: str = ""  # a label more precise than the state's ("失败 2 次", "未收到")
 
     @property
     def label(self) -> str:
-        return STATE_LABELS[self.state]
+        return self.title or STATE_LABELS[self.state]
 
 
 NewRun = tuple[datetime, int]  # (started_at, items_new) of a run that brought new items
@@ -89,20 +89,38 @@ def _new_item_runs(
 def assess(source: Source, runs: Sequence[NewRun], *, now: datetime) -> Health:
     """The health of ``source`` from its runs that brought new items (oldest first)."""
     if not source.enabled:
-        return Health("disabled", "已停用，不再抓取")
+        if source.kind not in FETCHED_KINDS:
+            return Health("disabled", "已暂停")
+        return Health("disabled", "已暂停，不再定时抓取；恢复后立即抓取")
     if source.kind not in FETCHED_KINDS:
         return _received(source)
-    if source.last_attempt_at is None:
-        return Health("never", "尚未抓取")
     failures = source.consecutive_failures or 0
-    if failures >= FAILING_AFTER:
-        return Health("failing", f"连续 {failures} 次抓取失败，最近一次：{source.last_error}")
+    if failures:
+        return _failing(source, failures)
+    if source.last_attempt_at is None:
+        return Health("never", "尚未抓取" + _next_try(source, "，将于 {} 首次抓取"))
     return _flooding(source, runs, now) or _silent(source, runs, now) or _fine(source)
+
+
+def _next_try(source: Source, pattern: str) -> str:
+    at = source.next_attempt_at
+    return pattern.format(format_local(at)) if at is not None else ""
+
+
+def _failing(source: Source, failures: int) -> Health:
+    """One state for any run of failures: how many, the last error and the next try."""
+    text = f"连续失败 {failures} 次：{source.last_error or '原因不明'}"
+    if source.last_success_at is not None:
+        text += f"；最近一次成功于 {format_local(source.last_success_at)}"
+    else:
+        text += "；从未成功"
+    text += _next_try(source, "；下次重试 {}")
+    return Health("failing", text, title=f"失败 {failures} 次")
 
 
 def _received(source: Source) -> Health:
     if source.last_new_item_at is None:
-        return Health("never", "尚未收到内容")
+        return Health("never", "尚未收到内容", title="未收到")
     return Health("ok", f"最近一次收到新内容于 {format_local(source.last_new_item_at)}")
 
 
@@ -144,14 +162,10 @@ def _silent(source: Source, runs: Sequence[NewRun], now: datetime) -> Health | N
 
 
 def _fine(source: Source) -> Health:
-    if source.last_success_at is None:
-        return Health(
-            "never", f"尚未成功抓取；已失败 {source.consecutive_failures} 次：{source.last_error}"
-        )
+    if source.last_success_at is None:  # tried, no failure counted, no success: not yet done
+        return Health("never", "尚未成功抓取" + _next_try(source, "，下次抓取 {}"))
     text = f"正常，最近一次成功抓取于 {format_local(source.last_success_at)}"
-    if source.consecutive_failures:
-        text += f"；之后已连续失败 {source.consecutive_failures} 次：{source.last_error}"
-    return Health("ok", text)
+    return Health("ok", text + _next_try(source, "；下次抓取 {}"))
 
 
 def _span(value: timedelta) -> str:

@@ -28,6 +28,7 @@ from yuqing.mentions.schemas import IngestResult, ItemIn
 from yuqing.mentions.service import Store
 from yuqing.sources import service as sources_service
 from yuqing.sources.encoding import DecodedFile, decode_export
+from yuqing.sources.models import Source
 
 ITEM_FIELDS = (
     "external_id",
@@ -42,9 +43,12 @@ ITEM_FIELDS = (
     "language",
 )
 SITE = "site"  # the outlet or platform column: kept in raw["site"]
+# Counts a platform export carries (转发数, 评论数, 点赞数): kept in raw under these keys, as
+# integers where the cell reads as one.
+COUNTS = ("reposts", "comments", "likes")
 RAW = "raw"  # keep the column in raw under its header
 IGNORE = "-"  # drop the column
-TARGETS = (*ITEM_FIELDS, SITE, RAW, IGNORE)
+TARGETS = (*ITEM_FIELDS, SITE, *COUNTS, RAW, IGNORE)
 
 _DEFAULT_HEADERS: dict[str, tuple[str, ...]] = {
     "title": ("标题", "title", "主题", "文章标题", "帖子标题", "新闻标题", "subject", "headline"),
@@ -70,6 +74,9 @@ _DEFAULT_HEADERS: dict[str, tuple[str, ...]] = {
     "root_external_id": ("根微博", "root", "root_id", "root_external_id", "原微博id"),
     "language": ("语言", "language", "lang"),
     "html": ("html", "网页源码"),
+    "reposts": ("转发数", "转发", "转发量", "reposts", "reposts_count", "shares"),
+    "comments": ("评论数", "评论", "评论量", "comments", "comments_count"),
+    "likes": ("点赞数", "点赞", "点赞量", "likes", "like_count", "attitudes_count"),
 }
 DEFAULT_MAPPING: dict[str, str] = {
     header: target for target, headers in _DEFAULT_HEADERS.items() for header in headers
@@ -125,8 +132,12 @@ def normalise_header(header: object) -> str:
     return str(header or "").replace("\ufeff", "").strip().lower().replace(" ", "")
 
 
-def resolve_mapping(headers: list[str], mapping: dict[str, str] | None) -> dict[str, str]:
-    """Header → target for each column; explicit ``mapping`` entries win over the defaults."""
+def resolve_mapping(
+    headers: list[str], mapping: dict[str, str] | None, *, require_text: bool = True
+) -> dict[str, str]:
+    """Header → target for each column; explicit ``mapping`` entries win over the defaults.
+    ``require_text=False`` guesses a mapping for the desk to offer, even without a text
+    column."""
     explicit = {normalise_header(k): v.strip() for k, v in (mapping or {}).items()}
     for header, target in explicit.items():
         if target not in TARGETS:
@@ -143,12 +154,12 @@ def resolve_mapping(headers: list[str], mapping: dict[str, str] | None) -> dict[
         key = normalise_header(header)
         target = explicit.get(key) or DEFAULT_MAPPING.get(key) or RAW
         # Two columns for one field (时间 and 发布时间): the first wins, the other goes to raw.
-        if target in ITEM_FIELDS or target == SITE:
+        if target in ITEM_FIELDS or target in (SITE, *COUNTS):
             if target in taken:
                 target = RAW
             taken.add(target)
         columns[header] = target
-    if not taken & {"title", "text", "html"}:
+    if require_text and not taken & {"title", "text", "html"}:
         shown = "、".join(str(h) for h in headers if h)
         raise ImportFileError(
             f"找不到标题或正文列；表头为：{shown}。请用 --map 指定，如 --map 帖子内容=text"
@@ -170,6 +181,8 @@ def row_to_item(cells: dict[str, Any], columns: dict[str, str]) -> dict[str, Any
             raw[str(header)] = _plain(value)
         elif target == SITE:
             raw[SITE] = _plain(value)
+        elif target in COUNTS:
+            raw[target] = _count(value)
         elif target == "published_at":
             item[target] = value
         else:
@@ -183,6 +196,23 @@ def _as_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # an id typed as a number in Excel
     return str(value).strip()
+
+
+def _count(value: Any) -> Any:
+    """A count cell as an integer ("1,234", "1.2万", 12.0), or as it was when it is not one."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return int(value) if float(value).is_integer() else value
+    text = str(value).strip().replace(",", "")
+    scale = 1
+    if text.endswith(("万", "w", "W")):
+        text, scale = text[:-1], 10_000
+    try:
+        number = float(text) * scale
+    except ValueError:
+        return str(value)
+    return int(number) if number.is_integer() else round(number)
 
 
 def _plain(value: Any) -> Any:
@@ -199,6 +229,8 @@ def _check_size(path: Path) -> int:
         raise ImportFileError(
             f"文件 {path.name} 有 {size} 字节，超过导入上限 {cap} 字节；请拆分后再导入"
         )
+    if size == 0:
+        raise ImportFileError(f"文件 {path.name} 是空的（0 字节），没有可导入的内容")
     return size
 
 
@@ -258,6 +290,8 @@ def _jsonl_item(record: dict[str, Any], explicit: dict[str, str]) -> dict[str, A
             continue
         if target in (RAW, SITE):
             raw[SITE if target == SITE else key] = value
+        elif target in COUNTS:
+            raw[target] = _count(value)
         elif target not in item:
             item[target] = value
     if raw:
@@ -299,22 +333,39 @@ def _noting_replaced(
         yield number, cells
 
 
+@dataclass
+class _Replaced:
+    """Where a CSV's undecodable bytes were replaced: record numbers, and the codec."""
+
+    rows: list[int] = field(default_factory=list)
+    encoding: str = "utf-8"
+
+
 def _read_csv(path: Path, mapping: dict[str, str] | None) -> ImportBatch:
+    replaced = _Replaced()
+    batch = _read_rows("csv", _csv_rows(path, replaced), mapping)
+    note = _replaced_note(replaced.encoding)
+    batch.warnings.extend(RowError(row, note) for row in replaced.rows)
+    batch.warnings.sort(key=lambda warning: warning.row)
+    return batch
+
+
+def _csv_rows(path: Path, replaced: _Replaced | None = None) -> Iterator[tuple[int, list[Any]]]:
     data = path.read_bytes()
     if data[:4] == b"PK\x03\x04":
         raise ImportFileError(f"文件 {path.name} 实为 Excel/zip 文件：请把扩展名改为 .xlsx")
     decoded = decode_text(data, path.name)
+    replaced = replaced or _Replaced()
+    replaced.encoding = decoded.encoding
     try:
         dialect: Any = csv.Sniffer().sniff(decoded.text[:8192], delimiters=",\t;|")
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(decoded.text, newline=""), dialect)
-    replaced: list[int] = []
-    batch = _read_rows("csv", _noting_replaced(reader, decoded.replaced_lines, replaced), mapping)
-    note = _replaced_note(decoded.encoding)
-    batch.warnings.extend(RowError(row, note) for row in replaced)
-    batch.warnings.sort(key=lambda warning: warning.row)
-    return batch
+    try:
+        yield from _noting_replaced(reader, decoded.replaced_lines, replaced.rows)
+    except csv.Error as error:
+        raise ImportFileError(f"CSV 文件 {path.name} 格式有误：{error}") from None
 
 
 def _read_rows(
@@ -327,7 +378,7 @@ def _read_rows(
     batch = ImportBatch(format=kind)
     headers: list[str] | None = None
     for number, cells in rows:
-        if not any(c not in (None, "") for c in cells):
+        if not _filled(cells):
             continue
         if headers is None:
             headers = [str(c).replace("\ufeff", "").strip() if c is not None else "" for c in cells]
@@ -363,6 +414,15 @@ def check_xlsx_container(path: Path) -> None:
 
 
 def _read_xlsx(path: Path, mapping: dict[str, str] | None) -> ImportBatch:
+    formulas: dict[int, list[str]] = {}
+    rows = _xlsx_head(path, formulas, limit=None)
+    return _read_rows("xlsx", iter(rows), mapping, lambda n: formulas.get(n, []))
+
+
+def _xlsx_head(
+    path: Path, formulas: dict[int, list[str]], *, limit: int | None
+) -> list[tuple[int, list[Any]]]:
+    """The rows of the first sheet (the first ``limit`` non-empty ones when given)."""
     check_xlsx_container(path)
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -379,15 +439,22 @@ def _read_xlsx(path: Path, mapping: dict[str, str] | None) -> ImportBatch:
         SyntaxError,
     ) as error:
         raise ImportFileError(f"无法打开 Excel 文件 {path.name}：{error}") from None
-    formulas: dict[int, list[str]] = {}
+    rows: list[tuple[int, list[Any]]] = []
     try:
         sheet = workbook.worksheets[0]
-        rows = list(_xlsx_rows(sheet, formulas))
+        for number, cells in _xlsx_rows(sheet, formulas):
+            rows.append((number, cells))
+            if limit is not None and sum(1 for _, c in rows if _filled(c)) >= limit:
+                break
     except Exception as error:  # a broken sheet XML raises many kinds; all mean: refuse it
         raise ImportFileError(f"Excel 文件 {path.name} 内容已损坏：{error}") from None
     finally:
         workbook.close()
-    return _read_rows("xlsx", iter(rows), mapping, lambda n: formulas.get(n, []))
+    return rows
+
+
+def _filled(cells: list[Any]) -> bool:
+    return any(c not in (None, "") for c in cells)
 
 
 def _xlsx_rows(sheet: Any, formulas: dict[int, list[str]]) -> Iterator[tuple[int, list[Any]]]:
@@ -404,6 +471,98 @@ def _xlsx_rows(sheet: Any, formulas: dict[int, list[str]]) -> Iterator[tuple[int
                 value = to_utc_naive(value)
             values.append(value)
         yield number, values
+
+
+# Preview (the desk shows the first rows and asks how the columns map)
+
+PREVIEW_ROWS = 5
+
+
+@dataclass
+class Preview:
+    """The header and first rows of a file, and the mapping guessed for its columns."""
+
+    format: str
+    headers: list[str]
+    rows: list[list[str]]
+    guessed: dict[str, str]  # header → target
+
+
+def preview_file(
+    path: Path, *, remembered: dict[str, str] | None = None, rows: int = PREVIEW_ROWS
+) -> Preview:
+    """The first ``rows`` data rows of ``path``; raises ImportFileError for a file that cannot
+    be read at all (wrong type, empty, broken, no data rows). ``remembered`` (the mapping last
+    used for the source) wins over the default headers where the file has those columns."""
+    _check_size(path)
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        kind, head = "jsonl", _jsonl_head(path, rows)
+    elif suffix in (".csv", ".tsv", ".txt"):
+        kind, head = "csv", _table_head(_csv_rows(path), rows)
+    elif suffix in (".xlsx", ".xlsm"):
+        kind, head = "xlsx", _table_head(iter(_xlsx_head(path, {}, limit=rows + 1)), rows)
+    else:
+        read_import_file(path)  # raises the message for the type
+        raise ImportFileError(f"不支持的文件类型 {path.name}")
+    headers, data = head
+    if not data:
+        raise ImportFileError(f"文件 {path.name} 只有表头，没有数据行")
+    known = {normalise_header(h) for h in headers}
+    kept = {h: t for h, t in (remembered or {}).items() if normalise_header(h) in known}
+    guessed = resolve_mapping(headers, kept, require_text=False)
+    if kind == "jsonl":
+        guessed = {h: (h if h in ITEM_FIELDS and h not in kept else t) for h, t in guessed.items()}
+    shown = [[_preview_text(cell) for cell in row] for row in data]
+    return Preview(format=kind, headers=headers, rows=shown, guessed=guessed)
+
+
+def _table_head(
+    rows: Iterator[tuple[int, list[Any]]], limit: int
+) -> tuple[list[str], list[list[Any]]]:
+    headers: list[str] | None = None
+    data: list[list[Any]] = []
+    for _number, cells in rows:
+        if not _filled(cells):
+            continue
+        if headers is None:
+            headers = [str(c).replace("\ufeff", "").strip() if c is not None else "" for c in cells]
+            continue
+        data.append([cells[i] if i < len(cells) else None for i in range(len(headers))])
+        if len(data) >= limit:
+            break
+    if headers is None:
+        raise ImportFileError("文件中没有表头和数据行")
+    return headers, data
+
+
+def _jsonl_head(path: Path, limit: int) -> tuple[list[str], list[list[Any]]]:
+    records: list[dict[str, Any]] = []
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                raise ImportFileError(
+                    f"文件 {path.name} 第 {number} 行不是合法的 JSON：JSON Lines 文件每行一个 JSON 对象"
+                ) from None
+            if isinstance(record, dict):
+                records.append(record)
+            if len(records) >= limit:
+                break
+    headers: list[str] = []
+    for record in records:
+        headers.extend(k for k in record if k != RAW and k not in headers)
+    return headers, [[r.get(h) for h in headers] for r in records]
+
+
+def _preview_text(value: Any, width: int = 80) -> str:
+    if value is None:
+        return ""
+    text = value.isoformat(sep=" ") if isinstance(value, datetime) else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # Storing
@@ -425,13 +584,28 @@ def import_file(
     their row number and the good rows are stored. Running it twice stores each row once.
     """
     batch = read_import_file(path, mapping=mapping)
+    source = sources_service.get_or_create(session, name=source_name, kind="import")
+    session.commit()
+    return store_batch(
+        session, batch, source=source, batch_size=batch_size, progress=progress, store=store
+    )
+
+
+def store_batch(
+    session: Session,
+    batch: ImportBatch,
+    *,
+    source: Source,
+    batch_size: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+    store: Store = mentions_service.ingest,
+) -> ImportReport:
+    """Store the rows of a file read before, in batches (one commit each), under ``source``."""
     report = ImportReport(rows=len(batch.items) + len(batch.errors))
     report.errors.extend(batch.errors)
     report.warnings.extend(batch.warnings)
     report.failed = len(batch.errors)
     valid = _validate_rows(batch, report)
-    source = sources_service.get_or_create(session, name=source_name, kind="import")
-    session.commit()
     report.source_id = source.id
     done = 0
 

@@ -28,6 +28,9 @@ class Source(Base):
     interval_seconds: Mapped[int] = mapped_column(Integer, default=900)
     # How much an item from this source weighs in the risk score (official media > forum).
     weight: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
+    # The platform its items are published on (微博, 新闻 …: mentions/platforms.py); None lets
+    # each item's URL host decide.
+    platform: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     # Scheduling (conditional GET, capped backoff).
@@ -99,6 +102,7 @@ class ImportJob(Base):
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="mapping")
     mapping: Mapped[str | None] = mapped_column(Text)  # JSON: header → field, as confirmed
+    created_by_id: Mapped[int | None] = mapped_column(Integer)  # the account, for the audit
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)

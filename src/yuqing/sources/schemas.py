@@ -19,6 +19,8 @@ class SourceIn(BaseModel):
     url: str | None = Field(default=None, max_length=2000)
     interval_seconds: int = Field(default=900, ge=60, le=7 * 86400)
     enabled: bool = True
+    # How much an item weighs in the risk score (official media > forum).
+    weight: float = Field(default=1.0, ge=0, le=10)
 
     @field_validator("kind")
     @classmethod

@@ -1,7 +1,8 @@
-"""Plain functions over sources: create, list, get, remove."""
+"""Plain functions over sources: create, list, get, edit, pause and resume, remove."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 from sqlalchemy import delete, select, text
@@ -33,6 +34,7 @@ def create(session: Session, *, source_in: SourceIn, actor: Actor = audit.SYSTEM
         url=source_in.url,
         interval_seconds=source_in.interval_seconds,
         enabled=source_in.enabled,
+        weight=source_in.weight,
         next_attempt_at=utcnow() if source_in.kind in FETCHED_KINDS else None,
     )
     session.add(source)
@@ -65,6 +67,67 @@ def get_or_create(session: Session, *, name: str, kind: str, url: str | None = N
     return source
 
 
+def close_names(session: Session, *, name: str, limit: int = 5) -> list[str]:
+    """Names of existing sources that look like ``name`` (a typo on the command line)."""
+    names = list(session.execute(select(Source.name).order_by(Source.id)).scalars())
+    close = difflib.get_close_matches(name, names, n=limit, cutoff=0.5)
+    close += [n for n in names if n not in close and (name in n or n in name)]
+    return close[:limit]
+
+
+def update(
+    session: Session, *, source: Source, source_in: SourceIn, actor: Actor = audit.SYSTEM
+) -> Source:
+    """Change a source's name, address, interval and weight (its kind stays)."""
+    before = _values(source)
+    source.name = source_in.name
+    source.url = source_in.url
+    if source.url != before["url"] and source.kind in FETCHED_KINDS:
+        # A new address is tried at once, not after the old address's backoff.
+        source.next_attempt_at = utcnow()
+        source.consecutive_failures = 0
+    source.interval_seconds = source_in.interval_seconds
+    source.weight = source_in.weight
+    session.flush()
+    changes = audit.diff(before, _values(source))
+    if changes:
+        audit.record(
+            session,
+            actor=actor,
+            action="update",
+            object_type="source",
+            object_id=source.id,
+            summary=f"修改信息源 {source.name}",
+            changes=changes,
+        )
+    return source
+
+
+def set_enabled(
+    session: Session, *, source: Source, enabled: bool, actor: Actor = audit.SYSTEM
+) -> bool:
+    """Pause (暂停) or resume (恢复) a source; False when it already was so. A resumed source
+    is fetched at its next scheduler pass, its failure count starting afresh."""
+    if source.enabled == enabled:
+        return False
+    before = _values(source)
+    source.enabled = enabled
+    if enabled and source.kind in FETCHED_KINDS:
+        source.next_attempt_at = utcnow()
+        source.consecutive_failures = 0
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        object_type="source",
+        object_id=source.id,
+        summary=f"{'恢复' if enabled else '暂停'}信息源 {source.name}",
+        changes=audit.diff(before, _values(source)),
+    )
+    return True
+
+
 def list_all(session: Session) -> Sequence[Source]:
     return session.execute(select(Source).order_by(Source.id)).scalars().all()
 
@@ -84,6 +147,20 @@ def latest_run(session: Session, *, source_id: int) -> FetchRun | None:
         .order_by(FetchRun.started_at.desc(), FetchRun.id.desc())
         .limit(1)
     ).scalar_one_or_none()
+
+
+def recent_runs(session: Session, *, source_id: int, limit: int = 10) -> Sequence[FetchRun]:
+    """The last fetch attempts of a source, newest first."""
+    return (
+        session.execute(
+            select(FetchRun)
+            .where(FetchRun.source_id == source_id)
+            .order_by(FetchRun.started_at.desc(), FetchRun.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def remove(session: Session, *, source: Source, actor: Actor = audit.SYSTEM) -> int:

@@ -1,22 +1,24 @@
-"""Desk pages of sources (信息源): health, add, remove, fetch now."""
+"""Desk pages of sources (信息源): health, add, edit, pause and resume, remove, fetch now,
+and importing a file (upload, preview, column mapping, progress, result)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
 from yuqing.core.database import SessionDep
-from yuqing.sources import flows, service
-from yuqing.sources.health import Health, health_for_all
-from yuqing.sources.models import FetchRun, Source
+from yuqing.sources import flows, jobs, service
+from yuqing.sources.health import Health, health_for_all, source_health
+from yuqing.sources.importers import ImportFileError
+from yuqing.sources.models import FetchRun, ImportJob, Source
 from yuqing.sources.schemas import FETCHED_KINDS, SourceIn
 from yuqing.web.csrf import CsrfProblem
 from yuqing.web.templating import error_page, refused, render
@@ -87,7 +89,15 @@ def _notice(request: Request, session: Session) -> str | None:
         return f"已添加信息源“{source.name}”。" if source else None
     if (removed := params.get("removed")) is not None and removed.isdigit():
         return f"已删除信息源及其 {removed} 条信息。"
-    return None
+    return _NOTICES.get(params.get("done", ""))
+
+
+_NOTICES = {
+    "edited": "已保存修改。",
+    "paused": "已暂停：不再定时抓取，恢复后立即抓取。",
+    "resumed": "已恢复：调度器会尽快抓取一次。",
+    "unchanged": "没有变化。",
+}
 
 
 @router.get("/sources", response_class=HTMLResponse)
@@ -140,6 +150,8 @@ def add_source(
         return _page(request, session, form=form, errors=errors, status_code=422)
     source = service.create(session, source_in=source_in, actor=principal.actor)
     session.commit()
+    if source.kind == "import":  # the next step is the upload
+        return RedirectResponse(f"/sources/{source.id}?added={source.id}#import", status_code=303)
     return RedirectResponse(f"/sources?added={source.id}#source-{source.id}", status_code=303)
 
 
@@ -168,6 +180,7 @@ def remove_source(
     source = _source_or_404(request, session, source_id)
     if not isinstance(source, Source):
         return source
+    jobs.remove_for_source(session, source_id=source.id)
     removed = service.remove(session, source=source, actor=principal.actor)
     session.commit()
     return RedirectResponse(f"/sources?removed={removed}", status_code=303)
@@ -225,3 +238,360 @@ def fetch_now(
         return render(request, "sources/_fetch_result.html", {"outcome": outcome})
     session.refresh(source)
     return _page(request, session, notice=outcome.message, notice_ok=outcome.ok)
+
+
+# One source: its page, edit, pause and resume
+
+
+def _source_page(
+    request: Request,
+    session: Session,
+    source: Source,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    upload_error: str | None = None,
+    notice: str | None = None,
+    notice_ok: bool = True,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "sources/source.html",
+        {
+            "nav": "sources",
+            "source": source,
+            "health": _health_of(session, source),
+            "runs": service.recent_runs(session, source_id=source.id),
+            "imports": jobs.for_source(session, source_id=source.id),
+            "fetched_kinds": FETCHED_KINDS,
+            "form": form or _form_of(source),
+            "errors": errors or {},
+            "upload_error": upload_error,
+            "notice": notice,
+            "notice_ok": notice_ok,
+            "accept": ",".join(jobs.SUFFIXES),
+        },
+        status_code=status_code,
+    )
+
+
+def _health_of(session: Session, source: Source) -> Health | None:
+    try:
+        return source_health(session, source)
+    except Exception:  # advisory, as on the list
+        log.exception("source health failed")
+        return None
+
+
+def _form_of(source: Source) -> dict[str, str]:
+    return {
+        "name": source.name,
+        "url": source.url or "",
+        "interval": str(source.interval_seconds // 60),
+        "weight": f"{source.weight:g}",
+    }
+
+
+@router.get("/sources/{source_id}", response_class=HTMLResponse)
+def source_page(
+    request: Request, session: SessionDep, principal: CanRead, source_id: int
+) -> HTMLResponse:
+    source = _source_or_404(request, session, source_id)
+    if not isinstance(source, Source):
+        return source
+    return _source_page(request, session, source, notice=_notice(request, session))
+
+
+@router.post("/sources/{source_id}/edit", response_class=HTMLResponse)
+def edit_source(
+    request: Request,
+    session: SessionDep,
+    principal: CanManage,
+    problem: CsrfProblem,
+    source_id: int,
+    name: Annotated[str, Form()] = "",
+    url: Annotated[str, Form()] = "",
+    interval: Annotated[str, Form()] = "15",
+    weight: Annotated[str, Form()] = "1",
+) -> Response:
+    """Save the edit form; problems come back on the form, in Chinese."""
+    if problem:
+        return refused(request, problem)
+    source = _source_or_404(request, session, source_id)
+    if not isinstance(source, Source):
+        return source
+    form = {
+        "name": name.strip(),
+        "url": url.strip(),
+        "interval": interval.strip(),
+        "weight": weight.strip(),
+    }
+    errors: dict[str, str] = {}
+    try:
+        minutes = int(form["interval"] or "15")
+    except ValueError:
+        errors["interval"] = "抓取间隔应为整数分钟。"
+        minutes = 15
+    try:
+        factor = float(form["weight"] or "1")
+    except ValueError:
+        errors["weight"] = "权重应为 0 到 10 之间的数。"
+        factor = 1.0
+    other = service.get_by_name(session, name=form["name"]) if form["name"] else None
+    if other is not None and other.id != source.id:
+        errors["name"] = f"已有名为“{form['name']}”的信息源，请换一个名称。"
+    try:
+        source_in = SourceIn(
+            name=form["name"],
+            kind=source.kind,
+            url=form["url"] or None,
+            interval_seconds=minutes * 60,
+            enabled=source.enabled,
+            weight=factor,
+        )
+    except ValidationError as error:
+        errors = {**_validation_messages(error), **errors}
+    if errors:
+        return _source_page(request, session, source, form=form, errors=errors, status_code=422)
+    service.update(session, source=source, source_in=source_in, actor=principal.actor)
+    session.commit()
+    return RedirectResponse(f"/sources/{source.id}?done=edited", status_code=303)
+
+
+def _set_enabled(
+    request: Request, session: Session, principal: Principal, problem: str | None, **what: Any
+) -> Response:
+    if problem:
+        return refused(request, problem)
+    source = _source_or_404(request, session, what["source_id"])
+    if not isinstance(source, Source):
+        return source
+    enabled = bool(what["enabled"])
+    changed = service.set_enabled(session, source=source, enabled=enabled, actor=principal.actor)
+    session.commit()
+    done = ("resumed" if enabled else "paused") if changed else "unchanged"
+    back = "/sources" if what["back"] == "list" else f"/sources/{source.id}"
+    anchor = f"#source-{source.id}" if back == "/sources" else ""
+    return RedirectResponse(f"{back}?done={done}{anchor}", status_code=303)
+
+
+@router.post("/sources/{source_id}/pause", response_class=HTMLResponse)
+def pause_source(
+    request: Request,
+    session: SessionDep,
+    principal: CanManage,
+    problem: CsrfProblem,
+    source_id: int,
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    return _set_enabled(
+        request, session, principal, problem, source_id=source_id, enabled=False, back=back
+    )
+
+
+@router.post("/sources/{source_id}/resume", response_class=HTMLResponse)
+def resume_source(
+    request: Request,
+    session: SessionDep,
+    principal: CanManage,
+    problem: CsrfProblem,
+    source_id: int,
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    return _set_enabled(
+        request, session, principal, problem, source_id=source_id, enabled=True, back=back
+    )
+
+
+# Importing a file: upload → preview and mapping → progress → result
+
+
+@router.post("/sources/{source_id}/import", response_class=HTMLResponse)
+async def upload_file(
+    request: Request,
+    session: SessionDep,
+    principal: CanManage,
+    problem: CsrfProblem,
+    source_id: int,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Keep the file under the data dir and show its first rows with the columns to map."""
+    if problem:
+        return refused(request, problem)
+    source = _source_or_404(request, session, source_id)
+    if not isinstance(source, Source):
+        return source
+    if source.kind in FETCHED_KINDS:
+        message = "这个信息源按地址抓取，不能导入文件；请新建一个“导入文件”类型的信息源。"
+        return _source_page(request, session, source, upload_error=message, status_code=400)
+    if file is None or not file.filename:
+        message = "请选择要导入的文件（.xlsx、.csv 或 .jsonl）。"
+        return _source_page(request, session, source, upload_error=message, status_code=400)
+    try:
+        job, _preview = jobs.save_upload(
+            session, source=source, filename=file.filename, data=file.file, actor=principal.actor
+        )
+    except ImportFileError as error:
+        session.rollback()
+        return _source_page(request, session, source, upload_error=str(error), status_code=400)
+    session.commit()
+    return RedirectResponse(f"/sources/{source.id}/imports/{job.id}", status_code=303)
+
+
+def _job_or_404(
+    request: Request, session: Session, source_id: int, job_id: int
+) -> tuple[Source, ImportJob] | HTMLResponse:
+    source = service.get(session, source_id=source_id)
+    job = jobs.get(session, job_id=job_id)
+    if source is None or job is None or job.source_id != source.id:
+        return error_page(
+            request,
+            status_code=404,
+            title="找不到这次导入",
+            message=f"编号为 {job_id} 的导入不存在，可能其信息源已被删除。",
+        )
+    return source, job
+
+
+def _job_page(
+    request: Request,
+    session: Session,
+    source: Source,
+    job: ImportJob,
+    *,
+    mapping_error: str | None = None,
+    chosen: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    preview = None
+    file_error = None
+    if job.status == "mapping" or jobs.interrupted(job):
+        try:
+            preview = jobs.preview(job, source)
+        except (ImportFileError, OSError) as error:
+            file_error = f"无法再读取已上传的文件：{error}"
+    guessed = dict(preview.guessed) if preview else {}
+    guessed.update(jobs.job_mapping(job) if job.status != "mapping" else {})
+    guessed.update(chosen or {})
+    return render(
+        request,
+        "sources/import.html",
+        {
+            "nav": "sources",
+            "source": source,
+            "job": job,
+            "preview": preview,
+            "guessed": guessed,
+            "file_error": file_error,
+            "mapping_error": mapping_error,
+            "targets": jobs.TARGET_LABELS,
+            "interrupted": jobs.interrupted(job),
+            "refused": jobs.refused_rows(job)[:200] if job.status == "done" else [],
+            "notes": jobs.notes(job)[:50] if job.status == "done" else [],
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/sources/{source_id}/imports/{job_id}", response_class=HTMLResponse)
+def import_page(
+    request: Request, session: SessionDep, principal: CanRead, source_id: int, job_id: int
+) -> HTMLResponse:
+    found = _job_or_404(request, session, source_id, job_id)
+    if not isinstance(found, tuple):
+        return found
+    return _job_page(request, session, *found)
+
+
+@router.post("/sources/{source_id}/imports/{job_id}/start", response_class=HTMLResponse)
+async def start_import(
+    request: Request,
+    session: SessionDep,
+    principal: CanManage,
+    problem: CsrfProblem,
+    source_id: int,
+    job_id: int,
+) -> Response:
+    """Confirm the column mapping and store the rows in the background."""
+    if problem:
+        return refused(request, problem)
+    found = _job_or_404(request, session, source_id, job_id)
+    if not isinstance(found, tuple):
+        return found
+    source, job = found
+    if job.status != "mapping" and not jobs.interrupted(job):
+        return RedirectResponse(f"/sources/{source.id}/imports/{job.id}", status_code=303)
+    try:
+        headers = jobs.preview(job, source).headers
+    except (ImportFileError, OSError):
+        return _job_page(request, session, source, job, status_code=400)
+    form = await request.form()
+    chosen = [str(form.get(f"col{i}") or "") for i in range(len(headers))]
+    try:
+        mapping = jobs.check_mapping(headers, chosen)
+    except jobs.MappingError as error:
+        picked = dict(zip(headers, chosen, strict=True))
+        return _job_page(
+            request, session, source, job, mapping_error=str(error), chosen=picked, status_code=422
+        )
+    started = jobs.start(session, job=job, source=source, mapping=mapping, actor=principal.actor)
+    session.commit()
+    if started:
+        jobs.run_in_background(job.id, store=pipeline.process)
+    return RedirectResponse(f"/sources/{source.id}/imports/{job.id}", status_code=303)
+
+
+@router.get("/sources/{source_id}/imports/{job_id}/progress")
+def import_progress(
+    request: Request, session: SessionDep, principal: CanRead, source_id: int, job_id: int
+) -> Response:
+    """How far the import got, for the page's progress bar (polled)."""
+    found = _job_or_404(request, session, source_id, job_id)
+    if not isinstance(found, tuple):
+        return found
+    job = found[1]
+    return JSONResponse(
+        {
+            "status": "interrupted" if jobs.interrupted(job) else job.status,
+            "done": job.rows_done,
+            "total": job.rows_total,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+_DOWNLOADS = {
+    "xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        jobs.refused_xlsx,
+    ),
+    "csv": ("text/csv; charset=utf-8", jobs.refused_csv),
+}
+
+
+@router.get("/sources/{source_id}/imports/{job_id}/refused.{kind}")
+def refused_download(
+    request: Request,
+    session: SessionDep,
+    principal: CanRead,
+    source_id: int,
+    job_id: int,
+    kind: str,
+) -> Response:
+    """The refused rows with their reasons, as .xlsx or .csv."""
+    found = _job_or_404(request, session, source_id, job_id)
+    if not isinstance(found, tuple):
+        return found
+    if kind not in _DOWNLOADS:
+        return error_page(
+            request, status_code=404, title="没有这种格式", message="只能下载 .xlsx 或 .csv。"
+        )
+    media, build = _DOWNLOADS[kind]
+    job = found[1]
+    name = f"import-{job.id}-refused.{kind}"
+    return Response(
+        build(job),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
