@@ -261,12 +261,15 @@ def succeeded(session: Session, *, username: str, ip: str | None) -> None:
     session.execute(delete(LoginLimit).where(LoginLimit.updated_at <= memory, _not_paused(now)))
 
 
-def paused(session: Session, *, usernames: Iterable[str] | None = None) -> list[LoginLimit]:
+def paused(
+    session: Session, *, usernames: Iterable[str] | None = None, limit: int | None = None
+) -> list[LoginLimit]:
     """The pauses in force, longest first (of these account names only, when given)."""
     query = select(LoginLimit).where(LoginLimit.locked_until > utcnow())
     if usernames is not None:
         query = query.where(LoginLimit.kind == NAME, LoginLimit.username.in_(list(usernames)))
-    return list(session.execute(query.order_by(LoginLimit.locked_until.desc())).scalars())
+    query = query.order_by(LoginLimit.locked_until.desc()).limit(limit)
+    return list(session.execute(query).scalars())
 
 
 def clear(session: Session, *, username: str | None = None, ip: str | None = None) -> int:

@@ -576,7 +576,7 @@ def one_time_password() -> str:
 def paused_names(session: Session) -> dict[str, datetime]:
     """Account names paused from some address now → the end of their longest pause."""
     found: dict[str, datetime] = {}
-    for row in limits.paused(session):
+    for row in limits.paused(session, usernames=[u.username for u in list_users(session)]):
         if row.kind == limits.NAME and row.locked_until is not None:
             found.setdefault(row.username, row.locked_until)
     return found

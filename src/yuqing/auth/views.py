@@ -263,6 +263,9 @@ _DONE = {
 }
 
 
+_PAUSES_SHOWN = 100  # a spray over many names and addresses must not make a huge page
+
+
 def _optional_id(value: str) -> int | None:
     value = value.strip()
     if not value:
@@ -292,7 +295,7 @@ def _users_page(
             "unit_names": {u.id: u.name for u in org.list_units(session)},
             "people": org.list_people(session),
             "paused": service.paused_names(session),
-            "pauses": limits.paused(session),
+            "pauses": limits.paused(session, limit=_PAUSES_SHOWN),
             "error": error,
             "created": created,
             "form": form or {},
