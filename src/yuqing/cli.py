@@ -608,7 +608,8 @@ def audit_anchor() -> None:
         except (audit.AnchorError, audit.AuditKeyError) as error:
             console.print(f"[red]{escape(str(error))}[/red]")
             raise typer.Exit(1) from error
-    console.print("请把下面这一行保存到工作台以外（可逐日追加到同一个文件）：", highlight=False)
+    # The advice goes to stderr, so `yuqing audit anchor >> anchors.txt` keeps only anchors.
+    typer.echo("请把下面这一行保存到工作台以外（可逐日追加到同一个文件）：", err=True)
     typer.echo(str(anchor))
 
 
