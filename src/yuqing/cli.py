@@ -184,7 +184,15 @@ def _retire_person_watchlists() -> None:
 
 
 @app.command()
-def init() -> None:
+def init(
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="工作台访问地址，如 https://yuqing.example.edu.cn（消息和邮件中的链接以它开头）",
+        ),
+    ] = None,
+) -> None:
     """创建或升级数据库（SQLite WAL / PostgreSQL），生成推送接口令牌。"""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -200,6 +208,7 @@ def init() -> None:
         org.ensure_defaults(session)
         cases.ensure_defaults(session)  # grades, clocks, the working calendar
         admin = auth.bootstrap_admin(session)
+    _init_public_url(public_url)
     _retire_person_watchlists()
     if admin is not None:
         console.print("已创建初始管理员账号（首次登录后须修改密码）：")
@@ -213,6 +222,37 @@ def init() -> None:
     if created:
         console.print(f"推送接口令牌（只显示这一次，保存在 {settings.data_dir / 'push_token'}）：")
         console.print(f"  [bold]{token}[/bold]")
+
+
+def _init_public_url(given: str | None) -> None:
+    """Set the desk's public address from ``--public-url`` (asked for at a terminal when it
+    is set nowhere), then say which one is in force."""
+    import sys
+
+    from yuqing.core.audit import SYSTEM
+    from yuqing.system import service as system
+
+    with session_scope() as session:
+        current = system.public_url(session)
+        if given is None and not current.url and sys.stdin.isatty():
+            given = typer.prompt(
+                "工作台访问地址（同事在浏览器里打开工作台用的地址，可直接回车跳过）",
+                default="",
+                show_default=False,
+            )
+        if given is not None and given.strip() != current.url:
+            try:
+                current = system.set_public_url(session, url=given, actor=SYSTEM)
+            except system.SettingError as error:
+                console.print(f"[red]{escape(str(error))}[/red]")
+                raise typer.Exit(2) from None
+    if current.url:
+        console.print(f"工作台访问地址：{current.url}")
+    else:
+        console.print(
+            "[yellow]尚未设置工作台访问地址：消息和邮件中的链接将无法点击。"
+            "用 yuqing init --public-url https://… 或在工作台“系统设置”页填写。[/yellow]"
+        )
 
 
 def _print_findings(findings: list[Finding], *, all_rows: bool) -> None:

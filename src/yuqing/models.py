@@ -24,6 +24,7 @@ from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
 from yuqing.reports.models import Report, ReportVersion
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
 from yuqing.sources.models import FetchRun, ImportJob, Source
+from yuqing.system.models import SiteSetting
 
 __all__ = [
     "Alert",
@@ -64,6 +65,7 @@ __all__ = [
     "SchemeMatch",
     "SensitiveCategory",
     "SentimentLabel",
+    "SiteSetting",
     "SlaClock",
     "Source",
     "Unit",

@@ -21,8 +21,8 @@ def test_schedule_makes_the_daily_once_after_0930(session: Session, known: Known
     assert flows.run_schedule(session, datetime(2024, 3, 6, 1, 31)) is None
     session.commit()
     assert session.execute(select(func.count()).select_from(Report)).scalar_one() == 1
-    sent = session.get(ReportVersion, report.sent_version_id)
-    assert sent is not None and sent.number == 1 and sent.sent_at is not None
+    # Nobody holds the publicity role here: nothing was sent, so it is not marked sent.
+    assert report.sent_version_id is None
     rows = session.execute(
         select(Notification).where(Notification.source_type == "report")
     ).scalars()
@@ -33,6 +33,7 @@ def test_schedule_makes_the_daily_once_after_0930(session: Session, known: Known
 def test_edit_adds_a_version_and_keeps_the_sent_one(session: Session, known: Known) -> None:
     report = flows.run_schedule(session, datetime(2024, 3, 6, 2, 0))
     assert report is not None
+    flows.mark_sent(session, report=report, now=datetime(2024, 3, 6, 2, 5))  # sent by hand
     before = flows.latest(session, report).text
     flows.edit_paragraph(
         session, report=report, section=0, paragraph=0, text="编辑改写的概述。", editor="赵干事"

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     host: str = "127.0.0.1"
     port: int = 8000
+    # The address people open the desk at (https://yuqing.example.edu.cn): links in robot
+    # messages, e-mails and webhooks are made absolute with it. An administrator can set it
+    # on the desk (系统设置), which overrides this; empty: links stay desk paths.
+    public_url: str = ""
 
     # Signs CSRF tokens; empty: a random key is made once in data_dir/secret_key.
     secret_key: str = ""

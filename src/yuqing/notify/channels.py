@@ -30,6 +30,7 @@ from yuqing.core.http import FetchError, resolve_public
 from yuqing.core.settings import Settings
 from yuqing.core.timeutil import format_local
 from yuqing.notify.schemas import LEVEL_LABELS, Message
+from yuqing.system.service import absolute
 
 _RESPONSE_CAP = 64 * 1024
 _HTTP_WORDS = {
@@ -91,6 +92,21 @@ def _safe_url(url: str | None) -> str:
     return url if url and urlsplit(url).scheme in ("http", "https") else ""
 
 
+def with_public_links(message: Message, base: str) -> Message:
+    """``message`` with its desk paths (``/alerts/1``) made absolute with the desk's public
+    address, so a reader outside the desk can open them; unchanged without one."""
+    if not base:
+        return message
+    items = [item.model_copy(update={"url": absolute(item.url, base)}) for item in message.items]
+    link = absolute(message.link, base) if message.link else message.link
+    return message.model_copy(update={"link": link, "items": items})
+
+
+def _desk_path(link: str | None) -> str:
+    """A link that is still a desk path (no public address is set): shown as text."""
+    return link if link and link.startswith("/") and not link.startswith("//") else ""
+
+
 def markdown(message: Message, *, limit: int = 4000) -> str:
     """The message as robot markdown (links, quotes, bold), cut to ``limit`` bytes."""
     lines = [f"### 【{LEVEL_LABELS[message.level]}】{message.title}"]
@@ -104,7 +120,9 @@ def markdown(message: Message, *, limit: int = 4000) -> str:
             lines.append(f"> {item.snippet}")
     link = _safe_url(message.link)
     if link:
-        lines.append(f"[在工作台查看]({link})")
+        lines.append(f"[{message.link_label}]({link})")
+    elif path := _desk_path(message.link):
+        lines.append(f"{message.link_label}：工作台 {path}")
     return _cut("\n".join(lines), limit)
 
 
@@ -116,7 +134,7 @@ def plain_text(message: Message) -> str:
         lines.append(f"\n{number}. {item.title}" + (f"（{meta}）" if meta else ""))
         lines += [part for part in (item.snippet, item.url) if part]
     if message.link:
-        lines.append(f"\n在工作台查看：{message.link}")
+        lines.append(f"\n{message.link_label}：{message.link}")
     return "\n".join(lines).strip() + "\n"
 
 
@@ -164,8 +182,11 @@ def html_body(message: Message) -> str:
             )
         rows.append("</ol>")
     link = _safe_url(message.link)
+    label = html.escape(message.link_label)
     if link:
-        rows.append(f'<p><a href="{html.escape(link, quote=True)}">在工作台查看</a></p>')
+        rows.append(f'<p><a href="{html.escape(link, quote=True)}">{label}</a></p>')
+    elif path := _desk_path(message.link):
+        rows.append(f"<p>{label}：工作台 {html.escape(path)}</p>")
     body = "\n".join(rows)
     return f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><body>\n{body}\n</body></html>'
 

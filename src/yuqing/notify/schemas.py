@@ -30,7 +30,8 @@ class Message(BaseModel):
     items: list[MessageItem] = Field(default_factory=list)
     highlight: list[str] = Field(default_factory=list)  # words marked in HTML e-mail
     level: Level = "info"
-    link: str | None = None  # the desk page of the alert/event
+    link: str | None = None  # the desk page of the alert/event (a desk path until sent)
+    link_label: str = "在工作台查看"
 
 
 class Recipient(BaseModel):

@@ -18,10 +18,17 @@ from yuqing.auth.models import User
 from yuqing.core import audit
 from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
-from yuqing.notify.channels import CHANNEL_KINDS, SENDERS, Delivery, DeliveryError
+from yuqing.notify.channels import (
+    CHANNEL_KINDS,
+    SENDERS,
+    Delivery,
+    DeliveryError,
+    with_public_links,
+)
 from yuqing.notify.models import Channel, Notification
 from yuqing.notify.schemas import Message, Recipient
 from yuqing.org.models import Person, PersonRole
+from yuqing.system.service import public_url
 
 INBOX = "inbox"
 EMAIL = "email"
@@ -142,6 +149,12 @@ def enqueue(
         for a in addresses
     ]
     return _insert_new(session, rows)
+
+
+def reachable(session: Session, recipients: list[Recipient]) -> int:
+    """How many addresses (e-mail, desk inbox, enabled channels) ``recipients`` reach now:
+    0 means a message for them would go nowhere."""
+    return len(_addresses(session, _people(session, recipients), recipients))
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -333,10 +346,14 @@ def send_test(session: Session, *, channel: Channel, actor: Actor) -> str | None
     reason. The result is kept on the channel and audited."""
     from yuqing.core.settings import get_settings
 
-    message = Message(
-        title="舆情工作台测试消息",
-        text=f"这是一条来自舆情工作台的测试消息，用于确认渠道“{channel.name}”可以收到通知。",
-        level="info",
+    message = with_public_links(
+        Message(
+            title="舆情工作台测试消息",
+            text=f"这是一条来自舆情工作台的测试消息，用于确认渠道“{channel.name}”可以收到通知。",
+            level="info",
+            link="/notify/channels",
+        ),
+        public_url(session).url,
     )
     key = f"test-{channel.id}-{int(utcnow().timestamp())}"
     try:
@@ -377,3 +394,87 @@ def recent_problems(session: Session, limit: int = 20) -> list[Notification]:
         .limit(limit)
     )
     return list(session.execute(statement).scalars())
+
+
+# --- deliveries as the desk shows them --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    """One outbox row in the desk's words: how it goes (企业微信群机器人, 邮件, 站内消息),
+    to whom (the channel's name, the address, the account's name) and its state."""
+
+    id: int
+    state: str
+    state_label: str
+    how: str
+    to: str
+    personal: bool  # an e-mail address or an account: shown to managers only
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+def for_sources(
+    session: Session, *, source_type: str, source_ids: list[int]
+) -> dict[int, list[Notification]]:
+    """The outbox rows of some alerts, reports …, by the id of what they carry."""
+    found: dict[int, list[Notification]] = {}
+    if not source_ids:
+        return found
+    statement = (
+        select(Notification)
+        .where(Notification.source_type == source_type, Notification.source_id.in_(source_ids))
+        .order_by(Notification.id)
+    )
+    for row in session.execute(statement).scalars():
+        found.setdefault(int(row.source_id or 0), []).append(row)
+    return found
+
+
+def describe(session: Session, rows: list[Notification]) -> list[DeliveryView]:
+    """``rows`` named as people read them, never as ``webhook channel:1``."""
+    channel_ids = {r.channel_id for r in rows if r.channel_id is not None}
+    user_ids = {r.user_id for r in rows if r.user_id is not None}
+    channels = (
+        {
+            c.id: c
+            for c in session.execute(select(Channel).where(Channel.id.in_(channel_ids))).scalars()
+        }
+        if channel_ids
+        else {}
+    )
+    users = (
+        {
+            u.id: (u.display_name or u.username)
+            for u in session.execute(select(User).where(User.id.in_(user_ids))).scalars()
+        }
+        if user_ids
+        else {}
+    )
+    views = []
+    for row in rows:
+        if row.channel_id is not None:
+            channel = channels.get(row.channel_id)
+            how = CHANNEL_KINDS.get(row.channel, row.channel)
+            to, personal = (channel.name if channel else "已删除的渠道"), False
+        elif row.channel == INBOX:
+            how, to, personal = "站内消息", users.get(row.user_id or 0, "已删除的账号"), True
+        else:
+            how, to, personal = "邮件", row.target, True
+        views.append(
+            DeliveryView(
+                id=row.id,
+                state=row.state,
+                state_label=STATE_LABELS.get(row.state, row.state),
+                how=how,
+                to=to,
+                personal=personal,
+                last_error=row.last_error,
+                next_attempt_at=row.next_attempt_at,
+                delivered_at=row.delivered_at,
+                created_at=row.created_at,
+            )
+        )
+    return views

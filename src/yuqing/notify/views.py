@@ -15,6 +15,7 @@ from yuqing.core.database import SessionDep
 from yuqing.notify import service
 from yuqing.notify.channels import CHANNEL_KINDS
 from yuqing.notify.models import Channel
+from yuqing.system.service import public_url
 from yuqing.web.csrf import CsrfProblem
 from yuqing.web.templating import error_page, refused, render
 
@@ -114,6 +115,7 @@ def _channels_page(
             "summary": service.outbox_summary(session),
             "state_labels": service.STATE_LABELS,
             "problems": service.recent_problems(session),
+            "public_url": public_url(session).url,
             "form": form or {"kind": "wecom"},
             "error": error,
             "notice": notice,

@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 from yuqing.core.database import new_session
 from yuqing.core.settings import Settings, get_settings
 from yuqing.core.timeutil import utcnow
-from yuqing.notify.channels import SENDERS, Delivery, DeliveryError
+from yuqing.notify.channels import SENDERS, Delivery, DeliveryError, with_public_links
 from yuqing.notify.models import Channel, Notification
 from yuqing.notify.service import INBOX, message_of, record_channel_result
+from yuqing.system.service import public_url
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,11 @@ def claim(session: Session, *, limit: int, settings: Settings) -> list[tuple[int
     return sorted(claimed)
 
 
-def _delivery(session: Session, row: Notification) -> tuple[Delivery, Channel | None]:
+def _delivery(session: Session, row: Notification, base: str) -> tuple[Delivery, Channel | None]:
     channel = session.get(Channel, row.channel_id) if row.channel_id is not None else None
-    message = message_of(row)
+    # The outbox keeps desk paths; links become absolute when the message leaves, with
+    # the public address in force then (so setting it later fixes waiting messages too).
+    message = with_public_links(message_of(row), base)
     mobiles = row.mobiles.split() if row.mobiles else []
     if channel is not None:
         target, secret = channel.url, channel.secret
@@ -106,12 +109,14 @@ def _delivery(session: Session, row: Notification) -> tuple[Delivery, Channel | 
     return Delivery(str(row.id), message, target, secret, mobiles), channel
 
 
-def _send(session: Session, row_id: int, settings: Settings) -> DeliveryError | None:
+def _send(
+    session: Session, row_id: int, settings: Settings, base: str = ""
+) -> DeliveryError | None:
     """Send one claimed row; None when sent, else the error."""
     row = session.get(Notification, row_id)
     if row is None:
         return DeliveryError(f"通知记录 {row_id} 已不存在", retryable=False)
-    delivery, channel = _delivery(session, row)
+    delivery, channel = _delivery(session, row, base)
     kind = row.channel
     if channel is not None and not channel.enabled:
         session.rollback()
@@ -195,11 +200,13 @@ def run_once(limit: int = 20, *, settings: Settings | None = None) -> RunResult:
     with new_session() as session:
         claimed = claim(session, limit=limit, settings=settings)
         result.claimed = len(claimed)
+        base = public_url(session).url if claimed else ""
+        session.rollback()
         for row_id, attempt in claimed:
             if _exhausted(session, row_id, attempt, settings):
                 result.failed += 1
                 continue
-            outcome = _send(session, row_id, settings)
+            outcome = _send(session, row_id, settings, base)
             if outcome is None:
                 _record_delivered(session, row_id)
                 result.delivered += 1

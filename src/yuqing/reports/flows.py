@@ -4,6 +4,7 @@ digest delivered through notify."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
@@ -13,6 +14,7 @@ from yuqing.auth.service import Principal, permission_label
 from yuqing.cases.service import publicity_recipients
 from yuqing.core.timeutil import local_zone
 from yuqing.notify import service as notify
+from yuqing.notify.models import Notification
 from yuqing.notify.schemas import Message
 from yuqing.reports import service
 from yuqing.reports.models import Report, ReportVersion
@@ -138,9 +140,12 @@ def mark_sent(session: Session, *, report: Report, now: datetime) -> ReportVersi
 
 
 def run_schedule(session: Session, now: datetime) -> Report | None:
-    """Call every minute (``now`` naive UTC): from the configured time on, make yesterday's
-    daily digest once and put it in the outbox (e-mail with the file link, robots with a
-    summary and link). Returns the report made this call, else None; the caller commits."""
+    """Call every minute (``now`` naive UTC): record reports whose delivery went through,
+    then, from the configured time on, make yesterday's daily digest once and put it in the
+    outbox (e-mail with the file link, the desk inbox). It counts as sent only once one of
+    those deliveries succeeded. Returns the report made this call, else None; the caller
+    commits."""
+    record_deliveries(session)
     local = now.replace(tzinfo=UTC).astimezone(local_zone())
     if local.time() < daily_at():
         return None
@@ -158,18 +163,92 @@ def run_schedule(session: Session, now: datetime) -> Report | None:
     return report
 
 
-def _deliver(session: Session, report: Report, now: datetime) -> None:
+def _deliver(session: Session, report: Report, now: datetime) -> int:
+    """Queue the report for the publicity office; the number of deliveries queued (0: there
+    is nobody to send it to, and the report stays unsent)."""
     version = latest(session, report)
     content = content_of(version)
     overview = content.sections[0].paragraphs[0].text if content.sections else ""
+    # A desk path: the outbox makes it absolute with the public address when it sends.
     link = f"/reports/{report.id}/download?format=docx"
-    message = Message(title=content.title, text=f"{overview}\n下载：{link}", link=link)
-    notify.enqueue(
+    message = Message(title=content.title, text=overview, link=link, link_label="下载报告（Word）")
+    rows = notify.enqueue(
         session,
         message=message,
         recipients=publicity_recipients(session),
         dedupe_key=f"report:{report.id}",
-        source_type="report",
+        source_type=SOURCE_TYPE,
         source_id=report.id,
     )
-    mark_sent(session, report=report, now=now)
+    return len(rows)
+
+
+SOURCE_TYPE = "report"
+RECIPIENTS_TEXT = "担任职责角色“宣传部管理员”的人员（邮件和站内消息）"
+
+
+def record_deliveries(session: Session) -> int:
+    """Mark reports sent whose delivery went through: the version sent is the one current
+    when it was queued, the time is the first delivery's. The number marked."""
+    statement = (
+        select(
+            Notification.source_id,
+            func.min(Notification.delivered_at),
+            func.min(Notification.created_at),
+        )
+        .join(Report, Report.id == Notification.source_id)
+        .where(
+            Notification.source_type == SOURCE_TYPE,
+            Notification.state == "delivered",
+            Report.sent_version_id.is_(None),
+        )
+        .group_by(Notification.source_id)
+    )
+    marked = 0
+    for report_id, delivered_at, queued_at in session.execute(statement).all():
+        version = session.execute(
+            select(ReportVersion)
+            .where(ReportVersion.report_id == report_id, ReportVersion.created_at <= queued_at)
+            .order_by(ReportVersion.number.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        report = session.get(Report, report_id)
+        if report is None:
+            continue
+        version = version or latest(session, report)
+        version.sent_at = delivered_at
+        report.sent_version_id = version.id
+        marked += 1
+    return marked
+
+
+@dataclass
+class DeliveryStatus:
+    """Where a report went: each delivery (to whom, how, when, its state); ``sent_at`` is
+    the first that went through; ``nobody`` says, when nothing was queued and nothing could
+    be, that there is nobody to send it to."""
+
+    rows: list[notify.DeliveryView] = field(default_factory=list)
+    sent_at: datetime | None = None
+    nobody: bool = False
+    recipients: str = RECIPIENTS_TEXT
+
+
+def delivery_status(session: Session, *, report: Report) -> DeliveryStatus:
+    rows = notify.for_sources(session, source_type=SOURCE_TYPE, source_ids=[report.id])
+    views = notify.describe(session, rows.get(report.id, []))
+    delivered = [v.delivered_at for v in views if v.state == "delivered" and v.delivered_at]
+    nobody = not views and notify.reachable(session, publicity_recipients(session)) == 0
+    return DeliveryStatus(views, min(delivered) if delivered else None, nobody)
+
+
+def sent_reports(session: Session, report_ids: list[int]) -> set[int]:
+    """Which of ``report_ids`` have a delivery that went through (recorded or not yet)."""
+    if not report_ids:
+        return set()
+    statement = select(Notification.source_id).where(
+        Notification.source_type == SOURCE_TYPE,
+        Notification.source_id.in_(report_ids),
+        Notification.state == "delivered",
+    )
+    return {int(i) for i in session.execute(statement.distinct()).scalars()}

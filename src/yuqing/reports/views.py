@@ -106,6 +106,7 @@ def reports_page(request: Request, session: SessionDep, principal: CanRead) -> H
         {
             "nav": "reports",
             "rows": rows,
+            "delivered": flows.sent_reports(session, [report.id for report, _ in rows]),
             "kinds": KIND_LABELS,
             "days": {k: default_day(k, today).isoformat() for k in flows.BUILDERS},
             "notice": request.query_params.get("notice"),
@@ -203,6 +204,7 @@ def _detail(
             # to_html escapes every text itself; Markup keeps Jinja from escaping it twice.
             "body": Markup(to_html(content)),
             "versions": versions,
+            "delivery": flows.delivery_status(session, report=report),
             "editable": editable,
             "formats": [f.value for f in Format],
             "problem": problem,

@@ -27,6 +27,7 @@ from yuqing.org import views as org_views
 from yuqing.reports import views as reports_views
 from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
+from yuqing.system import views as system_views
 from yuqing.web import docs, health
 from yuqing.web.cleaning import ControlCharacters
 from yuqing.web.errors import install_error_pages
@@ -71,6 +72,7 @@ def create_app() -> FastAPI:
     app.include_router(dashboard_views.router)
     app.include_router(reports_views.router)
     app.include_router(notify_views.router)
+    app.include_router(system_views.router)
     install_error_pages(app)
     _handle_access_errors(app)
     _handle_audit_key_errors(app)

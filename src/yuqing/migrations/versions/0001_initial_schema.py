@@ -306,6 +306,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_sensitive_category_key")),
     )
     op.create_table(
+        "site_setting",
+        sa.Column("key", sa.String(length=60), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_by", sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_site_setting")),
+    )
+    op.create_table(
         "source",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -1244,6 +1252,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_source_kind"))
 
     op.drop_table("source")
+    op.drop_table("site_setting")
     op.drop_table("sensitive_category")
     op.drop_table("scheme_group")
     op.drop_table("role")

@@ -1,0 +1,1 @@
+"""System settings (系统设置): desk-wide values an administrator sets on the desk."""
