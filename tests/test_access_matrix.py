@@ -53,7 +53,7 @@ from yuqing.org.models import Person, Unit
 from yuqing.schemes import flows as scheme_flows
 from yuqing.schemes import service as schemes
 from yuqing.schemes.schemas import SchemeIn
-from yuqing.sources.models import Source
+from yuqing.sources.models import ImportJob, Source
 from yuqing.web.app import create_app
 from yuqing.worker import pipeline
 
@@ -514,6 +514,21 @@ def _scheme_form(ask: Ask) -> dict[str, str]:
     return {"name": f"矩阵方案{ask.n}", "mode": "simple", "subject_words": "食堂"}
 
 
+def _import_job(ask: Ask) -> int:
+    """A finished import into the world's source (its page, progress and refused rows)."""
+    with Session(ask.world.engine) as session:
+        job = ImportJob(
+            source_id=ask.world.source, filename="矩阵.csv", stored_name="x.csv", status="done"
+        )
+        session.add(job)
+        session.commit()
+        return job.id
+
+
+def _import_file(ask: Ask) -> Call:
+    return Call(form={}, files={"file": ("矩阵.csv", "标题,内容\n甲,乙\n".encode(), "text/csv")})
+
+
 def _roster(ask: Ask) -> Call:
     xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Call(form={}, files={"file": ("登记表.xlsx", ask.world.roster, xlsx)})
@@ -684,6 +699,25 @@ ROUTES: dict[tuple[str, str], Route] = {
         "sources.manage", lambda a: Call({"source_id": a.world.fresh_source()}, form={})
     ),
     ("POST", "/sources/{source_id}/fetch"): Route("sources.manage", _form()),
+    ("GET", "/sources/{source_id}"): Route("sources.read"),
+    ("POST", "/sources/{source_id}/edit"): Route(
+        "sources.manage", _form(name="矩阵来源", interval="15", weight="1")
+    ),
+    ("POST", "/sources/{source_id}/pause"): Route("sources.manage", _form()),
+    ("POST", "/sources/{source_id}/resume"): Route("sources.manage", _form()),
+    ("POST", "/sources/{source_id}/import"): Route("sources.manage", _import_file),
+    ("GET", "/sources/{source_id}/imports/{job_id}"): Route(
+        "sources.read", lambda a: Call({"job_id": _import_job(a)})
+    ),
+    ("POST", "/sources/{source_id}/imports/{job_id}/start"): Route(
+        "sources.manage", lambda a: Call({"job_id": _import_job(a)}, form={})
+    ),
+    ("GET", "/sources/{source_id}/imports/{job_id}/progress"): Route(
+        "sources.read", lambda a: Call({"job_id": _import_job(a)})
+    ),
+    ("GET", "/sources/{source_id}/imports/{job_id}/refused.{kind}"): Route(
+        "sources.read", lambda a: Call({"job_id": _import_job(a), "kind": "csv"})
+    ),
     # schemes
     ("GET", "/schemes"): Route("schemes.read"),
     ("GET", "/schemes/new"): Route("schemes.manage"),
