@@ -172,3 +172,36 @@ def test_a_failure_of_the_database_itself_is_not_blamed_on_an_item() -> None:
 
     with pytest.raises(OperationalError):
         service.store_isolating(store_part, ["a", "b"])
+
+
+def _failing_store(is_bad: Any) -> Any:
+    def store_part(items: list[Any]) -> IngestResult:
+        if any(is_bad(item) for item in items):
+            raise ValueError("stage failed")
+        return IngestResult(
+            new=len(items),
+            outcomes=[ItemOutcome(index=i, status="new") for i in range(len(items))],
+        )
+
+    return store_part
+
+
+def test_an_error_that_strikes_every_item_is_raised_not_reported_as_failed_items() -> None:
+    """A bug in a stage fails every item: the collector must get a 500 and retry later, not
+    a 200 that calls its good items failed."""
+    with pytest.raises(ValueError, match="stage failed"):
+        service.store_isolating(_failing_store(lambda item: True), [f"ok{i}" for i in range(6)])
+    many = [f"bad{i}" if i % 2 else f"ok{i}" for i in range(40)]
+    with pytest.raises(ValueError):
+        service.store_isolating(_failing_store(lambda item: item.startswith("bad")), many)
+    few = [f"bad{i}" if i in (3, 17) else f"ok{i}" for i in range(40)]
+    result = service.store_isolating(_failing_store(lambda item: item.startswith("bad")), few)
+    assert (result.new, result.failed) == (38, 2)
+
+
+def test_a_programming_error_is_not_blamed_on_an_item() -> None:
+    def store_part(items: list[Any]) -> IngestResult:
+        raise IndexError("index 0 is out of bounds")
+
+    with pytest.raises(IndexError):
+        service.store_isolating(store_part, ["a", "b"])

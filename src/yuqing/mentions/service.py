@@ -23,8 +23,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session
 
 from yuqing.core.timeutil import utcnow
-from yuqing.mentions import search
-from yuqing.mentions.models import Mention
+from yuqing.mentions import platforms, search
+from yuqing.mentions.models import Mention, MentionMark
 from yuqing.mentions.normalise import (
     canonical_url,
     clean_text,
@@ -33,7 +33,7 @@ from yuqing.mentions.normalise import (
     html_to_text,
     url_hash,
 )
-from yuqing.mentions.schemas import IngestResult, ItemIn, ItemOutcome
+from yuqing.mentions.schemas import MAX_COUNT, IngestResult, ItemIn, ItemOutcome, read_count
 from yuqing.sources.models import Source
 
 MAX_TITLE = 500
@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 ANALYSIS_COLUMNS = (
     "sentiment",
     "sentiment_score",
+    "sentiment_model",
     "emotion",
     "risk_score",
     "risk_parts",
@@ -136,7 +137,9 @@ def _outcome(
     )
 
 
-def normalise_item(item: ItemIn, *, source_id: int, now: Any) -> dict[str, Any]:
+def normalise_item(
+    item: ItemIn, *, source_id: int, now: Any, source_platform: str | None = None
+) -> dict[str, Any]:
     """The row to store for one item; raises ValueError when nothing usable is in it."""
     body = html_to_text(item.html) if item.html else item.text
     body = html_to_text(body) if body and item.html is None and "<" in body else clean_text(body)
@@ -171,8 +174,28 @@ def normalise_item(item: ItemIn, *, source_id: int, now: Any) -> dict[str, Any]:
         "duplicate_count": 0,
         "near_count": 0,
         "search_text": form,
+        **_spread(item, source_platform),
         **dict.fromkeys(ANALYSIS_COLUMNS),
         "_published_given": item.published_at is not None,
+    }
+
+
+def _spread(item: ItemIn, source_platform: str | None) -> dict[str, Any]:
+    """Platform and spread counts of an item: sent as fields, or kept in raw by an import."""
+    raw = item.raw or {}
+    counts = {
+        name: value if value is not None else read_count(raw.get(name))
+        for name, value in (
+            ("reposts", item.reposts),
+            ("comments", item.comments),
+            ("likes", item.likes),
+        )
+    }
+    site = raw.get("site") or raw.get("platform")
+    return {
+        "platform": platforms.platform_of(configured=source_platform, site=site, url=item.url),
+        **counts,
+        "heat": min(sum(v or 0 for v in counts.values()), MAX_COUNT),
     }
 
 
@@ -229,6 +252,11 @@ _UPDATABLE = (
     "raw",
     "content_hash",
     "search_text",
+    # A platform's counts grow: a copy sent again with new counts updates them.
+    "reposts",
+    "comments",
+    "likes",
+    "heat",
 )
 
 
@@ -282,7 +310,9 @@ def ingest(
     rows: list[_Row] = []
     for index, item in _validate(items, result):
         try:
-            values = normalise_item(item, source_id=source.id, now=now)
+            values = normalise_item(
+                item, source_id=source.id, now=now, source_platform=source.platform
+            )
             check_storable(values)
             rows.append(_Row(index, values))
         except ValueError as error:
@@ -365,6 +395,11 @@ def ingest(
 StorePart = Callable[[list[Any]], IngestResult]
 """Stores a list of items and commits them, or rolls back and raises."""
 
+MAX_ISOLATED_FAULTS = 8
+"""Items of one batch that may fail alone by an error; past this, or when every item fails,
+the error is the code's or the database's, not the items': it is raised (a 500 the
+collector retries) instead of reporting good items as failed."""
+
 
 def store_isolating(store_part: StorePart, items: Sequence[Any]) -> IngestResult:
     """Store ``items`` with ``store_part``, so that no single item can take the batch down.
@@ -373,7 +408,8 @@ def store_isolating(store_part: StorePart, items: Sequence[Any]) -> IngestResult
     database refuses, a stage that trips over an odd item), it is split in halves, each
     stored on its own, until the item at fault stands alone and fails with its reason; every
     other item is stored. ``Unreadable`` items fail with their reason without being tried.
-    Failures of the database itself (connection lost, a lock) are raised as they are.
+    Failures of the database itself (connection lost, a lock), and errors that strike every
+    item or more than MAX_ISOLATED_FAULTS of them, are raised as they are.
     """
     result = IngestResult()
     readable: list[tuple[int, Any]] = []
@@ -388,41 +424,52 @@ def store_isolating(store_part: StorePart, items: Sequence[Any]) -> IngestResult
         except Exception as error:
             if describe_item_fault(error) is None:
                 raise
-            _isolate(store_part, readable, result, error)
+            _Isolation(store_part, result, len(readable)).split(readable, error)
     else:
-        _store_parts(store_part, readable, result)
+        _Isolation(store_part, result, len(readable)).store(readable)
     result.outcomes.sort(key=lambda o: o.index)
     for outcome in result.outcomes:
         setattr(result, outcome.status, getattr(result, outcome.status) + 1)
     return result
 
 
-def _store_parts(store_part: StorePart, part: list[tuple[int, Any]], result: IngestResult) -> None:
-    if not part:
-        return
-    try:
-        stored = store_part([item for _, item in part])
-    except Exception as error:
-        if describe_item_fault(error) is None:
-            raise
-        _isolate(store_part, part, result, error)
-        return
-    for outcome in stored.outcomes:
-        result.outcomes.append(outcome.model_copy(update={"index": part[outcome.index][0]}))
+@dataclass
+class _Isolation:
+    """Parts of a batch stored one after another until the items at fault stand alone."""
 
+    store_part: StorePart
+    result: IngestResult
+    readable: int
+    faults: int = 0
 
-def _isolate(
-    store_part: StorePart, part: list[tuple[int, Any]], result: IngestResult, error: Exception
-) -> None:
-    """Store the halves of a part that failed, or fail its one item with the reason."""
-    if len(part) > 1:
-        middle = len(part) // 2
-        _store_parts(store_part, part[:middle], result)
-        _store_parts(store_part, part[middle:], result)
-        return
-    log.warning("item %s refused: %r", part[0][0], error)
-    reason = describe_item_fault(error) or "无法保存"
-    result.outcomes.append(_outcome(index=part[0][0], status="failed", error=reason))
+    def store(self, part: list[tuple[int, Any]]) -> None:
+        if not part:
+            return
+        try:
+            stored = self.store_part([item for _, item in part])
+        except Exception as error:
+            if describe_item_fault(error) is None:
+                raise
+            self.split(part, error)
+            return
+        for outcome in stored.outcomes:
+            self.result.outcomes.append(
+                outcome.model_copy(update={"index": part[outcome.index][0]})
+            )
+
+    def split(self, part: list[tuple[int, Any]], error: Exception) -> None:
+        """Store the halves of a part that failed, or fail its one item with the reason."""
+        if len(part) > 1:
+            middle = len(part) // 2
+            self.store(part[:middle])
+            self.store(part[middle:])
+            return
+        self.faults += 1
+        if self.faults > MAX_ISOLATED_FAULTS or self.faults == self.readable:
+            raise error
+        log.warning("item %s refused: %r", part[0][0], error)
+        reason = describe_item_fault(error) or "无法保存"
+        self.result.outcomes.append(_outcome(index=part[0][0], status="failed", error=reason))
 
 
 def describe_item_fault(error: BaseException) -> str | None:
@@ -444,9 +491,9 @@ def describe_item_fault(error: BaseException) -> str | None:
         return "含有无效的 Unicode 字符，无法保存"
     if isinstance(error, ArithmeticError):
         return "数值或时间超出范围，无法保存"
-    if isinstance(error, ValueError | TypeError | LookupError):
+    if isinstance(error, ValueError):
         return f"无法处理此条目：{error}"[:300]
-    return None
+    return None  # TypeError, IndexError…: a bug in the code, whatever the item
 
 
 def _changes(
@@ -455,6 +502,11 @@ def _changes(
     """Fields of a stored item that a new copy changes; a new raw payload alone is no change,
     nor is a missing publication time (it defaulted to the time of collection)."""
     compared = [k for k in _UPDATABLE if k != "raw"]
+    counts = ("reposts", "comments", "likes")
+    if any(values[k] is None for k in counts):  # a count not sent again keeps its value
+        for k in counts:
+            values[k] = current[k] if values[k] is None else values[k]
+        values["heat"] = min(sum(values[k] or 0 for k in counts), MAX_COUNT)
     if not published_given:
         compared.remove("published_at")
     changes = {k: values[k] for k in compared if values[k] != current[k]}
@@ -579,6 +631,11 @@ INSERTED_COLUMNS = (
     "duplicate_count",
     "near_count",
     "search_text",
+    "platform",
+    "reposts",
+    "comments",
+    "likes",
+    "heat",
     *ANALYSIS_COLUMNS,
 )
 
@@ -684,6 +741,11 @@ def get_many(session: Session, *, mention_ids: Sequence[int]) -> list[Mention]:
     return [by_id[i] for i in mention_ids if i in by_id]
 
 
+STREAM_ORDERS = ("time", "risk", "heat")
+"""Orders of the stream: newest first, highest risk first, most spread (热度) first."""
+MARK_FILTERS = ("unread", "important")
+
+
 def list_listed(
     session: Session,
     *,
@@ -693,24 +755,65 @@ def list_listed(
     offset: int = 0,
     near_members: bool = False,
     analysis: search.SearchFilters | None = None,
+    platform: str | None = None,
+    order: str = "time",
+    user_id: int | None = None,
+    mark: str | None = None,
+    count_cap: int | None = None,
 ) -> tuple[list[Mention], int]:
-    """One page of listed mentions (not duplicates), newest first, and how many there are;
+    """One page of listed mentions (not duplicates) in ``order`` and how many there are;
     members of a near-duplicate group are left out (their representative counts them)
-    unless ``near_members``. ``analysis`` narrows by sentiment, province, risk and scheme."""
+    unless ``near_members``. ``analysis`` narrows by time, sentiment, province, risk and
+    scheme; ``mark`` (``unread`` or ``important``) by the marks of account ``user_id``.
+
+    With ``count_cap`` the count stops at ``count_cap + 1`` (a page shows "10,000+"): a
+    count of every row of a large range would cost more than the page itself.
+    """
     query = select(Mention).where(Mention.status == "new")
     if analysis is not None:
         query = query.where(*search.analysis_where(analysis))
+        if analysis.start is not None:
+            query = query.where(Mention.published_at >= analysis.start)
+        if analysis.end is not None:
+            query = query.where(Mention.published_at < analysis.end)
     if not near_members:
         query = query.where(Mention.near_group_id.is_(None))
     if source_id:
         query = query.where(Mention.source_id == source_id)
     if source_kind:
         query = query.join(Source, Source.id == Mention.source_id).where(Source.kind == source_kind)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(
-        query.order_by(Mention.published_at.desc(), Mention.id.desc()).limit(limit).offset(offset)
-    ).scalars()
-    return list(rows), total
+    if platform:
+        query = query.where(Mention.platform == platform)
+    query = _with_mark(query, user_id, mark)
+    counted = query.with_only_columns(Mention.id)
+    if count_cap is not None:
+        counted = counted.limit(count_cap + 1)
+    total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+    rows = session.execute(query.order_by(*_order(session, order)).limit(limit).offset(offset))
+    return list(rows.scalars()), total
+
+
+def _with_mark(query: Any, user_id: int | None, mark: str | None) -> Any:
+    if user_id is None or mark not in MARK_FILTERS:
+        return query
+    marked = select(MentionMark.mention_id).where(MentionMark.user_id == user_id)
+    if mark == "important":
+        return query.where(Mention.id.in_(marked.where(MentionMark.important.is_(True))))
+    return query.where(Mention.id.not_in(marked.where(MentionMark.read_at.is_not(None))))
+
+
+def _order(session: Session, order: str) -> list[Any]:
+    """ORDER BY of a stream order, each served by an index (status, key, published_at)."""
+    newest = [Mention.published_at.desc(), Mention.id.desc()]
+    if order == "risk":
+        risk = Mention.risk_score.desc()
+        # PostgreSQL sorts NULL first in a descending order; SQLite already puts it last.
+        if session.get_bind().dialect.name == "postgresql":
+            risk = risk.nulls_last()
+        return [risk, *newest]
+    if order == "heat":
+        return [Mention.heat.desc(), *newest]
+    return newest
 
 
 def list_duplicates(session: Session, *, mention: Mention, limit: int = 200) -> list[Mention]:
