@@ -1,7 +1,7 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
 from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
-from yuqing.analysis.models import SentimentLabel
+from yuqing.analysis.models import SentimentLabel, SentimentModelVersion
 from yuqing.auth.models import ApiToken, Role, User, UserSession
 from yuqing.cases.models import (
     CalendarDay,
@@ -18,7 +18,7 @@ from yuqing.cases.models import (
 from yuqing.core.audit import AuditEntry, AuditHead
 from yuqing.dashboard.models import DashboardDay, DashboardHour
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
-from yuqing.mentions.models import Mention, MentionBand, MentionPlace
+from yuqing.mentions.models import Mention, MentionBand, MentionMark, MentionPlace
 from yuqing.notify.models import Channel, Notification
 from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
 from yuqing.reports.models import Report, ReportVersion
@@ -53,6 +53,7 @@ __all__ = [
     "ImportJob",
     "Mention",
     "MentionBand",
+    "MentionMark",
     "MentionPlace",
     "Notification",
     "Person",
@@ -65,6 +66,7 @@ __all__ = [
     "SchemeMatch",
     "SensitiveCategory",
     "SentimentLabel",
+    "SentimentModelVersion",
     "SiteSetting",
     "SlaClock",
     "Source",

@@ -843,6 +843,18 @@ def _record_opening(session: Session, principal: Principal, case: Case) -> None:
 
 def open_from_mention(session: Session, *, principal: Principal, mention_id: int) -> Case:
     """Report the incident a collected item is about (its title and link)."""
+    return open_from_mentions(session, principal=principal, mention_ids=[mention_id])
+
+
+def open_from_mentions(
+    session: Session, *, principal: Principal, mention_ids: Sequence[int]
+) -> Case:
+    """Report the incident collected items are about (信息流's batch 开启处置): the first
+    item's title and link, every item linked. Opening again from the same first item
+    returns its case."""
+    if not mention_ids:
+        raise CaseError("mention_unknown", "没有选中信息")
+    mention_id = mention_ids[0]
     mention = session.get(Mention, mention_id)
     if mention is None:
         raise CaseError("mention_unknown", f"信息 {mention_id} 不存在")
@@ -853,7 +865,7 @@ def open_from_mention(session: Session, *, principal: Principal, mention_id: int
         title=title or f"信息 {mention_id}",
         link=mention.url,
         summary=mention.text[:500],
-        mention_ids=[mention_id],
+        mention_ids=list(mention_ids),
     )
 
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.core.database import Base
@@ -39,6 +50,11 @@ class Mention(Base):
         # Also serves the sentiment filter of the stream: a third of the listed rows share a
         # sentiment, too many for an index of their own to beat reading them in time order.
         Index("ix_mention_status_published", "status", "published_at"),
+        # The stream's other orders (风险, 热度) and its platform filter, each read within a
+        # time range: the range is checked in the index, only the page's rows are read.
+        Index("ix_mention_status_risk", "status", "risk_score", "published_at"),
+        Index("ix_mention_status_heat", "status", "heat", "published_at"),
+        Index("ix_mention_status_platform", "status", "platform", "published_at"),
         Index(
             "ix_mention_root",
             "root_external_id",
@@ -88,6 +104,7 @@ class Mention(Base):
     # Analysis, filled in the ingest path by the pipeline's stages (worker/pipeline.py).
     sentiment: Mapped[str | None] = mapped_column(String(8))  # positive | neutral | negative
     sentiment_score: Mapped[float | None] = mapped_column(Float)  # calibrated P(sentiment)
+    sentiment_model: Mapped[str | None] = mapped_column(String(40))  # version that labelled it
     emotion: Mapped[str | None] = mapped_column(String(12))  # neutral happy angry sad fear surprise
     risk_score: Mapped[int | None] = mapped_column(Integer)  # 0–100
     risk_parts: Mapped[str | None] = mapped_column(Text)  # JSON: the parts of the score
@@ -96,6 +113,14 @@ class Mention(Base):
     near_group_id: Mapped[int | None] = mapped_column(ForeignKey("mention.id", ondelete="SET NULL"))
     near_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     regions: Mapped[str | None] = mapped_column(String(500))  # display form of the places named
+    # Where it was published (mentions/platforms.py), set at ingest from the source's platform
+    # or the URL's host, and the spread counts collectors send (None: not sent). heat is
+    # their sum, the stream's 热度 order (docs/decisions.md).
+    platform: Mapped[str | None] = mapped_column(String(12))
+    reposts: Mapped[int | None] = mapped_column(Integer)
+    comments: Mapped[int | None] = mapped_column(Integer)
+    likes: Mapped[int | None] = mapped_column(Integer)
+    heat: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class MentionPlace(Base):
@@ -130,3 +155,22 @@ class MentionBand(Base):
     # The group the mention was put in (its representative's id, or its own): read when the
     # mention is updated, to move it out of its old group's count.
     group_id: Mapped[int] = mapped_column(Integer)
+
+
+class MentionMark(Base):
+    """One account's marks on one mention (已读/重要): per account, on the item, never on its
+    author. A row exists once the account opened or marked the item."""
+
+    __tablename__ = "mention_mark"
+    # The stream's 重要 filter: one account's important items.
+    __table_args__ = (Index("ix_mention_mark_important", "user_id", "important", "mention_id"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    mention_id: Mapped[int] = mapped_column(
+        ForeignKey("mention.id", ondelete="CASCADE"), primary_key=True
+    )
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    important: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    important_at: Mapped[datetime | None] = mapped_column(DateTime)

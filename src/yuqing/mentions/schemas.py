@@ -31,6 +31,33 @@ def _iso_time(value: str) -> datetime | None:
         return None
 
 
+_COUNT_UNITS = {"万": 10_000, "w": 10_000, "k": 1_000, "亿": 100_000_000}
+MAX_COUNT = 2**31 - 1
+
+
+def read_count(value: Any) -> int | None:
+    """A spread count as platforms write it (``1234``, ``"1,234"``, ``"1.2万"``, ``"3k"``);
+    None for what is not a count."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(",", "").replace("+", "").lower()
+        factor = _COUNT_UNITS.get(text[-1:], 1) if text else 1
+        if factor != 1:
+            text = text[:-1]
+        try:
+            number = float(text) * factor
+        except ValueError:
+            return None
+    else:
+        return None
+    if number != number or number < 0:  # NaN or negative
+        return None
+    return int(min(number, MAX_COUNT))
+
+
 class ItemIn(BaseModel):
     """One collected item before normalisation: what a feed, page, file or crawler gives."""
 
@@ -55,6 +82,23 @@ class ItemIn(BaseModel):
     )
     language: str | None = Field(default=None, max_length=16)
     raw: dict[str, Any] | None = None
+    # Spread counts a collector or platform export sends (转发/评论/点赞); also read from raw
+    # under the same names (what file imports keep there). Unreadable counts are dropped.
+    reposts: int | None = Field(
+        default=None,
+        validation_alias=AliasChoices("reposts", "reposts_count", "shares", "forwards"),
+    )
+    comments: int | None = Field(
+        default=None, validation_alias=AliasChoices("comments", "comments_count")
+    )
+    likes: int | None = Field(
+        default=None, validation_alias=AliasChoices("likes", "like_count", "attitudes_count")
+    )
+
+    @field_validator("reposts", "comments", "likes", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> int | None:
+        return read_count(value)
 
     @field_validator("external_id", "parent_external_id", "root_external_id", mode="before")
     @classmethod

@@ -5,28 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.analysis import places
 from yuqing.analysis import service as analysis_service
 from yuqing.analysis.risk import RiskScore
 from yuqing.auth.deps import require
+from yuqing.auth.service import Principal
 from yuqing.cases import calendar_service
+from yuqing.cases import service as cases_service
+from yuqing.cases.schemas import CaseError, CasePermissionError
 from yuqing.core.database import SessionDep
-from yuqing.core.timeutil import local_zone, to_utc_naive
+from yuqing.core.timeutil import format_local, local_zone, to_utc_naive, utcnow
 from yuqing.dashboard import service as dashboard
-from yuqing.mentions import neardup, service
+from yuqing.mentions import excel, marks, neardup, platforms, service
 from yuqing.mentions import search as mention_search
 from yuqing.mentions.models import Mention, MentionPlace
 from yuqing.schemes import service as schemes_service
 from yuqing.sources import service as sources_service
 from yuqing.sources.models import SOURCE_KINDS, Source
-from yuqing.web.templating import error_page, query_url, render
+from yuqing.web.csrf import CsrfProblem
+from yuqing.web.templating import error_page, query_url, refused, render
 from yuqing.web.templating import paragraphs as _paragraphs
 
 # Every page here only reads mentions.
@@ -37,6 +42,11 @@ MAX_PAGE = 500
 
 
 SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负面"}
+TIME_RANGES = {"today": "今天", "24h": "24小时", "7d": "7天", "custom": "自定义"}
+SORT_LABELS = {"time": "最新", "risk": "风险最高", "heat": "热度最高"}
+MARK_LABELS = {"unread": "未读", "important": "重要"}
+COUNT_CAP = 10_000
+"""The stream counts at most this many rows per request and shows "10,000+" beyond."""
 RISK_STEPS = (40, 60, 80)
 """Minimum risk scores offered in the filter; the colours of the score change at the same steps."""
 PLACE_LEVELS = {"province": "省级", "city": "地市级", "county": "县区级"}
@@ -56,18 +66,32 @@ class StreamFilters:
     province: str | None = None
     min_risk: int | None = None
     scheme_id: int | None = None
+    # The stream's own: time range (today | 24h | 7d | custom with start/end dates), order,
+    # platform and the account's marks (unread | important).
+    when: str | None = None
+    start: str | None = None
+    end: str | None = None
+    sort: str | None = None
+    platform: str | None = None
+    mark: str | None = None
     page: int = 1
     problems: list[str] = field(default_factory=list)
 
     def query(self, **extra: Any) -> dict[str, Any]:
         """Query-string values of these filters (for links), without empty ones."""
         values = {
+            "range": self.when,
+            "start": self.start if self.when == "custom" else None,
+            "end": self.end if self.when == "custom" else None,
+            "platform": self.platform,
             "source_id": self.source_id,
             "source_kind": self.source_kind,
             "sentiment": self.sentiment,
             "province": self.province,
             "min_risk": self.min_risk,
             "scheme_id": self.scheme_id,
+            "mark": self.mark,
+            "sort": self.sort,
             **extra,
         }
         return {k: v for k, v in values.items() if v not in (None, "")}
@@ -114,6 +138,12 @@ def _filters(
     min_risk: str | None = None,
     scheme_id: str | None = None,
     page: str | None = None,
+    when: Annotated[str | None, Query(alias="range")] = None,
+    start: str | None = None,
+    end: str | None = None,
+    sort: str | None = None,
+    platform: str | None = None,
+    mark: str | None = None,
 ) -> StreamFilters:
     """The filters of a request; unknown values are dropped rather than refused."""
     return StreamFilters(
@@ -123,6 +153,12 @@ def _filters(
         province=province if province in _province_codes() else None,
         min_risk=_to_int(min_risk, high=100),
         scheme_id=_to_int(scheme_id),
+        when=when if when in TIME_RANGES else ("custom" if start or end else None),
+        start=(start or "").strip()[:20] or None,
+        end=(end or "").strip()[:20] or None,
+        sort=sort if sort in SORT_LABELS and sort != "time" else None,
+        platform=platform if platform in platforms.PLATFORMS else None,
+        mark=mark if mark in MARK_LABELS else None,
         page=_to_int(page, high=MAX_PAGE) or 1,
     )
 
@@ -137,6 +173,9 @@ def _filter_choices(session: Session) -> dict[str, Any]:
         "all_schemes": schemes_service.list_all(session),
         "provinces": places.provinces(),
         "risk_steps": RISK_STEPS,
+        "time_ranges": TIME_RANGES,
+        "sort_labels": SORT_LABELS,
+        "mark_labels": MARK_LABELS,
     }
 
 
@@ -144,14 +183,43 @@ def _sources(session: Session) -> list[Source]:
     return sorted(sources_service.list_all(session), key=lambda s: s.name)
 
 
-def _listed_page(session: Session, filters: StreamFilters) -> tuple[list[Mention], int]:
+def _time_range(filters: StreamFilters) -> tuple[datetime | None, datetime | None]:
+    """The UTC bounds of the stream's time range; a bad custom date is a problem on the
+    filters (shown above the list) and leaves that bound open."""
+    now = utcnow()
+    if filters.when == "today":
+        today = datetime.now(local_zone()).date()
+        return to_utc_naive(datetime.combine(today, time.min), assume=local_zone()), None
+    if filters.when == "24h":
+        return now - timedelta(hours=24), None
+    if filters.when == "7d":
+        return now - timedelta(days=7), None
+    if filters.when != "custom":
+        return None, None
+    begin = _day_start(filters.start, "开始日期", filters.problems)
+    finish = _day_start(filters.end, "结束日期", filters.problems)
+    if finish is not None:
+        finish += timedelta(days=1)  # the end date is included
+    if begin is not None and finish is not None and finish <= begin:
+        filters.problems.append("结束日期早于开始日期，请重新选择。")
+    return begin, finish
+
+
+def _listed_page(
+    session: Session, filters: StreamFilters, user_id: int | None
+) -> tuple[list[Mention], int]:
     return service.list_listed(
         session,
         source_id=filters.source_id,
         source_kind=filters.source_kind,
         limit=PAGE_SIZE,
         offset=(filters.page - 1) * PAGE_SIZE,
-        analysis=filters.search_filters(),
+        analysis=filters.search_filters(*_time_range(filters)),
+        platform=filters.platform,
+        order=filters.sort or "time",
+        user_id=user_id,
+        mark=filters.mark,
+        count_cap=COUNT_CAP,
     )
 
 
@@ -167,14 +235,25 @@ def _pages(total: int) -> int:
     return max(1, min(MAX_PAGE, -(-total // PAGE_SIZE)))
 
 
-def _stream_context(session: Session, filters: StreamFilters) -> dict[str, Any]:
-    mentions, total = _listed_page(session, filters)
+def _user_id(request: Request) -> int | None:
+    principal = getattr(request.state, "principal", None)
+    return principal.user_id if principal is not None else None
+
+
+def _stream_context(request: Request, session: Session, filters: StreamFilters) -> dict[str, Any]:
+    user_id = _user_id(request)
+    mentions, total = _listed_page(session, filters, user_id)
+    ids = [m.id for m in mentions]
     return {
         "mentions": mentions,
         "sources_by_id": _source_names(session, mentions),
-        "total": total,
+        "marks": marks.marks_for(session, user_id=user_id, mention_ids=ids) if user_id else {},
+        "total": min(total, COUNT_CAP),
+        "total_capped": total > COUNT_CAP,
         "filters": filters,
-        "pages": _pages(total),
+        "pages": _pages(min(total, COUNT_CAP)),
+        "platform_labels": platforms.PLATFORMS,
+        "here": query_url("/", filters.query(page=filters.page)),
     }
 
 
@@ -188,7 +267,7 @@ def _is_partial(request: Request) -> bool:
 def stream(request: Request, session: SessionDep, filters: FiltersDep) -> HTMLResponse:
     """The stream of listed mentions, newest first; an HTMX request (the filter form) gets
     only the list."""
-    context = _stream_context(session, filters)
+    context = _stream_context(request, session, filters)
     if _is_partial(request):
         response = render(request, "mentions/_stream_list.html", context)
         # The address bar gets the filters without the form's empty fields.
@@ -207,7 +286,8 @@ def stream(request: Request, session: SessionDep, filters: FiltersDep) -> HTMLRe
 @router.get("/stream", response_class=HTMLResponse)
 def stream_fragment(request: Request, session: SessionDep, filters: FiltersDep) -> HTMLResponse:
     """Only the list of the stream: what the page polls every few seconds."""
-    return render(request, "mentions/_stream_list.html", _stream_context(session, filters))
+    context = _stream_context(request, session, filters)
+    return render(request, "mentions/_stream_list.html", context)
 
 
 def _day_start(value: str | None, label: str, problems: list[str]) -> datetime | None:
@@ -308,6 +388,10 @@ def mention_page(request: Request, session: SessionDep, mention_id: int) -> HTML
             title="找不到这条信息",
             message=f"编号为 {mention_id} 的信息不存在，可能已随信息源一起删除。",
         )
+    user_id = _user_id(request)
+    if user_id is not None:  # opening an item marks it read for this account
+        marks.mark_read(session, user_id=user_id, mention_ids=[mention.id])
+        session.commit()
     duplicates = service.list_duplicates(session, mention=mention)
     original = session.get(Mention, mention.duplicate_of_id) if mention.duplicate_of_id else None
     related = [mention, *duplicates, *([original] if original else [])]
@@ -320,6 +404,8 @@ def mention_page(request: Request, session: SessionDep, mention_id: int) -> HTML
             "mention": mention,
             "raw_payload": mention.raw if shows_raw else None,
             "source": session.get(Source, mention.source_id),
+            "mark": marks.get(session, user_id=user_id, mention_id=mention.id) if user_id else None,
+            "platform_labels": platforms.PLATFORMS,
             "duplicates": duplicates,
             "original": original,
             "sources_by_id": _source_names(session, related),
@@ -358,6 +444,7 @@ def _analysis_context(session: Session, mention: Mention) -> dict[str, Any]:
         "place_levels": PLACE_LEVELS,
         "risk": _risk(mention),
         "label": analysis_service.latest_label(session, mention_id=mention.id),
+        "sentiment_why": analysis_service.explain_mention(title=mention.title, body=mention.text),
     }
 
 
@@ -381,4 +468,151 @@ def similar_page(request: Request, session: SessionDep, mention_id: int) -> HTML
             "members": members,
             "sources_by_id": _source_names(session, [mention, *members]),
         },
+    )
+
+
+# --- marks and batch actions ------------------------------------------------------------
+
+MarkIds = Annotated[list[str], Form(max_length=20)]
+BATCH_ACTIONS = {"read": "已读", "important": "重要", "unimportant": "取消重要"}
+
+
+def _ids(values: list[str]) -> list[int]:
+    """Mention ids from a form (checkboxes); what is not an id is skipped."""
+    return [i for i in (_to_int(v) for v in values[: marks.MAX_BATCH]) if i is not None]
+
+
+def _back(next_url: str | None) -> str:
+    """Where a form returns to: a path of this desk (never another site), else the stream."""
+    if next_url and next_url.startswith("/") and not next_url.startswith(("//", "/\\")):
+        return next_url
+    return "/"
+
+
+def _person(request: Request) -> Principal:
+    principal: Principal = request.state.principal
+    return principal
+
+
+@router.post("/mentions/{mention_id}/important", response_class=HTMLResponse)
+def toggle_important(
+    request: Request,
+    session: SessionDep,
+    mention_id: int,
+    problem: CsrfProblem,
+    next_url: Annotated[str | None, Form(alias="next", max_length=2000)] = None,
+) -> Response:
+    """Flip the account's 重要 mark on one mention; an HTMX request gets the button back."""
+    if problem:
+        return refused(request, problem)
+    user_id = _person(request).user_id
+    important = marks.toggle_important(session, user_id=user_id, mention_id=mention_id)
+    if important is None:
+        return _no_mention(request, mention_id)
+    session.commit()
+    if _is_partial(request):
+        return render(
+            request, "mentions/_important.html", {"m_id": mention_id, "important": important}
+        )
+    return RedirectResponse(_back(next_url), status_code=303)
+
+
+@router.post("/mentions/batch/marks", response_class=HTMLResponse)
+def batch_marks(
+    request: Request,
+    session: SessionDep,
+    problem: CsrfProblem,
+    action: Annotated[str, Form(max_length=20)] = "",
+    mention_ids: MarkIds | None = None,
+    next_url: Annotated[str | None, Form(alias="next", max_length=2000)] = None,
+) -> Response:
+    """Mark the selected mentions 已读, 重要 or not 重要 for this account."""
+    if problem:
+        return refused(request, problem)
+    ids = _ids(mention_ids or [])
+    if action not in BATCH_ACTIONS or not ids:
+        return _nothing_selected(request)
+    user_id = _person(request).user_id
+    if action == "read":
+        marks.mark_read(session, user_id=user_id, mention_ids=ids)
+    else:
+        marks.set_important(
+            session, user_id=user_id, mention_ids=ids, important=action == "important"
+        )
+    session.commit()
+    return RedirectResponse(_back(next_url), status_code=303)
+
+
+@router.post(
+    "/mentions/batch/case",
+    response_class=HTMLResponse,
+    dependencies=[Depends(require("cases.report"))],
+)
+def batch_case(
+    request: Request, session: SessionDep, problem: CsrfProblem, mention_ids: MarkIds | None = None
+) -> Response:
+    """Open one case (开启处置) from the selected mentions: the first one's title and link, all
+    of them linked; the same first mention again returns its case."""
+    if problem:
+        return refused(request, problem)
+    ids = _ids(mention_ids or [])
+    if not ids:
+        return _nothing_selected(request)
+    principal = _person(request)
+    try:
+        case = cases_service.open_from_mentions(session, principal=principal, mention_ids=ids)
+    except CasePermissionError as error:
+        return refused(request, error.message)
+    except CaseError as error:
+        session.rollback()
+        return error_page(request, status_code=404, title="找不到", message=error.message)
+    session.commit()
+    if not cases_service.sees_case(principal, case):
+        return error_page(
+            request,
+            status_code=200,
+            title="已有处置单",
+            message="此条目已被报送，宣传部（舆情办）正在处置；该处置单不在您的查看范围内。",
+        )
+    return RedirectResponse(f"/cases/{case.id}", status_code=303)
+
+
+@router.post("/mentions/batch/export")
+def batch_export(
+    request: Request, session: SessionDep, problem: CsrfProblem, mention_ids: MarkIds | None = None
+) -> Response:
+    """The selected mentions as an .xlsx file (audited)."""
+    if problem:
+        return refused(request, problem)
+    ids = _ids(mention_ids or [])
+    if not ids:
+        return _nothing_selected(request)
+    content = excel.export_mentions(session, actor=_person(request).actor, mention_ids=ids)
+    session.commit()
+    name = f"信息导出_{format_local(utcnow(), '%Y%m%d_%H%M')}.xlsx"
+    return Response(
+        content,
+        media_type=excel.XLSX_TYPE,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _nothing_selected(request: Request) -> HTMLResponse:
+    return error_page(
+        request,
+        status_code=422,
+        title="没有选中信息",
+        message="请先在信息流中勾选要处理的信息，再选择操作。",
+    )
+
+
+def _no_mention(request: Request, mention_id: int) -> HTMLResponse:
+    return error_page(
+        request,
+        status_code=404,
+        title="找不到这条信息",
+        message=f"编号为 {mention_id} 的信息不存在，可能已随信息源一起删除。",
     )

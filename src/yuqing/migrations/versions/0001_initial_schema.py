@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 07:00:40.887673
+Create Date: 2026-12-06 07:09:19.915807
 """
 
 from __future__ import annotations
@@ -306,6 +306,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_sensitive_category_key")),
     )
     op.create_table(
+        "sentiment_model_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("who", sa.String(length=100), nullable=False),
+        sa.Column("trigger", sa.String(length=12), nullable=False),
+        sa.Column("labels", sa.Integer(), nullable=False),
+        sa.Column("file", sa.String(length=300), nullable=True),
+        sa.Column("figures", sa.Text(), nullable=False),
+        sa.Column("activated_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sentiment_model_version")),
+    )
+    op.create_table(
         "site_setting",
         sa.Column("key", sa.String(length=60), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
@@ -322,6 +336,7 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("interval_seconds", sa.Integer(), nullable=False),
         sa.Column("weight", sa.Float(), server_default="1.0", nullable=False),
+        sa.Column("platform", sa.String(length=12), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
@@ -417,12 +432,18 @@ def upgrade() -> None:
         sa.Column("search_text", sa.Text(), nullable=False),
         sa.Column("sentiment", sa.String(length=8), nullable=True),
         sa.Column("sentiment_score", sa.Float(), nullable=True),
+        sa.Column("sentiment_model", sa.String(length=40), nullable=True),
         sa.Column("emotion", sa.String(length=12), nullable=True),
         sa.Column("risk_score", sa.Integer(), nullable=True),
         sa.Column("risk_parts", sa.Text(), nullable=True),
         sa.Column("near_group_id", sa.Integer(), nullable=True),
         sa.Column("near_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("regions", sa.String(length=500), nullable=True),
+        sa.Column("platform", sa.String(length=12), nullable=True),
+        sa.Column("reposts", sa.Integer(), nullable=True),
+        sa.Column("comments", sa.Integer(), nullable=True),
+        sa.Column("likes", sa.Integer(), nullable=True),
+        sa.Column("heat", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["duplicate_of_id"],
             ["mention.id"],
@@ -474,7 +495,16 @@ def upgrade() -> None:
             postgresql_where=sa.text("external_id IS NOT NULL"),
         )
         batch_op.create_index(
+            "ix_mention_status_heat", ["status", "heat", "published_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_mention_status_platform", ["status", "platform", "published_at"], unique=False
+        )
+        batch_op.create_index(
             "ix_mention_status_published", ["status", "published_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_mention_status_risk", ["status", "risk_score", "published_at"], unique=False
         )
         batch_op.create_index(
             "ix_mention_url_hash",
@@ -1002,6 +1032,32 @@ def upgrade() -> None:
         batch_op.create_index("ix_case_timer_running", ["satisfied_at", "due_at"], unique=False)
 
     op.create_table(
+        "mention_mark",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("mention_id", sa.Integer(), nullable=False),
+        sa.Column("read_at", sa.DateTime(), nullable=True),
+        sa.Column("important", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("important_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["mention_id"],
+            ["mention.id"],
+            name=op.f("fk_mention_mark_mention_id_mention"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["user_account.id"],
+            name=op.f("fk_mention_mark_user_id_user_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", "mention_id", name=op.f("pk_mention_mark")),
+    )
+    with op.batch_alter_table("mention_mark", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_mention_mark_important", ["user_id", "important", "mention_id"], unique=False
+        )
+
+    op.create_table(
         "notification",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=20), nullable=False),
@@ -1139,6 +1195,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notification_channel_id"))
 
     op.drop_table("notification")
+    with op.batch_alter_table("mention_mark", schema=None) as batch_op:
+        batch_op.drop_index("ix_mention_mark_important")
+
+    op.drop_table("mention_mark")
     with op.batch_alter_table("case_timer", schema=None) as batch_op:
         batch_op.drop_index("ix_case_timer_running")
 
@@ -1217,7 +1277,10 @@ def downgrade() -> None:
             sqlite_where=sa.text("url_hash IS NOT NULL"),
             postgresql_where=sa.text("url_hash IS NOT NULL"),
         )
+        batch_op.drop_index("ix_mention_status_risk")
         batch_op.drop_index("ix_mention_status_published")
+        batch_op.drop_index("ix_mention_status_platform")
+        batch_op.drop_index("ix_mention_status_heat")
         batch_op.drop_index(
             "ix_mention_source_external",
             sqlite_where=sa.text("external_id IS NOT NULL"),
@@ -1253,6 +1316,7 @@ def downgrade() -> None:
 
     op.drop_table("source")
     op.drop_table("site_setting")
+    op.drop_table("sentiment_model_version")
     op.drop_table("sensitive_category")
     op.drop_table("scheme_group")
     op.drop_table("role")
