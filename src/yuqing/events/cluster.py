@@ -13,9 +13,10 @@ an item's **average similarity to the event's members** (average link) is one do
 divided by the member count. The item joins the best event when
 
 - the average similarity reaches ``THRESHOLD``, and
-- it shares at least ``MIN_SHARED`` bigrams with the event, ``MIN_RARE`` of them rare
-  (document frequency at most ``RARE_SHARE`` of the items seen): a short comment that
-  shares one phrase ("太可怕了") with another is no evidence of one story.
+- it shares at least ``MIN_SHARED`` bigrams with the event: a short comment that shares
+  one phrase ("可怕") with another is no evidence of one story. (No bar on how rare the
+  shared bigrams must be: while a story is big, its own words are common, and the inverse
+  document frequency already weighs words every story uses.)
 
 Average link rather than the nearest member: a story reported by several outlets is a
 cluster whose members resemble each other on the whole, while two incidents at one campus
@@ -31,6 +32,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 import rjieba
@@ -38,11 +40,9 @@ from scipy import sparse
 
 WINDOW = timedelta(hours=72)
 THRESHOLD = 0.10  # average cosine similarity of an item to an event's text members
-MIN_SHARED = 3
-MIN_RARE = 2
-RARE_SHARE = 0.02
+MIN_SHARED = 5  # bigrams: one shared name ("南江大学") is three
 TITLE_WEIGHT = 3.0
-PLACE_WEIGHT = 2.0
+PLACE_WEIGHT = 1.0
 LEAD_CHARS = 200
 ITEM_FEATURES = 64
 # Similarities below this (a tenth of THRESHOLD) are left out of the sums: an average can be
@@ -76,6 +76,13 @@ _STOP_WORDS = (
     "消息 情况 发生 发现 记者 据悉 据了解 了解到 近日 日前"
 )
 _STOP = frozenset(_STOP_WORDS.split())
+# Bigrams no story is told by: the stop words above and stock phrases of reports and posts
+# (discourse, time, platform words). Dropped from the vectors (kept out of the similarity).
+_STOCK_PHRASES = (
+    "据了解 记者了解到 记者获悉 据悉 据报道 有网友称 网友爆料 多位同学反映 多位网友反映 "
+    "论坛热帖显示 网帖显示 本报讯 今日 昨日 中午 昨晚 今晚 本周 上周 本月 日电 新闻 快讯 "
+    "发布 通报 关注 讨论 点赞"
+)
 
 
 # --- display terms (hot topics): words, once per new event ---------------------------------
@@ -123,7 +130,19 @@ def _word_chars() -> np.ndarray:
 
 
 _WORD_CHARS = _word_chars()
+
+
+def _stop_columns() -> np.ndarray:
+    """Which columns are stop bigrams (every bigram of a stop word or stock phrase)."""
+    table = np.zeros(BUCKETS, dtype=bool)
+    for phrase in (_STOP_WORDS + " " + _STOCK_PHRASES).split():
+        for first, second in pairwise(phrase):
+            table[((ord(first) << 21) | ord(second)) % _PRIME] = True
+    return table
+
+
 _PRIME = 1_048_573  # the largest prime below BUCKETS: a bigram's column is its code mod this
+_STOP_COLUMNS = _stop_columns()
 
 
 def _clean(text: str) -> str:
@@ -154,12 +173,16 @@ def bigram_counts(docs: Sequence[Doc]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     codes = codes.astype(np.int64)
     columns = ((codes[:-1][ok] << 21) | codes[1:][ok]) % _PRIME
     which = part[:-1][ok]
+    story = ~_STOP_COLUMNS[columns]
+    columns, which = columns[story], which[story]
     # key: row, column, and a flag for "in the title" (its weight); places are flagged 2
     keys = ((which >> 1) << (BUCKET_BITS + 2)) | (columns << 2) | (1 - (which & 1))
     extra = [(i, place_bucket(p)) for i, doc in enumerate(docs) for p in doc.places if p]
     if extra:
         more = np.array([(i << (BUCKET_BITS + 2)) | (c << 2) | 2 for i, c in extra], np.int64)
         keys = np.concatenate([keys, more])
+    if not len(keys):
+        return keys, keys, np.zeros(0)
     keys.sort()
     weights = _FLAG_WEIGHTS[keys & 3]
     pairs = keys >> 2
@@ -179,19 +202,18 @@ class Frequencies:
 
     def observe(self, columns: np.ndarray, docs: int) -> None:
         """Count documents: ``columns`` holds each document's distinct columns."""
+        self.docs += docs
+        if not len(columns):
+            return
         ordered = np.sort(columns)
         starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
         self.df[ordered[starts]] += np.diff(np.append(starts, len(ordered)))
-        self.docs += docs
         if self.docs > self.halve_at:
             self.df *= 0.5
             self.docs *= 0.5
 
     def idf(self, columns: np.ndarray) -> np.ndarray:
         return np.log((self.docs + 1.0) / (self.df[columns] + 1.0)) + 1.0
-
-    def rare(self, columns: np.ndarray) -> np.ndarray:
-        return self.df[columns] <= max(2.0, RARE_SHARE * self.docs)
 
 
 def vectors(docs: Sequence[Doc], frequencies: Frequencies) -> sparse.csr_matrix:
@@ -373,9 +395,15 @@ class Batch:
             for e, p in index.profiles.items()
             if earliest is not None and earliest - p.last_seen <= WINDOW
         ]
-        self.to_events = _pruned(self._to_events())
+        items, events = self._compact()
+        members = np.fromiter(
+            (index.profiles[e].members for e in self.events), np.float64, len(self.events)
+        )
+        # per member: an event's part of an item's average similarity (before this batch)
+        scale = sparse.diags(1.0 / np.maximum(members, 1))
+        self.to_events = _pruned((items @ events.T).tocsr() @ scale)
         # Only earlier items of the batch can have been placed when an item is.
-        self.to_batch = _pruned(sparse.tril(self.matrix @ self.matrix.T, k=-1).tocsr())
+        self.to_batch = _pruned(sparse.tril(items @ items.T, k=-1).tocsr())
         self.placed: dict[int, int] = {}  # batch row → event
         self.joined: dict[int, list[int]] = {}  # event → batch rows that joined it
         # Python lists: the loop per item reads them faster than numpy scalars.
@@ -383,27 +411,30 @@ class Batch:
         self._batch_rows = _lists(self.to_batch)
         self._item_bounds = self.matrix.indptr.tolist()
         self._item_columns = self.matrix.indices.tolist()
-        limit = max(2.0, RARE_SHARE * index.frequencies.docs)
-        self._item_rare = (index.frequencies.df[self.matrix.indices] <= limit).tolist()
         self._event_columns: dict[int, set[int]] = {}
 
-    def _to_events(self) -> sparse.csr_matrix:
+    def _compact(self) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+        """The batch's vectors and the recent events' profiles over the columns they use
+        (a product over all ``BUCKETS`` columns would allocate them at every transpose)."""
         profiles = [self.index.profiles[e] for e in self.events]
-        if not profiles:
-            return sparse.csr_matrix((self.matrix.shape[0], 0), dtype=np.float32)
         lengths = np.fromiter((len(p.columns) for p in profiles), np.int64, len(profiles))
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        columns = np.concatenate([self.matrix.indices, *(p.columns for p in profiles)])
+        used, compact = np.unique(columns, return_inverse=True)
+        split = len(self.matrix.indices)
+        items = sparse.csr_matrix(
+            (self.matrix.data, compact[:split], self.matrix.indptr),
+            shape=(self.matrix.shape[0], len(used)),
+        )
+        weights = [p.weights for p in profiles]
         events = sparse.csr_matrix(
             (
-                np.concatenate([p.weights for p in profiles]),
-                np.concatenate([p.columns for p in profiles]),
-                indptr,
+                np.concatenate(weights) if weights else np.zeros(0, np.float32),
+                compact[split:],
+                np.concatenate([[0], np.cumsum(lengths)]),
             ),
-            shape=(len(profiles), BUCKETS),
+            shape=(len(profiles), len(used)),
         )
-        members = np.fromiter((p.members for p in profiles), np.float64, len(profiles))
-        # per member: an event's part of an item's average similarity (before this batch)
-        return (self.matrix @ events.T).tocsr() @ sparse.diags(1.0 / np.maximum(members, 1))
+        return items, events
 
     def best(self, row: int) -> Match | None:
         """The event item ``row`` belongs to, or None (see the module doc)."""
@@ -441,7 +472,7 @@ class Batch:
         return self._item_columns[start:end]
 
     def _shared(self, row: int, event_id: int) -> int:
-        """Bigrams the item shares with the event (0 when too few, or too few rare ones)."""
+        """Bigrams the item shares with the event (0 when too few)."""
         theirs = self._event_columns.get(event_id)
         if theirs is None:
             profile = self.index.profiles.get(event_id)
@@ -449,12 +480,8 @@ class Batch:
             for other in self.joined.get(event_id, ()):
                 theirs.update(self._columns(other))
             self._event_columns[event_id] = theirs
-        start = self._item_bounds[row]
-        rare = self._item_rare
-        shared = [k for k, c in enumerate(self._columns(row), start) if c in theirs]
-        if len(shared) < MIN_SHARED or sum(rare[k] for k in shared) < MIN_RARE:
-            return 0
-        return len(shared)
+        shared = sum(1 for c in self._columns(row) if c in theirs)
+        return shared if shared >= MIN_SHARED else 0
 
     def join(self, row: int, event_id: int) -> None:
         """Item ``row`` is placed in ``event_id`` by its text (or seeds it)."""
@@ -513,37 +540,46 @@ def combine(vectors: Iterable[bytes | None]) -> bytes | None:
     return merged.to_bytes()
 
 
-def similar_pairs(
-    profiles: dict[int, Profile], frequencies: Frequencies
-) -> list[tuple[float, int, int]]:
-    """Pairs of events whose members are, on average, as similar as an item must be to join
-    an event (average link between the two: ``THRESHOLD``), with ``MIN_SHARED`` shared
-    bigrams of which ``MIN_RARE`` are rare; most similar first. The periodic pass merges
-    them: online, an early item may have started an event before its story's vocabulary
-    had arrived."""
+def similar_pairs(profiles: dict[int, Profile]) -> list[tuple[float, int, int]]:
+    """Pairs of events that are each other's most similar event and whose members are, on
+    average, as similar as an item must be to join an event (average link between the two
+    reaches ``THRESHOLD``, with ``MIN_SHARED`` shared bigrams); most similar first. The
+    periodic pass merges them: online, an early item may have started an event before its
+    story's vocabulary had arrived. Each other's nearest: posts about one institution share
+    its name and stock phrases, so two of its stories can reach the bar while each is much
+    closer to its own story's other events."""
     ids = [e for e, p in profiles.items() if p.members]
     if len(ids) < 2:
         return []
     rows = [profiles[e] for e in ids]
     lengths = np.fromiter((len(p.columns) for p in rows), np.int64, len(rows))
+    used, compact = np.unique(np.concatenate([p.columns for p in rows]), return_inverse=True)
     matrix = sparse.csr_matrix(
         (
             np.concatenate([p.weights for p in rows]),
-            np.concatenate([p.columns for p in rows]),
+            compact,
             np.concatenate([[0], np.cumsum(lengths)]),
         ),
-        shape=(len(rows), BUCKETS),
+        shape=(len(rows), len(used)),
     )
     products = (matrix @ matrix.T).tocoo()
     members = np.fromiter((p.members for p in rows), np.float64, len(rows))
     scores = products.data / (members[products.row] * members[products.col])
-    keep = (products.row < products.col) & (scores >= THRESHOLD)
-    limit = max(2.0, RARE_SHARE * frequencies.docs)
+    off = products.row != products.col
+    row, col, scores = products.row[off], products.col[off], scores[off]
+    if not len(row):
+        return []
+    order = np.lexsort((-scores, row))
+    row, col, scores = row[order], col[order], scores[order]
+    heads = np.flatnonzero(np.concatenate([[True], row[1:] != row[:-1]]))
+    nearest = dict(zip(row[heads].tolist(), col[heads].tolist(), strict=True))
     found = []
-    for score, i, j in zip(scores[keep], products.row[keep], products.col[keep], strict=True):
-        shared = np.intersect1d(rows[i].columns, rows[j].columns, assume_unique=True)
-        if len(shared) >= MIN_SHARED and (frequencies.df[shared] <= limit).sum() >= MIN_RARE:
-            found.append((float(score), ids[i], ids[j]))
+    for i, j in nearest.items():
+        if i < j and nearest.get(j) == i:
+            score = float(scores[heads[np.searchsorted(row[heads], i)]])
+            shared = np.intersect1d(rows[i].columns, rows[j].columns, assume_unique=True)
+            if score >= THRESHOLD and len(shared) >= MIN_SHARED:
+                found.append((score, ids[i], ids[j]))
     found.sort(reverse=True)
     return found
 

@@ -27,6 +27,7 @@ once per touched event and batch. See docs/events.md.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -206,10 +207,16 @@ def stage(session: Session, source: Any, rows: list[dict[str, Any]]) -> Finish:
     return finish
 
 
+_LOCAL = ("县", "区", "旗", "镇", "乡", "村", "街道")
+
+
 def _places(regions: str | None) -> list[str]:
+    """The local place names of the places stage (county and finer): a province or city is
+    shared by unrelated stories of one region, so only a county, district or town is
+    evidence of one story."""
     if not regions:
         return []
-    return [name for name in regions.replace(";", " ").split() if name]
+    return [name for name in regions.replace(";", " ").split() if name.endswith(_LOCAL)]
 
 
 def _items(rows: list[dict[str, Any]], mention_ids: list[int], high_water: int) -> list[_Item]:
@@ -278,6 +285,18 @@ def _copies(session: Session, source_id: int, high_water: int) -> list[_Item]:
             _Item(mid, ext, root, parent, original, published, sentiment, title or "", "", [], True)
         )
     return items
+
+
+def _headline(title: str, text: str) -> str:
+    """The title when it is one (a headline weighs more); ingest gives a post without one
+    the start of its text, which must not count twice."""
+    if not title:
+        return ""
+    head, start = _NON_WORD.sub("", title), _NON_WORD.sub("", text[: len(title) + 20])
+    return "" if start.startswith(head[:-1]) else title
+
+
+_NON_WORD = re.compile(r"\W+")
 
 
 def where_in(
@@ -365,7 +384,8 @@ class Placer:
             return
         self.rows = {item.mention_id: row for row, item in enumerate(texts)}
         self.batch = self.index.batch(
-            [Doc(i.title, i.text, i.places) for i in texts], [i.published_at for i in texts]
+            [Doc(_headline(i.title, i.text), i.text, i.places) for i in texts],
+            [i.published_at for i in texts],
         )
 
     def _look_up(self, items: list[_Item]) -> None:

@@ -528,7 +528,6 @@ def merge_stories(
     (merged, related)."""
     at = reference_time(session, now)
     merged = linked = 0
-    index = flows.text_index(session)
     for _ in range(MERGE_ROUNDS):
         events = {
             e.id: e
@@ -545,7 +544,7 @@ def merge_stories(
             for i, e in events.items()
             if e.vector
         }
-        pairs = cluster.similar_pairs(profiles, index.frequencies)
+        pairs = cluster.similar_pairs(profiles)
         named = {i for _, a, b in pairs for i in (a, b)}
         cascades = _with_reason(session, named, "root")
         used = _with_reason(session, named, "manual")  # a person split them: theirs to join
