@@ -68,7 +68,8 @@ def test_alert_list_and_page_escape_and_show_delivery(
         assert "&lt;b&gt;值班&lt;/b&gt;" in page.text and "待发送" in page.text
         one = client.get(f"/alerts/{alert.id}")
         assert one.status_code == 200 and "&lt;i&gt;核实&lt;/i&gt;" in one.text
-        assert "wecom" in one.text
+        # The delivery names the channel by its name and kind, never "wecom channel:1".
+        assert "企业微信群机器人“舆情值班群”" in one.text and "channel:" not in one.text
         assert client.get("/alerts/rules/new").status_code == 403
         assert client.get("/alerts/999999").status_code == 404
         mention_page = client.get(f"/mentions/{mid}")

@@ -4,7 +4,7 @@ words, and the manual alert form."""
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -22,6 +22,7 @@ from yuqing.auth.service import Principal
 from yuqing.core.database import SessionDep
 from yuqing.notify.models import Channel
 from yuqing.notify.service import STATE_LABELS as DELIVERY_LABELS
+from yuqing.notify.service import DeliveryView, describe
 from yuqing.org.models import DutyRole, Person, Unit
 from yuqing.schemes.models import Scheme
 from yuqing.sources.models import Source
@@ -88,24 +89,24 @@ def alerts_page(
     )
 
 
-def _deliveries(session: Session, alerts: list[Alert], viewer: Principal) -> dict[int, list[Any]]:
+def _deliveries(
+    session: Session, alerts: list[Alert], viewer: Principal
+) -> dict[int, list[DeliveryView]]:
+    """Each alert's deliveries, named by channel (its name), address or account."""
     carriers = {a.id: a.delivered_with for a in alerts if a.delivered_with}
     found = outbox.deliveries(session, list(set(carriers.values())))
-    shown = {aid: found.get(carrier, []) for aid, carrier in carriers.items()}
+    shown = {aid: describe(session, found.get(carrier, [])) for aid, carrier in carriers.items()}
     if viewer.can("alerts.manage"):
         return shown
-    # Addresses (and errors quoting them) name people of every unit: managers only.
-    return {aid: [_state_only(row) for row in rows] for aid, rows in shown.items()}
+    # Addresses and accounts (and errors quoting them) name people of every unit: managers
+    # only; a group channel's name and every row's state are for every reader.
+    return {aid: [_without_people(row) for row in rows] for aid, rows in shown.items()}
 
 
-def _state_only(row: Any) -> SimpleNamespace:
-    return SimpleNamespace(
-        state=row.state,
-        channel=row.channel,
-        target="",
-        last_error=None,
-        next_attempt_at=row.next_attempt_at,
-    )
+def _without_people(row: DeliveryView) -> DeliveryView:
+    if not row.personal:
+        return replace(row, last_error=None)
+    return replace(row, to="", last_error=None)
 
 
 @router.get("/alerts/rules", response_class=HTMLResponse, include_in_schema=False)

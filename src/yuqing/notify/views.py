@@ -14,7 +14,8 @@ from yuqing.auth.service import Principal
 from yuqing.core.database import SessionDep
 from yuqing.notify import service
 from yuqing.notify.channels import CHANNEL_KINDS
-from yuqing.notify.models import Channel
+from yuqing.notify.models import Channel, Notification
+from yuqing.notify.service import DeliveryView
 from yuqing.system.service import public_url
 from yuqing.web.csrf import CsrfProblem
 from yuqing.web.templating import error_page, refused, render
@@ -114,7 +115,7 @@ def _channels_page(
             "masked_url": service.masked_url,
             "summary": service.outbox_summary(session),
             "state_labels": service.STATE_LABELS,
-            "problems": service.recent_problems(session),
+            "problems": _named(session, service.recent_problems(session)),
             "public_url": public_url(session).url,
             "form": form or {"kind": "wecom"},
             "error": error,
@@ -123,6 +124,11 @@ def _channels_page(
         },
         status_code=status_code,
     )
+
+
+def _named(session: Session, rows: list[Notification]) -> list[tuple[Notification, DeliveryView]]:
+    """Outbox rows with the channel's name, the address or the account they go to."""
+    return list(zip(rows, service.describe(session, rows), strict=True))
 
 
 @router.get("/notify/channels", response_class=HTMLResponse)
