@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from yuqing.core.timeutil import utcnow
+from yuqing.events import service as events
 from yuqing.mentions.schemas import IngestResult
 from yuqing.sources import service as sources
 from yuqing.sources.models import Source
@@ -102,12 +103,11 @@ _AUTHORS = ["江城日报", "校园观察", "城市晚报", "江城发布", "热
 def _items(rng: random.Random, count: int) -> list[dict[str, Any]]:
     now = utcnow()
     items: list[dict[str, Any]] = []
-    roots: list[str] = []
+    roots: dict[str, list[str]] = {}  # story → its original posts
     for n in range(count):
         story, lines = _STORIES[n % len(_STORIES)]
-        text = (
-            rng.choice(_PLACES) + rng.choice(lines).format(i=INSTITUTION) + rng.choice(_REACTIONS)
-        )
+        line, reaction = rng.choice(lines).format(i=INSTITUTION), rng.choice(_REACTIONS)
+        text = rng.choice(_PLACES) + line  # an original post tells the story
         published = now - timedelta(minutes=rng.randint(5, 72 * 60))
         item: dict[str, Any] = {
             "external_id": f"demo-{n}",
@@ -117,12 +117,14 @@ def _items(rng: random.Random, count: int) -> list[dict[str, Any]]:
             "published_at": published.isoformat() + "+00:00",
             "url": f"https://bbs.example.cn/thread/{1000 + n}?utm_source=demo",
         }
-        if roots and n % 4 == 1:  # a repost or comment keeps the ids of its chain
-            item["root_external_id"] = rng.choice(roots)
+        posts = roots.setdefault(story, [])
+        if posts and n % 4 == 1:  # a repost or comment keeps the ids of its chain
+            # Reposts gather on a story's first posts, as on a platform: one or two cascades.
+            item["root_external_id"] = posts[0] if rng.random() < 0.75 else posts[:2][-1]
             item["parent_external_id"] = item["root_external_id"]
-            item["text"] = "转发：" + text
+            item["text"] = "转发：" + line + reaction  # a repost adds its comment
         else:
-            roots.append(item["external_id"])
+            posts.append(item["external_id"])
         items.append(item)
     # Shared copies and special cases that the desk must handle well.
     items.append({**items[0], "external_id": "demo-copy-0"})
@@ -154,5 +156,6 @@ def load_demo(session: Session, *, items: int = 240, seed: int = 7) -> IngestRes
         sources.create(session, source_in=SourceIn(**spec)) for spec in DEMO_SOURCES
     ]
     result = pipeline.process(session, source=created[0], items=_items(random.Random(seed), items))
+    events.merge_stories(session)  # the worker's periodic pass, run once here
     session.commit()
     return result

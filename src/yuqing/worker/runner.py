@@ -28,7 +28,8 @@ NOTIFY_IDLE_SECONDS = 0.3
 def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> None:
     """Every minute: case clocks (reminders at 50 % and 80 %, escalation when overdue),
     window rules (spikes, negative share, silent sources, digests), the heat of recent
-    events, which cools down as they go quiet, and the scheduled daily report."""
+    events, which cools down as they go quiet, the pass that merges one story's events,
+    and the scheduled daily report."""
     while not stop.wait(every):
         try:
             with session_scope() as session:
@@ -36,6 +37,8 @@ def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> N
             with session_scope() as session:
                 alerts.evaluate_periodic(session)
                 events.refresh_heat(session)
+            with session_scope() as session:
+                events.merge_stories(session)  # one story's events merged (audited)
             with session_scope() as session:
                 reports.run_schedule(session, utcnow())
         except Exception:  # one bad minute must not end the loop
