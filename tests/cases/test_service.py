@@ -172,7 +172,7 @@ def test_refusals_name_the_rule_and_change_nothing(session: Session, world: Worl
     assert _snapshot(session, case) == before
 
     grade = service.grade_by_key(session, "larger")
-    with pytest.raises(CaseError, match="该等级正在被 1 个事件使用，不能删除") as in_use:
+    with pytest.raises(CaseError, match="该等级正在被 1 个处置单使用，不能删除") as in_use:
         service.delete_grade(session, principal=world.office, grade=grade)
     assert in_use.value.rule == "grade_in_use"
     session.rollback()

@@ -138,7 +138,7 @@ def grade_by_key(session: Session, key: str) -> Grade:
     ensure_defaults(session)
     grade = session.execute(select(Grade).where(Grade.key == key)).scalar_one_or_none()
     if grade is None:
-        raise CaseError("grade_unknown", f"没有名为“{key}”的事件等级")
+        raise CaseError("grade_unknown", f"没有名为“{key}”的处置等级")
     return grade
 
 
@@ -152,7 +152,7 @@ def clocks_of(session: Session, grade_id: int | None) -> dict[str, SlaClock]:
 def _check_office(principal: Principal) -> None:
     if not principal.can(MANAGE) or principal.visible_units is not None:
         raise CasePermissionError(
-            "permission", "只有宣传部（舆情办）可以修改事件等级、时限和停工日"
+            "permission", "只有宣传部（舆情办）可以修改处置等级、时限和停工日"
         )
 
 
@@ -178,7 +178,7 @@ def update_grade(
         action="update",
         object_type="case_grade",
         object_id=grade.id,
-        summary=f"修改事件等级“{grade.name}”",
+        summary=f"修改处置等级“{grade.name}”",
         changes=audit.diff(before, after),
     )
     return grade
@@ -191,7 +191,7 @@ def delete_grade(session: Session, *, principal: Principal, grade: Grade) -> Non
         select(func.count()).select_from(Case).where(Case.grade_id == grade.id)
     ).scalar_one()
     if used:
-        raise CaseError("grade_in_use", f"该等级正在被 {used} 个事件使用，不能删除")
+        raise CaseError("grade_in_use", f"该等级正在被 {used} 个处置单使用，不能删除")
     name, grade_id = grade.name, grade.id
     session.execute(delete(SlaClock).where(SlaClock.grade_id == grade_id))
     session.delete(grade)
@@ -202,7 +202,7 @@ def delete_grade(session: Session, *, principal: Principal, grade: Grade) -> Non
         action="delete",
         object_type="case_grade",
         object_id=grade_id,
-        summary=f"删除事件等级“{name}”",
+        summary=f"删除处置等级“{name}”",
     )
 
 
@@ -1057,7 +1057,7 @@ def record_response(
     """Record the official text (权威信息 or 公开回应) before the feedback; it stops the
     clocks waiting for it. Not a status change."""
     if case.status == "closed" or not _may(principal, case, "handle"):
-        raise CasePermissionError("permission", "只有宣传部或承办单位可以登记回应，且事件未办结")
+        raise CasePermissionError("permission", "只有宣传部或承办单位可以登记回应，且处置单未办结")
     text = response_text.strip()
     if not text:
         raise CaseError("response_empty", "回应内容不能为空")
@@ -1191,7 +1191,7 @@ def reopen(session: Session, *, principal: Principal, case: Case, reason: str) -
 
 def _check_edit(principal: Principal, case: Case) -> None:
     if case.status == "closed" or not _may(principal, case, "handle"):
-        raise CasePermissionError("permission", "只有宣传部或承办单位可以修改未办结事件的关联信息")
+        raise CasePermissionError("permission", "只有宣传部或承办单位可以修改未办结处置单的关联信息")
 
 
 def attach_mentions(
