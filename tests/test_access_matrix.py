@@ -690,6 +690,30 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/mentions/{mention_id}"): Route("mentions.read"),
     ("GET", "/api/v1/search"): Route("mentions.read", lambda a: Call(query={"q": "食堂"})),
     ("POST", "/mentions/{mention_id}/sentiment"): Route("mentions.label", _form(label="negative")),
+    # the 标注 queue and the sentiment model page
+    ("GET", "/labelling"): Route("mentions.label"),
+    ("POST", "/labelling"): Route(
+        "mentions.label",
+        lambda a: Call(form={"label": "negative", "mention_id": str(a.world.mention)}),
+    ),
+    ("GET", "/models"): Route("models.manage"),
+    # Too few labels: the page answers with the reason (200), nothing is trained.
+    ("POST", "/models/train"): Route("models.manage", _form()),
+    ("POST", "/models/activate"): Route("models.manage", _form(version="shipped")),
+    ("POST", "/models/settings"): Route("models.manage", _form(sensitivity="balanced")),
+    ("POST", "/mentions/{mention_id}/important"): Route(
+        "mentions.read", _form(), missing="mention_id"
+    ),
+    ("POST", "/mentions/batch/marks"): Route(
+        "mentions.read",
+        lambda a: Call(form={"action": "read", "mention_ids": [str(a.world.mention)]}),
+    ),
+    ("POST", "/mentions/batch/export"): Route(
+        "mentions.read", lambda a: Call(form={"mention_ids": [str(a.world.mention)]})
+    ),
+    ("POST", "/mentions/batch/case"): Route(
+        "cases.report", lambda a: Call(form={"mention_ids": [str(a.world.mention)]})
+    ),
     # sources
     ("GET", "/sources"): Route("sources.read"),
     ("POST", "/sources"): Route(

@@ -205,11 +205,20 @@ def test_train_command_reports_both_models(tmp_path: Path, engine: Any) -> None:
     assert again.exit_code == 2 and "未启用" in again.output
 
 
-def test_score_counts_predicted_neutral_as_error() -> None:
+def test_score_maps_neutral_by_probability_on_a_two_label_file() -> None:
+    """A file with positive and negative only cannot say whether neutral was right: a
+    predicted neutral goes to the likelier polarity, so macro-F1 averages the two classes
+    the accuracy counts (it was above the accuracy before)."""
     model = sentiment.get_sentiment_model()
-    scores = score(model, ["", "非常喜欢"], ["negative", "positive"])
-    assert scores.accuracy == 0.5
-    assert "neutral" in scores.labels
+    scores = score(
+        model, ["", "非常喜欢", "太差劲了，非常失望"], ["negative", "positive", "negative"]
+    )
+    assert scores.labels == ["positive", "negative"]
+    assert scores.neutral_mapped == 1
+    assert scores.macro_f1 <= 1.0 and sum(map(sum, scores.confusion)) == 3
+    three = score(model, ["", "非常喜欢", "太差劲了"], ["neutral", "positive", "negative"])
+    assert three.labels == ["positive", "neutral", "negative"] and three.neutral_mapped == 0
+    assert len(three.confusion) == 3 and all(len(row) == 3 for row in three.confusion)
 
 
 # ---- the correction form -------------------------------------------------------------------

@@ -8,7 +8,9 @@ operations over all its characters at once (the per-token hashing of sklearn's
 Words come from ``rjieba`` and are salted so that a two-character word is not the same
 feature as the two-character n-gram. A word of ``data/polarity_words.tsv`` also counts as one
 of four shared features (positive, negative, and each after a negation such as 不/没/别/无),
-so a polarity word never seen in training still carries its side's weight.
+so a polarity word never seen in training still carries its side's weight. A word or phrase
+of the institution complaint lexicon (``data/complaint_words.txt``, or the office's copy in the
+data directory) found anywhere in a text counts as a shared "complaint" feature the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import rjieba
 import scipy.sparse as sp
+
+from yuqing.core.settings import get_settings
 
 MAX_CHARS = 600
 """Only the first characters count: the title and lead carry the tone of a long article, and
@@ -38,6 +42,10 @@ _SALT = {
 }
 _MASK = (1 << 64) - 1
 POLARITY_WORDS = Path(__file__).parent / "data" / "polarity_words.tsv"
+COMPLAINT_WORDS = Path(__file__).parent / "data" / "complaint_words.txt"
+COMPLAINT_NEGATIONS = "不没无未非别"
+"""A complaint hit within two characters after one of these (没有停电, 不拖欠) counts as a
+negated hit."""
 NEGATIONS = tuple(
     [
         "不",
@@ -76,6 +84,7 @@ class FeatureSpec:
     words: bool = True
     word_pairs: bool = False  # measured: no gain on Weibo, and 10-20 % slower
     lexicon: bool = True
+    complaints: bool = True  # the complaint lexicon; files from before it load without
 
     @property
     def n_features(self) -> int:
@@ -181,6 +190,76 @@ def _lexicon_hits(
     return (code + np.uint64(1)) * _P + _SALT["lexicon"], docs[hit]
 
 
+def _complaint_hits(joined: str, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Code 5 for each complaint-lexicon hit in the batch, 6 after a negation; one
+    regular-expression scan of the joined batch (a trie of the words, about 2 µs a post)."""
+    pattern = complaint_pattern()
+    if pattern is None:
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    starts = [m.start() for m in pattern.finditer(joined)]
+    negated = [any(c in COMPLAINT_NEGATIONS for c in joined[max(s - 2, 0) : s]) for s in starts]
+    codes = np.array([6 if n else 5 for n in negated], dtype=np.uint64)
+    return codes * _P + _SALT["lexicon"], doc[np.array(starts, dtype=np.int64)]
+
+
+def complaint_path() -> Path:
+    """The complaint lexicon in use: the office's copy in the data directory if there is one
+    (``<data_dir>/lexicon/complaint_words.txt``), else the shipped list."""
+    office = office_complaint_path()
+    return office if office.is_file() else COMPLAINT_WORDS
+
+
+def office_complaint_path() -> Path:
+    """Where the desk keeps the office's edited complaint lexicon."""
+    return Path(get_settings().data_dir) / "lexicon" / "complaint_words.txt"
+
+
+def read_word_list(path: Path) -> list[str]:
+    """The words of a one-word-a-line list; ``#`` lines and blanks are skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [w.strip().lower() for w in lines if w.strip() and not w.lstrip().startswith("#")]
+
+
+def complaint_pattern() -> re.Pattern[str] | None:
+    """The compiled complaint lexicon, read again when its file changes (the desk edits it
+    while the worker runs)."""
+    path = complaint_path()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _compiled_complaints(str(path), stamp)
+
+
+@lru_cache(maxsize=4)
+def _compiled_complaints(path: str, stamp: int) -> re.Pattern[str] | None:
+    words = read_word_list(Path(path))
+    return _trie_pattern(words) if words else None
+
+
+_Trie = dict[str, "_Trie"]
+
+
+def _trie_pattern(words: list[str]) -> re.Pattern[str]:
+    """One alternation per shared prefix: the scan tries one branch per character instead of
+    one per word, and the longest word wins."""
+    trie: _Trie = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: _Trie) -> str:
+        branches = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return re.compile(build(trie))
+
+
 def _polynomial(word: str) -> int:
     value = 0
     for char in word.lower():
@@ -234,6 +313,10 @@ def hashed(texts: list[str], spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]
         word_hashes, word_docs = _word_features(_token_hashes(joined, codes, doc), spec)
         hashes += word_hashes
         docs += word_docs
+    if spec.complaints:
+        complaint_hashes, complaint_docs = _complaint_hits(joined, doc)
+        hashes.append(complaint_hashes)
+        docs.append(complaint_docs)
     every_doc = np.concatenate(docs)
     real = every_doc >= 0
     buckets = np.concatenate(hashes)[real] * _FOLD >> np.uint64(64 - spec.n_bits)

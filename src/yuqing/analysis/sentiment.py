@@ -32,8 +32,15 @@ EMOTION_NAMES = {
 }
 
 NEUTRAL_THRESHOLD = 0.7
-"""A model trained on two polarities calls a text neutral when neither polarity reaches this
-calibrated probability (see docs/sentiment.md)."""
+"""A model trained on two polarities calls a text positive only from this calibrated
+probability on; below it, and below the negative threshold, the text is neutral."""
+
+SENSITIVITIES = {"high": "宁可多报", "balanced": "平衡", "quiet": "少打扰"}
+DEFAULT_SENSITIVITY = "balanced"
+DEFAULT_THRESHOLDS = {"high": 0.35, "balanced": 0.5, "quiet": 0.65}
+"""P(negative) from which a text is labelled negative, per sensitivity (the office's choice on
+the desk). Retraining fits them on held-out labels; the balanced one never exceeds 0.5, so at
+the default a text more likely negative than not is never shown as neutral."""
 
 BATCH = 2000
 SHIPPED_DIR = Path(__file__).parent / "data"
@@ -65,12 +72,31 @@ class SentimentModel:
     temperature: float
     spec: FeatureSpec
     meta: dict[str, Any] = field(default_factory=dict)
+    sensitivity: str = DEFAULT_SENSITIVITY
+
+    @property
+    def version(self) -> str:
+        """The name the desk shows for this model (内置 for the shipped one)."""
+        return str(self.meta.get("version") or self.meta.get("origin") or "shipped")
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        stored = self.meta.get("thresholds") or {}
+        return {k: float(stored.get(k, v)) for k, v in DEFAULT_THRESHOLDS.items()}
+
+    def negative_threshold(self, sensitivity: str | None = None) -> float:
+        """P(negative) from which this model says negative at ``sensitivity``."""
+        return self.thresholds.get(sensitivity or self.sensitivity, 0.5)
 
     @property
     def binary_polarity(self) -> bool:
         return self.kind == "sentiment" and "neutral" not in self.classes
 
     def logits(self, texts: list[str]) -> np.ndarray:
+        return self._logits(texts)[0]
+
+    def _logits(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Logits per class and whether each text had any feature at all."""
         rows, cols = features.hashed(texts, self.spec)
         scale = features.row_scale(rows, len(texts))
         out = np.empty((len(texts), len(self.classes)), dtype=np.float64)
@@ -79,31 +105,62 @@ class SentimentModel:
         # A text with no features (empty, white space) has no evidence: all logits 0, so a
         # two-polarity model calls it neutral rather than following the bias.
         has_features = np.bincount(rows, minlength=len(texts)) > 0
-        return (out * scale[:, None] + self.bias) * has_features[:, None]
+        return (out * scale[:, None] + self.bias) * has_features[:, None], has_features
+
+    def _proba(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        probas, evidence = [], []
+        for i in range(0, len(texts), BATCH):
+            logits, has = self._logits(texts[i : i + BATCH])
+            probas.append(_softmax(logits / self.temperature))
+            evidence.append(has)
+        if not probas:
+            return np.empty((0, len(self.classes))), np.empty(0, dtype=bool)
+        return np.vstack(probas), np.concatenate(evidence)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Calibrated probabilities, one column per entry of ``classes``."""
-        parts = [
-            _softmax(self.logits(texts[i : i + BATCH]) / self.temperature)
-            for i in range(0, len(texts), BATCH)
-        ]
-        return np.vstack(parts) if parts else np.empty((0, len(self.classes)))
+        return self._proba(texts)[0]
 
-    def predict(self, texts: list[str]) -> list[tuple[str, float]]:
-        """The label of each text and the calibrated probability of that label. A two-polarity
-        sentiment model answers ``neutral`` below ``NEUTRAL_THRESHOLD``, with the score
-        ``1 - |P(positive) - P(negative)|`` (how undecided the model is)."""
-        proba = self.predict_proba(texts)
-        best = proba.argmax(axis=1)
-        top = proba[np.arange(len(texts)), best]
-        labels = [self.classes[i] for i in best]
-        if not self.binary_polarity:
-            return [(label, float(p)) for label, p in zip(labels, top, strict=True)]
-        undecided = 1.0 - np.abs(proba[:, 0] - proba[:, 1])
-        return [
-            ("neutral", float(u)) if p < NEUTRAL_THRESHOLD else (label, float(p))
-            for label, p, u in zip(labels, top, undecided, strict=True)
-        ]
+    def predict(
+        self, texts: list[str], *, sensitivity: str | None = None
+    ) -> list[tuple[str, float]]:
+        """The label of each text and the calibrated probability of that label.
+
+        A sentiment model says ``negative`` from the negative threshold of the sensitivity
+        on (``DEFAULT_THRESHOLDS``); otherwise a two-polarity model says ``positive`` from
+        ``NEUTRAL_THRESHOLD`` on and ``neutral`` below it, with the score
+        ``1 - |P(positive) - P(negative)|`` (how undecided the model is); a three-class
+        model takes the likelier of positive and neutral."""
+        proba, evidence = self._proba(texts)
+        if self.kind != "sentiment" or "negative" not in self.classes:
+            best = proba.argmax(axis=1)
+            top = proba[np.arange(len(texts)), best]
+            return [(self.classes[i], float(p)) for i, p in zip(best, top, strict=True)]
+        return self._three_way(proba, evidence, self.negative_threshold(sensitivity))
+
+    def _three_way(
+        self, proba: np.ndarray, evidence: np.ndarray, threshold: float
+    ) -> list[tuple[str, float]]:
+        negative = proba[:, self.classes.index("negative")]
+        others = [i for i, c in enumerate(self.classes) if c != "negative"]
+        out: list[tuple[str, float]] = []
+        for row, p_neg, has in zip(proba, negative, evidence, strict=True):
+            if has and p_neg >= threshold:
+                out.append(("negative", float(p_neg)))
+                continue
+            best = max(others, key=lambda i: row[i])
+            label, p = self.classes[best], float(row[best])
+            if self.binary_polarity and p < NEUTRAL_THRESHOLD:
+                out.append(("neutral", float(1.0 - abs(p - p_neg))))
+            else:
+                out.append((label, p))
+        return out
+
+    def negative_probability(self, texts: list[str]) -> np.ndarray:
+        """P(negative) of each text (0 for a model without that class)."""
+        if "negative" not in self.classes:
+            return np.zeros(len(texts))
+        return self.predict_proba(texts)[:, self.classes.index("negative")]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +173,7 @@ class SentimentModel:
             "words": self.spec.words,
             "word_pairs": self.spec.word_pairs,
             "lexicon": self.spec.lexicon,
+            "complaints": self.spec.complaints,
         }
         # float16 halves the file; the weights' precision is far above what the data supports.
         with path.open("wb") as handle:
@@ -139,6 +197,7 @@ class SentimentModel:
                 words=bool(meta["words"]),
                 word_pairs=bool(meta.get("word_pairs", False)),
                 lexicon=bool(meta.get("lexicon", False)),
+                complaints=bool(meta.get("complaints", False)),
             )
             classes = tuple(meta["classes"])
         except (OSError, KeyError, ValueError) as error:
@@ -174,22 +233,54 @@ def _nb_ratio(x: sp.csr_matrix, positive: np.ndarray, weight: np.ndarray) -> np.
 
 
 def _one_vs_rest(
-    x: sp.csr_matrix, positive: np.ndarray, weight: np.ndarray, c: float
-) -> tuple[np.ndarray, float]:
+    x: sp.csr_matrix,
+    positive: np.ndarray,
+    weight: np.ndarray,
+    c: float,
+    prior: np.ndarray | None = None,
+) -> tuple[np.ndarray, float, float]:
+    """NB-weighted logistic regression of one class against the rest. With ``prior`` (the
+    log-odds of an earlier model, one per text) that score is one more feature; its weight
+    is returned third, so the earlier model's weights can be folded in."""
     ratio = _nb_ratio(x, positive, weight)
     scaled = x @ sp.diags(ratio)
+    if prior is not None:
+        # A large scale leaves the prior's weight nearly unregularised.
+        scaled = sp.hstack([scaled, sp.csr_matrix(prior[:, None] / PRIOR_SCALE)]).tocsr()
     regression = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
     regression.fit(scaled, positive, sample_weight=weight)
-    return regression.coef_[0].astype(np.float32) * ratio, float(regression.intercept_[0])
+    coef = regression.coef_[0]
+    alpha = float(coef[-1]) / PRIOR_SCALE if prior is not None else 0.0
+    n = x.shape[1]
+    return coef[:n].astype(np.float32) * ratio, float(regression.intercept_[0]), alpha
+
+
+PRIOR_SCALE = 0.1
 
 
 def _fit_linear(
-    x: sp.csr_matrix, y: np.ndarray, weight: np.ndarray, classes: tuple[str, ...], c: float
+    x: sp.csr_matrix,
+    y: np.ndarray,
+    weight: np.ndarray,
+    classes: tuple[str, ...],
+    c: float,
+    prior: tuple[np.ndarray, np.ndarray, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and biases per class. ``prior`` is an earlier model's negative log-odds as
+    (weights over the features, per-text values, bias): its share is folded into the
+    weights, so the result is again one linear model."""
+    log_odds = prior[1] if prior is not None else None
     if len(classes) == 2:
-        w, b = _one_vs_rest(x, y == classes[1], weight, c)
+        w, b, a = _one_vs_rest(x, y == classes[1], weight, c, log_odds)
+        if prior is not None:
+            w, b = w + a * prior[0], b + a * prior[2]
         return np.vstack([-w / 2, w / 2]), np.array([-b / 2, b / 2])
-    rows = [_one_vs_rest(x, y == label, weight, c) for label in classes]
+    rows = []
+    for label in classes:
+        w, b, a = _one_vs_rest(x, y == label, weight, c, log_odds)
+        if prior is not None:
+            w, b = w + a * prior[0], b + a * prior[2]
+        rows.append((w, b))
     return np.vstack([w for w, _ in rows]), np.array([b for _, b in rows])
 
 
@@ -204,6 +295,38 @@ def _fit_temperature(logits: np.ndarray, y_index: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
+MIN_THRESHOLD_NEGATIVES = 20
+"""Held-out negatives needed before thresholds are fitted rather than the defaults kept."""
+HIGH_RECALL = 0.95
+QUIET_PRECISION = 0.90
+
+
+def fit_thresholds(p_negative: np.ndarray, is_negative: np.ndarray) -> dict[str, float]:
+    """The negative thresholds of the three sensitivities from held-out labels: 平衡 the
+    best F1 (never above 0.5), 宁可多报 the highest that still finds 95 % of the negatives
+    (at most 平衡), 少打扰 the lowest that is right nine times in ten (at least 平衡)."""
+    if int(is_negative.sum()) < MIN_THRESHOLD_NEGATIVES or is_negative.all():
+        return dict(DEFAULT_THRESHOLDS)
+    grid = np.round(np.arange(0.1, 0.951, 0.025), 3)
+    figures = [_pr(p_negative >= t, is_negative) for t in grid]
+    f1 = [2 * p * r / (p + r) if p + r else 0.0 for p, r in figures]
+    capped = [i for i, t in enumerate(grid) if t <= 0.5]
+    balanced = float(grid[max(capped, key=lambda i: (f1[i], grid[i]))])
+    high = [t for t, (_, r) in zip(grid, figures, strict=True) if r >= HIGH_RECALL]
+    quiet = [t for t, (p, _) in zip(grid, figures, strict=True) if p >= QUIET_PRECISION]
+    quiet_at = [t for t in quiet if t >= balanced]
+    return {
+        "high": float(min(max(high), balanced)) if high else float(grid[0]),
+        "balanced": balanced,
+        "quiet": float(min(quiet_at)) if quiet_at else max(balanced, 0.7),
+    }
+
+
+def _pr(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    hits = int((predicted & truth).sum())
+    return hits / max(int(predicted.sum()), 1), hits / max(int(truth.sum()), 1)
+
+
 def train(
     texts: list[str],
     labels: list[str],
@@ -214,10 +337,15 @@ def train(
     spec: FeatureSpec | None = None,
     seed: int = 13,
     meta: dict[str, Any] | None = None,
+    prior: SentimentModel | None = None,
+    refit: bool = True,
 ) -> SentimentModel:
-    """Train a model on labelled texts; 15 % (stratified) is held back to fit the temperature
-    when every class has enough examples, otherwise the temperature stays 1."""
-    spec = spec or FeatureSpec()
+    """Train a model on labelled texts. 15 % (stratified) is held back to fit the temperature
+    and the negative thresholds when every class has enough examples (otherwise the
+    temperature stays 1 and the thresholds the defaults); then, with ``refit``, the weights
+    are fitted again on all the examples. ``prior``, a sentiment model with the same
+    features, lends its judgement as one more feature (what a few labels cannot teach)."""
+    spec = prior.spec if prior is not None else (spec or FeatureSpec())
     y = np.asarray(labels)
     order = SENTIMENTS if kind == "sentiment" else EMOTIONS
     classes = tuple(label for label in order if label in set(labels))
@@ -226,18 +354,54 @@ def train(
     sample_weight = np.asarray(weights if weights is not None else [1.0] * len(texts), float)
     x = features.matrix(texts, spec)
     fit_index, calib_index = _calibration_split(y, seed)
-    x_fit, y_fit, weight_fit = _with_emoticon_free_copies(
-        [texts[i] for i in fit_index], x[fit_index], y[fit_index], sample_weight[fit_index], spec
-    )
-    w, b = _fit_linear(x_fit, y_fit, weight_fit, classes, c)
+    w, b = _fit_part(texts, x, y, sample_weight, fit_index, classes, c, spec, prior)
     model = SentimentModel(kind, classes, w, b, 1.0, spec, dict(meta or {}))
     if len(calib_index):
-        logits = (x[calib_index] @ w.T) + b
+        logits = np.asarray((x[calib_index] @ w.T) + b)
         position = {label: i for i, label in enumerate(classes)}
         y_index = np.array([position[label] for label in y[calib_index]])
-        model.temperature = _fit_temperature(np.asarray(logits), y_index)
-    model.meta.update({"examples": len(texts), "c": c, "seed": seed})
+        model.temperature = _fit_temperature(logits, y_index)
+        if kind == "sentiment" and "negative" in classes:
+            p_neg = _softmax(logits / model.temperature)[:, classes.index("negative")]
+            model.meta["thresholds"] = fit_thresholds(p_neg, y[calib_index] == "negative")
+        if refit:
+            model.weights, model.bias = _fit_part(
+                texts, x, y, sample_weight, np.arange(len(y)), classes, c, spec, prior
+            )
+    model.meta.update({"examples": len(texts), "c": c, "seed": seed, "prior": bool(prior)})
     return model
+
+
+def _fit_part(
+    texts: list[str],
+    x: sp.csr_matrix,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    index: np.ndarray,
+    classes: tuple[str, ...],
+    c: float,
+    spec: FeatureSpec,
+    prior: SentimentModel | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    x_fit, y_fit, weight_fit = _with_emoticon_free_copies(
+        [texts[i] for i in index], x[index], y[index], sample_weight[index], spec
+    )
+    return _fit_linear(x_fit, y_fit, weight_fit, classes, c, _prior_terms(prior, x_fit))
+
+
+def _prior_terms(
+    prior: SentimentModel | None, x: sp.csr_matrix
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """An earlier model's negative log-odds as (weights, values on ``x``, bias)."""
+    if prior is None or "negative" not in prior.classes:
+        return None
+    neg = prior.classes.index("negative")
+    others = [i for i in range(len(prior.classes)) if i != neg]
+    # Against the strongest other class would not be linear; the mean of the others is.
+    weights = (prior.weights[neg] - prior.weights[others].mean(axis=0)) / prior.temperature
+    bias = float(prior.bias[neg] - prior.bias[others].mean()) / prior.temperature
+    values = np.asarray(x @ weights).ravel() + bias
+    return weights.astype(np.float32), values, bias
 
 
 def _with_emoticon_free_copies(
@@ -277,28 +441,83 @@ def model_path(kind: str, *, retrained: bool) -> Path:
     return SHIPPED_DIR / f"{kind}.npz"
 
 
-@lru_cache(maxsize=4)
-def _load(kind: str, data_dir: str) -> SentimentModel | None:
+def _in_use(kind: str) -> Path | None:
     for retrained in (True, False):
         path = model_path(kind, retrained=retrained)
         if path.is_file():
-            return SentimentModel.load(path)
+            return path
     return None
 
 
+@lru_cache(maxsize=8)
+def _load(path: str, stamp: int) -> SentimentModel:
+    return SentimentModel.load(Path(path))
+
+
+def _current(kind: str) -> SentimentModel | None:
+    """The model file in use, read again when it changes (the desk may switch versions while
+    the worker runs: one ``stat`` per batch notices it)."""
+    path = _in_use(kind)
+    if path is None:
+        return None
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _load(str(path), stamp)
+
+
 def get_sentiment_model() -> SentimentModel:
-    """The sentiment model in use: the accepted retrained file if any, else the shipped one."""
-    model = _load("sentiment", str(get_settings().data_dir))
+    """The sentiment model in use: the accepted retrained file if any, else the shipped one,
+    at the sensitivity the office chose."""
+    model = _current("sentiment")
     if model is None:
         raise ModelFileError(model_path("sentiment", retrained=False), "文件不存在")
+    model.sensitivity = current_sensitivity()
     return model
 
 
 def get_emotion_model() -> SentimentModel | None:
     """The emotion model in use, or None when neither a shipped nor a trained one exists."""
-    return _load("emotion", str(get_settings().data_dir))
+    return _current("emotion")
 
 
 def forget_models() -> None:
     """Drop the cached models (after a retrained model was accepted)."""
     _load.cache_clear()
+    _read_settings.cache_clear()
+
+
+def settings_path() -> Path:
+    """The office's sentiment settings (sensitivity) in the data directory."""
+    return Path(get_settings().data_dir) / "models" / "settings.json"
+
+
+def current_sensitivity() -> str:
+    """The sensitivity the office chose on the desk (平衡 until it chooses)."""
+    path = settings_path()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return DEFAULT_SENSITIVITY
+    chosen = _read_settings(str(path), stamp).get("sensitivity")
+    return chosen if chosen in SENSITIVITIES else DEFAULT_SENSITIVITY
+
+
+@lru_cache(maxsize=4)
+def _read_settings(path: str, stamp: int) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_settings(**values: Any) -> None:
+    """Store settings atomically (the worker reads the file while the desk writes it)."""
+    path = settings_path()
+    current = _read_settings(str(path), path.stat().st_mtime_ns) if path.is_file() else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**current, **values}, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)

@@ -473,7 +473,7 @@ def similar_page(request: Request, session: SessionDep, mention_id: int) -> HTML
 
 # --- marks and batch actions ------------------------------------------------------------
 
-MarkIds = Annotated[list[str], Form(max_length=20)]
+MarkIds = Annotated[list[str] | None, Form()]
 BATCH_ACTIONS = {"read": "已读", "important": "重要", "unimportant": "取消重要"}
 
 
@@ -523,7 +523,7 @@ def batch_marks(
     session: SessionDep,
     problem: CsrfProblem,
     action: Annotated[str, Form(max_length=20)] = "",
-    mention_ids: MarkIds | None = None,
+    mention_ids: MarkIds = None,
     next_url: Annotated[str | None, Form(alias="next", max_length=2000)] = None,
 ) -> Response:
     """Mark the selected mentions 已读, 重要 or not 重要 for this account."""
@@ -549,7 +549,7 @@ def batch_marks(
     dependencies=[Depends(require("cases.report"))],
 )
 def batch_case(
-    request: Request, session: SessionDep, problem: CsrfProblem, mention_ids: MarkIds | None = None
+    request: Request, session: SessionDep, problem: CsrfProblem, mention_ids: MarkIds = None
 ) -> Response:
     """Open one case (开启处置) from the selected mentions: the first one's title and link, all
     of them linked; the same first mention again returns its case."""
@@ -579,7 +579,7 @@ def batch_case(
 
 @router.post("/mentions/batch/export")
 def batch_export(
-    request: Request, session: SessionDep, problem: CsrfProblem, mention_ids: MarkIds | None = None
+    request: Request, session: SessionDep, problem: CsrfProblem, mention_ids: MarkIds = None
 ) -> Response:
     """The selected mentions as an .xlsx file (audited)."""
     if problem:

@@ -81,8 +81,10 @@ def _analyse_rows(session: Session, source: Source, rows: list[dict[str, Any]]) 
 
 
 def _sentiment(rows: list[dict[str, Any]], texts: list[str]) -> None:
-    for row, (label, probability) in zip(rows, get_sentiment_model().predict(texts), strict=True):
+    model = get_sentiment_model()
+    for row, (label, probability) in zip(rows, model.predict(texts), strict=True):
         row["sentiment"], row["sentiment_score"] = label, probability
+        row["sentiment_model"] = model.version
     emotions = get_emotion_model()
     if emotions is not None:
         for row, (emotion, _) in zip(rows, emotions.predict(texts), strict=True):
