@@ -8,10 +8,11 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -145,7 +146,7 @@ def test_a_gbk_csv_previews_in_chinese(session: Session, source: Source) -> None
 
 
 def test_a_mapping_without_title_or_text_or_with_one_field_twice_is_refused() -> None:
-    with pytest.raises(jobs.MappingError, match="标题.*内容"):
+    with pytest.raises(jobs.MappingError, match=r"标题.*内容"):
         jobs.check_mapping(["甲", "乙"], ["author", "raw"])
     with pytest.raises(jobs.MappingError, match="「甲」、「乙」 都对应到了「标题」"):
         jobs.check_mapping(["甲", "乙"], ["title", "title"])
@@ -198,6 +199,28 @@ def test_a_run_stores_through_the_pipeline_and_names_each_refused_row(
     assert (second.count_new, second.count_unchanged, second.count_refused) == (0, 2, 2)
     summaries = list(session.execute(select(AuditEntry.summary)).scalars())
     assert any("导入文件 导出.xlsx 到信息源 平台导出：新增 2 条" in s for s in summaries)
+
+
+def test_progress_is_written_after_each_batch(
+    session: Session, source: Source, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the page polls moves while the rows are stored, not only at the end."""
+    rows = [[f"第{i}条通知", f"正文{i}", f"https://bbs.example.cn/p/{i}"] for i in range(25)]
+    job = _upload(session, source, "多行.xlsx", xlsx_bytes(rows, header=["标题", "内容", "链接"]))
+    jobs.start(session, job=job, source=source, mapping={"标题": "title"}, actor=SYSTEM)
+    session.commit()
+    monkeypatch.setattr(jobs, "BATCH_ROWS", 10)
+    seen: list[tuple[str, int, int]] = []
+
+    def store_and_look(work: Session, **kwargs: Any) -> Any:
+        with Session(engine) as other:  # what the page would read now
+            now = other.get(ImportJob, job.id)
+            assert now is not None
+            seen.append((now.status, now.rows_done, now.rows_total))
+        return pipeline.process(work, **kwargs)
+
+    jobs.run(job.id, store=store_and_look)
+    assert seen == [("running", 0, 25), ("running", 10, 25), ("running", 20, 25)]
 
 
 def test_a_job_is_started_once_and_an_interrupted_one_again(

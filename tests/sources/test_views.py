@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.sources.test_jobs import HEADER, ROWS, xlsx_bytes
+from tests.sources.test_jobs import ROWS, xlsx_bytes
 from tests.support import desk_client
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions.models import Mention
@@ -279,3 +279,25 @@ def test_an_unknown_source_or_import_answers_a_chinese_404(
     assert "找不到这个信息源" in client.get("/sources/987654").text
     missing = client.get(f"/sources/{import_source.id}/imports/987654")
     assert missing.status_code == 404 and "找不到这次导入" in missing.text
+
+
+def test_an_upload_above_a_megabyte_passes_and_one_above_the_import_cap_is_refused(
+    client: TestClient,
+    session: Session,
+    import_source: Source,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ordinary forms stop at 1 MB; the upload route gets the import cap."""
+    from yuqing.core.settings import reset_settings_cache
+
+    monkeypatch.setenv("YUQING_IMPORT_MAX_BYTES", str(3 * 1024 * 1024))
+    reset_settings_cache()
+    line = "图书馆开放时间调整,读者反映开放时间太短，希望延长到晚上十一点。" * 3
+    rows = "".join(f"{line}{i},正文{i}\n" for i in range(8_000))
+    big = ("标题,内容\n" + rows).encode("utf-8")
+    assert 1024 * 1024 < len(big) < 3 * 1024 * 1024
+    kept = _upload(client, import_source, "大文件.csv", big, "text/csv")
+    assert kept.status_code == 303, kept.text[:300]
+
+    too_big = _upload(client, import_source, "太大.csv", big * 2, "text/csv")
+    assert too_big.status_code == 413 and "超过上限" in too_big.text

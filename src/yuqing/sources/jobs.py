@@ -47,7 +47,7 @@ TARGET_LABELS: dict[str, str] = {
     "text": "内容",
     "url": "链接",
     "published_at": "发布时间",
-    "site": "来源（媒体/平台）",
+    "site": "来源/平台",
     "author": "作者",
     "reposts": "转发数",
     "comments": "评论数",

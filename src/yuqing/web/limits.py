@@ -29,6 +29,7 @@ FORM_OVERHEAD = 64 * 1024  # field names, boundaries and the CSRF token around a
 UPLOAD_PATHS = (
     re.compile(r"^/org/import$"),  # the roster workbook
     re.compile(r"^/calendar/import$"),  # the holiday notice
+    re.compile(r"^/sources/\d+/import$"),  # a file of collected items
 )
 PUSH_PATH = "/api/v1/mentions"
 
