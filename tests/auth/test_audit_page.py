@@ -121,7 +121,7 @@ def test_each_row_shows_its_changes_escaped(client: TestClient, session: Session
     _seed(session)
     page = client.get("/admin/audit", params={"object_id": "42"}).text
     row = page.split('<tr id="audit-')[1]
-    assert "张三" in row and "10.1.1.1" in row and "修改" in row and "case #42" in row
+    assert "张三" in row and "10.1.1.1" in row and "修改" in row and "舆情处置单 #42" in row
     assert "一般 → 较大" in row
     assert "— → &lt;b&gt;加急&lt;/b&gt;" in row and "<b>加急" not in page
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from yuqing.auth import config, limits, service
+from yuqing.auth import audit_words, config, limits, service
 from yuqing.auth.deps import SESSION_COOKIE, SignedIn, client_ip, require
 from yuqing.auth.models import ApiToken, Role, User
 from yuqing.core import audit
@@ -590,14 +590,29 @@ def _audit_query(
 AuditQueryDep = Annotated[AuditQuery, Depends(_audit_query)]
 
 
-def _value_text(value: object) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, list):
-        return "、".join(_value_text(v) for v in value) or "（无）"
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    return str(value)
+def _audit_rows(
+    session: Session, entries: list[audit.AuditEntry]
+) -> list[tuple[audit.AuditEntry, list[tuple[str, str, str]]]]:
+    """Each row with its changes in words: the field's Chinese name, the values before and
+    after as people read them (names for ids, local time to the minute)."""
+    changes = {e.seq: audit.changes_of(e) for e in entries}
+    names = audit_words.Names(
+        session, [(e.object_type, *change) for e in entries for change in changes[e.seq]]
+    )
+    return [
+        (
+            entry,
+            [
+                (
+                    audit_words.field_label(name),
+                    names.value(entry.object_type, name, before),
+                    names.value(entry.object_type, name, after),
+                )
+                for name, before, after in changes[entry.seq]
+            ],
+        )
+        for entry in entries
+    ]
 
 
 def _audit_page(
@@ -616,9 +631,9 @@ def _audit_page(
     if filters is not None:
         total = audit.count(session, filters)
         offset = (page - 1) * _AUDIT_PAGE_SIZE
-        for entry in audit.query(session, filters, limit=_AUDIT_PAGE_SIZE, offset=offset):
-            changes = [(n, _value_text(b), _value_text(a)) for n, b, a in audit.changes_of(entry)]
-            rows.append((entry, changes))
+        rows = _audit_rows(
+            session, audit.query(session, filters, limit=_AUDIT_PAGE_SIZE, offset=offset)
+        )
     return render(
         request,
         "audit/list.html",
@@ -630,7 +645,8 @@ def _audit_page(
             "wanted": wanted,
             "params": wanted.params(),
             "actions": audit.ACTIONS,
-            "object_types": audit.object_types(session),
+            "object_types": {t: audit_words.object_label(t) for t in audit.object_types(session)},
+            "object_label": audit_words.object_label,
             "error": error,
             "verify_report": verify_report,
             "nav": "audit",
