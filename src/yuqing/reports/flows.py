@@ -251,4 +251,4 @@ def sent_reports(session: Session, report_ids: list[int]) -> set[int]:
         Notification.source_id.in_(report_ids),
         Notification.state == "delivered",
     )
-    return {int(i) for i in session.execute(statement.distinct()).scalars()}
+    return {int(i) for i in session.execute(statement.distinct()).scalars() if i is not None}
