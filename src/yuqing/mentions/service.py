@@ -204,9 +204,15 @@ def _raw_json(raw: dict[str, Any] | None) -> str | None:
     refused (its serialisation would exhaust the stack, and no platform nests that deep)."""
     if not raw:
         return None
-    if _nested_deeper(raw, MAX_RAW_DEPTH):
-        raise ValueError(f"字段 raw：嵌套超过 {MAX_RAW_DEPTH} 层，无法保存")
-    return json.dumps(raw, ensure_ascii=False, default=str)
+    too_deep = f"字段 raw：嵌套超过 {MAX_RAW_DEPTH} 层，无法保存"
+    try:
+        text = json.dumps(raw, ensure_ascii=False, default=str)
+    except RecursionError:
+        raise ValueError(too_deep) from None
+    # Fewer brackets than levels allowed cannot nest too deep: most payloads skip the walk.
+    if text.count("{") + text.count("[") > MAX_RAW_DEPTH and _nested_deeper(raw, MAX_RAW_DEPTH):
+        raise ValueError(too_deep)
+    return text
 
 
 def _nested_deeper(value: dict[str, Any] | list[Any], limit: int) -> bool:
