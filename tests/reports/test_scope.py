@@ -161,6 +161,18 @@ def test_the_institution_report_names_every_unit(session: Session, colleges: Col
     assert "本单位版" not in daily.title
 
 
+def test_new_cases_name_their_responsible_unit(session: Session, colleges: Colleges) -> None:
+    opened = [r for r in _table(service.daily(session, day=_today()), "舆情处置") if r[3] == "新增"]
+    assert {row[1]: row[4] for row in opened} == {
+        OWN_TITLE: OWN_UNIT,
+        OTHER_TITLE: OTHER_UNIT,
+        SHARED_TITLE: OTHER_UNIT,
+    }
+    mine = service.daily(session, day=_today(), reader=colleges.own_head)
+    opened = [r for r in _table(mine, "舆情处置") if r[3] == "新增"]
+    assert {row[1]: row[4] for row in opened} == {OWN_TITLE: OWN_UNIT, SHARED_TITLE: "其他单位"}
+
+
 def test_a_unit_version_holds_its_own_cases_and_rows_only(
     session: Session, colleges: Colleges
 ) -> None:

@@ -59,6 +59,7 @@ class ChartSpec(BaseModel):
     title: str
     labels: list[str]
     values: list[float]
+    colors: list[str] = Field(default_factory=list)  # per label; empty: the chart palette
 
 
 class Section(BaseModel):

@@ -20,9 +20,11 @@ from yuqing.cases import service as cases
 from yuqing.cases.excel import HIDDEN_UNIT
 from yuqing.cases.models import Case, CaseEvent
 from yuqing.cases.schemas import BoardRow
+from yuqing.core.palette import SENTIMENT_COLORS
 from yuqing.core.timeutil import format_local, local_zone, utcnow
 from yuqing.events.models import Event, EventMember
 from yuqing.mentions.models import Mention, MentionPlace
+from yuqing.org.models import Unit
 from yuqing.reports import summarise
 from yuqing.reports.schemas import (
     KIND_LABELS,
@@ -101,7 +103,8 @@ def sentiment_split(session: Session, start: datetime, end: datetime) -> dict[st
 def top_events(
     session: Session, start: datetime, end: datetime, limit: int = TOP_EVENTS
 ) -> list[tuple[Event, int]]:
-    """Events with most items published in the period (heat breaks ties)."""
+    """The events with most items published in the period, listed hottest first as the desk
+    ranks them (the period's item count, then the id, break ties)."""
     n = func.count().label("n")
     statement = (
         select(Event, n)
@@ -111,7 +114,8 @@ def top_events(
         .order_by(n.desc(), Event.heat.desc(), Event.id)
         .limit(limit)
     )
-    return [(event, int(count)) for event, count in session.execute(statement)]
+    chosen = [(event, int(count)) for event, count in session.execute(statement)]
+    return sorted(chosen, key=lambda pair: (-pair[0].heat, -pair[1], pair[0].id))
 
 
 def event_quote(session: Session, event: Event) -> Quote | None:
@@ -234,6 +238,7 @@ def _sentiment_chart(split: dict[str, int]) -> ChartSpec:
         title="情感分布",
         labels=[SENTIMENT_LABELS[k] for k in split],
         values=[float(v) for v in split.values()],
+        colors=[SENTIMENT_COLORS[k] for k in split],  # the desk's 负面 red and 正面 green
     )
 
 
@@ -327,11 +332,26 @@ def _cases_section(
     whose = "" if reader.visible_units is None else "本单位（含下级单位）"
     text = f"{whose}本时段新增舆情处置单 {len(opened)} 件，当前超时未办结 {len(late)} 件。"
     table = Table(title="舆情处置", columns=["编号", "标题", "状态", "类别", "责任单位"])
+    units = _unit_names(session, [case.unit_id for case in opened if case.unit_id])
     for case in opened:
-        table.rows.append([case.id, case.title, cases.status_label(case.status), "新增", ""])
+        unit = _responsible_unit(reader, case.unit_id, units)
+        table.rows.append([case.id, case.title, cases.status_label(case.status), "新增", unit])
     for row in late:
         table.rows.append([row.case_id, row.title, row.status_label, "超时", row.unit_name])
     return Section(heading=heading, paragraphs=[Paragraph(text=text)], tables=[table])
+
+
+def _responsible_unit(reader: Principal, unit_id: int | None, names: dict[int, str]) -> str:
+    """The 责任单位 of a case as the reader may know it (another unit's name stays hidden)."""
+    if unit_id is None:
+        return "未下发"
+    return names.get(unit_id, "") if reader.sees_unit(unit_id) else HIDDEN_UNIT
+
+
+def _unit_names(session: Session, unit_ids: list[int]) -> dict[int, str]:
+    if not unit_ids:
+        return {}
+    return dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(set(unit_ids)))).all())
 
 
 # --- weekly and monthly -------------------------------------------------------------------
@@ -443,11 +463,14 @@ def _period_report(
 def _ranking_section(
     heading: str, sources: list[tuple[str, int]], regions: list[tuple[str, int]]
 ) -> Section:
-    lead = "、".join(f"{name}（{n} 条）" for name, n in sources[:3]) or "无"
-    places = "、".join(f"{name}（{n} 条）" for name, n in regions[:3]) or "无"
+    lead = "、".join(f"{name}（{n} 条）" for name, n in sources[:3])
+    places = "、".join(f"{name}（{n} 条）" for name, n in regions[:3])
+    # An empty side is said plainly ("无"), never as "主要为无".
+    said = [f"信息主要来自{lead}" if lead else "本时段无信息来源统计"]
+    said.append(f"涉及地域主要为{places}" if places else "未识别到涉及地域")
     return Section(
         heading=heading,
-        paragraphs=[Paragraph(text=f"信息主要来自{lead}；涉及地域主要为{places}。")],
+        paragraphs=[Paragraph(text="；".join(said) + "。")],
         tables=[
             Table(title="来源排行", columns=["来源", "信息数"], rows=[[s, n] for s, n in sources]),
             Table(title="地域分布", columns=["省份", "信息数"], rows=[[r, n] for r, n in regions]),
