@@ -51,12 +51,14 @@ def test_empty_recipient_lists_say_what_is_missing_and_link_to_add(
     assert '还没有通知渠道，<a href="/notify/channels">去添加</a>' in text
     assert '还没有人员，<a href="/org/people/new">去添加</a>' in text
     assert '还没有单位，<a href="/org">去添加</a>' in text
-    assert 'id="recipient-channel" name="recipient"' not in text  # no empty dropdown
+    assert 'id="recipient-channel" role="group"' not in text  # no empty list
 
-    session.add(Channel(kind="webhook", name="值班群", url="https://example.cn/hook"))
+    channel = Channel(kind="webhook", name="值班群", url="https://example.cn/hook")
+    session.add(channel)
     session.commit()
     again = office.get("/alerts/rules/new?kind=manual").text
-    assert "还没有通知渠道" not in again and ">值班群</option>" in again
+    assert "还没有通知渠道" not in again
+    assert f'name="recipient" value="channel:{channel.id}" > 值班群</label>' in again
 
 
 def test_assigning_a_case_without_units_or_people_says_where_to_add_them(
