@@ -15,6 +15,8 @@
     document.querySelectorAll("#stream-list .batch-action").forEach(function (button) {
       button.disabled = chosen === 0;
     });
+    var bar = document.querySelector("#stream-list .batch-bar");
+    if (bar) bar.classList.toggle("has-selection", chosen > 0);
     var all = document.querySelector("#stream-list .select-all-box");
     if (all) {
       all.checked = chosen > 0 && chosen === boxes.length;
