@@ -72,3 +72,9 @@ def test_assigning_a_case_without_units_or_people_says_where_to_add_them(
     assert page.status_code == 200
     assert '还没有可下发的单位，<a href="/org">去添加单位</a>' in page.text
     assert '<a href="/org/people/new">去添加人员</a>' in page.text
+
+
+def test_adding_a_person_without_units_says_to_add_a_unit_first(office: TestClient) -> None:
+    page = office.get("/org/people/new")
+    assert page.status_code == 200
+    assert '请先<a href="/org">添加单位</a>' in page.text
