@@ -43,7 +43,7 @@ THRESHOLD = 0.10  # average cosine similarity of an item to an event's text memb
 MIN_SHARED = 5  # bigrams: one shared name ("南江大学") is three
 TITLE_WEIGHT = 3.0
 PLACE_WEIGHT = 1.0
-LEAD_CHARS = 200
+LEAD_CHARS = 120
 ITEM_FEATURES = 64
 # Similarities below this (a tenth of THRESHOLD) are left out of the sums: an average can be
 # low by at most this much.
