@@ -145,6 +145,36 @@ def test_a_gbk_csv_previews_in_chinese(session: Session, source: Source) -> None
     assert preview.rows == [["食堂涨价", "学生反映饭菜贵了", "某论坛"]]
 
 
+def test_a_jsonl_file_previews_its_keys_and_imports(session: Session, source: Source) -> None:
+    lines = [
+        {"mid": 1, "title": "食堂涨价", "content": "学生反映饭菜贵了", "reposts": "1.5万"},
+        {"mid": 2, "title": "宿舍停电", "content": "三号楼停电", "备注": "夜间"},
+    ]
+    data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+    job, preview = jobs.save_upload(
+        session, source=source, filename="流.jsonl", data=io.BytesIO(data), actor=SYSTEM
+    )
+    assert preview.headers == ["mid", "title", "content", "reposts", "备注"]
+    assert preview.guessed == {
+        "mid": "external_id",
+        "title": "title",
+        "content": "text",
+        "reposts": "reposts",
+        "备注": "raw",
+    }
+    mapping = jobs.check_mapping(preview.headers, ["external_id", "title", "text", "reposts", "-"])
+    jobs.start(session, job=job, source=source, mapping=mapping, actor=SYSTEM)
+    session.commit()
+    jobs.run(job.id, store=pipeline.process)
+    stored = list(session.execute(select(Mention).order_by(Mention.id)).scalars())
+    assert [(m.external_id, m.text) for m in stored] == [
+        ("1", "学生反映饭菜贵了"),
+        ("2", "三号楼停电"),
+    ]
+    assert json.loads(stored[0].raw or "{}") == {"reposts": 15000}
+    assert json.loads(stored[1].raw or "null") in (None, {})  # 备注 was dropped
+
+
 def test_a_mapping_without_title_or_text_or_with_one_field_twice_is_refused() -> None:
     with pytest.raises(jobs.MappingError, match=r"标题.*内容"):
         jobs.check_mapping(["甲", "乙"], ["author", "raw"])

@@ -511,8 +511,6 @@ def preview_file(
     known = {normalise_header(h) for h in headers}
     kept = {h: t for h, t in (remembered or {}).items() if normalise_header(h) in known}
     guessed = resolve_mapping(headers, kept, require_text=False)
-    if kind == "jsonl":
-        guessed = {h: (h if h in ITEM_FIELDS and h not in kept else t) for h, t in guessed.items()}
     shown = [[_preview_text(cell) for cell in row] for row in data]
     return Preview(format=kind, headers=headers, rows=shown, guessed=guessed)
 

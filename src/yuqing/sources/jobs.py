@@ -279,7 +279,10 @@ def _run_guarded(job_id: int, store: Store) -> None:
         run(job_id, store=store)
     except Exception as error:  # the page must learn the import ended, whatever happened
         log.exception("import job %s failed", job_id)
-        _set(job_id, status="failed", error=f"导入中断：{error}", finished_at=utcnow())
+        message = (
+            f"导入中断：{error}。已保存的行会保留；修正后重新上传即可，已保存的行不会重复保存。"
+        )
+        _set(job_id, status="failed", error=message, finished_at=utcnow())
     finally:
         with _running_lock:
             _running.discard(job_id)
