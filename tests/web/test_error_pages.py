@@ -34,7 +34,7 @@ def test_unknown_desk_address_is_a_chinese_page(office: TestClient) -> None:
 
 
 def test_invalid_query_parameters_are_explained_in_chinese(office: TestClient) -> None:
-    _chinese_page(office.get("/alerts?page=abc"), 422, "参数有误", "“page”应为整数", "abc")
+    _chinese_page(office.get("/alerts?page=abc"), 422, "参数有误", "“页码”应为整数", "abc")
     _chinese_page(office.get("/admin/audit?page=0"), 403, "没有权限")  # office cannot audit
 
 

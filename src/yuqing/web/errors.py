@@ -61,6 +61,20 @@ _BOUNDS = {
     "less_than": ("lt", "应小于 {}"),
 }
 _WHERE = {"query": "地址参数", "path": "地址中的", "body": "表单项", "header": "请求头"}
+# Parameter names many desk routes share, as people call them.
+_NAMES = {
+    "page": "页码",
+    "q": "查询",
+    "start": "开始日期",
+    "end": "结束日期",
+    "limit": "条数",
+    "offset": "起始位置",
+    "source_id": "信息源编号",
+    "rule_id": "规则编号",
+    "scheme_id": "方案编号",
+    "unit_id": "单位编号",
+    "day": "日期",
+}
 
 
 def wants_json(request: Request) -> bool:
@@ -84,7 +98,7 @@ def problem_text(problem: dict[str, Any]) -> str:
         what = _PROBLEMS.get(kind, "填写有误")
     given = problem.get("input")
     shown = f"（收到“{str(given)[:30]}”）" if isinstance(given, str | int | float) else ""
-    return f"{where}“{name}”{what}{shown}"
+    return f"{where}“{_NAMES.get(name, name)}”{what}{shown}"
 
 
 def _detail_text(status: int, detail: Any) -> str:
