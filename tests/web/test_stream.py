@@ -353,3 +353,34 @@ def test_batch_export_writes_the_selected_items_neutralised_and_audited(
     assert "作者" not in rows[0]
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "export")).one()
     assert entry.object_type == "mention" and "2 条" in entry.summary
+
+
+def test_pushed_counts_reach_the_stream_and_the_api(client: TestClient) -> None:
+    body = {
+        "source": "微博采集器",
+        "items": [
+            {
+                "mid": "m1",
+                "text": "学生反映食堂饭菜涨价",
+                "url": "https://m.weibo.cn/status/m1",
+                "reposts_count": 12,
+                "comments_count": "3",
+                "attitudes_count": "1.5万",
+            }
+        ],
+    }
+    pushed = client.post(
+        "/api/v1/mentions", json=body, headers={"Authorization": "Bearer test-push-token"}
+    )
+    assert pushed.status_code == 200, pushed.text
+    mention_id = pushed.json()["outcomes"][0]["mention_id"]
+    shown = client.get(f"/api/v1/mentions/{mention_id}").json()
+    assert (shown["platform"], shown["reposts"], shown["comments"], shown["likes"]) == (
+        "weibo",
+        12,
+        3,
+        15_000,
+    )
+    assert shown["heat"] == 15_015
+    page = client.get("/?platform=weibo")
+    assert "点赞 <b>15000</b>" in page.text

@@ -176,6 +176,11 @@ class MentionOut(BaseModel):
     status: str
     duplicate_of_id: int | None
     duplicate_count: int
+    platform: str | None = None
+    reposts: int | None = None
+    comments: int | None = None
+    likes: int | None = None
+    heat: int = 0
 
 
 class PushIn(BaseModel):
@@ -187,7 +192,7 @@ class PushIn(BaseModel):
     items: list[dict[str, Any]] = Field(
         description="条目列表，每项字段同 ItemIn：external_id|id|mid, url, title, text, html, "
         "author, published_at|time|published, parent_external_id|parent, "
-        "root_external_id|root, language, raw",
+        "root_external_id|root, language, raw, reposts, comments, likes（转发/评论/点赞数）",
         examples=[
             [
                 {
@@ -196,6 +201,9 @@ class PushIn(BaseModel):
                     "text": "有学生反映……",
                     "url": "https://example.cn/a1",
                     "time": "2024-05-01 09:00",
+                    "reposts": 12,
+                    "comments": 30,
+                    "likes": 85,
                 }
             ]
         ],
