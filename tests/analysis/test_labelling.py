@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from tests.support import desk_client
-from yuqing.analysis import sentiment, service
+from yuqing.analysis import jobs, sentiment, service
 from yuqing.analysis.models import SentimentModelVersion
 from yuqing.cli import app as cli_app
 from yuqing.core.audit import Actor
+from yuqing.core.timeutil import utcnow
 from yuqing.sources.models import Source
 from yuqing.worker import pipeline
 
@@ -234,3 +235,20 @@ def test_eval_of_a_one_label_file_is_a_clear_error(tmp_path: Path) -> None:
     result = _eval(str(path))
     assert result.exit_code == 1 and "只有一种标签" in result.output
     assert "Warning" not in result.output
+
+
+def test_scheduled_retraining_runs_once_enough_new_labels_came_in(
+    session: Session, push_source: Source
+) -> None:
+    ids = _ingest(session, push_source, [f"{t}{g}" for t in TOPICS for g in GOOD[:4]])
+    now = utcnow()
+    for mention_id in ids[:20]:
+        service.record_label(session, mention_id=mention_id, label="negative", actor=ANALYST)
+    session.commit()
+    assert jobs.retrain_if_due(session, now) is None, "20 new labels are not enough"
+    _inverted_labels(session, push_source)
+    report = jobs.retrain_if_due(session, utcnow())
+    session.commit()
+    assert report is not None and report.version is not None
+    assert report.version.trigger == "schedule"
+    assert jobs.retrain_if_due(session, utcnow()) is None, "not twice within a day"

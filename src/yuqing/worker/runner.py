@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 
 from yuqing.alerts import flows as alerts
+from yuqing.analysis import jobs as analysis_jobs
 from yuqing.cases import flows as cases
 from yuqing.core.database import session_scope
 from yuqing.core.timeutil import utcnow
@@ -29,7 +30,7 @@ def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> N
     """Every minute: case clocks (reminders at 50 % and 80 %, escalation when overdue),
     window rules (spikes, negative share, silent sources, digests), the heat of recent
     events, which cools down as they go quiet, the pass that merges one story's events,
-    and the scheduled daily report."""
+    the scheduled daily report, and the daily sentiment retraining when labels came in."""
     while not stop.wait(every):
         try:
             with session_scope() as session:
@@ -41,6 +42,8 @@ def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> N
                 events.merge_stories(session)  # one story's events merged (audited)
             with session_scope() as session:
                 reports.run_schedule(session, utcnow())
+            with session_scope() as session:
+                analysis_jobs.retrain_if_due(session, utcnow())  # at most once a day
         except Exception:  # one bad minute must not end the loop
             log.exception("periodic evaluation failed")
 
