@@ -86,7 +86,11 @@ def test_filter_select_mark_important_export_and_open_a_case(
     assert page.locator("#stream-list .item").count() == 9
 
     # Filter: 7 天, 微博 (the form swaps the list and pushes the address).
+    expect(page.locator("input[name=start]")).to_be_hidden()
+    page.click("label.chip:has-text('自定义')")
+    expect(page.locator("input[name=start]")).to_be_visible()  # dates once 自定义 is chosen
     page.click("label.chip:has-text('7天')")
+    expect(page.locator("input[name=start]")).to_be_hidden()
     page.select_option("select[name=platform]", "weibo")
     page.click("#stream-filters button[type=submit]")
     page.wait_for_url("**/?range=7d&platform=weibo")
