@@ -500,11 +500,8 @@ def relate(session: Session, *, event: Event, story: Event, actor: Actor) -> Non
     """Mark ``event`` as 相关事件 of ``story`` (kept apart: each has its own cascade). One
     audit row."""
     lead = story.related_to_id or story.id
-    if lead == event.id:
-        lead, event = story.id, session.get(Event, event.id) or event
-        event, story = story, event
-    if event.related_to_id == lead or event.id == lead:
-        return
+    if lead in (event.id, event.related_to_id):
+        return  # already one story
     session.execute(update(Event).where(Event.related_to_id == event.id).values(related_to_id=lead))
     event.related_to_id = lead
     audit.record(
