@@ -61,6 +61,14 @@ def test_upload_map_and_import_an_xlsx(
     assert title_menu.input_value() == "raw"  # not guessed
     title_menu.select_option("title")
     page.screenshot(path=str(SCREENS / "import-mapping.png"), full_page=True)
+    narrow = context.new_page()
+    narrow.set_viewport_size({"width": 390, "height": 844})
+    narrow.goto(page.url)
+    assert narrow.locator("table.preview select[name=col1]").is_visible()  # no card layout
+    width = narrow.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the mapping page scrolls sideways at 390 px ({width} px)"
+    narrow.screenshot(path=str(SCREENS / "import-mapping-390.png"), full_page=True)
+    narrow.close()
     page.click("form.mapping-form button[type=submit]")
 
     page.wait_for_selector("#result", timeout=120_000)
@@ -100,6 +108,10 @@ def test_upload_map_and_import_an_xlsx(
     row = page.locator(f"#source-{failing.id}")
     assert row.locator(".badge").inner_text() == "失败 2 次"
     page.screenshot(path=str(SCREENS / "sources.png"), full_page=True)
+    phone.goto(f"{server}/sources")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the sources list scrolls sideways at 390 px ({width} px)"
+    phone.screenshot(path=str(SCREENS / "sources-390.png"), full_page=True)
     page.goto(f"{server}/sources/{failing.id}")
     page.click("text=暂停")
     page.wait_for_selector("text=已暂停：不再定时抓取")
