@@ -567,9 +567,13 @@ class Explanation:
     threshold: float
 
 
-def explain_mention(*, title: str | None, body: str | None) -> Explanation:
-    """Which cues of a mention's text push the model in use towards 负面 and away from it."""
-    model = sentiment.get_sentiment_model()
+def explain_mention(*, title: str | None, body: str | None) -> Explanation | None:
+    """Which cues of a mention's text push the model in use towards 负面 and away from it
+    (None when no model can be read: the page still shows the stored label)."""
+    try:
+        model = sentiment.get_sentiment_model()
+    except sentiment.ModelFileError:
+        return None
     text_ = f"{title or ''}\n{body or ''}".strip()
     towards, against = explain.explain(model, text_)
     p_negative = float(model.negative_probability([text_])[0]) if text_ else 0.0
