@@ -384,3 +384,27 @@ def test_pushed_counts_reach_the_stream_and_the_api(client: TestClient) -> None:
     assert shown["heat"] == 15_015
     page = client.get("/?platform=weibo")
     assert "点赞 <b>15000</b>" in page.text
+
+
+def test_an_imported_file_gives_counts_and_platform(
+    client: TestClient, session: Session, push_source: Source, tmp_path: Any
+) -> None:
+    from yuqing.sources.importers import read_import_file
+
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "标题,正文,链接,平台,转发数,评论数,点赞数\n"
+        "宿舍停水,三号楼停水一天,https://example.cn/p/1,小红书,7,8,9\n",
+        encoding="utf-8",
+    )
+    batch = read_import_file(export)
+    ingest(session, source=push_source, items=[item for _, item in batch.items])
+    session.commit()
+    stored = session.scalars(select(Mention)).one()
+    assert (stored.platform, stored.reposts, stored.comments, stored.likes) == (
+        "xiaohongshu",
+        7,
+        8,
+        9,
+    )
+    assert _titles(client.get("/?platform=xiaohongshu").text) == ["宿舍停水"]
