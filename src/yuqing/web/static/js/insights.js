@@ -1,0 +1,266 @@
+// The analysis page (分析): fetch /api/v1/analysis with the page's filters, draw the charts
+// with ECharts and fill the tables. Every chart part leads to 信息流 with the page's filters
+// narrowed to what was clicked; each chart saves itself as a PNG (toolbox, top right).
+"use strict";
+
+(function () {
+  const COLORS = { negative: "#d64545", neutral: "#8a9bb3", positive: "#2f9e6a", "": "#c9ced6" };
+  const PALETTE = ["#1d5fbf", "#e08a1e", "#2f9e6a", "#d64545", "#7b61c4", "#1a9bb0",
+                   "#b85c9e", "#8a6d3b", "#5b7083", "#a3b81f", "#c9ced6", "#4b5563", "#e0a100"];
+  const charts = {};
+  let data = null;
+
+  function chart(id) {
+    if (!charts[id]) {
+      charts[id] = window.echarts.init(document.getElementById(id), null, { renderer: "canvas" });
+    }
+    return charts[id];
+  }
+
+  // Links to 信息流: the page's own filters with ``extra`` laid over them.
+  function streamHref(extra) {
+    const merged = Object.assign({}, data.stream, extra || {});
+    delete merged.page;
+    if (merged.range !== "custom") {
+      delete merged.start;
+      delete merged.end;
+    }
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(merged)) {
+      if (value !== null && value !== undefined && value !== "") query.set(key, String(value));
+    }
+    const text = query.toString();
+    return text ? `/?${text}` : "/";
+  }
+
+  function go(href) {
+    window.location.assign(href);
+  }
+
+  function toolbox(id) {
+    const name = document.getElementById(id).dataset.title || "图表";
+    return {
+      right: 4, top: 0, itemSize: 14,
+      feature: { saveAsImage: { title: "保存为图片", name: name, pixelRatio: 2,
+                                backgroundColor: "#ffffff" } },
+    };
+  }
+
+  function empty(id) {
+    chart(id).setOption({
+      title: { text: "暂无数据", left: "center", top: "middle",
+               textStyle: { color: "#6b7280", fontSize: 14, fontWeight: "normal" } },
+      toolbox: toolbox(id), series: [],
+    }, true);
+  }
+
+  const AXIS = { axisLabel: { color: "#4b5563" }, axisLine: { lineStyle: { color: "#c9ced6" } } };
+
+  function stepOf(id, event) {
+    // A click anywhere over a step of the trend (not only on its bar) opens that step.
+    const point = [event.offsetX, event.offsetY];
+    if (!chart(id).containPixel("grid", point)) return null;
+    const value = Math.round(chart(id).convertFromPixel({ gridIndex: 0 }, point)[0]);
+    return value >= 0 && value < data.trend.queries.length ? value : null;
+  }
+
+  function volume(id) {
+    const trend = data.trend;
+    const totals = trend.labels.map((_, i) =>
+      data.sentiments.reduce((sum, s) => sum + trend.series[s.key][i], 0));
+    chart(id).setOption({
+      animation: false,
+      toolbox: toolbox(id),
+      tooltip: { trigger: "axis" },
+      grid: { left: 44, right: 16, top: 28, bottom: 44 },
+      xAxis: Object.assign({ type: "category", data: trend.labels, name: "",
+                             axisTick: { alignWithLabel: true } }, AXIS),
+      yAxis: Object.assign({ type: "value", minInterval: 1, name: "条数",
+                             nameTextStyle: { color: "#6b7280" } }, AXIS),
+      dataZoom: trend.labels.length > 48 ? [{ type: "inside" }] : [],
+      series: [{ name: "信息量", type: "bar", data: totals, itemStyle: { color: "#1d5fbf" },
+                 barMaxWidth: 28, emphasis: { focus: "series" } }],
+    }, true);
+    chart(id).getZr().on("click", (event) => {
+      const step = stepOf(id, event);
+      if (step !== null) go(streamHref(trend.queries[step]));
+    });
+  }
+
+  function sentimentShare(id) {
+    const trend = data.trend;
+    const totals = trend.labels.map((_, i) =>
+      data.sentiments.reduce((sum, s) => sum + trend.series[s.key][i], 0));
+    const share = (n, i) => (totals[i] ? Math.round((n / totals[i]) * 1000) / 10 : 0);
+    chart(id).setOption({
+      animation: false,
+      color: data.sentiments.map((s) => COLORS[s.key]),
+      toolbox: toolbox(id),
+      legend: { top: 0, left: 0 },
+      tooltip: {
+        trigger: "axis",
+        formatter: (rows) => [rows[0].axisValueLabel].concat(rows.map((r) =>
+          `${r.marker}${r.seriesName} ${r.value}%（${trend.series[data.sentiments[r.seriesIndex].key][r.dataIndex]} 条）`)).join("<br>"),
+      },
+      grid: { left: 44, right: 16, top: 36, bottom: 44 },
+      xAxis: Object.assign({ type: "category", data: trend.labels }, AXIS),
+      yAxis: Object.assign({ type: "value", max: 100, axisLabel: { formatter: "{value}%", color: "#4b5563" } }),
+      series: data.sentiments.map((s) => ({
+        name: s.label, type: "bar", stack: "share", barMaxWidth: 28,
+        data: trend.series[s.key].map(share),
+      })),
+    }, true);
+    chart(id).on("click", (params) => {
+      const sentiment = data.sentiments[params.seriesIndex];
+      go(streamHref(Object.assign({}, trend.queries[params.dataIndex], sentiment.query || {})));
+    });
+  }
+
+  function pie(id, rows, colors) {
+    if (!rows.some((r) => r.count)) return empty(id);
+    chart(id).setOption({
+      animation: false,
+      color: colors,
+      toolbox: toolbox(id),
+      tooltip: { trigger: "item", formatter: "{b}：{c} 条（{d}%）" },
+      legend: { bottom: 0, type: "scroll" },
+      series: [{ type: "pie", radius: ["35%", "62%"], center: ["50%", "46%"],
+                 label: { formatter: "{b}\n{d}%" },
+                 data: rows.filter((r) => r.count).map((r) => ({ name: r.label, value: r.count, row: r })) }],
+    }, true);
+    chart(id).on("click", (params) => {
+      const row = params.data && params.data.row;
+      if (row) go(streamHref(row.query || {}));
+    });
+  }
+
+  function bars(id, rows, color, onClick) {
+    if (!rows.length) return empty(id);
+    chart(id).setOption({
+      animation: false,
+      toolbox: toolbox(id),
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      grid: { left: 8, right: 40, top: 24, bottom: 8, containLabel: true },
+      xAxis: Object.assign({ type: "value", minInterval: 1 }, AXIS),
+      yAxis: Object.assign({ type: "category", inverse: true, data: rows.map((r) => r.label),
+                             axisLabel: { color: "#1f2937", width: 110, overflow: "truncate" } }),
+      series: [{ type: "bar", data: rows.map((r) => r.count), itemStyle: { color: color },
+                 barMaxWidth: 18, label: { show: true, position: "right", color: "#4b5563" } }],
+    }, true);
+    chart(id).on("click", (params) => onClick(rows[params.dataIndex]));
+  }
+
+  function text(id, value) {
+    document.getElementById(id).textContent = String(value);
+  }
+
+  function cell(row, value, href) {
+    const td = document.createElement("td");
+    const shown = value === null || value === undefined || value === "" ? "—" : String(value);
+    if (href) {
+      const a = document.createElement("a");
+      a.href = href;
+      a.textContent = shown;
+      td.appendChild(a);
+    } else {
+      td.textContent = shown;
+    }
+    row.appendChild(td);
+    return td;
+  }
+
+  function nothing(body, columns, message) {
+    const tr = document.createElement("tr");
+    const td = cell(tr, message);
+    td.colSpan = columns;
+    td.className = "empty";
+    body.appendChild(tr);
+  }
+
+  function places() {
+    const body = document.getElementById("places");
+    body.replaceChildren();
+    if (!data.places.length) return nothing(body, 4, "暂无数据：所选信息中没有识别出地名");
+    const most = data.places[0].count;
+    data.places.forEach((p, i) => {
+      const tr = document.createElement("tr");
+      cell(tr, i + 1);
+      cell(tr, p.label, streamHref(p.query));
+      const count = cell(tr, p.count);
+      const bar = document.createElement("span");
+      bar.className = "rank-bar";
+      bar.style.width = `${Math.max(2, Math.round((p.count / most) * 100))}%`;
+      count.appendChild(bar);
+      cell(tr, data.total ? `${((p.count / data.total) * 100).toFixed(1)}%` : "—");
+      body.appendChild(tr);
+    });
+  }
+
+  function items(id, rows, columns, message) {
+    const body = document.getElementById(id);
+    body.replaceChildren();
+    if (!rows.length) return nothing(body, columns.length + 1, message);
+    for (const r of rows) {
+      const tr = document.createElement("tr");
+      cell(tr, r.title, r.href).className = "title-cell";
+      for (const name of columns) cell(tr, r[name]);
+      body.appendChild(tr);
+    }
+  }
+
+  function draw() {
+    const negative = data.sentiments.find((s) => s.key === "negative").count;
+    text("n-total", data.total);
+    text("n-negative", negative);
+    text("n-negative-share", data.total ? `${((negative / data.total) * 100).toFixed(1)}%` : "—");
+    text("n-platforms", data.platforms.length);
+    text("words-note", `按本范围最新 ${data.hot_word_sample} 条信息的标题和正文开头统计；点击热词搜索。`);
+    document.getElementById("negative-link").href = streamHref({ sentiment: "negative", sort: "risk" });
+    places();
+    items("top-items", data.top_items, ["platform", "source", "published", "reposts", "comments", "likes", "heat"],
+          "暂无数据：所选信息都没有转发、评论或点赞数");
+    items("negative-items", data.negative_items, ["risk", "platform", "source", "published", "heat"],
+          "所选范围内没有负面信息");
+    if (!window.echarts) return;
+    if (data.total) {
+      volume("chart-volume");
+      sentimentShare("chart-sentiment-share");
+    } else {
+      empty("chart-volume");
+      empty("chart-sentiment-share");
+    }
+    pie("chart-sentiments", data.sentiments, data.sentiments.map((s) => COLORS[s.key]));
+    pie("chart-platforms", data.platforms, PALETTE);
+    bars("chart-sources", data.sources, "#1a9bb0", (r) => go(streamHref(r.query)));
+    bars("chart-words", data.hot_words.map((w) => ({ label: w.term, count: w.count, href: w.href })),
+         "#7b61c4", (r) => go(r.href));
+  }
+
+  async function load() {
+    const root = document.getElementById("insights");
+    const status = document.getElementById("insights-status");
+    try {
+      const answer = await fetch(root.dataset.api, {
+        headers: { Accept: "application/json" }, credentials: "same-origin",
+      });
+      if (answer.status === 401) {
+        window.location.href = `/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
+        return;
+      }
+      if (!answer.ok) throw new Error(`分析数据读取失败（${answer.status}）`);
+      data = await answer.json();
+      draw();
+      status.textContent = `统计于 ${data.generated_at}，${data.range.start} 至 ${data.range.end}，按${data.range.unit === "hour" ? "小时" : "天"}分段。`;
+      root.dataset.loaded = "true";
+    } catch (error) {
+      status.textContent = `${error.message}，请稍后刷新页面重试。`;
+      status.classList.add("error");
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    load();
+    window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
+  });
+  window.yuqingInsights = { charts: charts, streamHref: (extra) => streamHref(extra) };
+})();
