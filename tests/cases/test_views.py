@@ -470,7 +470,7 @@ def test_accountability_per_unit(session: Session, units: Org, login: Login) -> 
     bad = client.get("/cases/accountability", params={"month": "2024/13"})
     assert bad.status_code == 422 and "YYYY-MM" in bad.text
     empty = client.get("/cases/accountability", params={"month": "2001-01"}).text
-    assert "没有下发的事件" in empty
+    assert "没有下发的处置单" in empty
 
 
 def test_reporting_unit_sees_its_report_not_who_handles_it(
