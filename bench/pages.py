@@ -344,6 +344,9 @@ def main() -> None:
             (f"搜索 /search?q={word}", f"/search?q={word}"),
             ("事件 /events", "/events"),
             ("大屏接口 /api/v1/dashboard", "/api/v1/dashboard"),
+            ("分析页 /analysis", "/analysis"),
+            ("分析接口 7天 /api/v1/analysis", "/api/v1/analysis?range=7d"),
+            ("分析接口 24小时 微博", "/api/v1/analysis?range=24h&platform=weibo"),
         ]
         floor = ("基线: 静态文件 /static/favicon.svg", "/static/favicon.svg")
         rows = []

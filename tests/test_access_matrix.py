@@ -856,6 +856,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     # events: read with mentions; merging and splitting re-file mentions (as labelling does)
     ("GET", "/dashboard"): Route("mentions.read"),
+    ("GET", "/analysis"): Route("mentions.read"),
     ("GET", "/reports"): Route("mentions.read"),
     # Every reader may ask; without reports.all the answer is the own units' version (and
     # 403 for a 专报: test_a_report_is_built_for_its_reader asks every kind and format).
@@ -880,6 +881,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/reports/{report_id}/sent"): Route("reports.manage", _form(), missing="report_id"),
     ("POST", "/events/{event_id}/report"): Route("reports.manage", _form(), missing="event_id"),
     ("GET", "/api/v1/dashboard"): Route("mentions.read"),
+    ("GET", "/api/v1/analysis"): Route("mentions.read"),
     ("GET", "/events"): Route("mentions.read"),
     ("GET", "/events/hot"): Route("mentions.read"),
     ("GET", "/events/{event_id}"): Route("mentions.read", missing="event_id"),

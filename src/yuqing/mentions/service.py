@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -747,6 +747,7 @@ def get_many(session: Session, *, mention_ids: Sequence[int]) -> list[Mention]:
     return [by_id[i] for i in mention_ids if i in by_id]
 
 
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 STREAM_ORDERS = ("time", "risk", "heat")
 """Orders of the stream: newest first, highest risk first, most spread (热度) first."""
 MARK_FILTERS = ("unread", "important")
@@ -775,7 +776,39 @@ def list_listed(
     With ``count_cap`` the count stops at ``count_cap + 1`` (a page shows "10,000+"): a
     count of every row of a large range would cost more than the page itself.
     """
-    query = select(Mention).where(Mention.status == "new")
+    query = listed_select(
+        select(Mention),
+        source_id=source_id,
+        source_kind=source_kind,
+        near_members=near_members,
+        analysis=analysis,
+        platform=platform,
+        user_id=user_id,
+        mark=mark,
+    )
+    counted = query.with_only_columns(Mention.id)
+    if count_cap is not None:
+        counted = counted.limit(count_cap + 1)
+    total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+    rows = session.execute(query.order_by(*_order(session, order)).limit(limit).offset(offset))
+    return list(rows.scalars()), total
+
+
+def listed_select(
+    query: SelectT,
+    *,
+    source_id: int | None = None,
+    source_kind: str | None = None,
+    near_members: bool = False,
+    analysis: search.SearchFilters | None = None,
+    platform: str | None = None,
+    user_id: int | None = None,
+    mark: str | None = None,
+) -> SelectT:
+    """``query`` (a select from ``mention``) narrowed to the listed mentions the stream's
+    filters name: the one definition of what the stream lists, which its analysis pages
+    (mentions/insights.py) aggregate."""
+    query = query.where(Mention.status == "new")
     if analysis is not None:
         query = query.where(*search.analysis_where(analysis))
         if analysis.start is not None:
@@ -790,13 +823,7 @@ def list_listed(
         query = query.join(Source, Source.id == Mention.source_id).where(Source.kind == source_kind)
     if platform:
         query = query.where(Mention.platform == platform)
-    query = _with_mark(query, user_id, mark)
-    counted = query.with_only_columns(Mention.id)
-    if count_cap is not None:
-        counted = counted.limit(count_cap + 1)
-    total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
-    rows = session.execute(query.order_by(*_order(session, order)).limit(limit).offset(offset))
-    return list(rows.scalars()), total
+    return cast(SelectT, _with_mark(query, user_id, mark))
 
 
 def _with_mark(query: Any, user_id: int | None, mark: str | None) -> Any:

@@ -21,6 +21,7 @@ from yuqing.core.audit import AuditKeyError
 from yuqing.dashboard import views as dashboard_views
 from yuqing.events import views as events_views
 from yuqing.mentions import api as mentions_api
+from yuqing.mentions import insights_views
 from yuqing.mentions import views as mentions_views
 from yuqing.notify import views as notify_views
 from yuqing.org import views as org_views
@@ -57,6 +58,7 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(mentions_api.router)
     app.include_router(mentions_views.router)
+    app.include_router(insights_views.router)
     app.include_router(sources_views.router)
     app.include_router(schemes_views.router)
     app.include_router(analysis_views.router)
