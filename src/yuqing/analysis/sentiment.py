@@ -250,7 +250,12 @@ def _one_vs_rest(
     # liblinear (dual coordinate descent) is fast for sparse rows with many more features
     # than texts; lbfgs took up to 3,000 iterations (half a minute) on a few hundred labels.
     regression = LogisticRegression(
-        C=c, max_iter=3000, class_weight="balanced", solver="liblinear", intercept_scaling=10
+        C=c,
+        max_iter=3000,
+        class_weight="balanced",
+        solver="liblinear",
+        intercept_scaling=10,
+        random_state=0,  # liblinear shuffles its coordinates: the same labels, the same model
     )
     regression.fit(scaled, positive, sample_weight=weight)
     coef = regression.coef_[0]
