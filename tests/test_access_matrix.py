@@ -885,6 +885,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/events"): Route("mentions.read"),
     ("GET", "/events/hot"): Route("mentions.read"),
     ("GET", "/events/{event_id}"): Route("mentions.read", missing="event_id"),
+    ("GET", "/api/v1/events/{event_id}/charts"): Route("mentions.read", missing="event_id"),
     ("POST", "/events/{event_id}/merge"): Route("mentions.label", _merge, missing="event_id"),
     ("POST", "/events/{event_id}/split"): Route("mentions.label", _split, missing="event_id"),
     # the desk inbox: each account's own messages

@@ -116,3 +116,67 @@ def test_merge_and_split_forms(
         actions = session.execute(select(AuditEntry.action, AuditEntry.actor_name)).all()
         assert ("event.merge", "publicity_events") in actions
         assert ("event.split", "publicity_events") in actions
+
+
+def test_charts_api(engine: Engine, session: Session, push_source: Source, store: Store) -> None:
+    """The event page's chart data: hourly trend with the first post's hour, sentiment per
+    hour, sources, platforms and the repost tree of posts (titles and times, no authors)."""
+    found = _seed(push_source, store)
+    with events_client(engine, role="leader") as client:
+        page = client.get(f"/events/{found['r']}")
+        assert f'data-api="/api/v1/events/{found["r"]}/charts"' in page.text
+        assert '<script src="/static/js/event-charts.js" defer></script>' in page.text
+        answer = client.get(f"/api/v1/events/{found['r']}/charts")
+        assert answer.status_code == 200
+        data = answer.json()
+        trend = data["trend"]
+        assert sum(trend["counts"]) == 4 and trend["first"] == 0
+        assert trend["labels"][0].endswith(":00") and trend["first_at"]
+        sentiment_total = sum(sum(s["counts"]) for s in data["sentiment"]["series"])
+        assert sentiment_total == 4
+        assert {s["label"] for s in data["sentiment"]["series"]} >= {"正面", "中性", "负面"}
+        assert data["sources"] == [{"label": "推送测试", "count": 4}]
+        assert sum(p["count"] for p in data["platforms"]) == 4
+        tree = data["tree"]
+        assert tree["drawn"] == 4 and tree["hidden"] == 0 and tree["reposts"] == 3
+        (root,) = tree["root"]["children"]
+        assert root["title"].startswith("<script>")  # data, escaped by the drawing script
+        (c1,) = root["children"]
+        assert c1["title"] == "评论第1条" and len(c1["children"]) == 2
+        assert c1["href"].startswith("/mentions/") and c1["time"]
+        assert "网友" not in answer.text and "author" not in answer.text  # no people
+        missing = client.get("/api/v1/events/999999/charts")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/json")
+    from fastapi.testclient import TestClient
+
+    from yuqing.web.app import create_app
+
+    with TestClient(create_app()) as anonymous:
+        assert anonymous.get(f"/api/v1/events/{found['r']}/charts").status_code == 401
+
+
+def test_charts_tree_is_capped(
+    engine: Engine, session: Session, push_source: Source, store: Store, monkeypatch: object
+) -> None:
+    """A big cascade draws at most TREE_LIMIT posts and says how many more there are."""
+    from yuqing.events import charts
+
+    items = [{"mid": "r", "time": T0.isoformat() + "Z", "title": "南江大学食堂事件原帖"}]
+    items += [
+        {
+            "mid": f"c{i}",
+            "root": "r",
+            "time": (T0 + timedelta(minutes=i)).isoformat() + "Z",
+            "text": f"转发第{i}条",
+        }
+        for i in range(1, 30)
+    ]
+    found = store(push_source, items)
+    event = session.get(Event, found["r"])
+    assert event is not None and event.size == 30
+    monkeypatch.setattr(charts, "TREE_LIMIT", 10)  # type: ignore[attr-defined]
+    tree = charts.snapshot(session, event=event)["tree"]
+    assert tree["drawn"] == 10 and tree["hidden"] == 20
+    (root,) = tree["root"]["children"]
+    assert len(root["children"]) == 9

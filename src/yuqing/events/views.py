@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from sqlalchemy.orm import Session
@@ -11,12 +11,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
 from yuqing.core.database import SessionDep
-from yuqing.events import service
+from yuqing.events import charts, service
 from yuqing.events.models import Event
 from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import error_page, render
+from yuqing.web.templating import STATIC_DIR, error_page, render
 
 router = APIRouter(include_in_schema=False)
+api_router = APIRouter(prefix="/api/v1/events", tags=["事件 events"])
+ECHARTS_FILE = STATIC_DIR / "vendor" / "echarts.min.js"
 CanRead = Depends(require("mentions.read"))
 # Merging and splitting re-files mentions, as correcting a label does: the same permission.
 CanManage = Annotated[Principal, Depends(require("mentions.label"))]
@@ -103,10 +105,11 @@ def _detail(
             "pages": _pages(total),
             "params": {},
             "share": service.sentiment_share(event),
-            "spark": service.sparkline([n for _, n in found.trend], width=600, height=60),
             "labels": SENTIMENT_LABELS,
             "problem": problem,
             "notice": request.query_params.get("notice"),
+            "echarts_available": ECHARTS_FILE.is_file(),
+            "tree_limit": charts.TREE_LIMIT,
         },
         status_code=status_code,
     )
@@ -117,6 +120,13 @@ def event_page(
     request: Request, session: SessionDep, event: CurrentEvent, page: Page = 1
 ) -> HTMLResponse:
     return _detail(request, session, event, page)
+
+
+@api_router.get("/{event_id}/charts", summary="事件图表数据", dependencies=[CanRead])
+def event_charts(session: SessionDep, event: CurrentEvent) -> dict[str, Any]:
+    """事件页的图表：每小时趋势（标出首发）、情感走势、来源与平台分布、转发树（最多画
+    150 条，另有多少条未画出）。转发树只含信息标题与时间，不含作者。"""
+    return charts.snapshot(session, event=event)
 
 
 @router.post("/events/{event_id}/merge", response_class=HTMLResponse)

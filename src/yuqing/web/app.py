@@ -68,6 +68,7 @@ def create_app() -> FastAPI:
     app.include_router(org_views.router)
     app.include_router(alerts_views.router)
     app.include_router(events_views.router)
+    app.include_router(events_views.api_router)
     app.include_router(cases_api.router)
     app.include_router(cases_views.router)
     app.include_router(calendar_views.router)

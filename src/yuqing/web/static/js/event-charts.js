@@ -1,0 +1,213 @@
+// The event page's charts: fetch /api/v1/events/{id}/charts and draw the hourly trend with the
+// first post marked, sentiment per hour (stacked), sources, platforms and the repost tree with
+// ECharts (served by the desk). Each chart saves itself as a PNG (toolbox, top right).
+"use strict";
+
+(function () {
+  const COLORS = { positive: "#2f9e6a", neutral: "#8a9bb3", negative: "#d64545", "": "#c9ced6" };
+  const PALETTE = ["#1d5fbf", "#e08a1e", "#2f9e6a", "#d64545", "#7b61c4", "#1a9bb0",
+                   "#b85c9e", "#8a6d3b", "#5b7083", "#a3b81f", "#c9ced6", "#4b5563", "#e0a100"];
+  const AXIS = { axisLabel: { color: "#4b5563" }, axisLine: { lineStyle: { color: "#c9ced6" } } };
+  const charts = {};
+
+  function chart(id) {
+    const element = document.getElementById(id);
+    if (!element) return null;
+    if (!charts[id]) charts[id] = window.echarts.init(element, null, { renderer: "canvas" });
+    return charts[id];
+  }
+
+  function toolbox(id) {
+    const name = document.getElementById(id).dataset.title || "图表";
+    return {
+      right: 4, top: 0, itemSize: 14,
+      feature: { saveAsImage: { title: "保存为图片", name: name, pixelRatio: 2,
+                                backgroundColor: "#ffffff" } },
+    };
+  }
+
+  function empty(id) {
+    const c = chart(id);
+    if (!c) return;
+    c.setOption({
+      title: { text: "暂无数据", left: "center", top: "middle",
+               textStyle: { color: "#6b7280", fontSize: 14, fontWeight: "normal" } },
+      toolbox: toolbox(id), series: [],
+    }, true);
+  }
+
+  function trend(id, data) {
+    const c = chart(id);
+    if (!c) return;
+    if (!data.trend.counts.length) return empty(id);
+    const t = data.trend;
+    const series = { name: "信息数", type: "line", data: t.counts, smooth: false, showSymbol: t.counts.length <= 48,
+                     itemStyle: { color: "#1d5fbf" }, areaStyle: { color: "rgba(29,95,191,0.12)" } };
+    if (t.first !== null) {
+      const label = `首发 ${t.first_at}`;
+      series.markLine = { symbol: "none", lineStyle: { color: "#d64545", type: "dashed" },
+                          label: { formatter: label, color: "#d64545", position: "insideEndTop" },
+                          data: [{ xAxis: t.first }] };
+      series.markPoint = { symbol: "pin", symbolSize: 36, itemStyle: { color: "#d64545" },
+                           label: { formatter: "首发", fontSize: 10 },
+                           data: [{ name: label, coord: [t.first, t.counts[t.first]] }] };
+    }
+    c.setOption({
+      animation: false,
+      toolbox: toolbox(id),
+      tooltip: { trigger: "axis" },
+      grid: { left: 48, right: 24, top: 36, bottom: 40 },
+      xAxis: Object.assign({ type: "category", data: t.labels, name: "时间", boundaryGap: false,
+                             nameTextStyle: { color: "#6b7280" } }, AXIS),
+      yAxis: Object.assign({ type: "value", minInterval: 1, name: "条数",
+                             nameTextStyle: { color: "#6b7280" } }, AXIS),
+      dataZoom: t.labels.length > 72 ? [{ type: "inside" }, { type: "slider", height: 14, bottom: 4 }] : [],
+      series: [series],
+    }, true);
+    c.on("click", (params) => {
+      if (params.componentType === "markPoint" && t.first_mention_id) {
+        window.location.assign(`/mentions/${t.first_mention_id}`);
+      }
+    });
+  }
+
+  function sentiment(id, data) {
+    const c = chart(id);
+    if (!c) return;
+    if (!data.trend.counts.length) return empty(id);
+    c.setOption({
+      animation: false,
+      color: data.sentiment.series.map((s) => COLORS[s.key]),
+      toolbox: toolbox(id),
+      legend: { top: 0, left: 0 },
+      tooltip: { trigger: "axis" },
+      grid: { left: 48, right: 24, top: 36, bottom: 40 },
+      xAxis: Object.assign({ type: "category", data: data.trend.labels, boundaryGap: false }, AXIS),
+      yAxis: Object.assign({ type: "value", minInterval: 1, name: "条数",
+                             nameTextStyle: { color: "#6b7280" } }, AXIS),
+      dataZoom: data.trend.labels.length > 72 ? [{ type: "inside" }] : [],
+      series: data.sentiment.series.map((s) => ({
+        name: s.label, type: "line", stack: "sentiment", showSymbol: false,
+        areaStyle: {}, lineStyle: { width: 1 }, data: s.counts,
+      })),
+    }, true);
+  }
+
+  function bars(id, rows, color) {
+    const c = chart(id);
+    if (!c) return;
+    if (!rows.length) return empty(id);
+    c.setOption({
+      animation: false,
+      toolbox: toolbox(id),
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      grid: { left: 8, right: 40, top: 28, bottom: 8, containLabel: true },
+      xAxis: Object.assign({ type: "value", minInterval: 1 }, AXIS),
+      yAxis: Object.assign({ type: "category", inverse: true, data: rows.map((r) => r.label),
+                             axisLabel: { color: "#1f2937", width: 120, overflow: "truncate" } }),
+      series: [{ type: "bar", data: rows.map((r) => r.count), itemStyle: { color: color },
+                 barMaxWidth: 18, label: { show: true, position: "right", color: "#4b5563" } }],
+    }, true);
+  }
+
+  function pie(id, rows) {
+    const c = chart(id);
+    if (!c) return;
+    if (!rows.length) return empty(id);
+    c.setOption({
+      animation: false,
+      color: PALETTE,
+      toolbox: toolbox(id),
+      tooltip: { trigger: "item", formatter: "{b}：{c} 条（{d}%）" },
+      legend: { bottom: 0, type: "scroll" },
+      series: [{ type: "pie", radius: ["35%", "62%"], center: ["50%", "46%"],
+                 label: { formatter: "{b} {d}%" },
+                 data: rows.map((r) => ({ name: r.label, value: r.count })) }],
+    }, true);
+  }
+
+  function leaves(node) {
+    if (!node.children || !node.children.length) return 1;
+    return node.children.reduce((sum, child) => sum + leaves(child), 0);
+  }
+
+  function tree(id, data) {
+    const element = document.getElementById(id);
+    const c = chart(id);
+    if (!c) return;
+    const note = document.getElementById("ev-tree-note");
+    const t = data.tree;
+    if (note) {
+      const parts = [`画出 ${t.drawn} 条`];
+      if (t.reposts) parts.push(`其中 ${t.reposts} 条转发或评论了本事件中的信息`);
+      if (t.hidden) parts.push(`另有 ${t.hidden} 条未画出，见右侧转发链和下方信息列表`);
+      note.textContent = `${parts.join("，")}。`;
+    }
+    if (!t.drawn) return empty(id);
+    // Tall enough for one line per leaf, so titles do not overlap.
+    element.style.height = `${Math.min(2400, Math.max(360, leaves(t.root) * 20 + 60))}px`;
+    c.resize();
+    c.setOption({
+      animation: false,
+      toolbox: toolbox(id),
+      tooltip: {
+        trigger: "item",
+        formatter: (p) => {
+          const d = p.data;
+          const esc = (s) => String(s || "").replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+          return d.time ? `${esc(d.title)}<br>${esc(d.time)} · ${esc(d.source)}` : esc(d.title);
+        },
+      },
+      series: [{
+        type: "tree", data: [t.root], orient: "LR", initialTreeDepth: -1, expandAndCollapse: false,
+        top: 24, bottom: 16, left: 72, right: 200, symbolSize: 8,
+        itemStyle: { color: "#1d5fbf", borderColor: "#1d5fbf" },
+        lineStyle: { color: "#9ca3af", width: 1, curveness: 0.5 },
+        label: { position: "left", verticalAlign: "middle", align: "right", fontSize: 11,
+                 color: "#1f2937", formatter: (p) => p.data.time ? `${p.data.time.slice(5)} ${p.name}` : p.name },
+        leaves: { label: { position: "right", verticalAlign: "middle", align: "left" } },
+      }],
+    }, true);
+    c.on("click", (params) => {
+      if (params.data && params.data.href) window.location.assign(params.data.href);
+    });
+  }
+
+  function draw(data) {
+    if (!window.echarts) return;
+    trend("ev-chart-trend", data);
+    sentiment("ev-chart-sentiment", data);
+    bars("ev-chart-sources", data.sources, "#1a9bb0");
+    pie("ev-chart-platforms", data.platforms);
+    tree("ev-chart-tree", data);
+  }
+
+  async function load() {
+    const root = document.getElementById("event-charts");
+    if (!root) return;
+    const status = document.getElementById("event-charts-status");
+    try {
+      const answer = await fetch(root.dataset.api, {
+        headers: { Accept: "application/json" }, credentials: "same-origin",
+      });
+      if (answer.status === 401) {
+        window.location.href = `/login?next=${encodeURIComponent(window.location.pathname)}`;
+        return;
+      }
+      if (!answer.ok) throw new Error(`图表数据读取失败（${answer.status}）`);
+      const data = await answer.json();
+      draw(data);
+      status.textContent = "点击趋势图上的“首发”标记或转发树中的信息可打开该信息；图表右上角可保存为图片。";
+      root.dataset.loaded = "true";
+    } catch (error) {
+      status.textContent = `${error.message}，请稍后刷新页面重试。`;
+      status.classList.add("error");
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    load();
+    window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
+  });
+  window.yuqingEventCharts = { charts: charts };
+})();
