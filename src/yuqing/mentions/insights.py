@@ -40,7 +40,11 @@ class Scope:
     """What one analysis covers: the stream's filters, with a time range always bounded."""
 
     start: datetime  # naive UTC, included
-    end: datetime  # naive UTC, excluded
+    end: datetime  # naive UTC, excluded: the end of the trend's axis
+    # Whether ``end`` bounds the query too: a range that runs to now (7天, 24小时) leaves it
+    # open, as the stream does, so the 热度 and 风险 orders read their indexes top-down and
+    # stop after a page instead of sorting the whole range.
+    end_bounds: bool = False
     source_id: int | None = None
     source_kind: str | None = None
     platform: str | None = None
@@ -50,7 +54,8 @@ class Scope:
 
     def narrow(self, query: SelectT) -> SelectT:
         """``query`` limited to the listed mentions of this scope (the stream's definition)."""
-        self.analysis.start, self.analysis.end = self.start, self.end
+        self.analysis.start = self.start
+        self.analysis.end = self.end if self.end_bounds else None
         return service.listed_select(
             query,
             source_id=self.source_id,
@@ -162,29 +167,20 @@ def province_counts(session: Session, *, scope: Scope) -> list[tuple[str, int]]:
 
 
 def top_spread(session: Session, *, scope: Scope, limit: int = TOP_ITEMS) -> list[Mention]:
-    """The items spread most (热度: reposts + comments + likes), newest first among equals."""
-    query = scope.narrow(select(Mention)).where(Mention.heat > 0)
-    order: list[ColumnElement[Any]] = [
-        Mention.heat.desc(),
-        Mention.published_at.desc(),
-        Mention.id.desc(),
-    ]
-    return list(session.scalars(query.order_by(*order).limit(limit)))
+    """The items spread most (热度: reposts + comments + likes), newest first among equals;
+    items nobody shared are left out. The order is the stream's 热度 order, which its
+    index (status, heat, published_at) serves without a sort."""
+    query = scope.narrow(select(Mention)).order_by(*service.stream_order(session, "heat"))
+    return [m for m in session.scalars(query.limit(limit)) if m.heat > 0]
 
 
 def negative_items(session: Session, *, scope: Scope, limit: int = TOP_ITEMS) -> list[Mention]:
-    """The 负面 items that need attention: highest risk first, then most spread."""
+    """The 负面 items that need attention: highest risk first, then newest (the stream's
+    风险 order, served by its index)."""
     query = scope.narrow(select(Mention)).where(Mention.sentiment == "negative")
-    risk = Mention.risk_score.desc()
-    if session.get_bind().dialect.name == "postgresql":
-        risk = risk.nulls_last()  # PostgreSQL sorts NULL first in a descending order
-    order: list[ColumnElement[Any]] = [
-        risk,
-        Mention.heat.desc(),
-        Mention.published_at.desc(),
-        Mention.id.desc(),
-    ]
-    return list(session.scalars(query.order_by(*order).limit(limit)))
+    return list(
+        session.scalars(query.order_by(*service.stream_order(session, "risk")).limit(limit))
+    )
 
 
 @cache

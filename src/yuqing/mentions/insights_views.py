@@ -38,13 +38,15 @@ MAX_DAYS = 92
 """The longest range one analysis covers (about a quarter)."""
 
 
-def _bounded(filters: StreamFilters) -> tuple[datetime, datetime]:
+def _bounded(filters: StreamFilters) -> tuple[datetime, datetime, bool]:
     """The stream's time range of ``filters``, closed: no range is the last 7 days, an open
-    end is now, an open start 7 days before the end, and at most ``MAX_DAYS``."""
+    end is now, an open start 7 days before the end, and at most ``MAX_DAYS``; and whether
+    the end was given (else the query leaves it open, as the stream does)."""
     if filters.when is None:
         filters.when = DEFAULT_RANGE
     start, end = _time_range(filters)
     now = utcnow()
+    given = end is not None and end < now
     end = min(end, now) if end is not None else now
     if start is None:
         start = end - timedelta(days=7)
@@ -53,14 +55,15 @@ def _bounded(filters: StreamFilters) -> tuple[datetime, datetime]:
         filters.problems.append(f"一次最多分析 {MAX_DAYS} 天，已按结束日期前 {MAX_DAYS} 天统计。")
     if end <= start:  # a range wholly in the future
         start = end
-    return start, end
+    return start, end, given
 
 
 def scope_of(filters: StreamFilters, user_id: int | None) -> Scope:
-    start, end = _bounded(filters)
+    start, end, given = _bounded(filters)
     return Scope(
         start=start,
         end=end,
+        end_bounds=given,
         source_id=filters.source_id,
         source_kind=filters.source_kind,
         platform=filters.platform,
@@ -172,7 +175,7 @@ def analysis_page(
     request: Request, session: SessionDep, filters: FiltersDep, principal: Reader
 ) -> HTMLResponse:
     """The analysis of a filter of the stream (or of a scheme: ``?scheme_id=``)."""
-    start, end = _bounded(filters)
+    start, end, _ = _bounded(filters)
     scheme = session.get(Scheme, filters.scheme_id) if filters.scheme_id else None
     query = filters.query()
     return render(

@@ -55,6 +55,17 @@ class Mention(Base):
         Index("ix_mention_status_risk", "status", "risk_score", "published_at"),
         Index("ix_mention_status_heat", "status", "heat", "published_at"),
         Index("ix_mention_status_platform", "status", "platform", "published_at"),
+        # The analysis page (mentions/insights.py) counts a range by time step, sentiment,
+        # platform and source from this index alone, without reading the rows.
+        Index(
+            "ix_mention_stream_facets",
+            "status",
+            "near_group_id",
+            "published_at",
+            "sentiment",
+            "platform",
+            "source_id",
+        ),
         Index(
             "ix_mention_root",
             "root_external_id",

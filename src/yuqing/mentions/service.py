@@ -790,7 +790,8 @@ def list_listed(
     if count_cap is not None:
         counted = counted.limit(count_cap + 1)
     total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
-    rows = session.execute(query.order_by(*_order(session, order)).limit(limit).offset(offset))
+    ordered = query.order_by(*stream_order(session, order))
+    rows = session.execute(ordered.limit(limit).offset(offset))
     return list(rows.scalars()), total
 
 
@@ -835,7 +836,7 @@ def _with_mark(query: Any, user_id: int | None, mark: str | None) -> Any:
     return query.where(Mention.id.not_in(marked.where(MentionMark.read_at.is_not(None))))
 
 
-def _order(session: Session, order: str) -> list[Any]:
+def stream_order(session: Session, order: str) -> list[Any]:
     """ORDER BY of a stream order, each served by an index (status, key, published_at)."""
     newest = [Mention.published_at.desc(), Mention.id.desc()]
     if order == "risk":

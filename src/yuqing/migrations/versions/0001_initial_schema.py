@@ -507,6 +507,11 @@ def upgrade() -> None:
             "ix_mention_status_risk", ["status", "risk_score", "published_at"], unique=False
         )
         batch_op.create_index(
+            "ix_mention_stream_facets",
+            ["status", "near_group_id", "published_at", "sentiment", "platform", "source_id"],
+            unique=False,
+        )
+        batch_op.create_index(
             "ix_mention_url_hash",
             ["url_hash"],
             unique=False,
@@ -1277,6 +1282,7 @@ def downgrade() -> None:
             sqlite_where=sa.text("url_hash IS NOT NULL"),
             postgresql_where=sa.text("url_hash IS NOT NULL"),
         )
+        batch_op.drop_index("ix_mention_stream_facets")
         batch_op.drop_index("ix_mention_status_risk")
         batch_op.drop_index("ix_mention_status_published")
         batch_op.drop_index("ix_mention_status_platform")
