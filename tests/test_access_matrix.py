@@ -895,6 +895,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         SIGNED_IN, lambda a: Call({"notification_id": _message(a)}), scope=OWNER
     ),
     ("POST", "/inbox/read-all"): Route(SIGNED_IN, _form()),
+    ("GET", "/alerts/toast"): Route(SIGNED_IN),  # the account's own new alerts (toasts)
     # group channels: their URLs and secrets are shown masked, to notify.manage only
     ("GET", "/notify/channels"): Route("notify.manage"),
     ("POST", "/notify/channels"): Route("notify.manage", lambda a: Call(form=_channel_form(a))),

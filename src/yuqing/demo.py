@@ -6,17 +6,29 @@ import random
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yuqing.alerts import service as alerts
+from yuqing.alerts.schemas import RecipientRef, RuleIn, RuleParams
+from yuqing.auth.models import User
+from yuqing.core.audit import SYSTEM
 from yuqing.core.timeutil import utcnow
 from yuqing.events import service as events
 from yuqing.mentions.schemas import IngestResult
+from yuqing.org import service as org
+from yuqing.schemes import service as schemes
+from yuqing.schemes.schemas import SchemeIn
 from yuqing.sources import service as sources
 from yuqing.sources.models import Source
 from yuqing.sources.schemas import SourceIn
 from yuqing.worker import pipeline
 
 INSTITUTION = "江城大学"
+DEMO_UNIT = "党委宣传部"
+DEMO_OFFICER = "舆情值班员（示例）"
+DEMO_RULE = "负面且风险高的信息（示例）"
+DEMO_MIN_RISK = 60  # the rule editor's default bar for 风险高
 
 DEMO_SOURCES: list[dict[str, Any]] = [
     {"name": "示例·舆情推送接口", "kind": "push"},
@@ -29,73 +41,97 @@ DEMO_SOURCES: list[dict[str, Any]] = [
     },
 ]
 
-# Story lines of a plausible week for a university publicity office. Every text here is
-# written for the demo; names of people are left out on purpose.
-_STORIES: list[tuple[str, list[str]]] = [
+# Story lines of a plausible week for a university publicity office: complaints that need an
+# answer, praise, and the office's own notices. Every text here is written for the demo; names
+# of people are left out on purpose.
+_STORIES: list[tuple[str, str, list[str]]] = [
     (
-        "食堂饭菜涨价引发学生讨论",
+        "宿舍楼夜间停电",
+        "complaint",
         [
-            "{i}第二食堂部分菜品价格上调，有学生在论坛发帖称一份套餐涨了两元。",
-            "有网友转发称{i}食堂涨价没有提前公示，希望学校说明原因。",
-            "{i}后勤处回应：食材采购成本上涨，已对困难学生发放餐补。",
+            "{i}南区三号宿舍楼昨晚十点突然停电，两个多小时没来电，不少同学在群里吐槽复习被打断。",
+            "{i}宿舍又停电了，这学期已经是第三次，空调和热水都用不了，希望学校给个说法。",
+            "{i}宿舍楼夜间停电，楼道漆黑一片，有同学下楼时差点摔倒，宿管电话一直打不通。",
         ],
     ),
     (
-        "宿舍楼夜间停电",
+        "图书馆空调故障",
+        "complaint",
         [
-            "昨晚{i}南区三号宿舍楼突然停电两个多小时，不少同学在群里吐槽。",
-            "{i}宿舍停电原因初步查明为线路老化，维修人员连夜抢修。",
+            "{i}图书馆三楼空调故障一个星期了，自习室闷热难耐，同学们只能去别处找座位。",
+            "期末周{i}图书馆空调故障还没修好，报修多次没有回音，太影响复习了。",
+        ],
+    ),
+    (
+        "校园网频繁掉线",
+        "complaint",
+        [
+            "{i}校园网晚上频繁掉线，网课和提交作业都受影响，同学们都在吐槽。",
+            "{i}宿舍区校园网频繁掉线，打电话给网络中心一直占线，到底什么时候能解决？",
+        ],
+    ),
+    (
+        "研究生补贴发放延迟",
+        "complaint",
+        [
+            "{i}研究生补贴发放延迟快两个月了，没有任何通知，不少同学生活费紧张。",
+            "有研究生反映{i}本学期补贴发放延迟，问学院也说不清原因，大家很着急。",
+        ],
+    ),
+    (
+        "食堂涨价",
+        "complaint",
+        [
+            "{i}第二食堂部分菜品涨价，一份套餐贵了两元，而且没有提前公示，学生很不满。",
+            "{i}食堂涨价没有提前公示，分量还变少了，同学们纷纷吐槽。",
+        ],
+    ),
+    (
+        "校运会圆满闭幕",
+        "praise",
+        [
+            "{i}第六十届校运会圆满闭幕，多项校纪录被打破，赛场气氛热烈，为运动员们点赞！",
+            "{i}校运会开幕式太精彩了，各学院方阵很有创意，志愿者服务也很贴心。",
         ],
     ),
     (
         "科研团队成果获国家奖励",
+        "praise",
         [
-            "{i}材料学院团队的研究成果获得国家科技进步二等奖。",
-            "祝贺{i}！团队十年攻关终获国家级奖励，网友纷纷点赞。",
+            "{i}材料学院团队的研究成果获得国家科技进步二等奖，十年攻关终获认可，令人骄傲。",
+            "祝贺{i}！科研团队成果获国家级奖励，网友纷纷点赞。",
         ],
     ),
     (
-        "招生宣传视频走红",
+        "学校发布通知公告",
+        "notice",
         [
-            "{i}新版招生宣传片上线三天播放量破百万，评论区一片好评。",
-            "看完{i}的宣传片，高三学生表示想报考这所学校。",
-        ],
-    ),
-    (
-        "校园快递点排长队",
-        [
-            "{i}北门快递点排队超过一小时，学生建议增加取件窗口。",
-            "有同学拍下{i}快递点排长队的视频，引发热议。",
+            "{i}教务处发布通知：本学期期末考试安排已在教务系统公布，请同学们及时查询。",
+            "{i}发布寒假放假安排，学生离校前需完成宿舍安全检查并关闭门窗电源。",
+            "{i}后勤处通报：南区宿舍停电系线路老化所致，已连夜抢修，本周内完成线路改造。",
         ],
     ),
 ]
 
-_REACTIONS = [
-    "大家怎么看？",
-    "希望学校尽快回应。",
-    "已经转给辅导员了。",
-    "评论区说法不一。",
-    "有图有真相。",
-    "这件事值得关注。",
-    "支持学校的做法。",
-    "期待后续进展。",
-    "身边同学都在讨论。",
-    "求官方说明。",
-    "点赞！",
-    "不知道是不是真的。",
-]
-_PLACES = [
-    "",
-    "据了解，",
-    "记者了解到，",
-    "有网友称，",
-    "今天上午，",
-    "昨天下午，",
-    "本周，",
-    "近日，",
-    "多位同学反映，",
-    "论坛热帖显示，",
-]
+# Comments that reposts add, by the mood of the story they repost.
+_REACTIONS = {
+    "complaint": [
+        "希望学校尽快回应。",
+        "已经反映给辅导员了。",
+        "同样遇到这个问题。",
+        "求官方说明。",
+        "身边同学都在讨论。",
+        "什么时候能解决？",
+        "太影响学习了。",
+    ],
+    "praise": ["点赞！", "为学校骄傲。", "太棒了！", "祝贺！", "身边同学都在转。"],
+    "notice": ["收到。", "转给同学们看看。", "请大家留意。", ""],
+}
+_PLACES = {
+    "complaint": ["", "据了解，", "有网友称，", "多位同学反映，", "论坛热帖显示，", "今天上午，"],
+    "praise": ["", "近日，", "记者了解到，", "本周，"],
+    "notice": ["", "近日，", "今天上午，"],
+}
 
 _AUTHORS = ["江城日报", "校园观察", "城市晚报", "江城发布", "热心网友", "学生论坛", "教育头条"]
 
@@ -105,9 +141,9 @@ def _items(rng: random.Random, count: int) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     roots: dict[str, list[str]] = {}  # story → its original posts
     for n in range(count):
-        story, lines = _STORIES[n % len(_STORIES)]
-        line, reaction = rng.choice(lines).format(i=INSTITUTION), rng.choice(_REACTIONS)
-        text = rng.choice(_PLACES) + line  # an original post tells the story
+        story, mood, lines = _STORIES[n % len(_STORIES)]
+        line, reaction = rng.choice(lines).format(i=INSTITUTION), rng.choice(_REACTIONS[mood])
+        text = rng.choice(_PLACES[mood]) + line  # an original post tells the story
         published = now - timedelta(minutes=rng.randint(5, 72 * 60))
         item: dict[str, Any] = {
             "external_id": f"demo-{n}",
@@ -115,7 +151,7 @@ def _items(rng: random.Random, count: int) -> list[dict[str, Any]]:
             "text": text,
             "author": rng.choice(_AUTHORS),
             "published_at": published.isoformat() + "+00:00",
-            "url": f"https://bbs.example.cn/thread/{1000 + n}?utm_source=demo",
+            "url": f"https://bbs.example.cn/thread/{1000 + n}",
         }
         posts = roots.setdefault(story, [])
         if posts and n % 4 == 1:  # a repost or comment keeps the ids of its chain
@@ -137,15 +173,36 @@ def _items(rng: random.Random, count: int) -> list[dict[str, Any]]:
             "published_at": (now - timedelta(hours=3)).isoformat() + "+00:00",
         }
     )
-    items.append(
-        {
-            "external_id": "demo-escaped",
-            "title": "论坛帖子里的代码片段 <script>alert('x')</script>",
-            "text": "有人在帖子里贴了 <script>alert('x')</script>，桌面应当原样显示为文字。",
-            "author": "学生论坛",
-        }
-    )
     return items
+
+
+def _demo_alerts(session: Session) -> None:
+    """A ready alert rule (负面且风险高 → the desk inbox of the publicity office), so a new desk
+    shows alerts and the inbox has something in it. The bootstrap administrator, if it has no
+    person yet, is linked to the demo's duty officer, so its inbox (and toasts) receive them."""
+    org.ensure_defaults(session)  # the duty roles
+    office = org.unit_by_name(session, name=DEMO_UNIT) or org.create_unit(
+        session, name=DEMO_UNIT, actor=SYSTEM
+    )
+    officer = org.create_person(session, actor=SYSTEM, name=DEMO_OFFICER, unit_id=office.id)
+    org.set_duty_roles(session, person=officer, role_keys=["publicity_admin"], actor=SYSTEM)
+    admin = session.execute(select(User).where(User.username == "admin")).scalar_one_or_none()
+    if admin is not None and admin.person_id is None:
+        admin.person_id = officer.id
+    scheme = schemes.create(
+        session, scheme_in=SchemeIn(name=f"{INSTITUTION}（示例方案）", subject_words=[INSTITUTION])
+    )
+    alerts.create_rule(
+        session,
+        rule_in=RuleIn(
+            name=DEMO_RULE,
+            kind="scheme_hit",
+            level="warning",
+            params=RuleParams(scheme_ids=[scheme.id], hit_mode="risk", min_risk=DEMO_MIN_RISK),
+            recipients=[RecipientRef(kind="unit", id=office.id)],
+            cooldown_minutes=60,
+        ),
+    )
 
 
 def load_demo(session: Session, *, items: int = 240, seed: int = 7) -> IngestResult | None:
@@ -155,6 +212,7 @@ def load_demo(session: Session, *, items: int = 240, seed: int = 7) -> IngestRes
     created: list[Source] = [
         sources.create(session, source_in=SourceIn(**spec)) for spec in DEMO_SOURCES
     ]
+    _demo_alerts(session)  # before the stream, so its high-risk complaints raise alerts
     result = pipeline.process(session, source=created[0], items=_items(random.Random(seed), items))
     events.merge_stories(session)  # the worker's periodic pass, run once here
     session.commit()

@@ -198,6 +198,11 @@ def test_an_empty_ranking_says_none_plainly(session: Session) -> None:
     text = content.plain_text()
     assert "主要为无" not in text and "主要来自无" not in text
     assert "本时段无信息来源统计；未识别到涉及地域。" in text
+    doc = Document(io.BytesIO(to_docx(content)))
+    # Empty tables are left out of the Word file, not drawn as empty frames: only the
+    # daily counts (a row per day, zeros) are a table.
+    titles = [p.text for p in doc.paragraphs if p.style.name == "Heading 2"]
+    assert titles == ["（一）每日信息量"] and len(doc.tables) == 1
 
 
 def test_events_are_listed_by_heat(session: Session, known: Known) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.schemas import Explanation, RecipientRef
@@ -91,3 +91,28 @@ def deliveries(session: Session, alert_ids: Sequence[int]) -> dict[int, list[Not
         assert row.source_id is not None
         found.setdefault(row.source_id, []).append(row)
     return found
+
+
+def new_in_inbox(
+    session: Session, *, user_id: int, after: int | None, limit: int = 5
+) -> tuple[int, list[Notification]]:
+    """An account's unread alert messages in the desk inbox newer than ``after`` (an inbox
+    row id), newest first, and the newest such id (the cursor of the desk's toasts). Without
+    ``after`` only the cursor: a page that has just opened does not toast old alerts."""
+    from yuqing.notify.service import INBOX
+
+    mine = (
+        Notification.channel == INBOX,
+        Notification.user_id == user_id,
+        Notification.source_type == SOURCE_TYPE,
+    )
+    last = int(session.scalar(select(func.max(Notification.id)).where(*mine)) or 0)
+    if after is None or after >= last:
+        return last, []
+    query = (
+        select(Notification)
+        .where(*mine, Notification.id > after, Notification.read_at.is_(None))
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return last, list(session.scalars(query))

@@ -7,17 +7,17 @@ import math
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from yuqing.alerts import config, flows, outbox, service
 from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
 from yuqing.alerts.rules import Rule
 from yuqing.alerts.schemas import RuleIn, RuleParams
-from yuqing.auth.deps import require
+from yuqing.auth.deps import SignedIn, require
 from yuqing.auth.service import Principal
 from yuqing.core.database import SessionDep
 from yuqing.notify.models import Channel
@@ -472,6 +472,31 @@ def delete_rule(
     service.delete_rule(session, rule=rule, actor=principal.actor)
     session.commit()
     return RedirectResponse(_notice_url(f"已删除预警规则“{name}”"), status_code=303)
+
+
+# --- the desk's alert toasts ---------------------------------------------------------------
+
+
+@router.get("/alerts/toast", include_in_schema=False)
+def alert_toast(
+    session: SessionDep,
+    principal: SignedIn,
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> JSONResponse:
+    """The signed-in account's new alerts in its inbox after the cursor ``after``, polled by
+    static/js/alert-toast.js (which toasts them with a sound when the account turned it on)."""
+    last, rows = outbox.new_in_inbox(session, user_id=principal.user_id, after=after)
+    alerts = [
+        {
+            "id": row.id,
+            "title": row.title,
+            "level": row.level,
+            "level_label": config.LEVEL_LABELS.get(row.level, row.level),
+            "url": f"/inbox/{row.id}",
+        }
+        for row in rows
+    ]
+    return JSONResponse({"last": last, "alerts": alerts}, headers={"Cache-Control": "no-store"})
 
 
 # --- one alert (after the fixed paths, which its pattern would shadow) --------------------

@@ -217,7 +217,8 @@ def _section(doc: Any, section: Section) -> None:
     doc.add_paragraph(strip_controls(section.heading), style="Heading 1")
     for paragraph in section.paragraphs:
         _paragraph(doc, paragraph)
-    for number, table in enumerate(section.tables, 1):
+    # A table with no rows is left out: the paragraph above already says there is none.
+    for number, table in enumerate((t for t in section.tables if t.rows), 1):
         _table(doc, table, number)
     for spec in section.charts:
         doc.add_picture(io.BytesIO(charts.render(spec)), width=Cm(15))

@@ -58,6 +58,23 @@
     }, true);
   }
 
+  // A panel with nothing to draw says 暂无数据 instead of an empty frame.
+  function empty(id, none) {
+    const box = document.getElementById(id);
+    box.classList.toggle("is-empty", none);
+    const note = box.parentElement.querySelector(".no-data");
+    if (note) note.hidden = !none;
+    return none;
+  }
+
+  function nothing(values) {
+    return !values.some((v) => Number(v) > 0);
+  }
+
+  function flat(series) {
+    return Object.values(series || {}).flat();
+  }
+
   function text(id, value) {
     document.getElementById(id).textContent = String(value);
   }
@@ -90,7 +107,7 @@
     body.replaceChildren();
     if (!board.rows.length) {
       const tr = document.createElement("tr");
-      cell(tr, board.allowed ? "没有待办的处置案件" : "您的账号不能查看舆情处置").colSpan = 6;
+      cell(tr, board.allowed ? "暂无数据（没有待办的处置案件）" : "您的账号不能查看舆情处置").colSpan = 6;
       tr.firstChild.className = "empty";
       body.appendChild(tr);
       return;
@@ -119,7 +136,19 @@
     text("n-cases", data.cases.total);
     text("n-overdue", data.cases.overdue);
     cases(data.cases);
-    if (!window.echarts) return;
+    const none = {
+      "chart-hourly": empty("chart-hourly", nothing(flat(data.hourly.series))),
+      "chart-daily": empty("chart-daily", nothing(flat(data.daily.series))),
+      "chart-kinds": empty("chart-kinds", nothing(data.kinds.map((k) => k.count))),
+      "chart-provinces": empty("chart-provinces", nothing(data.provinces.map((p) => p.count))),
+      "chart-events": empty("chart-events", !data.events.length),
+      "chart-words": empty("chart-words", nothing(data.hot_words.map((w) => w.count))),
+      "chart-alerts": empty("chart-alerts", nothing(data.alerts.levels.map((l) => l.count))),
+    };
+    if (!window.echarts) {
+      Object.keys(none).forEach((id) => empty(id, true));  // no chart library: nothing drawn
+      return;
+    }
     trend("chart-hourly", data.hourly, data.sentiments);
     trend("chart-daily", data.daily, data.sentiments);
     pie("chart-kinds", data.kinds);
