@@ -46,3 +46,10 @@ def test_the_demo_ships_a_rule_whose_alerts_reach_the_admins_inbox(session: Sess
     assert notify.unread_count(session, admin.id) == len(alerts)
     stored = " ".join(session.execute(select(Mention.text)).scalars())
     assert "<script" not in stored
+
+
+def test_the_fictional_university_is_placed_nowhere() -> None:
+    from yuqing.analysis.places import find_places
+
+    texts = [item["text"] for item in demo._items(random.Random(7), 240)]
+    assert not any(find_places(texts))  # "说不清原因" once put it in 清原满族自治县
