@@ -50,11 +50,14 @@ class Mention(Base):
         # Also serves the sentiment filter of the stream: a third of the listed rows share a
         # sentiment, too many for an index of their own to beat reading them in time order.
         Index("ix_mention_status_published", "status", "published_at"),
-        # The stream's other orders (风险, 热度) and its platform filter, each read within a
-        # time range: the range is checked in the index, only the page's rows are read.
-        Index("ix_mention_status_risk", "status", "risk_score", "published_at"),
-        Index("ix_mention_status_heat", "status", "heat", "published_at"),
-        Index("ix_mention_status_platform", "status", "platform", "published_at"),
+        # The stream (信息流) lists rows without a near-duplicate group (near_group_id IS NULL,
+        # an equality for the index) in one order within a time range: with the group second,
+        # each order's index gives the page in order and the capped count without reading a
+        # row (a 7-day count at 1M rows: 10,000 row reads before, none now).
+        Index("ix_mention_stream_time", "status", "near_group_id", "published_at"),
+        Index("ix_mention_stream_risk", "status", "near_group_id", "risk_score", "published_at"),
+        Index("ix_mention_stream_heat", "status", "near_group_id", "heat", "published_at"),
+        Index("ix_mention_stream_platform", "status", "near_group_id", "platform", "published_at"),
         # The analysis page (mentions/insights.py) counts a range by time step, sentiment,
         # platform and source from this index alone, without reading the rows.
         Index(

@@ -837,7 +837,8 @@ def _with_mark(query: Any, user_id: int | None, mark: str | None) -> Any:
 
 
 def stream_order(session: Session, order: str) -> list[Any]:
-    """ORDER BY of a stream order, each served by an index (status, key, published_at)."""
+    """ORDER BY of a stream order, each served by an index ix_mention_stream_* (status,
+    near_group_id, key, published_at)."""
     newest = [Mention.published_at.desc(), Mention.id.desc()]
     if order == "risk":
         risk = Mention.risk_score.desc()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 07:09:19.915807
+Create Date: 2026-12-06 08:01:09.154026
 """
 
 from __future__ import annotations
@@ -495,21 +495,30 @@ def upgrade() -> None:
             postgresql_where=sa.text("external_id IS NOT NULL"),
         )
         batch_op.create_index(
-            "ix_mention_status_heat", ["status", "heat", "published_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_mention_status_platform", ["status", "platform", "published_at"], unique=False
-        )
-        batch_op.create_index(
             "ix_mention_status_published", ["status", "published_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_mention_status_risk", ["status", "risk_score", "published_at"], unique=False
         )
         batch_op.create_index(
             "ix_mention_stream_facets",
             ["status", "near_group_id", "published_at", "sentiment", "platform", "source_id"],
             unique=False,
+        )
+        batch_op.create_index(
+            "ix_mention_stream_heat",
+            ["status", "near_group_id", "heat", "published_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_mention_stream_platform",
+            ["status", "near_group_id", "platform", "published_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_mention_stream_risk",
+            ["status", "near_group_id", "risk_score", "published_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_mention_stream_time", ["status", "near_group_id", "published_at"], unique=False
         )
         batch_op.create_index(
             "ix_mention_url_hash",
@@ -1282,11 +1291,12 @@ def downgrade() -> None:
             sqlite_where=sa.text("url_hash IS NOT NULL"),
             postgresql_where=sa.text("url_hash IS NOT NULL"),
         )
+        batch_op.drop_index("ix_mention_stream_time")
+        batch_op.drop_index("ix_mention_stream_risk")
+        batch_op.drop_index("ix_mention_stream_platform")
+        batch_op.drop_index("ix_mention_stream_heat")
         batch_op.drop_index("ix_mention_stream_facets")
-        batch_op.drop_index("ix_mention_status_risk")
         batch_op.drop_index("ix_mention_status_published")
-        batch_op.drop_index("ix_mention_status_platform")
-        batch_op.drop_index("ix_mention_status_heat")
         batch_op.drop_index(
             "ix_mention_source_external",
             sqlite_where=sa.text("external_id IS NOT NULL"),
