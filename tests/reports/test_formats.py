@@ -36,6 +36,8 @@ def test_docx_reads_back_text_tables_and_chart(session: Session, known: Known) -
         assert quote.text in text
     cells = [[c.text for c in row.cells] for row in doc.tables[0].rows]
     assert cells[0][:3] == ["序号", "事件", "本时段信息数"]
+    widths = [column.width for column in doc.tables[0].columns]
+    assert widths[0] < widths[1]  # 序号 takes less room than the event's title
     assert cells[1][2] == "3"
     assert len(doc.inline_shapes) == 1  # the sentiment chart
     assert doc.paragraphs[0].style.name == "Title"
@@ -157,6 +159,9 @@ def test_docx_uses_word_heading_styles_in_official_layout(session: Session, know
         assert outline is not None and outline.get(f"{W}val") == level
     section = doc.sections[0]
     assert round(section.top_margin.mm) == 37 and round(section.left_margin.mm) == 28
+    # Table columns share the text width (A4 less the margins) by the length of their content.
+    widths = [round(column.width.mm) for column in doc.tables[0].columns]
+    assert sum(widths) in range(154, 158)
     # Each 公文 font names its fallback in the font table, for offices that lack it.
     fonts = next(
         rel.target_part for rel in doc.part.rels.values() if rel.reltype.endswith("/fontTable")

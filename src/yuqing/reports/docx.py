@@ -48,6 +48,7 @@ SIZE_TITLE = 22.0  # 二号
 SIZE_BODY = 16.0  # 三号
 SIZE_SMALL = 12.0  # 小四, for tables and links
 LINE = 28.0  # fixed line pitch of 22 lines a page
+TEXT_WIDTH_MM = 156  # A4 less the 公文 margins (28 + 26 mm)
 CN_NUMBERS = "一二三四五六七八九十"
 # "负面 12 条（30.0%）" in a paragraph takes the desk's colour of its sentiment.
 _SENTIMENT_SPAN = re.compile(r"(负面|正面|中性)( \d+ 条（[\d.]+%）)?")
@@ -211,6 +212,23 @@ def _table(doc: Any, table: Table, number: int) -> None:
     for row in table.rows:
         for cell, value in zip(grid.add_row().cells, row, strict=False):
             _cell(cell, value, BODY_FONT)
+    _widths(grid, table)
+
+
+def _widths(grid: Any, table: Table) -> None:
+    """Columns as wide as their longest text (between 3 and 16 characters' worth), sharing
+    the text width, so a 序号 column does not take as much room as a title."""
+    longest = [
+        max([len(str(name))] + [len(str(row[i])) for row in table.rows if i < len(row)])
+        for i, name in enumerate(table.columns)
+    ]
+    weights = [min(max(n, 3), 16) + 1 for n in longest]  # + 1: the cell margins
+    grid.autofit = False
+    for column, weight in zip(grid.columns, weights, strict=True):
+        width = Mm(TEXT_WIDTH_MM * weight / sum(weights))
+        column.width = width  # the table grid (LibreOffice reads it) and each cell (Word)
+        for cell in column.cells:
+            cell.width = width
 
 
 def _section(doc: Any, section: Section) -> None:
