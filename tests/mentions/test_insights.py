@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tests.support import desk_client
 from yuqing.core.timeutil import to_local, utcnow
-from yuqing.mentions import insights
+from yuqing.mentions import insights, insights_views
 from yuqing.mentions.models import Mention, MentionPlace
 from yuqing.mentions.service import ingest
 from yuqing.sources.models import Source
@@ -25,8 +25,10 @@ from yuqing.sources.models import Source
 
 @pytest.fixture
 def client(engine: Any) -> Iterator[TestClient]:
+    insights_views.RECENT.clear()  # answers of earlier tests' databases
     with desk_client(engine) as test_client:
         yield test_client
+    insights_views.RECENT.clear()
 
 
 # key: (age, url, sentiment, risk, counts, source, province code of a place named)
@@ -213,3 +215,22 @@ def test_the_aggregates_read_indexes_not_rows(session: Session) -> None:
     # (Sorting ties on the index's order, "RIGHT PART OF ORDER BY", stops at the limit.)
     assert "heat" in plan(top) and "B-TREE FOR ORDER BY" not in plan(top)
     assert "risk" in plan(risky) and "B-TREE FOR ORDER BY" not in plan(risky)
+
+
+def test_one_filter_is_computed_once_a_minute(client: TestClient, session: Session) -> None:
+    """Readers of the same filter share an answer for 60 s (it says when it was computed);
+    another filter, or the same one after the minute, is computed afresh."""
+    _plant(session)
+    first = client.get("/api/v1/analysis?range=7d").json()
+    session.execute(update(Mention).values(sentiment="negative"))
+    session.commit()
+    again = client.get("/api/v1/analysis?range=7d").json()
+    assert again == first
+    other = client.get("/api/v1/analysis?range=7d&platform=weibo").json()
+    assert {s["key"]: s["count"] for s in other["sentiments"]}["negative"] == 3
+    insights_views.RECENT.seconds = 0
+    try:
+        fresh = client.get("/api/v1/analysis?range=7d").json()
+    finally:
+        insights_views.RECENT.seconds = 60
+    assert {s["key"]: s["count"] for s in fresh["sentiments"]}["negative"] == len(IN_7_DAYS)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from tests.support import make_user
 from tests.web.test_browser import Watch, _sign_in, browser, server  # noqa: F401 (fixtures)
 from yuqing.core.timeutil import utcnow
+from yuqing.mentions import insights_views
 from yuqing.mentions.models import Mention
 from yuqing.mentions.service import ingest
 from yuqing.sources.models import Source
@@ -85,6 +86,7 @@ def test_charts_draw_click_through_to_the_stream_and_save_as_png(
     session: Session,
     push_source: Source,
 ) -> None:
+    insights_views.RECENT.clear()  # answers of earlier tests' databases
     _seed(session, push_source)
     SCREENS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(
