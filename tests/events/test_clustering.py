@@ -242,3 +242,48 @@ def _mention_id(session: Session, external_id: str) -> int:
     return session.execute(
         select(Mention.id).where(Mention.external_id == external_id)
     ).scalar_one()
+
+
+def test_an_event_without_bigrams_does_not_take_the_next_events_columns() -> None:
+    """An event whose only text has no bigram ("！！！") holds an empty profile; the batch's
+    table of the recent events must still give each later event its own columns."""
+    index = TextIndex()
+    seed = index.batch([Doc("", "！！！"), Doc("", STORY_B)], [T0, T0])
+    seed.join(0, 1)
+    seed.join(1, 2)
+    seed.commit()
+    assert len(index.profiles[1].columns) == 0
+    batch = index.batch([Doc("", STORY_B)], [T0 + timedelta(minutes=5)])
+    match = batch.best(0)
+    assert match is not None and match.event_id == 2 and match.score > 0.9
+
+
+def test_batch_sums_of_several_events_match_one_by_one_sums() -> None:
+    """Profiles of events that grew in one batch (summed at once) equal the sums of their
+    members' vectors, cut to the strongest columns."""
+    index = TextIndex()
+    batch = index.batch([Doc("", STORY_A), Doc("", STORY_B)], [T0, T0])
+    batch.join(0, 1)
+    batch.join(1, 2)
+    batch.commit()
+    before = {
+        e: dict(zip(p.columns.tolist(), p.weights.tolist(), strict=True))
+        for e, p in index.profiles.items()
+    }
+    docs = [Doc("", STORY_A[:40]), Doc("", STORY_B[:40]), Doc("", STORY_A[20:70])]
+    batch = index.batch(docs, [T0 + timedelta(minutes=1)] * 3)
+    for row, event_id in enumerate((1, 2, 1)):
+        batch.join(row, event_id)
+    vectors = batch.matrix
+    batch.commit()
+    for row, event_id in enumerate((1, 2, 1)):
+        start, end = vectors.indptr[row], vectors.indptr[row + 1]
+        for column, weight in zip(vectors.indices[start:end], vectors.data[start:end], strict=True):
+            before[event_id][int(column)] = before[event_id].get(int(column), 0.0) + float(weight)
+    for event_id, expected in before.items():
+        profile = index.profiles[event_id]
+        assert profile.members == (3 if event_id == 1 else 2)
+        assert list(profile.columns) == sorted(profile.columns.tolist())
+        got = dict(zip(profile.columns.tolist(), profile.weights.tolist(), strict=True))
+        assert got.keys() == expected.keys()
+        assert all(abs(got[c] - expected[c]) < 1e-5 for c in got)

@@ -62,7 +62,7 @@ _NOISE = re.compile(
     r"|\[[^\[\]\s]{1,8}\]"  # [表情]
     r"|//|转发微博|转发|回复"
 )
-_MARKS = ("http", "www.", "@", "[", "//", "转发", "回复")
+_MARK = re.compile(r"http|www\.|@|\[|//|转发|回复")  # can _NOISE match? (one scan)
 _WORD = re.compile(r"^[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
 _STOP_WORDS = (
     "转发 微博 转发微博 回复 评论 分享 视频 图片 网页 链接 全文 原文 详情 来自 客户端 哈哈 "
@@ -92,13 +92,32 @@ def key_terms(text: str, places: Iterable[str] = ()) -> list[str]:
     """Readable key terms of a short text (rjieba words of two or more characters, stop
     words, links, ``@names``, ``[表情]`` and repost boilerplate left out), place names
     first, each once. Cut once per new event for hot topics, never per item."""
-    form = _NOISE.sub(" ", text[:TERM_CHARS].lower())
-    seen: dict[str, None] = dict.fromkeys(p for p in places if len(p) >= 2)
-    for word in rjieba.cut(form):
-        if word in seen or word in _STOP or not _WORD.match(word) or word.isdigit():
-            continue
-        seen[word] = None
-    return list(seen)[:MAX_EVENT_TERMS]
+    return key_terms_many([text], [places])[0]
+
+
+def key_terms_many(texts: Sequence[str], places: Sequence[Iterable[str]]) -> list[list[str]]:
+    """``key_terms`` of many texts (a batch's new events) in one rjieba call: the texts are
+    cut as one, a line break between two (rjieba yields it as a word of its own)."""
+    joined = "\n".join([t[:TERM_CHARS].replace("\n", " ") for t in texts]).lower()
+    if _MARK.search(joined):
+        joined = _NOISE.sub(" ", joined)
+    found: list[list[str]] = []
+    seen: dict[str, None] = dict.fromkeys(p for p in places[0] if len(p) >= 2)
+    stop, word_like = _STOP, _WORD.match
+    for word in rjieba.cut(joined):
+        if word == "\n":
+            found.append(list(seen)[:MAX_EVENT_TERMS])
+            seen = dict.fromkeys(p for p in places[len(found)] if len(p) >= 2)
+        elif (
+            len(word) >= 2
+            and word not in seen
+            and word not in stop
+            and word_like(word)
+            and not word.isdigit()
+        ):
+            seen[word] = None
+    found.append(list(seen)[:MAX_EVENT_TERMS])
+    return found
 
 
 # --- vectors ---------------------------------------------------------------------------
@@ -148,7 +167,7 @@ _STOP_COLUMNS = _stop_columns()
 def _clean(text: str) -> str:
     """The text without links, @names, [表情] and repost boilerplate (the regular
     expression only runs when one of them can be there: most articles have none)."""
-    if any(mark in text for mark in _MARKS):
+    if _MARK.search(text):
         return _NOISE.sub(" ", text)
     return text
 
@@ -191,6 +210,31 @@ def bigram_counts(docs: Sequence[Doc]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return pairs >> BUCKET_BITS, pairs & (BUCKETS - 1), np.add.reduceat(weights, heads)
 
 
+_WIDEST = 1024  # bigrams of a row the table of ``_strongest`` holds (longer rows: a loop)
+
+
+def _strongest(rows: np.ndarray, weights: np.ndarray, count: int) -> np.ndarray | None:
+    """Which entries are among their row's ``ITEM_FEATURES`` strongest: those at or above
+    the row's K-th weight (ties kept); None when no row has more. The K-th weights of all
+    rows come from one partition of a table of rows × bigrams (no numpy call per row)."""
+    bounds = np.searchsorted(rows, np.arange(count + 1))
+    lengths = np.diff(bounds)
+    width = int(lengths.max(initial=0))
+    if width <= ITEM_FEATURES:
+        return None
+    kth = np.full(count, -np.inf)
+    fits = np.minimum(width, _WIDEST)
+    table = np.full((count, fits), -np.inf)
+    within = lengths[rows] <= fits
+    spots = np.arange(len(rows)) - bounds[rows]
+    table[rows[within], spots[within]] = weights[within]
+    kth[:] = np.partition(table, fits - ITEM_FEATURES, axis=1)[:, fits - ITEM_FEATURES]
+    for row in np.flatnonzero(lengths > fits).tolist():  # rare: a very long title
+        span = weights[bounds[row] : bounds[row + 1]]
+        kth[row] = np.partition(span, len(span) - ITEM_FEATURES)[len(span) - ITEM_FEATURES]
+    return weights >= kth[rows]
+
+
 @dataclass
 class Frequencies:
     """Document frequencies of the hashed bigrams (halved when they grow large, so the
@@ -205,7 +249,7 @@ class Frequencies:
         self.docs += docs
         if not len(columns):
             return
-        ordered = np.sort(columns)
+        ordered = np.sort(columns.astype(np.int32))  # columns < 2**20: int32 sorts faster
         starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
         self.df[ordered[starts]] += np.diff(np.append(starts, len(ordered)))
         if self.docs > self.halve_at:
@@ -224,14 +268,9 @@ def vectors(docs: Sequence[Doc], frequencies: Frequencies) -> sparse.csr_matrix:
     rows, columns, counts = bigram_counts(docs)
     frequencies.observe(columns, len(docs))
     weights = (1.0 + np.log(np.maximum(counts, 1.0))) * frequencies.idf(columns)
-    bounds = np.searchsorted(rows, np.arange(len(docs) + 1))
-    keep = np.ones(len(rows), dtype=bool)
-    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        if end - start > ITEM_FEATURES:  # the strongest: those at or above the K-th weight
-            span = weights[start:end]
-            kth = np.partition(span, end - start - ITEM_FEATURES)[end - start - ITEM_FEATURES]
-            keep[start:end] = span >= kth
-    rows, columns, weights = rows[keep], columns[keep], weights[keep]
+    keep = _strongest(rows, weights, len(docs))
+    if keep is not None:
+        rows, columns, weights = rows[keep], columns[keep], weights[keep]
     norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=len(docs)))
     weights = weights / np.maximum(norms[rows], 1e-12)
     indptr = np.searchsorted(rows, np.arange(len(docs) + 1))
@@ -368,6 +407,16 @@ class TextIndex:
         self.max_event_id = max(self.max_event_id, event_id)
 
 
+_TABLE: list[np.ndarray] = []
+
+
+def _column_table() -> np.ndarray:
+    """A column → compact column table, -1 where unused (made once: 4 MB; reset after use)."""
+    if not _TABLE:
+        _TABLE.append(np.full(BUCKETS, -1, dtype=np.int32))
+    return _TABLE[0]
+
+
 def _pruned(matrix: sparse.spmatrix) -> sparse.csr_matrix:
     """Without the similarities below ``NEGLIGIBLE`` (most pairs of unrelated items share a
     common bigram or two): the loop per item then sees only what can matter."""
@@ -375,6 +424,16 @@ def _pruned(matrix: sparse.spmatrix) -> sparse.csr_matrix:
     found.data[found.data < NEGLIGIBLE] = 0.0
     found.eliminate_zeros()
     return found
+
+
+def _earlier(products: sparse.csr_matrix) -> tuple[list[int], list[int], list[float]]:
+    """Each item's similarities to the earlier items of its batch (the lower triangle of
+    the batch's products, below ``NEGLIGIBLE`` left out) as Python lists (``_lists``)."""
+    counts = np.diff(products.indptr)
+    rows = np.repeat(np.arange(len(counts)), counts)
+    keep = (products.indices < rows) & (products.data >= NEGLIGIBLE)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=len(counts)))])
+    return indptr.tolist(), products.indices[keep].tolist(), products.data[keep].tolist()
 
 
 def _lists(matrix: sparse.csr_matrix) -> tuple[list[int], list[int], list[float]]:
@@ -403,12 +462,11 @@ class Batch:
         scale = sparse.diags(1.0 / np.maximum(members, 1))
         self.to_events = _pruned((items @ events.T).tocsr() @ scale)
         # Only earlier items of the batch can have been placed when an item is.
-        self.to_batch = _pruned(sparse.tril(items @ items.T, k=-1).tocsr())
+        self._batch_rows = _earlier(sparse.csr_matrix(items @ items.T))
         self.placed: dict[int, int] = {}  # batch row → event
         self.joined: dict[int, list[int]] = {}  # event → batch rows that joined it
         # Python lists: the loop per item reads them faster than numpy scalars.
         self._events_rows = _lists(self.to_events)
-        self._batch_rows = _lists(self.to_batch)
         self._item_bounds = self.matrix.indptr.tolist()
         self._item_columns = self.matrix.indices.tolist()
         self._event_columns: dict[int, set[int]] = {}
@@ -417,21 +475,27 @@ class Batch:
         """The batch's vectors and the recent events' profiles over the columns they use
         (a product over all ``BUCKETS`` columns would allocate them at every transpose)."""
         profiles = [self.index.profiles[e] for e in self.events]
-        lengths = np.fromiter((len(p.columns) for p in profiles), np.int64, len(profiles))
-        columns = np.concatenate([self.matrix.indices, *(p.columns for p in profiles)])
-        used, compact = np.unique(columns, return_inverse=True)
-        split = len(self.matrix.indices)
+        used, compact = np.unique(self.matrix.indices, return_inverse=True)
         items = sparse.csr_matrix(
-            (self.matrix.data, compact[:split], self.matrix.indptr),
+            (self.matrix.data, compact, self.matrix.indptr),
             shape=(self.matrix.shape[0], len(used)),
         )
-        weights = [p.weights for p in profiles]
+        if not profiles:
+            return items, sparse.csr_matrix((0, len(used)), dtype=np.float32)
+        # The events' columns the batch does not use add nothing to a product: they are
+        # dropped through a table of the batch's columns (no sort of every profile's columns).
+        lengths = np.fromiter((len(p.columns) for p in profiles), np.int64, len(profiles))
+        table = _column_table()
+        table[used] = np.arange(len(used), dtype=np.int32)
+        try:
+            mapped = table[np.concatenate([p.columns for p in profiles])]
+        finally:
+            table[used] = -1
+        kept = mapped >= 0
+        # kept entries before each profile's end (a profile may have no columns at all)
+        indptr = np.concatenate([[0], np.cumsum(kept)])[np.concatenate([[0], np.cumsum(lengths)])]
         events = sparse.csr_matrix(
-            (
-                np.concatenate(weights) if weights else np.zeros(0, np.float32),
-                compact[split:],
-                np.concatenate([[0], np.cumsum(lengths)]),
-            ),
+            (np.concatenate([p.weights for p in profiles])[kept], mapped[kept], indptr),
             shape=(len(profiles), len(used)),
         )
         return items, events
@@ -480,7 +544,7 @@ class Batch:
             for other in self.joined.get(event_id, ()):
                 theirs.update(self._columns(other))
             self._event_columns[event_id] = theirs
-        shared = sum(1 for c in self._columns(row) if c in theirs)
+        shared = len(theirs.intersection(self._columns(row)))
         return shared if shared >= MIN_SHARED else 0
 
     def join(self, row: int, event_id: int) -> None:
@@ -502,9 +566,11 @@ class Batch:
         self.join(row, event_id)
 
     def commit(self) -> set[int]:
-        """Add the batch's text members to their events' profiles; the events changed."""
+        """Add the batch's text members to their events' profiles; the events changed. The
+        sums of all events that grew are formed in one sort (no numpy calls per event)."""
         bounds, matrix, times = self._item_bounds, self.matrix, self.times
         profiles = self.index.profiles
+        grown: list[tuple[int, list[int]]] = []
         for event_id, rows in self.joined.items():
             if len(rows) == 1 and event_id not in profiles:  # most: a new event of one item
                 row = rows[0]
@@ -512,16 +578,66 @@ class Batch:
                 profiles[event_id] = Profile(
                     matrix.indices[span].astype(np.int64), matrix.data[span], 1, times[row]
                 )
-                continue
-            spans = [slice(bounds[r], bounds[r + 1]) for r in rows]
-            self.index.add(
-                event_id,
-                np.concatenate([matrix.indices[s] for s in spans]),
-                np.concatenate([matrix.data[s] for s in spans]),
-                max(times[r] for r in rows),
-                members=len(rows),
-            )
+            else:
+                grown.append((event_id, rows))
+        if grown:
+            self._grow(grown)
         return set(self.joined)
+
+    def _grow(self, grown: list[tuple[int, list[int]]]) -> None:
+        """``Profile.add`` for many events at once: each event's stored sum and its new
+        members' vectors, summed per column, cut to the ``EVENT_FEATURES`` strongest."""
+        bounds, matrix, times = self._item_bounds, self.matrix, self.times
+        profiles = self.index.profiles
+        owners: list[int] = []
+        columns: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        rows_of: list[int] = []
+        for k, (event_id, rows) in enumerate(grown):
+            profile = profiles.get(event_id)
+            if profile is not None and len(profile.columns):
+                columns.append(profile.columns)
+                weights.append(profile.weights)
+                owners.append(k)
+                rows_of.append(len(profile.columns))
+            for row in rows:
+                columns.append(matrix.indices[bounds[row] : bounds[row + 1]])
+                weights.append(matrix.data[bounds[row] : bounds[row + 1]])
+                owners.append(k)
+                rows_of.append(bounds[row + 1] - bounds[row])
+        event_of = np.repeat(np.array(owners, dtype=np.int64), rows_of)
+        keys = (event_of << BUCKET_BITS) | np.concatenate(columns).astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        heads = np.flatnonzero(np.concatenate([[len(keys) > 0], keys[1:] != keys[:-1]]))
+        summed = np.add.reduceat(np.concatenate(weights)[order], heads).astype(np.float32)
+        keys = keys[heads]
+        event_of = keys >> BUCKET_BITS
+        starts = np.searchsorted(event_of, np.arange(len(grown) + 1))
+        long = np.flatnonzero(np.diff(starts) > EVENT_FEATURES)
+        if len(long):  # the strongest EVENT_FEATURES of an event that has more
+            ranked = np.lexsort((-summed, event_of))
+            keep = np.ones(len(keys), dtype=bool)
+            for k in long.tolist():
+                keep[ranked[starts[k] + EVENT_FEATURES : starts[k + 1]]] = False
+            keys, summed, event_of = keys[keep], summed[keep], event_of[keep]
+            starts = np.searchsorted(event_of, np.arange(len(grown) + 1))
+        columns_all = keys & (BUCKETS - 1)
+        edges = starts.tolist()
+        for k, (event_id, rows) in enumerate(grown):
+            at = max(times[r] for r in rows)
+            cut = slice(edges[k], edges[k + 1])
+            profile = profiles.get(event_id)
+            if profile is None:
+                profiles[event_id] = profile = Profile(
+                    np.zeros(0, np.int64), np.zeros(0, np.float32), 0, at
+                )
+            profile.columns, profile.weights = columns_all[cut], summed[cut]
+            profile.members += len(rows)
+            profile._set = None
+            profile.last_seen = max(profile.last_seen, at)
+            if event_id > 0:
+                self.index.max_event_id = max(self.index.max_event_id, event_id)
 
 
 def terms_text(title: str, text: str) -> str:

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.core.timeutil import utcnow
 from yuqing.events import heat as heat_index
-from yuqing.events.cluster import WINDOW, Batch, Doc, TextIndex, key_terms, terms_text
+from yuqing.events.cluster import WINDOW, Batch, Doc, TextIndex, key_terms_many, terms_text
 from yuqing.events.models import Event
 from yuqing.mentions import neardup
 
@@ -156,30 +156,40 @@ class _Item:
 
 @dataclass
 class _Delta:
-    """What a batch adds to one event."""
+    """What a batch adds to one event. Only the count of copies and the latest time are
+    kept as items arrive; the sentiment split, first item and hours are summed once, when
+    the counters are written (``settle``)."""
 
-    size: int = 0
-    sentiments: Counter[str] = field(default_factory=Counter)
-    first: tuple[datetime, int] | None = None
     last: datetime | None = None
-    hours: Counter[datetime] = field(default_factory=Counter)
     representative: _Item | None = None
     duplicates: int = 0  # exact copies: members, never counted
     items: list[tuple[_Item, bool]] = field(default_factory=list)
+    counted: list[_Item] = field(default_factory=list)
+    sentiments: Counter[str] = field(default_factory=Counter)
+    first: tuple[datetime, int] | None = None
+    hours: Counter[datetime] = field(default_factory=Counter)
 
     def add(self, item: _Item, *, duplicate: bool = False) -> None:
         self.items.append((item, duplicate))
         if duplicate:
             self.duplicates += 1
             return
-        self.size += 1
-        self.sentiments[item.sentiment or ""] += 1
-        stamp = (item.published_at, item.mention_id)
-        if self.first is None or stamp < self.first:
-            self.first = stamp
+        self.counted.append(item)
         if self.last is None or item.published_at > self.last:
             self.last = item.published_at
-        self.hours[item.published_at.replace(minute=0, second=0, microsecond=0)] += 1
+
+    @property
+    def size(self) -> int:
+        return len(self.counted)
+
+    def settle(self) -> None:
+        """Sum the sentiment split, the first item and the hours of the counted items."""
+        counted = self.counted
+        if not counted:
+            return
+        self.sentiments = Counter([i.sentiment or "" for i in counted])
+        self.first = min([(i.published_at, i.mention_id) for i in counted])
+        self.hours = Counter([_hour(i.published_at) for i in counted])
 
     def without(self, item: _Item) -> _Delta:
         """This delta without one of its items (a post leaving for its own cascade: rare)."""
@@ -357,6 +367,7 @@ class Placer:
         for event_id, delta in self.deltas.items():  # once per event, not per item
             if delta.last is not None:
                 self.index.touch(event_id, delta.last)
+                delta.settle()
         self.changed = self.batch.commit() if self.batch is not None else set()
         ids = self._insert_events()
         stamp = _stamp(self.session)
@@ -590,7 +601,11 @@ class Placer:
         now = utcnow()
         at = self._reference_time()
         rows = []
-        for temp, seed in self.new_events.items():
+        seeds = list(self.new_events.values())
+        terms = key_terms_many(
+            [terms_text(s.title, s.text) for s in seeds], [s.places for s in seeds]
+        )
+        for (temp, seed), words in zip(self.new_events.items(), terms, strict=True):
             delta = self.deltas[temp]
             assert delta.first is not None and delta.last is not None
             rows.append(
@@ -607,7 +622,7 @@ class Placer:
                     "count_negative": delta.sentiments["negative"],
                     "source_count": 1,
                     "heat": _heat(delta.size, delta.sentiments, 1, delta.hours, at),
-                    "terms": " ".join(key_terms(terms_text(seed.title, seed.text), seed.places)),
+                    "terms": " ".join(words),
                     "duplicate_count": delta.duplicates,
                     "vector": self._vector(temp),
                     "created_at": now,
@@ -799,6 +814,9 @@ _EVENT_COLUMNS = (
 )
 
 
+_EVENT_TIMES = ("first_seen_at", "last_seen_at", "created_at", "updated_at")
+
+
 def _driver_value(value: Any) -> Any:
     # The text SQLAlchemy's SQLite DateTime stores, so stored and compared times agree.
     if value.__class__ is datetime:
@@ -844,10 +862,14 @@ def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
         return list(session.execute(statement, rows).scalars())
     columns = ", ".join(_EVENT_COLUMNS)
     marks = ", ".join("?" * len(_EVENT_COLUMNS))
+    for row in rows:  # the times in SQLAlchemy's text form; the other values are plain
+        for column in _EVENT_TIMES:
+            row[column] = _sqlite_time(row[column])
     write_many(
         session,
         f"INSERT INTO event ({columns}) VALUES ({marks})",
         [tuple(row[c] for c in _EVENT_COLUMNS) for row in rows],
+        converted=True,
     )
     last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
