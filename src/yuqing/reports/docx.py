@@ -49,6 +49,8 @@ SIZE_BODY = 16.0  # 三号
 SIZE_SMALL = 12.0  # 小四, for tables and links
 LINE = 28.0  # fixed line pitch of 22 lines a page
 TEXT_WIDTH_MM = 156  # A4 less the 公文 margins (28 + 26 mm)
+HALF_EM_MM = SIZE_SMALL / 72 * 25.4 / 2  # a Latin letter of the tables' 小四; a Chinese one is two
+CELL_MARGINS_MM = 4.0
 CN_NUMBERS = "一二三四五六七八九十"
 # "负面 12 条（30.0%）" in a paragraph takes the desk's colour of its sentiment.
 _SENTIMENT_SPAN = re.compile(r"(负面|正面|中性)( \d+ 条（[\d.]+%）)?")
@@ -215,20 +217,31 @@ def _table(doc: Any, table: Table, number: int) -> None:
     _widths(grid, table)
 
 
+def _ems(text: object) -> int:
+    """Width of ``text`` in half-em units: a Chinese character is two, a Latin one."""
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in str(text))
+
+
 def _widths(grid: Any, table: Table) -> None:
-    """Columns as wide as their longest text (between 3 and 16 characters' worth), sharing
-    the text width, so a 序号 column does not take as much room as a title."""
-    longest = [
-        max([len(str(name))] + [len(str(row[i])) for row in table.rows if i < len(row)])
+    """Each column as wide as its longest text needs, as far as the text width allows: short
+    columns (序号, 热度) get what they need, long ones (titles, links) share the rest."""
+    natural = [
+        max([_ems(name)] + [_ems(row[i]) for row in table.rows if i < len(row)]) * HALF_EM_MM
+        + CELL_MARGINS_MM
         for i, name in enumerate(table.columns)
     ]
-    weights = [min(max(n, 3), 16) + 1 for n in longest]  # + 1: the cell margins
+    widths = [0.0] * len(natural)
+    left = float(TEXT_WIDTH_MM)
+    order = sorted(range(len(natural)), key=natural.__getitem__)
+    for placed, i in enumerate(order):
+        widths[i] = min(natural[i], left / (len(order) - placed))  # water-filling
+        left -= widths[i]
+    widths = [w * TEXT_WIDTH_MM / sum(widths) for w in widths]  # a small table spans the text too
     grid.autofit = False
-    for column, weight in zip(grid.columns, weights, strict=True):
-        width = Mm(TEXT_WIDTH_MM * weight / sum(weights))
-        column.width = width  # the table grid (LibreOffice reads it) and each cell (Word)
+    for column, width in zip(grid.columns, widths, strict=True):
+        column.width = Mm(width)  # the table grid (LibreOffice reads it) and each cell (Word)
         for cell in column.cells:
-            cell.width = width
+            cell.width = Mm(width)
 
 
 def _section(doc: Any, section: Section) -> None:
