@@ -417,27 +417,29 @@ def _column_table() -> np.ndarray:
     return _TABLE[0]
 
 
-def _pruned(matrix: sparse.spmatrix) -> sparse.csr_matrix:
-    """Without the similarities below ``NEGLIGIBLE`` (most pairs of unrelated items share a
-    common bigram or two): the loop per item then sees only what can matter."""
-    found = sparse.csr_matrix(matrix)
-    found.data[found.data < NEGLIGIBLE] = 0.0
-    found.eliminate_zeros()
-    return found
+def _per_member(
+    products: sparse.csr_matrix, members: np.ndarray
+) -> tuple[list[int], list[int], list[float]]:
+    """Each item's similarities to the recent events divided by their member counts, those
+    below ``NEGLIGIBLE`` left out, as Python lists (indptr, indices, data): the loop per
+    item reads them faster than numpy scalars."""
+    data = products.data / np.maximum(members, 1)[products.indices]
+    keep = data >= NEGLIGIBLE
+    rows = np.repeat(np.arange(len(products.indptr) - 1), np.diff(products.indptr))
+    indptr = np.concatenate(
+        [[0], np.cumsum(np.bincount(rows[keep], minlength=len(products.indptr) - 1))]
+    )
+    return indptr.tolist(), products.indices[keep].tolist(), data[keep].tolist()
 
 
 def _earlier(products: sparse.csr_matrix) -> tuple[list[int], list[int], list[float]]:
     """Each item's similarities to the earlier items of its batch (the lower triangle of
-    the batch's products, below ``NEGLIGIBLE`` left out) as Python lists (``_lists``)."""
+    the batch's products, below ``NEGLIGIBLE`` left out) as Python lists (``_per_member``)."""
     counts = np.diff(products.indptr)
     rows = np.repeat(np.arange(len(counts)), counts)
     keep = (products.indices < rows) & (products.data >= NEGLIGIBLE)
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=len(counts)))])
     return indptr.tolist(), products.indices[keep].tolist(), products.data[keep].tolist()
-
-
-def _lists(matrix: sparse.csr_matrix) -> tuple[list[int], list[int], list[float]]:
-    return matrix.indptr.tolist(), matrix.indices.tolist(), matrix.data.tolist()
 
 
 class Batch:
@@ -459,14 +461,12 @@ class Batch:
             (index.profiles[e].members for e in self.events), np.float64, len(self.events)
         )
         # per member: an event's part of an item's average similarity (before this batch)
-        scale = sparse.diags(1.0 / np.maximum(members, 1))
-        self.to_events = _pruned((items @ events.T).tocsr() @ scale)
+        self._events_rows = _per_member(sparse.csr_matrix(items @ events.T), members)
         # Only earlier items of the batch can have been placed when an item is.
         self._batch_rows = _earlier(sparse.csr_matrix(items @ items.T))
         self.placed: dict[int, int] = {}  # batch row → event
         self.joined: dict[int, list[int]] = {}  # event → batch rows that joined it
         # Python lists: the loop per item reads them faster than numpy scalars.
-        self._events_rows = _lists(self.to_events)
         self._item_bounds = self.matrix.indptr.tolist()
         self._item_columns = self.matrix.indices.tolist()
         self._event_columns: dict[int, set[int]] = {}
@@ -616,10 +616,11 @@ class Batch:
         starts = np.searchsorted(event_of, np.arange(len(grown) + 1))
         long = np.flatnonzero(np.diff(starts) > EVENT_FEATURES)
         if len(long):  # the strongest EVENT_FEATURES of an event that has more
-            ranked = np.lexsort((-summed, event_of))
             keep = np.ones(len(keys), dtype=bool)
             for k in long.tolist():
-                keep[ranked[starts[k] + EVENT_FEATURES : starts[k + 1]]] = False
+                start, end = int(starts[k]), int(starts[k + 1])
+                weak = np.argpartition(-summed[start:end], EVENT_FEATURES)[EVENT_FEATURES:]
+                keep[start + weak] = False
             keys, summed, event_of = keys[keep], summed[keep], event_of[keep]
             starts = np.searchsorted(event_of, np.arange(len(grown) + 1))
         columns_all = keys & (BUCKETS - 1)
