@@ -426,6 +426,9 @@ async def _save(
     else:
         service.update_rule(session, rule=rule, rule_in=rule_in, actor=principal.actor)
         notice = f"已保存预警规则“{rule.name}”"
+    # The form lists the default word categories without storing them; until someone opened
+    # 敏感词, a fresh desk's 敏感词 rule had no words to find. Store them with the rule.
+    service.ensure_categories(session)
     session.commit()
     return RedirectResponse(_notice_url(notice), status_code=303)
 
