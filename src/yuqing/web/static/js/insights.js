@@ -143,7 +143,7 @@
       grid: { left: 8, right: 40, top: 24, bottom: 8, containLabel: true },
       xAxis: Object.assign({ type: "value", minInterval: 1 }, AXIS),
       yAxis: Object.assign({ type: "category", inverse: true, data: rows.map((r) => r.label),
-                             axisLabel: { color: "#1f2937", width: 110, overflow: "truncate" } }),
+                             axisLabel: { color: "#1f2937", width: 110, overflow: "truncate", interval: 0 } }),
       series: [{ type: "bar", data: rows.map((r) => r.count), itemStyle: { color: color },
                  barMaxWidth: 18, label: { show: true, position: "right", color: "#4b5563" } }],
     }, true);
