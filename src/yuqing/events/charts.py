@@ -152,7 +152,7 @@ def _node(node: ChainNode, budget: list[int]) -> dict[str, Any] | None:
     title = (m.title or m.text or "（无标题）").strip().replace("\n", " ")
     kids = [c for c in (_node(child, budget) for child in node.children) if c is not None]
     return {
-        "name": title[:24] + ("…" if len(title) > 24 else ""),
+        "name": title[:16] + ("…" if len(title) > 16 else ""),
         "title": title[:80],
         "time": format_local(m.published_at),
         "source": node.source_name,

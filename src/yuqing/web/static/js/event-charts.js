@@ -46,21 +46,23 @@
     if (t.first !== null) {
       const label = `首发 ${t.first_at}`;
       series.markLine = { symbol: "none", lineStyle: { color: "#d64545", type: "dashed" },
-                          label: { formatter: label, color: "#d64545", position: "insideEndTop" },
+                          label: { show: false },  // the pin says 首发; the time is in the tooltip and below
                           data: [{ xAxis: t.first }] };
       series.markPoint = { symbol: "pin", symbolSize: 36, itemStyle: { color: "#d64545" },
                            label: { formatter: "首发", fontSize: 10 },
+                           tooltip: { formatter: label },
                            data: [{ name: label, coord: [t.first, t.counts[t.first]] }] };
     }
     c.setOption({
       animation: false,
       toolbox: toolbox(id),
       tooltip: { trigger: "axis" },
-      grid: { left: 48, right: 24, top: 36, bottom: 40 },
+      grid: { left: 60, right: 48, top: 44, bottom: 40 },
       xAxis: Object.assign({ type: "category", data: t.labels, name: "时间", boundaryGap: false,
                              nameTextStyle: { color: "#6b7280" } }, AXIS),
-      yAxis: Object.assign({ type: "value", minInterval: 1, name: "条数",
-                             nameTextStyle: { color: "#6b7280" } }, AXIS),
+      // The axis name beside the axis: on top the 首发 pin would hide it.
+      yAxis: Object.assign({ type: "value", minInterval: 1, name: "条数", nameLocation: "middle",
+                             nameGap: 36, nameTextStyle: { color: "#6b7280" } }, AXIS),
       dataZoom: t.labels.length > 72 ? [{ type: "inside" }, { type: "slider", height: 14, bottom: 4 }] : [],
       series: [series],
     }, true);
@@ -146,6 +148,7 @@
     if (!t.drawn) return empty(id);
     // Tall enough for one line per leaf, so titles do not overlap.
     element.style.height = `${Math.min(2400, Math.max(360, leaves(t.root) * 20 + 60))}px`;
+    t.root.label = { position: "bottom", distance: 6 };  // the event under its dot, apart from the posts
     c.resize();
     c.setOption({
       animation: false,
@@ -160,11 +163,13 @@
       },
       series: [{
         type: "tree", data: [t.root], orient: "LR", initialTreeDepth: -1, expandAndCollapse: false,
-        top: 24, bottom: 16, left: 72, right: 200, symbolSize: 8,
+        top: 24, bottom: 24, left: 24, right: 270, symbolSize: 8,
         itemStyle: { color: "#1d5fbf", borderColor: "#1d5fbf" },
         lineStyle: { color: "#9ca3af", width: 1, curveness: 0.5 },
-        label: { position: "left", verticalAlign: "middle", align: "right", fontSize: 11,
-                 color: "#1f2937", formatter: (p) => p.data.time ? `${p.data.time.slice(5)} ${p.name}` : p.name },
+        // Inner posts carry their label above the dot, leaves to the right: no overlaps.
+        label: { position: "top", align: "center", distance: 4, fontSize: 11, color: "#1f2937",
+                 backgroundColor: "rgba(255,255,255,0.85)",
+                 formatter: (p) => p.data.time ? `${p.data.time.slice(5)} ${p.name}` : p.name },
         leaves: { label: { position: "right", verticalAlign: "middle", align: "left" } },
       }],
     }, true);
