@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-from sqlalchemy import select, text
+from sqlalchemy import DateTime, select, text
 from sqlalchemy.orm import Session
 
 from yuqing.analysis import explain, features, sentiment
@@ -451,14 +451,13 @@ class RecentLabel:
 
 def recent_labels(session: Session, *, limit: int = 20) -> list[RecentLabel]:
     """The latest labels with their mention's title, from the queue and the mention pages."""
-    rows = session.execute(
-        text(
-            "SELECT l.mention_id, COALESCE(m.title, ''), l.label, l.who, l.created_at"
-            " FROM sentiment_label l JOIN mention m ON m.id = l.mention_id"
-            " ORDER BY l.id DESC LIMIT :limit"
-        ),
-        {"limit": limit},
-    ).all()
+    # Typed columns: SQLite hands a raw DATETIME column back as a string.
+    query = text(
+        "SELECT l.mention_id, COALESCE(m.title, '') AS title, l.label, l.who, l.created_at"
+        " FROM sentiment_label l JOIN mention m ON m.id = l.mention_id"
+        " ORDER BY l.id DESC LIMIT :limit"
+    ).columns(created_at=DateTime)
+    rows = session.execute(query, {"limit": limit}).all()
     return [RecentLabel(*row) for row in rows]
 
 

@@ -313,7 +313,9 @@ def optimize_index(session: Session) -> None:
 
 
 def _filter_sql(filters: SearchFilters, params: dict[str, object]) -> list[str]:
-    where = ["m.status = 'new'"]
+    # What the stream lists: not an exact copy, not a member of a near-duplicate group (its
+    # representative stands for it and shows "另有 N 条相似").
+    where = ["m.status = 'new'", "m.near_group_id IS NULL"]
     if filters.start:
         where.append("m.published_at >= :start")
         params["start"] = _naive_utc(filters.start)
