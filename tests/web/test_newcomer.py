@@ -226,6 +226,9 @@ def test_a_newcomer_runs_the_desk_alone(
         officer.page.fill(f"{channel_form} input[name=url]", robot.url("/robot"))
         officer.submit(channel_form)
         assert "值班群机器人" in officer.page.inner_text("main")
+        officer.submit("form[action$='/test']", "发送测试消息")
+        assert "测试消息已发到“值班群机器人”" in officer.page.inner_text("main")
+        assert [r.path for r in robot.requests] == ["/robot"]
         officer.shot("channel-added")
 
         # 预警规则: sensitive words (a fresh desk has no scheme yet) to 党委宣传部 and the robot.
