@@ -105,4 +105,10 @@ def test_event_page_draws_its_charts(
     assert "画出 9 条" in page.inner_text("#ev-tree-note")
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENS / "event-page.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_selector("#event-charts[data-loaded=true]", timeout=15_000)
+    page.screenshot(path=str(SCREENS / "event-page-phone.png"), full_page=True)
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths  # the page does not scroll sideways on a phone
     watch.assert_clean()

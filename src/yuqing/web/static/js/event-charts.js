@@ -148,7 +148,9 @@
     if (!t.drawn) return empty(id);
     // Tall enough for one line per leaf, so titles do not overlap.
     element.style.height = `${Math.min(2400, Math.max(360, leaves(t.root) * 20 + 60))}px`;
-    t.root.label = { position: "bottom", distance: 6 };  // the event under its dot, apart from the posts
+    t.root.label = { position: "bottom", distance: 6 };
+    // Room on the right for the leaves' titles: half of a phone's width, 270 px on a desk.
+    const room = Math.min(270, Math.round(element.clientWidth * 0.5));  // the event under its dot, apart from the posts
     c.resize();
     c.setOption({
       animation: false,
@@ -163,14 +165,15 @@
       },
       series: [{
         type: "tree", data: [t.root], orient: "LR", initialTreeDepth: -1, expandAndCollapse: false,
-        top: 24, bottom: 24, left: 24, right: 270, symbolSize: 8,
+        top: 24, bottom: 24, left: 24, right: room, symbolSize: 8,
         itemStyle: { color: "#1d5fbf", borderColor: "#1d5fbf" },
         lineStyle: { color: "#9ca3af", width: 1, curveness: 0.5 },
         // Inner posts carry their label above the dot, leaves to the right: no overlaps.
         label: { position: "top", align: "center", distance: 4, fontSize: 11, color: "#1f2937",
                  backgroundColor: "rgba(255,255,255,0.85)",
                  formatter: (p) => p.data.time ? `${p.data.time.slice(5)} ${p.name}` : p.name },
-        leaves: { label: { position: "right", verticalAlign: "middle", align: "left" } },
+        leaves: { label: { position: "right", verticalAlign: "middle", align: "left",
+                           width: room - 12, overflow: "truncate" } },
       }],
     }, true);
     c.on("click", (params) => {
