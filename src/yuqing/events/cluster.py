@@ -464,7 +464,7 @@ class Batch:
         self._events_rows = _per_member(sparse.csr_matrix(items @ events.T), members)
         # Only earlier items of the batch can have been placed when an item is.
         self._batch_rows = _earlier(sparse.csr_matrix(items @ items.T))
-        self.placed: dict[int, int] = {}  # batch row → event
+        self.placed: list[int | None] = [None] * len(self.times)  # batch row → event
         self.joined: dict[int, list[int]] = {}  # event → batch rows that joined it
         # Python lists: the loop per item reads them faster than numpy scalars.
         self._item_bounds = self.matrix.indptr.tolist()
@@ -505,17 +505,19 @@ class Batch:
         at, profiles, events = self.times[row], self.index.profiles, self.events
         sums: dict[int, float] = {}
         indptr, indices, data = self._events_rows
-        for k in range(indptr[row], indptr[row + 1]):
-            event_id = events[indices[k]]
+        start, end = indptr[row], indptr[row + 1]
+        for column, value in zip(indices[start:end], data[start:end], strict=True):
+            event_id = events[column]
             profile = profiles[event_id]
             if at - profile.last_seen <= WINDOW:
-                sums[event_id] = data[k] * profile.members
+                sums[event_id] = value * profile.members
         indptr, indices, data = self._batch_rows
         placed = self.placed
-        for k in range(indptr[row], indptr[row + 1]):
-            joined = placed.get(indices[k])
+        start, end = indptr[row], indptr[row + 1]
+        for other, value in zip(indices[start:end], data[start:end], strict=True):
+            joined = placed[other]
             if joined is not None:
-                sums[joined] = sums.get(joined, 0.0) + data[k]
+                sums[joined] = sums.get(joined, 0.0) + value
         ranked = [(total / self._members(e), e) for e, total in sums.items() if total >= THRESHOLD]
         ranked.sort(reverse=True)
         for score, event_id in ranked[:3]:
@@ -557,7 +559,7 @@ class Batch:
 
     def move(self, row: int, event_id: int) -> None:
         """Item ``row`` leaves the event it joined for ``event_id`` (a cascade of its own)."""
-        old = self.placed.get(row)
+        old = self.placed[row]
         if old is not None and row in self.joined.get(old, ()):
             self._event_columns.pop(old, None)
             self.joined[old].remove(row)

@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, bindparam, event, insert, text
@@ -902,12 +903,27 @@ def _heat(
     current = _hour(at)
     last = hours.get(current, 0)
     previous = sum(n for hour, n in hours.items() if hour < current)
-    scored = sentiments["positive"] + sentiments["neutral"] + sentiments["negative"]
+    negative = sentiments["negative"]
+    return _heat_of(
+        size,
+        last,
+        previous,
+        sources,
+        negative,
+        sentiments["positive"] + sentiments["neutral"] + negative,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _heat_of(
+    size: int, last: int, previous: int, sources: int, negative: int, scored: int
+) -> float:
+    """The heat of these counts: most events of a batch have the same few (one new item)."""
     return heat_index.heat(
         size=size,
         last_hour=last,
         previous_day=previous,
         sources=sources,
-        negative=sentiments["negative"],
+        negative=negative,
         scored=scored,
     )
