@@ -354,6 +354,7 @@ def main() -> None:
         rows.append((name, p, r, f, "", "", f"{us:.0f} (batch)", ""))
     stage_target = TARGET_STAGE_US_ARTICLE if articles else TARGET_STAGE_US
     extra = []
+    stages: list[tuple[str, float]] = []  # (run, stage µs per item) for the reference scale
     for name in runs.split(","):
         links = name.strip() == "links"
         passes = [True, False] if not links else [True]
@@ -384,6 +385,7 @@ def main() -> None:
                 label += ", online only (no periodic pass)"
                 target = verdict = ""
             stage_us = run["stage_cpu"] / len(records) * 1e6
+            stages.append((f"{name.strip()}{'' if periodic else ', online only'}", stage_us))
             speed = "✓" if stage_us <= stage_target else "✗"
             rows.append(
                 (
@@ -419,6 +421,11 @@ def main() -> None:
         f"machine: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; a reference "
         f"pure-Python loop took {ns:.0f} ns/iteration (CPU figures scale with it)"
     )
+    for name, us in stages:  # comparable across loads and machines, roughly
+        print(
+            f"events stage ({name}): {us:.1f} µs/item = the time of {us * 1e3 / ns:,.0f} "
+            "reference iterations"
+        )
     kind = "article" if articles else "short post"
     print(
         f"events stage target: ≤ {stage_target:.0f} µs CPU per {kind} "
