@@ -156,7 +156,7 @@ def test_desk_in_a_real_browser(
 
     page.goto(server + "/")
     page.wait_for_function("window.htmx !== undefined")
-    assert page.locator(".item-title").first.inner_text() == "学生反映食堂饭菜价格上涨"
+    assert page.locator(".item-title a").first.inner_text() == "学生反映食堂饭菜价格上涨"
     assert "另有 1 条重复" in page.locator(".item").first.inner_text()
     page.screenshot(path=str(ARTIFACTS / "stream.png"), full_page=True)
 
