@@ -180,3 +180,24 @@ def test_charts_tree_is_capped(
     assert tree["drawn"] == 10 and tree["hidden"] == 20
     (root,) = tree["root"]["children"]
     assert len(root["children"]) == 9
+
+
+def test_charts_leave_out_exact_copies(
+    engine: Engine, session: Session, push_source: Source, store: Store
+) -> None:
+    """An exact copy is a member of the event but counted nowhere: not in the sentiment per
+    hour (grouped by the database, PostgreSQL or SQLite), the platforms or the tree."""
+    from yuqing.events import charts
+
+    found = _seed(push_source, store)
+    copier = Source(name="转载站", kind="push")
+    session.add(copier)
+    session.commit()
+    store(copier, [{"mid": "copy", "time": T0.isoformat() + "Z", "title": EVIL, "text": EVIL}])
+    session.expire_all()
+    event = session.get(Event, found["r"])
+    assert event is not None and event.duplicate_count == 1 and event.size == 4
+    data = charts.snapshot(session, event=event)
+    assert sum(sum(s["counts"]) for s in data["sentiment"]["series"]) == 4
+    assert sum(p["count"] for p in data["platforms"]) == 4
+    assert data["tree"]["drawn"] == 4
