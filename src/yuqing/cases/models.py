@@ -198,8 +198,6 @@ class CalendarDay(Base):
     __table_args__ = (Index("ix_case_calendar_day_year", "year"),)
 
     date: Mapped[date] = mapped_column(Date, primary_key=True)
-    year: Mapped[int] = mapped_column(
-        ForeignKey("case_calendar_year.year", ondelete="CASCADE")
-    )
+    year: Mapped[int] = mapped_column(ForeignKey("case_calendar_year.year", ondelete="CASCADE"))
     working: Mapped[bool] = mapped_column(Boolean)  # True: 班 (make-up working day); False: 休
     name: Mapped[str] = mapped_column(String(60), default="")

@@ -1191,7 +1191,9 @@ def reopen(session: Session, *, principal: Principal, case: Case, reason: str) -
 
 def _check_edit(principal: Principal, case: Case) -> None:
     if case.status == "closed" or not _may(principal, case, "handle"):
-        raise CasePermissionError("permission", "只有宣传部或承办单位可以修改未办结处置单的关联信息")
+        raise CasePermissionError(
+            "permission", "只有宣传部或承办单位可以修改未办结处置单的关联信息"
+        )
 
 
 def attach_mentions(

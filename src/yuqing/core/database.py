@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends
 from sqlalchemy import Engine, MetaData, String, create_engine, event, inspect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
 
 from yuqing.core.settings import get_settings
 from yuqing.core.text import CONTROL
@@ -38,7 +38,7 @@ SKIP_TABLES = frozenset({"audit_entry"})
 @cache
 def _text_columns(cls: type) -> tuple[str, ...]:
     """The attributes of a mapped class that hold text (String and Text columns)."""
-    mapper = inspect(cls)
+    mapper: Mapper[Any] = inspect(cls)
     if getattr(mapper.local_table, "name", "") in SKIP_TABLES:
         return ()
     return tuple(
@@ -53,7 +53,7 @@ def clean_before_flush(session: Session, _context: Any, _instances: Any) -> None
     (see ``yuqing.core.text``)."""
     for obj in (*session.new, *session.dirty):
         state = obj.__dict__
-        for key in _text_columns(type(obj)):
+        for key in _text_columns(cast(Hashable, type(obj))):
             value = state.get(key)
             if value.__class__ is str and CONTROL.search(value):
                 setattr(obj, key, CONTROL.sub("", value))
