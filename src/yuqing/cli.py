@@ -225,21 +225,15 @@ def init(
 
 
 def _init_public_url(given: str | None) -> None:
-    """Set the desk's public address from ``--public-url`` (asked for at a terminal when it
-    is set nowhere), then say which one is in force."""
-    import sys
+    """Set the desk's public address from ``--public-url``, then say which one is in force.
 
+    It is never asked for interactively: ``make run`` calls ``init`` on every start and must
+    not wait at a prompt; the hint below says where to set it."""
     from yuqing.core.audit import SYSTEM
     from yuqing.system import service as system
 
     with session_scope() as session:
         current = system.public_url(session)
-        if given is None and not current.url and sys.stdin.isatty():
-            given = typer.prompt(
-                "工作台访问地址（同事在浏览器里打开工作台用的地址，可直接回车跳过）",
-                default="",
-                show_default=False,
-            )
         if given is not None and given.strip() != current.url:
             try:
                 current = system.set_public_url(session, url=given, actor=SYSTEM)
