@@ -25,6 +25,7 @@ from yuqing.alerts.rules import (
 )
 from yuqing.alerts.schemas import Explanation, Number
 from yuqing.core.audit import Actor
+from yuqing.core.database import savepoint
 from yuqing.core.timeutil import local_zone, to_local, to_utc_naive, utcnow
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def evaluate_periodic(session: Session, now: datetime | None = None) -> list[Ale
         if not _due(session, rule, now):
             continue
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 found.extend(PERIODIC[rule.kind](session, rule, now))
         except Exception:  # one broken rule must not silence the others
             log.exception("alert rule %s failed", rule.id)

@@ -42,6 +42,7 @@ from yuqing.cases.schemas import (
 )
 from yuqing.core import audit
 from yuqing.core.audit import Actor
+from yuqing.core.database import savepoint
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import format_local, local_zone, utcnow
 from yuqing.events.models import Event
@@ -787,7 +788,7 @@ def open_case(
         source_id=source_id,
     )
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(case)
             session.flush()
     except IntegrityError:  # another request opened it at the same moment

@@ -10,7 +10,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import Depends
 from sqlalchemy import Engine, MetaData, String, create_engine, event, inspect
-from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session, SessionTransaction, sessionmaker
 
 from yuqing.core.settings import get_settings
 from yuqing.core.text import CONTROL
@@ -118,6 +118,23 @@ def new_session() -> Session:
     get_engine()
     assert _sessionmaker is not None
     return _sessionmaker()
+
+
+def savepoint(session: Session) -> SessionTransaction:
+    """``session.begin_nested()`` that nests on SQLite too.
+
+    Python's sqlite3 module (legacy transaction control) opens no transaction before a
+    SAVEPOINT, so SQLite treats the SAVEPOINT as the outermost transaction and its RELEASE
+    as a COMMIT: a row written inside stayed stored even when the request later failed and
+    rolled back. Opening the transaction first (a deferred BEGIN, as the driver would issue
+    before the first write) makes the savepoint a real nested one.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            raw.execute("BEGIN")
+    return session.begin_nested()
 
 
 @contextmanager
