@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from tests.events.conftest import Store
 from yuqing.events import flows
-from yuqing.events.cluster import Doc, TextIndex, key_terms
+from yuqing.events.cluster import Doc, TextIndex, key_terms, key_terms_many
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
 from yuqing.mentions.models import Mention
 from yuqing.sources.models import Source
@@ -287,3 +287,20 @@ def test_batch_sums_of_several_events_match_one_by_one_sums() -> None:
         got = dict(zip(profile.columns.tolist(), profile.weights.tolist(), strict=True))
         assert got.keys() == expected.keys()
         assert all(abs(got[c] - expected[c]) < 1e-5 for c in got)
+
+
+def test_display_terms_of_a_batch_are_those_of_each_text_alone() -> None:
+    """The batch's new events are cut in one rjieba call: each gets the terms it would get
+    alone (a line break inside a title, links, @names and places included)."""
+    texts = [
+        "南江大学第三食堂\n集体腹泻 @某人 http://t.cn/x",
+        "",
+        "转发微博",
+        "Hello World 2024 图书馆新馆开放",
+        STORY_B,
+    ]
+    places = [["南江区"], [], [], ["北湖镇", "南江区"], []]
+    assert key_terms_many(texts, places) == [
+        key_terms(t, p) for t, p in zip(texts, places, strict=True)
+    ]
+    assert key_terms_many([], []) == []

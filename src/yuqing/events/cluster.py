@@ -28,6 +28,7 @@ See docs/events.md.
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +99,8 @@ def key_terms(text: str, places: Iterable[str] = ()) -> list[str]:
 def key_terms_many(texts: Sequence[str], places: Sequence[Iterable[str]]) -> list[list[str]]:
     """``key_terms`` of many texts (a batch's new events) in one rjieba call: the texts are
     cut as one, a line break between two (rjieba yields it as a word of its own)."""
+    if not texts:
+        return []
     joined = "\n".join([t[:TERM_CHARS].replace("\n", " ") for t in texts]).lower()
     if _MARK.search(joined):
         joined = _NOISE.sub(" ", joined)
@@ -407,14 +410,16 @@ class TextIndex:
         self.max_event_id = max(self.max_event_id, event_id)
 
 
-_TABLE: list[np.ndarray] = []
+_TABLES = threading.local()
 
 
 def _column_table() -> np.ndarray:
-    """A column → compact column table, -1 where unused (made once: 4 MB; reset after use)."""
-    if not _TABLE:
-        _TABLE.append(np.full(BUCKETS, -1, dtype=np.int32))
-    return _TABLE[0]
+    """A column → compact column table, -1 where unused: one per thread (two imports may
+    place batches at once), made once (4 MB) and reset after each use."""
+    table = getattr(_TABLES, "table", None)
+    if table is None:
+        table = _TABLES.table = np.full(BUCKETS, -1, dtype=np.int32)
+    return table
 
 
 def _per_member(
