@@ -6,9 +6,14 @@ import subprocess
 import sys
 import textwrap
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from yuqing.cli import app
+from yuqing.core import audit
+from yuqing.core.audit import SYSTEM
+from yuqing.doctor import run_checks
 
 runner = CliRunner()
 
@@ -69,3 +74,14 @@ def test_a_lazy_command_group_runs_its_commands() -> None:
     result = runner.invoke(app, ["model", "--help"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "eval" in result.output and "train" in result.output
+
+
+def test_doctor_says_when_the_audit_key_is_gone(engine: Engine) -> None:
+    with Session(engine) as session:
+        audit.record(session, actor=SYSTEM, action="test.write", object_type="test", summary="体检")
+        session.commit()
+    assert all(f.ok for f in run_checks() if f.check.name == "审计密钥")
+    audit.key_path().unlink()  # lost with a server, not restored from the backup
+    found = [f for f in run_checks() if f.check.name == "审计密钥"]
+    assert found and not found[0].ok
+    assert "审计密钥缺失" in (found[0].problem or "") and "audit_key" in found[0].check.fix

@@ -84,6 +84,22 @@ def _traditional_to_simplified() -> None:
         raise RuntimeError("繁简转换结果不对")
 
 
+def _audit_key() -> None:
+    """The key that signs the audit chain is there and is the one the chain was signed with
+    (a desk with no database yet has nothing to check)."""
+    from sqlalchemy import inspect
+
+    from yuqing.core import audit
+    from yuqing.core.database import get_engine, new_session
+
+    if "audit_head" not in inspect(get_engine()).get_table_names():
+        return
+    with new_session() as session:
+        problem = audit.check_key(session)
+    if problem:
+        raise RuntimeError(problem)
+
+
 def _vendored(name: str) -> Callable[[], None]:
     def run() -> None:
         from yuqing.web.templating import STATIC_DIR
@@ -137,7 +153,13 @@ CHECKS: tuple[Check, ...] = (
         "报告图表中文字体",
         "报告中的图表",
         _cjk_font,
-        "pip install -e . 重新安装字体包与 matplotlib",
+        "安装系统字体 fonts-noto-cjk（apt-get install fonts-noto-cjk），或 pip install 'noto-cjk[sans]'",
+    ),
+    Check(
+        "审计密钥",
+        "审计日志的签名（没有它，任何需要留痕的操作都会被拒绝）",
+        _audit_key,
+        "从备份恢复数据目录中的 audit_key 文件，或设置 YUQING_AUDIT_KEY 为原来的密钥（docs/audit.md）",
     ),
     Check(
         "PostgreSQL 驱动",
