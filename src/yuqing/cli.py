@@ -298,6 +298,13 @@ def serve(
     host: Annotated[str | None, typer.Option(help="监听地址")] = None,
     port: Annotated[int | None, typer.Option(help="端口")] = None,
     fetch: Annotated[bool, typer.Option("--fetch/--no-fetch", help="同时在后台抓取信息源")] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="信任其 X-Forwarded-For 的反向代理地址（逗号分隔）；不设时登录限制会把所有人算作代理的地址",
+        ),
+    ] = None,
 ) -> None:
     """启动工作台（网页与接口），默认同时在后台按计划抓取信息源。"""
     import uvicorn
@@ -314,7 +321,13 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"舆情工作台：http://{bind_host}:{bind_port}/  （接口文档：/docs）")
     try:
-        uvicorn.run("yuqing.web.app:create_app", factory=True, host=bind_host, port=bind_port)
+        uvicorn.run(
+            "yuqing.web.app:create_app",
+            factory=True,
+            host=bind_host,
+            port=bind_port,
+            forwarded_allow_ips=forwarded_allow_ips,
+        )
     finally:
         stop.set()
 
