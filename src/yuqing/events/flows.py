@@ -815,7 +815,9 @@ _EVENT_COLUMNS = (
 )
 
 
-_EVENT_TIMES = ("first_seen_at", "last_seen_at", "created_at", "updated_at")
+_EVENT_TIME_SLOTS = tuple(
+    _EVENT_COLUMNS.index(c) for c in ("first_seen_at", "last_seen_at", "created_at", "updated_at")
+)
 
 
 def _driver_value(value: Any) -> Any:
@@ -863,15 +865,13 @@ def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
         return list(session.execute(statement, rows).scalars())
     columns = ", ".join(_EVENT_COLUMNS)
     marks = ", ".join("?" * len(_EVENT_COLUMNS))
+    values = []
     for row in rows:  # the times in SQLAlchemy's text form; the other values are plain
-        for column in _EVENT_TIMES:
-            row[column] = _sqlite_time(row[column])
-    write_many(
-        session,
-        f"INSERT INTO event ({columns}) VALUES ({marks})",
-        [tuple(row[c] for c in _EVENT_COLUMNS) for row in rows],
-        converted=True,
-    )
+        value = [row[c] for c in _EVENT_COLUMNS]
+        for slot in _EVENT_TIME_SLOTS:
+            value[slot] = _sqlite_time(value[slot])
+        values.append(tuple(value))
+    write_many(session, f"INSERT INTO event ({columns}) VALUES ({marks})", values, converted=True)
     last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
 
