@@ -826,6 +826,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         "users.manage",
         lambda a: Call(form={"role": "unit_member", "unit_id": str(a.world.own_unit)}),
     ),
+    ("POST", "/admin/users/{user_id}/person"): Route("users.manage", _form(person_id="")),
     ("POST", "/admin/users/{user_id}/active"): Route("users.manage", _form(active="1")),
     ("POST", "/admin/users/{user_id}/unlock"): Route("users.manage", _form()),
     ("POST", "/admin/users/{user_id}/password"): Route("users.manage", _form()),

@@ -570,3 +570,63 @@ def test_names_with_html_are_shown_escaped(client: TestClient, session: Session)
         data={"csrf_token": _csrf(client), "username": "<b>x</b>", "role": "leader"},
     )
     assert refused.status_code == 422 and "<b>x</b>" not in refused.text
+
+
+def test_admin_links_an_account_to_a_person_and_that_persons_messages_reach_its_inbox(
+    client: TestClient, session: Session
+) -> None:
+    from yuqing.notify import service as notify
+    from yuqing.notify.schemas import Message, Recipient
+    from yuqing.org import service as org
+
+    admin = _account(session, "boss")
+    office = org.create_unit(session, name="宣传部", actor=SYSTEM)
+    session.commit()
+    sign_in(client, "boss", PASSWORD)
+    page = client.get(f"/admin/users/{admin.id}").text
+    assert "对应人员" in page and "名册里还没有人员" in page and 'href="/org"' in page
+
+    zhou = org.create_person(session, name="周老师", unit_id=office.id, actor=SYSTEM)
+    session.commit()
+    assert (
+        f'<option value="{zhou.id}" >周老师（宣传部）'
+        in client.get(f"/admin/users/{admin.id}").text
+    )
+    linked = client.post(
+        f"/admin/users/{admin.id}/person",
+        data={"csrf_token": _csrf(client), "person_id": str(zhou.id)},
+    )
+    assert linked.status_code == 200 and "对应人员已保存" in linked.text
+    assert f'<option value="{zhou.id}" selected>' in linked.text
+    change = _actions(session, "permission")[-1]
+    assert change.object_id == str(admin.id) and change.actor_name == "boss"
+    assert f'"person_id":[null,{zhou.id}]' in change.changes
+
+    notify.enqueue(
+        session,
+        message=Message(title="食堂舆情预警", text="请处置"),
+        recipients=[Recipient(kind="person", id=zhou.id)],
+    )
+    session.commit()
+    assert "食堂舆情预警" in client.get("/inbox").text
+
+    unknown = client.post(
+        f"/admin/users/{admin.id}/person", data={"csrf_token": _csrf(client), "person_id": "999999"}
+    )
+    assert unknown.status_code == 422 and "人员 999999 不存在" in unknown.text
+
+
+def test_an_account_of_a_unit_without_people_is_sent_to_that_units_page(
+    client: TestClient, session: Session
+) -> None:
+    from yuqing.org import service as org
+
+    _account(session, "boss")
+    office = org.create_unit(session, name="学工部", actor=SYSTEM)
+    org.create_person(session, name="别处的人", unit_id=None, actor=SYSTEM)
+    session.commit()
+    member = _account(session, "xue", role="unit_member", unit_id=office.id)
+    sign_in(client, "boss", PASSWORD)
+    page = client.get(f"/admin/users/{member.id}").text
+    assert "学工部还没有人员" in page and f'href="/org/units/{office.id}"' in page
+    assert "别处的人" not in page  # only the account's unit is offered

@@ -492,3 +492,30 @@ def test_reporting_unit_sees_its_report_not_who_handles_it(
     board = a_client.get("/cases").text
     assert "甲学院报送的帖子" in board and "乙学院" not in board
     assert "乙学院" not in a_client.get("/cases/library").text
+
+
+def test_a_refused_assign_keeps_the_chosen_unit_and_links_to_adding_its_people(
+    session: Session, units: Org, login: Login
+) -> None:
+    office_client = login("pub", "publicity", None)
+    office = principal_of(session, "pub")
+    graded = new_case(session, office, "待下发的事件", grade="general")
+    at = f"/cases/{graded.id}"
+    before = office_client.get(at).text
+    assert "丙学院（暂无人员）</option>" in before and 'id="unit-no-people"' not in before
+
+    refused = post(office_client, f"{at}/assign", at, unit_id=str(units.empty), note="今晚回复")
+    assert refused.status_code == 422 and "没有指定负责人（丙学院）" in refused.text
+    assert f'<option value="{units.empty}" selected>丙学院（暂无人员）</option>' in refused.text
+    assert "该单位还没有人员" in refused.text
+    assert f'<a href="/org/units/{units.empty}">去添加</a>' in refused.text
+    assert ">今晚回复</textarea>" in refused.text
+    assert status_of(session, graded.id) == "triaged"
+
+    wrong = post(
+        office_client, f"{at}/assign", at, unit_id=str(units.b), person_id=str(units.teacher_a)
+    )
+    assert wrong.status_code == 422
+    assert f'<option value="{units.b}" selected>乙学院</option>' in wrong.text
+    assert f'<option value="{units.teacher_a}" data-unit="{units.a}" selected>' in wrong.text
+    assert 'id="unit-no-people"' not in wrong.text

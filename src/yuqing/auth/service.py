@@ -659,6 +659,27 @@ def admin_update(
     return set_role(session, user=user, role_key=role_key, unit_id=unit_id, actor=by.actor)
 
 
+def admin_link_person(session: Session, *, user: User, person_id: int | None, actor: Actor) -> User:
+    """Say which person of the roster an account is (``None`` unlinks it): messages to that
+    person then reach the account's desk inbox. Audited as a permission change."""
+    if person_id == user.person_id:
+        return user  # nothing to change, nothing to audit
+    _check_links(session, unit_id=None, person_id=person_id)
+    before = user.person_id
+    user.person_id = person_id
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="permission",
+        object_type="user",
+        object_id=user.id,
+        summary=f"调整账号 {user.username} 对应的人员",
+        changes={"person_id": [before, person_id]},
+    )
+    return user
+
+
 def admin_set_active(session: Session, *, user: User, active: bool, by: Principal) -> User:
     """Deactivate or reactivate an account (its sessions end when deactivated)."""
     if user.active == active:

@@ -256,6 +256,7 @@ Auditor = Annotated[service.Principal, Depends(require("audit.read"))]
 _NO_STORE = {"Cache-Control": "no-store"}  # pages that show a one-time password
 _DONE = {
     "role": "角色和单位已保存。",
+    "person": "对应人员已保存：发给该人员的消息会进入这个账号的站内消息。",
     "active": "账号已启用。",
     "inactive": "账号已停用，其登录状态已结束。",
     "unlock": "账号已解除锁定：各地址的登录暂停均已清除。",
@@ -326,7 +327,13 @@ def create_account(
 ) -> HTMLResponse:
     if problem:
         return error_page(request, status_code=403, title="请求被拒绝", message=problem)
-    form = {"username": username, "display_name": display_name, "role": role}
+    form = {
+        "username": username,
+        "display_name": display_name,
+        "role": role,
+        "unit_id": unit_id,
+        "person_id": person_id,
+    }
     try:
         user, password = service.create_account(
             session,
@@ -362,6 +369,10 @@ def _user_page(
     history = audit.query(
         session, audit.AuditFilters(object_type="user", object_id=str(user.id)), limit=20
     )
+    people = org.list_people(session, unit_id=user.unit_id)  # the account's unit, else all
+    linked = org.get_person(session, person_id=user.person_id) if user.person_id else None
+    if linked is not None and linked not in people:
+        people.insert(0, linked)  # linked before the account moved units: still shown
     response = render(
         request,
         "auth/user.html",
@@ -370,6 +381,8 @@ def _user_page(
             "roles": service.list_roles(session),
             "role_names": {r.id: r.name for r in service.list_roles(session)},
             "units": org.list_units(session),
+            "people": people,
+            "unit_names": {u.id: u.name for u in org.list_units(session)},
             "locked": service.paused_names(session).get(user.username),
             "history": history,
             "error": error,
@@ -436,6 +449,24 @@ def change_role(
             session, user=user, role_key=role, unit_id=_optional_id(unit_id), by=principal
         )
         return "role"
+
+    return _user_change(request, session, user_id, problem, change)
+
+
+@router.post("/admin/users/{user_id}/person")
+def change_person(
+    request: Request,
+    session: SessionDep,
+    principal: Manager,
+    problem: CsrfProblem,
+    user_id: int,
+    person_id: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    def change(user: User) -> str:
+        service.admin_link_person(
+            session, user=user, person_id=_optional_id(person_id), actor=principal.actor
+        )
+        return "person"
 
     return _user_change(request, session, user_id, problem, change)
 

@@ -420,11 +420,14 @@ def _case_page(
     case: Case,
     *,
     error: str | None = None,
+    form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    """``form``: a refused action's fields, shown again as they were sent."""
     context = {
         "nav": "cases",
         **_case_context(session, principal, case),
+        "form": form or {},
         "error": error,
         "notice": None if error else request.query_params.get("notice"),
     }
@@ -482,10 +485,12 @@ def _assign_choices(session: Session) -> dict[str, Any]:
     units = org.list_units(session)
     labels = org.unit_labels(units)
     people = [p for p in org.list_people(session) if p.active and p.unit_id]
+    staffed = {p.unit_id for p in people}
     return {
         "units": sorted(labels.items(), key=lambda kv: kv[1]),
         "people": people,
         "unit_names": labels,
+        "unstaffed": {u.id for u in units if u.id not in staffed},  # no one to pick there
     }
 
 
@@ -570,8 +575,10 @@ def _act(
     problem: str | None,
     action: Any,
     notice: str,
+    form: dict[str, str] | None = None,
 ) -> Response:
-    """Run one action on a visible case: commit and go back to the page, or show why not."""
+    """Run one action on a visible case: commit and go back to the page, or show why not
+    (with the action's ``form`` fields kept)."""
     if problem:
         return refused(request, problem)
     try:
@@ -589,7 +596,9 @@ def _act(
     except CaseError as error:
         session.rollback()
         case = service.get_case(session, principal=principal, case_id=case_id)
-        return _case_page(request, session, principal, case, error=error.message, status_code=422)
+        return _case_page(
+            request, session, principal, case, error=error.message, form=form, status_code=422
+        )
     session.commit()
     return RedirectResponse(f"/cases/{case_id}?notice={quote(notice)}", status_code=303)
 
@@ -619,6 +628,7 @@ def assign(
     p: Manager,
     unit_id: Annotated[str, Form(max_length=12)] = "",
     person_id: Annotated[str, Form(max_length=12)] = "",
+    note: Text = "",
 ) -> Response:
     def run(case: Case) -> None:
         unit = _int_or_none(unit_id)
@@ -631,7 +641,8 @@ def assign(
                 raise CaseError("person_unit", f"责任人“{chosen.name}”不属于所选单位")
         service.assign(session, principal=p, case=case, unit_id=unit, person_id=person)
 
-    return _act(request, session, p, case_id, problem, run, "已下发")
+    form = {"unit_id": unit_id, "person_id": person_id, "note": note}
+    return _act(request, session, p, case_id, problem, run, "已下发", form)
 
 
 @router.post("/cases/{case_id}/start", response_class=HTMLResponse)
