@@ -219,3 +219,34 @@ def test_events_are_listed_by_heat(session: Session, known: Known) -> None:
     rows = service.daily(session, day=DAY, now=NOW).sections[1].tables[0].rows
     heats = [row[3] for row in rows]
     assert len(rows) > 1 and heats == sorted(heats, reverse=True) and rows[0][2] == 1
+
+
+def test_html_leaves_out_an_empty_cases_table(session: Session) -> None:
+    from datetime import date
+
+    content = service.daily(session, day=date(2023, 1, 1), now=NOW)
+    cases = next(s for s in content.sections if s.heading.endswith("舆情处置"))
+    assert cases.tables and not cases.tables[0].rows  # a day with no cases
+    page = to_html(content, with_charts=False)
+    assert "<caption>舆情处置</caption>" not in page
+    assert '<p class="report-empty">舆情处置：无</p>' in page
+
+
+def test_pie_leaves_out_zero_slices() -> None:
+    colours = ["#111111", "#222222", "#333333"]
+    with_zero = ChartSpec(
+        kind="pie",
+        title="情感分布",
+        labels=["正面", "中性", "负面"],
+        values=[3, 0, 5],
+        colors=colours,
+    )
+    without = ChartSpec(
+        kind="pie",
+        title="情感分布",
+        labels=["正面", "负面"],
+        values=[3, 5],
+        colors=[colours[0], colours[2]],
+    )
+    # No "0%" label drawn on top of its neighbour's: the picture is the pie without that slice.
+    assert charts.render(with_zero) == charts.render(without)

@@ -98,8 +98,16 @@ def render(spec: ChartSpec) -> bytes:
             ax.text(0.5, 0.5, "本时段无数据", ha="center", va="center", fontsize=14)
             ax.set_axis_off()
         elif spec.kind == "pie":
+            # A zero share is left out: its slice has no width and its "0%" label would sit
+            # on top of the next slice's label.
             colors = spec.colors or COLORS
-            ax.pie(spec.values, labels=spec.labels, colors=colors, autopct="%1.0f%%")
+            kept = [i for i, v in enumerate(spec.values) if v > 0]
+            ax.pie(
+                [spec.values[i] for i in kept],
+                labels=[spec.labels[i] for i in kept],
+                colors=[colors[i % len(colors)] for i in kept],
+                autopct="%1.0f%%",
+            )
             ax.axis("equal")
         elif spec.kind == "bar":
             ax.barh(spec.labels[::-1], spec.values[::-1], color=COLORS[0])

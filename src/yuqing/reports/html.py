@@ -34,7 +34,12 @@ def to_html(content: ReportContent, *, with_charts: bool = True) -> str:
     for section in content.sections:
         out.append(f"<section><h2>{escape(section.heading)}</h2>")
         out.extend(_paragraph(p) for p in section.paragraphs)
-        out.extend(_table(t) for t in section.tables)
+        for t in section.tables:
+            # A table with no rows is left out, as in the Word report: a header alone reads as
+            # a broken page; one line says there is nothing.
+            out.append(
+                _table(t) if t.rows else f'<p class="report-empty">{escape(t.title)}：无</p>'
+            )
         if with_charts:
             for spec in section.charts:
                 data = base64.b64encode(charts.render(spec)).decode("ascii")
