@@ -84,3 +84,13 @@ def test_a_mention_page_shows_no_language_code_or_external_id(
     page = office.get(f"/mentions/{mention.id}").text
     assert "外部编号" not in page and "<dt>语言</dt>" not in page
     assert "原站帖子号" in page  # still there, folded under 原站信息
+
+
+def test_desk_pages_name_no_commands_or_repository_files() -> None:
+    # The people at the desk are a publicity office, not the server's operators: pages say
+    # what to do on the desk, never a shell command or a file of the source repository.
+    command = re.compile(r"\byuqing (?:init|serve|users|audit|import|calendar|model|report)\b")
+    for path in sorted(TEMPLATES.rglob("*.html")):
+        text = re.sub(r"\{#.*?#\}", "", path.read_text(encoding="utf-8"), flags=re.S)
+        assert not command.search(text), path.relative_to(TEMPLATES)
+        assert "docs/" not in text, path.relative_to(TEMPLATES)

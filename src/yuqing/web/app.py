@@ -97,7 +97,7 @@ def _handle_audit_key_errors(app: FastAPI) -> None:
     async def audit_key_missing(request: Request, error: AuditKeyError) -> Response:
         message = (
             "审计密钥缺失或与审计日志不符，工作台暂停写入。"
-            "请联系系统管理员（运行 yuqing audit verify 查看原因）。"
+            "请联系系统管理员恢复原来的审计密钥，恢复后即可继续。"
         )
         if _wants_json(request):
             return JSONResponse({"detail": message}, status_code=503)
