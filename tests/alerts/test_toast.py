@@ -132,8 +132,10 @@ def test_a_new_alert_pops_up_with_a_chime_once_switched_on(
         page.goto(server + "/inbox")
         switch = page.locator("#alert-toast-switch")
         assert switch.inner_text() == "预警提醒：关"  # off until the account turns it on
-        switch.click()
-        assert switch.get_attribute("aria-pressed") == "true"
+        switch.click()  # 开 once the cursor is known (one request)
+        page.wait_for_function(
+            "document.getElementById('alert-toast-switch').getAttribute('aria-pressed') === 'true'"
+        )
         page.wait_for_function("document.querySelector('.toast-stack').dataset.chimes === '1'")
         pages[username] = (page, watch)
 

@@ -114,16 +114,31 @@
     timer = null;
   }
 
+  // Switching on first asks for the cursor (the newest alert already there) and only then
+  // says 开: a page left at once would otherwise lose that first answer, and the next page,
+  // finding no cursor, would start after alerts that arrived in between and never show them.
+  function switchOn() {
+    toggle.textContent = "预警提醒：…";
+    fetch("/alerts/toast", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (reply) { return reply.ok ? reply.json() : null; })
+      .then(function (data) {
+        if (!data) { show(false); return; }
+        store(lastKey, String(data.last));  // from now on: older alerts do not pop up
+        store(onKey, "1");
+        show(true);
+        start();
+        chime();  // the click lets the browser play sound; the chime says what it will sound like
+      })
+      .catch(function () { show(false); });
+  }
+
   toggle.addEventListener("click", function () {
-    var on = read(onKey) !== "1";
-    store(onKey, on ? "1" : null);
-    show(on);
-    if (on) {
-      store(lastKey, null);  // from now on: alerts that were there already do not pop up
-      start();
-      chime();  // the click lets the browser play sound; the chime says what it will sound like
-    } else {
+    if (read(onKey) === "1") {
+      store(onKey, null);
+      show(false);
       stop();
+    } else {
+      switchOn();
     }
   });
 
