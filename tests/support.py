@@ -159,3 +159,36 @@ def desk_client(
     name = make_user(engine, username or f"{role}_user", role, unit_id)
     with TestClient(create_app()) as client:
         yield sign_in(client, name, TEST_PASSWORD)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (the kernel's pick)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving_app() -> Iterator[int]:
+    """The real app under uvicorn in a thread on a free 127.0.0.1 port; yields the port.
+    Start-up is waited for with a generous bound: a busy 2-core machine takes seconds."""
+    import uvicorn
+
+    from yuqing.web.app import create_app
+
+    port = free_port()
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    app_server = uvicorn.Server(config)
+    thread = threading.Thread(target=app_server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not app_server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        app_server.should_exit = True
+        thread.join(timeout=10)

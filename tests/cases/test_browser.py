@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.cases.test_views import build_units, desk_app
-from tests.support import make_user, need
+from tests.support import free_port, make_user, need
 from tests.web import test_browser as web
 from yuqing.cases.models import Case, CaseEntry
 from yuqing.mentions.models import Mention
@@ -28,9 +28,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def desk(engine: Engine) -> Iterator[str]:
     """The app with the case pages under uvicorn on a free 127.0.0.1 port."""
-    config = uvicorn.Config(
-        desk_app(), host="127.0.0.1", port=web._free_port(), log_level="warning"
-    )
+    config = uvicorn.Config(desk_app(), host="127.0.0.1", port=free_port(), log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -13,8 +13,8 @@ import uvicorn
 from sqlalchemy.orm import Session
 
 from tests.dashboard.test_counters import _seed
-from tests.support import make_user, need
-from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Watch, _free_port, _sign_in
+from tests.support import free_port, make_user, need
+from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Watch, _sign_in
 from yuqing.dashboard import views
 from yuqing.web.app import create_app
 
@@ -41,7 +41,7 @@ def _fits_one_screen(page: Any) -> None:
 def dashboard_server(engine: Any) -> Iterator[str]:
     app = create_app()
     app.include_router(views.router)  # until web/app.py mounts it
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

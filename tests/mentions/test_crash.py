@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,18 +15,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from tests.support import free_port
 from yuqing.core.database import make_engine, upgrade_database
 
 TOKEN = "crash-test-token"
 BATCHES = 12
 BATCH_SIZE = 400
 START_TIMEOUT = 120  # seconds; a generous bound, the loop returns as soon as /healthz answers
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _start_server(database_url: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
@@ -103,7 +97,7 @@ def _push(client: httpx.Client, port: int, number: int) -> httpx.Response:
 
 def test_kill_9_mid_stream_loses_no_acknowledged_item(server_env: tuple[str, Path]) -> None:
     url, data_dir = server_env
-    port = _free_port()
+    port = free_port()
     server = _start_server(url, port, data_dir)
     acknowledged: list[int] = []
     in_flight = threading.Event()

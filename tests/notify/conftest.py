@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -13,6 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session
 
+from tests.support import free_port
 from yuqing.auth import service as auth
 from yuqing.core.audit import SYSTEM
 from yuqing.core.settings import reset_settings_cache
@@ -72,12 +72,6 @@ def set_env(monkeypatch: pytest.MonkeyPatch, **values: Any) -> None:
     for key, value in values.items():
         monkeypatch.setenv(f"YUQING_{key.upper()}", str(value))
     reset_settings_cache()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

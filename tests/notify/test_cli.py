@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from tests.notify.conftest import add_channel, free_port
-from tests.support import LocalServer, Reply
+from tests.notify.conftest import add_channel
+from tests.support import LocalServer, Reply, free_port
 from yuqing.notify import service
 from yuqing.notify.cli import app
 from yuqing.notify.schemas import Message, Recipient

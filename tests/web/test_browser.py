@@ -3,8 +3,6 @@ no console errors and no request leaving 127.0.0.1."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,14 +10,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.support import TEST_PASSWORD, make_user, need
+from tests.support import TEST_PASSWORD, make_user, need, serving_app
 from yuqing.mentions.service import ingest
 from yuqing.sources.models import Source
-from yuqing.web.app import create_app
 from yuqing.web.templating import HTMX_FILE
 
 pytestmark = pytest.mark.browser
@@ -37,27 +33,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def server(engine: Any) -> Iterator[str]:
     """The real app under uvicorn on a free 127.0.0.1 port, on the test database."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    app_server = uvicorn.Server(config)
-    thread = threading.Thread(target=app_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not app_server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    app_server.should_exit = True
-    thread.join(timeout=10)
+    with serving_app() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

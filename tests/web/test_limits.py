@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from tests.support import desk_client
+from tests.support import desk_client, serving_app
 from yuqing.core.settings import reset_settings_cache
 from yuqing.web.app import create_app
 
@@ -105,27 +103,11 @@ def test_uploads_and_pushes_get_their_own_larger_caps(client: TestClient) -> Non
     assert pushed.status_code == 200 and pushed.json()["new"] == 400
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def server(engine: Engine) -> Iterator[int]:
     """The real app under uvicorn on a free 127.0.0.1 port."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    app_server = uvicorn.Server(config)
-    thread = threading.Thread(target=app_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not app_server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield port
-    app_server.should_exit = True
-    thread.join(timeout=10)
+    with serving_app() as port:
+        yield port
 
 
 def _send_until_answered(port: int, head: bytes, chunk: bytes, limit: int) -> tuple[bytes, int]:
