@@ -21,9 +21,9 @@ from pathlib import Path
 
 import ahocorasick_rs
 
+from yuqing.core.search_form import search_form
 from yuqing.schemes.matcher import MatchDoc, Matcher, SchemeSpec
 from yuqing.schemes.query import parse_query, simple_tree
-from yuqing.schemes.text import search_form
 
 DATA = Path(
     os.environ.get(

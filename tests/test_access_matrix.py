@@ -38,6 +38,7 @@ from yuqing.auth import config
 from yuqing.auth import service as auth
 from yuqing.auth.deps import SESSION_COOKIE
 from yuqing.auth.models import Role, User
+from yuqing.auth.schemas import Principal
 from yuqing.cases import calendar_service
 from yuqing.cases import service as cases
 from yuqing.cases.models import Case, CaseEntry
@@ -311,7 +312,7 @@ def _add_cases(world: World) -> None:
         session.commit()
 
 
-def _account(session: Session, username: str, name: str, role: str, unit_id: int) -> auth.Principal:
+def _account(session: Session, username: str, name: str, role: str, unit_id: int) -> Principal:
     """An account that never signs in (no password hash: hashing costs 0.4 s)."""
     user = User(
         username=username,
@@ -325,9 +326,9 @@ def _account(session: Session, username: str, name: str, role: str, unit_id: int
     return auth.principal_for(session, user=user)
 
 
-def _reporter(unit_id: int) -> auth.Principal:
+def _reporter(unit_id: int) -> Principal:
     """A unit member who reports (报送) for the unit."""
-    return auth.Principal(
+    return Principal(
         user_id=0,
         username="reporter",
         display_name="报送员",
@@ -345,7 +346,7 @@ def _case_at(
     reporter_unit: int,
     unit: int,
     person: int,
-    handler: auth.Principal | None = None,
+    handler: Principal | None = None,
 ) -> Case:
     """A case reported by ``reporter_unit``, from 下发 on handled by ``unit`` and ``person``,
     moved on to ``status``; ``handler`` signs the unit's steps (the office by default)."""
@@ -420,9 +421,9 @@ def _only_mention(engine: Engine) -> int:
         return session.execute(select(Mention.id)).scalar_one()
 
 
-def _everything() -> auth.Principal:
+def _everything() -> Principal:
     """A viewer of every unit with every permission (for exports made by the test)."""
-    return auth.Principal(
+    return Principal(
         user_id=0,
         username="test",
         display_name="test",

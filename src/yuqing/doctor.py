@@ -78,7 +78,7 @@ def _places() -> None:
 
 
 def _traditional_to_simplified() -> None:
-    from yuqing.schemes.text import search_form
+    from yuqing.core.search_form import search_form
 
     if search_form("臺灣") != "台湾":
         raise RuntimeError("繁简转换结果不对")
@@ -102,7 +102,7 @@ def _audit_key() -> None:
 
 def _vendored(name: str) -> Callable[[], None]:
     def run() -> None:
-        from yuqing.web.templating import STATIC_DIR
+        from yuqing.pagekit.templating import STATIC_DIR
 
         if not (STATIC_DIR / "vendor" / name).is_file():
             raise FileNotFoundError(f"缺少 static/vendor/{name}")

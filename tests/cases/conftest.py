@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.auth import service as auth
 from yuqing.auth.models import User
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.cases import service
 from yuqing.core.audit import SYSTEM
 from yuqing.mentions.models import Mention

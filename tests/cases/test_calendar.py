@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.cases.conftest import Clock, World
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.cases import calendar, calendar_service, schedule, service
 from yuqing.cases.calendar import add_hours, add_working_days, is_working_day
 from yuqing.cases.models import CalendarDay

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from tests.support import TEST_PASSWORD, make_user, sign_in
 from yuqing.auth import service as auth
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.cases import api, service, views
 from yuqing.cases.models import Case, CaseEntry
 from yuqing.core.audit import SYSTEM, AuditEntry

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.dashboard import flows, service
 from yuqing.dashboard.models import ALL_PLACES, DashboardDay, DashboardHour
 from yuqing.mentions.models import Mention, MentionPlace

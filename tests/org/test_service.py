@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from tests.org.conftest import Tree
 from yuqing.auth import service as auth
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.audit import SYSTEM
 from yuqing.org import service as org
 from yuqing.org.models import PersonRole

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.events.models import Event, EventMember
 from yuqing.mentions.models import Mention, MentionPlace
 from yuqing.reports import service

@@ -20,7 +20,7 @@ from tests.support import desk_client
 from yuqing.auth import config
 from yuqing.auth import service as auth
 from yuqing.auth.models import Role, User
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.cases import service as cases
 from yuqing.core.audit import SYSTEM
 from yuqing.core.timeutil import to_local, utcnow

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import time
 
+from yuqing.core.search_form import search_form
 from yuqing.schemes.matcher import MatchDoc, Matcher, SchemeSpec
 from yuqing.schemes.query import And, Near, Node, Not, Or, Term, simple_tree, split_words
-from yuqing.schemes.text import search_form
 
 ALPHABET = "南京大学食堂火灾投诉学院"
 

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from tests.support import TEST_PASSWORD, make_user, need, serving_app
 from yuqing.mentions.service import ingest
+from yuqing.pagekit.templating import HTMX_FILE
 from yuqing.sources.models import Source
-from yuqing.web.templating import HTMX_FILE
 
 pytestmark = pytest.mark.browser
 

@@ -16,8 +16,8 @@ from tests.support import make_user
 from tests.web.test_browser import Watch, _sign_in, browser, server  # noqa: F401 (fixtures)
 from yuqing.events.models import EventMember
 from yuqing.mentions.models import Mention
+from yuqing.pagekit.templating import STATIC_DIR
 from yuqing.sources.models import Source
-from yuqing.web.templating import STATIC_DIR
 from yuqing.worker import pipeline
 
 pytestmark = pytest.mark.browser

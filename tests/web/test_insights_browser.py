@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from tests.support import make_user
 from tests.web.test_browser import Watch, _sign_in, browser, server  # noqa: F401 (fixtures)
+from yuqing.analysis import insights_views
 from yuqing.core.timeutil import utcnow
-from yuqing.mentions import insights_views
 from yuqing.mentions.models import Mention
 from yuqing.mentions.service import ingest
 from yuqing.sources.models import Source

@@ -400,7 +400,7 @@ def test_pages_load_nothing_from_other_hosts(
 def test_pages_work_without_the_vendored_htmx(
     client: TestClient, engine: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    monkeypatch.setattr("yuqing.web.templating.HTMX_FILE", tmp_path / "absent.js")
+    monkeypatch.setattr("yuqing.pagekit.templating.HTMX_FILE", tmp_path / "absent.js")
 
     page = client.get("/search", params={"q": "食堂"})
 

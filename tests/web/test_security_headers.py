@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from tests.support import TEST_PASSWORD, desk_client, make_user
 from yuqing.core.settings import reset_settings_cache
+from yuqing.pagekit.templating import TEMPLATE_DIR
 from yuqing.web.app import create_app
-from yuqing.web.templating import TEMPLATE_DIR
 
 REQUIRED = {
     "x-frame-options": "DENY",

@@ -28,9 +28,8 @@ from yuqing.alerts.config import (
 )
 from yuqing.alerts.models import AlertRule, SensitiveCategory
 from yuqing.alerts.schemas import Explanation, Number, RecipientRef, RuleParams, Sample
+from yuqing.core.labels import SENTIMENT_LABELS
 from yuqing.core.timeutil import format_local
-
-SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,16 @@ from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
 from yuqing.alerts.rules import Rule
 from yuqing.alerts.schemas import RuleIn, RuleParams
 from yuqing.auth.deps import SignedIn, require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
 from yuqing.notify.models import Channel
 from yuqing.notify.service import STATE_LABELS as DELIVERY_LABELS
 from yuqing.notify.service import DeliveryView, describe
 from yuqing.org.models import DutyRole, Person, Unit
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.templating import error_page, render
 from yuqing.schemes.models import Scheme
 from yuqing.sources.models import Source
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import error_page, refused, render
 
 router = APIRouter()
 CanRead = Annotated[Principal, Depends(require("mentions.read"))]
@@ -151,10 +151,8 @@ async def save_words(
     category_id: int,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     category = session.get(SensitiveCategory, category_id)
     if category is None:
         raise HTTPException(404, f"没有 ID 为 {category_id} 的敏感词类别")
@@ -211,10 +209,8 @@ def _raise_form(
 
 @router.post("/alerts/raise", include_in_schema=False)
 async def raise_alert(
-    request: Request, session: SessionDep, principal: CanRead, problem: CsrfProblem
+    request: Request, session: SessionDep, principal: CanRead, _csrf: CsrfChecked
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     form = await request.form()
     mention_id = _int(form.get("mention_id"))
     event_id = _int(form.get("event_id"))
@@ -441,10 +437,8 @@ def _notice_url(notice: str) -> str:
 
 @router.post("/alerts/rules", include_in_schema=False)
 async def create_rule(
-    request: Request, session: SessionDep, principal: CanManage, problem: CsrfProblem
+    request: Request, session: SessionDep, principal: CanManage, _csrf: CsrfChecked
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     return await _save(request, session, None, principal)
 
 
@@ -453,11 +447,9 @@ async def update_rule(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     rule: CurrentRule,
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     return await _save(request, session, rule, principal)
 
 
@@ -466,11 +458,9 @@ def delete_rule(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     rule: CurrentRule,
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     name = rule.name
     service.delete_rule(session, rule=rule, actor=principal.actor)
     session.commit()

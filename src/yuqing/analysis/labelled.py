@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from yuqing.analysis.sentiment import EMOTIONS, SENTIMENTS, SentimentModel
+from yuqing.core.labels import SENTIMENT_LABELS
 
 _SENTIMENT_ALIASES = {
     "1": "positive",
@@ -216,8 +217,7 @@ def check_labels(labels: list[str], *, path: Path | str = "") -> None:
     """Refuse a file with one label only: nothing can be compared on it."""
     found = sorted(set(labels))
     if len(found) < 2:
-        names = {"positive": "正面", "neutral": "中性", "negative": "负面"}
-        only = names.get(found[0], found[0]) if found else "无"
+        only = SENTIMENT_LABELS.get(found[0], found[0]) if found else "无"
         raise LabelledFileError(
             f"标注文件 {path} 只有一种标签（{only}），无法计算准确率和 F1；"
             "请放入至少两种标签的标注，或用 --map 对应标签。"

@@ -17,11 +17,12 @@ from sklearn.model_selection import train_test_split
 
 from yuqing.analysis import features
 from yuqing.analysis.features import FeatureSpec
+from yuqing.core.labels import SENTIMENT_LABELS
 from yuqing.core.settings import get_settings
 
 SENTIMENTS = ("positive", "neutral", "negative")
 EMOTIONS = ("neutral", "happy", "angry", "sad", "fear", "surprise")
-SENTIMENT_NAMES = {"positive": "正面", "neutral": "中性", "negative": "负面"}
+SENTIMENT_NAMES = SENTIMENT_LABELS
 EMOTION_NAMES = {
     "neutral": "无情绪",
     "happy": "喜悦",

@@ -13,10 +13,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from yuqing.analysis import sentiment, service
 from yuqing.analysis.labelled import LabelledFileError
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import error_page, render
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.templating import error_page, render
 
 router = APIRouter(include_in_schema=False)
 CanLabel = Annotated[Principal, Depends(require("mentions.label"))]
@@ -30,13 +30,11 @@ def correct_sentiment(
     mention_id: int,
     session: SessionDep,
     principal: CanLabel,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     label: Annotated[str, Form()] = "",
     emotion: Annotated[str, Form()] = "",
 ) -> Response | HTMLResponse:
     """Store the analyst's label; back to the mention page."""
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     try:
         service.record_label(
             session,
@@ -74,15 +72,13 @@ def label_batch(
     request: Request,
     session: SessionDep,
     principal: CanLabel,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     label: Annotated[str, Form()] = "",
     mention_id: Annotated[list[int] | None, Form()] = None,
     single: Annotated[str, Form()] = "",
 ) -> Response | HTMLResponse:
     """Label the chosen items (a batch), or the one item whose button was pressed
     (``single=<id>:<label>``), and come back to the queue."""
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     one, _, one_label = single.partition(":")
     if one.isdigit():
         mention_id, label = [int(one)], one_label
@@ -142,11 +138,9 @@ def models_page(request: Request, session: SessionDep, principal: CanManageModel
 
 @router.post("/models/train", response_model=None)
 def retrain(
-    request: Request, session: SessionDep, principal: CanManageModels, problem: CsrfProblem
+    request: Request, session: SessionDep, principal: CanManageModels, _csrf: CsrfChecked
 ) -> Response | HTMLResponse:
     """Retrain from the labels now (the 重新训练 button)."""
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     try:
         report = service.train(session, files=[], actor=principal.actor, trigger="button")
     except (LabelledFileError, sentiment.TrainingDataError) as error:
@@ -171,12 +165,10 @@ def activate(
     request: Request,
     session: SessionDep,
     principal: CanManageModels,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     version: Annotated[str, Form()] = "",
 ) -> Response | HTMLResponse:
     """Put a kept version (or the shipped model, ``version=shipped``) back in use."""
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     version_id = None if version == "shipped" else _int(version)
     if version != "shipped" and version_id is None:
         return error_page(
@@ -201,13 +193,11 @@ def save_settings(
     request: Request,
     session: SessionDep,
     principal: CanManageModels,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     sensitivity: Annotated[str, Form()] = "",
     complaint_words: Annotated[str | None, Form()] = None,
 ) -> Response | HTMLResponse:
     """Store the sensitivity and, when given, the complaint lexicon."""
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     try:
         if sensitivity:
             service.set_sensitivity(session, sensitivity=sensitivity, actor=principal.actor)

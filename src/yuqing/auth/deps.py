@@ -20,10 +20,10 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from yuqing.auth import service
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.database import get_session
 from yuqing.core.settings import get_settings
-from yuqing.web.csrf import header_problem
+from yuqing.pagekit.csrf import header_problem
 
 SESSION_COOKIE = "yuqing_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

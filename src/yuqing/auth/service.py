@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.auth import config, limits, passwords
 from yuqing.auth.models import ApiToken, Role, User, UserSession
+from yuqing.auth.schemas import Principal
 from yuqing.core import audit
 from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
@@ -22,39 +22,6 @@ from yuqing.org.models import Person, Unit
 
 class AuthError(Exception):
     """A refused sign-in or credential, with a message for the user (Chinese)."""
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is asking, resolved once per request: the account, its role's permissions and the
-    units it may see (``None``: all units)."""
-
-    user_id: int
-    username: str
-    display_name: str
-    role_key: str
-    permissions: frozenset[str]
-    unit_id: int | None
-    visible_units: frozenset[int] | None
-    ip: str | None = None
-    token_scopes: frozenset[str] | None = None  # set when signed in with an API token
-
-    @property
-    def by_token(self) -> bool:
-        """Signed in with an API token (a program), not a browser session (a person)."""
-        return self.token_scopes is not None
-
-    def can(self, permission: str) -> bool:
-        if self.token_scopes is not None and permission not in self.token_scopes:
-            return False
-        return permission in self.permissions
-
-    def sees_unit(self, unit_id: int | None) -> bool:
-        return self.visible_units is None or (unit_id is not None and unit_id in self.visible_units)
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(self.user_id, self.display_name or self.username, self.ip)
 
 
 def permission_label(permission: str) -> str:

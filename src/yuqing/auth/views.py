@@ -16,13 +16,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from yuqing.auth import audit_words, config, limits, service
 from yuqing.auth.deps import SESSION_COOKIE, SignedIn, client_ip, require
 from yuqing.auth.models import ApiToken, Role, User
+from yuqing.auth.schemas import Principal
 from yuqing.core import audit
 from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import local_zone, to_utc_naive, utcnow
 from yuqing.org import service as org
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.security import cookie_secure
-from yuqing.web.templating import error_page, render
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.requests import cookie_secure
+from yuqing.pagekit.templating import error_page, render
 
 router = APIRouter()
 
@@ -61,13 +62,11 @@ def login_page(
 def login(
     request: Request,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     username: Annotated[str, Form(max_length=100)] = "",
     password: Annotated[str, Form(max_length=500)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     ip = client_ip(request)
     try:
         # Counted and committed before the 0.4 s hash, so a flood stops at its budget.
@@ -102,9 +101,7 @@ def _login_refused(
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep, problem: CsrfProblem) -> Response:
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
+def logout(request: Request, session: SessionDep, _csrf: CsrfChecked) -> Response:
     secret = request.cookies.get(SESSION_COOKIE, "")
     user = service.user_for_session(session, secret=secret) if secret else None
     if user is not None:
@@ -140,13 +137,11 @@ def change_password(
     request: Request,
     session: SessionDep,
     principal: SignedIn,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     current: Annotated[str, Form(max_length=500)] = "",
     new: Annotated[str, Form(max_length=500)] = "",
     repeat: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     user = service.get_user(session, user_id=principal.user_id)
     assert user is not None
     error = "两次输入的新密码不一致" if new != repeat else None
@@ -185,7 +180,7 @@ def tokens_page(request: Request, session: SessionDep, principal: SignedIn) -> H
 def _tokens(
     request: Request,
     session: Session,
-    principal: service.Principal,
+    principal: Principal,
     *,
     new_secret: str | None,
     error: str | None,
@@ -213,10 +208,8 @@ async def create_token(
     request: Request,
     session: SessionDep,
     principal: SignedIn,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
 ) -> HTMLResponse:
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     form = await request.form()
     name = str(form.get("name") or "")[:100]
     scopes = [str(s) for s in form.getlist("scopes")]
@@ -236,11 +229,9 @@ def revoke_token(
     request: Request,
     session: SessionDep,
     principal: SignedIn,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     token_id: int,
 ) -> Response:
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != principal.user_id:
         return error_page(request, status_code=404, title="找不到令牌", message="令牌不存在。")
@@ -251,8 +242,8 @@ def revoke_token(
 
 # --- account administration (账号管理) -------------------------------------------------
 
-Manager = Annotated[service.Principal, Depends(require("users.manage"))]
-Auditor = Annotated[service.Principal, Depends(require("audit.read"))]
+Manager = Annotated[Principal, Depends(require("users.manage"))]
+Auditor = Annotated[Principal, Depends(require("audit.read"))]
 _NO_STORE = {"Cache-Control": "no-store"}  # pages that show a one-time password
 _DONE = {
     "role": "角色和单位已保存。",
@@ -318,15 +309,13 @@ def create_account(
     request: Request,
     session: SessionDep,
     principal: Manager,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     username: Annotated[str, Form(max_length=100)] = "",
     display_name: Annotated[str, Form(max_length=100)] = "",
     role: Annotated[str, Form(max_length=40)] = "",
     unit_id: Annotated[str, Form(max_length=20)] = "",
     person_id: Annotated[str, Form(max_length=20)] = "",
 ) -> HTMLResponse:
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     form = {
         "username": username,
         "display_name": display_name,
@@ -414,13 +403,10 @@ def _user_change(
     request: Request,
     session: Session,
     user_id: int,
-    problem: str | None,
     change: Callable[[User], str],
 ) -> Response:
     """Run one administrator's change on an account: CSRF refused, unknown 404, a refused
     change shown on the account's page, success redirected there with its notice."""
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     user = _load_user(session, user_id)
     if user is None:
         return _user_not_found(request)
@@ -439,7 +425,7 @@ def change_role(
     request: Request,
     session: SessionDep,
     principal: Manager,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     user_id: int,
     role: Annotated[str, Form(max_length=40)] = "",
     unit_id: Annotated[str, Form(max_length=20)] = "",
@@ -450,7 +436,7 @@ def change_role(
         )
         return "role"
 
-    return _user_change(request, session, user_id, problem, change)
+    return _user_change(request, session, user_id, change)
 
 
 @router.post("/admin/users/{user_id}/person")
@@ -458,7 +444,7 @@ def change_person(
     request: Request,
     session: SessionDep,
     principal: Manager,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     user_id: int,
     person_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
@@ -468,7 +454,7 @@ def change_person(
         )
         return "person"
 
-    return _user_change(request, session, user_id, problem, change)
+    return _user_change(request, session, user_id, change)
 
 
 @router.post("/admin/users/{user_id}/active")
@@ -476,7 +462,7 @@ def change_active(
     request: Request,
     session: SessionDep,
     principal: Manager,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     user_id: int,
     active: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
@@ -484,28 +470,26 @@ def change_active(
         service.admin_set_active(session, user=user, active=active == "1", by=principal)
         return "active" if active == "1" else "inactive"
 
-    return _user_change(request, session, user_id, problem, change)
+    return _user_change(request, session, user_id, change)
 
 
 @router.post("/admin/users/{user_id}/unlock")
 def unlock_account(
-    request: Request, session: SessionDep, principal: Manager, problem: CsrfProblem, user_id: int
+    request: Request, session: SessionDep, principal: Manager, _csrf: CsrfChecked, user_id: int
 ) -> Response:
     def change(user: User) -> str:
         service.unlock(session, user=user, actor=principal.actor)
         return "unlock"
 
-    return _user_change(request, session, user_id, problem, change)
+    return _user_change(request, session, user_id, change)
 
 
 @router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
 def reset_password(
-    request: Request, session: SessionDep, principal: Manager, problem: CsrfProblem, user_id: int
+    request: Request, session: SessionDep, principal: Manager, _csrf: CsrfChecked, user_id: int
 ) -> HTMLResponse:
     """The one-time password is shown in this response only (no redirect that could be
     reloaded from history)."""
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     user = _load_user(session, user_id)
     if user is None:
         return _user_not_found(request)
@@ -542,10 +526,8 @@ def roles_page(
 
 @router.post("/admin/roles/{role_id}")
 async def change_role_permissions(
-    request: Request, session: SessionDep, principal: Manager, problem: CsrfProblem, role_id: int
+    request: Request, session: SessionDep, principal: Manager, _csrf: CsrfChecked, role_id: int
 ) -> Response:
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     role = session.get(Role, role_id)
     if role is None:
         return error_page(request, status_code=404, title="找不到角色", message="该角色不存在。")
@@ -699,10 +681,8 @@ def audit_page(
 
 @router.post("/admin/audit/verify", response_class=HTMLResponse)
 def audit_verify(
-    request: Request, session: SessionDep, principal: Auditor, problem: CsrfProblem
+    request: Request, session: SessionDep, principal: Auditor, _csrf: CsrfChecked
 ) -> HTMLResponse:
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     report = audit.verify(session)
     session.expire_all()  # verify detaches the rows it read
     return _audit_page(request, session, AuditQuery(), verify_report=report)
@@ -716,11 +696,9 @@ _EXPORT_TYPES = {
 
 @router.post("/admin/audit/export")
 async def audit_export(
-    request: Request, session: SessionDep, principal: Auditor, problem: CsrfProblem
+    request: Request, session: SessionDep, principal: Auditor, _csrf: CsrfChecked
 ) -> Response:
     """The filtered rows as .xlsx or .csv; the export itself is audited."""
-    if problem:
-        return error_page(request, status_code=403, title="请求被拒绝", message=problem)
     form = await request.form()
     fields = {k: str(form.get(k) or "") for k in AuditQuery.__dataclass_fields__}
     wanted = _audit_query(**fields)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.cases import config, service
 from yuqing.cases.models import Case
 from yuqing.cases.schemas import CaseError, CaseNotFound, CasePermissionError, TimerView

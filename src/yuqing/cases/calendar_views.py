@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.cases import calendar, calendar_service, schedule
 from yuqing.cases.schemas import CaseError, CasePermissionError
 from yuqing.core.database import SessionDep
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import refused, render
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.templating import refused, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -79,14 +79,11 @@ def _edit(
     request: Request,
     session: Session,
     principal: Principal,
-    problem: str | None,
     action: Any,
     *,
     year: int | None,
 ) -> Response:
     """Run one edit: commit and go back to the year with what changed, or say why not."""
-    if problem:
-        return refused(request, problem)
     try:
         notice = action()
     except CasePermissionError as error:
@@ -117,7 +114,7 @@ def _moved(count: int) -> str:
 def add_day(
     request: Request,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     principal: Manager,
     day: Annotated[str, Form(max_length=20)] = "",
     kind: Annotated[str, Form(max_length=4)] = schedule.OFF,
@@ -132,14 +129,14 @@ def add_day(
         )
         return f"已将 {found.isoformat()} 设为“{kind}”"
 
-    return _edit(request, session, principal, problem, action, year=_year_of(day))
+    return _edit(request, session, principal, action, year=_year_of(day))
 
 
 @router.post(f"{PAGE}/days/delete", response_class=HTMLResponse)
 def remove_day(
     request: Request,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     principal: Manager,
     day: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
@@ -148,14 +145,14 @@ def remove_day(
         calendar_service.remove_day(session, by=principal, day=found)
         return f"已删除 {found.isoformat()}"
 
-    return _edit(request, session, principal, problem, action, year=_year_of(day))
+    return _edit(request, session, principal, action, year=_year_of(day))
 
 
 @router.post(f"{PAGE}/years/delete", response_class=HTMLResponse)
 def remove_year(
     request: Request,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     principal: Manager,
     year: Annotated[int, Form(ge=schedule.FIRST_YEAR, le=schedule.LAST_YEAR)],
 ) -> Response:
@@ -163,14 +160,14 @@ def remove_year(
         calendar_service.remove_year(session, by=principal, year=year)
         return f"已删除 {year} 年的全部安排，该年时限将按周一至周五计算"
 
-    return _edit(request, session, principal, problem, action, year=year)
+    return _edit(request, session, principal, action, year=year)
 
 
 @router.post(f"{PAGE}/import", response_class=HTMLResponse)
 async def import_file(
     request: Request,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     principal: Manager,
     file: Annotated[UploadFile | None, File()] = None,
     text: Annotated[str, Form(max_length=schedule.MAX_BYTES)] = "",
@@ -188,20 +185,18 @@ async def import_file(
         )
 
     year = _first_year(data)
-    return _edit(request, session, principal, problem, action, year=year)
+    return _edit(request, session, principal, action, year=year)
 
 
 @router.post(f"{PAGE}/seed", response_class=HTMLResponse)
-def seed(
-    request: Request, session: SessionDep, problem: CsrfProblem, principal: Manager
-) -> Response:
+def seed(request: Request, session: SessionDep, _csrf: CsrfChecked, principal: Manager) -> Response:
     def action() -> str:
         years = calendar_service.seed_from_package(session, by=principal)
         if not years:
             return f"{schedule.package_version()} 没有工作日历缺少的年份"
         return f"已从 {schedule.package_version()} 补充 {'、'.join(str(y) for y in years)} 年"
 
-    return _edit(request, session, principal, problem, action, year=None)
+    return _edit(request, session, principal, action, year=None)
 
 
 def _year_of(value: str) -> int | None:

@@ -16,7 +16,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.cases import service
 from yuqing.cases.models import Case
 from yuqing.core import audit

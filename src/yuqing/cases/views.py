@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.cases import calendar_service, config, excel, service
 from yuqing.cases.models import Case
 from yuqing.cases.schemas import BoardRow, CaseError, CaseNotFound, CasePermissionError
@@ -29,8 +29,8 @@ from yuqing.events.models import Event
 from yuqing.mentions.models import Mention
 from yuqing.org import service as org
 from yuqing.org.models import Person, Unit
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import error_page, refused, render
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.templating import error_page, refused, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -193,14 +193,12 @@ def new_page(request: Request, principal: Reporter) -> HTMLResponse:
 def report_case(
     request: Request,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     principal: Reporter,
     title: Annotated[str, Form(max_length=300)] = "",
     link: Annotated[str, Form(max_length=2000)] = "",
     summary: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     form = {"title": title, "link": link, "summary": summary}
     link = link.strip()
     if link and not link.lower().startswith(("http://", "https://")):
@@ -241,10 +239,8 @@ def _opened(request: Request, session: Session, principal: Principal, opener: An
 
 @router.post("/mentions/{mention_id}/case", response_class=HTMLResponse)
 def open_from_mention(
-    request: Request, mention_id: int, session: SessionDep, problem: CsrfProblem, p: Reporter
+    request: Request, mention_id: int, session: SessionDep, _csrf: CsrfChecked, p: Reporter
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     return _opened(
         request,
         session,
@@ -255,10 +251,8 @@ def open_from_mention(
 
 @router.post("/events/{event_id}/case", response_class=HTMLResponse)
 def open_from_event(
-    request: Request, event_id: int, session: SessionDep, problem: CsrfProblem, p: Reporter
+    request: Request, event_id: int, session: SessionDep, _csrf: CsrfChecked, p: Reporter
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     return _opened(
         request,
         session,
@@ -269,10 +263,8 @@ def open_from_event(
 
 @router.post("/alerts/{alert_id}/case", response_class=HTMLResponse)
 def open_from_alert(
-    request: Request, alert_id: int, session: SessionDep, problem: CsrfProblem, p: Reporter
+    request: Request, alert_id: int, session: SessionDep, _csrf: CsrfChecked, p: Reporter
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     return _opened(
         request,
         session,
@@ -572,15 +564,12 @@ def _act(
     session: Session,
     principal: Principal,
     case_id: int,
-    problem: str | None,
     action: Any,
     notice: str,
     form: dict[str, str] | None = None,
 ) -> Response:
     """Run one action on a visible case: commit and go back to the page, or show why not
     (with the action's ``form`` fields kept)."""
-    if problem:
-        return refused(request, problem)
     try:
         case = service.get_case(session, principal=principal, case_id=case_id)
     except CaseNotFound:
@@ -608,7 +597,7 @@ def triage(
     request: Request,
     case_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Manager,
     grade: Annotated[str, Form(max_length=40)] = "",
     note: Text = "",
@@ -616,7 +605,7 @@ def triage(
     def run(case: Case) -> None:
         service.triage(session, principal=p, case=case, grade_key=grade, summary=note or None)
 
-    return _act(request, session, p, case_id, problem, run, "已研判定级")
+    return _act(request, session, p, case_id, run, "已研判定级")
 
 
 @router.post("/cases/{case_id}/assign", response_class=HTMLResponse)
@@ -624,7 +613,7 @@ def assign(
     request: Request,
     case_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Manager,
     unit_id: Annotated[str, Form(max_length=12)] = "",
     person_id: Annotated[str, Form(max_length=12)] = "",
@@ -642,17 +631,17 @@ def assign(
         service.assign(session, principal=p, case=case, unit_id=unit, person_id=person)
 
     form = {"unit_id": unit_id, "person_id": person_id, "note": note}
-    return _act(request, session, p, case_id, problem, run, "已下发", form)
+    return _act(request, session, p, case_id, run, "已下发", form)
 
 
 @router.post("/cases/{case_id}/start", response_class=HTMLResponse)
 def start(
-    request: Request, case_id: int, session: SessionDep, problem: CsrfProblem, p: Handler
+    request: Request, case_id: int, session: SessionDep, _csrf: CsrfChecked, p: Handler
 ) -> Response:
     def run(case: Case) -> None:
         service.start(session, principal=p, case=case)
 
-    return _act(request, session, p, case_id, problem, run, "已签收")
+    return _act(request, session, p, case_id, run, "已签收")
 
 
 @router.post("/cases/{case_id}/feedback", response_class=HTMLResponse)
@@ -660,7 +649,7 @@ def feedback(
     request: Request,
     case_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Handler,
     feedback_text: Text = "",
     response_text: Text = "",
@@ -677,7 +666,7 @@ def feedback(
             response_url=response_url or None,
         )
 
-    return _act(request, session, p, case_id, problem, run, "已反馈")
+    return _act(request, session, p, case_id, run, "已反馈")
 
 
 def _check_url(url: str) -> None:
@@ -690,7 +679,7 @@ def response(
     request: Request,
     case_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Handler,
     response_text: Text = "",
     response_url: Annotated[str, Form(max_length=2000)] = "",
@@ -707,7 +696,7 @@ def response(
             kind="info" if kind == "info" else "public",
         )
 
-    return _act(request, session, p, case_id, problem, run, "已登记回应")
+    return _act(request, session, p, case_id, run, "已登记回应")
 
 
 @router.post("/cases/{case_id}/accept", response_class=HTMLResponse)
@@ -715,14 +704,14 @@ def accept(
     request: Request,
     case_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Manager,
     note: Text = "",
 ) -> Response:
     def run(case: Case) -> None:
         service.accept(session, principal=p, case=case, note=note or None)
 
-    return _act(request, session, p, case_id, problem, run, "已审核通过")
+    return _act(request, session, p, case_id, run, "已审核通过")
 
 
 @router.post("/cases/{case_id}/return", response_class=HTMLResponse)
@@ -730,14 +719,14 @@ def return_for_more(
     request: Request,
     case_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Manager,
     reason: Text = "",
 ) -> Response:
     def run(case: Case) -> None:
         service.return_for_more(session, principal=p, case=case, reason=reason)
 
-    return _act(request, session, p, case_id, problem, run, "已退回补充")
+    return _act(request, session, p, case_id, run, "已退回补充")
 
 
 @router.post("/cases/{case_id}/close", response_class=HTMLResponse)
@@ -745,7 +734,7 @@ def close(
     request: Request,
     case_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Manager,
     lessons: Text = "",
     tags: Annotated[str, Form(max_length=500)] = "",
@@ -754,7 +743,7 @@ def close(
         words = tags.replace("，", " ").replace(",", " ").replace("、", " ")
         service.close(session, principal=p, case=case, lessons=lessons or None, tags=words)
 
-    return _act(request, session, p, case_id, problem, run, "已办结")
+    return _act(request, session, p, case_id, run, "已办结")
 
 
 @router.post("/cases/{case_id}/escalate", response_class=HTMLResponse)
@@ -762,14 +751,14 @@ def escalate(
     request: Request,
     case_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Handler,
     reason: Text = "",
 ) -> Response:
     def run(case: Case) -> None:
         service.escalate(session, principal=p, case=case, reason=reason)
 
-    return _act(request, session, p, case_id, problem, run, "已上报")
+    return _act(request, session, p, case_id, run, "已上报")
 
 
 @router.post("/cases/{case_id}/reopen", response_class=HTMLResponse)
@@ -777,14 +766,14 @@ def reopen(
     request: Request,
     case_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Manager,
     reason: Text = "",
 ) -> Response:
     def run(case: Case) -> None:
         service.reopen(session, principal=p, case=case, reason=reason)
 
-    return _act(request, session, p, case_id, problem, run, "已重新打开")
+    return _act(request, session, p, case_id, run, "已重新打开")
 
 
 @router.post("/cases/{case_id}/comment", response_class=HTMLResponse)
@@ -792,14 +781,14 @@ def comment(
     request: Request,
     case_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Reader,
     text: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     def run(case: Case) -> None:
         service.comment(session, principal=p, case=case, text=text)
 
-    return _act(request, session, p, case_id, problem, run, "已添加备注")
+    return _act(request, session, p, case_id, run, "已添加备注")
 
 
 def _ids(text: str) -> list[int]:
@@ -815,7 +804,7 @@ def attach(
     request: Request,
     case_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Handler,
     mention_ids: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
@@ -825,7 +814,7 @@ def attach(
             raise CaseError("ids", "请填写要关联的信息编号")
         service.attach_mentions(session, principal=p, case=case, mention_ids=ids)
 
-    return _act(request, session, p, case_id, problem, run, "已关联")
+    return _act(request, session, p, case_id, run, "已关联")
 
 
 @router.post("/cases/{case_id}/mentions/{mention_id}/detach", response_class=HTMLResponse)
@@ -834,10 +823,10 @@ def detach(
     case_id: int,
     mention_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     p: Handler,
 ) -> Response:
     def run(case: Case) -> None:
         service.detach_mentions(session, principal=p, case=case, mention_ids=[mention_id])
 
-    return _act(request, session, p, case_id, problem, run, "已取消关联")
+    return _act(request, session, p, case_id, run, "已取消关联")

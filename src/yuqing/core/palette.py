@@ -6,12 +6,13 @@ and a test holds the two together, so a report never shows 负面 in another red
 
 from __future__ import annotations
 
+from yuqing.core.labels import SENTIMENT_BY_LABEL
+
 SENTIMENT_COLORS: dict[str, str] = {
     "negative": "#b42318",  # 负面: red
     "positive": "#177245",  # 正面: green
     "neutral": "#4b5563",  # 中性: grey
 }
-SENTIMENT_BY_LABEL: dict[str, str] = {"负面": "negative", "正面": "positive", "中性": "neutral"}
 
 
 def sentiment_color(label: str) -> str | None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.alerts.config import LEVEL_LABELS
 from yuqing.alerts.models import Alert
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.cases import service as cases
 from yuqing.core.timeutil import local_zone, to_local, utcnow
 from yuqing.dashboard import flows

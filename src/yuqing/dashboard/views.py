@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import HTMLResponse
 
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
 from yuqing.dashboard import service
-from yuqing.web.templating import STATIC_DIR, render
+from yuqing.pagekit.templating import STATIC_DIR, render
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(require("mentions.read"))]

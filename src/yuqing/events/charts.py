@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from yuqing.core.labels import SENTIMENT_LABELS, UNSCORED_LABEL
 from yuqing.core.timeutil import format_local
 from yuqing.events import service
 from yuqing.events.models import Event, EventMember, EventSource
@@ -24,7 +25,7 @@ from yuqing.sources.models import Source
 TREE_LIMIT = 150
 """Posts drawn in the repost tree; the page says how many more there are."""
 TOP_SOURCES = 10
-SENTIMENTS = {"positive": "正面", "neutral": "中性", "negative": "负面", "": "未判定"}
+SENTIMENTS = {**SENTIMENT_LABELS, "": UNSCORED_LABEL}
 HOUR_LABEL = "%m-%d %H:00"
 
 

@@ -9,12 +9,13 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
+from yuqing.core import labels
 from yuqing.core.database import SessionDep
 from yuqing.events import charts, service
 from yuqing.events.models import Event
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import STATIC_DIR, error_page, render
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.templating import STATIC_DIR, render
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1/events", tags=["事件 events"])
@@ -24,7 +25,7 @@ CanRead = Depends(require("mentions.read"))
 CanManage = Annotated[Principal, Depends(require("mentions.label"))]
 PAGE_SIZE = 20
 MAX_PAGE = 500
-SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负面", "unscored": "未判定"}
+SENTIMENT_LABELS = {**labels.SENTIMENT_LABELS, "unscored": labels.UNSCORED_LABEL}
 
 
 def _event_or_404(event_id: int, session: SessionDep) -> Event:
@@ -135,12 +136,10 @@ def merge_form(
     session: SessionDep,
     principal: CanManage,  # before the event: a refused or signed-out client learns no ids
     event: CurrentEvent,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     others: Annotated[str, Form()] = "",
 ) -> Response:
     """Merge the listed events (ids separated by spaces or commas) into this one."""
-    if problem:
-        return error_page(request, status_code=403, title="无法提交", message=problem)
     ids, bad = _ids(others)
     if bad:
         return _detail(
@@ -167,12 +166,10 @@ def split_form(
     session: SessionDep,
     principal: CanManage,  # before the event: a refused or signed-out client learns no ids
     event: CurrentEvent,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     mention_ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
     """Move the ticked mentions into a new event."""
-    if problem:
-        return error_page(request, status_code=403, title="无法提交", message=problem)
     try:
         created = service.split(
             session, event=event, mention_ids=mention_ids or [], actor=principal.actor

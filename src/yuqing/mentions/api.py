@@ -20,7 +20,7 @@ from starlette.background import BackgroundTask
 
 from yuqing.auth import service as auth
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.database import get_session, session_scope
 from yuqing.core.settings import get_settings
 from yuqing.mentions import search as search_service

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.core import audit
 from yuqing.core.audit import Actor
+from yuqing.core.labels import SENTIMENT_LABELS
 from yuqing.core.timeutil import format_local, utcnow
 from yuqing.core.xlsx import neutralise
 from yuqing.mentions import platforms, service
@@ -24,7 +25,6 @@ from yuqing.mentions.models import Mention
 from yuqing.sources import service as sources_service
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-SENTIMENTS = {"positive": "正面", "neutral": "中性", "negative": "负面"}
 COLUMNS = (
     ("序号", 6),
     ("标题", 40),
@@ -84,7 +84,7 @@ def _row(mention: Mention, number: int, source_name: str) -> list[object]:
         source_name,
         format_local(mention.published_at),
         mention.url or "",
-        SENTIMENTS.get(mention.sentiment or "", ""),
+        SENTIMENT_LABELS.get(mention.sentiment or "", ""),
         mention.risk_score,
         mention.reposts,
         mention.comments,

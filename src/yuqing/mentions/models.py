@@ -58,7 +58,7 @@ class Mention(Base):
         Index("ix_mention_stream_risk", "status", "near_group_id", "risk_score", "published_at"),
         Index("ix_mention_stream_heat", "status", "near_group_id", "heat", "published_at"),
         Index("ix_mention_stream_platform", "status", "near_group_id", "platform", "published_at"),
-        # The analysis page (mentions/insights.py) counts a range by time step, sentiment,
+        # The analysis page (analysis/insights.py) counts a range by time step, sentiment,
         # platform and source from this index alone, without reading the rows.
         Index(
             "ix_mention_stream_facets",

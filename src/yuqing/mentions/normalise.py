@@ -7,8 +7,8 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from yuqing.core import search_form
 from yuqing.core.text import strip_controls
-from yuqing.schemes import text as scheme_text
 
 # Query parameters that only track a click; dropping them makes one article one URL.
 TRACKING_PARAMS = frozenset(
@@ -208,7 +208,7 @@ def to_simplified(text: str) -> str:
     """
     if not text:
         return text
-    return scheme_text.simplified(text)
+    return search_form.simplified(text)
 
 
 def detect_language(text: str, *, simplified: str | None = None) -> str:

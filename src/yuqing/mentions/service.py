@@ -808,7 +808,7 @@ def listed_select(
 ) -> SelectT:
     """``query`` (a select from ``mention``) narrowed to the listed mentions the stream's
     filters name: the one definition of what the stream lists, which its analysis pages
-    (mentions/insights.py) aggregate."""
+    (analysis/insights.py) aggregate."""
     query = query.where(Mention.status == "new")
     if analysis is not None:
         query = query.where(*search.analysis_where(analysis))

@@ -17,22 +17,23 @@ from yuqing.analysis import places
 from yuqing.analysis import service as analysis_service
 from yuqing.analysis.risk import RiskScore
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.cases import calendar_service
 from yuqing.cases import service as cases_service
 from yuqing.cases.schemas import CaseError, CasePermissionError
 from yuqing.core.database import SessionDep
+from yuqing.core.labels import SENTIMENT_LABELS, SOURCE_KINDS
 from yuqing.core.timeutil import format_local, local_zone, to_utc_naive, utcnow
 from yuqing.dashboard import service as dashboard
 from yuqing.mentions import excel, marks, neardup, platforms, service
 from yuqing.mentions import search as mention_search
 from yuqing.mentions.models import Mention, MentionPlace
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.templating import error_page, query_url, refused, render
+from yuqing.pagekit.templating import paragraphs as _paragraphs
 from yuqing.schemes import service as schemes_service
 from yuqing.sources import service as sources_service
-from yuqing.sources.models import SOURCE_KINDS, Source
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import error_page, query_url, refused, render
-from yuqing.web.templating import paragraphs as _paragraphs
+from yuqing.sources.models import Source
 
 # Every page here only reads mentions.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require("mentions.read"))])
@@ -41,7 +42,6 @@ PAGE_SIZE = 20
 MAX_PAGE = 500
 
 
-SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负面"}
 TIME_RANGES = {"today": "今天", "24h": "24小时", "7d": "7天", "custom": "自定义"}
 SORT_LABELS = {"time": "最新", "risk": "风险最高", "heat": "热度最高"}
 MARK_LABELS = {"unread": "未读", "important": "重要"}
@@ -499,12 +499,10 @@ def toggle_important(
     request: Request,
     session: SessionDep,
     mention_id: int,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     next_url: Annotated[str | None, Form(alias="next", max_length=2000)] = None,
 ) -> Response:
     """Flip the account's 重要 mark on one mention; an HTMX request gets the button back."""
-    if problem:
-        return refused(request, problem)
     user_id = _person(request).user_id
     important = marks.toggle_important(session, user_id=user_id, mention_id=mention_id)
     if important is None:
@@ -521,14 +519,12 @@ def toggle_important(
 def batch_marks(
     request: Request,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     action: Annotated[str, Form(max_length=20)] = "",
     mention_ids: MarkIds = None,
     next_url: Annotated[str | None, Form(alias="next", max_length=2000)] = None,
 ) -> Response:
     """Mark the selected mentions 已读, 重要 or not 重要 for this account."""
-    if problem:
-        return refused(request, problem)
     ids = _ids(mention_ids or [])
     if action not in BATCH_ACTIONS or not ids:
         return _nothing_selected(request)
@@ -549,12 +545,10 @@ def batch_marks(
     dependencies=[Depends(require("cases.report"))],
 )
 def batch_case(
-    request: Request, session: SessionDep, problem: CsrfProblem, mention_ids: MarkIds = None
+    request: Request, session: SessionDep, _csrf: CsrfChecked, mention_ids: MarkIds = None
 ) -> Response:
     """Open one case (开启处置) from the selected mentions: the first one's title and link, all
     of them linked; the same first mention again returns its case."""
-    if problem:
-        return refused(request, problem)
     ids = _ids(mention_ids or [])
     if not ids:
         return _nothing_selected(request)
@@ -579,11 +573,9 @@ def batch_case(
 
 @router.post("/mentions/batch/export")
 def batch_export(
-    request: Request, session: SessionDep, problem: CsrfProblem, mention_ids: MarkIds = None
+    request: Request, session: SessionDep, _csrf: CsrfChecked, mention_ids: MarkIds = None
 ) -> Response:
     """The selected mentions as an .xlsx file (audited)."""
-    if problem:
-        return refused(request, problem)
     ids = _ids(mention_ids or [])
     if not ids:
         return _nothing_selected(request)

@@ -10,15 +10,15 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import SignedIn, require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
 from yuqing.notify import service
 from yuqing.notify.channels import CHANNEL_KINDS
 from yuqing.notify.models import Channel, Notification
 from yuqing.notify.service import DeliveryView
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.templating import error_page, render
 from yuqing.system.service import public_url
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import error_page, refused, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,10 +82,8 @@ def inbox_item(
 
 @router.post("/inbox/read-all", response_class=HTMLResponse)
 def read_all(
-    request: Request, session: SessionDep, principal: SignedIn, problem: CsrfProblem
+    request: Request, session: SessionDep, principal: SignedIn, _csrf: CsrfChecked
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     service.mark_all_read(session, user_id=principal.user_id)
     session.commit()
     return RedirectResponse("/inbox", status_code=303)
@@ -145,14 +143,12 @@ def add_channel(
     request: Request,
     session: SessionDep,
     principal: Manager,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     kind: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
     url: Annotated[str, Form()] = "",
     secret: Annotated[str, Form()] = "",
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     try:
         channel = service.create_channel(
             session, kind=kind, name=name, url=url, secret=secret, actor=principal.actor
@@ -182,11 +178,9 @@ def test_channel(
     request: Request,
     session: SessionDep,
     principal: Manager,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     channel_id: int,
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     channel = _channel_or_404(request, session, channel_id)
     if not isinstance(channel, Channel):
         return channel
@@ -205,12 +199,10 @@ def toggle_channel(
     request: Request,
     session: SessionDep,
     principal: Manager,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     channel_id: int,
     enabled: Annotated[str, Form()] = "",
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     channel = _channel_or_404(request, session, channel_id)
     if not isinstance(channel, Channel):
         return channel

@@ -16,7 +16,7 @@ EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 
 
 class Viewer(Protocol):
-    """Who asks the organisation services: ``auth.service.Principal`` fits (org sits below
+    """Who asks the organisation services: ``auth.schemas.Principal`` fits (org sits below
     auth, so it names the shape, not the class)."""
 
     @property

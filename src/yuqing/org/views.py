@@ -14,13 +14,13 @@ from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
 from yuqing.org import excel, service
 from yuqing.org.models import Person, Unit
 from yuqing.org.schemas import PersonIn, RosterImport, UnitIn
-from yuqing.web.csrf import CsrfProblem, csrf_problem
-from yuqing.web.templating import error_page, refused, render
+from yuqing.pagekit.csrf import CsrfChecked, check_csrf
+from yuqing.pagekit.templating import error_page, refused, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -93,15 +93,13 @@ def _tree(
 def create_unit(
     request: Request,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     principal: Manager,
     name: Annotated[str, Form(max_length=200)] = "",
     parent_id: Annotated[str, Form(max_length=20)] = "",
     kind_id: Annotated[str, Form(max_length=20)] = "",
     student_count: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     try:
         unit_in = UnitIn(
             name=name,
@@ -177,7 +175,7 @@ def edit_unit(
     request: Request,
     unit_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     principal: Manager,
     name: Annotated[str, Form(max_length=200)] = "",
     parent_id: Annotated[str, Form(max_length=20)] = "",
@@ -186,8 +184,6 @@ def edit_unit(
     contact_person_id: Annotated[str, Form(max_length=20)] = "",
     student_count: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     try:
         unit = service.visible_unit(session, viewer=principal, unit_id=unit_id)
     except service.OrgAccessError:
@@ -330,12 +326,10 @@ def person_page(
 def create_person(
     request: Request,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     principal: Manager,
     form: Annotated[PersonForm, Depends()],
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     return _save(request, session, principal, person=None, form=form)
 
 
@@ -344,12 +338,10 @@ def edit_person(
     request: Request,
     person_id: int,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     principal: Manager,
     form: Annotated[PersonForm, Depends()],
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     try:
         person = service.visible_person(session, viewer=principal, person_id=person_id)
     except service.OrgAccessError:
@@ -439,14 +431,12 @@ def save_lookup(
     request: Request,
     what: str,
     session: SessionDep,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     principal: Manager,
     name: Annotated[str, Form(max_length=200)] = "",
     item_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Rename (``item_id`` given) or add a duty role (``what=roles``) or unit kind (``kinds``)."""
-    if problem:
-        return refused(request, problem)
     if what not in ("roles", "kinds"):
         return _not_found(request)
     target = _int_or_none(item_id)
@@ -550,9 +540,7 @@ async def import_roster(request: Request, session: SessionDep, principal: Manage
     if body is None:
         message = f"文件超过 {excel.cap_bytes() // 1024 // 1024} MB，已拒绝，未读取其内容。"
         return _import(request, error=message, status_code=413)
-    problem = await csrf_problem(request)
-    if problem:
-        return refused(request, problem)
+    await check_csrf(request)
     form = await request.form(max_files=1, max_fields=10)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from yuqing.auth.service import Principal, permission_label
+from yuqing.auth.schemas import Principal
+from yuqing.auth.service import permission_label
 from yuqing.cases.service import publicity_recipients
 from yuqing.core.timeutil import local_zone
 from yuqing.notify import service as notify

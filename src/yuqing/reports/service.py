@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.cases import service as cases
 from yuqing.cases.excel import HIDDEN_UNIT
 from yuqing.cases.models import Case, CaseEvent
 from yuqing.cases.schemas import BoardRow
+from yuqing.core.labels import SENTIMENT_LABELS
 from yuqing.core.palette import SENTIMENT_COLORS
 from yuqing.core.timeutil import format_local, local_zone, utcnow
 from yuqing.events.models import Event, EventMember
@@ -38,7 +39,6 @@ from yuqing.reports.schemas import (
 )
 from yuqing.sources.models import Source
 
-SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负面"}
 # The reader of the institution's report (the office, leaders, the scheduled daily): it
 # reads every unit's cases.
 REPORTER = Principal(

@@ -18,19 +18,20 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import Forbidden, require
-from yuqing.auth.service import Principal, permission_label
+from yuqing.auth.schemas import Principal
+from yuqing.auth.service import permission_label
 from yuqing.core import audit
 from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import to_local, utcnow
 from yuqing.events.models import Event
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.templating import error_page, render
 from yuqing.reports import flows, service
 from yuqing.reports.cli import Format
 from yuqing.reports.cli import render as render_file
 from yuqing.reports.html import to_html
 from yuqing.reports.models import Report, ReportVersion
 from yuqing.reports.schemas import KIND_LABELS, ReportAccessError, ReportContent, ReportError
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import error_page, render
 
 router = APIRouter(include_in_schema=False)
 CanRead = Annotated[Principal, Depends(require("mentions.read"))]
@@ -127,13 +128,11 @@ def generate_form(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     kind: Annotated[str, Form(max_length=10)] = "daily",
     day: Annotated[str, Form(alias="date", max_length=10)] = "",
 ) -> Response:
     """Make (or make again, as a new version) the daily, weekly or monthly report of a day."""
-    if problem:
-        return error_page(request, status_code=403, title="无法提交", message=problem)
     try:
         wanted = date.fromisoformat(day) if day else default_day(kind, _today())
     except ValueError:
@@ -157,11 +156,9 @@ def event_report_form(
     session: SessionDep,
     principal: CanManage,  # before the event: a refused client learns no ids
     event_id: int,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
 ) -> Response:
     """Make the special report (专报) of an event, or its next version, and open it."""
-    if problem:
-        return error_page(request, status_code=403, title="无法提交", message=problem)
     if session.get(Event, event_id) is None:
         return error_page(
             request, status_code=404, title="找不到事件", message=f"没有 ID 为 {event_id} 的事件"
@@ -248,14 +245,12 @@ def edit_form(
     session: SessionDep,
     principal: CanManage,
     report: CurrentReport,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     section: Annotated[int, Form(ge=0, le=100)],
     paragraph: Annotated[int, Form(ge=0, le=1000)],
     text: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
     """An editor's change of one editable paragraph: a new version; the sent one stays."""
-    if problem:
-        return error_page(request, status_code=403, title="无法提交", message=problem)
     refusal = _edit_refusal(session, report, section, paragraph, text)
     if refusal:
         return _detail(request, session, report, problem=refusal, status_code=422)
@@ -292,11 +287,9 @@ def sent_form(
     session: SessionDep,
     principal: CanManage,
     report: CurrentReport,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
 ) -> Response:
     """Mark the current version as the one sent out."""
-    if problem:
-        return error_page(request, status_code=403, title="无法提交", message=problem)
     version = flows.mark_sent(session, report=report, now=utcnow())
     _record(session, principal, "update", report, f"标记第 {version.number} 版为已发送")
     session.commit()

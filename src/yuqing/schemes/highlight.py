@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from yuqing.schemes.text import _t2s
+from yuqing.core.search_form import t2s
 
 
 def _lookup_form(text: str) -> str:
@@ -12,7 +12,7 @@ def _lookup_form(text: str) -> str:
     lowered = text.lower()
     if lowered.isascii():
         return lowered
-    converted = str(_t2s().convert(lowered))
+    converted = str(t2s().convert(lowered))
     return converted if len(converted) == len(text) else lowered
 
 

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import ahocorasick_rs
 
+from yuqing.core.search_form import search_form, warm_up
 from yuqing.schemes.query import And, Meta, Near, Node, Not, Or, Term, needs_keyword, terms
-from yuqing.schemes.text import search_form, warm_up
 
 SCOPES = ("both", "title", "text")
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")

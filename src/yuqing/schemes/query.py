@@ -16,7 +16,7 @@ from itertools import pairwise
 from luqum.exceptions import IllegalCharacterError
 from luqum.parser import lexer as luqum_lexer
 
-from yuqing.schemes.text import search_form
+from yuqing.core.search_form import search_form
 
 TEXT_FIELDS = ("title", "text")
 # No author field: a scheme on one author's name is a watch-list of one person, which Yuqing

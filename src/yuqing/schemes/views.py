@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.templating import render
 from yuqing.schemes import flows, service
 from yuqing.schemes.highlight import highlight
 from yuqing.schemes.models import Scheme
@@ -29,8 +31,6 @@ from yuqing.schemes.schemas import (
     SchemeOut,
     check_query,
 )
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import error_page, render
 
 router = APIRouter()
 CanRead = Annotated[Principal, Depends(require("schemes.read"))]
@@ -196,7 +196,7 @@ def create_scheme_form(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     name: WordForm = "",
     group: WordForm = "",
     mode: WordForm = "simple",
@@ -209,8 +209,6 @@ def create_scheme_form(
     event_words: WordForm = "",
     exclude_words: WordForm = "",
 ) -> Response:
-    if problem:
-        return error_page(request, status_code=403, title="请求已拒绝", message=problem)
     words = {
         "subject_words": subject_words,
         "region_words": region_words,
@@ -238,7 +236,7 @@ def update_scheme_form(
     session: SessionDep,
     principal: CanManage,
     scheme: CurrentScheme,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     name: WordForm = "",
     group: WordForm = "",
     mode: WordForm = "simple",
@@ -251,8 +249,6 @@ def update_scheme_form(
     event_words: WordForm = "",
     exclude_words: WordForm = "",
 ) -> Response:
-    if problem:
-        return error_page(request, status_code=403, title="请求已拒绝", message=problem)
     words = {
         "subject_words": subject_words,
         "region_words": region_words,
@@ -270,11 +266,9 @@ def toggle_scheme(
     session: SessionDep,
     principal: CanManage,
     scheme: CurrentScheme,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     enabled: WordForm = "",
 ) -> Response:
-    if problem:
-        return error_page(request, status_code=403, title="请求已拒绝", message=problem)
     try:
         service.set_enabled(session, scheme=scheme, enabled=enabled == "1", actor=principal.actor)
     except SchemeSyntaxError as error:
@@ -291,10 +285,8 @@ def delete_scheme(
     session: SessionDep,
     principal: CanManage,
     scheme: CurrentScheme,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
 ) -> Response:
-    if problem:
-        return error_page(request, status_code=403, title="请求已拒绝", message=problem)
     name = scheme.name
     service.remove(session, scheme=scheme, actor=principal.actor)
     session.commit()
@@ -347,9 +339,7 @@ def scheme_page(
     include_in_schema=False,
     dependencies=[Depends(require("schemes.manage"))],
 )
-def start_backfill(request: Request, scheme: CurrentScheme, problem: CsrfProblem) -> Response:
-    if problem:
-        return error_page(request, status_code=403, title="请求已拒绝", message=problem)
+def start_backfill(request: Request, scheme: CurrentScheme, _csrf: CsrfChecked) -> Response:
     job = flows.start_backfill(scheme.id)
     if request.headers.get("hx-request"):
         return render(request, "schemes/_backfill.html", {"job": job, "scheme": scheme})

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from yuqing.core.database import Base
 from yuqing.core.timeutil import utcnow
 
-SOURCE_KINDS = ("rss", "page", "list", "import", "push")
 """rss covers RSS 0.9x/1.0/2.0, Atom and JSON Feed; page is one article; list is a list page
 whose links are followed one level; import and push receive items instead of fetching them."""
 

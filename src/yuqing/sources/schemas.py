@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from yuqing.sources.models import SOURCE_KINDS
+from yuqing.core.labels import SOURCE_KINDS
 
 FETCHED_KINDS = ("rss", "page", "list")
 

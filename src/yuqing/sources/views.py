@@ -13,15 +13,15 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.templating import error_page, render
 from yuqing.sources import flows, jobs, service
 from yuqing.sources.health import Health, health_for_all, source_health
 from yuqing.sources.importers import ImportFileError
 from yuqing.sources.models import FetchRun, ImportJob, Source
 from yuqing.sources.schemas import FETCHED_KINDS, SourceIn
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import error_page, refused, render
 from yuqing.worker import pipeline
 
 router = APIRouter(include_in_schema=False)
@@ -122,15 +122,13 @@ def add_source(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     name: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "",
     url: Annotated[str, Form()] = "",
     interval: Annotated[str, Form()] = "15",
 ) -> Response:
     """Add a source from the form; problems come back on the form, in Chinese."""
-    if problem:
-        return refused(request, problem)
     form = {"name": name.strip(), "kind": kind, "url": url.strip(), "interval": interval.strip()}
     errors: dict[str, str] = {}
     try:
@@ -172,11 +170,9 @@ def remove_source(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     source_id: int,
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     source = _source_or_404(request, session, source_id)
     if not isinstance(source, Source):
         return source
@@ -221,12 +217,10 @@ def fetch_now(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     source_id: int,
 ) -> Response:
     """Fetch one source now; HTMX gets the result line, a plain form the whole page."""
-    if problem:
-        return refused(request, problem)
     source = _source_or_404(request, session, source_id)
     if not isinstance(source, Source):
         return source
@@ -308,7 +302,7 @@ def edit_source(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     source_id: int,
     name: Annotated[str, Form()] = "",
     url: Annotated[str, Form()] = "",
@@ -316,8 +310,6 @@ def edit_source(
     weight: Annotated[str, Form()] = "1",
 ) -> Response:
     """Save the edit form; problems come back on the form, in Chinese."""
-    if problem:
-        return refused(request, problem)
     source = _source_or_404(request, session, source_id)
     if not isinstance(source, Source):
         return source
@@ -359,11 +351,7 @@ def edit_source(
     return RedirectResponse(f"/sources/{source.id}?done=edited", status_code=303)
 
 
-def _set_enabled(
-    request: Request, session: Session, principal: Principal, problem: str | None, **what: Any
-) -> Response:
-    if problem:
-        return refused(request, problem)
+def _set_enabled(request: Request, session: Session, principal: Principal, **what: Any) -> Response:
     source = _source_or_404(request, session, what["source_id"])
     if not isinstance(source, Source):
         return source
@@ -381,13 +369,11 @@ def pause_source(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     source_id: int,
     back: Annotated[str, Form()] = "",
 ) -> Response:
-    return _set_enabled(
-        request, session, principal, problem, source_id=source_id, enabled=False, back=back
-    )
+    return _set_enabled(request, session, principal, source_id=source_id, enabled=False, back=back)
 
 
 @router.post("/sources/{source_id}/resume", response_class=HTMLResponse)
@@ -395,13 +381,11 @@ def resume_source(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     source_id: int,
     back: Annotated[str, Form()] = "",
 ) -> Response:
-    return _set_enabled(
-        request, session, principal, problem, source_id=source_id, enabled=True, back=back
-    )
+    return _set_enabled(request, session, principal, source_id=source_id, enabled=True, back=back)
 
 
 # Importing a file: upload → preview and mapping → progress → result
@@ -412,13 +396,11 @@ async def upload_file(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     source_id: int,
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Keep the file under the data dir and show its first rows with the columns to map."""
-    if problem:
-        return refused(request, problem)
     source = _source_or_404(request, session, source_id)
     if not isinstance(source, Source):
         return source
@@ -509,13 +491,11 @@ async def start_import(
     request: Request,
     session: SessionDep,
     principal: CanManage,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     source_id: int,
     job_id: int,
 ) -> Response:
     """Confirm the column mapping and store the rows in the background."""
-    if problem:
-        return refused(request, problem)
     found = _job_or_404(request, session, source_id, job_id)
     if not isinstance(found, tuple):
         return found

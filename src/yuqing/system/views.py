@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
+from yuqing.pagekit.csrf import CsrfChecked
+from yuqing.pagekit.templating import render
 from yuqing.system import service
-from yuqing.web.csrf import CsrfProblem
-from yuqing.web.templating import refused, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,11 +56,9 @@ def save_settings(
     request: Request,
     session: SessionDep,
     principal: Administrator,
-    problem: CsrfProblem,
+    _csrf: CsrfChecked,
     public_url: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    if problem:
-        return refused(request, problem)
     try:
         service.set_public_url(session, url=public_url, actor=principal.actor)
     except service.SettingError as error:

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from yuqing import __version__
 from yuqing.alerts import views as alerts_views
+from yuqing.analysis import insights_views
 from yuqing.analysis import views as analysis_views
 from yuqing.auth import views as auth_views
 from yuqing.auth.deps import Forbidden, LoginRequired, PasswordChangeRequired
@@ -21,10 +22,12 @@ from yuqing.core.audit import AuditKeyError
 from yuqing.dashboard import views as dashboard_views
 from yuqing.events import views as events_views
 from yuqing.mentions import api as mentions_api
-from yuqing.mentions import insights_views
 from yuqing.mentions import views as mentions_views
 from yuqing.notify import views as notify_views
 from yuqing.org import views as org_views
+from yuqing.pagekit.csrf import CsrfRefused
+from yuqing.pagekit.requests import wants_json
+from yuqing.pagekit.templating import error_page, refused
 from yuqing.reports import views as reports_views
 from yuqing.schemes import views as schemes_views
 from yuqing.sources import views as sources_views
@@ -34,7 +37,6 @@ from yuqing.web.cleaning import ControlCharacters
 from yuqing.web.errors import install_error_pages
 from yuqing.web.limits import BodyLimit, install_id_range_handlers
 from yuqing.web.security import SecurityHeaders
-from yuqing.web.templating import error_page
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -83,12 +85,6 @@ def create_app() -> FastAPI:
     return app
 
 
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
-        "accept", ""
-    )
-
-
 def _handle_audit_key_errors(app: FastAPI) -> None:
     """Without its audit key the desk writes nothing (docs/audit.md): a plain 503 that says
     so; the details (paths on the server) are for `yuqing audit verify`, not the browser."""
@@ -99,17 +95,18 @@ def _handle_audit_key_errors(app: FastAPI) -> None:
             "审计密钥缺失或与审计日志不符，工作台暂停写入。"
             "请联系系统管理员恢复原来的审计密钥，恢复后即可继续。"
         )
-        if _wants_json(request):
+        if wants_json(request):
             return JSONResponse({"detail": message}, status_code=503)
         return error_page(request, status_code=503, title="暂时无法保存", message=message)
 
 
 def _handle_access_errors(app: FastAPI) -> None:
-    """Signed-out browsers go to the sign-in page; API clients get 401/403 as JSON."""
+    """Signed-out browsers go to the sign-in page, forged or stale forms get the refusal
+    page; API clients get 401/403 as JSON."""
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, error: LoginRequired) -> Response:
-        if _wants_json(request):
+        if wants_json(request):
             return JSONResponse(
                 {"detail": "需要登录或有效的接口令牌"},
                 status_code=401,
@@ -123,13 +120,19 @@ def _handle_access_errors(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, error: Forbidden) -> Response:
-        if _wants_json(request):
+        if wants_json(request):
             return JSONResponse({"detail": error.message}, status_code=403)
         return error_page(request, status_code=403, title="没有权限", message=error.message)
 
+    @app.exception_handler(CsrfRefused)
+    async def csrf_refused(request: Request, error: CsrfRefused) -> Response:
+        if wants_json(request):
+            return JSONResponse({"detail": error.problem}, status_code=403)
+        return refused(request, error.problem)
+
     @app.exception_handler(PasswordChangeRequired)
     async def password_change(request: Request, error: PasswordChangeRequired) -> Response:
-        if _wants_json(request):
+        if wants_json(request):
             return JSONResponse({"detail": "请先在工作台修改初始密码"}, status_code=403)
         if request.headers.get("hx-request"):
             # A fragment (the inbox badge polling on the change page) is refused without a

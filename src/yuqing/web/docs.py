@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
-from yuqing.web.templating import STATIC_DIR, error_page, render
+from yuqing.pagekit.templating import STATIC_DIR, error_page, render
 
 router = APIRouter(include_in_schema=False)
 

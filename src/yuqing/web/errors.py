@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from yuqing.web.templating import error_page
+from yuqing.pagekit.requests import wants_json
+from yuqing.pagekit.templating import error_page
 
 TITLES = {
     400: "请求有误",
@@ -75,13 +76,6 @@ _NAMES = {
     "unit_id": "单位编号",
     "day": "日期",
 }
-
-
-def wants_json(request: Request) -> bool:
-    """API paths and clients that ask for JSON get JSON; browsers get a page."""
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
-        "accept", ""
-    )
 
 
 def problem_text(problem: dict[str, Any]) -> str:

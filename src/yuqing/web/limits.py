@@ -20,7 +20,8 @@ from sqlalchemy.exc import DataError, StatementError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from yuqing.core.settings import get_settings
-from yuqing.web.templating import error_page
+from yuqing.pagekit.requests import wants_json
+from yuqing.pagekit.templating import error_page
 
 MAX_ID = 2**63 - 1
 ID_MESSAGE = f"编号超出范围（最大 {MAX_ID}）：没有这样的记录。"
@@ -44,15 +45,6 @@ def body_cap(method: str, path: str) -> int:
     return settings.request_max_bytes
 
 
-def _wants_json(scope: Scope) -> bool:
-    if str(scope.get("path", "")).startswith("/api/"):
-        return True
-    return any(
-        name == b"accept" and b"application/json" in bytes(value)
-        for name, value in scope.get("headers", ())
-    )
-
-
 def too_large_message(cap: int) -> str:
     size = f"{cap // (1024 * 1024)} MB" if cap >= 1024 * 1024 else f"{cap // 1024} KB"
     return f"请求内容超过上限（{size}），已拒绝，未读取其余内容。"
@@ -60,7 +52,7 @@ def too_large_message(cap: int) -> str:
 
 def _refusal(request: Request, status: int, title: str, message: str) -> Response:
     """JSON for API clients, the desk's error page for browsers."""
-    if _wants_json(request.scope):
+    if wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
     return error_page(request, status_code=status, title=title, message=message)
 

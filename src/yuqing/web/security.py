@@ -11,10 +11,7 @@ a style attribute cannot run code; ``<style>`` elements are refused like scripts
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from yuqing.core.settings import get_settings
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -60,10 +57,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def cookie_secure(request: Request) -> bool:
-    """Whether a cookie set on this answer gets the Secure flag: always when
-    ``YUQING_SECURE_COOKIES`` is on (the desk sits behind a TLS proxy and sees plain
-    http), else when the request itself came over https."""
-    return bool(get_settings().secure_cookies) or request.url.scheme == "https"

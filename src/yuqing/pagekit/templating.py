@@ -13,21 +13,16 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
+from yuqing.core.labels import SENTIMENT_LABELS, SOURCE_KIND_LABELS
 from yuqing.core.timeutil import format_local
-from yuqing.web import csrf
+from yuqing.pagekit import csrf
 
-TEMPLATE_DIR = Path(__file__).parent / "templates"
-STATIC_DIR = Path(__file__).parent / "static"
+# Templates and static files stay beside the app assembly (yuqing/web), one folder a domain.
+_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+TEMPLATE_DIR = _WEB_DIR / "templates"
+STATIC_DIR = _WEB_DIR / "static"
 HTMX_FILE = STATIC_DIR / "vendor" / "htmx.min.js"
 
-KIND_LABELS = {
-    "rss": "订阅源",
-    "page": "单个网页",
-    "list": "列表页",
-    "import": "导入文件",
-    "push": "推送接口",
-}
-"""Short Chinese names of source kinds; the add-source form explains them at more length."""
 
 STATUS_LABELS = {"new": "已收录", "duplicate": "重复", "filtered": "已过滤", "failed": "失败"}
 
@@ -77,9 +72,10 @@ templates.env.filters["paragraphs"] = paragraphs
 templates.env.filters["pretty_json"] = pretty_json
 templates.env.filters["snippet"] = snippet
 templates.env.filters["minutes"] = minutes
-templates.env.filters["kind_label"] = lambda kind: KIND_LABELS.get(kind, kind)
+templates.env.filters["kind_label"] = lambda kind: SOURCE_KIND_LABELS.get(kind, kind)
 templates.env.filters["status_label"] = lambda status: STATUS_LABELS.get(status, status)
-templates.env.globals["KIND_LABELS"] = KIND_LABELS
+templates.env.globals["KIND_LABELS"] = SOURCE_KIND_LABELS
+templates.env.globals["SENTIMENT_LABELS"] = SENTIMENT_LABELS
 templates.env.globals["query_url"] = query_url
 
 

@@ -15,13 +15,13 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
-from yuqing.analysis import places
+from yuqing.analysis import insights, places
+from yuqing.analysis.insights import SENTIMENT_LABELS, Scope
 from yuqing.auth.deps import require
-from yuqing.auth.service import Principal
+from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import format_local, utcnow
-from yuqing.mentions import insights, platforms
-from yuqing.mentions.insights import SENTIMENT_LABELS, Scope
+from yuqing.mentions import platforms
 from yuqing.mentions.models import Mention
 from yuqing.mentions.views import (
     TIME_RANGES,
@@ -30,8 +30,8 @@ from yuqing.mentions.views import (
     _filter_choices,
     _time_range,
 )
+from yuqing.pagekit.templating import STATIC_DIR, query_url, render
 from yuqing.schemes.models import Scheme
-from yuqing.web.templating import STATIC_DIR, query_url, render
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(require("mentions.read"))]

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from yuqing.analysis import places
+from yuqing.core import labels
 from yuqing.core.timeutil import local_zone
 from yuqing.mentions import platforms, search, service
 from yuqing.mentions.models import Mention, MentionPlace
@@ -22,7 +23,7 @@ from yuqing.sources.models import Source
 HOUR_BUCKETS_UP_TO = timedelta(days=3)
 """Ranges up to three days are drawn by the hour, longer ones by the day."""
 SENTIMENTS = ("negative", "neutral", "positive", "")
-SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负面", "": "未判定"}
+SENTIMENT_LABELS = {**labels.SENTIMENT_LABELS, "": labels.UNSCORED_LABEL}
 TOP_SOURCES = 10
 TOP_PLACES = 34  # every province-level division
 TOP_ITEMS = 10

@@ -16,8 +16,8 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from tests.support import desk_client
+from yuqing.analysis import insights, insights_views
 from yuqing.core.timeutil import to_local, utcnow
-from yuqing.mentions import insights, insights_views
 from yuqing.mentions.models import Mention, MentionPlace
 from yuqing.mentions.service import ingest
 from yuqing.sources.models import Source

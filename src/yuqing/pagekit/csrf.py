@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request, Response
 
 from yuqing.core.settings import get_settings
-from yuqing.web.security import cookie_secure
+from yuqing.pagekit.requests import cookie_secure
 
 COOKIE = "yuqing_csrf"
 FIELD = "csrf_token"
@@ -115,8 +115,7 @@ def header_problem(request: Request) -> str | None:
 
 
 async def csrf_problem(request: Request) -> str | None:
-    """FastAPI dependency for POST routes: ``None`` when the request is genuine, otherwise
-    the reason (in Chinese) to refuse it."""
+    """``None`` when a form post is genuine, otherwise the reason (in Chinese) to refuse it."""
     problem = _origin_problem(request)
     if problem:
         return problem
@@ -133,5 +132,22 @@ async def csrf_problem(request: Request) -> str | None:
     return None
 
 
-CsrfProblem = Annotated[str | None, Depends(csrf_problem)]
-"""A POST route's CSRF verdict: ``None`` when genuine, else the reason to refuse it."""
+class CsrfRefused(Exception):
+    """A forged or stale form; the app answers it once, with the refusal page (403) or, for
+    a client that asks for JSON, ``{"detail": …}``."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+async def check_csrf(request: Request) -> None:
+    """FastAPI dependency for POST routes: returns when the request is genuine, raises
+    ``CsrfRefused`` with the reason otherwise."""
+    problem = await csrf_problem(request)
+    if problem:
+        raise CsrfRefused(problem)
+
+
+CsrfChecked = Annotated[None, Depends(check_csrf)]
+"""A POST route's parameter that refuses a forged or stale form before the route runs."""

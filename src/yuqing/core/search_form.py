@@ -25,7 +25,7 @@ PHRASE_ONLY_CHARS = "哩坏沈甦瞭藉衹覆"
 
 
 @lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
+def t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
@@ -41,7 +41,7 @@ def _traditional_chars() -> tuple[re.Pattern[str], frozenset[str]]:
     chars = "".join(chr(c) for low, high in _CJK_RANGES for c in range(low, high + 1))
     # One character a line: t2s maps most of them one to one, and the line structure
     # survives the rare one that it maps to two characters.
-    converted = str(_t2s().convert("\n".join(chars))).split("\n")
+    converted = str(t2s().convert("\n".join(chars))).split("\n")
     changed = {c for c, s in zip(chars, converted, strict=False) if s != c}
     changed.update(PHRASE_ONLY_CHARS)
     # A text holding none of these comes out of t2s unchanged; escaping keeps "-" literal.
@@ -63,7 +63,7 @@ def needs_simplifying(text: str) -> bool:
 def simplified(text: str) -> str:
     """``text`` through OpenCC t2s, skipping the converter when it would change nothing."""
     if needs_simplifying(text):
-        return str(_t2s().convert(text))
+        return str(t2s().convert(text))
     return text
 
 

@@ -9,9 +9,9 @@ import opencc
 import pytest
 
 from tests.support import need
+from yuqing.core.search_form import needs_simplifying, search_form, simplified, t2s
 from yuqing.schemes.matcher import MatchDoc, Matcher, SchemeSpec
 from yuqing.schemes.query import parse_query
-from yuqing.schemes.text import _t2s, needs_simplifying, search_form, simplified
 
 
 @pytest.mark.parametrize(
@@ -40,8 +40,8 @@ def test_scheme_matches_a_simplified_phrase_written_with_phrase_only_characters(
 def test_supplementary_plane_traditional_characters_are_converted() -> None:
     # U+29028 (Extension B) is Traditional; t2s maps it to another Extension-B character.
     text = "\U00029028"
-    assert str(_t2s().convert(text)) != text
-    assert needs_simplifying(text) and simplified(text) == str(_t2s().convert(text))
+    assert str(t2s().convert(text)) != text
+    assert needs_simplifying(text) and simplified(text) == str(t2s().convert(text))
 
 
 def _dictionary(name: str, folder: Path) -> list[str]:
@@ -61,5 +61,5 @@ def _dictionary(name: str, folder: Path) -> list[str]:
 def test_every_key_t2s_rewrites_is_caught(name: str, tmp_path: Path) -> None:
     keys = _dictionary(name, tmp_path)
     assert len(keys) > 100
-    missed = [k for k in keys if str(_t2s().convert(k)) != k and not needs_simplifying(k)]
+    missed = [k for k in keys if str(t2s().convert(k)) != k and not needs_simplifying(k)]
     assert missed == []
