@@ -14,7 +14,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
 from yuqing.core.database import SessionDep
-from yuqing.schemes import flows, service
+from yuqing.schemes import backfill as flows  # renamed from flows.py; alias kept for the merge
+from yuqing.schemes import service
 from yuqing.schemes.highlight import highlight
 from yuqing.schemes.models import Scheme
 from yuqing.schemes.query import SchemeSyntaxError

@@ -15,14 +15,15 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from yuqing.auth.deps import require
 from yuqing.auth.service import Principal
 from yuqing.core.database import SessionDep
-from yuqing.sources import flows, jobs, service
+from yuqing.sources import import_jobs as jobs
+from yuqing.sources import service
 from yuqing.sources.health import Health, health_for_all, source_health
 from yuqing.sources.importers import ImportFileError
 from yuqing.sources.models import FetchRun, ImportJob, Source
 from yuqing.sources.schemas import FETCHED_KINDS, SourceIn
 from yuqing.web.csrf import CsrfProblem
 from yuqing.web.templating import error_page, refused, render
-from yuqing.worker import pipeline
+from yuqing.worker import collect, pipeline
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -198,7 +199,7 @@ class FetchOutcome:
 def _fetch_outcome(session: Session, source: Source) -> FetchOutcome:
     """Fetch now and describe what happened, from the run the fetch recorded."""
     try:
-        run = flows.fetch_source(session, source, store=pipeline.process)
+        run = collect.fetch_source(session, source)
         session.commit()
     except Exception as error:  # shown to the user; the scheduler keeps its own record
         session.rollback()
