@@ -83,7 +83,11 @@ class Sentiment:
 
 class Schemes:
     """The monitoring schemes each row matches (after places and sentiment: a scheme may
-    filter on ``region:`` and ``sentiment:``); the matches stored once the ids exist."""
+    filter on ``region:`` and ``sentiment:``); the matches stored once the ids exist.
+
+    The compiled matcher is a process cache (``schemes.service.current_matcher``), checked
+    against the scheme table's signature at every batch and rebuilt from it: a worker that
+    starts cold matches as any other."""
 
     def before_insert(self, session: Session, batch: Batch) -> None:
         rows = batch.analysed_rows
