@@ -9,8 +9,7 @@ send every hit to a WeCom-style robot channel that points at a local recording H
 the notify worker runs in this process. For each hit item the figure is the time from the
 push request carrying it being sent to the robot server receiving its message: p50 and p95.
 
-The server's pipeline gets the alert stage appended (``alerts.flows.stage``) when
-``worker.pipeline`` does not call it yet, exactly as the pipeline composes stages.
+The server's pipeline runs the alert stage (``alerts.stage.Alerts``) last, as it always does.
 
 Baseline in the same run: the push request's round trip (ingest alone, no delivery). A
 second table gives the CPU cost per item of the alert stage when no rule fires.
@@ -52,25 +51,6 @@ DATA = Path(
 def serve(port: int) -> None:
     import uvicorn
 
-    from yuqing.alerts import flows
-    from yuqing.worker import pipeline
-
-    if "alerts" not in Path(pipeline.__file__).read_text(encoding="utf-8"):
-        analyse = pipeline.analyse
-
-        def with_alerts(session: Any, source: Any, rows: list[dict[str, Any]]) -> Any:
-            first = analyse(session, source, rows)
-            last = flows.stage(session, source, rows)
-
-            def finish(ids: list[int]) -> None:
-                if first is not None:
-                    first(ids)
-                if last is not None:
-                    last(ids)
-
-            return finish
-
-        pipeline.analyse = with_alerts
     from yuqing.web.app import create_app
 
     uvicorn.run(create_app(), host="127.0.0.1", port=port, log_level="warning")
@@ -222,25 +202,26 @@ def stage_cost(items: list[dict[str, Any]]) -> float:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from yuqing.alerts import flows
+    from yuqing.alerts.stage import Alerts
     from yuqing.core import database
+    from yuqing.mentions.batch import INSERTED_COLUMNS, Batch, Row, SourceRef
     from yuqing.mentions.models import Mention
     from yuqing.sources.models import Source
 
     with Session(database.get_engine()) as session:
         source = session.scalars(select(Source)).first()
         rows = [
-            {
-                "title": m.title,
-                "text": m.text,
-                "sentiment": m.sentiment,
-                "risk_score": m.risk_score,
-                "near_group_id": m.near_group_id,
-                "url": m.url,
-            }
-            for m in session.scalars(select(Mention).where(Mention.status == "new").limit(5000))
+            Row(index=i, id=m.id, **{c: getattr(m, c) for c in INSERTED_COLUMNS})
+            for i, m in enumerate(
+                session.scalars(select(Mention).where(Mention.status == "new").limit(5000))
+            )
         ]
-        ids = list(session.scalars(select(Mention.id).where(Mention.status == "new").limit(5000)))
+        ref = SourceRef.of(source)
+        stage = Alerts()
+
+        def batch_of(part: list[Row]) -> Batch:
+            return Batch(source=ref, collected_at=part[0].collected_at, new=part, analysed=True)
+
         # Rules that fire on nothing here: another scheme's hits and an unused word list.
         from yuqing.alerts import service
         from yuqing.alerts.schemas import RuleIn
@@ -251,14 +232,12 @@ def stage_cost(items: list[dict[str, Any]]) -> float:
         service.ensure_categories(session)
         service.create_rule(session, rule_in=RuleIn(name="敏感词", kind="sensitive_words"))
         session.flush()
-        flows.stage(session, source, rows[:10])  # warm the rule cache
+        stage.after_insert(session, batch_of(rows[:10]))  # warm the rule cache
         best = float("inf")
         for _ in range(3):
             started = time.process_time()
             for at in range(0, len(rows), 500):
-                finish = flows.stage(session, source, rows[at : at + 500])
-                if finish is not None:
-                    finish(ids[at : at + 500])
+                stage.after_insert(session, batch_of(rows[at : at + 500]))
             best = min(best, time.process_time() - started)
         session.rollback()
     return best / max(len(rows), 1) * 1e6

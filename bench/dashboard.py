@@ -19,7 +19,8 @@ from sqlalchemy import text
 
 from yuqing.core import database
 from yuqing.core.timeutil import utcnow
-from yuqing.dashboard import flows, views
+from yuqing.dashboard import stage as flows
+from yuqing.dashboard import views
 from yuqing.web.app import create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: accounts

@@ -39,10 +39,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yuqing.core import database
-from yuqing.mentions import neardup, search
-from yuqing.mentions import service as mentions
+from yuqing.mentions import neardup, search, store
+from yuqing.mentions.batch import Batch
 from yuqing.mentions.models import Mention
+from yuqing.mentions.stage import NearDuplicates
 from yuqing.sources.models import Source
+from yuqing.worker import pipeline
 
 TARGET_PRECISION = 0.98
 TARGET_RECALL = 0.95
@@ -156,29 +158,32 @@ def fresh_database(folder: str, name: str) -> tuple[Session, Source]:
 
 @dataclass
 class Timed:
+    """The near-duplicates stage, timed (both halves)."""
+
     seconds: float = 0.0
+    stage: NearDuplicates = field(default_factory=NearDuplicates)
 
-    def analyse(self, session: Session, source: Any, rows: list[dict[str, Any]]) -> Any:
+    def before_insert(self, session: Session, batch: Batch) -> None:
         started = time.perf_counter()
-        finish = neardup.stage(session, source, rows)
+        self.stage.before_insert(session, batch)
         self.seconds += time.perf_counter() - started
-        if finish is None:
-            return None
 
-        def timed_finish(ids: list[int]) -> None:
-            began = time.perf_counter()
-            finish(ids)
-            self.seconds += time.perf_counter() - began
-
-        return timed_finish
+    def after_insert(self, session: Session, batch: Batch) -> None:
+        started = time.perf_counter()
+        self.stage.after_insert(session, batch)
+        self.seconds += time.perf_counter() - started
 
 
 def replay(
-    session: Session, source: Source, items: list[dict[str, Any]], batch: int, analyse: Any
+    session: Session, source: Source, items: list[dict[str, Any]], batch: int, timed: Any
 ) -> float:
     started = time.perf_counter()
     for start in range(0, len(items), batch):
-        mentions.ingest(session, source=source, items=items[start : start + batch], analyse=analyse)
+        part = items[start : start + batch]
+        if timed is None:
+            store.ingest(session, source=source, items=part)
+        else:
+            pipeline.process(session, source=source, items=part, stages=(timed,))
         session.commit()
     return time.perf_counter() - started
 
@@ -353,7 +358,7 @@ def main() -> None:
         session.close()
         session, source = fresh_database(folder, "neardup")
         timed = Timed()
-        with_seconds = replay(session, source, stream.items, args.batch, timed.analyse)
+        with_seconds = replay(session, source, stream.items, args.batch, timed)
         texts = {
             ext or "": neardup.clean(form)
             for ext, form in session.execute(select(Mention.external_id, Mention.search_text))

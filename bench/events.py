@@ -7,9 +7,7 @@ Usage: .venv/bin/python bench/events.py [--data FILE] [--runs links,text] [--lim
 ``time``, ``text``, optional ``title``, ``root``, ``parent`` (default: the CED Weibo stream,
 /work/shared/data/events/ced_stream_dev.jsonl.gz, or under ``$YUQING_SHARED_DATA``; the news
 articles are ``events/news_events_zh_dev.jsonl``). Replays it in time order through the real
-ingest pipeline (``mentions.service.ingest`` with
-``worker.pipeline.analyse`` followed by ``events.flows.stage``, exactly as the pipeline
-composes stages; if ``worker.pipeline`` already calls the events stage it is used as is) on a
+ingest pipeline (``worker.pipeline.process``, whose stages include events) on a
 fresh SQLite database, one commit per batch. Each stored mention (exact copies included) is
 read back with its event and scored against the gold ``event_id``:
 
@@ -26,8 +24,8 @@ the first 20 characters of the text, and (up to 5,000 items) the batch clusterin
 one is measured against: TF-IDF character bigrams of title and text (sublinear tf), cosine,
 average link, cut at similarity 0.10 (distance 0.90: the bar an item must reach to join an
 event online), with all items known in advance. Throughput is items per second of the whole
-pipeline and the CPU µs per item spent in the events stage alone (``flows.stage`` and the
-``finish`` it returns, timed where the pipeline calls them).
+pipeline and the CPU µs per item spent in the events stage alone (``events.stage.Events.after_insert``,
+timed where the pipeline calls it).
 
 ``--profile`` prints the events stage's own profile (cProfile, cumulative time) per run;
 ``--explain N`` counts the joins that cost precision (an original post placed in an event
@@ -155,9 +153,9 @@ def replay(
 
     from yuqing.core import database
     from yuqing.core.settings import reset_settings_cache
-    from yuqing.events import cluster, flows
+    from yuqing.events import cluster
     from yuqing.events import service as events_service
-    from yuqing.mentions import service as mentions
+    from yuqing.events.stage import Events as EventsStage
     from yuqing.sources import service as sources
     from yuqing.worker import pipeline
 
@@ -167,25 +165,8 @@ def replay(
     gc.collect()
     gc.freeze()
     timer = _Timer(profile)
-    built_in = "events" in pipeline.analyse.__code__.co_names or hasattr(pipeline, "events")
-    original_stage = flows.stage
-    events_stage = timer.wrap(original_stage)
-    if built_in:
-        flows.stage = events_stage  # the pipeline looks it up on the module at each call
-
-    def analyse(session: Any, source: Any, rows: list[dict[str, Any]]) -> Any:
-        first = pipeline.analyse(session, source, rows)
-        if built_in:
-            return first
-        second = events_stage(session, source, rows)
-
-        def finish(ids: list[int]) -> None:
-            if first is not None:
-                first(ids)
-            if second is not None:
-                second(ids)
-
-        return finish
+    original_stage = EventsStage.after_insert
+    EventsStage.after_insert = timer.wrap(original_stage)  # type: ignore[method-assign]
 
     items = []
     for r in records:
@@ -210,9 +191,7 @@ def replay(
             for start in range(0, len(items), batch):
                 with database.session_scope() as session:
                     source = sources.get_or_create(session, name="微博推送", kind="push")
-                    mentions.ingest(
-                        session, source=source, items=items[start : start + batch], analyse=analyse
-                    )
+                    pipeline.process(session, source=source, items=items[start : start + batch])
                 if periodic:
                     pass_began, pass_wall = time.process_time(), time.perf_counter()
                     with database.session_scope() as session:
@@ -233,7 +212,7 @@ def replay(
                     text("SELECT COUNT(*) FROM event WHERE merged_into_id IS NULL")
                 ).scalar_one()
         finally:
-            flows.stage = original_stage
+            EventsStage.after_insert = original_stage  # type: ignore[method-assign]
             database.set_engine(None)
             engine.dispose()
     return {

@@ -188,11 +188,11 @@ def run_api(items: list[dict[str, Any]], size: int) -> Run:
 def run_direct(items: list[dict[str, Any]], size: int, *, analyse: bool) -> Run:
     """(b) pipeline.process or (c) ingest() called directly, one commit per batch."""
     from yuqing.core.database import session_scope
-    from yuqing.mentions import service
+    from yuqing.mentions import store as mentions_store
     from yuqing.sources import service as sources_service
     from yuqing.worker import pipeline
 
-    store = pipeline.process if analyse else service.ingest
+    store = pipeline.process if analyse else mentions_store.ingest
     latencies: list[float] = []
     counts = {"new": 0, "duplicate": 0, "other": 0}
     began = time.perf_counter()
@@ -219,9 +219,9 @@ def run_naive(
     from yuqing.core.database import session_scope
     from yuqing.core.timeutil import utcnow
     from yuqing.mentions import search
+    from yuqing.mentions.items import normalise_item
     from yuqing.mentions.models import Mention
     from yuqing.mentions.schemas import ItemIn
-    from yuqing.mentions.service import normalise_item
     from yuqing.sources import service as sources_service
 
     latencies: list[float] = []
@@ -234,8 +234,7 @@ def run_naive(
             for raw in batch:
                 values = normalise_item(
                     ItemIn.model_validate(raw), source_id=source.id, now=utcnow()
-                )
-                values.pop("_published_given", None)
+                ).columns()
                 if analysis is not None:
                     analysis(values["text"])
                 _naive_store(session, Mention, values, counts, search)
@@ -292,26 +291,26 @@ def _naive_store(
 # --- stage timers (--profile) -------------------------------------------------------------
 
 STAGES = (
-    # (label, module, attribute): module functions the pipeline and ingest call by name.
-    ("validate (pydantic)", "yuqing.mentions.service", "_validate"),
-    ("normalise", "yuqing.mentions.service", "normalise_item"),
-    ("same-item lookup", "yuqing.mentions.service", "_existing_same_items"),
-    ("exact-copy lookup", "yuqing.mentions.service", "_split_copies"),
-    ("analyse (all stages)", "yuqing.worker.pipeline", "analyse"),
-    ("  places", "yuqing.analysis.places", "find_places"),
-    ("  sentiment", "yuqing.worker.pipeline", "_sentiment"),
-    ("  schemes match", "yuqing.schemes.matcher", "Matcher.match_batch"),
-    ("  near-dup lookup", "yuqing.mentions.neardup", "stage"),
-    ("  risk", "yuqing.worker.pipeline", "_risk"),
-    ("  events (before insert)", "yuqing.events.flows", "stage"),
-    ("  alerts (before insert)", "yuqing.alerts.flows", "stage"),
-    ("insert mention rows", "yuqing.mentions.service", "_insert"),
+    # (label, module, attribute): module functions and stage methods the pipeline and the
+    # store call by name.
+    ("validate (pydantic)", "yuqing.mentions.items", "validate"),
+    ("normalise", "yuqing.mentions.items", "normalise_item"),
+    ("same-item lookup", "yuqing.mentions.store", "_existing_same_items"),
+    ("exact-copy lookup", "yuqing.mentions.store", "_split_copies"),
+    ("places (before insert)", "yuqing.worker.stage", "Places.before_insert"),
+    ("sentiment", "yuqing.worker.stage", "Sentiment.before_insert"),
+    ("schemes match", "yuqing.worker.stage", "Schemes.before_insert"),
+    ("near-dup lookup", "yuqing.mentions.stage", "NearDuplicates.before_insert"),
+    ("risk", "yuqing.worker.stage", "Risk.before_insert"),
+    ("insert mention rows", "yuqing.mentions.store", "_insert"),
     ("search index", "yuqing.mentions.search", "index_new"),
-    ("  store places", "yuqing.worker.pipeline", "_store_places"),
+    ("  store places", "yuqing.worker.stage", "Places.after_insert"),
     ("  store scheme matches", "yuqing.schemes.service", "record_matches"),
-    ("  store near-dup bands", "yuqing.mentions.neardup", "_store"),
-    ("  events: copies", "yuqing.events.flows", "_copies"),
-    ("  events: place", "yuqing.events.flows", "Placer.place"),
+    ("  store near-dup bands", "yuqing.mentions.neardup", "store_groups"),
+    ("  events: copies", "yuqing.events.stage", "_copies"),
+    ("  events: place", "yuqing.events.placer", "Placer.place"),
+    ("  dashboard counters", "yuqing.dashboard.stage", "Dashboard.after_insert"),
+    ("  alerts (item rules)", "yuqing.alerts.stage", "Alerts.after_insert"),
     ("commit", "sqlalchemy.orm.session", "Session.commit"),
 )
 

@@ -10,7 +10,7 @@ a baseline measured in the same run (the stream's old count of every row of the 
 range, and a static file through the same server: the floor of any request), and the
 server's memory.
 
-Rows go in through ``service.normalise_item`` (the row ingest stores: platform, counts and
+Rows go in through ``items.normalise_item`` (the row ingest stores: platform, counts and
 heat included) and ``search.index_rows``; texts come from the dev stream under
 ../shared/data when it is there (measuring only, nothing of it is kept), else are made up.
 """
@@ -42,11 +42,12 @@ from sqlalchemy.orm import Session
 from yuqing.core.database import make_engine, upgrade_database
 from yuqing.core.settings import reset_settings_cache
 from yuqing.core.timeutil import utcnow
-from yuqing.dashboard import flows
+from yuqing.dashboard import stage as flows
 from yuqing.events.models import Event
 from yuqing.mentions import search
+from yuqing.mentions.batch import INSERTED_COLUMNS
+from yuqing.mentions.items import normalise_item
 from yuqing.mentions.schemas import ItemIn
-from yuqing.mentions.service import INSERTED_COLUMNS, normalise_item
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.support: the bench account
@@ -131,8 +132,7 @@ def build(path: Path, items: int) -> None:
         for n in range(1, items + 1):
             source_id = 1 + n % len(SOURCES)
             item = _item(rng, bodies[n % len(bodies)], n, now)
-            values = normalise_item(item, source_id=source_id, now=now)
-            values.pop("_published_given")
+            values = normalise_item(item, source_id=source_id, now=now).columns()
             values["id"] = n
             values["sentiment"] = rng.choice(SENTIMENTS)
             values["risk_score"] = rng.randrange(101) if rng.random() < 0.8 else None

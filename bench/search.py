@@ -4,7 +4,7 @@
 
 The database is built once from the dev stream (Weibo posts, replicated with shifted times
 and small text edits so rows are distinct) and cached under bench/out/. Rows go in through
-a bulk path that uses the same functions as ``service.ingest`` (``normalise_item`` for the
+a bulk path that uses the same functions as ``store.ingest`` (``normalise_item`` for the
 row, exact-copy linking on the content hash, ``search.index_rows`` for the index entries),
 so rows and index entries are identical to what ingest stores; it only skips ingest's
 per-batch lookups of rows already stored, which cannot exist in a fresh build.
@@ -32,8 +32,9 @@ from sqlalchemy.orm import Session
 from yuqing.core.database import make_engine, upgrade_database
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions import search
+from yuqing.mentions.batch import INSERTED_COLUMNS
+from yuqing.mentions.items import normalise_item
 from yuqing.mentions.schemas import ItemIn
-from yuqing.mentions.service import INSERTED_COLUMNS, normalise_item
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("YUQING_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -87,10 +88,9 @@ def rows_to_store(posts: list[dict[str, Any]], items: int) -> Iterator[dict[str,
             item = ItemIn(external_id=f"{copy}-{line}", text=body, published_at=when)
             source_id = 1 + (line + copy) % len(SOURCES)
             try:
-                values = normalise_item(item, source_id=source_id, now=now)
+                values = normalise_item(item, source_id=source_id, now=now).columns()
             except ValueError:
                 continue
-            values.pop("_published_given")
             n += 1
             yield values
         copy += 1

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from tests.support import TEST_PASSWORD, LocalServer, Reply, make_user, sign_in
-from yuqing.alerts import flows as alert_flows
+from yuqing.alerts import delivery as alert_flows
 from yuqing.alerts import service as alerts
 from yuqing.alerts.models import SensitiveCategory
 from yuqing.alerts.schemas import RecipientRef, RuleIn
@@ -45,14 +45,14 @@ from yuqing.cases.models import Case, CaseEntry
 from yuqing.cases.views import HIDDEN_UNIT
 from yuqing.core.audit import SYSTEM
 from yuqing.events.models import EventMember
-from yuqing.mentions import service as mentions
+from yuqing.mentions import store as mentions
 from yuqing.mentions.models import Mention
 from yuqing.notify import service as notify
 from yuqing.notify.schemas import Message, Recipient
 from yuqing.org import excel
 from yuqing.org import service as org
 from yuqing.org.models import Person, Unit
-from yuqing.schemes import flows as scheme_flows
+from yuqing.schemes import backfill as scheme_flows
 from yuqing.schemes import service as schemes
 from yuqing.schemes.schemas import SchemeIn
 from yuqing.sources.models import ImportJob, Source

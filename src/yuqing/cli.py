@@ -21,7 +21,6 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from contextlib import AbstractContextManager
     from datetime import datetime
 
@@ -110,13 +109,6 @@ def format_local(value: datetime | None) -> str:
     return fmt(value)
 
 
-def _store() -> Callable[..., Any]:
-    """The one way collected items enter the store: the analysing pipeline."""
-    from yuqing.worker import pipeline
-
-    return pipeline.process
-
-
 def _progress() -> Progress:
     from rich.progress import (
         BarColumn,
@@ -172,10 +164,10 @@ def _ensure_audit_key() -> None:
 def _retire_person_watchlists() -> None:
     """Stored schemes on ``author:`` (a watch-list of one person) are disabled on upgrade,
     with a note to their owners (see docs/schemes.md)."""
-    from yuqing.schemes import flows as scheme_flows
+    from yuqing.schemes import backfill as scheme_backfill
 
     with session_scope() as session:
-        names = [s.name for s in scheme_flows.retire_person_watchlists(session)]
+        names = [s.name for s in scheme_backfill.retire_person_watchlists(session)]
     for name in names:
         console.print(
             f"[yellow]已停用监测方案“{escape(name)}”：检索式按作者筛选（author:），"
@@ -367,14 +359,14 @@ def fetch_command(
     source: Annotated[int | None, typer.Option("--source", help="只抓取这个信息源（ID）")] = None,
 ) -> None:
     """抓取到期的信息源；不加 --once 时持续运行。"""
-    from yuqing.sources import flows
+    from yuqing.worker import collect
 
     upgrade_database()
     if not once and source is None:
         console.print("持续抓取中，按 Ctrl+C 停止。")
         stop = threading.Event()
         try:
-            flows.run_forever(stop, store=_store())
+            collect.run_forever(stop)
         except KeyboardInterrupt:
             stop.set()
         return
@@ -384,9 +376,7 @@ def fetch_command(
         def report(done: int, total: int, name: str) -> None:
             progress.update(task, completed=done, total=total, description=f"抓取 {name}")
 
-        runs = flows.run_due(
-            source_id=source, progress=report, force=source is not None, store=_store()
-        )
+        runs = collect.run_due(source_id=source, progress=report, force=source is not None)
     table = Table("信息源", "结果", "新增", "重复", "更新", "失败")
     with session_scope() as session:
         from yuqing.sources import service as sources
@@ -424,7 +414,8 @@ def import_command(
 ) -> None:
     """导入平台导出的文件；坏行报告行号和原因，好行照常保存。"""
     from yuqing.sources import service as sources_service
-    from yuqing.sources.importers import ImportFileError, import_file
+    from yuqing.sources.importers import ImportFileError
+    from yuqing.worker.collect import import_file
 
     upgrade_database()
     if source is not None and not create:
@@ -459,7 +450,6 @@ def import_command(
                 source_name=source,
                 mapping=column_map or None,
                 progress=report,
-                store=_store(),
             )
         except ImportFileError as error:
             console.print(f"[red]导入失败：{error}[/red]")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.alerts.conftest import ingest, make_scheme, notifications
-from yuqing.alerts import flows, service
+from yuqing.alerts import delivery, jobs, service
 from yuqing.alerts.models import Alert, AlertRule
 from yuqing.alerts.rules import Rule, spike_test
 from yuqing.core.audit import SYSTEM, AuditEntry
@@ -210,7 +210,7 @@ def test_quiet_hours_and_weekend_hold_until_the_window_opens(
     now: str, expected: str | None
 ) -> None:
     rule = _rule(quiet_start="22:00", quiet_end="07:30", quiet_weekends=True)
-    release = flows.hold_until(rule, _local(now))
+    release = delivery.hold_until(rule, _local(now))
     assert release == (_local(expected) if expected else None)
 
 
@@ -239,8 +239,8 @@ def test_batched_rule_sends_one_digest_when_the_batch_is_due(
     ingest(session, push_source, "食堂一号窗口排队", "食堂二号窗口涨价", "食堂三号窗口关闭")
     session.commit()
     assert [a.state for a in alerts(session)] == ["pending"] * 3 and notifications(session) == []
-    assert flows.flush_batches(session, now=utcnow() + timedelta(minutes=5)) == 0
-    assert flows.flush_batches(session, now=utcnow() + timedelta(minutes=11)) == 1
+    assert delivery.flush_batches(session, now=utcnow() + timedelta(minutes=5)) == 0
+    assert delivery.flush_batches(session, now=utcnow() + timedelta(minutes=11)) == 1
     session.commit()
     found = alerts(session)
     assert {a.state for a in found} == {"sent"} and {a.delivered_with for a in found} == {
@@ -279,13 +279,13 @@ def test_negative_share_fires_over_threshold_with_enough_items(
     for i in range(4):
         _mention(session, push_source, now - timedelta(minutes=10), "negative", i)
     session.commit()
-    assert flows.evaluate_periodic(session, now=now) == []  # 4 < min count
+    assert jobs.evaluate_periodic(session, now=now) == []  # 4 < min count
     _mention(session, push_source, now - timedelta(minutes=5), "neutral", 10)
     _mention(session, push_source, now - timedelta(hours=3), "neutral", 11)  # outside window
-    [alert] = flows.evaluate_periodic(session, now=now)
+    [alert] = jobs.evaluate_periodic(session, now=now)
     why = service.explanation_of(alert)
     assert "负面信息 4 条" in why.summary and "80%" in why.summary
-    assert flows.evaluate_periodic(session, now=now + timedelta(minutes=1)) == []  # same window
+    assert jobs.evaluate_periodic(session, now=now + timedelta(minutes=1)) == []  # same window
 
 
 def test_negative_share_below_threshold_is_quiet(
@@ -295,7 +295,7 @@ def test_negative_share_below_threshold_is_quiet(
     make_rule("negative_share", params={"threshold": 0.5, "min_count": 2})
     for i, s in enumerate(["negative", "neutral", "positive", "neutral"]):
         _mention(session, push_source, now - timedelta(minutes=5), s, i)
-    assert flows.evaluate_periodic(session, now=now) == []
+    assert jobs.evaluate_periodic(session, now=now) == []
 
 
 def test_spike_bars() -> None:
@@ -326,12 +326,12 @@ def test_scheme_spike_fires_against_its_baseline_with_cooldown(
         mid = _mention(session, push_source, now - timedelta(minutes=10), "negative", n)
         session.add(SchemeMatch(scheme_id=scheme_id, mention_id=mid, words='["食堂"]'))
     session.commit()
-    [alert] = flows.evaluate_periodic(session, now=now)
+    [alert] = jobs.evaluate_periodic(session, now=now)
     why = service.explanation_of(alert)
     assert alert.subject == f"s{scheme_id}" and "15 条" in why.summary and why.words == ["食堂"]
     assert why.numbers[0].baseline == 2.0 and len(why.items) == 5
     # The next window still counts high, but the cooldown holds it back.
-    assert flows.evaluate_periodic(session, now=now + timedelta(minutes=61)) == []
+    assert jobs.evaluate_periodic(session, now=now + timedelta(minutes=61)) == []
 
 
 def test_event_spike_reads_hourly_counts(
@@ -350,7 +350,7 @@ def test_event_spike_reads_hourly_counts(
     session.add(EventHour(event_id=event.id, hour=hour, count=12))
     session.add(EventHour(event_id=quiet.id, hour=hour, count=6))
     session.commit()
-    [alert] = flows.evaluate_periodic(session, now=now)
+    [alert] = jobs.evaluate_periodic(session, now=now)
     assert alert.event_id == event.id and "食堂涨价" in alert.title
 
 
@@ -373,9 +373,9 @@ def test_silent_source_alerts_once_per_silence(session: Session, make_rule: Make
             FetchRun(source_id=source.id, started_at=now - timedelta(days=day), items_new=3)
         )
     make_rule("source_silent")
-    [alert] = flows.evaluate_periodic(session, now=now)
+    [alert] = jobs.evaluate_periodic(session, now=now)
     assert "校报订阅" in alert.title and "无新内容" in service.explanation_of(alert).summary
-    assert flows.evaluate_periodic(session, now=now + timedelta(minutes=1)) == []
+    assert jobs.evaluate_periodic(session, now=now + timedelta(minutes=1)) == []
 
 
 # --- manual -----------------------------------------------------------------------------------
@@ -386,14 +386,14 @@ def test_manual_alert_goes_at_once_and_only_once(
 ) -> None:
     rule = make_rule("manual", quiet_start="00:00", quiet_end="23:59")
     mid = _mention(session, push_source, utcnow(), "negative", 1)
-    alert = flows.raise_manual(session, rule=rule, mention_id=mid, note="请核实", actor=SYSTEM)
+    alert = delivery.raise_manual(session, rule=rule, mention_id=mid, note="请核实", actor=SYSTEM)
     session.commit()
     assert alert.state == "sent" and alert.raised_by == "系统" and alert.note == "请核实"
     assert "请核实" in service.explanation_of(alert).summary
-    with pytest.raises(flows.ManualAlertError, match="不再重复"):
-        flows.raise_manual(session, rule=rule, mention_id=mid, actor=SYSTEM)
-    with pytest.raises(flows.ManualAlertError, match="没有 ID"):
-        flows.raise_manual(session, rule=rule, mention_id=999_999, actor=SYSTEM)
+    with pytest.raises(delivery.ManualAlertError, match="不再重复"):
+        delivery.raise_manual(session, rule=rule, mention_id=mid, actor=SYSTEM)
+    with pytest.raises(delivery.ManualAlertError, match="没有 ID"):
+        delivery.raise_manual(session, rule=rule, mention_id=999_999, actor=SYSTEM)
 
 
 def test_rule_changes_are_audited(session: Session, make_rule: MakeRule) -> None:

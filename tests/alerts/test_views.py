@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.support import TEST_PASSWORD, make_user, sign_in
-from yuqing.alerts import flows, views
+from yuqing.alerts import delivery, views
 from yuqing.alerts.models import Alert, AlertRule
 from yuqing.core.audit import SYSTEM, AuditEntry
 from yuqing.core.timeutil import utcnow
@@ -59,7 +59,9 @@ def test_alert_list_and_page_escape_and_show_delivery(
 ) -> None:
     rule = make_rule("manual", name="<b>值班</b>")
     mid = _mention(session, push_source, "<script>alert(1)</script>食堂")
-    alert = flows.raise_manual(session, rule=rule, mention_id=mid, note="<i>核实</i>", actor=SYSTEM)
+    alert = delivery.raise_manual(
+        session, rule=rule, mention_id=mid, note="<i>核实</i>", actor=SYSTEM
+    )
     session.commit()
     with client_as(engine, "unit_member") as client:
         page = client.get("/alerts")

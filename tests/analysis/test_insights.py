@@ -19,7 +19,7 @@ from tests.support import desk_client
 from yuqing.analysis import insights, insights_views
 from yuqing.core.timeutil import to_local, utcnow
 from yuqing.mentions.models import Mention, MentionPlace
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.sources.models import Source
 
 

@@ -25,7 +25,7 @@ from yuqing.analysis.labelled import LabelledFileError, read_labelled, score
 from yuqing.analysis.models import SentimentLabel
 from yuqing.cli import app as cli_app
 from yuqing.core.audit import Actor
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.sources.models import Source
 
 GOOD = ["服务很好", "太棒了", "非常满意", "值得点赞", "真开心", "很喜欢"]

@@ -19,7 +19,7 @@ from tests.support import free_port, make_user, need
 from tests.web import test_browser as web
 from yuqing.cases.models import Case, CaseEntry
 from yuqing.mentions.models import Mention
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.sources.models import Source
 
 pytestmark = pytest.mark.browser

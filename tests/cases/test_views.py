@@ -27,7 +27,7 @@ from yuqing.cases.models import Case, CaseEntry
 from yuqing.core.audit import SYSTEM, AuditEntry
 from yuqing.core.timeutil import format_local, utcnow
 from yuqing.mentions.models import Mention
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.org import service as org
 from yuqing.sources.models import Source
 from yuqing.web.app import create_app

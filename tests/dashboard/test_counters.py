@@ -11,19 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yuqing.auth.schemas import Principal
-from yuqing.dashboard import flows, service
+from yuqing.dashboard import service, stage
 from yuqing.dashboard.models import ALL_PLACES, DashboardDay, DashboardHour
 from yuqing.mentions.models import Mention, MentionPlace
-from yuqing.mentions.service import ingest
 from yuqing.sources.models import Source
 from yuqing.worker import pipeline
 
 NOW = datetime(2024, 5, 20, 6, 30)  # 14:30 in Beijing
-
-
-def _analyse(session: Session, source: Source, rows: list[dict[str, Any]]) -> Any:
-    """The whole pipeline's analysis; its dashboard stage keeps the counters."""
-    return pipeline.analyse(session, source, rows)
 
 
 def _items(prefix: str, hours_ago: list[int]) -> list[dict[str, Any]]:
@@ -75,8 +69,8 @@ def _seed(session: Session) -> tuple[Source, Source]:
     feed = Source(name="新闻网", kind="rss")
     session.add_all([push, feed])
     session.flush()
-    ingest(session, source=push, items=_items("p", [0, 0, 1, 3, 30, 50]), analyse=_analyse)
-    ingest(session, source=feed, items=_items("f", [0, 2, 2, 24 * 5]), analyse=_analyse)
+    pipeline.process(session, source=push, items=_items("p", [0, 0, 1, 3, 30, 50]))
+    pipeline.process(session, source=feed, items=_items("f", [0, 2, 2, 24 * 5]))
     session.commit()
     return push, feed
 
@@ -86,9 +80,9 @@ def test_counters_equal_stored_mentions_after_ingest_update_copy_and_rebuild(
 ) -> None:
     push, feed = _seed(session)
     # Sent again: unchanged items, an exact copy from another source: none counts twice.
-    ingest(session, source=push, items=_items("p", [0, 0, 1, 3, 30, 50]), analyse=_analyse)
+    pipeline.process(session, source=push, items=_items("p", [0, 0, 1, 3, 30, 50]))
     copy = _items("p", [0])[0] | {"external_id": "copy-1"}
-    ingest(session, source=feed, items=[copy], analyse=_analyse)
+    pipeline.process(session, source=feed, items=[copy])
     session.commit()
 
     stored, stored_places = _stored(session)
@@ -102,9 +96,9 @@ def test_counters_equal_stored_mentions_after_ingest_update_copy_and_rebuild(
 
 
 def test_provinces_of_display_regions() -> None:
-    assert flows.provinces_of("江苏省 南京市 玄武区; 浙江省") == ("320000", "330000")
-    assert flows.provinces_of(None) == ()
-    assert flows.provinces_of("不存在省") == ()
+    assert stage.provinces_of("江苏省 南京市 玄武区; 浙江省") == ("320000", "330000")
+    assert stage.provinces_of(None) == ()
+    assert stage.provinces_of("不存在省") == ()
 
 
 def _office() -> Principal:

@@ -11,33 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.support import TEST_PASSWORD, make_user, sign_in
-from yuqing.events import flows
 from yuqing.events.models import EventMember
-from yuqing.mentions import service as mentions
 from yuqing.mentions.models import Mention
 from yuqing.sources.models import Source
 from yuqing.worker import pipeline
-
-
-def _built_in() -> bool:
-    return "events" in pipeline.analyse.__code__.co_names
-
-
-def analyse(session: Session, source: Any, rows: list[dict[str, Any]]) -> Any:
-    """The pipeline's analysis with the events stage after it (as the pipeline composes it)."""
-    first = pipeline.analyse(session, source, rows)
-    if _built_in():
-        return first
-    second = flows.stage(session, source, rows)
-
-    def finish(ids: list[int]) -> None:
-        if first is not None:
-            first(ids)
-        if second is not None:
-            second(ids)
-
-    return finish
-
 
 Store = Callable[..., dict[str, int]]
 
@@ -47,7 +24,7 @@ def store(session: Session) -> Store:
     """Ingest items of a source in one transaction; returns external id → event id."""
 
     def run(source: Source, items: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-        mentions.ingest(session, source=source, items=list(items), analyse=analyse)
+        pipeline.process(session, source=source, items=list(items))  # events: a stage of it
         session.commit()
         return events_of(session)
 

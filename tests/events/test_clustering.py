@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.events.conftest import Store
-from yuqing.events import flows
 from yuqing.events.cluster import Doc, TextIndex, key_terms, key_terms_many
+from yuqing.events.index import text_index
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
 from yuqing.mentions.models import Mention
 from yuqing.sources.models import Source
@@ -161,19 +161,17 @@ def test_index_needs_shared_rare_bigrams() -> None:
 def test_rolled_back_batch_leaves_no_event_in_memory(
     session: Session, push_source: Source, store: Store
 ) -> None:
-    from tests.events.conftest import analyse
-    from yuqing.mentions import service as mentions
+    from yuqing.worker import pipeline
 
-    mentions.ingest(
+    pipeline.process(
         session,
         source=push_source,
         items=[{"mid": "z1", "time": _at(0), "text": STORY_A}],
-        analyse=analyse,
     )
     session.rollback()
     found = store(push_source, [{"mid": "z2", "time": _at(1), "text": STORY_B}])
     assert set(found) == {"z2"}
-    index = flows.text_index(session)
+    index = text_index(session)
     assert set(index.profiles) == {found["z2"]}
 
 

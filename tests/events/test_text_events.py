@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tests.events.conftest import Store, events_client
 from yuqing.core.audit import AuditEntry
-from yuqing.events import flows, service
+from yuqing.events import index, service
 from yuqing.events.models import Event
 from yuqing.sources.models import Source
 
@@ -114,7 +114,7 @@ def test_the_periodic_pass_merges_one_story_and_is_audited(
     first = store(push_source, [_article("w1", 0, *OUTLETS[0])])
     # Two workers placed the story's first reports at the same moment, neither seeing the
     # other's event yet: the story is two events until the periodic pass.
-    flows.forget(session, [first["w1"]])
+    index.forget(session, [first["w1"]])
     second = store(push_source, [_article("w2", 5, *OUTLETS[1])])
     assert second["w2"] != first["w1"]
     merged, related = service.merge_stories(session, now=T0 + timedelta(hours=1))

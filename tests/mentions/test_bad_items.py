@@ -12,10 +12,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.support import desk_client
-from yuqing.mentions import service
+from yuqing.mentions import items as mention_items
+from yuqing.mentions import store
 from yuqing.mentions.models import Mention
 from yuqing.mentions.schemas import IngestResult, ItemOutcome
-from yuqing.sources import importers
+from yuqing.worker import collect
 
 AUTH = {"Authorization": "Bearer test-push-token"}
 GOOD = {"id": "good", "title": "江城大学食堂今天调整了价格"}
@@ -94,7 +95,9 @@ def test_a_deeply_nested_raw_payload_fails_alone(
     )
     assert answer.status_code == 200, answer.text
     deep, good = answer.json()["outcomes"]
-    assert deep["status"] == "failed" and f"嵌套超过 {service.MAX_RAW_DEPTH} 层" in deep["error"]
+    assert (
+        deep["status"] == "failed" and f"嵌套超过 {mention_items.MAX_RAW_DEPTH} 层" in deep["error"]
+    )
     assert good["status"] == "new"
     assert list(_stored(engine)) == ["good"]
 
@@ -130,7 +133,7 @@ def test_a_nul_in_an_imported_file_fails_that_row_alone(
         '{"id": "3", "title": "第三行"}\n',
         encoding="utf-8",
     )
-    report = importers.import_file(session, path, source_name="导入")
+    report = collect.import_file(session, path, source_name="导入")
     assert (report.new, report.failed) == (2, 1)
     assert [(e.row, "author" in e.reason) for e in report.errors] == [(2, True)]
     assert sorted(k or "" for k in _stored(engine)) == ["1", "3"]
@@ -154,8 +157,8 @@ def test_store_isolating_splits_until_the_item_at_fault_stands_alone() -> None:
 
     items: list[Any] = [f"ok{i}" for i in range(10)]
     items[3] = "bad"
-    items[8] = service.Unreadable("嵌套超过 64 层，无法读取")
-    result = service.store_isolating(store_part, items)
+    items[8] = mention_items.Unreadable("嵌套超过 64 层，无法读取")
+    result = store.store_isolating(store_part, items)
     assert [o.index for o in result.outcomes] == list(range(10))
     assert [o.index for o in result.outcomes if o.status == "failed"] == [3, 8]
     assert result.outcomes[3].error == "数值或时间超出范围，无法保存"
@@ -171,7 +174,7 @@ def test_a_failure_of_the_database_itself_is_not_blamed_on_an_item() -> None:
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
     with pytest.raises(OperationalError):
-        service.store_isolating(store_part, ["a", "b"])
+        store.store_isolating(store_part, ["a", "b"])
 
 
 def _failing_store(is_bad: Any) -> Any:
@@ -190,12 +193,12 @@ def test_an_error_that_strikes_every_item_is_raised_not_reported_as_failed_items
     """A bug in a stage fails every item: the collector must get a 500 and retry later, not
     a 200 that calls its good items failed."""
     with pytest.raises(ValueError, match="stage failed"):
-        service.store_isolating(_failing_store(lambda item: True), [f"ok{i}" for i in range(6)])
+        store.store_isolating(_failing_store(lambda item: True), [f"ok{i}" for i in range(6)])
     many = [f"bad{i}" if i % 2 else f"ok{i}" for i in range(40)]
     with pytest.raises(ValueError):
-        service.store_isolating(_failing_store(lambda item: item.startswith("bad")), many)
+        store.store_isolating(_failing_store(lambda item: item.startswith("bad")), many)
     few = [f"bad{i}" if i in (3, 17) else f"ok{i}" for i in range(40)]
-    result = service.store_isolating(_failing_store(lambda item: item.startswith("bad")), few)
+    result = store.store_isolating(_failing_store(lambda item: item.startswith("bad")), few)
     assert (result.new, result.failed) == (38, 2)
 
 
@@ -204,4 +207,4 @@ def test_a_programming_error_is_not_blamed_on_an_item() -> None:
         raise IndexError("index 0 is out of bounds")
 
     with pytest.raises(IndexError):
-        service.store_isolating(store_part, ["a", "b"])
+        store.store_isolating(store_part, ["a", "b"])

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from tests.support import desk_client
 from yuqing.mentions import neardup
-from yuqing.mentions import service as mentions
 from yuqing.mentions.models import Mention, MentionBand
+from yuqing.mentions.stage import NearDuplicates
 from yuqing.sources.models import Source
+from yuqing.worker import pipeline
 
 FIRE = (
     "今天下午三点左右，学校第二图书馆三楼发生火灾，消防车已经赶到现场，"
@@ -27,7 +28,7 @@ CANTEEN = "食堂二楼的饭菜从下周一起每份上涨一元，学生会表
 
 def _store(session: Session, source: Source, texts: list[tuple[str, str]]) -> list[int]:
     items: list[dict[str, Any]] = [{"external_id": e, "text": t} for e, t in texts]
-    result = mentions.ingest(session, source=source, items=items, analyse=neardup.stage)
+    result = pipeline.process(session, source=source, items=items, stages=(NearDuplicates(),))
     session.commit()
     return [o.mention_id for o in result.outcomes]  # type: ignore[misc]
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, select, text, update
 from sqlalchemy.orm import Session
 
 from yuqing.core.database import make_engine, upgrade_database
-from yuqing.mentions import service
+from yuqing.mentions import store
 from yuqing.mentions.models import Mention
 from yuqing.mentions.search import (
     SearchFilters,
@@ -56,7 +56,7 @@ def load(session: Session) -> dict[int, int]:
             session.add(sources[kind])
             session.flush()
         item = {"id": str(index), "title": title, "text": body, "time": when(day)}
-        result = service.ingest(session, source=sources[kind], items=[item])
+        result = store.ingest(session, source=sources[kind], items=[item])
         ids[index] = result.outcomes[0].mention_id or 0
     session.commit()
     return ids
@@ -150,7 +150,7 @@ def test_time_change_moves_a_hit_in_the_order(session: Session, corpus: dict[int
     assert source is not None
     title, body, _, _ = CORPUS[0]
     item = {"id": "0", "title": title, "text": body, "time": when(20)}
-    assert service.ingest(session, source=source, items=[item]).updated == 1
+    assert store.ingest(session, source=source, items=[item]).updated == 1
     session.commit()
     assert everything(session, "食堂")[0] == corpus[0]
 
@@ -170,7 +170,7 @@ def test_exact_copies_are_not_listed_twice(session: Session, corpus: dict[int, i
     session.add(other)
     session.flush()
     title, body, _, _ = CORPUS[6]
-    copy = service.ingest(session, source=other, items=[{"title": title, "text": body}])
+    copy = store.ingest(session, source=other, items=[{"title": title, "text": body}])
     session.commit()
     assert copy.duplicate == 1
     assert everything(session, "马拉松") == [corpus[6]]

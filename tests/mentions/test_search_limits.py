@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tests.support import desk_client
-from yuqing.mentions import service
+from yuqing.mentions import store
 from yuqing.mentions.search import (
     MAX_INDEX_TOKENS,
     MAX_TERMS,
@@ -52,7 +52,7 @@ def test_as_many_terms_as_allowed_and_a_long_phrase_still_search(
         {"id": "many", "title": "多词", "text": " ".join([*words, "江城"])},
         {"id": "part", "title": "半句", "text": phrase[:200]},
     ]
-    result = service.ingest(session, source=push_source, items=items)
+    result = store.ingest(session, source=push_source, items=items)
     session.commit()
     ids = {o.index: o.mention_id for o in result.outcomes}
     assert len(plan_query(f'"{phrase}"').tokens) == MAX_INDEX_TOKENS

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from yuqing.mentions import search, service
+from yuqing.mentions import search, store
 from yuqing.mentions.models import Mention
 from yuqing.sources.models import Source
 
@@ -21,9 +21,9 @@ def test_same_item_twice_is_stored_once_and_updated_when_changed(
         "text": "有学生反映",
         "time": "2024-05-01 09:00",
     }
-    first = service.ingest(session, source=push_source, items=[item])
-    again = service.ingest(session, source=push_source, items=[item])
-    changed = service.ingest(session, source=push_source, items=[{**item, "text": "学校回应"}])
+    first = store.ingest(session, source=push_source, items=[item])
+    again = store.ingest(session, source=push_source, items=[item])
+    changed = store.ingest(session, source=push_source, items=[{**item, "text": "学校回应"}])
     session.commit()
     assert (first.new, again.unchanged, changed.updated) == (1, 1, 1)
     stored = session.execute(select(Mention)).scalars().all()
@@ -41,8 +41,8 @@ def test_copy_from_another_source_links_to_first(session: Session, push_source: 
         "text": "全文",
         "url": "https://example.cn/a?utm_source=x",
     }
-    service.ingest(session, source=push_source, items=[original])
-    copy = service.ingest(
+    store.ingest(session, source=push_source, items=[original])
+    copy = store.ingest(
         session,
         source=other,
         items=[{"id": "9", "title": "某校 通报", "text": "全文", "url": "https://example.cn/b"}],
@@ -55,7 +55,7 @@ def test_copy_from_another_source_links_to_first(session: Session, push_source: 
 
 
 def test_bad_item_is_reported_and_the_rest_stored(session: Session, push_source: Source) -> None:
-    result = service.ingest(
+    result = store.ingest(
         session,
         source=push_source,
         items=[
@@ -73,14 +73,14 @@ def test_bad_item_is_reported_and_the_rest_stored(session: Session, push_source:
 
 def test_outcome_ids_point_at_the_stored_rows(session: Session, push_source: Source) -> None:
     """Ids of a bulk insert are read back, not returned: check each one names its own row."""
-    service.ingest(session, source=push_source, items=[{"id": "old", "title": "已有"}])
+    store.ingest(session, source=push_source, items=[{"id": "old", "title": "已有"}])
     items = [
         {"id": f"n{i}", "title": f"标题{i}", "text": f"正文{i}"}
         if i % 3
         else {"id": f"n{i}", "text": "转发微博"}
         for i in range(30)
     ]
-    result = service.ingest(session, source=push_source, items=items)
+    result = store.ingest(session, source=push_source, items=items)
     session.commit()
     by_id = {m.id: m for m in session.execute(select(Mention)).scalars()}
     for item, outcome in zip(items, result.outcomes, strict=True):
@@ -97,7 +97,7 @@ def test_times_are_stored_in_utc_and_filter_like_orm_rows(
     session: Session, push_source: Source
 ) -> None:
     aware = datetime(2024, 5, 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
-    result = service.ingest(
+    result = store.ingest(
         session,
         source=push_source,
         items=[
@@ -119,7 +119,7 @@ def test_times_are_stored_in_utc_and_filter_like_orm_rows(
 def test_failed_item_messages_are_chinese_and_name_the_field(
     session: Session, push_source: Source
 ) -> None:
-    result = service.ingest(
+    result = store.ingest(
         session,
         source=push_source,
         items=[{"title": 5}, {"author": "作" * 400, "title": "x"}, ["not", "an", "item"], {}],

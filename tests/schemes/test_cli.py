@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from yuqing.cli import app
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.sources.models import Source
 
 runner = CliRunner()

@@ -16,7 +16,7 @@ from yuqing.cli import app as cli_app
 from yuqing.core.audit import Actor
 from yuqing.notify.models import Notification
 from yuqing.org.models import Person
-from yuqing.schemes import flows, service
+from yuqing.schemes import backfill, service
 from yuqing.schemes.models import Scheme
 from yuqing.schemes.query import SchemeSyntaxError
 from yuqing.schemes.schemas import SchemeIn
@@ -97,7 +97,7 @@ def test_stored_watch_lists_are_disabled_with_a_note_and_their_owner_told(
     )
     session.commit()
 
-    retired = flows.retire_person_watchlists(session)
+    retired = backfill.retire_person_watchlists(session)
     session.commit()
     assert [s.id for s in retired] == [watch.id]
     session.refresh(watch)
@@ -113,7 +113,7 @@ def test_stored_watch_lists_are_disabled_with_a_note_and_their_owner_told(
     assert [n.title for n in inbox] == ["监测方案“盯人：张同学”已停用"]
 
     # Again (every start runs it): nothing changes, nobody hears twice.
-    assert flows.retire_person_watchlists(session) == []
+    assert backfill.retire_person_watchlists(session) == []
     session.commit()
     assert len(session.scalars(select(Notification)).all()) == 1
 
@@ -131,7 +131,7 @@ def test_the_owner_sees_the_note_and_fixing_the_query_clears_it(
 ) -> None:
     owner = _owner(engine, session)
     watch = _stored_watch_list(session, owner)
-    flows.retire_person_watchlists(session)
+    backfill.retire_person_watchlists(session)
     session.commit()
     with desk_client(engine) as client:
         listing = client.get("/schemes")

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yuqing.mentions.models import Mention
-from yuqing.mentions.service import ingest
-from yuqing.schemes import flows, service
+from yuqing.mentions.store import ingest
+from yuqing.schemes import backfill, service
 from yuqing.schemes.matcher import MatchDoc, SchemeHit
 from yuqing.schemes.models import SchemeMatch
 from yuqing.schemes.schemas import SchemeIn
@@ -81,7 +81,9 @@ def test_backfill_reports_progress_and_replaces_old_matches(
     service.record_matches(session, [(stale, [SchemeHit(sid, ["旧词"])])])
     session.commit()
     seen: list[tuple[int, int]] = []
-    result = flows.backfill(sid, progress=lambda done, total: seen.append((done, total)), batch=4)
+    result = backfill.backfill(
+        sid, progress=lambda done, total: seen.append((done, total)), batch=4
+    )
     assert (result.scanned, result.matched) == (10, 4)
     assert seen == [(0, 10), (4, 10), (8, 10), (10, 10)]
     session.expire_all()

@@ -16,7 +16,7 @@ from tests.support import desk_client
 from yuqing.auth import service as auth
 from yuqing.core.audit import SYSTEM
 from yuqing.mentions.models import Mention
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.schemes import service
 from yuqing.schemes.matcher import SchemeHit
 from yuqing.schemes.models import Scheme

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from yuqing.mentions.models import Mention
 from yuqing.sources import importers
 from yuqing.sources.encoding import decode_export
+from yuqing.worker import collect
 
 ROWS = (
     "标题,正文,发布时间\n"
@@ -66,7 +67,7 @@ def test_the_import_stores_every_row_and_names_the_damaged_one(
 ) -> None:
     path = tmp_path / "导出.csv"
     path.write_bytes(_damaged("utf-8"))
-    report = importers.import_file(session, path, source_name="论坛导出")
+    report = collect.import_file(session, path, source_name="论坛导出")
     assert (report.new, report.failed) == (3, 0)
     assert [(w.row, "无法识别的字节" in w.reason) for w in report.warnings] == [(3, True)]
     assert "utf-8" in report.warnings[0].reason

@@ -16,8 +16,9 @@ from tests.support import LocalServer, Reply, Seen
 from yuqing.core.database import new_session
 from yuqing.core.settings import reset_settings_cache
 from yuqing.mentions.models import Mention
-from yuqing.sources import flows
+from yuqing.sources import fetch
 from yuqing.sources.models import FetchRun, Source
+from yuqing.worker import collect
 
 NOW = datetime(2024, 10, 1, 8, 0)
 RSS = "application/rss+xml; charset=utf-8"
@@ -74,7 +75,7 @@ def test_rss_items_are_stored_and_the_run_recorded(
         200, rss("学校召开工作会议", "新生开学典礼举行"), {"Content-Type": RSS}
     )
     source = add_source(session, http_server.url("/feed"))
-    run = flows.fetch_source(session, source, now=NOW)
+    run = collect.fetch_source(session, source, now=NOW)
     session.commit()
     assert run.ok and run.http_status == 200 and run.error is None
     assert (run.items_seen, run.items_new, run.items_failed) == (2, 2, 0)
@@ -95,11 +96,11 @@ def test_conditional_get_304_records_a_run_and_adds_nothing(
 
     http_server.routes["/feed"] = feed
     source = add_source(session, http_server.url("/feed"))
-    flows.fetch_source(session, source, now=NOW)
+    collect.fetch_source(session, source, now=NOW)
     session.commit()
     assert source.etag == '"v1"'
     later = NOW + timedelta(minutes=15)
-    run = flows.fetch_source(session, source, now=later)
+    run = collect.fetch_source(session, source, now=later)
     session.commit()
     assert http_server.requests[1].headers["if-none-match"] == '"v1"'
     assert run.ok and run.not_modified and run.http_status == 304
@@ -114,8 +115,8 @@ def test_same_body_without_validators_is_not_parsed_again(
 ) -> None:
     http_server.routes["/feed"] = Reply(200, rss("学校召开工作会议"), {"Content-Type": RSS})
     source = add_source(session, http_server.url("/feed"))
-    flows.fetch_source(session, source, now=NOW)
-    run = flows.fetch_source(session, source, now=NOW + timedelta(minutes=15))
+    collect.fetch_source(session, source, now=NOW)
+    run = collect.fetch_source(session, source, now=NOW + timedelta(minutes=15))
     session.commit()
     assert run.ok and run.content_unchanged and not run.not_modified
     assert run.items_seen == 0 and source.count_new == 1
@@ -129,7 +130,7 @@ def test_backoff_doubles_from_the_base_and_is_capped(
     source = add_source(session, http_server.url("/feed"), interval=900)
     waits = []
     for _ in range(6):
-        run = flows.fetch_source(session, source, now=NOW)
+        run = collect.fetch_source(session, source, now=NOW)
         session.commit()
         assert not run.ok and run.http_status == 500
         waits.append((source.next_attempt_at - NOW).total_seconds())
@@ -141,7 +142,7 @@ def test_backoff_doubles_from_the_base_and_is_capped(
 
 
 def test_backoff_numbers_with_default_settings() -> None:
-    assert [flows.backoff_seconds(n, 900) for n in (1, 4, 5, 6, 9, 10, 20)] == [
+    assert [fetch.backoff_seconds(n, 900) for n in (1, 4, 5, 6, 9, 10, 20)] == [
         900,
         900,
         960,
@@ -150,15 +151,15 @@ def test_backoff_numbers_with_default_settings() -> None:
         21600,
         21600,
     ]
-    assert flows.backoff_seconds(1, 900, retry_after=3600) == 3600
-    assert flows.backoff_seconds(1, 900, retry_after=30) == 900
-    assert flows.backoff_seconds(1, 900, retry_after=10**9) == 7 * 86400
+    assert fetch.backoff_seconds(1, 900, retry_after=3600) == 3600
+    assert fetch.backoff_seconds(1, 900, retry_after=30) == 900
+    assert fetch.backoff_seconds(1, 900, retry_after=10**9) == 7 * 86400
 
 
 def test_retry_after_is_honoured_when_larger(session: Session, http_server: LocalServer) -> None:
     http_server.routes["/feed"] = Reply(429, b"", {"Retry-After": "5400"})
     source = add_source(session, http_server.url("/feed"))
-    run = flows.fetch_source(session, source, now=NOW)
+    run = collect.fetch_source(session, source, now=NOW)
     session.commit()
     assert run.http_status == 429 and "请求过于频繁" in (run.error or "")
     assert source.next_attempt_at == NOW + timedelta(seconds=5400)
@@ -169,10 +170,10 @@ def test_success_after_failures_resets_the_schedule(
 ) -> None:
     http_server.routes["/feed"] = Reply(503, b"")
     source = add_source(session, http_server.url("/feed"))
-    flows.fetch_source(session, source, now=NOW)
-    flows.fetch_source(session, source, now=NOW)
+    collect.fetch_source(session, source, now=NOW)
+    collect.fetch_source(session, source, now=NOW)
     http_server.routes["/feed"] = Reply(200, rss("学校召开工作会议"), {"Content-Type": RSS})
-    run = flows.fetch_source(session, source, now=NOW)
+    run = collect.fetch_source(session, source, now=NOW)
     session.commit()
     assert run.ok and source.consecutive_failures == 0 and source.last_error is None
     assert source.last_error_at == NOW  # the last failure stays on record
@@ -183,7 +184,7 @@ def _seed(session: Session, http_server: LocalServer) -> Source:
         200, rss("学校召开工作会议", "新生开学典礼举行"), {"Content-Type": RSS}
     )
     source = add_source(session, http_server.url("/feed"))
-    flows.fetch_source(session, source, now=NOW)
+    collect.fetch_source(session, source, now=NOW)
     session.commit()
     assert mention_count(session, source) == 2
     return source
@@ -207,7 +208,7 @@ def test_a_failing_fetch_keeps_what_was_stored(
 ) -> None:
     source = _seed(session, http_server)
     http_server.routes["/feed"] = reply
-    run = flows.fetch_source(session, source, now=NOW + timedelta(minutes=15))
+    run = collect.fetch_source(session, source, now=NOW + timedelta(minutes=15))
     session.commit()
     assert not run.ok and words in (run.error or "")
     assert words in (source.last_error or "")
@@ -221,7 +222,7 @@ def test_an_html_page_as_feed_says_so(session: Session, http_server: LocalServer
     )
     http_server.routes["/feed"] = Reply(200, page.encode(), {"Content-Type": HTML})
     source = add_source(session, http_server.url("/feed"))
-    run = flows.fetch_source(session, source, now=NOW)
+    run = collect.fetch_source(session, source, now=NOW)
     session.commit()
     assert not run.ok and "不是订阅源" in (run.error or "")
     assert source.url in (source.last_error or "")
@@ -235,7 +236,7 @@ def test_malformed_xml_fails_the_run_and_keeps_items(
         b'<?xml version="1.0"?><rss version="2.0"><channel><title>\xe5\x9d\x8f</title><item><<<'
     )
     http_server.routes["/feed"] = Reply(200, broken, {"Content-Type": RSS})
-    run = flows.fetch_source(session, source, now=NOW + timedelta(minutes=15))
+    run = collect.fetch_source(session, source, now=NOW + timedelta(minutes=15))
     session.commit()
     assert not run.ok and run.error
     assert mention_count(session, source) == 2
@@ -245,7 +246,7 @@ def test_a_gbk_feed_is_read_as_chinese(session: Session, http_server: LocalServe
     body = rss("学校召开工作会议", "图书馆延长开放时间").decode().replace("utf-8", "gbk")
     http_server.routes["/feed"] = Reply(200, body.encode("gbk"), {"Content-Type": "text/xml"})
     source = add_source(session, http_server.url("/feed"))
-    run = flows.fetch_source(session, source, now=NOW)
+    run = collect.fetch_source(session, source, now=NOW)
     session.commit()
     assert run.ok and run.items_new == 2
     titles = set(session.execute(select(Mention.title)).scalars())
@@ -257,7 +258,7 @@ def test_a_page_source_stores_one_article(session: Session, http_server: LocalSe
         200, article("学校举行秋季运动会"), {"Content-Type": HTML}
     )
     source = add_source(session, http_server.url("/news/2024/1001.html"), kind="page")
-    run = flows.fetch_source(session, source, now=NOW)
+    run = collect.fetch_source(session, source, now=NOW)
     session.commit()
     assert run.ok and (run.items_seen, run.items_new) == (1, 1)
     stored = session.execute(select(Mention)).scalar_one()
@@ -287,7 +288,7 @@ def test_a_list_page_follows_its_articles_one_level(
     for path, title in ARTICLES:
         http_server.routes[path] = Reply(200, article(title), {"Content-Type": HTML})
     source = add_source(session, http_server.url("/news/"), kind="list")
-    run = flows.fetch_source(session, source, now=NOW)
+    run = collect.fetch_source(session, source, now=NOW)
     session.commit()
     assert run.ok and (run.items_seen, run.items_new, run.items_failed) == (3, 3, 0)
     titles = set(session.execute(select(Mention.title)).scalars())
@@ -300,7 +301,7 @@ def test_a_list_page_follows_its_articles_one_level(
     http_server.routes["/news/"] = Reply(200, list_page(more), {"Content-Type": HTML})
     http_server.routes[more[-1][0]] = Reply(200, article(more[-1][1]), {"Content-Type": HTML})
     http_server.requests.clear()
-    run = flows.fetch_source(session, source, now=NOW + timedelta(minutes=15))
+    run = collect.fetch_source(session, source, now=NOW + timedelta(minutes=15))
     session.commit()
     assert (run.items_seen, run.items_new, run.items_skipped) == (4, 1, 3)
     assert [r.path for r in http_server.requests] == ["/news/", "/news/2024/1004.html"]
@@ -314,7 +315,7 @@ def test_one_broken_article_is_one_failed_item(session: Session, http_server: Lo
         200, b"<html><body></body></html>", {"Content-Type": HTML}
     )
     source = add_source(session, http_server.url("/news/"), kind="list")
-    run = flows.fetch_source(session, source, now=NOW)
+    run = collect.fetch_source(session, source, now=NOW)
     session.commit()
     assert run.ok and (run.items_seen, run.items_new, run.items_failed) == (3, 1, 2)
     assert source.count_failed == 2 and source.consecutive_failures == 0
@@ -336,7 +337,7 @@ def test_a_50_mb_feed_is_refused_and_nothing_is_lost(
     source = _seed(session, http_server)
     source.url = big_feed.url("/feed")
     session.commit()
-    run = flows.fetch_source(session, source, now=NOW + timedelta(minutes=15))
+    run = collect.fetch_source(session, source, now=NOW + timedelta(minutes=15))
     session.commit()
     assert not run.ok and "响应超过 10 MB 上限，已中止" in (run.error or "")
     assert mention_count(session, source) == 2
@@ -350,7 +351,7 @@ def test_a_slow_server_is_a_timeout(
         200, rss("学校召开工作会议"), {"Content-Type": RSS}, delay=1
     )
     source = add_source(session, http_server.url("/feed"))
-    run = flows.fetch_source(session, source, now=NOW)
+    run = collect.fetch_source(session, source, now=NOW)
     session.commit()
     assert not run.ok and "读取超时" in (run.error or "")
 
@@ -366,10 +367,10 @@ def test_run_due_fetches_only_due_sources(session: Session, http_server: LocalSe
     off.next_attempt_at, off.enabled = NOW, False
     session.commit()
     seen: list[tuple[int, int, str]] = []
-    runs = flows.run_due(now=NOW, progress=lambda d, t, n: seen.append((d, t, n)))
+    runs = collect.run_due(now=NOW, progress=lambda d, t, n: seen.append((d, t, n)))
     assert [r.source_id for r in runs] == [due.id]
     assert seen == [(1, 1, due.name)]
-    forced = flows.run_due(now=NOW, source_id=off.id, force=True)
+    forced = collect.run_due(now=NOW, source_id=off.id, force=True)
     assert [r.source_id for r in forced] == [off.id] and forced[0].ok
 
 
@@ -398,7 +399,7 @@ def test_per_host_concurrency_is_capped(
         http_server.routes[f"/f{n}"] = slow_feed
         sources.append(add_source(session, http_server.url(f"/f{n}")))
         sources.append(add_source(session, f"http://localhost:{http_server.port}/f{n}"))
-    runs = flows.run_due(now=NOW + timedelta(seconds=1))
+    runs = collect.run_due(now=NOW + timedelta(seconds=1))
     assert len(runs) == 8 and all(r.ok for r in runs), [r.error for r in runs]
     assert peak == {"127.0.0.1": 2, "localhost": 2}
     assert peak_total[0] > 2  # two hosts were fetched in parallel
@@ -408,7 +409,7 @@ def test_run_forever_stops_when_asked(session: Session, http_server: LocalServer
     http_server.routes["/feed"] = Reply(200, rss("学校召开工作会议"), {"Content-Type": RSS})
     source = add_source(session, http_server.url("/feed"))
     stop = threading.Event()
-    loop = threading.Thread(target=flows.run_forever, args=(stop,))
+    loop = threading.Thread(target=collect.run_forever, args=(stop,))
     loop.start()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -426,5 +427,5 @@ def test_run_forever_stops_when_asked(session: Session, http_server: LocalServer
 
 def test_a_push_source_is_not_fetched(session: Session, push_source: Source) -> None:
     with pytest.raises(ValueError, match="没有可抓取的地址"):
-        flows.fetch_source(session, push_source, now=NOW)
-    assert flows.run_due(now=NOW) == []
+        collect.fetch_source(session, push_source, now=NOW)
+    assert collect.run_due(now=NOW) == []

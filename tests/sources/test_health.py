@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from tests.support import LocalServer, Reply
-from yuqing.sources import flows
 from yuqing.sources.health import health_for_all, source_health
 from yuqing.sources.models import FetchRun, Source
+from yuqing.worker import collect
 
 NOW = datetime(2024, 10, 10, 12, 0)
 
@@ -198,7 +198,7 @@ def test_failing_fetches_make_a_failing_source(session: Session, http_server: Lo
     session.add(source)
     session.commit()
     for _ in range(3):
-        flows.fetch_source(session, source, now=NOW)
+        collect.fetch_source(session, source, now=NOW)
     session.commit()
     health = source_health(session, source, now=NOW)
     assert health.state == "failing" and "HTTP 500" in health.explanation

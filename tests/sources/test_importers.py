@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from yuqing.core.settings import reset_settings_cache
 from yuqing.mentions.models import Mention
-from yuqing.sources.importers import ImportFileError, import_file, read_import_file
+from yuqing.sources.importers import ImportFileError, read_import_file
+from yuqing.worker.collect import import_file
 
 CSV_ROWS = "标题,正文,发布时间,来源,链接\n食堂涨价,学生反映饭菜贵了,2024-05-01 09:00,某论坛,https://bbs.example.cn/t/1\n宿舍停电,三号楼停电两小时,2024-05-02 20:30,微博,https://weibo.example.cn/2\n"
 

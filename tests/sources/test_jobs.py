@@ -21,7 +21,8 @@ from yuqing.core.audit import SYSTEM, AuditEntry
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions.models import Mention
-from yuqing.sources import jobs, service
+from yuqing.sources import import_jobs as jobs
+from yuqing.sources import service
 from yuqing.sources.importers import ImportFileError
 from yuqing.sources.models import ImportJob, Source
 from yuqing.sources.schemas import SourceIn

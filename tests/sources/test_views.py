@@ -21,7 +21,7 @@ from tests.sources.test_jobs import ROWS, xlsx_bytes
 from tests.support import desk_client
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions.models import Mention
-from yuqing.sources import jobs
+from yuqing.sources import import_jobs as jobs
 from yuqing.sources.models import ImportJob, Source
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -266,7 +266,7 @@ def test_mention_page_marks_scheme_words_in_the_body_and_shows_a_correction(
 def test_mention_without_analysis_says_so(
     client: TestClient, session: Session, push_source: Source
 ) -> None:
-    from yuqing.mentions.service import ingest
+    from yuqing.mentions.store import ingest
 
     result = ingest(session, source=push_source, items=[{"title": "未分析", "text": "正文"}])
     session.commit()

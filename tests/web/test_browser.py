@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.support import TEST_PASSWORD, make_user, need, serving_app
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.pagekit.templating import HTMX_FILE
 from yuqing.sources.models import Source
 

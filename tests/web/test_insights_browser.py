@@ -17,7 +17,7 @@ from tests.web.test_browser import Watch, _sign_in, browser, server  # noqa: F40
 from yuqing.analysis import insights_views
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions.models import Mention
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.sources.models import Source
 
 pytestmark = pytest.mark.browser

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tests.support import LocalServer, Reply, desk_client
 from yuqing.mentions.models import Mention
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.sources.models import Source
 
 

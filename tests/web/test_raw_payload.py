@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests.support import desk_client
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.sources.models import Source
 
 PLATFORM_UID = "uid-7788990011"

@@ -22,7 +22,7 @@ from yuqing.core.timeutil import utcnow
 from yuqing.mentions import platforms
 from yuqing.mentions import views as mention_views
 from yuqing.mentions.models import Mention, MentionMark
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.sources.models import Source
 from yuqing.web.app import create_app
 

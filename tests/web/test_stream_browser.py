@@ -19,7 +19,7 @@ from tests.support import make_user
 from tests.web.test_browser import Watch, _sign_in, browser, server  # noqa: F401 (fixtures)
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions.models import MentionMark
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.sources.models import Source
 
 pytestmark = pytest.mark.browser

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tests.support import make_user
 from tests.web.test_browser import Watch, _sign_in, browser, server  # noqa: F401 (fixtures)
 from yuqing.mentions.models import Mention
-from yuqing.mentions.service import ingest
+from yuqing.mentions.store import ingest
 from yuqing.reports import flows, service
 from yuqing.sources.models import Source
 

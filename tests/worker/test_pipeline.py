@@ -16,9 +16,8 @@ from yuqing.mentions.models import Mention, MentionPlace
 from yuqing.schemes import service as schemes
 from yuqing.schemes.models import SchemeMatch
 from yuqing.schemes.schemas import SchemeIn
-from yuqing.sources import flows
 from yuqing.sources.models import Source
-from yuqing.worker import pipeline
+from yuqing.worker import collect
 
 AUTH = {"Authorization": "Bearer test-push-token"}
 FIXTURES = Path(__file__).parent.parent / "sources" / "fixtures"
@@ -115,7 +114,7 @@ def test_fetching_a_feed_through_the_pipeline_analyses_it(
     source = Source(name="日报", kind="rss", url=http_server.url("/feed.xml"))
     session.add(source)
     session.commit()
-    run = flows.fetch_source(session, source, store=pipeline.process)
+    run = collect.fetch_source(session, source)
     session.commit()
     assert run.ok and run.items_new == 1
     mention = session.execute(select(Mention)).scalar_one()

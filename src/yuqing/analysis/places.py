@@ -236,20 +236,28 @@ def find_places(texts: list[str]) -> list[list[Place]]:
 
 def display(places: Iterable[Place], limit: int = 500) -> str:
     """Places grouped by province, e.g. "江苏省 南京市 玄武区; 浙江省", cut to ``limit`` chars."""
+    return "; ".join(" ".join(names) for names in grouped(places, limit))
+
+
+def grouped(places: Iterable[Place], limit: int = 500) -> list[list[str]]:
+    """The names ``display`` shows, one list per province (the province first), in the
+    order given (the most specific place's first); the groups that fit in ``limit``
+    characters of the display text."""
     groups: dict[str, list[str]] = {}
-    for place in places:  # groups in the order given: the most specific place's first
+    for place in places:
         names = groups.setdefault(place.province, [place.province])
         for name in (place.city, place.name):
             if name and name not in names:
                 names.append(name)
-    text = ""
+    kept: list[list[str]] = []
+    length = 0
     for names in groups.values():
-        part = " ".join(names)
-        joined = f"{text}; {part}" if text else part
-        if len(joined) > limit:
+        size = length + (2 if kept else 0) + sum(map(len, names)) + len(names) - 1
+        if size > limit:
             break
-        text = joined
-    return text
+        kept.append(names)
+        length = size
+    return kept
 
 
 @cache

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 from fastapi import Depends
-from sqlalchemy import Engine, MetaData, String, create_engine, event, inspect
+from sqlalchemy import Engine, MetaData, String, Table, create_engine, event, insert, inspect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapper, Session, SessionTransaction, sessionmaker
 
 from yuqing.core.settings import get_settings
@@ -179,3 +181,57 @@ def upgrade_database(engine: Engine | None = None) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine or get_engine()), "head")
+
+
+def insert_returning_ids(
+    session: Session, model: type[Base], columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[int]:
+    """Insert ``rows`` (values in the order of ``columns``) into ``model``'s table; their ids,
+    in order.
+
+    On SQLite: one executemany on the driver, ids read back from the rowid counter. SQLite
+    has one writer: from the first write until the commit this transaction holds the lock,
+    and each row without an id gets max(rowid) + 1, so the rows of one executemany have
+    consecutive ids ending at last_insert_rowid(). RETURNING with ordered rows would make
+    SQLAlchemy fall back to small batches, and its per-row parameter processing costs more
+    than the insert itself; values go through each column type's own bind processor here
+    (a naive datetime straight to the text SQLAlchemy stores, by one C call). Elsewhere:
+    INSERT … RETURNING id, the parameters' order kept.
+    """
+    if not rows:
+        return []
+    table = cast(Table, model.__table__)
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
+        return list(session.execute(statement, params).scalars())
+    converted = _bind_plan(table, tuple(columns), dialect)
+    values = list(map(list, rows))
+    for row in values:
+        for i, process in converted:
+            value = row[i]
+            if value.__class__ is datetime and value.tzinfo is None:
+                row[i] = value.isoformat(" ", "microseconds")
+            elif value is not None:
+                row[i] = process(value)
+    marks = ", ".join("?" * len(columns))
+    statement_text = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+    connection.exec_driver_sql(statement_text, list(map(tuple, values)))
+    last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+@cache
+def _bind_plan(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> list[tuple[int, Callable[[Any], Any]]]:
+    """The positions of ``columns`` whose type converts a value for the driver, with its
+    bind processor (times as text, booleans as integers on SQLite)."""
+    plan: list[tuple[int, Callable[[Any], Any]]] = []
+    for position, name in enumerate(columns):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            plan.append((position, process))
+    return plan

@@ -15,7 +15,7 @@ from yuqing.alerts.models import Alert
 from yuqing.auth.schemas import Principal
 from yuqing.cases import service as cases
 from yuqing.core.timeutil import local_zone, to_local, utcnow
-from yuqing.dashboard import flows
+from yuqing.dashboard import stage
 from yuqing.dashboard.models import ALL_PLACES, DashboardDay, DashboardHour
 from yuqing.events import service as events
 from yuqing.events.models import Event
@@ -40,7 +40,7 @@ REBUILD_CHUNK = 20_000
 
 
 def _province_names() -> dict[str, str]:
-    return {code: name for name, code in flows.province_codes().items()}
+    return {code: name for name, code in stage.province_codes().items()}
 
 
 def _today_start(now: datetime) -> tuple[date, datetime]:
@@ -76,11 +76,11 @@ def rebuild(session: Session) -> int:
         ).all()
         if not batch:
             return total
-        counts: Counter[flows.Key] = Counter()
+        counts: Counter[stage.Key] = Counter()
         for row in batch:
             kind = kinds.get(row.source_id, "")
             counts.update(
-                flows.count_rows(
+                stage.count_rows(
                     kind,
                     [
                         {
@@ -91,7 +91,7 @@ def rebuild(session: Session) -> int:
                     ],
                 )
             )
-        flows.add_counts(session, counts)
+        stage.add_counts(session, counts)
         total += len(batch)
         last = batch[-1].id
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from yuqing.core import audit
 from yuqing.core.audit import SYSTEM, Actor
 from yuqing.core.timeutil import utcnow
-from yuqing.events import cluster, flows
+from yuqing.events import cluster, index
 from yuqing.events import heat as heat_index
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
 from yuqing.events.schemas import ChainNode, EventDetail, EventRow, HotTopic, RisingEvent
@@ -417,8 +417,8 @@ def merge(
     words = dict.fromkeys(" ".join([target.terms, *(o.terms for o in others)]).split())
     target.terms = " ".join(list(words)[: cluster.MAX_EVENT_TERMS])
     recount(session, event=target)
-    flows.forget(session, ids)
-    flows.reload(session, [target])
+    index.forget(session, ids)
+    index.reload(session, [target])
     how = "（定期合并：文本判定为同一报道）" if automatic else ""
     audit.record(
         session,

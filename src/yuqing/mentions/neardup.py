@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from yuqing.mentions.batch import Row
 from yuqing.mentions.models import Mention, MentionBand
 
 SHINGLE = 3  # characters per shingle: bigrams merged too many different questions
@@ -33,8 +34,6 @@ BANDS = 8
 ROWS = 2
 THRESHOLD = 0.5  # verified trigram Jaccard to join a group
 MAX_VERIFIED = 6  # candidates checked per row, most shared bands first
-
-Finish = Callable[[list[int]], None]
 
 _NOISE = re.compile(
     r"https?://[0-9a-z./?=&%#_\-:~+]*"  # links differ per copy (short-link services)
@@ -170,29 +169,27 @@ def _identity(source_id: Any, external_id: Any, url_hash: Any) -> tuple[Any, ...
     return (source_id, "id", external_id) if external_id else (source_id, "url", url_hash)
 
 
-def stage(session: Session, source: Any, rows: list[dict[str, Any]]) -> Finish | None:
-    """Put rows that repeat a stored mention into its group (``near_group_id``); returns
-    the function that stores their band keys and links the batch once they have ids."""
-    if not rows:
-        return None
+def group(session: Session, rows: list[Row]) -> None:
+    """Put rows that repeat a stored mention into its group (``near_group_id``), and note
+    on each row what storing its group needs once it has an id: its band keys
+    (``near_keys``) and the earlier row of the batch it joins (``near_follows``)."""
+    for row in rows:
+        row.near_group_id = row.near_keys = row.near_follows = None
     items = _eligible(rows)
     if items:
         _join_stored(session, items)
         _join_batch(items)
     for item in items:
-        rows[item.position]["near_group_id"] = item.group
+        row = rows[item.position]
+        row.near_keys = item.keys
+        row.near_group_id = item.group
+        if item.follows is not None:
+            row.near_follows = rows[items[item.follows].position].index
 
-    def finish(mention_ids: list[int]) -> None:
-        _store(session, rows, items, mention_ids)
 
-    return finish
-
-
-def _eligible(rows: list[dict[str, Any]]) -> list[_Item]:
-    cleaned = [clean(row["search_text"] or "") for row in rows]
+def _eligible(rows: list[Row]) -> list[_Item]:
+    cleaned = [clean(row.search_text or "") for row in rows]
     positions = [i for i, text in enumerate(cleaned) if len(text) >= MIN_CHARS]
-    for row in rows:
-        row["near_group_id"] = None
     if not positions:
         return []
     keys = band_keys(signatures([cleaned[i] for i in positions])).tolist()
@@ -201,9 +198,7 @@ def _eligible(rows: list[dict[str, Any]]) -> list[_Item]:
             position=i,
             cleaned=cleaned[i],
             keys=row_keys,
-            identity=_identity(
-                rows[i]["source_id"], rows[i].get("external_id"), rows[i].get("url_hash")
-            ),
+            identity=_identity(rows[i].source_id, rows[i].external_id, rows[i].url_hash),
         )
         for i, row_keys in zip(positions, keys, strict=True)
     ]
@@ -280,17 +275,22 @@ def _join_batch(items: list[_Item]) -> None:
             first_with_key.setdefault(key, index)
 
 
-def _store(
-    session: Session, rows: list[dict[str, Any]], items: list[_Item], mention_ids: list[int]
-) -> None:
-    """Band rows, batch links and representative counts, once the rows have ids."""
-    old_groups = _old_groups(session, mention_ids)
+def store_groups(session: Session, rows: list[Row], *, updated: list[int]) -> None:
+    """Band rows, batch links and representative counts of ``rows`` (grouped by ``group``),
+    once they have ids; ``updated`` are the ids of stored mentions among them (only those
+    can hold band rows already)."""
+    old_groups = _old_groups(session, updated)
+    position_of = {row.index: position for position, row in enumerate(rows)}
+    mention_ids = [row.id for row in rows if row.id is not None]
+    assert len(mention_ids) == len(rows), "rows are stored before their groups"
     groups: dict[int, int | None] = {}
-    for item in items:
-        if item.follows is not None:
-            groups[item.position] = mention_ids[items[item.follows].position]
+    for position, row in enumerate(rows):
+        if row.near_keys is None:
+            continue
+        if row.near_follows is not None:
+            groups[position] = mention_ids[position_of[row.near_follows]]
         else:
-            groups[item.position] = item.group
+            groups[position] = row.near_group_id
     bumps: Counter[int] = Counter()
     links: list[dict[str, Any]] = []
     keep_as_rep = _representatives_with_members(session, old_groups)
@@ -302,7 +302,7 @@ def _store(
         if mention_id in keep_as_rep:
             group = None  # a representative with members stays one when it is edited
             groups[position] = None
-        if group != rows[position]["near_group_id"]:
+        if group != rows[position].near_group_id:
             links.append({"m_id": mention_id, "g_id": group})
         old = old_groups.get(mention_id)
         if old == group:
@@ -314,16 +314,17 @@ def _store(
     if old_groups:
         session.execute(delete(MentionBand).where(MentionBand.mention_id.in_(list(old_groups))))
     bands = [
-        (key, mention_ids[item.position], groups[item.position] or mention_ids[item.position])
-        for item in items
-        for key in dict.fromkeys(item.keys)
+        (key, mention_ids[position], groups[position] or mention_ids[position])
+        for position, row in enumerate(rows)
+        if row.near_keys is not None
+        for key in dict.fromkeys(row.near_keys)
     ]
     _insert_bands(session, bands)
     _write_links(session, links, bumps)
 
 
 def _old_groups(session: Session, mention_ids: list[int]) -> dict[int, int]:
-    """The group each updated mention was in (an inserted one has no band rows yet)."""
+    """The group each updated mention was in."""
     query = "SELECT mention_id, group_id FROM mention_band WHERE mention_id"
     return {mention_id: group for mention_id, group in _where_in(session, query, mention_ids)}
 

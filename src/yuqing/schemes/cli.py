@@ -110,7 +110,7 @@ def check_command(query: Annotated[str, typer.Argument(help="检索式")]) -> No
 @app.command("backfill")
 def backfill_command(scheme_id: Annotated[int, typer.Argument(help="方案 ID")]) -> None:
     """用方案回溯已收录的历史信息（分批提交，不影响工作台）。"""
-    from yuqing.schemes import flows
+    from yuqing.schemes import backfill
 
     upgrade_database()
     with Progress(
@@ -122,8 +122,8 @@ def backfill_command(scheme_id: Annotated[int, typer.Argument(help="方案 ID")]
             progress.update(task, completed=done, total=total)
 
         try:
-            result = flows.backfill(scheme_id, progress=report)
-        except flows.BackfillError as error:
+            result = backfill.backfill(scheme_id, progress=report)
+        except backfill.BackfillError as error:
             console.print(f"[red]{escape(str(error))}[/red]")
             raise typer.Exit(2) from error
     console.print(f"回溯完成：检查 {result.scanned} 条，命中 {result.matched} 条。")

@@ -16,7 +16,7 @@ from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
 from yuqing.pagekit.csrf import CsrfChecked
 from yuqing.pagekit.templating import render
-from yuqing.schemes import flows, service
+from yuqing.schemes import backfill, service
 from yuqing.schemes.highlight import highlight
 from yuqing.schemes.models import Scheme
 from yuqing.schemes.query import SchemeSyntaxError
@@ -325,7 +325,7 @@ def scheme_page(
             "total": total,
             "page": page,
             "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
-            "job": flows.job(scheme.id),
+            "job": backfill.job(scheme.id),
             "mode_labels": MODE_LABELS,
             "scope_labels": SCOPE_LABELS,
             "word_labels": WORD_LABELS,
@@ -340,7 +340,7 @@ def scheme_page(
     dependencies=[Depends(require("schemes.manage"))],
 )
 def start_backfill(request: Request, scheme: CurrentScheme, _csrf: CsrfChecked) -> Response:
-    job = flows.start_backfill(scheme.id)
+    job = backfill.start_backfill(scheme.id)
     if request.headers.get("hx-request"):
         return render(request, "schemes/_backfill.html", {"job": job, "scheme": scheme})
     return RedirectResponse(f"/schemes/{scheme.id}", status_code=303)
@@ -354,7 +354,7 @@ def start_backfill(request: Request, scheme: CurrentScheme, _csrf: CsrfChecked) 
 )
 def backfill_progress(request: Request, scheme: CurrentScheme) -> HTMLResponse:
     return render(
-        request, "schemes/_backfill.html", {"job": flows.job(scheme.id), "scheme": scheme}
+        request, "schemes/_backfill.html", {"job": backfill.job(scheme.id), "scheme": scheme}
     )
 
 

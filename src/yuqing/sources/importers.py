@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from yuqing.core import xlsx
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import to_utc_naive
-from yuqing.mentions import service as mentions_service
+from yuqing.mentions import items as mention_items
+from yuqing.mentions import store as mention_store
 from yuqing.mentions.schemas import IngestResult, ItemIn
-from yuqing.mentions.service import Store
-from yuqing.sources import service as sources_service
+from yuqing.mentions.store import Store
 from yuqing.sources.encoding import DecodedFile, decode_export
 from yuqing.sources.models import Source
 
@@ -566,29 +566,6 @@ def _preview_text(value: Any, width: int = 80) -> str:
 # Storing
 
 
-def import_file(
-    session: Session,
-    path: Path,
-    *,
-    source_name: str,
-    mapping: dict[str, str] | None = None,
-    batch_size: int = 1000,
-    progress: Callable[[int, int], None] | None = None,
-    store: Store = mentions_service.ingest,
-) -> ImportReport:
-    """Read ``path`` and store its rows in batches (one commit each) under ``source_name``.
-
-    A bad file raises ImportFileError before anything is stored; bad rows are reported with
-    their row number and the good rows are stored. Running it twice stores each row once.
-    """
-    batch = read_import_file(path, mapping=mapping)
-    source = sources_service.get_or_create(session, name=source_name, kind="import")
-    session.commit()
-    return store_batch(
-        session, batch, source=source, batch_size=batch_size, progress=progress, store=store
-    )
-
-
 def store_batch(
     session: Session,
     batch: ImportBatch,
@@ -596,9 +573,13 @@ def store_batch(
     source: Source,
     batch_size: int = 1000,
     progress: Callable[[int, int], None] | None = None,
-    store: Store = mentions_service.ingest,
+    store: Store,
 ) -> ImportReport:
-    """Store the rows of a file read before, in batches (one commit each), under ``source``."""
+    """Store the rows of a file read before, in batches (one commit each), under ``source``,
+    through ``store`` (the pipeline: ``worker.collect.import_file`` passes it).
+
+    Bad rows are reported with their row number and the good rows are stored; storing twice
+    stores each row once."""
     report = ImportReport(rows=len(batch.items) + len(batch.errors))
     report.errors.extend(batch.errors)
     report.warnings.extend(batch.warnings)
@@ -619,7 +600,7 @@ def store_batch(
     for start in range(0, len(valid), batch_size):
         chunk = valid[start : start + batch_size]
         # A row the database refuses fails alone with its reason; the others are stored.
-        result = mentions_service.store_isolating(store_part, [i for _, i in chunk])
+        result = mention_store.store_isolating(store_part, [i for _, i in chunk])
         for outcome in result.outcomes:
             if outcome.error:
                 report.errors.append(RowError(chunk[outcome.index][0], outcome.error))
@@ -640,7 +621,7 @@ def _validate_rows(batch: ImportBatch, report: ImportReport) -> list[tuple[int, 
         try:
             valid.append((number, ItemIn.model_validate(item)))
         except ValidationError as error:
-            reason = mentions_service.describe_validation_error(error)
+            reason = mention_items.describe_validation_error(error)
             for target, header in header_of.items():
                 reason = reason.replace(f"字段 {target}：", f"列「{header}」：")
             report.errors.append(RowError(number, reason))

@@ -17,12 +17,12 @@ from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
 from yuqing.pagekit.csrf import CsrfChecked
 from yuqing.pagekit.templating import error_page, render
-from yuqing.sources import flows, jobs, service
+from yuqing.sources import import_jobs, service
 from yuqing.sources.health import Health, health_for_all, source_health
 from yuqing.sources.importers import ImportFileError
 from yuqing.sources.models import FetchRun, ImportJob, Source
 from yuqing.sources.schemas import FETCHED_KINDS, SourceIn
-from yuqing.worker import pipeline
+from yuqing.worker import collect, pipeline
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def remove_source(
     source = _source_or_404(request, session, source_id)
     if not isinstance(source, Source):
         return source
-    jobs.remove_for_source(session, source_id=source.id)
+    import_jobs.remove_for_source(session, source_id=source.id)
     removed = service.remove(session, source=source, actor=principal.actor)
     session.commit()
     return RedirectResponse(f"/sources?removed={removed}", status_code=303)
@@ -194,7 +194,7 @@ class FetchOutcome:
 def _fetch_outcome(session: Session, source: Source) -> FetchOutcome:
     """Fetch now and describe what happened, from the run the fetch recorded."""
     try:
-        run = flows.fetch_source(session, source, store=pipeline.process)
+        run = collect.fetch_source(session, source)
         session.commit()
     except Exception as error:  # shown to the user; the scheduler keeps its own record
         session.rollback()
@@ -257,14 +257,14 @@ def _source_page(
             "source": source,
             "health": _health_of(session, source),
             "runs": service.recent_runs(session, source_id=source.id),
-            "imports": jobs.for_source(session, source_id=source.id),
+            "imports": import_jobs.for_source(session, source_id=source.id),
             "fetched_kinds": FETCHED_KINDS,
             "form": form or _form_of(source),
             "errors": errors or {},
             "upload_error": upload_error,
             "notice": notice,
             "notice_ok": notice_ok,
-            "accept": ",".join(jobs.SUFFIXES),
+            "accept": ",".join(import_jobs.SUFFIXES),
         },
         status_code=status_code,
     )
@@ -411,7 +411,7 @@ async def upload_file(
         message = "请选择要导入的文件（.xlsx、.csv 或 .jsonl）。"
         return _source_page(request, session, source, upload_error=message, status_code=400)
     try:
-        job, _preview = jobs.save_upload(
+        job, _preview = import_jobs.save_upload(
             session, source=source, filename=file.filename, data=file.file, actor=principal.actor
         )
     except ImportFileError as error:
@@ -425,7 +425,7 @@ def _job_or_404(
     request: Request, session: Session, source_id: int, job_id: int
 ) -> tuple[Source, ImportJob] | HTMLResponse:
     source = service.get(session, source_id=source_id)
-    job = jobs.get(session, job_id=job_id)
+    job = import_jobs.get(session, job_id=job_id)
     if source is None or job is None or job.source_id != source.id:
         return error_page(
             request,
@@ -448,13 +448,13 @@ def _job_page(
 ) -> HTMLResponse:
     preview = None
     file_error = None
-    if job.status == "mapping" or jobs.interrupted(job):
+    if job.status == "mapping" or import_jobs.interrupted(job):
         try:
-            preview = jobs.preview(job, source)
+            preview = import_jobs.preview(job, source)
         except (ImportFileError, OSError) as error:
             file_error = f"无法再读取已上传的文件：{error}"
     guessed = dict(preview.guessed) if preview else {}
-    guessed.update(jobs.job_mapping(job) if job.status != "mapping" else {})
+    guessed.update(import_jobs.job_mapping(job) if job.status != "mapping" else {})
     guessed.update(chosen or {})
     return render(
         request,
@@ -467,10 +467,10 @@ def _job_page(
             "guessed": guessed,
             "file_error": file_error,
             "mapping_error": mapping_error,
-            "targets": jobs.TARGET_LABELS,
-            "interrupted": jobs.interrupted(job),
-            "refused": jobs.refused_rows(job)[:200] if job.status == "done" else [],
-            "notes": jobs.notes(job)[:50] if job.status == "done" else [],
+            "targets": import_jobs.TARGET_LABELS,
+            "interrupted": import_jobs.interrupted(job),
+            "refused": import_jobs.refused_rows(job)[:200] if job.status == "done" else [],
+            "notes": import_jobs.notes(job)[:50] if job.status == "done" else [],
         },
         status_code=status_code,
     )
@@ -500,25 +500,27 @@ async def start_import(
     if not isinstance(found, tuple):
         return found
     source, job = found
-    if job.status != "mapping" and not jobs.interrupted(job):
+    if job.status != "mapping" and not import_jobs.interrupted(job):
         return RedirectResponse(f"/sources/{source.id}/imports/{job.id}", status_code=303)
     try:
-        headers = jobs.preview(job, source).headers
+        headers = import_jobs.preview(job, source).headers
     except (ImportFileError, OSError):
         return _job_page(request, session, source, job, status_code=400)
     form = await request.form()
     chosen = [str(form.get(f"col{i}") or "") for i in range(len(headers))]
     try:
-        mapping = jobs.check_mapping(headers, chosen)
-    except jobs.MappingError as error:
+        mapping = import_jobs.check_mapping(headers, chosen)
+    except import_jobs.MappingError as error:
         picked = dict(zip(headers, chosen, strict=True))
         return _job_page(
             request, session, source, job, mapping_error=str(error), chosen=picked, status_code=422
         )
-    started = jobs.start(session, job=job, source=source, mapping=mapping, actor=principal.actor)
+    started = import_jobs.start(
+        session, job=job, source=source, mapping=mapping, actor=principal.actor
+    )
     session.commit()
     if started:
-        jobs.run_in_background(job.id, store=pipeline.process)
+        import_jobs.run_in_background(job.id, store=pipeline.process)
     return RedirectResponse(f"/sources/{source.id}/imports/{job.id}", status_code=303)
 
 
@@ -533,7 +535,7 @@ def import_progress(
     job = found[1]
     return JSONResponse(
         {
-            "status": "interrupted" if jobs.interrupted(job) else job.status,
+            "status": "interrupted" if import_jobs.interrupted(job) else job.status,
             "done": job.rows_done,
             "total": job.rows_total,
         },
@@ -544,9 +546,9 @@ def import_progress(
 _DOWNLOADS = {
     "xlsx": (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        jobs.refused_xlsx,
+        import_jobs.refused_xlsx,
     ),
-    "csv": ("text/csv; charset=utf-8", jobs.refused_csv),
+    "csv": ("text/csv; charset=utf-8", import_jobs.refused_csv),
 }
 
 

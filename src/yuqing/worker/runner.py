@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from yuqing.alerts import flows as alerts
+from yuqing.alerts import jobs as alerts
 from yuqing.analysis import jobs as analysis_jobs
 from yuqing.cases import flows as cases
 from yuqing.core.database import session_scope
@@ -15,8 +15,7 @@ from yuqing.core.timeutil import utcnow
 from yuqing.events import service as events
 from yuqing.notify import worker as notify
 from yuqing.reports import flows as reports
-from yuqing.sources import flows as sources
-from yuqing.worker import pipeline
+from yuqing.worker import collect
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ def start(stop: threading.Event, *, fetch: bool = True) -> list[threading.Thread
         ("periodic", run_periodic, {}),
     ]
     if fetch:
-        jobs.insert(0, ("fetch", sources.run_forever, {"store": pipeline.process}))
+        jobs.insert(0, ("fetch", collect.run_forever, {}))
     threads = []
     for name, target, kwargs in jobs:
         thread = threading.Thread(

@@ -1,12 +1,13 @@
-"""Raising alerts: the ingest stage, the periodic evaluator, manual alerts, and delivery
-(dedupe, cooldown, hourly cap, quiet hours, batching) into the notification outbox."""
+"""Raising alerts: delivery (dedupe, cooldown, hourly cap, quiet hours, batching) into the
+notification outbox, and manual alerts. The pipeline's stage is alerts/stage.py, the
+minute-by-minute evaluation alerts/jobs.py."""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
@@ -15,134 +16,18 @@ from yuqing.alerts import outbox, service
 from yuqing.alerts.config import DIGEST_ITEMS, KIND_LABELS
 from yuqing.alerts.models import Alert, AlertRule
 from yuqing.alerts.rules import (
-    PERIODIC,
     Candidate,
-    ItemBatch,
     Rule,
-    row_passes,
-    scheme_hits,
-    sensitive_words,
 )
 from yuqing.alerts.schemas import Explanation, Number
 from yuqing.core.audit import Actor
-from yuqing.core.database import savepoint
 from yuqing.core.timeutil import local_zone, to_local, to_utc_naive, utcnow
 
 log = logging.getLogger(__name__)
 
-Finish = Callable[[list[int]], None]
 _CHUNK = 500
 _LEVEL_ORDER = {"info": 0, "warning": 1, "urgent": 2}
 WEEKEND_RELEASE = "08:00"  # when a weekend hold ends on Monday if no quiet hours are set
-DAY_SPIKE_EVERY = timedelta(minutes=10)  # day-baseline counts change slowly and cost more
-
-
-# --- the ingest stage ----------------------------------------------------------------------
-
-
-def stage(session: Session, source: Any, rows: list[dict[str, Any]]) -> Finish | None:
-    """The pipeline's last stage: returns what evaluates the item rules (scheme hits,
-    sensitive words) once the rows have ids and their scheme matches are stored, and puts
-    any alert in the outbox in the same transaction. ``None`` when no item rule is on."""
-    if not rows:
-        return None
-    rules = service.current_rules(session)
-    if not rules.item_rules:
-        return None
-    source_name = getattr(source, "name", "") or ""
-
-    def finish(mention_ids: list[int]) -> None:
-        batch = ItemBatch(rows, mention_ids, source_name)
-        scheme_rules = [r for r in rules.item_rules if r.kind == "scheme_hit"]
-        if scheme_rules:
-            _read_matches(session, batch, scheme_rules)
-        found: list[Candidate] = []
-        for rule in rules.item_rules:
-            if rule.kind == "scheme_hit":
-                found.extend(scheme_hits(rule, batch))
-            else:
-                found.extend(sensitive_words(rule, batch, rules.words))
-        if found:
-            deliver(session, found, now=utcnow())
-
-    return finish
-
-
-def _read_matches(session: Session, batch: ItemBatch, rules: list[Rule]) -> None:
-    """The stored scheme matches of the rows some scheme rule could take (one query per
-    500 ids), and the names of the schemes they hit."""
-    ids = [
-        mid
-        for row, mid in zip(batch.rows, batch.mention_ids, strict=True)
-        if any(row_passes(rule, row) for rule in rules)
-    ]
-    if not ids:
-        return
-    wanted: set[int] = set()
-    for rule in rules:
-        if not rule.params.scheme_ids:
-            wanted = set()
-            break
-        wanted.update(rule.params.scheme_ids)
-    only = f" AND scheme_id IN ({', '.join(str(int(s)) for s in wanted)})" if wanted else ""
-    matches: dict[int, list[tuple[int, list[str]]]] = {}
-    for at in range(0, len(ids), _CHUNK):
-        chunk = ", ".join(str(int(i)) for i in ids[at : at + _CHUNK])
-        query = f"SELECT mention_id, scheme_id, words FROM scheme_match WHERE mention_id IN ({chunk}){only}"
-        for mention_id, scheme_id, words in session.execute(text(query)):
-            matches.setdefault(mention_id, []).append((scheme_id, _words(words)))
-    batch.matches = matches
-    if matches:
-        schemes = {sid for hits in matches.values() for sid, _ in hits}
-        names = session.execute(
-            text(f"SELECT id, name FROM scheme WHERE id IN ({', '.join(map(str, schemes))})")
-        )
-        batch.scheme_names = {int(i): str(n) for i, n in names}
-
-
-def _words(raw: str | None) -> list[str]:
-    import json
-
-    try:
-        value = json.loads(raw or "[]")
-    except ValueError:
-        return []
-    return [str(w) for w in value] if isinstance(value, list) else []
-
-
-# --- the periodic evaluator ----------------------------------------------------------------
-
-_last_day_run: dict[tuple[str, int, int], datetime] = {}
-
-
-def evaluate_periodic(session: Session, now: datetime | None = None) -> list[Alert]:
-    """Evaluate negative-share, spike and silent-source rules and send due digests of
-    batched rules; the caller commits. Meant to run every minute."""
-    now = now or utcnow()
-    rules = service.current_rules(session)
-    found: list[Candidate] = []
-    for rule in rules.periodic_rules:
-        if not _due(session, rule, now):
-            continue
-        try:
-            with savepoint(session):
-                found.extend(PERIODIC[rule.kind](session, rule, now))
-        except Exception:  # one broken rule must not silence the others
-            log.exception("alert rule %s failed", rule.id)
-    raised = deliver(session, found, now=now)
-    flush_batches(session, now=now)
-    return raised
-
-
-def _due(session: Session, rule: Rule, now: datetime) -> bool:
-    if rule.kind != "spike" or rule.params.baseline != "day":
-        return True
-    key = (str(session.get_bind().engine.url), rule.id, id(rule))
-    last = _last_day_run.get(key)
-    if last is not None and timedelta(0) <= now - last < DAY_SPIKE_EVERY:
-        return False
-    _last_day_run[key] = now
-    return True
 
 
 # --- delivery --------------------------------------------------------------------------------
@@ -461,3 +346,11 @@ def _mention_words(session: Session, mention_id: int) -> list[list[str]]:
         text("SELECT words FROM scheme_match WHERE mention_id = :id"), {"id": mention_id}
     )
     return [_words(raw) for (raw,) in rows]
+
+
+def _words(raw: str | None) -> list[str]:
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return [str(w) for w in value] if isinstance(value, list) else []

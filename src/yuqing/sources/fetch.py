@@ -1,4 +1,7 @@
-"""Fetching sources on schedule: conditional GET, parse by kind, ingest, backoff, concurrency.
+"""Fetching sources: conditional GET, parse by kind, the fetch run and its scheduling state
+(backoff, next attempt), which sources are due, one host at a time. Storing what a fetch
+collected is the worker's (``worker/collect.py`` puts it through the pipeline), so this
+module never stores mentions itself: ``fetch_items`` collects, ``record`` writes the run.
 
 Concurrency is threads (the HTTP client is synchronous): at most ``fetch_concurrency``
 sources at once, and at most ``fetch_per_domain_concurrency`` requests at once to one host.
@@ -16,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,15 +27,12 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from yuqing.core.database import new_session
 from yuqing.core.http import FetchError, FetchResponse, fetch
 from yuqing.core.settings import Settings, get_settings
 from yuqing.core.timeutil import utcnow
-from yuqing.mentions import service as mentions
 from yuqing.mentions.models import Mention
 from yuqing.mentions.normalise import url_hash
 from yuqing.mentions.schemas import IngestResult, ItemIn
-from yuqing.mentions.service import Store
 from yuqing.sources import parsers
 from yuqing.sources.models import FetchRun, Source
 from yuqing.sources.schemas import FETCHED_KINDS
@@ -85,40 +84,62 @@ class _Collected:
     keep_validators: bool = True
 
 
-def fetch_source(
-    session: Session,
-    source: Source,
-    *,
-    now: datetime | None = None,
-    slots: HostSlots | None = None,
-    store: Store = mentions.ingest,
-) -> FetchRun:
-    """Fetch one source, store its items and its scheduling state; the caller commits.
+@dataclass
+class Fetched:
+    """One fetch of a source before its items are stored: the run so far, what was
+    collected, and the response (or the error that ended the fetch)."""
 
-    ``store`` receives the collected items: the worker passes the pipeline (store and
-    analyse); the default stores without analysis."""
+    run: FetchRun
+    now: datetime
+    started: float
+    collected: _Collected = field(default_factory=lambda: _Collected())
+    response: FetchResponse | None = None
+    digest: str | None = None
+    error: FetchError | parsers.ParseError | None = None
+
+    @property
+    def items(self) -> list[ItemIn]:
+        return self.collected.items
+
+
+def fetch_items(
+    session: Session, source: Source, *, now: datetime | None = None, slots: HostSlots | None = None
+) -> Fetched:
+    """Fetch one source and parse what it holds; nothing is written yet (all network work
+    happens before the first write, so a slow server never holds SQLite's write lock)."""
     if source.kind not in FETCHED_KINDS or not source.url:
         raise ValueError(f"来源“{source.name}”（{source.kind}）没有可抓取的地址")
     now = now or utcnow()
-    started = time.monotonic()
-    run = FetchRun(source_id=source.id, started_at=now)
+    fetched = Fetched(FetchRun(source_id=source.id, started_at=now), now, time.monotonic())
     slots = slots or HostSlots(get_settings().fetch_per_domain_concurrency)
     try:
         response = _get(source.url, slots, etag=source.etag, modified=source.last_modified)
-        run.http_status = response.status
-        digest = hashlib.sha256(response.body).hexdigest()
-        if response.not_modified or digest == source.last_content_hash:
-            run.not_modified = response.not_modified
-            run.content_unchanged = not response.not_modified
-            collected = _Collected()
+        fetched.run.http_status = response.status
+        fetched.response = response
+        fetched.digest = hashlib.sha256(response.body).hexdigest()
+        if response.not_modified or fetched.digest == source.last_content_hash:
+            fetched.run.not_modified = response.not_modified
+            fetched.run.content_unchanged = not response.not_modified
         else:
-            collected = _collect(session, source, response, slots)
-        _store(session, source, run, collected, store)
-        _succeed(source, run, response, digest if collected.keep_validators else None, now)
+            fetched.collected = _collect(session, source, response, slots)
     except (FetchError, parsers.ParseError) as error:
-        _fail(source, run, error, now)
-    run.finished_at = now + timedelta(seconds=time.monotonic() - started)
-    run.duration_ms = int((time.monotonic() - started) * 1000)
+        fetched.error = error
+    return fetched
+
+
+def record(session: Session, source: Source, fetched: Fetched, stored: IngestResult) -> FetchRun:
+    """Write the run of a fetch whose items were stored (``stored``: what storing them
+    reported) and the source's scheduling state; the caller commits."""
+    run, now = fetched.run, fetched.now
+    if fetched.error is not None:
+        _fail(source, run, fetched.error, now)
+    else:
+        assert fetched.response is not None
+        _count(session, source, run, fetched.collected, stored)
+        keep = fetched.digest if fetched.collected.keep_validators else None
+        _succeed(source, run, fetched.response, keep, now)
+    run.finished_at = now + timedelta(seconds=time.monotonic() - fetched.started)
+    run.duration_ms = int((time.monotonic() - fetched.started) * 1000)
     session.add(run)
     session.flush()
     return run
@@ -186,12 +207,9 @@ def _stored_url_hashes(session: Session, source_id: int, links: list[str]) -> se
     return {h for h in session.execute(query).scalars() if h is not None}
 
 
-def _store(
-    session: Session, source: Source, run: FetchRun, collected: _Collected, store: Store
+def _count(
+    session: Session, source: Source, run: FetchRun, collected: _Collected, result: IngestResult
 ) -> None:
-    result = IngestResult()
-    if collected.items:
-        result = store(session, source=source, items=collected.items)
     failed = result.failed + len(collected.failed)
     run.items_new = result.new
     run.items_duplicate = result.duplicate
@@ -285,38 +303,7 @@ def due_source_ids(
     return list(session.execute(query).scalars())
 
 
-def run_due(
-    *,
-    limit: int | None = None,
-    source_id: int | None = None,
-    now: datetime | None = None,
-    progress: Progress | None = None,
-    force: bool = False,
-    store: Store = mentions.ingest,
-) -> list[FetchRun]:
-    """Fetch every due source (or only ``source_id``; ``force`` ignores the due time and the
-    enabled flag) concurrently; returns the runs in the order they finished."""
-    settings = get_settings()
-    with new_session() as session:
-        due = due_source_ids(
-            session, now=now or utcnow(), limit=limit, source_id=source_id, force=force
-        )
-        hosts = dict(session.execute(select(Source.id, Source.url).where(Source.id.in_(due))).all())
-    ordered = _interleave_hosts(due, hosts)
-    slots = HostSlots(settings.fetch_per_domain_concurrency)
-    runs: list[FetchRun] = []
-    workers = max(1, min(settings.fetch_concurrency, len(ordered) or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="yuqing-fetch") as pool:
-        futures = [pool.submit(_fetch_one, sid, now, slots, store) for sid in ordered]
-        for done, future in enumerate(as_completed(futures), start=1):
-            run, name = future.result()
-            runs.append(run)
-            if progress is not None:
-                progress(done, len(futures), name)
-    return runs
-
-
-def _interleave_hosts(ids: list[int], urls: dict[int, str | None]) -> list[int]:
+def interleave_hosts(ids: list[int], urls: dict[int, str | None]) -> list[int]:
     """Round-robin over hosts so threads waiting for one busy host do not starve the others."""
     by_host: dict[str, list[int]] = {}
     for sid in ids:
@@ -329,24 +316,7 @@ def _interleave_hosts(ids: list[int], urls: dict[int, str | None]) -> list[int]:
     return ordered
 
 
-def _fetch_one(
-    source_id: int, now: datetime | None, slots: HostSlots, store: Store
-) -> tuple[FetchRun, str]:
-    with new_session() as session:
-        source = session.get(Source, source_id)
-        assert source is not None
-        try:
-            run = fetch_source(session, source, now=now, slots=slots, store=store)
-            session.commit()
-        except Exception as error:  # a bug or a database error must not stop the other sources
-            log.exception("fetching source %s failed", source_id)
-            session.rollback()
-            run = _record_crash(session, source_id, error, now or utcnow())
-        session.expunge(run)
-        return run, source.name
-
-
-def _record_crash(session: Session, source_id: int, error: Exception, now: datetime) -> FetchRun:
+def record_crash(session: Session, source_id: int, error: Exception, now: datetime) -> FetchRun:
     source = session.get(Source, source_id)
     assert source is not None
     run = FetchRun(source_id=source_id, started_at=now, finished_at=utcnow())
@@ -361,19 +331,3 @@ def next_due_at(session: Session) -> datetime | None:
         Source.enabled.is_(True), Source.kind.in_(FETCHED_KINDS), Source.url.is_not(None)
     )
     return session.execute(query).scalar_one_or_none()
-
-
-def run_forever(stop_event: threading.Event, *, store: Store = mentions.ingest) -> None:
-    """Fetch due sources until ``stop_event`` is set, sleeping until the next is due (≤ 30 s)."""
-    while not stop_event.is_set():
-        try:
-            run_due(store=store)
-            with new_session() as session:
-                upcoming = next_due_at(session)
-        except Exception:  # keep the background loop alive; the next round retries
-            log.exception("fetch round failed")
-            upcoming = None
-        wait = IDLE_SLEEP_MAX_SECONDS
-        if upcoming is not None:
-            wait = min(wait, max(0.5, (upcoming - utcnow()).total_seconds()))
-        stop_event.wait(wait)

@@ -1,141 +1,41 @@
-"""The ingest stage of events: put each new mention (and exact copy) into an event.
+"""Placing one batch of new mentions in events (see events/stage.py for the order of
+evidence), and writing the events' counters.
 
-``stage(session, source, rows)`` follows the contract of the pipeline's analysis stages: it
-runs before the bulk insert and returns ``finish(mention_ids)``, run after it in the same
-transaction. All the work is in ``finish``, since events link to mention ids in their own
-table (``event_member``). Order of evidence, strongest first:
-
-1. repost chain: a mention whose ``root_external_id`` or ``parent_external_id`` names a
-   mention of the same source joins that mention's event (ids are matched within one
-   source: platform ids are unique on their platform, and one source is one platform; ids of
-   two different sites may collide). Reposts of a root not collected (yet) join the event of
-   their siblings, and a root that arrives after its reposts joins theirs;
-2. near-duplicate group: a mention with ``near_group_id`` joins its representative's event;
-3. exact copy (stored by ingest without analysis): its root link, else its original's event;
-4. its text (title, lead, places) within 72 hours: average similarity to an event's text
-   members and shared rare bigrams (see events/cluster.py);
-5. otherwise it starts a new event.
-
-Exact copies are members of their event but never counted in it (``duplicate_count``: the
-page shows 重复 N). A post that leaves a story's event for its own cascade keeps a 相关事件
-link (``related_to_id``) to the story.
-
-Counters (size, sentiment split, sources, first/last seen, hourly trend, heat) are written
-once per touched event and batch. See docs/events.md.
+``Placer(session, source_id).place(items)`` takes the batch's new mentions and exact copies
+(``Item``), finds each one's event by the evidence listed in events/stage.py, creates the
+new events, and writes members and counters once per touched event and batch: size,
+sentiment split, sources, first/last seen, hourly trend, heat. See docs/events.md.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, bindparam, event, insert, text
 from sqlalchemy.orm import Session
 
 from yuqing.core.timeutil import utcnow
 from yuqing.events import heat as heat_index
-from yuqing.events.cluster import WINDOW, Batch, Doc, TextIndex, key_terms_many, terms_text
-from yuqing.events.models import Event
-from yuqing.mentions import neardup
-
-Finish = Callable[[list[int]], None]
-_TOUCHED = "yuqing.events.index_touched"
-
-
-# --- the in-memory term index, one per database ------------------------------------------
-
-
-_INDEXES: dict[int, TextIndex] = {}
-_STALE: set[int] = set()
-
-
-def _key(session: Session) -> int:
-    bind = session.get_bind()
-    engine = bind.engine if not isinstance(bind, Engine) else bind
-    return id(engine)
-
-
-@event.listens_for(Session, "after_rollback")
-def _on_rollback(session: Session) -> None:
-    """Events added by a transaction that rolled back must not stay in memory."""
-    touched = session.info.pop(_TOUCHED, None)
-    if touched is not None:
-        _STALE.add(touched)
-
-
-@event.listens_for(Session, "after_commit")
-def _on_commit(session: Session) -> None:
-    session.info.pop(_TOUCHED, None)
-
-
-def text_index(session: Session) -> TextIndex:
-    """The text index of this database, brought up to date with the event table: rebuilt
-    after a rollback or when the table was emptied, topped up with events other processes
-    created."""
-    key = _key(session)
-    index = _INDEXES.get(key)
-    top = session.execute(text("SELECT MAX(id) FROM event")).scalar() or 0
-    if index is None or key in _STALE or top < index.max_event_id:
-        _STALE.discard(key)
-        index = _INDEXES[key] = _load(session, after=0)
-    elif top > index.max_event_id:
-        _load(session, after=index.max_event_id, into=index)
-    session.info[_TOUCHED] = key
-    return index
-
-
-def forget(session: Session, event_ids: Iterable[int]) -> None:
-    """Drop events (merged away) from this database's index."""
-    index = _INDEXES.get(_key(session))
-    if index is not None:
-        for event_id in event_ids:
-            index.forget(event_id)
-
-
-def reload(session: Session, events: Iterable[Event]) -> None:
-    """Take changed profiles (a merge) into this database's index."""
-    index = _INDEXES.get(_key(session))
-    if index is None:
-        return
-    for item in events:
-        index.forget(item.id)
-        if item.vector and item.merged_into_id is None:
-            index.load(item.id, item.vector, item.last_seen_at)
-
-
-def _load(session: Session, *, after: int, into: TextIndex | None = None) -> TextIndex:
-    index = into or TextIndex()
-    latest = session.execute(text("SELECT MAX(last_seen_at) FROM event")).scalar()
-    if latest is None:
-        return index
-    if isinstance(latest, str):
-        latest = datetime.fromisoformat(latest)
-    query = text(
-        "SELECT id, vector, last_seen_at FROM event WHERE id > :after AND "
-        "merged_into_id IS NULL AND last_seen_at >= :since ORDER BY id"
-    ).bindparams(bindparam("since", type_=DateTime))
-    for event_id, vector, last_seen in session.execute(
-        query, {"after": after, "since": latest - WINDOW}
-    ):
-        if isinstance(last_seen, str):
-            last_seen = datetime.fromisoformat(last_seen)
-        if vector:
-            index.load(event_id, bytes(vector), last_seen)
-        index.max_event_id = max(index.max_event_id, event_id)
-    return index
-
-
-# --- the stage ----------------------------------------------------------------------------
+from yuqing.events.cluster import WINDOW, Batch, Doc, key_terms_many, terms_text
+from yuqing.events.index import text_index
+from yuqing.events.sql import (
+    UNCOUNT,
+    UPDATE_EVENT,
+    insert_events,
+    recent_hours,
+    refirst,
+    stamp,
+    where_in,
+    write_many,
+)
 
 
 @dataclass(slots=True, eq=False)
-class _Item:
+class Item:
     """A new mention to place: a row of the batch or an exact copy."""
 
     mention_id: int
@@ -162,15 +62,15 @@ class _Delta:
     the counters are written (``settle``)."""
 
     last: datetime | None = None
-    representative: _Item | None = None
+    representative: Item | None = None
     duplicates: int = 0  # exact copies: members, never counted
-    items: list[tuple[_Item, bool]] = field(default_factory=list)
-    counted: list[_Item] = field(default_factory=list)
+    items: list[tuple[Item, bool]] = field(default_factory=list)
+    counted: list[Item] = field(default_factory=list)
     sentiments: Counter[str] = field(default_factory=Counter)
     first: tuple[datetime, int] | None = None
     hours: Counter[datetime] = field(default_factory=Counter)
 
-    def add(self, item: _Item, *, duplicate: bool = False) -> None:
+    def add(self, item: Item, *, duplicate: bool = False) -> None:
         self.items.append((item, duplicate))
         if duplicate:
             self.duplicates += 1
@@ -192,7 +92,7 @@ class _Delta:
         self.first = min([(i.published_at, i.mention_id) for i in counted])
         self.hours = Counter([_hour(i.published_at) for i in counted])
 
-    def without(self, item: _Item) -> _Delta:
+    def without(self, item: Item) -> _Delta:
         """This delta without one of its items (a post leaving for its own cascade: rare)."""
         rest = _Delta()
         for other, duplicate in self.items:
@@ -201,101 +101,6 @@ class _Delta:
         if self.representative is not item:
             rest.representative = self.representative
         return rest
-
-
-def stage(session: Session, source: Any, rows: list[dict[str, Any]]) -> Finish:
-    """Place the batch's new mentions in events once they have ids (see the module doc).
-
-    Called even for a batch without rows to analyse: its exact copies still need events.
-    """
-    high_water = session.execute(text("SELECT COALESCE(MAX(id), 0) FROM mention")).scalar_one()
-
-    def finish(mention_ids: list[int]) -> None:
-        items = _items(rows, mention_ids, high_water) + _copies(session, source.id, high_water)
-        if items:
-            Placer(session, source.id).place(items)
-
-    return finish
-
-
-_LOCAL = ("县", "区", "旗", "镇", "乡", "村", "街道")
-
-
-def _places(regions: str | None) -> list[str]:
-    """The local place names of the places stage (county and finer): a province or city is
-    shared by unrelated stories of one region, so only a county, district or town is
-    evidence of one story."""
-    if not regions:
-        return []
-    return [name for name in regions.replace(";", " ").split() if name.endswith(_LOCAL)]
-
-
-def _items(rows: list[dict[str, Any]], mention_ids: list[int], high_water: int) -> list[_Item]:
-    # Ids at or below the high-water mark are updates of stored mentions: they keep their event.
-    items = []
-    for row, mid in zip(rows, mention_ids, strict=True):
-        if mid <= high_water:
-            continue
-        root, parent = row.get("root_external_id"), row.get("parent_external_id")
-        if root or parent:  # placed by its link alone: its text is not needed (title may be)
-            item = _Item(
-                mid,
-                row.get("external_id"),
-                root,
-                parent,
-                None,
-                row["published_at"],
-                row.get("sentiment"),
-                row.get("title") or "",
-                "",
-                [],
-            )
-        else:
-            item = _Item(
-                mid,
-                row.get("external_id"),
-                None,
-                None,
-                row.get("near_group_id"),
-                row["published_at"],
-                row.get("sentiment"),
-                row.get("title") or "",
-                row.get("text") or "",
-                _places(row.get("regions")),
-            )
-        items.append(item)
-    return items
-
-
-def _copies(session: Session, source_id: int, high_water: int) -> list[_Item]:
-    """Exact copies this ingest stored (ingest passes only originals to the stages): rows of
-    this source above the high-water mark that have no event yet."""
-    # "status || ''": SQLite would otherwise read every duplicate ever stored through the
-    # status index instead of this batch's id range (a cost growing with the table).
-    query = text(
-        "SELECT c.id, c.external_id, c.root_external_id, c.parent_external_id, "
-        "c.duplicate_of_id, c.published_at, o.sentiment, c.title, "
-        "CASE WHEN c.root_external_id IS NULL AND c.parent_external_id IS NULL "
-        "THEN c.search_text END "
-        "FROM mention c JOIN mention o ON o.id = c.duplicate_of_id "
-        "WHERE c.id > :hw AND c.source_id = :sid AND c.status || '' = 'duplicate' "
-        "AND NOT EXISTS (SELECT 1 FROM event_member em WHERE em.mention_id = c.id) "
-        "ORDER BY c.id"
-    )
-    items = []
-    for mid, ext, root, parent, original, published, sentiment, title, form in session.execute(
-        query, {"hw": high_water, "sid": source_id}
-    ):
-        if isinstance(published, str):
-            published = datetime.fromisoformat(published)
-        if root or parent:
-            original = None  # placed by its link alone
-        elif len(neardup.clean(form or "")) < neardup.MIN_CHARS:
-            original = None  # "转发微博" copies one text across stories: no evidence
-        items.append(
-            _Item(mid, ext, root, parent, original, published, sentiment, title or "", "", [], True)
-        )
-    return items
 
 
 def _headline(title: str, text: str) -> str:
@@ -308,22 +113,6 @@ def _headline(title: str, text: str) -> str:
 
 
 _NON_WORD = re.compile(r"\W+")
-
-
-def where_in(
-    session: Session, query: str, values: Iterable[Any], *, ints: bool, tail: str = ""
-) -> list[Any]:
-    """Rows of ``query`` (ending in a column) for many values in one parameter, then
-    ``tail`` (a GROUP BY)."""
-    values = list(values)
-    if not values:
-        return []
-    if session.get_bind().dialect.name == "sqlite":
-        statement = text(f"{query} IN (SELECT value FROM json_each(:v)) {tail}")
-        return list(session.execute(statement, {"v": json.dumps(values)}))
-    kind = "BIGINT[]" if ints else "TEXT[]"
-    statement = text(f"{query} = ANY(CAST(:v AS {kind})) {tail}")
-    return list(session.execute(statement, {"v": values}))
 
 
 def _hour(at: datetime) -> datetime:
@@ -343,18 +132,18 @@ class Placer:
         self.last_seen: dict[int, datetime] = {}  # stored, of the events near-duplicates name
         self.deltas: dict[int, _Delta] = {}
         self.members: list[list[Any]] = []
-        self.new_events: dict[int, _Item] = {}  # temporary (negative) id → seed
+        self.new_events: dict[int, Item] = {}  # temporary (negative) id → seed
         self.batch: Batch | None = None
         self.rows: dict[int, int] = {}  # mention id → row of the text batch
         self.related: dict[int, int] = {}  # new (temporary) event → the story it left
         self.changed: set[int] = set()  # events whose text profile changed
         # Original posts that joined another post's event (text, near-duplicate, copy), by
         # external id: their first own repost makes them the root of their own event.
-        self.guests: dict[str, _Item] = {}
+        self.guests: dict[str, Item] = {}
         self.guest_rows: dict[int, int] = {}  # mention id → index in members (this batch)
-        self.moved: list[tuple[_Item, int, int]] = []  # stored guest, old event, new (temp)
+        self.moved: list[tuple[Item, int, int]] = []  # stored guest, old event, new (temp)
 
-    def place(self, items: list[_Item]) -> None:
+    def place(self, items: list[Item]) -> None:
         self._look_up(items)
         self._vectorise(items)
         by_external, guests = self.by_external, self.guests
@@ -371,12 +160,12 @@ class Placer:
                 delta.settle()
         self.changed = self.batch.commit() if self.batch is not None else set()
         ids = self._insert_events()
-        stamp = _stamp(self.session)
+        to_driver = stamp(self.session)
         write_many(
             self.session,
             "INSERT INTO event_member (mention_id, event_id, published_at, reason, sentiment) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(m, ids.get(e, e), stamp(at), why, feel) for m, e, at, why, feel in self.members],
+            [(m, ids.get(e, e), to_driver(at), why, feel) for m, e, at, why, feel in self.members],
             converted=True,
         )
         self._write_counts(ids)
@@ -388,7 +177,7 @@ class Placer:
 
     # -- evidence ------------------------------------------------------------------------
 
-    def _vectorise(self, items: list[_Item]) -> None:
+    def _vectorise(self, items: list[Item]) -> None:
         """The text vectors of the batch's original posts, and their similarities to the
         recent events and to each other (cluster.Batch), in one go."""
         texts = [i for i in items if not i.is_reply and not i.copy and (i.text or i.title)]
@@ -400,7 +189,7 @@ class Placer:
             [i.published_at for i in texts],
         )
 
-    def _look_up(self, items: list[_Item]) -> None:
+    def _look_up(self, items: list[Item]) -> None:
         """Stored events of the ids this batch names (three indexed queries per batch)."""
         joined = (
             "FROM mention m JOIN event_member em ON em.mention_id = m.id "
@@ -420,7 +209,7 @@ class Placer:
             if original and reason in _GUEST_REASONS:
                 if isinstance(published, str):
                     published = datetime.fromisoformat(published)
-                guest = _Item(
+                guest = Item(
                     mid,
                     ext,
                     None,
@@ -450,7 +239,7 @@ class Placer:
             self.by_mention[mention_id] = event_id
             self.last_seen[event_id] = last_seen
 
-    def _choose(self, item: _Item) -> tuple[int | None, str]:
+    def _choose(self, item: Item) -> tuple[int | None, str]:
         for key in (item.root, item.parent):
             if key and key in self.by_external:
                 guest = self.guests.pop(key, None)
@@ -482,7 +271,7 @@ class Placer:
             return match.event_id, "text"
         return None, "seed"
 
-    def _detach(self, guest: _Item, old: int) -> int:
+    def _detach(self, guest: Item, old: int) -> int:
         """Move an original post that joined another post's event into an event of its own,
         now that it has reposts of its own (a cascade is one event: see docs/events.md)."""
         temp = -(len(self.new_events) + 1)
@@ -510,7 +299,7 @@ class Placer:
         self.by_mention[guest.mention_id] = temp
         return temp
 
-    def _join(self, item: _Item, event_id: int | None, reason: str) -> None:
+    def _join(self, item: Item, event_id: int | None, reason: str) -> None:
         if event_id is None:
             event_id = -(len(self.new_events) + 1)
             self.new_events[event_id] = item
@@ -533,7 +322,7 @@ class Placer:
         self.by_mention[item.mention_id] = event_id
         self.members.append([item.mention_id, event_id, item.published_at, reason, item.sentiment])
 
-    def _join_chain(self, item: _Item, event_id: int) -> None:
+    def _join_chain(self, item: Item, event_id: int) -> None:
         """``_join`` for a reply whose root is placed (no new event, no terms, no guest)."""
         delta = self.deltas.get(event_id)
         if delta is None:
@@ -572,8 +361,8 @@ class Placer:
         olds = [(old,) for old in sorted({old for _, old, _ in moves})]
         for table in ("event_hour", "event_source"):
             write_many(self.session, f"DELETE FROM {table} WHERE event_id = ? AND count <= 0", olds)
-        write_many(self.session, _UNCOUNT, [(g.sentiment,) * 3 + (old,) for g, old, _ in moves])
-        _refirst(self.session, [old for (old,) in olds], {g.mention_id for g, _, _ in moves})
+        write_many(self.session, UNCOUNT, [(g.sentiment,) * 3 + (old,) for g, old, _ in moves])
+        refirst(self.session, [old for (old,) in olds], {g.mention_id for g, _, _ in moves})
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -685,7 +474,7 @@ class Placer:
                 ints=True,
             )
         }
-        recent = _recent_hours(self.session, existing, at)
+        recent = recent_hours(self.session, existing, at)
         updates = []
         copies_only = []
         for event_id in existing:
@@ -727,7 +516,7 @@ class Placer:
                     event_id,
                 )
             )
-        write_many(self.session, _UPDATE, updates)
+        write_many(self.session, UPDATE_EVENT, updates)
         write_many(
             self.session,
             "UPDATE event SET duplicate_count = duplicate_count + ? WHERE id = ?",
@@ -735,166 +524,12 @@ class Placer:
         )
 
 
-_UPDATE = (
-    "UPDATE event SET size = size + ?, count_positive = count_positive + ?, "
-    "count_neutral = count_neutral + ?, count_negative = count_negative + ?, "
-    "source_count = ?, heat = ?, updated_at = ?, "
-    "first_mention_id = CASE WHEN ? < first_seen_at THEN ? ELSE first_mention_id END, "
-    "first_seen_at = CASE WHEN ? < first_seen_at THEN ? ELSE first_seen_at END, "
-    "last_seen_at = CASE WHEN ? > last_seen_at THEN ? ELSE last_seen_at END, "
-    "representative_id = COALESCE(?, representative_id), "
-    "representative_is_reply = CASE WHEN ? THEN false ELSE representative_is_reply END, "
-    "title = COALESCE(?, title), duplicate_count = duplicate_count + ?, "
-    "vector = COALESCE(?, vector) WHERE id = ?"
-)
-
-# One guest fewer: size and sentiment counters down by one, sources recounted (few rows).
-_UNCOUNT = (
-    "UPDATE event SET size = size - 1, "
-    "count_positive = count_positive - CASE WHEN ? = 'positive' THEN 1 ELSE 0 END, "
-    "count_neutral = count_neutral - CASE WHEN ? = 'neutral' THEN 1 ELSE 0 END, "
-    "count_negative = count_negative - CASE WHEN ? = 'negative' THEN 1 ELSE 0 END, "
-    "source_count = (SELECT COUNT(*) FROM event_source es WHERE es.event_id = event.id) "
-    "WHERE id = ?"
-)
 _GUEST_REASONS = ("text", "near", "copy")
 
 
-def _refirst(session: Session, event_ids: list[int], gone: set[int]) -> None:
-    """Events whose first or representative mention left them take their earliest
-    remaining member instead (rare: a guest is seldom earlier than the post it joined)."""
-    query = "SELECT id, first_mention_id, representative_id FROM event WHERE id"
-    for event_id, first, representative in where_in(session, query, event_ids, ints=True):
-        if first not in gone and representative not in gone:
-            continue
-        row = session.execute(
-            text(
-                "SELECT em.mention_id, em.published_at, m.title FROM event_member em "
-                "JOIN mention m ON m.id = em.mention_id WHERE em.event_id = :e "
-                "ORDER BY em.published_at, em.mention_id LIMIT 1"
-            ),
-            {"e": event_id},
-        ).first()
-        if row is None:
-            continue
-        mention_id, published, title = row
-        if isinstance(published, str):
-            published = datetime.fromisoformat(published)
-        values: dict[str, Any] = {"e": event_id}
-        sets = []
-        if first in gone:
-            sets.append("first_mention_id = :m, first_seen_at = :at")
-            values.update(m=mention_id, at=published)
-        if representative in gone:
-            sets.append("representative_id = :m, title = :t")
-            values.update(m=mention_id, t=" ".join((title or "").split())[:300])
-        statement = text(f"UPDATE event SET {', '.join(sets)} WHERE id = :e")
-        if "at" in values:
-            statement = statement.bindparams(bindparam("at", type_=DateTime))
-        session.execute(statement, values)
-
-
-_EVENT_COLUMNS = (
-    "title",
-    "representative_id",
-    "representative_is_reply",
-    "first_mention_id",
-    "first_seen_at",
-    "last_seen_at",
-    "size",
-    "count_positive",
-    "count_neutral",
-    "count_negative",
-    "source_count",
-    "heat",
-    "terms",
-    "duplicate_count",
-    "vector",
-    "created_at",
-    "updated_at",
-)
-
-
-_EVENT_TIME_SLOTS = tuple(
-    _EVENT_COLUMNS.index(c) for c in ("first_seen_at", "last_seen_at", "created_at", "updated_at")
-)
-
-
-def _driver_value(value: Any) -> Any:
-    # The text SQLAlchemy's SQLite DateTime stores, so stored and compared times agree.
-    if value.__class__ is datetime:
-        return value.isoformat(" ", "microseconds")
-    return value
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _sqlite_time(value: datetime) -> str:
-    return value.isoformat(" ", "microseconds")
-
-
-def _stamp(session: Session) -> Callable[[datetime], Any]:
-    """How a time is passed to this database's driver (see ``_driver_value``)."""
-    return _sqlite_time if session.get_bind().dialect.name == "sqlite" else _same
-
-
-def write_many(
-    session: Session, statement: str, rows: Sequence[Sequence[Any]], *, converted: bool = False
-) -> None:
-    """The driver's executemany (``?`` placeholders): SQLAlchemy's per-row parameter
-    handling costs more than the statements themselves at ingest rates. ``converted``: the
-    rows' times are already in the driver's form (``_stamp``)."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        statement = statement.replace("?", "%s")
-    elif not converted:
-        rows = [tuple(map(_driver_value, row)) for row in rows]
-    connection.exec_driver_sql(statement, rows)
-
-
-def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert events; their ids in order. On SQLite (one writer, held since this
-    transaction's first write) the rows of one executemany get consecutive ids."""
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        statement = insert(Event).returning(Event.id, sort_by_parameter_order=True)
-        return list(session.execute(statement, rows).scalars())
-    columns = ", ".join(_EVENT_COLUMNS)
-    marks = ", ".join("?" * len(_EVENT_COLUMNS))
-    values = []
-    for row in rows:  # the times in SQLAlchemy's text form; the other values are plain
-        value = [row[c] for c in _EVENT_COLUMNS]
-        for slot in _EVENT_TIME_SLOTS:
-            value[slot] = _sqlite_time(value[slot])
-        values.append(tuple(value))
-    write_many(session, f"INSERT INTO event ({columns}) VALUES ({marks})", values, converted=True)
-    last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
-    return list(range(last - len(rows) + 1, last + 1))
-
-
-def _title(item: _Item) -> str:
+def _title(item: Item) -> str:
     title = " ".join((item.title or item.text).split())
     return title[:300]
-
-
-def _recent_hours(
-    session: Session, event_ids: list[int], at: datetime
-) -> dict[int, Counter[datetime]]:
-    """Hourly counts of the 25 hours up to ``at`` for each event (growth of the heat); an
-    event's hours are few (it lives for days), so older ones are dropped here, not in SQL."""
-    since = _hour(at) - timedelta(hours=24)
-    found: dict[int, Counter[datetime]] = {e: Counter() for e in event_ids}
-    query = "SELECT event_id, hour, count FROM event_hour WHERE event_id"
-    for event_id, hour, count in where_in(session, query, event_ids, ints=True):
-        if isinstance(hour, str):
-            hour = datetime.fromisoformat(hour)
-        if since <= hour <= at:
-            found[event_id][hour] += count
-    return found
 
 
 def _heat(

@@ -1,0 +1,427 @@
+"""Storing collected items: prepare a typed batch (normalise, find the same item stored
+before, split off exact copies), then store it once and index it for search.
+
+``prepare`` and ``store`` are what the pipeline (``worker/pipeline.py``) runs around its
+stages; ``ingest`` stores without analysis (tests and the store-only benchmark: collected
+items come in through the pipeline).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, Protocol
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from yuqing.core.database import insert_returning_ids
+from yuqing.core.timeutil import utcnow
+from yuqing.mentions import items as reading
+from yuqing.mentions import search
+from yuqing.mentions.batch import ANALYSIS_COLUMNS, INSERTED_COLUMNS, Batch, Row, SourceRef
+from yuqing.mentions.items import Unreadable, describe_item_fault
+from yuqing.mentions.models import Mention
+from yuqing.mentions.schemas import MAX_COUNT, IngestResult, ItemIn, ItemOutcome
+from yuqing.sources.models import Source
+
+__all__ = ["Store", "Unreadable", "ingest", "prepare", "store", "store_isolating"]
+
+log = logging.getLogger(__name__)
+_COLUMNS_OF = attrgetter(*INSERTED_COLUMNS)
+
+
+class Store(Protocol):
+    """What stores the collected items of a source: the pipeline (``worker.pipeline.process``,
+    which analyses), or ``ingest`` in a test that wants storing alone."""
+
+    def __call__(
+        self, session: Session, *, source: Source, items: Sequence[ItemIn | Mapping[str, Any]]
+    ) -> IngestResult: ...
+
+
+Key = tuple[str, str | int | None]
+
+
+_UPDATABLE = (
+    "url",
+    "canonical_url",
+    "url_hash",
+    "title",
+    "text",
+    "author",
+    "published_at",
+    "parent_external_id",
+    "root_external_id",
+    "language",
+    "raw",
+    "content_hash",
+    "search_text",
+    # A platform's counts grow: a copy sent again with new counts updates them.
+    "reposts",
+    "comments",
+    "likes",
+    "heat",
+)
+
+
+def prepare(
+    session: Session, *, source: Source, items: Sequence[ItemIn | Mapping[str, Any]]
+) -> Batch:
+    """The batch to store for ``items`` of ``source``: each valid item normalised, then
+    sorted into new originals, changed rows (the same item stored before, changed), exact
+    copies; failed and unchanged items are decided here (``batch.outcomes``). Reads only.
+
+    The same item (same source and external id, or same source and canonical URL) is stored
+    once and updated when it changed. A copy of an item already stored from elsewhere (same
+    canonical URL, or same normalised title and text) is kept as a ``duplicate`` row linked
+    to the first copy, which counts it.
+    """
+    now = utcnow()
+    batch = Batch(source=SourceRef.of(source), collected_at=now)
+    rows: list[Row] = []
+    for index, item in reading.validate(items, batch.outcomes):
+        try:
+            row = reading.normalise_item(
+                item, index=index, source_id=source.id, now=now, source_platform=source.platform
+            )
+            reading.check_storable(row)
+            rows.append(row)
+        except ValueError as error:
+            batch.outcomes.append(reading.outcome(index=index, status="failed", error=str(error)))
+    rows = _merge_same_item_in_batch(rows, batch.outcomes)
+    existing = _existing_same_items(session, source.id, rows)
+    fresh: list[Row] = []
+    for row in rows:
+        current = existing.get(_identity(row))
+        if current is None:
+            fresh.append(row)
+            continue
+        changes = _changes(row, current)
+        if not changes:
+            batch.outcomes.append(
+                reading.outcome(index=row.index, status="unchanged", mention_id=current["id"])
+            )
+            continue
+        row.id, row.stored_status, row.changed = current["id"], current["status"], changes
+        batch.changed.append(row)
+    batch.new, batch.copies = _split_copies(session, fresh)
+    return batch
+
+
+def store(session: Session, batch: Batch) -> IngestResult:
+    """Write a prepared batch: update changed rows, insert new originals and exact copies
+    (filling each row's ``id``), count copies on their originals, index for search, count
+    on the source. The caller commits.
+
+    A changed row's analysis columns are rewritten only when the stages ran
+    (``batch.analysed``)."""
+    now = batch.collected_at
+    result = IngestResult(outcomes=list(batch.outcomes))
+    reindex: list[tuple[int, str]] = []
+    for row in batch.changed:
+        assert row.id is not None
+        changes = {name: getattr(row, name) for name in row.changed}
+        if batch.analysed:
+            changes.update({name: getattr(row, name) for name in ANALYSIS_COLUMNS})
+        changes["updated_at"] = now
+        session.execute(update(Mention).where(Mention.id == row.id).values(**changes))
+        if row.stored_status == "new" and "search_text" in changes:
+            reindex.append((row.id, changes["search_text"]))
+        result.outcomes.append(
+            reading.outcome(index=row.index, status="updated", mention_id=row.id)
+        )
+
+    fresh_index: list[tuple[int, str, datetime]] = []
+    id_of_index: dict[int, int] = {}
+    for row, mention_id in zip(batch.new, _insert(session, batch.new), strict=True):
+        row.id = id_of_index[row.index] = mention_id
+        fresh_index.append((mention_id, row.search_text, row.published_at))
+        result.outcomes.append(
+            reading.outcome(index=row.index, status="new", mention_id=mention_id)
+        )
+    for row in batch.copies:
+        if row.original_index is not None:  # a copy of an original earlier in this batch
+            row.duplicate_of_id = id_of_index[row.original_index]
+    bumps: dict[int, int] = {}
+    for row, mention_id in zip(batch.copies, _insert(session, batch.copies), strict=True):
+        row.id = mention_id
+        first = row.duplicate_of_id
+        assert first is not None
+        bumps[first] = bumps.get(first, 0) + 1
+        result.outcomes.append(
+            reading.outcome(
+                index=row.index, status="duplicate", mention_id=mention_id, duplicate_of=first
+            )
+        )
+    if bumps:
+        session.connection().execute(
+            update(Mention)
+            .where(Mention.id == bindparam("first_id"))
+            .values(duplicate_count=Mention.duplicate_count + bindparam("extra")),
+            [{"first_id": first, "extra": extra} for first, extra in bumps.items()],
+        )
+    search.index_rows(session, reindex)
+    search.index_new(session, fresh_index)
+
+    result.outcomes.sort(key=lambda o: o.index)
+    for each in result.outcomes:
+        setattr(result, each.status, getattr(result, each.status) + 1)
+    _count_on_source(session, batch.source.id, result, now)
+    return result
+
+
+def ingest(
+    session: Session, *, source: Source, items: Sequence[ItemIn | Mapping[str, Any]]
+) -> IngestResult:
+    """Store a batch of items from one source without analysing them; the caller commits.
+
+    Collected items go through ``worker.pipeline.process`` (this, with the stages); this is
+    storing alone, for tests that set up stored mentions and the store-only benchmark."""
+    return store(session, prepare(session, source=source, items=items))
+
+
+StorePart = Callable[[list[Any]], IngestResult]
+"""Stores a list of items and commits them, or rolls back and raises."""
+
+MAX_ISOLATED_FAULTS = 8
+"""Items of one batch that may fail alone by an error; past this, or when every item fails,
+the error is the code's or the database's, not the items': it is raised (a 500 the
+collector retries) instead of reporting good items as failed."""
+
+
+def store_isolating(store_part: StorePart, items: Sequence[Any]) -> IngestResult:
+    """Store ``items`` with ``store_part``, so that no single item can take the batch down.
+
+    The whole batch is tried first. When it fails because of what is in it (a value the
+    database refuses, a stage that trips over an odd item), it is split in halves, each
+    stored on its own, until the item at fault stands alone and fails with its reason; every
+    other item is stored. ``Unreadable`` items fail with their reason without being tried.
+    Failures of the database itself (connection lost, a lock), and errors that strike every
+    item or more than MAX_ISOLATED_FAULTS of them, are raised as they are.
+    """
+    result = IngestResult()
+    readable: list[tuple[int, Any]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, Unreadable):
+            result.outcomes.append(reading.outcome(index=index, status="failed", error=item.reason))
+        else:
+            readable.append((index, item))
+    if not result.outcomes:  # the usual case: one part, indices as they are
+        try:
+            return store_part(list(items))
+        except Exception as error:
+            if describe_item_fault(error) is None:
+                raise
+            _Isolation(store_part, result, len(readable)).split(readable, error)
+    else:
+        _Isolation(store_part, result, len(readable)).store(readable)
+    result.outcomes.sort(key=lambda o: o.index)
+    for outcome in result.outcomes:
+        setattr(result, outcome.status, getattr(result, outcome.status) + 1)
+    return result
+
+
+@dataclass
+class _Isolation:
+    """Parts of a batch stored one after another until the items at fault stand alone."""
+
+    store_part: StorePart
+    result: IngestResult
+    readable: int
+    faults: int = 0
+
+    def store(self, part: list[tuple[int, Any]]) -> None:
+        if not part:
+            return
+        try:
+            stored = self.store_part([item for _, item in part])
+        except Exception as error:
+            if describe_item_fault(error) is None:
+                raise
+            self.split(part, error)
+            return
+        for outcome in stored.outcomes:
+            self.result.outcomes.append(
+                outcome.model_copy(update={"index": part[outcome.index][0]})
+            )
+
+    def split(self, part: list[tuple[int, Any]], error: Exception) -> None:
+        """Store the halves of a part that failed, or fail its one item with the reason."""
+        if len(part) > 1:
+            middle = len(part) // 2
+            self.store(part[:middle])
+            self.store(part[middle:])
+            return
+        self.faults += 1
+        if self.faults > MAX_ISOLATED_FAULTS or self.faults == self.readable:
+            raise error
+        log.warning("item %s refused: %r", part[0][0], error)
+        reason = describe_item_fault(error) or "无法保存"
+        self.result.outcomes.append(
+            reading.outcome(index=part[0][0], status="failed", error=reason)
+        )
+
+
+def _changes(row: Row, current: Mapping[str, Any]) -> list[str]:
+    """Columns of a stored item that a new copy changes; a new raw payload alone is no change,
+    nor is a missing publication time (it defaulted to the time of collection). A count not
+    sent again keeps its stored value."""
+    if row.reposts is None or row.comments is None or row.likes is None:
+        if row.reposts is None:
+            row.reposts = current["reposts"]
+        if row.comments is None:
+            row.comments = current["comments"]
+        if row.likes is None:
+            row.likes = current["likes"]
+        row.heat = min((row.reposts or 0) + (row.comments or 0) + (row.likes or 0), MAX_COUNT)
+    compared = _COMPARED_NAMES if row.published_given else _COMPARED_WITHOUT_TIME
+    changes = [name for name in compared if getattr(row, name) != current[name]]
+    if changes and row.raw != current["raw"]:
+        changes.append("raw")
+    return changes
+
+
+_COMPARED_NAMES = tuple(k for k in _UPDATABLE if k != "raw")
+_COMPARED_WITHOUT_TIME = tuple(k for k in _COMPARED_NAMES if k != "published_at")
+
+
+def _identity(row: Row) -> Key:
+    if row.external_id:
+        return ("id", row.external_id)
+    return ("url", row.url_hash)
+
+
+def _merge_same_item_in_batch(rows: list[Row], outcomes: list[ItemOutcome]) -> list[Row]:
+    """An item sent twice in one batch is stored once: the later copy wins."""
+    latest: dict[Key, Row] = {}
+    unkeyed: list[Row] = []
+    for row in rows:
+        key = _identity(row)
+        if key[1] is None:
+            unkeyed.append(row)
+            continue
+        previous = latest.get(key)
+        if previous is not None:
+            outcomes.append(reading.outcome(index=previous.index, status="unchanged"))
+        latest[key] = row
+    return sorted([*latest.values(), *unkeyed], key=lambda r: r.index)
+
+
+_COMPARED = (Mention.id, Mention.status, *[getattr(Mention, k) for k in _UPDATABLE])
+
+
+def _existing_same_items(
+    session: Session, source_id: int, rows: list[Row]
+) -> dict[Key, dict[str, Any]]:
+    external_ids = [r.external_id for r in rows if r.external_id]
+    url_hashes = [r.url_hash for r in rows if not r.external_id and r.url_hash is not None]
+    found: dict[Key, dict[str, Any]] = {}
+    for chunk in _chunks(external_ids):
+        query = select(Mention.external_id, *_COMPARED).where(
+            Mention.source_id == source_id, Mention.external_id.in_(chunk)
+        )
+        for rec in session.execute(query).mappings():
+            found[("id", rec["external_id"])] = dict(rec)
+    for chunk in _chunks(url_hashes):
+        query = select(*_COMPARED).where(
+            Mention.source_id == source_id,
+            Mention.external_id.is_(None),
+            Mention.url_hash.in_(chunk),
+        )
+        for rec in session.execute(query).mappings():
+            found[("url", rec["url_hash"])] = dict(rec)
+    return found
+
+
+def _insert(session: Session, rows: list[Row]) -> list[int]:
+    """Insert rows in one statement; their ids in order."""
+    return insert_returning_ids(session, Mention, INSERTED_COLUMNS, list(map(_COLUMNS_OF, rows)))
+
+
+def _split_copies(session: Session, fresh: list[Row]) -> tuple[list[Row], list[Row]]:
+    """Separate originals from exact copies (same canonical URL or same title and text).
+
+    A copy of a stored mention gets that mention's id as ``duplicate_of_id``; a copy of an
+    earlier row of the same batch gets that row's ``index`` as ``original_index``, resolved
+    once the original has its id. Copies are stored with status ``duplicate``.
+    """
+    if not fresh:
+        return [], []
+    url_hashes = list({r.url_hash for r in fresh if r.url_hash is not None})
+    hashes = list({r.content_hash for r in fresh})
+    stored = {
+        **{("u", k): m for k, m in _first_listed(session, Mention.url_hash, url_hashes).items()},
+        **{("c", k): m for k, m in _first_listed(session, Mention.content_hash, hashes).items()},
+    }
+    originals: list[Row] = []
+    copies: list[Row] = []
+    in_batch: dict[tuple[str, int], int] = {}
+    for row in fresh:
+        keys = [("c", row.content_hash)]
+        if row.url_hash is not None:
+            keys.insert(0, ("u", row.url_hash))
+        first = next((stored[k] for k in keys if k in stored), None)
+        earlier = (
+            None if first is not None else next((in_batch[k] for k in keys if k in in_batch), None)
+        )
+        if first is not None or earlier is not None:
+            row.status, row.duplicate_of_id, row.original_index = "duplicate", first, earlier
+            copies.append(row)
+            continue
+        originals.append(row)
+        for key in keys:
+            in_batch[key] = row.index
+    return originals, copies
+
+
+def _first_listed(session: Session, column: Any, keys: list[int]) -> dict[int, int]:
+    """The first listed mention (lowest id with status ``new``) holding each of ``keys``.
+
+    A popular text has thousands of stored copies sharing its hash. The smallest id per key
+    comes from the index alone (no row is read); it is almost always the listed original,
+    and only the keys where it is not are looked up row by row. (One query per key column,
+    each on its own index: with "status = 'new' AND (a OR b)" SQLite may pick the status
+    index and scan every listed mention.)
+    """
+    first: dict[int, int] = {}
+    for chunk in _chunks(keys):
+        query = select(column, func.min(Mention.id)).where(column.in_(chunk)).group_by(column)
+        first.update(
+            {key: mention_id for key, mention_id in session.execute(query) if key is not None}
+        )
+    if not first:
+        return {}
+    ids = list(first.values())
+    listed: set[int] = set()
+    for id_chunk in _chunks(ids):
+        # Status is checked here, not in SQL, where it would pick the status index.
+        query = select(Mention.id, Mention.status).where(Mention.id.in_(id_chunk))
+        listed.update(m for m, status in session.execute(query) if status == "new")
+    found = {key: mention_id for key, mention_id in first.items() if mention_id in listed}
+    rest = [key for key in first if key not in found]
+    for chunk in _chunks(rest):
+        query = select(Mention.id, column).where(column.in_(chunk), Mention.status == "new")
+        for mention_id, key in session.execute(query):
+            if mention_id < found.get(key, mention_id + 1):
+                found[key] = mention_id
+    return found
+
+
+def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _count_on_source(session: Session, source_id: int, result: IngestResult, now: Any) -> None:
+    values: dict[str, Any] = {
+        "count_new": Source.count_new + result.new,
+        "count_duplicate": Source.count_duplicate + result.duplicate,
+        "count_updated": Source.count_updated + result.updated,
+        "count_failed": Source.count_failed + result.failed,
+    }
+    if result.new:
+        values["last_new_item_at"] = now
+    session.execute(update(Source).where(Source.id == source_id).values(**values))
