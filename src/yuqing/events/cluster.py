@@ -101,21 +101,35 @@ def key_terms_many(texts: Sequence[str], places: Sequence[Iterable[str]]) -> lis
         joined = NOISE.sub(" ", joined)
     found: list[list[str]] = []
     seen: dict[str, None] = dict.fromkeys(p for p in places[0] if len(p) >= 2)
-    stop, word_like = _STOP, _WORD.match
+    kinds = _WORD_KINDS
+    if len(kinds) > _MAX_WORD_KINDS:
+        kinds.clear()
     for word in rjieba.cut(joined):
-        if word == "\n":
+        kind = kinds.get(word)
+        if kind is None:
+            kind = kinds[word] = _word_kind(word)
+        if kind == _TERM:
+            seen[word] = None  # a word seen before keeps its place
+        elif kind == _BREAK:
             found.append(list(seen)[:MAX_EVENT_TERMS])
             seen = dict.fromkeys(p for p in places[len(found)] if len(p) >= 2)
-        elif (
-            len(word) >= 2
-            and word not in seen
-            and word not in stop
-            and word_like(word)
-            and not word.isdigit()
-        ):
-            seen[word] = None
     found.append(list(seen)[:MAX_EVENT_TERMS])
     return found
+
+
+_SKIP, _TERM, _BREAK = 0, 1, 2
+# What each word rjieba yields is (a display term, the break between two texts, neither):
+# judged once per process (the words of a stream repeat), forgotten past a bound.
+_WORD_KINDS: dict[str, int] = {}
+_MAX_WORD_KINDS = 200_000
+
+
+def _word_kind(word: str) -> int:
+    if word == "\n":
+        return _BREAK
+    if len(word) >= 2 and word not in _STOP and _WORD.match(word) and not word.isdigit():
+        return _TERM
+    return _SKIP
 
 
 # --- the index of recent events ---------------------------------------------------------
@@ -156,7 +170,7 @@ class Profile:
         return self._set
 
     def to_bytes(self) -> bytes:
-        head = np.array([self.members], dtype=np.int32).tobytes()
+        head = self.members.to_bytes(4, "little", signed=True)
         return head + self.columns.astype(np.int32).tobytes() + self.weights.tobytes()
 
     @classmethod
@@ -262,12 +276,17 @@ class Batch:
             if earliest is not None and earliest - p.last_seen <= WINDOW
         ]
         recent = [index.profiles[e] for e in self.events]
+        # per recent event (by its place in ``events``): last seen and members before this
+        # batch; ``_sizes``: members with this batch's, of the events it names
+        self._seen = [p.last_seen for p in recent]
+        self._members = [p.members for p in recent]
+        self._sizes = dict(zip(self.events, self._members, strict=True))
         products = Products(self.vectors)
         # per member: an event's part of an item's average similarity (before this batch)
         self._events_rows = products.to_events(
             [p.columns for p in recent],
             [p.weights for p in recent],
-            np.fromiter((p.members for p in recent), np.float64, len(recent)),
+            np.array(self._members, dtype=np.float64),
         )
         # Only earlier items of the batch can have been placed when an item is.
         self._batch_rows = products.to_earlier()
@@ -276,27 +295,33 @@ class Batch:
         # Python lists: the loop per item reads them faster than numpy scalars.
         self._item_bounds = self.matrix.indptr.tolist()
         self._item_columns = self.matrix.indices.tolist()
-        self._event_columns: dict[int, set[int]] = {}
+        self._event_columns: dict[int, set[int] | frozenset[int]] = {}
 
     def best(self, row: int) -> Match | None:
         """The event item ``row`` belongs to, or None (see the module doc)."""
-        at, profiles, events = self.times[row], self.index.profiles, self.events
+        at = self.times[row]
         sums: dict[int, float] = {}
         indptr, indices, data = self._events_rows
         start, end = indptr[row], indptr[row + 1]
-        for column, value in zip(indices[start:end], data[start:end], strict=True):
-            event_id = events[column]
-            profile = profiles[event_id]
-            if at - profile.last_seen <= WINDOW:
-                sums[event_id] = value * profile.members
+        if start != end:
+            events, seen, members = self.events, self._seen, self._members
+            for column, value in zip(indices[start:end], data[start:end], strict=True):
+                if at - seen[column] <= WINDOW:
+                    sums[events[column]] = value * members[column]
         indptr, indices, data = self._batch_rows
-        placed = self.placed
         start, end = indptr[row], indptr[row + 1]
-        for other, value in zip(indices[start:end], data[start:end], strict=True):
-            joined = placed[other]
-            if joined is not None:
-                sums[joined] = sums.get(joined, 0.0) + value
-        ranked = [(total / self._members(e), e) for e, total in sums.items() if total >= THRESHOLD]
+        if start != end:
+            placed, get = self.placed, sums.get
+            for other, value in zip(indices[start:end], data[start:end], strict=True):
+                joined = placed[other]
+                if joined is not None:
+                    sums[joined] = get(joined, 0.0) + value
+        if not sums:
+            return None
+        sizes = self._sizes
+        ranked = [(total / sizes[e], e) for e, total in sums.items() if total >= THRESHOLD]
+        if not ranked:
+            return None
         ranked.sort(reverse=True)
         for score, event_id in ranked[:3]:
             if score < THRESHOLD:
@@ -306,23 +331,22 @@ class Batch:
                 return Match(event_id=event_id, score=score, shared=shared)
         return None
 
-    def _members(self, event_id: int) -> int:
-        profile = self.index.profiles.get(event_id)
-        joined = self.joined.get(event_id)
-        return (profile.members if profile is not None else 0) + (len(joined) if joined else 0)
-
     def _columns(self, row: int) -> list[int]:
         start, end = self._item_bounds[row], self._item_bounds[row + 1]
         return self._item_columns[start:end]
 
     def _shared(self, row: int, event_id: int) -> int:
-        """Bigrams the item shares with the event (0 when too few)."""
+        """Bigrams the item shares with the event (0 when too few): the event's columns are
+        its profile's (not copied until a member of this batch joins) and its new members'."""
         theirs = self._event_columns.get(event_id)
         if theirs is None:
             profile = self.index.profiles.get(event_id)
-            theirs = set(profile.column_set()) if profile is not None else set()
-            for other in self.joined.get(event_id, ()):
-                theirs.update(self._columns(other))
+            theirs = profile.column_set() if profile is not None else frozenset()
+            joined = self.joined.get(event_id)
+            if joined:
+                theirs = set(theirs)
+                for other in joined:
+                    theirs.update(self._columns(other))
             self._event_columns[event_id] = theirs
         shared = len(theirs.intersection(self._columns(row)))
         return shared if shared >= MIN_SHARED else 0
@@ -330,9 +354,19 @@ class Batch:
     def join(self, row: int, event_id: int) -> None:
         """Item ``row`` is placed in ``event_id`` by its text (or seeds it)."""
         self.placed[row] = event_id
-        self.joined.setdefault(event_id, []).append(row)
+        rows = self.joined.get(event_id)
+        if rows is None:
+            self.joined[event_id] = [row]
+            if event_id not in self._sizes:
+                profile = self.index.profiles.get(event_id)
+                self._sizes[event_id] = profile.members if profile is not None else 0
+        else:
+            rows.append(row)
+        self._sizes[event_id] += 1
         known = self._event_columns.get(event_id)
         if known is not None:
+            if not isinstance(known, set):  # still the profile's own (frozen) set
+                known = self._event_columns[event_id] = set(known)
             known.update(self._columns(row))
 
     def move(self, row: int, event_id: int) -> None:
@@ -341,6 +375,7 @@ class Batch:
         if old is not None and row in self.joined.get(old, ()):
             self._event_columns.pop(old, None)
             self.joined[old].remove(row)
+            self._sizes[old] -= 1
             if not self.joined[old]:
                 del self.joined[old]
         self.join(row, event_id)
@@ -367,12 +402,14 @@ class Batch:
     def _grow(self, grown: list[tuple[int, list[int]]]) -> None:
         """``Profile.add`` for many events at once: each event's stored sum and its new
         members' vectors, summed per column, cut to the ``EVENT_FEATURES`` strongest."""
-        bounds, matrix, times = self._item_bounds, self.matrix, self.times
+        matrix, times = self.matrix, self.times
         profiles = self.index.profiles
         owners: list[int] = []
         columns: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         rows_of: list[int] = []
+        members: list[int] = []  # the joined rows of all events, in order
+        member_owners: list[int] = []
         for k, (event_id, rows) in enumerate(grown):
             profile = profiles.get(event_id)
             if profile is not None and len(profile.columns):
@@ -380,11 +417,19 @@ class Batch:
                 weights.append(profile.weights)
                 owners.append(k)
                 rows_of.append(len(profile.columns))
-            for row in rows:
-                columns.append(matrix.indices[bounds[row] : bounds[row + 1]])
-                weights.append(matrix.data[bounds[row] : bounds[row + 1]])
-                owners.append(k)
-                rows_of.append(bounds[row + 1] - bounds[row])
+            members += rows
+            member_owners += [k] * len(rows)
+        # The members' entries in one gather (after the profiles': the stable sort below
+        # keeps, within one event and column, a profile's sum first and its members in order).
+        taken = np.array(members, dtype=np.int64)
+        starts = matrix.indptr[taken].astype(np.int64)
+        lengths = matrix.indptr[taken + 1] - starts
+        spans = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        picks = spans + np.arange(len(spans))
+        columns.append(matrix.indices[picks])
+        weights.append(matrix.data[picks])
+        owners += member_owners
+        rows_of += lengths.tolist()
         event_of = np.repeat(np.array(owners, dtype=np.int64), rows_of)
         keys = (event_of << BUCKET_BITS) | np.concatenate(columns).astype(np.int64)
         order = np.argsort(keys, kind="stable")

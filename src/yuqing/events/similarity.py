@@ -94,9 +94,7 @@ class Products:
             return _lists(rows, found, shares[rows, found], count)
         # kept entries before each profile's end (a profile may have no columns at all)
         indptr = np.concatenate([[0], np.cumsum(kept)])[np.concatenate([[0], np.cumsum(lengths)])]
-        profiles_t = sparse.csr_matrix(
-            (values, mapped[kept], indptr), shape=(events, self.width)
-        ).T
+        profiles_t = sparse.csr_matrix((values, mapped[kept], indptr), shape=(events, self.width)).T
         products = sparse.csr_matrix(self._sparse_items() @ profiles_t)
         data = products.data / members[products.indices]
         keep = data >= NEGLIGIBLE
@@ -112,7 +110,7 @@ class Products:
             products = items @ items.T
             rows, found = np.nonzero(np.tril(products, -1) >= NEGLIGIBLE)
             return _lists(rows, found, products[rows, found], count)
-        by_column = self.vectors.by_column
+        by_column = self.vectors.by_column()
         transposed = sparse.csr_matrix(
             (by_column.data, by_column.indices, by_column.indptr), shape=(self.width, count)
         )

@@ -77,10 +77,16 @@ class Doc:
     places: Sequence[str] = ()
 
 
+# A bigram's column is (first << 21 | second) % _PRIME; both code points are below 2**16
+# and 2**20 ≡ 3 (mod _PRIME), so it is 6 × first + second, below 2**19. A character that is
+# no word character counts as _NOT_WORD: any bigram with one lands at 2**19 or above.
+_NOT_WORD = 1 << 19
+
+
 def _letters() -> np.ndarray:
     """Code point of the basic plane → its lower-case form if that is a word character (Han,
-    digits, a–z), else 0: one table look-up lower-cases and classifies a text."""
-    table = np.zeros(0x10000, dtype=np.int64)
+    digits, a–z), else ``_NOT_WORD``: one look-up lower-cases and classifies a text."""
+    table = np.full(0x10000, _NOT_WORD, dtype=np.int32)
     for low, high in ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x30, 0x39), (0x61, 0x7A)):
         table[low : high + 1] = np.arange(low, high + 1)
     table[0x41:0x5B] = np.arange(0x61, 0x7B)  # A–Z
@@ -91,16 +97,18 @@ def _letters() -> np.ndarray:
 _LETTERS = _letters()
 
 
-def _stop_columns() -> np.ndarray:
-    """Which columns are stop bigrams (every bigram of a stop word or stock phrase)."""
-    table = np.zeros(BUCKETS, dtype=bool)
+def _story_columns() -> np.ndarray:
+    """Which sums 6 × first + second are bigrams of a story: of two word characters, and
+    not of a stop word or stock phrase."""
+    table = np.zeros(7 * _NOT_WORD + 1, dtype=bool)
+    table[:_NOT_WORD] = True
     for phrase in (STOP_WORDS + " " + _STOCK_PHRASES).split():
         for first, second in pairwise(phrase):
-            table[((ord(first) << 21) | ord(second)) % _PRIME] = True
+            table[((ord(first) << 21) | ord(second)) % _PRIME] = False
     return table
 
 
-_STOP_COLUMNS = _stop_columns()
+_STORY = _story_columns()
 
 
 def clean(text: str) -> str:
@@ -130,40 +138,55 @@ def _mark_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _MARK_ALONE, _MARK_FIRST, _MARK_SECOND = _mark_tables()
 
 
-def _bigrams(
-    titles: list[str], leads: list[str], *, marks: bool
-) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """(column, part) of every story bigram of the titles and leads (part 2i: title i,
-    2i + 1: lead i, where only the first ``LEAD_CHARS`` characters count), and, if
-    ``marks``, the docs whose title or lead holds a mark of ``MARK`` (to be cleaned). The
-    parts are joined with a separator that is no word character, so no bigram spans two."""
+def _keys(
+    titles: list[str], leads: list[str], rows: np.ndarray, shift: int, *, marks: bool
+) -> tuple[np.ndarray, list[int]]:
+    """Keys ``column << shift | row << 2 | kind`` of every story bigram of the titles (kind
+    1) and of the first ``LEAD_CHARS`` characters of the leads (kind 0), doc i being row
+    ``rows[i]``; and, if ``marks``, the docs whose title or lead holds a mark of ``MARK``
+    (to be cleaned). The parts are joined with a separator, which is no word character, so
+    no bigram spans two; the leads' next 40 characters follow, searched for marks only."""
     parts = [""] * (2 * len(titles))
     parts[0::2] = titles
-    parts[1::2] = leads
-    lengths = np.fromiter(map(len, parts), np.int64, len(parts))
-    codes = np.frombuffer(("\0".join(parts) + "\0").encode("utf-32-le"), dtype=np.uint32)
-    basic = np.minimum(codes, 0xFFFF)
-    letters = _LETTERS[basic]
-    word = letters != 0
-    at = np.flatnonzero(word[:-1] & word[1:])
-    part_of = np.repeat(np.arange(len(parts)), lengths + 1)
-    offset = np.arange(len(codes)) - np.repeat(np.cumsum(lengths + 1) - lengths - 1, lengths + 1)
-    part = part_of[at]
-    # a lead's bigram counts if both its characters are within its first LEAD_CHARS
-    within = ((part & 1) == 0) | (offset[at] < LEAD_CHARS - 1)
-    # (first << 21 | second) % _PRIME: both below 2**16 and 2**20 ≡ 3, so 6 first + second
-    columns = letters[at] * 6 + letters[at + 1]
-    story = within & ~_STOP_COLUMNS[columns]
+    parts[1::2] = [lead[:LEAD_CHARS] for lead in leads]
+    lengths = np.fromiter(map(len, parts), np.int64, len(parts)) + 1
+    text = "\0".join(parts) + "\0"
+    if marks:  # a mark may straddle the cut: the tails start three characters before it
+        text += "\0".join([lead[LEAD_CHARS - 3 :] for lead in leads]) + "\0"
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    size = int(lengths.sum())
+    letters = _LETTERS.take(codes[:size], mode="clip")
+    sums = letters[:-1] * 6 + letters[1:]
+    at = np.flatnonzero(_STORY[sums])
+    kinds = np.empty(len(parts), dtype=np.int64)
+    kinds[0::2] = (rows << 2) | 1
+    kinds[1::2] = rows << 2
+    keys = (sums[at].astype(np.int64) << shift) | np.repeat(kinds, lengths)[at]
     marked: list[int] = []
     if marks:
-        maybe = _MARK_FIRST[basic[:-1]] & _MARK_SECOND[basic[1:]]
-        maybe |= _MARK_ALONE[basic[:-1]]
+        maybe = _MARK_FIRST.take(codes[:-1], mode="clip") & _MARK_SECOND.take(
+            codes[1:], mode="clip"
+        )
+        maybe |= _MARK_ALONE.take(codes[:-1], mode="clip")
         spots = np.flatnonzero(maybe)
         if len(spots):
+            ends = np.cumsum(lengths[0::2] + lengths[1::2])
+            tail = np.fromiter(map(len, leads), np.int64, len(leads)) - (LEAD_CHARS - 3)
+            tails = size + np.cumsum(np.maximum(tail, 0) + 1)
+            within = spots < size
+            docs = np.concatenate(
+                [
+                    np.searchsorted(ends, spots[within], side="right"),
+                    np.searchsorted(tails, spots[~within], side="right"),
+                ]
+            )
             search = _MARK_ANY_CASE.search
-            found = np.unique(part_of[spots] >> 1).tolist()
+            found = np.unique(docs).tolist()
             marked = [d for d in found if search(titles[d]) or search(leads[d])]
-    return columns[story], part[story], marked
+    return keys, marked
+
+
+_FEW = 64  # a batch of up to this many texts looks for marks text by text (fewer calls)
 
 
 def _sorted_keys(docs: Sequence[Doc], row_bits: int) -> np.ndarray:
@@ -171,28 +194,30 @@ def _sorted_keys(docs: Sequence[Doc], row_bits: int) -> np.ndarray:
     the lead, 1 for the title, 2 for a place. The few docs with links, @names, [表情] or
     repost words are cut again once cleaned (the lead before it is cut to ``LEAD_CHARS``,
     so what the noise leaves of its next 40 characters moves up)."""
+    shift = row_bits + 2
     titles = [doc.title for doc in docs]
     leads = [doc.text[: LEAD_CHARS + 40] for doc in docs]
-    columns, part, marked = _bigrams(titles, leads, marks=True)
-    rows = part >> 1
+    if len(docs) <= _FEW:  # few texts: cleaned one by one, cut once
+        titles = [clean(title) for title in titles]
+        leads = [clean(lead)[:LEAD_CHARS] for lead in leads]
+    rows = np.arange(len(docs), dtype=np.int64)
+    keys, marked = _keys(titles, leads, rows, shift, marks=len(docs) > _FEW)
     if marked:
         dirty = np.zeros(len(docs), dtype=bool)
         dirty[marked] = True
-        clean_rows = ~dirty[rows]
-        again, again_part, _ = _bigrams(
+        again, _ = _keys(
             [clean(titles[d]) for d in marked],
             [clean(leads[d])[:LEAD_CHARS] for d in marked],
+            rows[marked],
+            shift,
             marks=False,
         )
-        columns = np.concatenate([columns[clean_rows], again])
-        part = np.concatenate([part[clean_rows], again_part])
-        rows = np.concatenate([rows[clean_rows], np.array(marked, np.int64)[again_part >> 1]])
-    keys = (columns << (row_bits + 2)) | (rows << 2) | (1 - (part & 1))
+        keys = np.concatenate([keys[~dirty[(keys >> 2) & ((1 << row_bits) - 1)]], again])
     extra = [(i, place_bucket(p)) for i, doc in enumerate(docs) for p in doc.places if p]
     if extra:
-        more = np.array([(c << (row_bits + 2)) | (i << 2) | 2 for i, c in extra], np.int64)
+        more = np.array([(c << shift) | (i << 2) | 2 for i, c in extra], np.int64)
         keys = np.concatenate([keys, more])
-    if BUCKET_BITS + row_bits + 2 < 32:
+    if BUCKET_BITS + shift < 32:
         keys = keys.astype(np.int32)  # a batch of up to 512 rows: a 32-bit sort is faster
     keys.sort()
     return keys
@@ -268,23 +293,36 @@ class Rows:
 class BatchVectors:
     """A batch's vectors: row by row over all ``BUCKETS`` columns (stored, summed into
     profiles), and over the batch's own columns (``used``, ascending; ``compact`` numbers
-    each entry's column among them) row by row and column by column (``by_column``: the
-    transpose, rows ascending within a column)."""
+    each entry's column among them)."""
 
     matrix: Rows
     used: np.ndarray
     compact: np.ndarray
-    by_column: Rows
+    # where each entry of ``matrix`` sits among the batch's entries sorted by (column, row),
+    # and the rows of those: ``by_column`` makes the transpose from them
+    _sorted_at: np.ndarray
+    _sorted_rows: np.ndarray
 
     @property
     def count(self) -> int:
         return len(self.matrix.indptr) - 1
 
+    def by_column(self) -> Rows:
+        """The vectors column by column over the used columns (rows ascending within a
+        column): the transpose a sparse product of the batch with itself needs."""
+        placed = np.zeros(len(self._sorted_rows), dtype=bool)
+        placed[self._sorted_at] = True
+        weights = np.zeros(len(self._sorted_rows), dtype=np.float32)
+        weights[self._sorted_at] = self.matrix.data
+        starts = np.zeros(len(self.used) + 1, dtype=np.int32)
+        np.cumsum(np.bincount(self.compact, minlength=len(self.used)), out=starts[1:])
+        return Rows(starts, self._sorted_rows[placed].astype(np.int32), weights[placed])
+
 
 def _empty(count: int) -> BatchVectors:
     ints, floats = np.zeros(0, np.int32), np.zeros(0, np.float32)
     rows = Rows(np.zeros(count + 1, np.int32), ints, floats)
-    return BatchVectors(rows, ints, ints, Rows(np.zeros(1, np.int32), ints, floats))
+    return BatchVectors(rows, ints, ints, ints, ints)
 
 
 def batch_vectors(docs: Sequence[Doc], frequencies: Frequencies) -> BatchVectors:
@@ -306,7 +344,6 @@ def batch_vectors(docs: Sequence[Doc], frequencies: Frequencies) -> BatchVectors
     firsts = np.flatnonzero(new_column)
     used = columns[firsts]
     frequencies.add(used, np.diff(np.append(firsts, len(columns))), count)
-    compact = np.cumsum(new_column, dtype=np.int32) - 1
     weights = (1.0 + np.log(np.maximum(counts, 1.0))) * frequencies.idf(columns)
     # Row by row (a stable sort keeps the columns ascending within each row).
     order = np.argsort(rows.astype(np.int16 if count < 1 << 15 else np.int32), kind="stable")
@@ -319,16 +356,9 @@ def batch_vectors(docs: Sequence[Doc], frequencies: Frequencies) -> BatchVectors
     weights = (weights / np.maximum(norms[by_row], 1e-12)).astype(np.float32)
     indptr = np.zeros(count + 1, dtype=np.int32)
     np.cumsum(np.bincount(by_row, minlength=count), out=indptr[1:])
-    matrix = Rows(indptr, columns[order].astype(np.int32), weights)
-    # Column by column: the entries kept, in their sorted (column, row) places.
-    placed = np.zeros(len(rows), dtype=bool)
-    placed[order] = True
-    by_column = np.zeros(len(rows), dtype=np.float32)
-    by_column[order] = weights
-    starts = np.zeros(len(used) + 1, dtype=np.int32)
-    np.cumsum(np.bincount(compact[placed], minlength=len(used)), out=starts[1:])
-    transposed = Rows(starts, rows[placed].astype(np.int32), by_column[placed])
-    return BatchVectors(matrix, used.astype(np.int32), compact[order], transposed)
+    matrix = Rows(indptr, columns[order], weights)
+    compact = (np.cumsum(new_column, dtype=np.int32) - 1)[order]
+    return BatchVectors(matrix, used, compact, order, rows)
 
 
 def vectors(docs: Sequence[Doc], frequencies: Frequencies) -> sparse.csr_matrix:
