@@ -335,16 +335,19 @@ def batch_vectors(docs: Sequence[Doc], frequencies: Frequencies) -> BatchVectors
         frequencies.add(np.zeros(0, np.int64), np.zeros(0), count)
         return _empty(count)
     pairs = keys >> 2
-    heads = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]]))
-    counts = np.add.reduceat(_FLAG_WEIGHTS[keys & 3], heads)
-    pairs = pairs[heads]
+    new_pair = np.concatenate([[True], pairs[1:] != pairs[:-1]])
+    # summed in order, as a reduceat would (a bincount is faster with many runs of one)
+    counts = np.bincount(np.cumsum(new_pair) - 1, weights=_FLAG_WEIGHTS[keys & 3])
+    pairs = pairs[new_pair]
     columns = pairs >> row_bits
     rows = pairs & ((1 << row_bits) - 1)
     new_column = np.concatenate([[True], columns[1:] != columns[:-1]])
     firsts = np.flatnonzero(new_column)
     used = columns[firsts]
     frequencies.add(used, np.diff(np.append(firsts, len(columns))), count)
-    weights = (1.0 + np.log(np.maximum(counts, 1.0))) * frequencies.idf(columns)
+    compact = np.cumsum(new_column, dtype=np.int32) - 1
+    # the inverse document frequency once per column of the batch
+    weights = (1.0 + np.log(np.maximum(counts, 1.0))) * frequencies.idf(used)[compact]
     # Row by row (a stable sort keeps the columns ascending within each row).
     order = np.argsort(rows.astype(np.int16 if count < 1 << 15 else np.int32), kind="stable")
     by_row = rows[order]
@@ -357,8 +360,7 @@ def batch_vectors(docs: Sequence[Doc], frequencies: Frequencies) -> BatchVectors
     indptr = np.zeros(count + 1, dtype=np.int32)
     np.cumsum(np.bincount(by_row, minlength=count), out=indptr[1:])
     matrix = Rows(indptr, columns[order], weights)
-    compact = (np.cumsum(new_column, dtype=np.int32) - 1)[order]
-    return BatchVectors(matrix, used, compact, order, rows)
+    return BatchVectors(matrix, used, compact[order], order, rows)
 
 
 def vectors(docs: Sequence[Doc], frequencies: Frequencies) -> sparse.csr_matrix:
