@@ -44,10 +44,6 @@ NOISE = re.compile(
     r"|//|转发微博|转发|回复"
 )
 MARK = re.compile(r"http|www\.|@|\[|//|转发|回复")  # can NOISE match? (one scan)
-# The same on text not yet lower-cased (vectors lower-case code points in numpy).
-_NOISE_ANY_CASE = re.compile(NOISE.pattern, re.IGNORECASE)
-_MARK_ANY_CASE = re.compile(MARK.pattern, re.IGNORECASE)
-
 STOP_WORDS = (
     "转发 微博 转发微博 回复 评论 分享 视频 图片 网页 链接 全文 原文 详情 来自 客户端 哈哈 "
     "哈哈哈 我们 你们 他们 她们 它们 自己 大家 这个 那个 这些 那些 这样 那样 这么 那么 这里 "
@@ -113,10 +109,16 @@ _STORY = _story_columns()
 
 def clean(text: str) -> str:
     """The text without links, @names, [表情] and repost boilerplate (the regular
-    expression only runs when one of them can be there: most articles have none)."""
-    if _MARK_ANY_CASE.search(text):
-        return _NOISE_ANY_CASE.sub(" ", text)
+    expression only runs when one of them can be there: most articles have none); lower
+    case if it had any (the vectors lower-case the others' code points themselves)."""
+    lower = text.lower()
+    if MARK.search(lower):
+        return NOISE.sub(" ", lower)
     return text
+
+
+def _marked(text: str) -> bool:
+    return MARK.search(text.lower()) is not None
 
 
 def place_bucket(name: str) -> int:
@@ -180,9 +182,8 @@ def _keys(
                     np.searchsorted(tails, spots[~within], side="right"),
                 ]
             )
-            search = _MARK_ANY_CASE.search
             found = np.unique(docs).tolist()
-            marked = [d for d in found if search(titles[d]) or search(leads[d])]
+            marked = [d for d in found if _marked(titles[d]) or _marked(leads[d])]
     return keys, marked
 
 
