@@ -43,6 +43,7 @@ import gc
 import gzip
 import os
 import pstats
+import subprocess
 import sys
 import tempfile
 import time
@@ -277,6 +278,68 @@ def reference_ns() -> float:
     return best
 
 
+def _passes(runs: str) -> list[tuple[str, bool, bool]]:
+    """(label, links, periodic) of each replay a set of runs makes."""
+    found = []
+    for name in runs.split(","):
+        links = name.strip() == "links"
+        for periodic in [True] if links else [True, False]:
+            found.append((f"{name.strip()}{'' if periodic else ', online only'}", links, periodic))
+    return found
+
+
+def stage_only(records: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """The stage's µs per item of each run, the least of ``--repeat`` replays in this one
+    process (a worker's process is long-lived: warm), printed as JSON (``--against``)."""
+    has_links = any(r.get("root") or r.get("parent") for r in records)
+    runs = args.runs or ("links,text" if has_links else "text")
+    for label, links, periodic in _passes(runs):
+        least = float("inf")
+        for _ in range(args.repeat or 1):
+            run = replay(records, args.batch, links=links, periodic=periodic)
+            least = min(least, run["stage_cpu"] / len(records) * 1e6)
+        print(orjson.dumps({"run": label, "stage_us": least}).decode())
+
+
+def _stage_times(
+    source: Path, path: Path, args: argparse.Namespace, runs: str, repeat: int
+) -> dict[str, float]:
+    command = [sys.executable, __file__, "--data", str(path), "--runs", runs, "--stage-only"]
+    command += ["--repeat", str(repeat)]
+    command += ["--batch", str(args.batch)] + (["--limit", str(args.limit)] if args.limit else [])
+    env = dict(os.environ, PYTHONPATH=str(source))
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    lines = [orjson.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return {line["run"]: line["stage_us"] for line in lines}
+
+
+ROUNDS = 2  # --against: each tree's process started this often, in turn
+
+
+def compare(path: Path, args: argparse.Namespace, runs: str, repeat: int) -> None:
+    """The events stage of this tree and of ``--against``, in processes of their own started
+    in turn (a shared machine's load changes from minute to minute), ``ROUNDS`` each of
+    ``repeat`` replays: the least replay of each tree, and their ratio."""
+    import yuqing
+
+    ours = Path(yuqing.__file__).resolve().parents[1]
+    least: dict[tuple[str, Path], float] = {}
+    for _ in range(ROUNDS):
+        for source in (ours, args.against.resolve()):
+            for label, us in _stage_times(source, path, args, runs, repeat).items():
+                least[label, source] = min(least.get((label, source), float("inf")), us)
+    print(
+        f"\nevents stage, this tree ({ours}) against {args.against}, in turn: the least of "
+        f"{ROUNDS} processes × {repeat} replays each"
+    )
+    for label, _, _ in _passes(runs):
+        mine, theirs = least[label, ours], least[label, args.against.resolve()]
+        print(
+            f"  {label}: {mine:.1f} µs/item against {theirs:.1f} (ratio {mine / theirs:.2f}); "
+            f"load average now {os.getloadavg()[0]:.1f}"
+        )
+
+
 def _verdict(p: float, f: float, *, min_p: float | None, min_f: float | None) -> str:
     ok = (min_p is None or p >= min_p) and (min_f is None or f >= min_f)
     return "✓" if ok else "✗"
@@ -301,11 +364,22 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile the events stage")
     parser.add_argument("--sort", default="cumulative", help="profile order (e.g. tottime)")
     parser.add_argument("--explain", type=int, default=0, help="show N precision-losing joins")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="another tree's src folder (e.g. ../main/src): both trees' stage timed in the "
+        "same run, replay by replay in turn, each in a fresh process, and their ratio",
+    )
+    parser.add_argument("--stage-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     path = args.data or shared_data() / "events" / "ced_stream_dev.jsonl.gz"
     if not path.is_file():
         sys.exit(f"找不到数据文件：{path}")
     records = load(path, args.limit)
+    if args.stage_only:
+        stage_only(records, args)
+        return
     gold = {r["mid"]: r["event_id"] for r in records}
     has_links = any(r.get("root") or r.get("parent") for r in records)
     repeat = args.repeat or (3 if len(records) <= BASELINE_MAX else 1)
@@ -410,6 +484,8 @@ def main() -> None:
         f"events stage target: ≤ {stage_target:.0f} µs CPU per {kind} "
         f"(mean {chars:,.0f} characters here)"
     )
+    if args.against is not None:
+        compare(path, args, runs, repeat)
 
 
 if __name__ == "__main__":

@@ -28,62 +28,57 @@ See docs/events.md.
 from __future__ import annotations
 
 import re
-import threading
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import pairwise
 
 import numpy as np
 import rjieba
 from scipy import sparse
 
+from yuqing.events.similarity import NEGLIGIBLE, Products
+from yuqing.events.vectors import (
+    BUCKET_BITS,
+    BUCKETS,
+    ITEM_FEATURES,
+    LEAD_CHARS,
+    MARK,
+    NOISE,
+    PLACE_WEIGHT,
+    STOP_WORDS,
+    TITLE_WEIGHT,
+    Doc,
+    Frequencies,
+    batch_vectors,
+    bigram_counts,
+    place_bucket,
+    vectors,
+)
+
+__all__ = [  # names of the vectors and similarity modules, for callers of this one
+    "BUCKETS",
+    "ITEM_FEATURES",
+    "LEAD_CHARS",
+    "NEGLIGIBLE",
+    "PLACE_WEIGHT",
+    "TITLE_WEIGHT",
+    "Doc",
+    "Frequencies",
+    "bigram_counts",
+    "place_bucket",
+    "vectors",
+]
+
 WINDOW = timedelta(hours=72)
 THRESHOLD = 0.10  # average cosine similarity of an item to an event's text members
 MIN_SHARED = 5  # bigrams: one shared name ("南江大学") is three
-TITLE_WEIGHT = 3.0
-PLACE_WEIGHT = 1.0
-LEAD_CHARS = 120
-ITEM_FEATURES = 64
-# Similarities below this (a tenth of THRESHOLD) are left out of the sums: an average can be
-# low by at most this much.
-NEGLIGIBLE = 0.01
 EVENT_FEATURES = 256
-BUCKET_BITS = 20
-BUCKETS = 1 << BUCKET_BITS
 PRUNE_EVERY = timedelta(hours=1)
 MAX_EVENT_TERMS = 60  # display terms kept per event (hot topics)
 TERM_CHARS = 80  # characters of a new event's title (else text) cut into display terms
 
-_FLAG_WEIGHTS = np.array([1.0, TITLE_WEIGHT, PLACE_WEIGHT, 0.0])  # lead, title, place
-_NOISE = re.compile(
-    r"https?://\S+|www\.\S+"  # links
-    r"|@[\w\-·]{1,30}"  # mentioned and reposting accounts
-    r"|\[[^\[\]\s]{1,8}\]"  # [表情]
-    r"|//|转发微博|转发|回复"
-)
-_MARK = re.compile(r"http|www\.|@|\[|//|转发|回复")  # can _NOISE match? (one scan)
 _WORD = re.compile(r"^[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
-_STOP_WORDS = (
-    "转发 微博 转发微博 回复 评论 分享 视频 图片 网页 链接 全文 原文 详情 来自 客户端 哈哈 "
-    "哈哈哈 我们 你们 他们 她们 它们 自己 大家 这个 那个 这些 那些 这样 那样 这么 那么 这里 "
-    "那里 什么 怎么 怎样 为什么 为何 如何 是不是 有没有 一个 一些 一下 一点 一样 一直 一定 "
-    "一起 已经 还是 就是 不是 没有 可以 可能 应该 需要 知道 觉得 认为 表示 看到 看看 出来 "
-    "起来 时候 现在 今天 昨天 明天 今年 去年 因为 所以 如果 但是 而且 虽然 然后 还有 只是 "
-    "只有 或者 以及 对于 关于 真的 真是 其实 确实 非常 特别 还要 不要 不会 不能 不知 不过 "
-    "终于 居然 竟然 简直 太多 很多 好像 希望 相信 感觉 支持 谢谢 呵呵 嘻嘻 啊啊 天哪 我的 "
-    "你的 他的 她的 的话 之后 之前 以后 以前 一次 一天 今晚 晚上 早上 上午 下午 问题 事情 "
-    "消息 情况 发生 发现 记者 据悉 据了解 了解到 近日 日前"
-)
-_STOP = frozenset(_STOP_WORDS.split())
-# Bigrams no story is told by: the stop words above and stock phrases of reports and posts
-# (discourse, time, platform words). Dropped from the vectors (kept out of the similarity).
-_STOCK_PHRASES = (
-    "据了解 记者了解到 记者获悉 据悉 据报道 有网友称 网友爆料 多位同学反映 多位网友反映 "
-    "论坛热帖显示 网帖显示 本报讯 今日 昨日 中午 昨晚 今晚 本周 上周 本月 日电 新闻 快讯 "
-    "发布 通报 关注 讨论 点赞"
-)
+_STOP = frozenset(STOP_WORDS.split())
 
 
 # --- display terms (hot topics): words, once per new event ---------------------------------
@@ -102,184 +97,39 @@ def key_terms_many(texts: Sequence[str], places: Sequence[Iterable[str]]) -> lis
     if not texts:
         return []
     joined = "\n".join([t[:TERM_CHARS].replace("\n", " ") for t in texts]).lower()
-    if _MARK.search(joined):
-        joined = _NOISE.sub(" ", joined)
+    if MARK.search(joined):
+        joined = NOISE.sub(" ", joined)
     found: list[list[str]] = []
     seen: dict[str, None] = dict.fromkeys(p for p in places[0] if len(p) >= 2)
-    stop, word_like = _STOP, _WORD.match
+    kinds = _WORD_KINDS
+    if len(kinds) > _MAX_WORD_KINDS:
+        kinds.clear()
     for word in rjieba.cut(joined):
-        if word == "\n":
+        kind = kinds.get(word)
+        if kind is None:
+            kind = kinds[word] = _word_kind(word)
+        if kind == _TERM:
+            seen[word] = None  # a word seen before keeps its place
+        elif kind == _BREAK:
             found.append(list(seen)[:MAX_EVENT_TERMS])
             seen = dict.fromkeys(p for p in places[len(found)] if len(p) >= 2)
-        elif (
-            len(word) >= 2
-            and word not in seen
-            and word not in stop
-            and word_like(word)
-            and not word.isdigit()
-        ):
-            seen[word] = None
     found.append(list(seen)[:MAX_EVENT_TERMS])
     return found
 
 
-# --- vectors ---------------------------------------------------------------------------
+_SKIP, _TERM, _BREAK = 0, 1, 2
+# What each word rjieba yields is (a display term, the break between two texts, neither):
+# judged once per process (the words of a stream repeat), forgotten past a bound.
+_WORD_KINDS: dict[str, int] = {}
+_MAX_WORD_KINDS = 200_000
 
 
-@dataclass(slots=True)
-class Doc:
-    """What is compared of one item: its title, the lead of its body, its place names."""
-
-    title: str
-    text: str
-    places: Sequence[str] = ()
-
-
-def _codes(parts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Code points of all parts, one array, and the part of each code point."""
-    joined = "".join(parts)
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
-    return codes, np.repeat(np.arange(len(parts), dtype=np.int64), lengths)
-
-
-def _word_chars() -> np.ndarray:
-    """Which code points of the basic plane are word characters: Han, digits, a–z."""
-    table = np.zeros(0x10000, dtype=bool)
-    for low, high in ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x30, 0x39), (0x61, 0x7A)):
-        table[low : high + 1] = True
-    return table
-
-
-_WORD_CHARS = _word_chars()
-
-
-def _stop_columns() -> np.ndarray:
-    """Which columns are stop bigrams (every bigram of a stop word or stock phrase)."""
-    table = np.zeros(BUCKETS, dtype=bool)
-    for phrase in (_STOP_WORDS + " " + _STOCK_PHRASES).split():
-        for first, second in pairwise(phrase):
-            table[((ord(first) << 21) | ord(second)) % _PRIME] = True
-    return table
-
-
-_PRIME = 1_048_573  # the largest prime below BUCKETS: a bigram's column is its code mod this
-_STOP_COLUMNS = _stop_columns()
-
-
-def _clean(text: str) -> str:
-    """The text without links, @names, [表情] and repost boilerplate (the regular
-    expression only runs when one of them can be there: most articles have none)."""
-    if _MARK.search(text):
-        return _NOISE.sub(" ", text)
-    return text
-
-
-def place_bucket(name: str) -> int:
-    """The column of a place name (a stable hash: vectors are stored)."""
-    return zlib.crc32(name.encode()) & (BUCKETS - 1)
-
-
-def bigram_counts(docs: Sequence[Doc]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(document, column, weighted count) of every distinct bigram and place of each doc,
-    rows in order and columns ascending within a row, for a whole batch at once: title
-    bigrams count ``TITLE_WEIGHT``, places ``PLACE_WEIGHT``, lead bigrams 1. One sort of
-    the batch's keys does the counting (no per-item Python)."""
-    parts: list[str] = []
-    for doc in docs:
-        parts.append(_clean(doc.title.lower()))
-        parts.append(_clean(doc.text[: LEAD_CHARS + 40].lower())[:LEAD_CHARS])
-    codes, part = _codes(parts)
-    word = _WORD_CHARS[np.minimum(codes, 0xFFFF)]
-    ok = word[:-1] & word[1:] & (part[:-1] == part[1:])
-    codes = codes.astype(np.int64)
-    columns = ((codes[:-1][ok] << 21) | codes[1:][ok]) % _PRIME
-    which = part[:-1][ok]
-    story = ~_STOP_COLUMNS[columns]
-    columns, which = columns[story], which[story]
-    # key: row, column, and a flag for "in the title" (its weight); places are flagged 2
-    keys = ((which >> 1) << (BUCKET_BITS + 2)) | (columns << 2) | (1 - (which & 1))
-    extra = [(i, place_bucket(p)) for i, doc in enumerate(docs) for p in doc.places if p]
-    if extra:
-        more = np.array([(i << (BUCKET_BITS + 2)) | (c << 2) | 2 for i, c in extra], np.int64)
-        keys = np.concatenate([keys, more])
-    if not len(keys):
-        return keys, keys, np.zeros(0)
-    keys.sort()
-    weights = _FLAG_WEIGHTS[keys & 3]
-    pairs = keys >> 2
-    heads = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]]))
-    pairs = pairs[heads]
-    return pairs >> BUCKET_BITS, pairs & (BUCKETS - 1), np.add.reduceat(weights, heads)
-
-
-_WIDEST = 1024  # bigrams of a row the table of ``_strongest`` holds (longer rows: a loop)
-
-
-def _strongest(rows: np.ndarray, weights: np.ndarray, count: int) -> np.ndarray | None:
-    """Which entries are among their row's ``ITEM_FEATURES`` strongest: those at or above
-    the row's K-th weight (ties kept); None when no row has more. The K-th weights of all
-    rows come from one partition of a table of rows × bigrams (no numpy call per row)."""
-    bounds = np.searchsorted(rows, np.arange(count + 1))
-    lengths = np.diff(bounds)
-    width = int(lengths.max(initial=0))
-    if width <= ITEM_FEATURES:
-        return None
-    kth = np.full(count, -np.inf)
-    fits = np.minimum(width, _WIDEST)
-    table = np.full((count, fits), -np.inf)
-    within = lengths[rows] <= fits
-    spots = np.arange(len(rows)) - bounds[rows]
-    table[rows[within], spots[within]] = weights[within]
-    kth[:] = np.partition(table, fits - ITEM_FEATURES, axis=1)[:, fits - ITEM_FEATURES]
-    for row in np.flatnonzero(lengths > fits).tolist():  # rare: a very long title
-        span = weights[bounds[row] : bounds[row + 1]]
-        kth[row] = np.partition(span, len(span) - ITEM_FEATURES)[len(span) - ITEM_FEATURES]
-    return weights >= kth[rows]
-
-
-@dataclass
-class Frequencies:
-    """Document frequencies of the hashed bigrams (halved when they grow large, so the
-    weights follow what the stream talks about lately)."""
-
-    df: np.ndarray = field(default_factory=lambda: np.zeros(BUCKETS, dtype=np.float32))
-    docs: float = 0.0
-    halve_at: float = 2_000_000.0
-
-    def observe(self, columns: np.ndarray, docs: int) -> None:
-        """Count documents: ``columns`` holds each document's distinct columns."""
-        self.docs += docs
-        if not len(columns):
-            return
-        ordered = np.sort(columns.astype(np.int32))  # columns < 2**20: int32 sorts faster
-        starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-        self.df[ordered[starts]] += np.diff(np.append(starts, len(ordered)))
-        if self.docs > self.halve_at:
-            self.df *= 0.5
-            self.docs *= 0.5
-
-    def idf(self, columns: np.ndarray) -> np.ndarray:
-        return np.log((self.docs + 1.0) / (self.df[columns] + 1.0)) + 1.0
-
-
-def vectors(docs: Sequence[Doc], frequencies: Frequencies) -> sparse.csr_matrix:
-    """TF-IDF vectors of a batch, each cut to its strongest ``ITEM_FEATURES`` and scaled to
-    length 1; the batch is counted in the frequencies first."""
-    if not docs:
-        return sparse.csr_matrix((0, BUCKETS), dtype=np.float32)
-    rows, columns, counts = bigram_counts(docs)
-    frequencies.observe(columns, len(docs))
-    weights = (1.0 + np.log(np.maximum(counts, 1.0))) * frequencies.idf(columns)
-    keep = _strongest(rows, weights, len(docs))
-    if keep is not None:
-        rows, columns, weights = rows[keep], columns[keep], weights[keep]
-    norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=len(docs)))
-    weights = weights / np.maximum(norms[rows], 1e-12)
-    indptr = np.searchsorted(rows, np.arange(len(docs) + 1))
-    return sparse.csr_matrix(
-        (weights.astype(np.float32), columns, indptr), shape=(len(docs), BUCKETS)
-    )
+def _word_kind(word: str) -> int:
+    if word == "\n":
+        return _BREAK
+    if len(word) >= 2 and word not in _STOP and _WORD.match(word) and not word.isdigit():
+        return _TERM
+    return _SKIP
 
 
 # --- the index of recent events ---------------------------------------------------------
@@ -320,7 +170,7 @@ class Profile:
         return self._set
 
     def to_bytes(self) -> bytes:
-        head = np.array([self.members], dtype=np.int32).tobytes()
+        head = self.members.to_bytes(4, "little", signed=True)
         return head + self.columns.astype(np.int32).tobytes() + self.weights.tobytes()
 
     @classmethod
@@ -410,43 +260,6 @@ class TextIndex:
         self.max_event_id = max(self.max_event_id, event_id)
 
 
-_TABLES = threading.local()
-
-
-def _column_table() -> np.ndarray:
-    """A column → compact column table, -1 where unused: one per thread (two imports may
-    place batches at once), made once (4 MB) and reset after each use."""
-    table = getattr(_TABLES, "table", None)
-    if table is None:
-        table = _TABLES.table = np.full(BUCKETS, -1, dtype=np.int32)
-    return table
-
-
-def _per_member(
-    products: sparse.csr_matrix, members: np.ndarray
-) -> tuple[list[int], list[int], list[float]]:
-    """Each item's similarities to the recent events divided by their member counts, those
-    below ``NEGLIGIBLE`` left out, as Python lists (indptr, indices, data): the loop per
-    item reads them faster than numpy scalars."""
-    data = products.data / np.maximum(members, 1)[products.indices]
-    keep = data >= NEGLIGIBLE
-    rows = np.repeat(np.arange(len(products.indptr) - 1), np.diff(products.indptr))
-    indptr = np.concatenate(
-        [[0], np.cumsum(np.bincount(rows[keep], minlength=len(products.indptr) - 1))]
-    )
-    return indptr.tolist(), products.indices[keep].tolist(), data[keep].tolist()
-
-
-def _earlier(products: sparse.csr_matrix) -> tuple[list[int], list[int], list[float]]:
-    """Each item's similarities to the earlier items of its batch (the lower triangle of
-    the batch's products, below ``NEGLIGIBLE`` left out) as Python lists (``_per_member``)."""
-    counts = np.diff(products.indptr)
-    rows = np.repeat(np.arange(len(counts)), counts)
-    keep = (products.indices < rows) & (products.data >= NEGLIGIBLE)
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=len(counts)))])
-    return indptr.tolist(), products.indices[keep].tolist(), products.data[keep].tolist()
-
-
 class Batch:
     """One batch being placed: ``best(i)`` for its items in order, ``join(i, event)`` for
     those placed by text (or seeding an event), then ``commit()`` adds them to the index."""
@@ -454,76 +267,61 @@ class Batch:
     def __init__(self, index: TextIndex, docs: Sequence[Doc], times: Sequence[datetime]) -> None:
         self.index = index
         self.times = list(times)
-        self.matrix = vectors(docs, index.frequencies)
+        self.vectors = batch_vectors(docs, index.frequencies)
+        self.matrix = self.vectors.matrix
         earliest = min(self.times, default=None)
         self.events = [
             e
             for e, p in index.profiles.items()
             if earliest is not None and earliest - p.last_seen <= WINDOW
         ]
-        items, events = self._compact()
-        members = np.fromiter(
-            (index.profiles[e].members for e in self.events), np.float64, len(self.events)
-        )
+        recent = [index.profiles[e] for e in self.events]
+        # per recent event (by its place in ``events``): last seen and members before this
+        # batch; ``_sizes``: members with this batch's, of the events it names
+        self._seen = [p.last_seen for p in recent]
+        self._members = [p.members for p in recent]
+        self._sizes = dict(zip(self.events, self._members, strict=True))
+        products = Products(self.vectors)
         # per member: an event's part of an item's average similarity (before this batch)
-        self._events_rows = _per_member(sparse.csr_matrix(items @ events.T), members)
+        self._events_rows = products.to_events(
+            [p.columns for p in recent],
+            [p.weights for p in recent],
+            np.array(self._members, dtype=np.float64),
+        )
         # Only earlier items of the batch can have been placed when an item is.
-        self._batch_rows = _earlier(sparse.csr_matrix(items @ items.T))
+        self._batch_rows = products.to_earlier()
         self.placed: list[int | None] = [None] * len(self.times)  # batch row → event
         self.joined: dict[int, list[int]] = {}  # event → batch rows that joined it
         # Python lists: the loop per item reads them faster than numpy scalars.
         self._item_bounds = self.matrix.indptr.tolist()
         self._item_columns = self.matrix.indices.tolist()
-        self._event_columns: dict[int, set[int]] = {}
-
-    def _compact(self) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-        """The batch's vectors and the recent events' profiles over the columns they use
-        (a product over all ``BUCKETS`` columns would allocate them at every transpose)."""
-        profiles = [self.index.profiles[e] for e in self.events]
-        used, compact = np.unique(self.matrix.indices, return_inverse=True)
-        items = sparse.csr_matrix(
-            (self.matrix.data, compact, self.matrix.indptr),
-            shape=(self.matrix.shape[0], len(used)),
-        )
-        if not profiles:
-            return items, sparse.csr_matrix((0, len(used)), dtype=np.float32)
-        # The events' columns the batch does not use add nothing to a product: they are
-        # dropped through a table of the batch's columns (no sort of every profile's columns).
-        lengths = np.fromiter((len(p.columns) for p in profiles), np.int64, len(profiles))
-        table = _column_table()
-        table[used] = np.arange(len(used), dtype=np.int32)
-        try:
-            mapped = table[np.concatenate([p.columns for p in profiles])]
-        finally:
-            table[used] = -1
-        kept = mapped >= 0
-        # kept entries before each profile's end (a profile may have no columns at all)
-        indptr = np.concatenate([[0], np.cumsum(kept)])[np.concatenate([[0], np.cumsum(lengths)])]
-        events = sparse.csr_matrix(
-            (np.concatenate([p.weights for p in profiles])[kept], mapped[kept], indptr),
-            shape=(len(profiles), len(used)),
-        )
-        return items, events
+        self._event_columns: dict[int, set[int] | frozenset[int]] = {}
 
     def best(self, row: int) -> Match | None:
         """The event item ``row`` belongs to, or None (see the module doc)."""
-        at, profiles, events = self.times[row], self.index.profiles, self.events
+        at = self.times[row]
         sums: dict[int, float] = {}
         indptr, indices, data = self._events_rows
         start, end = indptr[row], indptr[row + 1]
-        for column, value in zip(indices[start:end], data[start:end], strict=True):
-            event_id = events[column]
-            profile = profiles[event_id]
-            if at - profile.last_seen <= WINDOW:
-                sums[event_id] = value * profile.members
+        if start != end:
+            events, seen, members = self.events, self._seen, self._members
+            for column, value in zip(indices[start:end], data[start:end], strict=True):
+                if at - seen[column] <= WINDOW:
+                    sums[events[column]] = value * members[column]
         indptr, indices, data = self._batch_rows
-        placed = self.placed
         start, end = indptr[row], indptr[row + 1]
-        for other, value in zip(indices[start:end], data[start:end], strict=True):
-            joined = placed[other]
-            if joined is not None:
-                sums[joined] = sums.get(joined, 0.0) + value
-        ranked = [(total / self._members(e), e) for e, total in sums.items() if total >= THRESHOLD]
+        if start != end:
+            placed, get = self.placed, sums.get
+            for other, value in zip(indices[start:end], data[start:end], strict=True):
+                joined = placed[other]
+                if joined is not None:
+                    sums[joined] = get(joined, 0.0) + value
+        if not sums:
+            return None
+        sizes = self._sizes
+        ranked = [(total / sizes[e], e) for e, total in sums.items() if total >= THRESHOLD]
+        if not ranked:
+            return None
         ranked.sort(reverse=True)
         for score, event_id in ranked[:3]:
             if score < THRESHOLD:
@@ -533,23 +331,22 @@ class Batch:
                 return Match(event_id=event_id, score=score, shared=shared)
         return None
 
-    def _members(self, event_id: int) -> int:
-        profile = self.index.profiles.get(event_id)
-        joined = self.joined.get(event_id)
-        return (profile.members if profile is not None else 0) + (len(joined) if joined else 0)
-
     def _columns(self, row: int) -> list[int]:
         start, end = self._item_bounds[row], self._item_bounds[row + 1]
         return self._item_columns[start:end]
 
     def _shared(self, row: int, event_id: int) -> int:
-        """Bigrams the item shares with the event (0 when too few)."""
+        """Bigrams the item shares with the event (0 when too few): the event's columns are
+        its profile's (not copied until a member of this batch joins) and its new members'."""
         theirs = self._event_columns.get(event_id)
         if theirs is None:
             profile = self.index.profiles.get(event_id)
-            theirs = set(profile.column_set()) if profile is not None else set()
-            for other in self.joined.get(event_id, ()):
-                theirs.update(self._columns(other))
+            theirs = profile.column_set() if profile is not None else frozenset()
+            joined = self.joined.get(event_id)
+            if joined:
+                theirs = set(theirs)
+                for other in joined:
+                    theirs.update(self._columns(other))
             self._event_columns[event_id] = theirs
         shared = len(theirs.intersection(self._columns(row)))
         return shared if shared >= MIN_SHARED else 0
@@ -557,9 +354,19 @@ class Batch:
     def join(self, row: int, event_id: int) -> None:
         """Item ``row`` is placed in ``event_id`` by its text (or seeds it)."""
         self.placed[row] = event_id
-        self.joined.setdefault(event_id, []).append(row)
+        rows = self.joined.get(event_id)
+        if rows is None:
+            self.joined[event_id] = [row]
+            if event_id not in self._sizes:
+                profile = self.index.profiles.get(event_id)
+                self._sizes[event_id] = profile.members if profile is not None else 0
+        else:
+            rows.append(row)
+        self._sizes[event_id] += 1
         known = self._event_columns.get(event_id)
         if known is not None:
+            if not isinstance(known, set):  # still the profile's own (frozen) set
+                known = self._event_columns[event_id] = set(known)
             known.update(self._columns(row))
 
     def move(self, row: int, event_id: int) -> None:
@@ -568,6 +375,7 @@ class Batch:
         if old is not None and row in self.joined.get(old, ()):
             self._event_columns.pop(old, None)
             self.joined[old].remove(row)
+            self._sizes[old] -= 1
             if not self.joined[old]:
                 del self.joined[old]
         self.join(row, event_id)
@@ -594,12 +402,14 @@ class Batch:
     def _grow(self, grown: list[tuple[int, list[int]]]) -> None:
         """``Profile.add`` for many events at once: each event's stored sum and its new
         members' vectors, summed per column, cut to the ``EVENT_FEATURES`` strongest."""
-        bounds, matrix, times = self._item_bounds, self.matrix, self.times
+        matrix, times = self.matrix, self.times
         profiles = self.index.profiles
         owners: list[int] = []
         columns: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         rows_of: list[int] = []
+        members: list[int] = []  # the joined rows of all events, in order
+        member_owners: list[int] = []
         for k, (event_id, rows) in enumerate(grown):
             profile = profiles.get(event_id)
             if profile is not None and len(profile.columns):
@@ -607,11 +417,19 @@ class Batch:
                 weights.append(profile.weights)
                 owners.append(k)
                 rows_of.append(len(profile.columns))
-            for row in rows:
-                columns.append(matrix.indices[bounds[row] : bounds[row + 1]])
-                weights.append(matrix.data[bounds[row] : bounds[row + 1]])
-                owners.append(k)
-                rows_of.append(bounds[row + 1] - bounds[row])
+            members += rows
+            member_owners += [k] * len(rows)
+        # The members' entries in one gather (after the profiles': the stable sort below
+        # keeps, within one event and column, a profile's sum first and its members in order).
+        taken = np.array(members, dtype=np.int64)
+        starts = matrix.indptr[taken].astype(np.int64)
+        lengths = matrix.indptr[taken + 1] - starts
+        spans = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        picks = spans + np.arange(len(spans))
+        columns.append(matrix.indices[picks])
+        weights.append(matrix.data[picks])
+        owners += member_owners
+        rows_of += lengths.tolist()
         event_of = np.repeat(np.array(owners, dtype=np.int64), rows_of)
         keys = (event_of << BUCKET_BITS) | np.concatenate(columns).astype(np.int64)
         order = np.argsort(keys, kind="stable")
