@@ -41,8 +41,8 @@ from yuqing.auth.models import Role, User
 from yuqing.auth.schemas import Principal
 from yuqing.cases import calendar_service
 from yuqing.cases import service as cases
+from yuqing.cases.config import HIDDEN_UNIT
 from yuqing.cases.models import Case, CaseEntry
-from yuqing.cases.views import HIDDEN_UNIT
 from yuqing.core.audit import SYSTEM
 from yuqing.events.models import EventMember
 from yuqing.mentions import service as mentions

@@ -75,10 +75,10 @@ def test_closures_and_years_without_official_data() -> None:
 
 def test_closure_days_move_a_case_deadline(session: Session, world: World, clock: Clock) -> None:
     clock.now = utc("2024-03-08 10:00")  # Friday
-    service.set_closure(session, principal=world.office, day=date(2024, 3, 12), reason="校运会")
+    service.update_closure(session, principal=world.office, day=date(2024, 3, 12), reason="校运会")
     case = service.open_case(session, principal=world.office, title="一般舆情")
     service.triage(session, principal=world.office, case=case, grade_key="general")
-    closure = {v.clock: v for v in service.timers_of(session, case)}["closure"]
+    closure = {v.clock: v for v in service.list_timers(session, case=case)}["closure"]
     # Mon 11, (Tue 12 closed), Wed 13, Thu 14: three working days.
     assert closure.due_at == utc("2024-03-14 10:00")
     assert closure.due_at - closure.started_at > timedelta(days=5)
@@ -135,11 +135,11 @@ def test_spring_festival_2027_hand_entered_gives_the_right_deadline() -> None:
 
 def _one_working_day(session: Session, world: World) -> None:
     """The general grade's 办结 clock set to one working day."""
-    grade = service.grade_by_key(session, "general")
+    grade = service.get_grade(session, key="general")
     rule = ClockIn(
         clock="closure", starts_on="new", stops_on="closed", amount=1, unit="working_days"
     )
-    service.set_clock(session, principal=world.office, grade=grade, clock_in=rule)
+    service.update_clock(session, principal=world.office, grade=grade, clock_in=rule)
 
 
 def test_a_case_in_spring_festival_2027_counts_on_the_imported_notice(
@@ -150,12 +150,12 @@ def test_a_case_in_spring_festival_2027_counts_on_the_imported_notice(
     clock.now = utc("2027-02-04 10:00")
     case = service.open_case(session, principal=world.office, title="春节前的舆情")
     service.triage(session, principal=world.office, case=case, grade_key="general")
-    closure = {v.clock: v for v in service.timers_of(session, case)}["closure"]
+    closure = {v.clock: v for v in service.list_timers(session, case=case)}["closure"]
     assert closure.due_at == utc("2027-02-13 10:00")
     assert closure.rule_label == "按 2027 年官方节假日安排（含调休）计算"
     assert not closure.rule_guessed
     service.assign(session, principal=world.office, case=case, unit_id=world.cs)
-    hours = {v.clock: v for v in service.timers_of(session, case)}["unit_feedback"]
+    hours = {v.clock: v for v in service.list_timers(session, case=case)}["unit_feedback"]
     assert hours.rule_label == "按自然小时计算，节假日照常计时"
 
 
@@ -167,7 +167,7 @@ def test_a_year_without_data_says_so_and_entering_it_moves_the_deadline(
     clock.now = utc("2027-02-04 10:00")
     case = service.open_case(session, principal=world.office, title="无官方数据")
     service.triage(session, principal=world.office, case=case, grade_key="general")
-    closure = {v.clock: v for v in service.timers_of(session, case)}["closure"]
+    closure = {v.clock: v for v in service.list_timers(session, case=case)}["closure"]
     # Not a silent guess: the clock says which rule it used.
     assert closure.due_at == utc("2027-02-05 10:00")
     assert closure.rule_guessed
@@ -175,9 +175,9 @@ def test_a_year_without_data_says_so_and_entering_it_moves_the_deadline(
     # The office enters the notice: the running clock is counted again and the case says so.
     result = import_2027(session, world.office)
     assert result.years == (2027,) and result.moved_deadlines == 1
-    closure = {v.clock: v for v in service.timers_of(session, case)}["closure"]
+    closure = {v.clock: v for v in service.list_timers(session, case=case)}["closure"]
     assert closure.due_at == utc("2027-02-13 10:00") and not closure.rule_guessed
-    notes = [e.text for e in service.timeline(session, case) if e.kind == "deadline"]
+    notes = [e.text for e in service.list_entries(session, case=case) if e.kind == "deadline"]
     assert len(notes) == 1 and "2027-02-05 10:00 → 2027-02-13 10:00" in notes[0]
 
 

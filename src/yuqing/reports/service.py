@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.auth.schemas import Principal
 from yuqing.cases import service as cases
-from yuqing.cases.excel import HIDDEN_UNIT
+from yuqing.cases.config import HIDDEN_UNIT
 from yuqing.cases.models import Case, CaseEvent
 from yuqing.cases.schemas import BoardRow
 from yuqing.core.labels import SENTIMENT_LABELS
@@ -159,7 +159,7 @@ def new_cases(session: Session, start: datetime, end: datetime) -> list[Case]:
 def overdue_cases(session: Session, now: datetime, reader: Principal = REPORTER) -> list[BoardRow]:
     """Open cases the reader sees with a clock past due; a case another unit handles names
     no unit (as on the reader's board)."""
-    rows = [row for row in cases.board(session, principal=reader, now=now) if row.overdue]
+    rows = [row for row in cases.list_board_rows(session, principal=reader, now=now) if row.overdue]
     return [
         row if reader.sees_unit(row.unit_id) else replace(row, unit_name=HIDDEN_UNIT)
         for row in rows
@@ -492,7 +492,7 @@ def _timeliness_table(session: Session, month: date, now: datetime, reader: Prin
         title="各单位处置时效",
         columns=["责任单位", "承办数", "按时", "超时", "超时件数", "平均反馈用时（小时）"],
     )
-    figures = cases.accountability(session, month=month, now=now)
+    figures = cases.list_unit_figures(session, month=month, now=now)
     for fig in (f for f in figures if reader.sees_unit(f.unit_id)):
         table.rows.append(
             [

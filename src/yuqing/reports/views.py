@@ -26,7 +26,8 @@ from yuqing.core.timeutil import to_local, utcnow
 from yuqing.events.models import Event
 from yuqing.pagekit.csrf import CsrfChecked
 from yuqing.pagekit.templating import error_page, render
-from yuqing.reports import flows, service
+from yuqing.reports import jobs as flows
+from yuqing.reports import service
 from yuqing.reports.cli import Format
 from yuqing.reports.cli import render as render_file
 from yuqing.reports.html import to_html

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.auth.schemas import Principal
 from yuqing.auth.service import permission_label
-from yuqing.cases.service import publicity_recipients
+from yuqing.cases.service import list_publicity_recipients as publicity_recipients
 from yuqing.core.timeutil import local_zone
 from yuqing.notify import service as notify
 from yuqing.notify.models import Notification
