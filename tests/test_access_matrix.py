@@ -986,12 +986,11 @@ ROUTES: dict[tuple[str, str], Route] = {
 
 def _report(engine: Engine, event_id: int) -> int:
     """A special report (专报) on the test event: its 处置建议 is the editable part."""
-    from yuqing.reports import flows as report_flows
     from yuqing.reports import service as report_service
 
     with Session(engine) as session:
         content = report_service.event_report(session, event_id=event_id)
-        report = report_flows.save(session, content, subject_id=event_id)
+        report = report_service.create_report(session, content=content, subject_id=event_id)
         session.commit()
         return report.id
 
@@ -1004,7 +1003,6 @@ def _reports(world: World) -> dict[str, int]:
     cases (so they hold both colleges' cases and figures), and the 专报 with the advice the
     office wrote, naming the other college."""
     from yuqing.core.timeutil import to_local, utcnow
-    from yuqing.reports import flows as report_flows
     from yuqing.reports import service as report_service
     from yuqing.reports.models import Report
 
@@ -1016,12 +1014,12 @@ def _reports(world: World) -> dict[str, int]:
     }
     with Session(world.engine) as session:
         made = {
-            kind: report_flows.save(session, build(session, day=today)).id
+            kind: report_service.create_report(session, content=build(session, day=today)).id
             for kind, build in builders.items()
         }
         special = session.get(Report, world.report)
         assert special is not None
-        report_flows.edit_paragraph(
+        report_service.update_paragraph(
             session, report=special, section=3, paragraph=0, text=REPORT_ADVICE, editor="宣传部"
         )
         session.commit()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select
@@ -147,6 +148,28 @@ def _text_match(q: str) -> ColumnElement[bool]:
         )
 
     return and_(*(anywhere(w) for w in q.split()[:8]))
+
+
+def list_opened_cases(session: Session, *, start: datetime, end: datetime) -> list[Case]:
+    """Cases opened in [start, end) (naive UTC), oldest first, of every unit: the caller
+    keeps those its reader sees (``sees_case``)."""
+    statement = (
+        select(Case)
+        .where(Case.created_at >= start, Case.created_at < end)
+        .order_by(Case.created_at)
+    )
+    return list(session.execute(statement).scalars())
+
+
+def get_case_of_event(session: Session, *, event_id: int) -> Case | None:
+    """The first case opened on the event (by id), or None."""
+    statement = (
+        select(Case)
+        .join(CaseEvent, CaseEvent.case_id == Case.id)
+        .where(CaseEvent.event_id == event_id)
+        .order_by(Case.id)
+    )
+    return session.execute(statement).scalars().first()
 
 
 def list_mention_ids(session: Session, *, case: Case) -> list[int]:
