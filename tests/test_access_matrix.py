@@ -598,7 +598,7 @@ def _calendar_day(ask: Ask) -> Call:
     """A day of the working calendar to remove (entered afresh for each request)."""
     day = date(2031, 1, 1) + timedelta(days=ask.n % 300)
     with Session(ask.world.engine) as session:
-        calendar_service.add_day(session, by=SYSTEM, day=day, working=False, name="矩阵")
+        calendar_service.update_day(session, by=SYSTEM, day=day, working=False, name="矩阵")
         session.commit()
     return Call(form={"day": day.isoformat()})
 
@@ -607,7 +607,7 @@ def _calendar_year(ask: Ask) -> Call:
     """A year of the working calendar to remove (entered afresh for each request)."""
     day = date(2040 + ask.n % 50, 1, 1)
     with Session(ask.world.engine) as session:
-        calendar_service.add_day(session, by=SYSTEM, day=day, working=False, name="矩阵")
+        calendar_service.update_day(session, by=SYSTEM, day=day, working=False, name="矩阵")
         session.commit()
     return Call(form={"year": str(day.year)})
 

@@ -128,7 +128,7 @@ def _start_clocks(
 
 
 def update_clocks(
-    session: Session, case: Case, marks: set[str], before: str, now: datetime, *, regrade: bool
+    session: Session, *, case: Case, marks: set[str], before: str, now: datetime, regrade: bool
 ) -> None:
     """Resume, start, stop and pause the case's clocks for the marks just reached."""
     for timer in list_timer_rows(session, case=case).values():

@@ -30,12 +30,12 @@ def attach_mentions(
 ) -> list[int]:
     """Link more items to the case; returns those newly linked."""
     _check_edit(principal, case)
-    opening.check_links(session, mention_ids, None)
+    opening.check_links(session, mention_ids=mention_ids, event_id=None)
     have = set(access.list_mention_ids(session, case=case))
     new = [m for m in dict.fromkeys(mention_ids) if m not in have]
     if not new:
         return []
-    opening.link_items(session, case, new, None)
+    opening.link_items(session, case=case, mention_ids=new, event_id=None)
     _log_links(session, principal, case, "attach", new)
     return new
 

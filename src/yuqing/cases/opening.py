@@ -72,7 +72,7 @@ def open_case(
     found = _existing(session, source_type, source_id)
     if found is not None:
         return found
-    check_links(session, mention_ids, event_id)
+    check_links(session, mention_ids=mention_ids, event_id=event_id)
     now = clocks.current_time()
     case = Case(
         title=title,
@@ -95,12 +95,12 @@ def open_case(
         if again is None:
             raise
         return again
-    link_items(session, case, mention_ids, event_id)
+    link_items(session, case=case, mention_ids=mention_ids, event_id=event_id)
     _record_opening(session, principal, case)
     return case
 
 
-def check_links(session: Session, mention_ids: Sequence[int], event_id: int | None) -> None:
+def check_links(session: Session, *, mention_ids: Sequence[int], event_id: int | None) -> None:
     """CaseError unless every item and the event exist."""
     for mention_id in mention_ids:
         if mentions.get(session, mention_id=mention_id) is None:
@@ -110,7 +110,7 @@ def check_links(session: Session, mention_ids: Sequence[int], event_id: int | No
 
 
 def link_items(
-    session: Session, case: Case, mention_ids: Sequence[int], event_id: int | None
+    session: Session, *, case: Case, mention_ids: Sequence[int], event_id: int | None
 ) -> None:
     """Link the items (each once) and the event to the case."""
     for mention_id in dict.fromkeys(mention_ids):

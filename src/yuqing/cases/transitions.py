@@ -53,7 +53,9 @@ def _apply(
     for key, value in values.items():
         setattr(case, key, value)
     session.flush()
-    clocks.update_clocks(session, case, marks, before_status, now, regrade=regrade)
+    clocks.update_clocks(
+        session, case=case, marks=marks, before=before_status, now=now, regrade=regrade
+    )
     audit.record(
         session,
         actor=actor,
@@ -240,7 +242,9 @@ def record_response(
     for event in marks:
         setattr(case, clocks.STAMP[event], now)
     session.flush()
-    clocks.update_clocks(session, case, marks, case.status, now, regrade=False)
+    clocks.update_clocks(
+        session, case=case, marks=marks, before=case.status, now=now, regrade=False
+    )
     audit.record(
         session,
         actor=principal.actor,
@@ -354,5 +358,12 @@ def reopen(session: Session, *, principal: Principal, case: Case, reason: str) -
         text=f"重新打开：{text}",
         events=(),
     )
-    clocks.update_clocks(session, case, {"new"}, "reopened", clocks.current_time(), regrade=False)
+    clocks.update_clocks(
+        session,
+        case=case,
+        marks={"new"},
+        before="reopened",
+        now=clocks.current_time(),
+        regrade=False,
+    )
     return case

@@ -89,7 +89,7 @@ def board_page(
             "units": sorted(org.unit_labels(units).items(), key=lambda kv: kv[1]),
             "statuses": [(s, config.STATUSES[s]) for s in config.OPEN_STATUSES],
             "notice": request.query_params.get("notice"),
-            "calendar_warning": calendar_service.warning_for(session, principal),
+            "calendar_warning": calendar_service.get_warning(session, principal=principal),
             "keeps_calendar": calendar_service.may_edit(principal),
         },
     )
