@@ -64,6 +64,7 @@ def _scope(principal: Principal) -> ColumnElement[bool] | None:
 
 
 def sees_case(principal: Principal, case: Case) -> bool:
+    """Whether the case is handled or reported by one of the principal's units."""
     if principal.visible_units is None:
         return True
     return principal.sees_unit(case.unit_id) or principal.sees_unit(case.reporter_unit_id)
@@ -173,16 +174,19 @@ def get_case_of_event(session: Session, *, event_id: int) -> Case | None:
 
 
 def list_mention_ids(session: Session, *, case: Case) -> list[int]:
+    """The ids of the items linked to the case, in id order."""
     statement = select(CaseMention.mention_id).where(CaseMention.case_id == case.id)
     return list(session.execute(statement.order_by(CaseMention.mention_id)).scalars())
 
 
 def list_event_ids(session: Session, *, case: Case) -> list[int]:
+    """The ids of the events linked to the case, in id order."""
     statement = select(CaseEvent.event_id).where(CaseEvent.case_id == case.id)
     return list(session.execute(statement.order_by(CaseEvent.event_id)).scalars())
 
 
 def status_label(status: str) -> str:
+    """The Chinese label of a status key (the key itself when unknown)."""
     return config.STATUSES.get(status, status)
 
 

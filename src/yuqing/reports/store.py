@@ -130,3 +130,34 @@ def update_sent_version(session: Session, *, report: Report, now: datetime) -> R
     version.sent_at = now
     report.sent_version_id = version.id
     return version
+
+
+def get_report(session: Session, *, report_id: int) -> Report | None:
+    return session.get(Report, report_id)
+
+
+def list_versions(session: Session, *, report: Report) -> list[ReportVersion]:
+    """The report's versions, newest first."""
+    statement = (
+        select(ReportVersion)
+        .where(ReportVersion.report_id == report.id)
+        .order_by(ReportVersion.number.desc())
+    )
+    return list(session.execute(statement).scalars())
+
+
+def list_reports(session: Session, *, reader: Principal, limit: int) -> list[tuple[Report, int]]:
+    """The stored reports the reader may open, newest period first, each with its number of
+    versions; without ``reports.all`` no 专报 (it has no version of one unit)."""
+    counts = (
+        select(ReportVersion.report_id, func.count().label("n"))
+        .group_by(ReportVersion.report_id)
+        .subquery()
+    )
+    statement = select(Report, counts.c.n).join(counts, counts.c.report_id == Report.id)
+    if not whole(reader):
+        statement = statement.where(Report.kind.in_(list(BUILDERS)))
+    rows = session.execute(
+        statement.order_by(Report.period_start.desc(), Report.id.desc()).limit(limit)
+    ).all()
+    return [(report, int(n)) for report, n in rows]

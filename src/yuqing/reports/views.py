@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from markupsafe import Markup
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -30,7 +29,7 @@ from yuqing.reports import service
 from yuqing.reports.cli import Format
 from yuqing.reports.cli import render as render_file
 from yuqing.reports.html import to_html
-from yuqing.reports.models import Report, ReportVersion
+from yuqing.reports.models import Report
 from yuqing.reports.schemas import KIND_LABELS, ReportAccessError, ReportContent, ReportError
 
 router = APIRouter(include_in_schema=False)
@@ -58,7 +57,7 @@ MEDIA_TYPES = {
 
 
 def _report_or_404(report_id: int, session: SessionDep) -> Report:
-    report = session.get(Report, report_id)
+    report = service.get_report(session, report_id=report_id)
     if report is None:
         raise HTTPException(404, f"没有 ID 为 {report_id} 的报告")
     return report
@@ -77,29 +76,9 @@ def default_day(kind: str, today: date) -> date:
     return today - timedelta(days=1) if kind == "daily" else today
 
 
-def _versions(session: Session, report_id: int) -> list[ReportVersion]:
-    statement = (
-        select(ReportVersion)
-        .where(ReportVersion.report_id == report_id)
-        .order_by(ReportVersion.number.desc())
-    )
-    return list(session.execute(statement).scalars())
-
-
 @router.get("/reports", response_class=HTMLResponse)
 def reports_page(request: Request, session: SessionDep, principal: CanRead) -> HTMLResponse:
-    counts = (
-        select(ReportVersion.report_id, func.count().label("n"))
-        .group_by(ReportVersion.report_id)
-        .subquery()
-    )
-    statement = select(Report, counts.c.n).join(counts, counts.c.report_id == Report.id)
-    whole = service.whole(principal)
-    if not whole:  # a 专报 has no version of one unit
-        statement = statement.where(Report.kind.in_(list(service.BUILDERS)))
-    rows = session.execute(
-        statement.order_by(Report.period_start.desc(), Report.id.desc()).limit(LIST_LIMIT)
-    ).all()
+    rows = service.list_reports(session, reader=principal, limit=LIST_LIMIT)
     today = _today()
     return render(
         request,
@@ -113,7 +92,7 @@ def reports_page(request: Request, session: SessionDep, principal: CanRead) -> H
             "kinds": KIND_LABELS,
             "days": {k: default_day(k, today).isoformat() for k in service.BUILDERS},
             "notice": request.query_params.get("notice"),
-            "whole": whole,
+            "whole": service.whole(principal),
         },
     )
 
@@ -184,7 +163,7 @@ def _detail(
     problem: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    versions = _versions(session, report.id)
+    versions = service.list_versions(session, report=report)
     content = service.content_of(versions[0])
     editable = [
         (s, p, section.heading, paragraph.text)
