@@ -41,8 +41,8 @@ from yuqing.auth.models import Role, User
 from yuqing.auth.schemas import Principal
 from yuqing.cases import calendar_service
 from yuqing.cases import service as cases
+from yuqing.cases.config import HIDDEN_UNIT
 from yuqing.cases.models import Case, CaseEntry
-from yuqing.cases.views import HIDDEN_UNIT
 from yuqing.core.audit import SYSTEM
 from yuqing.events.models import EventMember
 from yuqing.mentions import store as mentions
@@ -598,7 +598,7 @@ def _calendar_day(ask: Ask) -> Call:
     """A day of the working calendar to remove (entered afresh for each request)."""
     day = date(2031, 1, 1) + timedelta(days=ask.n % 300)
     with Session(ask.world.engine) as session:
-        calendar_service.add_day(session, by=SYSTEM, day=day, working=False, name="矩阵")
+        calendar_service.update_day(session, by=SYSTEM, day=day, working=False, name="矩阵")
         session.commit()
     return Call(form={"day": day.isoformat()})
 
@@ -607,7 +607,7 @@ def _calendar_year(ask: Ask) -> Call:
     """A year of the working calendar to remove (entered afresh for each request)."""
     day = date(2040 + ask.n % 50, 1, 1)
     with Session(ask.world.engine) as session:
-        calendar_service.add_day(session, by=SYSTEM, day=day, working=False, name="矩阵")
+        calendar_service.update_day(session, by=SYSTEM, day=day, working=False, name="矩阵")
         session.commit()
     return Call(form={"year": str(day.year)})
 
@@ -986,12 +986,11 @@ ROUTES: dict[tuple[str, str], Route] = {
 
 def _report(engine: Engine, event_id: int) -> int:
     """A special report (专报) on the test event: its 处置建议 is the editable part."""
-    from yuqing.reports import flows as report_flows
     from yuqing.reports import service as report_service
 
     with Session(engine) as session:
         content = report_service.event_report(session, event_id=event_id)
-        report = report_flows.save(session, content, subject_id=event_id)
+        report = report_service.create_report(session, content=content, subject_id=event_id)
         session.commit()
         return report.id
 
@@ -1004,7 +1003,6 @@ def _reports(world: World) -> dict[str, int]:
     cases (so they hold both colleges' cases and figures), and the 专报 with the advice the
     office wrote, naming the other college."""
     from yuqing.core.timeutil import to_local, utcnow
-    from yuqing.reports import flows as report_flows
     from yuqing.reports import service as report_service
     from yuqing.reports.models import Report
 
@@ -1016,12 +1014,12 @@ def _reports(world: World) -> dict[str, int]:
     }
     with Session(world.engine) as session:
         made = {
-            kind: report_flows.save(session, build(session, day=today)).id
+            kind: report_service.create_report(session, content=build(session, day=today)).id
             for kind, build in builders.items()
         }
         special = session.get(Report, world.report)
         assert special is not None
-        report_flows.edit_paragraph(
+        report_service.update_paragraph(
             session, report=special, section=3, paragraph=0, text=REPORT_ADVICE, editor="宣传部"
         )
         session.commit()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from yuqing.auth import service as auth
 from yuqing.auth.models import User
 from yuqing.auth.schemas import Principal
-from yuqing.cases import service
+from yuqing.cases import clocks, service
 from yuqing.core.audit import SYSTEM
 from yuqing.mentions.models import Mention
 from yuqing.org import service as org
@@ -136,5 +136,5 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     fixed = Clock(datetime(2024, 3, 4, 1, 0))  # Monday 09:00 in Beijing
-    monkeypatch.setattr(service, "current_time", fixed)
+    monkeypatch.setattr(clocks, "current_time", fixed)
     yield fixed

@@ -75,10 +75,10 @@ def test_closures_and_years_without_official_data() -> None:
 
 def test_closure_days_move_a_case_deadline(session: Session, world: World, clock: Clock) -> None:
     clock.now = utc("2024-03-08 10:00")  # Friday
-    service.set_closure(session, principal=world.office, day=date(2024, 3, 12), reason="校运会")
+    service.update_closure(session, principal=world.office, day=date(2024, 3, 12), reason="校运会")
     case = service.open_case(session, principal=world.office, title="一般舆情")
     service.triage(session, principal=world.office, case=case, grade_key="general")
-    closure = {v.clock: v for v in service.timers_of(session, case)}["closure"]
+    closure = {v.clock: v for v in service.list_timers(session, case=case)}["closure"]
     # Mon 11, (Tue 12 closed), Wed 13, Thu 14: three working days.
     assert closure.due_at == utc("2024-03-14 10:00")
     assert closure.due_at - closure.started_at > timedelta(days=5)
@@ -135,11 +135,11 @@ def test_spring_festival_2027_hand_entered_gives_the_right_deadline() -> None:
 
 def _one_working_day(session: Session, world: World) -> None:
     """The general grade's 办结 clock set to one working day."""
-    grade = service.grade_by_key(session, "general")
+    grade = service.get_grade(session, key="general")
     rule = ClockIn(
         clock="closure", starts_on="new", stops_on="closed", amount=1, unit="working_days"
     )
-    service.set_clock(session, principal=world.office, grade=grade, clock_in=rule)
+    service.update_clock(session, principal=world.office, grade=grade, clock_in=rule)
 
 
 def test_a_case_in_spring_festival_2027_counts_on_the_imported_notice(
@@ -150,12 +150,12 @@ def test_a_case_in_spring_festival_2027_counts_on_the_imported_notice(
     clock.now = utc("2027-02-04 10:00")
     case = service.open_case(session, principal=world.office, title="春节前的舆情")
     service.triage(session, principal=world.office, case=case, grade_key="general")
-    closure = {v.clock: v for v in service.timers_of(session, case)}["closure"]
+    closure = {v.clock: v for v in service.list_timers(session, case=case)}["closure"]
     assert closure.due_at == utc("2027-02-13 10:00")
     assert closure.rule_label == "按 2027 年官方节假日安排（含调休）计算"
     assert not closure.rule_guessed
     service.assign(session, principal=world.office, case=case, unit_id=world.cs)
-    hours = {v.clock: v for v in service.timers_of(session, case)}["unit_feedback"]
+    hours = {v.clock: v for v in service.list_timers(session, case=case)}["unit_feedback"]
     assert hours.rule_label == "按自然小时计算，节假日照常计时"
 
 
@@ -163,11 +163,11 @@ def test_a_year_without_data_says_so_and_entering_it_moves_the_deadline(
     session: Session, world: World, clock: Clock
 ) -> None:
     _one_working_day(session, world)
-    assert 2027 not in calendar_service.known_years(session)  # seeded up to 2026
+    assert 2027 not in calendar_service.list_known_years(session)  # seeded up to 2026
     clock.now = utc("2027-02-04 10:00")
     case = service.open_case(session, principal=world.office, title="无官方数据")
     service.triage(session, principal=world.office, case=case, grade_key="general")
-    closure = {v.clock: v for v in service.timers_of(session, case)}["closure"]
+    closure = {v.clock: v for v in service.list_timers(session, case=case)}["closure"]
     # Not a silent guess: the clock says which rule it used.
     assert closure.due_at == utc("2027-02-05 10:00")
     assert closure.rule_guessed
@@ -175,9 +175,9 @@ def test_a_year_without_data_says_so_and_entering_it_moves_the_deadline(
     # The office enters the notice: the running clock is counted again and the case says so.
     result = import_2027(session, world.office)
     assert result.years == (2027,) and result.moved_deadlines == 1
-    closure = {v.clock: v for v in service.timers_of(session, case)}["closure"]
+    closure = {v.clock: v for v in service.list_timers(session, case=case)}["closure"]
     assert closure.due_at == utc("2027-02-13 10:00") and not closure.rule_guessed
-    notes = [e.text for e in service.timeline(session, case) if e.kind == "deadline"]
+    notes = [e.text for e in service.list_entries(session, case=case) if e.kind == "deadline"]
     assert len(notes) == 1 and "2027-02-05 10:00 → 2027-02-13 10:00" in notes[0]
 
 
@@ -185,19 +185,19 @@ def test_the_warning_from_1_december_and_for_a_year_with_no_data(
     session: Session, world: World
 ) -> None:
     service.ensure_defaults(session)
-    known = calendar_service.known_years(session)
+    known = calendar_service.list_known_years(session)
     assert 2026 in known and 2027 not in known
-    assert calendar_service.coverage_warning(session, today=date(2026, 11, 30)) is None
-    warned = calendar_service.coverage_warning(session, today=date(2026, 12, 1))
+    assert calendar_service.get_coverage_warning(session, today=date(2026, 11, 30)) is None
+    warned = calendar_service.get_coverage_warning(session, today=date(2026, 12, 1))
     assert warned is not None and "2027 年" in warned
     # A year with no data at all: a warning, whatever the month.
-    now = calendar_service.coverage_warning(session, today=date(2031, 3, 1))
+    now = calendar_service.get_coverage_warning(session, today=date(2031, 3, 1))
     assert now is not None and "2031 年" in now and "周一至周五" in now
     import_2027(session, world.office)
-    assert calendar_service.coverage_warning(session, today=date(2026, 12, 1)) is None
+    assert calendar_service.get_coverage_warning(session, today=date(2026, 12, 1)) is None
     # Only those who keep the calendar see it.
-    assert calendar_service.warning_for(session, world.leader) is None
-    assert calendar_service.warning_for(session, world.cs_head) is None
+    assert calendar_service.get_warning(session, principal=world.leader) is None
+    assert calendar_service.get_warning(session, principal=world.cs_head) is None
 
 
 @pytest.mark.parametrize(
@@ -217,12 +217,12 @@ def test_a_malformed_file_is_refused_in_chinese_and_nothing_stored_changes(
 ) -> None:
     service.ensure_defaults(session)
     import_2027(session, world.office)
-    before = [(d.date, d.working, d.name) for d in calendar_service.days_of(session, year=2027)]
+    before = [(d.date, d.working, d.name) for d in calendar_service.list_days(session, year=2027)]
     with pytest.raises(calendar_service.CalendarError) as refused:
         calendar_service.import_text(session, by=world.office, data=text.encode())
     assert says in refused.value.message
     assert refused.value.message.startswith("文件未导入，已有的安排没有任何改动")
-    after = [(d.date, d.working, d.name) for d in calendar_service.days_of(session, year=2027)]
+    after = [(d.date, d.working, d.name) for d in calendar_service.list_days(session, year=2027)]
     assert after == before
 
 
@@ -257,17 +257,17 @@ def test_seeding_fills_the_package_years_and_never_overwrites_the_office(
     service.ensure_defaults(session)  # a fresh calendar is seeded from the package
     years = calendar_service.list_years(session)
     assert {y.year for y in years} == set(calendar.package_calendar().years)
-    y2024 = {(d.date, d.working) for d in calendar_service.days_of(session, year=2024)}
+    y2024 = {(d.date, d.working) for d in calendar_service.list_days(session, year=2024)}
     assert (date(2024, 2, 12), False) in y2024 and (date(2024, 2, 18), True) in y2024
     # The office corrects a day of 2026; seeding again leaves its entry alone.
-    calendar_service.add_day(
+    calendar_service.update_day(
         session, by=world.office, day=date(2026, 12, 31), working=False, name="校庆"
     )
     assert calendar_service.seed_from_package(session, by=world.office) == ()
     assert session.get(CalendarDay, date(2026, 12, 31)) is not None
     # A unit account may not edit the calendar.
     with pytest.raises(CasePermissionError):
-        calendar_service.add_day(session, by=world.cs_head, day=date(2027, 1, 1), working=False)
+        calendar_service.update_day(session, by=world.cs_head, day=date(2027, 1, 1), working=False)
 
 
 def test_the_calendar_is_cached_per_process_and_read_again_after_an_edit(
@@ -282,7 +282,7 @@ def test_the_calendar_is_cached_per_process_and_read_again_after_an_edit(
     assert again is not first and not again.is_working_day(date(2027, 2, 5))
     assert again.is_working_day(date(2027, 2, 13))  # the 调休 Saturday
     # An edit made by another process (no invalidate() here) is seen through the revision.
-    calendar_service.remove_day(session, by=world.office, day=date(2027, 2, 13))
+    calendar_service.delete_day(session, by=world.office, day=date(2027, 2, 13))
     session.flush()
     assert not calendar.load(session).is_working_day(date(2027, 2, 13))
 

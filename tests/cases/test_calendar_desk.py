@@ -96,7 +96,7 @@ def test_a_day_is_added_and_removed_on_the_page(office: TestClient, session: Ses
     assert removed.status_code == 303
     session.expire_all()
     assert session.get(CalendarDay, date(2027, 2, 13)) is None
-    assert 2027 in calendar_service.known_years(session)  # the year stays, as entered
+    assert 2027 in calendar_service.list_known_years(session)  # the year stays, as entered
 
 
 def test_only_the_office_keeps_the_calendar_and_sees_the_warning(
@@ -157,9 +157,9 @@ def test_init_seeds_the_calendar_so_a_fresh_install_starts_on_official_data(
     result = CliRunner().invoke(main_cli, ["init"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     with Session(engine) as session:
-        years = calendar_service.known_years(session)
+        years = calendar_service.list_known_years(session)
         assert {2024, 2025, 2026} <= years and 2027 not in years
-        assert calendar_service.coverage_warning(session, today=date(2026, 6, 1)) is None
+        assert calendar_service.get_coverage_warning(session, today=date(2026, 6, 1)) is None
 
 
 def test_the_api_says_which_rule_a_clock_used(

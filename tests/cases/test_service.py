@@ -65,7 +65,7 @@ def test_whole_flow_from_mention_to_closure(
 
     # One audit row and one timeline entry per transition, a timestamp per status.
     assert _count(session, AuditEntry) - audit_before == len(steps)
-    entries = service.timeline(session, case)
+    entries = service.list_entries(session, case=case)
     assert [e.to_status for e in entries] == ["new", *expected]
     assert case.assigned_at == start + timedelta(minutes=20)
     assert case.closed_at == start + timedelta(minutes=60)
@@ -74,7 +74,7 @@ def test_whole_flow_from_mention_to_closure(
     assert _targets(session, f"case:{case.id}:assign") == {"head@example.cn"}
     assert _targets(session, f"case:{case.id}:feedback") == {"office@example.cn"}
     # 一般: unit feedback within 12 h, closure within 3 working days: both met, none running.
-    views = {v.clock: v for v in service.timers_of(session, case)}
+    views = {v.clock: v for v in service.list_timers(session, case=case)}
     assert {k: v.state for k, v in views.items()} == {"unit_feedback": "met", "closure": "met"}
     assert views["unit_feedback"].due_at == start + timedelta(minutes=20, hours=12)
     assert service.allowed_transitions(case, world.office) == ["reopen"]
@@ -108,7 +108,7 @@ def test_opening_twice_returns_the_same_case(
         from_event.id
         == service.open_from_event(session, principal=world.office, event_id=event.id).id
     )
-    assert service.event_ids_of(session, from_event) == [event.id]
+    assert service.list_event_ids(session, case=from_event) == [event.id]
     from_alert = service.open_from_alert(session, principal=world.office, alert_id=alert.id)
     assert (
         from_alert.id
@@ -171,14 +171,14 @@ def test_refusals_name_the_rule_and_change_nothing(session: Session, world: Worl
     session.rollback()  # the caller's transaction: the feedback before goes too
     assert _snapshot(session, case) == before
 
-    grade = service.grade_by_key(session, "larger")
+    grade = service.get_grade(session, key="larger")
     with pytest.raises(CaseError, match="该等级正在被 1 个处置单使用，不能删除") as in_use:
         service.delete_grade(session, principal=world.office, grade=grade)
     assert in_use.value.rule == "grade_in_use"
     session.rollback()
     assert session.get(Grade, grade.id) is not None
-    assert len(service.clocks_of(session, grade.id)) == 3
-    unused = service.grade_by_key(session, "severe")
+    assert len(service.list_clocks(session, grade_id=grade.id)) == 3
+    unused = service.get_grade(session, key="severe")
     service.delete_grade(session, principal=world.office, grade=unused)
     assert [g.key for g in service.list_grades(session)] == ["general", "larger", "major"]
 
@@ -226,7 +226,7 @@ def test_a_unit_sees_its_own_cases_and_the_office_sees_all(session: Session, wor
         service.start(session, principal=world.lang_head, case=ours)
     with pytest.raises(CasePermissionError):
         service.triage(session, principal=world.cs_head, case=reported, grade_key="major")
-    board = service.board(session, principal=world.cs_head)
+    board = service.list_board_rows(session, principal=world.cs_head)
     assert {r.case_id for r in board} == {ours.id, reported.id}
 
 
@@ -237,14 +237,16 @@ def test_serious_grade_clocks_backdate_and_escalation_goes_up(
     case = service.open_case(session, principal=world.office, title="重大舆情")
     clock.now += timedelta(minutes=40)
     service.triage(session, principal=world.office, case=case, grade_key="major")
-    views = {v.clock: v for v in service.timers_of(session, case, now=clock.now)}
+    views = {v.clock: v for v in service.list_timers(session, case=case, now=clock.now)}
     # Authoritative information within 5 h of the report, not of the grading.
     assert views["authoritative_info"].due_at == reported_at + timedelta(hours=5)
     assert views["public_response"].due_at == reported_at + timedelta(hours=24)
     assert "acknowledge" not in views  # starts on 下发
     clock.now += timedelta(minutes=5)
     service.assign(session, principal=world.office, case=case, unit_id=world.cs)
-    ack = {v.clock: v for v in service.timers_of(session, case, now=clock.now)}["acknowledge"]
+    ack = {v.clock: v for v in service.list_timers(session, case=case, now=clock.now)}[
+        "acknowledge"
+    ]
     assert ack.due_at == clock.now + timedelta(minutes=30)
     clock.now += timedelta(minutes=10)
     service.escalate(
@@ -258,12 +260,12 @@ def test_serious_grade_clocks_backdate_and_escalation_goes_up(
     service.record_response(
         session, principal=world.office, case=case, response_text="情况通报", kind="info"
     )
-    views = {v.clock: v for v in service.timers_of(session, case, now=clock.now)}
+    views = {v.clock: v for v in service.list_timers(session, case=case, now=clock.now)}
     assert views["authoritative_info"].state == "met"
     assert views["public_response"].state == "running"
     # Regrade to 一般: the serious clocks that still run are dropped, 一般's start back-dated.
     service.triage(session, principal=world.office, case=case, grade_key="general")
-    views = {v.clock: v for v in service.timers_of(session, case, now=clock.now)}
+    views = {v.clock: v for v in service.list_timers(session, case=case, now=clock.now)}
     assert set(views) == {"authoritative_info", "unit_feedback", "closure"}
 
 
@@ -283,7 +285,7 @@ def test_returned_case_pauses_the_clocks_its_policy_pauses(
     assert case.status == "returned" and closure.paused_at == clock.now
     assert _targets(session, f"case:{case.id}:return") == {"head@example.cn"}
     clock.now += timedelta(hours=3)
-    paused = {v.clock: v.state for v in service.timers_of(session, case, now=clock.now)}
+    paused = {v.clock: v.state for v in service.list_timers(session, case=case, now=clock.now)}
     assert paused == {"closure": "paused", "unit_feedback": "met"}
     service.give_feedback(session, principal=world.cs_head, case=case, feedback_text="已补充")
     assert closure.paused_at is None and closure.due_at == due + timedelta(hours=3)
@@ -301,12 +303,14 @@ def test_reopen_restarts_the_report_clocks_and_grades_are_data(
     clock.now += timedelta(days=10)
     service.reopen(session, principal=world.office, case=case, reason="再次发酵")
     assert case.status == "reopened" and case.reopened_at == clock.now
-    closure = {v.clock: v for v in service.timers_of(session, case, now=clock.now)}["closure"]
+    closure = {v.clock: v for v in service.list_timers(session, case=case, now=clock.now)}[
+        "closure"
+    ]
     assert closure.state == "running" and closure.started_at == clock.now
     assert service.allowed_transitions(case, world.office) == ["triage", "assign"]
 
-    grade = service.grade_by_key(session, "general")
-    service.set_clock(
+    grade = service.get_grade(session, key="general")
+    service.update_clock(
         session,
         principal=world.office,
         grade=grade,
@@ -314,9 +318,9 @@ def test_reopen_restarts_the_report_clocks_and_grades_are_data(
             clock="unit_feedback", starts_on="assigned", stops_on="feedback", amount=6
         ),
     )
-    assert service.clocks_of(session, grade.id)["unit_feedback"].amount == 6
+    assert service.list_clocks(session, grade_id=grade.id)["unit_feedback"].amount == 6
     with pytest.raises(CaseError, match="完成条件"):
-        service.set_clock(
+        service.update_clock(
             session,
             principal=world.office,
             grade=grade,
@@ -345,11 +349,11 @@ def test_text_search_and_accountability(session: Session, world: World, clock: C
     assert service.list_cases(session, principal=world.office, tag="后勤")[1] == 1
     assert service.list_cases(session, principal=world.office, status="in_progress")[1] == 1
 
-    [figures] = service.accountability(session, month=clock.now.date(), now=clock.now)
+    [figures] = service.list_unit_figures(session, month=clock.now.date(), now=clock.now)
     assert (figures.unit_name, figures.received, figures.overdue) == ("计算机学院", 2, 1)
     assert figures.met == {"unit_feedback": 1, "closure": 1}
     assert figures.missed == {"unit_feedback": 1}
     assert figures.avg_hours_to_feedback == 4.0
-    rows = service.board(session, principal=world.office, now=clock.now)
+    rows = service.list_board_rows(session, principal=world.office, now=clock.now)
     assert [(r.case_id, r.overdue, r.clock) for r in rows] == [(late.id, True, "unit_feedback")]
     assert rows[0].grade_color == "blue" and rows[0].assignee_name == "张院长"

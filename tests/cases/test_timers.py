@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.cases.conftest import Clock, World
-from yuqing.cases import flows, service
+from yuqing.cases import jobs, service
 from yuqing.cases.models import Case, CaseEntry
 from yuqing.notify.models import Notification
 
@@ -53,10 +53,10 @@ def _open_two_cases(session: Session, world: World, clock: Clock) -> tuple[Case,
     return a, b
 
 
-def _run(engine: Engine, now: datetime, *, commit: bool = True) -> flows.TimerReport:
+def _run(engine: Engine, now: datetime, *, commit: bool = True) -> jobs.TimerReport:
     """One minute of the worker: a fresh session, as after a restart."""
     with Session(engine, expire_on_commit=False) as fresh:
-        report = flows.run_timers(fresh, now=now)
+        report = jobs.run_timers(fresh, now=now)
         if commit:
             fresh.commit()
         else:

@@ -161,7 +161,7 @@ def test_unit_sees_only_its_cases_office_sees_all(
     assert html.index(f'id="case-{severe.id}"') < html.index(f'id="case-{general.id}"')
     assert html.index(f'id="case-{general.id}"') < html.index(f'id="case-{untriaged.id}"')
     assert "c-red" in html and "c-blue" in html
-    assert format_local(service.timers_of(session, severe)[0].due_at) in html
+    assert format_local(service.list_timers(session, case=severe)[0].due_at) in html
 
     mine = a_client.get("/cases")
     assert mine.status_code == 200
@@ -181,7 +181,7 @@ def test_board_filters_and_overdue_mark(session: Session, units: Org, login: Log
     late = new_case(session, office, "超时的事件", grade="general", unit=units.a)
     new_case(session, office, "另一件事", grade="major", unit=units.b)
     # The 12-hour feedback clock ran out yesterday.
-    for timer in service.timers_rows(session, late).values():
+    for timer in service.list_timer_rows(session, case=late).values():
         timer.due_at = utcnow().replace(microsecond=0) - timedelta(hours=20)
     session.commit()
     html = client.get("/cases").text

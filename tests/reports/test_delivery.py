@@ -16,7 +16,7 @@ from tests.support import desk_client
 from yuqing.notify import worker
 from yuqing.org import service as org
 from yuqing.org.models import DutyRole, Person, PersonRole
-from yuqing.reports import flows
+from yuqing.reports import jobs
 from yuqing.reports.models import ReportVersion
 
 from .conftest import Known
@@ -32,7 +32,7 @@ def test_a_daily_report_with_nobody_to_send_to_is_not_sent(
     session: Session, known: Known, office: TestClient
 ) -> None:
     org.ensure_defaults(session)
-    report = flows.run_schedule(session, datetime(2024, 3, 6, 1, 30))
+    report = jobs.run_schedule(session, datetime(2024, 3, 6, 1, 30))
     session.commit()
     assert report is not None and report.sent_version_id is None
     page = office.get(f"/reports/{report.id}")
@@ -59,7 +59,7 @@ def test_a_report_is_sent_once_a_delivery_went_through(
     session.add(PersonRole(person_id=person.id, duty_role_id=role.id))
     session.commit()
 
-    report = flows.run_schedule(session, datetime(2024, 3, 6, 1, 30))
+    report = jobs.run_schedule(session, datetime(2024, 3, 6, 1, 30))
     session.commit()
     assert report is not None and report.sent_version_id is None  # queued, not yet sent
     waiting = office.get(f"/reports/{report.id}").text
@@ -70,7 +70,7 @@ def test_a_report_is_sent_once_a_delivery_went_through(
     assert recipients == ["zhao@example.cn"]
     assert f"/reports/{report.id}/download?format=docx" in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
-    flows.run_schedule(session, datetime(2024, 3, 6, 1, 31))  # the next minute records it
+    jobs.run_schedule(session, datetime(2024, 3, 6, 1, 31))  # the next minute records it
     session.commit()
     session.refresh(report)
     sent = session.get(ReportVersion, report.sent_version_id)

@@ -25,7 +25,7 @@ from yuqing.cases import service as cases
 from yuqing.core.audit import SYSTEM
 from yuqing.core.timeutil import to_local, utcnow
 from yuqing.org import service as org
-from yuqing.reports import flows, service
+from yuqing.reports import service
 from yuqing.reports.models import Report
 from yuqing.reports.schemas import ReportContent
 
@@ -219,13 +219,15 @@ def _stored(session: Session, colleges: Colleges) -> dict[str, int]:
     """The institution-wide reports of today, as the office makes them, and a 专报 whose
     advice the office wrote naming the other college."""
     made = {
-        kind: flows.save(session, build(session, day=_today())).id
+        kind: service.create_report(session, content=build(session, day=_today())).id
         for kind, build in (("daily", service.daily), ("monthly", service.monthly))
     }
-    event = flows.save(
-        session, service.event_report(session, event_id=colleges.event), subject_id=colleges.event
+    event = service.create_report(
+        session,
+        content=service.event_report(session, event_id=colleges.event),
+        subject_id=colleges.event,
     )
-    flows.edit_paragraph(
+    service.update_paragraph(
         session, report=event, section=3, paragraph=0, text=ADVICE, editor="宣传部"
     )
     session.commit()

@@ -27,7 +27,7 @@ def test_daily_counts_and_change(session: Session, known: Known) -> None:
     assert f"共监测到相关信息 {known.on_day} 条" in overview
     assert f"前一日 {known.day_before} 条" in overview
     assert "较前一日增加500.0%" in overview
-    split = service.sentiment_split(session, content.period_start, content.period_end)
+    split = service.count_by_sentiment(session, start=content.period_start, end=content.period_end)
     assert sum(split.values()) == known.on_day
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from tests.support import desk_client
 from yuqing.core.audit import AuditEntry
 from yuqing.events.models import EventMember
-from yuqing.reports import flows, service, views
+from yuqing.reports import service, views
 from yuqing.reports.models import Report, ReportVersion
 
 from .conftest import DAY, NOW, Known
@@ -39,7 +39,7 @@ def _csrf(client: Any) -> str:
 
 
 def _daily(session: Session) -> Report:
-    report = flows.save(session, service.daily(session, day=DAY, now=NOW))
+    report = service.create_report(session, content=service.daily(session, day=DAY, now=NOW))
     session.commit()
     return report
 
@@ -126,7 +126,7 @@ def test_event_report_edit_keeps_the_sent_version(
     assert report is not None
     first = session.get(ReportVersion, report.sent_version_id)
     assert first is not None and first.number == 1 and EVIL not in first.text
-    latest = flows.latest(session, report)
+    latest = service.get_latest_version(session, report=report)
     assert latest.number == 2 and EVIL in latest.text and latest.sent_at is None
 
 

@@ -16,7 +16,7 @@ from tests.support import make_user
 from tests.web.test_browser import Watch, _sign_in, browser, server  # noqa: F401 (fixtures)
 from yuqing.mentions.models import Mention
 from yuqing.mentions.store import ingest
-from yuqing.reports import flows, service
+from yuqing.reports import service
 from yuqing.sources.models import Source
 
 pytestmark = pytest.mark.browser
@@ -153,7 +153,7 @@ def test_daily_report_page_without_cases_or_neutral_items(
         mention.sentiment = "negative" if i % 2 else "positive"
     session.flush()
     content = service.daily(session, day=date(2024, 4, 10), now=datetime(2024, 4, 11, 2))
-    report = flows.save(session, content)
+    report = service.create_report(session, content=content)
     session.commit()
     name = make_user(engine, "report_admin", "admin")
     for width in WIDTHS:

@@ -728,3 +728,19 @@ def set_role_permissions(
         changes={"permissions": [before, wanted]},
     )
     return role
+
+
+# --- reads for other domains' pages (added for cases: who signed a case's steps) ----------
+
+
+def list_unit_accounts(session: Session, *, user_ids: set[int]) -> dict[int, int | None]:
+    """Of ``user_ids``, the accounts whose role is bound to their own unit (not every unit),
+    each with that unit: a case page hides the names of another unit's people."""
+    if not user_ids:
+        return {}
+    statement = (
+        select(User.id, User.unit_id)
+        .join(Role, Role.id == User.role_id)
+        .where(User.id.in_(user_ids), Role.all_units.is_(False))
+    )
+    return {user_id: unit_id for user_id, unit_id in session.execute(statement)}

@@ -123,7 +123,7 @@ def _out(session: Session, principal: Principal, case: Case, *, full: bool = Fal
         response_url=case.response_url,
         lessons=case.lessons,
         tags=case.tags.split(),
-        timers=[_timer(t) for t in service.timers_of(session, case)] if full else [],
+        timers=[_timer(t) for t in service.list_timers(session, case=case)] if full else [],
         actions=service.allowed_transitions(case, principal) if full else [],
     )
 

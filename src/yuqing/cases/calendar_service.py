@@ -106,12 +106,14 @@ def list_years(session: Session) -> list[YearView]:
     ]
 
 
-def days_of(session: Session, *, year: int) -> list[CalendarDay]:
+def list_days(session: Session, *, year: int) -> list[CalendarDay]:
+    """The days off and make-up working days stored for ``year``, in date order."""
     query = select(CalendarDay).where(CalendarDay.year == year).order_by(CalendarDay.date)
     return list(session.execute(query).scalars())
 
 
-def known_years(session: Session) -> frozenset[int]:
+def list_known_years(session: Session) -> frozenset[int]:
+    """The years the calendar holds."""
     return frozenset(session.execute(select(CalendarYear.year)).scalars())
 
 
@@ -122,17 +124,17 @@ def current_date() -> date:
     return now.date()
 
 
-def warning_for(session: Session, principal: Principal | None) -> str | None:
+def get_warning(session: Session, *, principal: Principal | None) -> str | None:
     """The missing-year warning for a viewer who keeps the calendar (others cannot act on it)."""
     if principal is None or not may_edit(principal):
         return None
-    return coverage_warning(session, today=current_date())
+    return get_coverage_warning(session, today=current_date())
 
 
-def coverage_warning(session: Session, *, today: date) -> str | None:
+def get_coverage_warning(session: Session, *, today: date) -> str | None:
     """The warning administrators see: this year has no official data, or from 1 December
     the next year has none yet (deadlines then count Monday to Friday)."""
-    years = known_years(session)
+    years = list_known_years(session)
     if today.year not in years:
         return (
             f"工作日历缺少 {today.year} 年的官方放假安排：按工作日计算的时限正按周一至周五计算，"
@@ -168,7 +170,7 @@ def _edited(session: Session, actor: Actor) -> int:
     return recount_deadlines(session, actor=actor)
 
 
-def add_day(
+def update_day(
     session: Session, *, by: Principal | Actor, day: date, working: bool, name: str = ""
 ) -> CalendarDay:
     """Mark one day as a day off (休) or a make-up working day (班), replacing what it was."""
@@ -202,7 +204,7 @@ def add_day(
     return row
 
 
-def remove_day(session: Session, *, by: Principal | Actor, day: date) -> None:
+def delete_day(session: Session, *, by: Principal | Actor, day: date) -> None:
     """Take a day off the calendar (it counts as an ordinary weekday or weekend again)."""
     actor = _actor(by)
     row = session.get(CalendarDay, day)
@@ -222,7 +224,7 @@ def remove_day(session: Session, *, by: Principal | Actor, day: date) -> None:
     _edited(session, actor)
 
 
-def remove_year(session: Session, *, by: Principal | Actor, year: int) -> None:
+def delete_year(session: Session, *, by: Principal | Actor, year: int) -> None:
     """Forget a whole year: its deadlines count Monday to Friday again (and the desk warns)."""
     actor = _actor(by)
     row = session.get(CalendarYear, year)
@@ -296,7 +298,7 @@ def seed(
     """Fill the years the package knows and the calendar lacks; a year already stored (the
     office's own entries, an import) is never overwritten. Returns the years added."""
     days = schedule.package_days() if days is None else days
-    stored = known_years(session)
+    stored = list_known_years(session)
     new = tuple(d for d in days if d.day.year not in stored)
     if not new:
         return ()

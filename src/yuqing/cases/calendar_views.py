@@ -46,11 +46,11 @@ def _page(
     package = calendar.package_calendar()
     context: dict[str, Any] = {
         "nav": "cases",
-        "warning": calendar_service.coverage_warning(session, today=current),
+        "warning": calendar_service.get_coverage_warning(session, today=current),
         "years": years,
         "year": shown,
         "year_known": shown in stored,
-        "days": calendar_service.days_of(session, year=shown),
+        "days": calendar_service.list_days(session, year=shown),
         "weekdays": schedule.WEEKDAYS,
         "may_edit": calendar_service.may_edit(principal),
         "package_version": schedule.package_version(),
@@ -124,7 +124,7 @@ def add_day(
         found = _day(day)
         if kind not in schedule.KINDS:
             raise calendar_service.CalendarError("calendar_kind", "类型只能是“休”或“班”")
-        calendar_service.add_day(
+        calendar_service.update_day(
             session, by=principal, day=found, working=schedule.KINDS[kind], name=name
         )
         return f"已将 {found.isoformat()} 设为“{kind}”"
@@ -142,7 +142,7 @@ def remove_day(
 ) -> Response:
     def action() -> str:
         found = _day(day)
-        calendar_service.remove_day(session, by=principal, day=found)
+        calendar_service.delete_day(session, by=principal, day=found)
         return f"已删除 {found.isoformat()}"
 
     return _edit(request, session, principal, action, year=_year_of(day))
@@ -157,7 +157,7 @@ def remove_year(
     year: Annotated[int, Form(ge=schedule.FIRST_YEAR, le=schedule.LAST_YEAR)],
 ) -> Response:
     def action() -> str:
-        calendar_service.remove_year(session, by=principal, year=year)
+        calendar_service.delete_year(session, by=principal, year=year)
         return f"已删除 {year} 年的全部安排，该年时限将按周一至周五计算"
 
     return _edit(request, session, principal, action, year=year)

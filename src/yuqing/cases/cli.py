@@ -21,7 +21,9 @@ def list_years() -> None:
 
     with session_scope() as session:
         years = calendar_service.list_years(session)
-        warning = calendar_service.coverage_warning(session, today=calendar_service.current_date())
+        warning = calendar_service.get_coverage_warning(
+            session, today=calendar_service.current_date()
+        )
     for y in years:
         note = f"（{y.note}）" if y.note else ""
         typer.echo(
@@ -42,7 +44,7 @@ def show(year: Annotated[int, typer.Argument(help="年份，例如 2027")]) -> N
     with session_scope() as session:
         days = [
             schedule.ScheduleDay(d.date, d.working, d.name)
-            for d in calendar_service.days_of(session, year=year)
+            for d in calendar_service.list_days(session, year=year)
         ]
     if not days:
         typer.secho(f"{year} 年没有官方数据：按周一至周五计算。", fg=typer.colors.YELLOW, err=True)

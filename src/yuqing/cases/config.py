@@ -76,14 +76,23 @@ SLA: dict[str, list[tuple[str, str, str, float, str, bool]]] = {
 
 CLOCK_UNITS = {"hours": "小时", "working_days": "个工作日"}
 
-# Reminders to the responsible person at these shares of a clock's time.
-REMINDER_SHARES = (0.5, 0.8)
-# An overdue clock climbs one step per interval: the unit head, the publicity office, the
-# leading group (领导小组).
+# Reminders to the responsible person: (share of a clock's time, the timer column that
+# records it was sent), earliest first. A late first look (the worker was down) sends only
+# the latest reminder due and marks the earlier ones.
+REMINDERS: tuple[tuple[float, str], ...] = ((0.5, "reminded_50_at"), (0.8, "reminded_80_at"))
+# An overdue clock climbs one step per interval, step 1 at the deadline: (who is told, the
+# label on the timeline): the unit head, the publicity office, the leading group (领导小组).
 ESCALATION_INTERVAL_MINUTES = 30
-ESCALATION_STEPS = {1: "单位负责人", 2: "宣传部（舆情办）", 3: "领导小组"}
+ESCALATION_STEPS: tuple[tuple[str, str], ...] = (
+    ("unit_head", "单位负责人"),
+    ("publicity", "宣传部（舆情办）"),
+    ("leading_group", "领导小组"),
+)
 PUBLICITY_DUTY_ROLE = "publicity_admin"
 LEADING_GROUP_KIND = "leading_group"
 
 # The desk page of a case, for links in notifications.
 CASE_LINK = "/cases/{id}"
+# Said instead of the handling unit's name to a viewer who may not see that unit (a unit
+# that reported a case another unit handles): on the pages, the ledger and the reports.
+HIDDEN_UNIT = "其他单位"

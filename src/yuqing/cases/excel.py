@@ -13,20 +13,17 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yuqing.auth.schemas import Principal
-from yuqing.cases import service
+from yuqing.cases import config, service
 from yuqing.cases.models import Case
 from yuqing.core import audit
 from yuqing.core.timeutil import format_local, utcnow
 from yuqing.core.xlsx import neutralise
-from yuqing.org.models import Person, Unit
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_ROWS = 10_000
-HIDDEN_UNIT = "其他单位"
 
 # (header, column width)
 COLUMNS = (
@@ -80,7 +77,7 @@ def export_ledger(
     assert sheet is not None
     sheet.title = "舆情处置台账"
     _head(sheet, principal, shown=len(cases), total=total)
-    names = _names(session, cases)
+    names = service.names_of(session, cases=cases)
     grades = {g.id: g.name for g in service.list_grades(session)}
     for number, case in enumerate(cases, start=1):
         sheet.append([neutralise(v) for v in _row(session, principal, case, number, grades, names)])
@@ -118,20 +115,6 @@ def _head(sheet: Any, principal: Principal, *, shown: int, total: int) -> None:
         sheet.column_dimensions[get_column_letter(index)].width = width
 
 
-def _names(session: Session, cases: list[Case]) -> dict[tuple[str, int], str]:
-    unit_ids = {c.unit_id for c in cases if c.unit_id}
-    person_ids = {c.assignee_person_id for c in cases if c.assignee_person_id}
-    names: dict[tuple[str, int], str] = {}
-    if unit_ids:
-        for uid, name in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))):
-            names["unit", uid] = name
-    if person_ids:
-        rows = session.execute(select(Person.id, Person.name).where(Person.id.in_(person_ids)))
-        for pid, name in rows:
-            names["person", pid] = name
-    return names
-
-
 def _row(
     session: Session,
     principal: Principal,
@@ -142,9 +125,11 @@ def _row(
 ) -> list[Any]:
     # A unit that reported a case another unit handles sees the case, not who handles it.
     shows_unit = case.unit_id is None or principal.sees_unit(case.unit_id)
-    unit = names.get(("unit", case.unit_id or 0), "") if shows_unit else HIDDEN_UNIT
+    unit = names.get(("unit", case.unit_id or 0), "") if shows_unit else config.HIDDEN_UNIT
     person = names.get(("person", case.assignee_person_id or 0), "") if shows_unit else ""
-    late = [t.label for t in service.timers_of(session, case) if t.state in ("missed", "overdue")]
+    late = [
+        t.label for t in service.list_timers(session, case=case) if t.state in ("missed", "overdue")
+    ]
     return [
         number,
         case.id,

@@ -246,11 +246,11 @@ def hot_words(session: Session, now: datetime, limit: int = HOT_WORDS) -> list[d
 
 
 def open_cases(session: Session, principal: Principal, now: datetime) -> dict[str, Any]:
-    """Open cases the principal sees, nearest deadline first (cases.service.board); an
+    """Open cases the principal sees, nearest deadline first (cases.service.list_board_rows); an
     account that may not read cases gets none (``allowed`` false) rather than an error."""
     if not principal.can(cases.READ):
         return {"allowed": False, "total": 0, "overdue": 0, "rows": []}
-    rows = cases.board(session, principal=principal, now=now)
+    rows = cases.list_board_rows(session, principal=principal, now=now)
     return {
         "allowed": True,
         "total": len(rows),

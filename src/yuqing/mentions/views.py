@@ -277,7 +277,7 @@ def stream(request: Request, session: SessionDep, filters: FiltersDep) -> HTMLRe
         principal = getattr(request.state, "principal", None)
         if principal is not None:  # today's figures, with the cases of the user's unit
             context["numbers"] = dashboard.home_numbers(session, principal)
-            context["calendar_warning"] = calendar_service.warning_for(session, principal)
+            context["calendar_warning"] = calendar_service.get_warning(session, principal=principal)
         response = render(request, "mentions/stream.html", context)
     response.headers["Vary"] = "HX-Request"
     return response

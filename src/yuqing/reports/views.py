@@ -1,7 +1,7 @@
 """Desk pages of reports (报告): the list, one report with its versions, edits, downloads.
 
 A reader with ``reports.all`` reads the stored institution-wide report; any other reader
-gets the version of its own units (``flows.for_reader``), and making, editing or sending a
+gets the version of its own units (``service.get_reader_content``), and making, editing or sending a
 report needs both ``reports.manage`` and ``reports.all``.
 """
 
@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from markupsafe import Markup
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -23,14 +22,14 @@ from yuqing.auth.service import permission_label
 from yuqing.core import audit
 from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import to_local, utcnow
-from yuqing.events.models import Event
+from yuqing.events import service as events
 from yuqing.pagekit.csrf import CsrfChecked
 from yuqing.pagekit.templating import error_page, render
-from yuqing.reports import flows, service
+from yuqing.reports import service
 from yuqing.reports.cli import Format
 from yuqing.reports.cli import render as render_file
 from yuqing.reports.html import to_html
-from yuqing.reports.models import Report, ReportVersion
+from yuqing.reports.models import Report
 from yuqing.reports.schemas import KIND_LABELS, ReportAccessError, ReportContent, ReportError
 
 router = APIRouter(include_in_schema=False)
@@ -40,9 +39,9 @@ CanRead = Annotated[Principal, Depends(require("mentions.read"))]
 def _manager(principal: Annotated[Principal, Depends(require("reports.manage"))]) -> Principal:
     """A manager of the institution's reports: what is made and edited here is the report of
     every unit, so it also needs ``reports.all``."""
-    if not flows.whole(principal):
+    if not service.whole(principal):
         raise Forbidden(
-            f"您的账号没有“{permission_label(flows.ALL)}”的权限：报告面向全校，"
+            f"您的账号没有“{permission_label(service.ALL)}”的权限：报告面向全校，"
             "生成、编辑与发送都需要该权限"
         )
     return principal
@@ -58,7 +57,7 @@ MEDIA_TYPES = {
 
 
 def _report_or_404(report_id: int, session: SessionDep) -> Report:
-    report = session.get(Report, report_id)
+    report = service.get_report(session, report_id=report_id)
     if report is None:
         raise HTTPException(404, f"没有 ID 为 {report_id} 的报告")
     return report
@@ -77,29 +76,9 @@ def default_day(kind: str, today: date) -> date:
     return today - timedelta(days=1) if kind == "daily" else today
 
 
-def _versions(session: Session, report_id: int) -> list[ReportVersion]:
-    statement = (
-        select(ReportVersion)
-        .where(ReportVersion.report_id == report_id)
-        .order_by(ReportVersion.number.desc())
-    )
-    return list(session.execute(statement).scalars())
-
-
 @router.get("/reports", response_class=HTMLResponse)
 def reports_page(request: Request, session: SessionDep, principal: CanRead) -> HTMLResponse:
-    counts = (
-        select(ReportVersion.report_id, func.count().label("n"))
-        .group_by(ReportVersion.report_id)
-        .subquery()
-    )
-    statement = select(Report, counts.c.n).join(counts, counts.c.report_id == Report.id)
-    whole = flows.whole(principal)
-    if not whole:  # a 专报 has no version of one unit
-        statement = statement.where(Report.kind.in_(list(flows.BUILDERS)))
-    rows = session.execute(
-        statement.order_by(Report.period_start.desc(), Report.id.desc()).limit(LIST_LIMIT)
-    ).all()
+    rows = service.list_reports(session, reader=principal, limit=LIST_LIMIT)
     today = _today()
     return render(
         request,
@@ -107,17 +86,19 @@ def reports_page(request: Request, session: SessionDep, principal: CanRead) -> H
         {
             "nav": "reports",
             "rows": rows,
-            "delivered": flows.sent_reports(session, [report.id for report, _ in rows]),
+            "delivered": service.list_sent_report_ids(
+                session, report_ids=[report.id for report, _ in rows]
+            ),
             "kinds": KIND_LABELS,
-            "days": {k: default_day(k, today).isoformat() for k in flows.BUILDERS},
+            "days": {k: default_day(k, today).isoformat() for k in service.BUILDERS},
             "notice": request.query_params.get("notice"),
-            "whole": whole,
+            "whole": service.whole(principal),
         },
     )
 
 
 def _build(session: Session, kind: str, day: date, now: datetime) -> ReportContent:
-    builder = flows.BUILDERS.get(kind)
+    builder = service.BUILDERS.get(kind)
     if builder is None:
         raise ReportError(f"未知的报告类型 {kind!r}（应为日报、周报或月报）")
     return builder(session, day=day, now=now)
@@ -144,7 +125,7 @@ def generate_form(
     except ReportError as error:
         session.rollback()
         return error_page(request, status_code=422, title="无法生成", message=str(error))
-    report = flows.save(session, content)
+    report = service.create_report(session, content=content)
     _record(session, principal, "create", report, f"生成{content.title}")
     session.commit()
     return RedirectResponse(f"/reports/{report.id}?notice=已生成", status_code=303)
@@ -159,7 +140,7 @@ def event_report_form(
     _csrf: CsrfChecked,
 ) -> Response:
     """Make the special report (专报) of an event, or its next version, and open it."""
-    if session.get(Event, event_id) is None:
+    if events.get(session, event_id=event_id) is None:
         return error_page(
             request, status_code=404, title="找不到事件", message=f"没有 ID 为 {event_id} 的事件"
         )
@@ -168,7 +149,7 @@ def event_report_form(
     except ReportError as error:
         session.rollback()
         return error_page(request, status_code=422, title="无法生成专报", message=str(error))
-    report = flows.save(session, content, subject_id=event_id)
+    report = service.create_report(session, content=content, subject_id=event_id)
     _record(session, principal, "create", report, f"生成{content.title}")
     session.commit()
     return RedirectResponse(f"/reports/{report.id}?notice=已生成专报", status_code=303)
@@ -182,8 +163,8 @@ def _detail(
     problem: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    versions = _versions(session, report.id)
-    content = flows.content_of(versions[0])
+    versions = service.list_versions(session, report=report)
+    content = service.content_of(versions[0])
     editable = [
         (s, p, section.heading, paragraph.text)
         for s, section in enumerate(content.sections)
@@ -201,7 +182,7 @@ def _detail(
             # to_html escapes every text itself; Markup keeps Jinja from escaping it twice.
             "body": Markup(to_html(content)),
             "versions": versions,
-            "delivery": flows.delivery_status(session, report=report),
+            "delivery": service.get_delivery_status(session, report=report),
             "editable": editable,
             "formats": [f.value for f in Format],
             "problem": problem,
@@ -213,7 +194,7 @@ def _detail(
 
 def _readers_version(session: Session, report: Report, reader: Principal) -> ReportContent:
     try:
-        return flows.for_reader(session, report=report, reader=reader, now=utcnow())
+        return service.get_reader_content(session, report=report, reader=reader, now=utcnow())
     except ReportAccessError as error:
         raise Forbidden(error.message) from None
 
@@ -222,7 +203,7 @@ def _readers_version(session: Session, report: Report, reader: Principal) -> Rep
 def report_page(
     request: Request, session: SessionDep, principal: CanRead, report: CurrentReport
 ) -> HTMLResponse:
-    if flows.whole(principal):
+    if service.whole(principal):
         return _detail(request, session, report)
     content = _readers_version(session, report, principal)
     return render(
@@ -254,7 +235,7 @@ def edit_form(
     refusal = _edit_refusal(session, report, section, paragraph, text)
     if refusal:
         return _detail(request, session, report, problem=refusal, status_code=422)
-    version = flows.edit_paragraph(
+    version = service.update_paragraph(
         session,
         report=report,
         section=section,
@@ -272,7 +253,7 @@ def _edit_refusal(
 ) -> str | None:
     if not text.strip():
         return "段落内容不能为空"
-    content = flows.content_of(flows.latest(session, report))
+    content = service.content_of(service.get_latest_version(session, report=report))
     sections = content.sections
     if section >= len(sections) or paragraph >= len(sections[section].paragraphs):
         return f"报告 {report.id} 没有第 {section + 1} 部分第 {paragraph + 1} 段"
@@ -290,7 +271,7 @@ def sent_form(
     _csrf: CsrfChecked,
 ) -> Response:
     """Mark the current version as the one sent out."""
-    version = flows.mark_sent(session, report=report, now=utcnow())
+    version = service.update_sent_version(session, report=report, now=utcnow())
     _record(session, principal, "update", report, f"标记第 {version.number} 版为已发送")
     session.commit()
     return RedirectResponse(f"/reports/{report.id}?notice=已标记为已发送", status_code=303)
@@ -310,7 +291,11 @@ def download(
         data = render_file(content, fmt)
     except ReportError as error:
         raise HTTPException(422, str(error)) from None
-    which = f"第 {flows.latest(session, report).number} 版" if flows.whole(principal) else ""
+    which = (
+        f"第 {service.get_latest_version(session, report=report).number} 版"
+        if service.whole(principal)
+        else ""
+    )
     _record(session, principal, "export", report, f"下载{content.title}{which}（{fmt}）")
     session.commit()
     return Response(

@@ -9,12 +9,12 @@ from collections.abc import Callable
 
 from yuqing.alerts import jobs as alerts
 from yuqing.analysis import jobs as analysis_jobs
-from yuqing.cases import flows as cases
+from yuqing.cases import jobs as cases
 from yuqing.core.database import session_scope
 from yuqing.core.timeutil import utcnow
 from yuqing.events import service as events
 from yuqing.notify import worker as notify
-from yuqing.reports import flows as reports
+from yuqing.reports import jobs as reports
 from yuqing.worker import collect
 
 log = logging.getLogger(__name__)

@@ -1,34 +1,28 @@
-"""The case clocks' side effects, run every minute: reminders and escalation of late cases.
+"""Timed work of cases, run every minute by the worker: reminders and escalation of late cases.
 
-Each running clock gets a reminder to the responsible person at 50 % and 80 % of its time
-(the assignee; before assignment, the publicity office). Once overdue it climbs one
-escalation step per interval (30 minutes by default): at the deadline the unit head, 30
-minutes later the publicity office, 60 minutes later the leading group. A step is claimed
-by a conditional UPDATE of the timer row and sent through the outbox with a dedupe key, in
-the same transaction, so running twice, in two processes, or again after a crash never
-sends a message twice and never loses one (an uncommitted claim rolls back with its
-message). Paused clocks (a case returned for more information) neither remind nor escalate.
+Each running clock gets a reminder to the responsible person at the shares of its time in
+``config.REMINDERS`` (the assignee; before assignment, the publicity office). Once overdue
+it climbs one step of ``config.ESCALATION_STEPS`` per interval (30 minutes by default): at
+the deadline the unit head, 30 minutes later the publicity office, 60 minutes later the
+leading group. A step is claimed by a conditional UPDATE of the timer row and sent through
+the outbox with a dedupe key, in the same transaction, so running twice, in two processes,
+or again after a crash never sends a message twice and never loses one (an uncommitted
+claim rolls back with its message). Paused clocks (a case returned for more information)
+neither remind nor escalate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from yuqing.cases import config
+from yuqing.cases import config, recipients, timeline
 from yuqing.cases.models import Case, CaseTimer
 from yuqing.cases.schemas import TimerReport
-from yuqing.cases.service import (
-    add_entry,
-    leading_group_recipients,
-    notify_case,
-    publicity_recipients,
-    responsible_recipients,
-    unit_head_recipients,
-)
 from yuqing.core.audit import SYSTEM
 from yuqing.core.timeutil import format_local, utcnow
 from yuqing.notify.schemas import Recipient
@@ -92,23 +86,16 @@ def _remind(
     elapsed = (now - timer.started_at).total_seconds() - timer.paused_seconds
     if length <= 0:
         return
-    share = elapsed / length
-    if share >= 0.8 and timer.reminded_80_at is None:
-        # A late first look (the worker was down) sends only the newer reminder.
-        claimed = _claim(
-            session,
-            timer,
-            reminded_80_at=(None, now),
-            reminded_50_at=(timer.reminded_50_at, timer.reminded_50_at or now),
-        )
-        if claimed:
-            _send_reminder(session, timer, case, now, 80, report)
-    elif (
-        0.5 <= share < 0.8
-        and timer.reminded_50_at is None
-        and _claim(session, timer, reminded_50_at=(None, now))
-    ):
-        _send_reminder(session, timer, case, now, 50, report)
+    due = [(share, column) for share, column in config.REMINDERS if elapsed / length >= share]
+    if not due:
+        return
+    share, column = due[-1]
+    if getattr(timer, column) is not None:
+        return
+    # A late first look (the worker was down) sends only the newest reminder due.
+    earlier = {c: (getattr(timer, c), getattr(timer, c) or now) for _s, c in due[:-1]}
+    if _claim(session, timer, **{column: (None, now)}, **earlier):
+        _send_reminder(session, timer, case, now, round(share * 100), report)
 
 
 def _send_reminder(
@@ -117,14 +104,14 @@ def _send_reminder(
     label = config.CLOCKS.get(timer.clock, timer.clock)
     left = _duration(timer.due_at - now)
     text = f"{label}时限已过 {percent}%，剩余 {left}，截止 {format_local(timer.due_at)}"
-    add_entry(session, case, SYSTEM, "reminder", text)
+    timeline.create_entry(session, case=case, actor=SYSTEM, kind="reminder", text=text)
     report.reminders += 1
-    report.notifications += notify_case(
+    report.notifications += recipients.notify_case(
         session,
-        case,
+        case=case,
         title=f"舆情处置提醒：{case.title}",
         text=text,
-        recipients=responsible_recipients(session, case),
+        recipients=recipients.list_responsible_recipients(session, case=case),
         dedupe_key=_key(timer, f"remind{percent}"),
     )
     report.details.append(f"#{case.id} {timer.clock} remind{percent}")
@@ -149,13 +136,13 @@ def _escalate(
         return
     label = config.CLOCKS.get(timer.clock, timer.clock)
     late = _duration(now - timer.due_at)
-    whom = config.ESCALATION_STEPS[step]
+    whom = config.ESCALATION_STEPS[step - 1][1]
     text = f"{label}已超时 {late}（截止 {format_local(timer.due_at)}），第 {step} 级督办：{whom}"
-    add_entry(session, case, SYSTEM, "escalation", text)
+    timeline.create_entry(session, case=case, actor=SYSTEM, kind="escalation", text=text)
     report.escalations += 1
-    report.notifications += notify_case(
+    report.notifications += recipients.notify_case(
         session,
-        case,
+        case=case,
         title=f"舆情处置超时督办：{case.title}",
         text=text,
         recipients=_step_recipients(session, case, step),
@@ -165,12 +152,17 @@ def _escalate(
     report.details.append(f"#{case.id} {timer.clock} escalate{step}")
 
 
+# Who each escalation step of config.ESCALATION_STEPS tells.
+_TOLD: dict[str, Callable[[Session, Case], list[Recipient]]] = {
+    "unit_head": lambda session, case: recipients.list_unit_head_recipients(session, case=case),
+    "publicity": lambda session, _case: recipients.list_publicity_recipients(session),
+    "leading_group": lambda session, _case: recipients.list_leading_group_recipients(session),
+}
+
+
 def _step_recipients(session: Session, case: Case, step: int) -> list[Recipient]:
-    if step == 1:
-        return unit_head_recipients(session, case)
-    if step == 2:
-        return publicity_recipients(session)
-    return leading_group_recipients(session)
+    whom, _label = config.ESCALATION_STEPS[step - 1]
+    return _TOLD[whom](session, case)
 
 
 def _duration(span: timedelta) -> str:
