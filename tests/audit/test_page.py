@@ -16,8 +16,8 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from tests.support import sign_in
+from yuqing.audit.filters import AuditQuery
 from yuqing.auth import service
-from yuqing.auth.views import AuditQuery
 from yuqing.core import audit
 from yuqing.core.audit import SYSTEM, Actor, AuditEntry
 from yuqing.core.timeutil import to_local, utcnow
