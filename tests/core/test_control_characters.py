@@ -157,7 +157,7 @@ def test_case_and_roster_exports_survive_stored_controls(engine: Engine, session
     unit = org.create_unit(session, name="计算机学院", actor=SYSTEM)
     person = org.create_person(session, actor=SYSTEM, name="张三", unit_id=unit.id, note="备注")
     duty = org.list_duty_roles(session)[0]
-    org.set_duty_roles(session, person=person, role_keys=[duty.key], actor=SYSTEM)
+    org.update_duty_roles(session, person=person, role_keys=[duty.key], actor=SYSTEM)
     office = principal(session, "office", "publicity", None)
     cases.open_case(session, principal=office, title="食堂涨价", summary="概述")
     session.commit()

@@ -281,7 +281,7 @@ def _users_page(
             "units": org.list_units(session),
             "unit_names": {u.id: u.name for u in org.list_units(session)},
             "people": org.list_people(session),
-            "paused": service.paused_names(session),
+            "paused": service.list_paused_names(session),
             "pauses": limits.paused(session, limit=_PAUSES_SHOWN),
             "error": error,
             "created": created,
@@ -367,7 +367,7 @@ def _user_page(
             "units": org.list_units(session),
             "people": people,
             "unit_names": {u.id: u.name for u in org.list_units(session)},
-            "locked": service.paused_names(session).get(user.username),
+            "locked": service.list_paused_names(session).get(user.username),
             "history": history,
             "error": error,
             "notice": notice,
@@ -426,7 +426,7 @@ def change_role(
     unit_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     def change(user: User) -> str:
-        service.admin_update(
+        service.update_account(
             session, user=user, role_key=role, unit_id=_optional_id(unit_id), by=principal
         )
         return "role"
@@ -444,7 +444,7 @@ def change_person(
     person_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     def change(user: User) -> str:
-        service.admin_link_person(
+        service.update_account_person(
             session, user=user, person_id=_optional_id(person_id), actor=principal.actor
         )
         return "person"
@@ -462,7 +462,7 @@ def change_active(
     active: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     def change(user: User) -> str:
-        service.admin_set_active(session, user=user, active=active == "1", by=principal)
+        service.update_account_active(session, user=user, active=active == "1", by=principal)
         return "active" if active == "1" else "inactive"
 
     return _user_change(request, session, user_id, change)
@@ -529,7 +529,7 @@ async def change_role_permissions(
     form = await request.form()
     permissions = [str(p) for p in form.getlist("permissions")]
     try:
-        service.set_role_permissions(session, role=role, permissions=permissions, by=principal)
+        service.update_role_permissions(session, role=role, permissions=permissions, by=principal)
     except service.AuthError as refused:
         session.rollback()
         return _roles_page(request, session, error=str(refused))

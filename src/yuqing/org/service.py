@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.core import audit
@@ -47,7 +47,7 @@ def ensure_defaults(session: Session) -> None:
     session.flush()
 
 
-def kind_by_key(session: Session, key: str) -> UnitKind | None:
+def get_kind(session: Session, *, key: str) -> UnitKind | None:
     return session.execute(select(UnitKind).where(UnitKind.key == key)).scalar_one_or_none()
 
 
@@ -97,7 +97,7 @@ def list_units(session: Session, *, visible: frozenset[int] | None = None) -> li
     return list(session.execute(query).scalars())
 
 
-def unit_by_name(session: Session, *, name: str) -> Unit | None:
+def get_unit_by_name(session: Session, *, name: str) -> Unit | None:
     return session.execute(select(Unit).where(Unit.name == name.strip())).scalars().first()
 
 
@@ -115,7 +115,7 @@ def create_unit(
         raise OrgError("单位名称不能为空，且不超过 100 个字符")
     if parent_id is not None and session.get(Unit, parent_id) is None:
         raise OrgError(f"上级单位 {parent_id} 不存在")
-    kind = kind_by_key(session, kind_key) if kind_key else None
+    kind = get_kind(session, key=kind_key) if kind_key else None
     unit = Unit(
         name=name,
         parent_id=parent_id,
@@ -181,7 +181,7 @@ def list_people(
     return list(session.execute(query).scalars())
 
 
-def roles_of(session: Session, person_ids: Iterable[int]) -> dict[int, list[DutyRole]]:
+def list_duty_roles_of(session: Session, *, person_ids: Iterable[int]) -> dict[int, list[DutyRole]]:
     ids = list(person_ids)
     found: dict[int, list[DutyRole]] = {pid: [] for pid in ids}
     if not ids:
@@ -242,7 +242,7 @@ def update_person(session: Session, *, person: Person, actor: Actor, **values: A
     return person
 
 
-def set_duty_roles(
+def update_duty_roles(
     session: Session, *, person: Person, role_keys: list[str], actor: Actor
 ) -> list[DutyRole]:
     """Replace the duty roles a person holds."""
@@ -250,7 +250,7 @@ def set_duty_roles(
     unknown = [k for k in role_keys if k not in roles]
     if unknown:
         raise OrgError(f"未知的职责角色：{'、'.join(unknown)}")
-    before = sorted(r.key for r in roles_of(session, [person.id])[person.id])
+    before = sorted(r.key for r in list_duty_roles_of(session, person_ids=[person.id])[person.id])
     after = sorted(dict.fromkeys(role_keys))
     if before == after:
         return [roles[k] for k in after]
@@ -267,7 +267,7 @@ def set_duty_roles(
     return [roles[k] for k in after]
 
 
-def remove_person(session: Session, *, person: Person, actor: Actor) -> None:
+def delete_person(session: Session, *, person: Person, actor: Actor) -> None:
     values = _person_values(person)
     # Units name their head and contact by id without a foreign key: clear them here.
     session.execute(
@@ -326,25 +326,27 @@ def check_all_units_manager(viewer: Viewer) -> None:
         raise OrgPermissionError("只有宣传部或系统管理员可以修改职责角色和单位类型")
 
 
-def visible_unit(session: Session, *, viewer: Viewer, unit_id: int) -> Unit:
+def get_visible_unit(session: Session, *, viewer: Viewer, unit_id: int) -> Unit:
     unit = session.get(Unit, unit_id)
     if unit is None or not viewer.sees_unit(unit.id):
         raise OrgAccessError(f"单位 {unit_id} 不存在或不在您的查看范围内")
     return unit
 
 
-def visible_person(session: Session, *, viewer: Viewer, person_id: int) -> Person:
+def get_visible_person(session: Session, *, viewer: Viewer, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None or not viewer.sees_unit(person.unit_id):
         raise OrgAccessError(f"人员 {person_id} 不存在或不在您的查看范围内")
     return person
 
 
-def visible_units(session: Session, *, viewer: Viewer) -> list[Unit]:
+def list_visible_units(session: Session, *, viewer: Viewer) -> list[Unit]:
     return list_units(session, visible=viewer.visible_units)
 
 
-def people_of(session: Session, *, viewer: Viewer, unit_id: int | None = None) -> list[Person]:
+def list_visible_people(
+    session: Session, *, viewer: Viewer, unit_id: int | None = None
+) -> list[Person]:
     return list_people(session, visible=viewer.visible_units, unit_id=unit_id)
 
 
@@ -367,10 +369,10 @@ def unit_path(unit: Unit, by_id: dict[int, Unit]) -> str:
     return PATH_SEPARATOR.join(reversed(names))
 
 
-def unit_tree(session: Session, *, viewer: Viewer) -> list[TreeRow]:
+def list_unit_tree(session: Session, *, viewer: Viewer) -> list[TreeRow]:
     """The viewer's units depth first, with people and duty-role holders counted per unit.
     A unit whose parent the viewer does not see is a root of their tree."""
-    units = visible_units(session, viewer=viewer)
+    units = list_visible_units(session, viewer=viewer)
     ids = {u.id for u in units}
     kinds = {k.id: k.name for k in list_kinds(session)}
     people: dict[int, int] = {
@@ -425,12 +427,12 @@ def _check_person_links(session: Session, *, viewer: Viewer, unit_in: UnitIn) ->
         raise OrgError(f"单位类型 {unit_in.kind_id} 不存在")
 
 
-def add_unit(session: Session, *, viewer: Viewer, unit_in: UnitIn) -> Unit:
+def create_managed_unit(session: Session, *, viewer: Viewer, unit_in: UnitIn) -> Unit:
     """A new unit below one the viewer manages (a top-level unit: all-units managers only)."""
     if unit_in.parent_id is None:
         check_all_units_manager(viewer)
     else:
-        visible_unit(session, viewer=viewer, unit_id=unit_in.parent_id)
+        get_visible_unit(session, viewer=viewer, unit_id=unit_in.parent_id)
         check_manage(viewer, unit_in.parent_id)
     _check_person_links(session, viewer=viewer, unit_in=unit_in)
     unit = create_unit(
@@ -445,7 +447,7 @@ def add_unit(session: Session, *, viewer: Viewer, unit_in: UnitIn) -> Unit:
     return unit
 
 
-def edit_unit(session: Session, *, viewer: Viewer, unit: Unit, unit_in: UnitIn) -> Unit:
+def update_managed_unit(session: Session, *, viewer: Viewer, unit: Unit, unit_in: UnitIn) -> Unit:
     """Change a unit the viewer manages; only all-units managers move a unit in the tree."""
     check_manage(viewer, unit.id)
     if unit_in.parent_id != unit.parent_id:
@@ -480,7 +482,9 @@ def save_person(
     else:
         before = {
             **_person_values(person),
-            "duty_roles": sorted(r.name for r in roles_of(session, [person.id])[person.id]),
+            "duty_roles": sorted(
+                r.name for r in list_duty_roles_of(session, person_ids=[person.id])[person.id]
+            ),
         }
         for key, value in values.items():
             setattr(person, key, value)
@@ -506,7 +510,7 @@ def save_person(
     return person, action
 
 
-def rename_duty_role(session: Session, *, viewer: Viewer, role_id: int, name: str) -> DutyRole:
+def update_duty_role_name(session: Session, *, viewer: Viewer, role_id: int, name: str) -> DutyRole:
     check_all_units_manager(viewer)
     role = session.get(DutyRole, role_id)
     if role is None:
@@ -514,7 +518,7 @@ def rename_duty_role(session: Session, *, viewer: Viewer, role_id: int, name: st
     return _rename(session, viewer=viewer, row=role, name=name, object_type="duty_role")
 
 
-def add_duty_role(
+def create_duty_role(
     session: Session, *, viewer: Viewer, name: str, description: str = ""
 ) -> DutyRole:
     check_all_units_manager(viewer)
@@ -526,7 +530,7 @@ def add_duty_role(
     return _added(session, viewer=viewer, row=role, object_type="duty_role")
 
 
-def rename_kind(session: Session, *, viewer: Viewer, kind_id: int, name: str) -> UnitKind:
+def update_kind_name(session: Session, *, viewer: Viewer, kind_id: int, name: str) -> UnitKind:
     check_all_units_manager(viewer)
     kind = session.get(UnitKind, kind_id)
     if kind is None:
@@ -534,7 +538,7 @@ def rename_kind(session: Session, *, viewer: Viewer, kind_id: int, name: str) ->
     return _rename(session, viewer=viewer, row=kind, name=name, object_type="unit_kind")
 
 
-def add_kind(session: Session, *, viewer: Viewer, name: str) -> UnitKind:
+def create_kind(session: Session, *, viewer: Viewer, name: str) -> UnitKind:
     check_all_units_manager(viewer)
     name = _lookup_name(session, UnitKind, name)
     order = max((k.order for k in list_kinds(session)), default=0) + 10
@@ -590,3 +594,62 @@ def _added(session: Session, *, viewer: Viewer, row: DutyRole | UnitKind, object
         changes={"name": [None, row.name]},
     )
     return row
+
+
+# --- reads for other domains ---------------------------------------------------------------
+
+
+def list_subtree_ids(session: Session, *, unit_id: int) -> frozenset[int]:
+    """A unit and every unit below it (the units an account of that unit may see)."""
+    children: dict[int | None, list[int]] = {}
+    for uid, parent in session.execute(select(Unit.id, Unit.parent_id)):
+        children.setdefault(parent, []).append(uid)
+    found, stack = {unit_id}, [unit_id]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return frozenset(found)
+
+
+def list_active_people(
+    session: Session,
+    *,
+    person_ids: Iterable[int] = (),
+    unit_ids: Iterable[int] = (),
+    duty_role_ids: Iterable[int] = (),
+) -> list[Person]:
+    """Active people who are one of ``person_ids``, belong to one of ``unit_ids`` or hold
+    one of ``duty_role_ids`` (each once, by id): the people a message is addressed to."""
+    ids, units, roles = set(person_ids), set(unit_ids), set(duty_role_ids)
+    clauses: list[Any] = []
+    if ids:
+        clauses.append(Person.id.in_(ids))
+    if units:
+        clauses.append(Person.unit_id.in_(units))
+    if roles:
+        holders = select(PersonRole.person_id).where(PersonRole.duty_role_id.in_(roles))
+        clauses.append(Person.id.in_(holders))
+    if not clauses:
+        return []
+    statement = select(Person).where(Person.active.is_(True), or_(*clauses)).order_by(Person.id)
+    return list(session.execute(statement).scalars())
+
+
+def list_unit_names(session: Session) -> dict[int, str]:
+    """Unit id → name, in the tree's order (for choices and labels in other domains)."""
+    rows = session.execute(select(Unit.id, Unit.name).order_by(Unit.order, Unit.id))
+    return {int(i): str(n) for i, n in rows}
+
+
+def list_duty_role_names(session: Session) -> dict[int, str]:
+    """Duty role id → name, in the roles' order."""
+    rows = session.execute(select(DutyRole.id, DutyRole.name).order_by(DutyRole.order, DutyRole.id))
+    return {int(i): str(n) for i, n in rows}
+
+
+def list_active_person_names(session: Session) -> dict[int, str]:
+    """Active person id → name, by id."""
+    statement = select(Person.id, Person.name).where(Person.active.is_(True)).order_by(Person.id)
+    return {int(i): str(n) for i, n in session.execute(statement)}

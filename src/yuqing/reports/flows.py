@@ -236,10 +236,12 @@ class DeliveryStatus:
 
 
 def delivery_status(session: Session, *, report: Report) -> DeliveryStatus:
-    rows = notify.for_sources(session, source_type=SOURCE_TYPE, source_ids=[report.id])
-    views = notify.describe(session, rows.get(report.id, []))
+    rows = notify.list_for_sources(session, source_type=SOURCE_TYPE, source_ids=[report.id])
+    views = notify.describe(session, rows=rows.get(report.id, []))
     delivered = [v.delivered_at for v in views if v.state == "delivered" and v.delivered_at]
-    nobody = not views and notify.reachable(session, publicity_recipients(session)) == 0
+    nobody = (
+        not views and notify.count_reachable(session, recipients=publicity_recipients(session)) == 0
+    )
     return DeliveryStatus(views, min(delivered) if delivered else None, nobody)
 
 
