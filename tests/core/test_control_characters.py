@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tests.cases.conftest import principal
 from tests.support import desk_client
+from yuqing.audit import search
 from yuqing.cases import excel as case_excel
 from yuqing.cases import service as cases
 from yuqing.cases.models import Case
@@ -145,10 +146,10 @@ def test_audit_exports_survive_stored_controls(engine: Engine, session: Session)
             text("UPDATE audit_entry SET actor_name = :n, summary = :s, object_id = :o"),
             {"n": f"张{bad}三", "s": f"={bad}修改", "o": f"4{bad}2"},
         )
-    rows = audit.export_rows(session, audit.AuditFilters())
-    cells = _cells(audit.to_xlsx(rows))
+    rows = search.export_rows(session, filters=search.AuditFilters())
+    cells = _cells(search.to_xlsx(rows))
     assert "张三" in cells and "'=修改" in cells and "42" in cells
-    written = list(csv.reader(io.StringIO(audit.to_csv(rows).decode("utf-8-sig"))))
+    written = list(csv.reader(io.StringIO(search.to_csv(rows).decode("utf-8-sig"))))
     assert written[1][2] == "张三" and written[1][7] == "'=修改"
 
 

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
+from yuqing.audit import search
 from yuqing.audit.filters import AuditFilterError, AuditQueryDep
 from yuqing.auth.deps import require
 from yuqing.auth.schemas import Principal
-from yuqing.core import audit
 from yuqing.core.database import SessionDep
 
 router = APIRouter()
@@ -42,8 +42,8 @@ def audit_api(
             "object_type": e.object_type,
             "object_id": e.object_id,
             "summary": e.summary,
-            "changes": {n: [b, a] for n, b, a in audit.changes_of(e)},
+            "changes": {n: [b, a] for n, b, a in search.changes_of(e)},
         }
-        for e in audit.query(session, filters, limit=limit, offset=offset)
+        for e in search.list_entries(session, filters=filters, limit=limit, offset=offset)
     ]
-    return JSONResponse({"total": audit.count(session, filters), "items": items})
+    return JSONResponse({"total": search.count_entries(session, filters=filters), "items": items})

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from yuqing.audit import search
 from yuqing.core import audit
 from yuqing.core.timeutil import local_zone, to_utc_naive
 
@@ -31,10 +32,10 @@ class AuditQuery:
     def params(self) -> dict[str, str]:
         return {k: v for k, v in asdict(self).items() if v}
 
-    def filters(self) -> audit.AuditFilters:
+    def filters(self) -> search.AuditFilters:
         """Filters in UTC: ``start`` from its local midnight, ``end`` to the end of its day."""
         since, until = _local_day(self.start, "开始日期"), _local_day(self.end, "结束日期")
-        return audit.AuditFilters(
+        return search.AuditFilters(
             since=since,
             until=None if until is None else until + timedelta(days=1),
             actor=self.actor,

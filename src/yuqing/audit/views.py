@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, Response
 
-from yuqing.audit import words
+from yuqing.audit import search, words
 from yuqing.audit.filters import AuditFilterError, AuditQuery, AuditQueryDep, audit_query
 from yuqing.auth.deps import require
 from yuqing.auth.schemas import Principal
@@ -31,7 +31,7 @@ def _audit_rows(
 ) -> list[tuple[audit.AuditEntry, list[tuple[str, str, str]]]]:
     """Each row with its changes in words: the field's Chinese name, the values before and
     after as people read them (names for ids, local time to the minute)."""
-    changes = {e.seq: audit.changes_of(e) for e in entries}
+    changes = {e.seq: search.changes_of(e) for e in entries}
     names = words.Names(
         session, [(e.object_type, *change) for e in entries for change in changes[e.seq]]
     )
@@ -65,10 +65,11 @@ def _audit_page(
     except AuditFilterError as refused:
         error, filters = str(refused), None
     if filters is not None:
-        total = audit.count(session, filters)
+        total = search.count_entries(session, filters=filters)
         offset = (page - 1) * _AUDIT_PAGE_SIZE
         rows = _audit_rows(
-            session, audit.query(session, filters, limit=_AUDIT_PAGE_SIZE, offset=offset)
+            session,
+            search.list_entries(session, filters=filters, limit=_AUDIT_PAGE_SIZE, offset=offset),
         )
     return render(
         request,
@@ -81,7 +82,7 @@ def _audit_page(
             "wanted": wanted,
             "params": wanted.params(),
             "actions": audit.ACTIONS,
-            "object_types": {t: words.object_label(t) for t in audit.object_types(session)},
+            "object_types": {t: words.object_label(t) for t in search.list_object_types(session)},
             "object_label": words.object_label,
             "error": error,
             "verify_report": verify_report,
@@ -130,8 +131,8 @@ async def audit_export(
         filters = wanted.filters()
     except AuditFilterError as refused:
         return error_page(request, status_code=422, title="无法导出", message=str(refused))
-    rows = audit.export_rows(session, filters)
-    body = audit.to_csv(rows) if kind == "csv" else audit.to_xlsx(rows)
+    rows = search.export_rows(session, filters=filters)
+    body = search.to_csv(rows) if kind == "csv" else search.to_xlsx(rows)
     conditions = "，".join(f"{k}={v}" for k, v in wanted.params().items()) or "全部"
     audit.record(
         session,

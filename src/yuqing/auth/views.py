@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from yuqing.audit import search
 from yuqing.auth import config, limits, service
 from yuqing.auth.deps import SESSION_COOKIE, SignedIn, client_ip, require
 from yuqing.auth.models import ApiToken, Role, User
@@ -350,8 +351,8 @@ def _user_page(
     new_password: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    history = audit.query(
-        session, audit.AuditFilters(object_type="user", object_id=str(user.id)), limit=20
+    history = search.list_entries(
+        session, filters=search.AuditFilters(object_type="user", object_id=str(user.id)), limit=20
     )
     people = org.list_people(session, unit_id=user.unit_id)  # the account's unit, else all
     linked = org.get_person(session, person_id=user.person_id) if user.person_id else None
