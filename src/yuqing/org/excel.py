@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from yuqing.core import audit, xlsx
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import format_local, utcnow
-from yuqing.org import service
+from yuqing.org import desk, service
 from yuqing.org.models import DutyRole, Person, PersonRole, Unit
 from yuqing.org.schemas import PersonIn, RosterImport, RowProblem, Viewer
 
@@ -368,7 +368,7 @@ def import_roster(session: Session, *, viewer: Viewer, data: bytes, filename: st
     for row in rows:
         try:
             person_in, person = _prepare(session, resolver, row, seen)
-            _, outcome = service.save_person(
+            _, outcome = desk.save_person(
                 session, viewer=viewer, person_in=person_in, person=person
             )
         except (ValueError, service.OrgAccessError, service.OrgPermissionError) as error:

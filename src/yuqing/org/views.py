@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from yuqing.auth.deps import require
 from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
-from yuqing.org import excel, service
+from yuqing.org import desk, excel, service
 from yuqing.org.models import Person, Unit
 from yuqing.org.schemas import PersonIn, RosterImport, UnitIn
 from yuqing.pagekit.csrf import CsrfChecked, check_csrf
@@ -107,7 +107,7 @@ def create_unit(
             kind_id=_int_or_none(kind_id),
             student_count=_int_or_none(student_count),
         )
-        unit = service.create_managed_unit(session, viewer=principal, unit_in=unit_in)
+        unit = desk.create_managed_unit(session, viewer=principal, unit_in=unit_in)
     except ValidationError as error:
         return _tree(request, session, principal, error=_messages(error), status_code=400)
     except service.OrgError as error:
@@ -199,7 +199,7 @@ def edit_unit(
             contact_person_id=_int_or_none(contact_person_id),
             student_count=_int_or_none(student_count),
         )
-        service.update_managed_unit(session, viewer=principal, unit=unit, unit_in=unit_in)
+        desk.update_managed_unit(session, viewer=principal, unit=unit, unit_in=unit_in)
     except (ValidationError, service.OrgError) as error:
         session.rollback()
         unit = service.get_visible_unit(session, viewer=principal, unit_id=unit_id)
@@ -367,9 +367,7 @@ def _save(
             unit_id=unit_id,
             role_keys=form.roles,
         )
-        saved, _ = service.save_person(
-            session, viewer=principal, person_in=person_in, person=person
-        )
+        saved, _ = desk.save_person(session, viewer=principal, person_in=person_in, person=person)
     except (ValidationError, service.OrgError, service.OrgAccessError) as error:
         # A unit outside the viewer's units chosen by hand is just a wrong choice here.
         session.rollback()
@@ -443,13 +441,13 @@ def save_lookup(
     try:
         if what == "roles":
             if target is None:
-                service.create_duty_role(session, viewer=principal, name=name)
+                desk.create_duty_role(session, viewer=principal, name=name)
             else:
-                service.update_duty_role_name(session, viewer=principal, role_id=target, name=name)
+                desk.update_duty_role_name(session, viewer=principal, role_id=target, name=name)
         elif target is None:
-            service.create_kind(session, viewer=principal, name=name)
+            desk.create_kind(session, viewer=principal, name=name)
         else:
-            service.update_kind_name(session, viewer=principal, kind_id=target, name=name)
+            desk.update_kind_name(session, viewer=principal, kind_id=target, name=name)
     except service.OrgPermissionError as error:
         return refused(request, str(error))
     except service.OrgAccessError:
