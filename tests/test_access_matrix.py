@@ -195,7 +195,7 @@ def _org(session: Session) -> tuple[Unit, Unit, Unit, Person, Person]:
 
 
 def _user_token(session: Session, username: str) -> int:
-    user = auth.get_by_username(session, username=username)
+    user = auth.get_user_by_username(session, username=username)
     assert user is not None
     token, _ = auth.create_token(
         session, user=user, name="矩阵令牌", scopes=["mentions.read"], actor=SYSTEM
@@ -219,7 +219,7 @@ def build_world(engine: Engine, server: LocalServer) -> World:
     mention = _only_mention(engine)
     make_user(engine, "target_user", "unit_member", ids[1])
     with Session(engine) as session:
-        target = auth.get_by_username(session, username="target_user")
+        target = auth.get_user_by_username(session, username="target_user")
         assert target is not None
         world = World(
             engine=engine,
@@ -233,7 +233,7 @@ def build_world(engine: Engine, server: LocalServer) -> World:
             scheme=ids[6],
             target_user=target.id,
             target_token=_user_token(session, "target_user"),
-            leader_role=auth.role_by_key(session, "leader").id,
+            leader_role=auth.get_role(session, key="leader").id,
             # The registration form of the own unit, to import back.
             roster=excel.export_registration(session, viewer=_everything(), unit_id=ids[1]),
         )
@@ -318,7 +318,7 @@ def _account(session: Session, username: str, name: str, role: str, unit_id: int
         username=username,
         display_name=name,
         password_hash="!",
-        role_id=auth.role_by_key(session, role).id,
+        role_id=auth.get_role(session, key=role).id,
         unit_id=unit_id,
     )
     session.add(user)
@@ -401,7 +401,7 @@ def _event(engine: Engine, size: int) -> tuple[int, list[int]]:
 def _inbox_message(engine: Engine, username: str, unit_id: int | None, title: str) -> int:
     """A desk message to ``username`` through the outbox (to a person the account is)."""
     with Session(engine) as session:
-        user = auth.get_by_username(session, username=username)
+        user = auth.get_user_by_username(session, username=username)
         assert user is not None
         person = org.create_person(session, actor=SYSTEM, name=f"{username}本人", unit_id=unit_id)
         user.person_id = person.id
@@ -1266,7 +1266,7 @@ def test_a_unit_account_writes_nothing_into_another_unit(
 def _case_entries_by(engine: Engine, username: str, unit_id: int) -> int:
     """Timeline lines (steps, notes, links) the account wrote on the cases of ``unit_id``."""
     with Session(engine) as session:
-        user = auth.get_by_username(session, username=username)
+        user = auth.get_user_by_username(session, username=username)
         assert user is not None
         of_unit = select(Case.id).where(
             or_(Case.unit_id == unit_id, Case.reporter_unit_id == unit_id)
@@ -1354,7 +1354,7 @@ def test_every_route_answers_an_api_token_as_its_scopes_say(
     client.close()
     assert not problems, "\n".join(problems)
     with Session(engine) as session:  # no token made a token or an account on the way
-        user = auth.get_by_username(session, username=name)
+        user = auth.get_user_by_username(session, username=name)
         assert user is not None and len(auth.list_tokens(session, user=user)) == 2
         made = select(func.count()).where(User.username.like("made%"))
         assert session.scalar(made) == 0
@@ -1389,7 +1389,7 @@ def test_a_tampered_session_cookie_counts_as_signed_out(engine: Engine, world: W
 
 def _token_secret(engine: Engine, username: str, scopes: list[str]) -> str:
     with Session(engine) as session:
-        user = auth.get_by_username(session, username=username)
+        user = auth.get_user_by_username(session, username=username)
         assert user is not None
         _, secret = auth.create_token(session, user=user, name="范围", scopes=scopes, actor=SYSTEM)
         session.commit()
@@ -1415,7 +1415,7 @@ def test_an_api_token_carries_only_its_scopes(engine: Engine, world: World) -> N
         assert client.post("/api/v1/mentions", json=push, headers=writer).status_code == 200
         assert client.get(f"/api/v1/mentions/{world.mention}", headers=writer).status_code == 403
     with Session(engine) as session:
-        office = auth.get_by_username(session, username="office")
+        office = auth.get_user_by_username(session, username="office")
         assert office is not None
         for token in auth.list_tokens(session, user=office):
             auth.revoke_token(session, token=token, actor=SYSTEM)

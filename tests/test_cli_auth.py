@@ -49,7 +49,7 @@ def test_init_makes_the_first_administrator_once(engine: Engine) -> None:
     assert "一次性密码" not in again and password not in again
     with Session(engine) as session:
         assert session.execute(select(func.count()).select_from(User)).scalar_one() == 1
-        admin = service.get_by_username(session, username="admin")
+        admin = service.get_user_by_username(session, username="admin")
         assert admin is not None and admin.must_change_password
     assert _signs_in(engine, "admin", password)
 
@@ -107,7 +107,7 @@ def test_an_administrator_can_always_get_in_from_the_command_line(engine: Engine
     for _ in range(5):
         _signs_in(engine, "zhang", "wrong-pass-1", ip="10.0.0.8")
     with Session(engine) as session:
-        user = service.get_by_username(session, username="zhang")
+        user = service.get_user_by_username(session, username="zhang")
         assert user is not None
         _, secret = service.create_token(
             session, user=user, name="t", scopes=["push"], actor=SYSTEM

@@ -43,7 +43,7 @@ def test_the_demo_ships_a_rule_whose_alerts_reach_the_admins_inbox(session: Sess
     alerts = list(session.execute(select(Alert)).scalars())
     assert alerts and all(a.rule_id == rule.id for a in alerts)
     admin = session.execute(select(User).where(User.username == "admin")).scalar_one()
-    assert notify.unread_count(session, admin.id) == len(alerts)
+    assert notify.count_unread(session, user_id=admin.id) == len(alerts)
     stored = " ".join(session.execute(select(Mention.text)).scalars())
     assert "<script" not in stored
 

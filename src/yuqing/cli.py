@@ -225,10 +225,10 @@ def _init_public_url(given: str | None) -> None:
     from yuqing.system import service as system
 
     with session_scope() as session:
-        current = system.public_url(session)
+        current = system.get_public_url(session)
         if given is not None and given.strip() != current.url:
             try:
-                current = system.set_public_url(session, url=given, actor=SYSTEM)
+                current = system.update_public_url(session, url=given, actor=SYSTEM)
             except system.SettingError as error:
                 console.print(f"[red]{escape(str(error))}[/red]")
                 raise typer.Exit(2) from None
@@ -562,7 +562,7 @@ def users_reset_password(username: Annotated[str, typer.Argument(help="用户名
 
     upgrade_database()
     with session_scope() as session:
-        user = auth.get_by_username(session, username=username)
+        user = auth.get_user_by_username(session, username=username)
         if user is None:
             console.print(f"[red]没有账号 {escape(username)}[/red]")
             raise typer.Exit(2)
@@ -586,7 +586,7 @@ def users_unlock(
     upgrade_database()
     with session_scope() as session:
         if username:
-            user = auth.get_by_username(session, username=username)
+            user = auth.get_user_by_username(session, username=username)
             if user is None:
                 console.print(f"[red]没有账号 {escape(username)}[/red]")
                 raise typer.Exit(2)

@@ -181,11 +181,11 @@ def _demo_alerts(session: Session) -> None:
     shows alerts and the inbox has something in it. The bootstrap administrator, if it has no
     person yet, is linked to the demo's duty officer, so its inbox (and toasts) receive them."""
     org.ensure_defaults(session)  # the duty roles
-    office = org.unit_by_name(session, name=DEMO_UNIT) or org.create_unit(
+    office = org.get_unit_by_name(session, name=DEMO_UNIT) or org.create_unit(
         session, name=DEMO_UNIT, actor=SYSTEM
     )
     officer = org.create_person(session, actor=SYSTEM, name=DEMO_OFFICER, unit_id=office.id)
-    org.set_duty_roles(session, person=officer, role_keys=["publicity_admin"], actor=SYSTEM)
+    org.update_duty_roles(session, person=officer, role_keys=["publicity_admin"], actor=SYSTEM)
     admin = session.execute(select(User).where(User.username == "admin")).scalar_one_or_none()
     if admin is not None and admin.person_id is None:
         admin.person_id = officer.id

@@ -129,9 +129,9 @@ def test_unknown_and_known_names_take_as_long(session: Session) -> None:
     account); the medians of interleaved attempts are close."""
     _user(session)
     _user(session, "off")
-    off_user = service.get_by_username(session, username="off")
+    off_user = service.get_user_by_username(session, username="off")
     assert off_user is not None
-    service.set_active(session, user=off_user, active=False, actor=SYSTEM)
+    service.update_user_active(session, user=off_user, active=False, actor=SYSTEM)
     session.commit()
     times: dict[str, list[float]] = {"wang": [], "ghost": [], "off": []}
     for n in range(3):  # each from its own address: no pause on the way
@@ -250,7 +250,7 @@ def test_the_admin_page_shows_pauses_and_lifts_an_accounts(
         assert _login(admin, "boss", PASSWORD).status_code == 303
         page = admin.get("/admin/users").text
         assert "登录限制（1）" in page and HERE in page and "1 次" in page and "已锁定" in page
-        wang = service.get_by_username(session, username="wang")
+        wang = service.get_user_by_username(session, username="wang")
         assert wang is not None
         done = admin.post(
             f"/admin/users/{wang.id}/unlock", data={"csrf_token": admin.cookies.get("yuqing_csrf")}

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from yuqing.audit import search
 from yuqing.auth import service
 from yuqing.auth.models import UserSession
 from yuqing.core import audit
@@ -134,7 +135,10 @@ def test_a_password_change_or_reset_revokes_every_token_of_the_account(
         True,
         False,  # another account's token stays
     ]
-    assert "吊销其接口令牌 2 个" in audit.query(session, audit.AuditFilters(), limit=1)[0].summary
+    assert (
+        "吊销其接口令牌 2 个"
+        in search.list_entries(session, filters=search.AuditFilters(), limit=1)[0].summary
+    )
     fresh = service.create_token(session, user=user, name="t", scopes=["push"], actor=SYSTEM)[1]
     service.reset_password(session, user=user, actor=SYSTEM)
     assert service.user_for_token(session, secret=fresh) is None

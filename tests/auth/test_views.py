@@ -176,7 +176,7 @@ def test_forged_csrf_tokens_are_refused_and_change_nothing(
         )
         assert [no_token.status_code, wrong.status_code, foreign.status_code] == [403] * 3, path
     assert client.get("/admin/users").status_code == 200  # still signed in
-    assert service.get_by_username(session, username="mole") is None
+    assert service.get_user_by_username(session, username="mole") is None
     assert _actions(session, "create")[-1].summary.startswith("新建账号 boss")
 
 
@@ -296,7 +296,7 @@ def test_a_push_token_cannot_mint_a_token_nor_make_an_administrator(
         "/admin/users", data={**csrf, "username": "mole", "role": "admin"}, headers=push
     )
     assert made.status_code == 403
-    assert service.get_by_username(session, username="mole") is None
+    assert service.get_user_by_username(session, username="mole") is None
     json = client.get("/account/tokens", headers={**push, "Accept": "application/json"})
     assert json.status_code == 403 and "不接受接口令牌" in json.json()["detail"]
 
@@ -316,7 +316,7 @@ def test_a_token_opens_no_desk_page_even_with_every_scope(
         headers=every,
     )
     assert made.status_code == 403
-    assert service.get_by_username(session, username="mole") is None
+    assert service.get_user_by_username(session, username="mole") is None
     assert client.get("/api/v1/audit", headers=every).status_code == 200  # the API it may
 
 
@@ -416,7 +416,7 @@ def test_admin_pages_refuse_other_roles(client: TestClient, session: Session) ->
         "/admin/users", data={"csrf_token": _csrf(client), "username": "mole", "role": "admin"}
     )
     assert made.status_code == 403
-    assert service.get_by_username(session, username="mole") is None
+    assert service.get_user_by_username(session, username="mole") is None
     home = client.get("/account/password").text
     assert "账号管理" not in home and "审计日志" not in home and "修改密码" in home
 
@@ -440,7 +440,7 @@ def test_an_admin_creates_edits_resets_and_deactivates_an_account(
     assert made.status_code == 200 and made.headers["cache-control"] == "no-store"
     one_time = made.text.split('<code class="secret">')[1].split("</code>")[0]
     assert one_time not in client.get("/admin/users").text
-    li = service.get_by_username(session, username="li")
+    li = service.get_user_by_username(session, username="li")
     assert li is not None and li.must_change_password
 
     other = TestClient(client.app)
@@ -496,14 +496,14 @@ def test_an_admin_cannot_remove_their_own_rights(client: TestClient, session: Se
     ]:
         refused = client.post(path, data={**data, "csrf_token": _csrf(client)})
         assert refused.status_code == 422 and "不能停用自己的账号" in refused.text, path
-    admin_role = service.role_by_key(session, "admin")
+    admin_role = service.get_role(session, key="admin")
     kept = [p for p in admin_role.permissions.split() if p != "users.manage"]
     refused = client.post(
         f"/admin/roles/{admin_role.id}", data={"csrf_token": _csrf(client), "permissions": kept}
     )
     assert refused.status_code == 422 and "不能停用自己的账号" in refused.text
     session.expire_all()
-    assert boss.active and "users.manage" in service.role_by_key(session, "admin").permissions
+    assert boss.active and "users.manage" in service.get_role(session, key="admin").permissions
     assert client.get(f"/admin/users/{boss.id}").status_code == 200
     assert _actions(session, "permission") == []
 
@@ -513,11 +513,11 @@ def test_the_last_active_administrator_stays(session: Session) -> None:
     office = _account(session, "office", role="publicity")
     someone = service.principal_for(session, user=office)  # not an administrator itself
     with pytest.raises(service.AuthError, match="最后一个启用的管理员"):
-        service.admin_set_active(session, user=boss, active=False, by=someone)
+        service.update_account_active(session, user=boss, active=False, by=someone)
     with pytest.raises(service.AuthError, match="最后一个启用的管理员"):
-        service.admin_update(session, user=boss, role_key="leader", unit_id=None, by=someone)
+        service.update_account(session, user=boss, role_key="leader", unit_id=None, by=someone)
     second = _account(session, "boss2")
-    service.admin_set_active(session, user=boss, active=False, by=someone)  # another remains
+    service.update_account_active(session, user=boss, active=False, by=someone)  # another remains
     assert not boss.active and second.active
 
 
@@ -531,7 +531,7 @@ def test_role_permissions_are_edited_with_checkboxes_and_audited(
     sign_in(client, "boss", PASSWORD)
     page = client.get("/admin/roles").text
     assert "查看审计日志" in page and "领导（只读）" in page
-    leader = service.role_by_key(session, "leader")
+    leader = service.get_role(session, key="leader")
     wanted = [*leader.permissions.split(), "audit.read"]
     saved = client.post(
         f"/admin/roles/{leader.id}", data={"csrf_token": _csrf(client), "permissions": wanted}

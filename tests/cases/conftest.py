@@ -45,7 +45,7 @@ class World:
 def principal(session: Session, username: str, role: str, unit_id: int | None) -> Principal:
     """An account of ``role`` in ``unit_id`` (no password: these tests never sign in, and
     hashing one costs 0.4 s)."""
-    role_id = auth.role_by_key(session, role).id
+    role_id = auth.get_role(session, key=role).id
     user = User(
         username=username,
         display_name=username,

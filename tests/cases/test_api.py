@@ -38,7 +38,7 @@ def bearer(engine: Engine, session: Session) -> Bearer:
         username: str, role: str, unit_id: int | None = None, scopes: list[str] | None = None
     ) -> dict[str, str]:
         make_user(engine, username, role, unit_id)
-        user = auth.get_by_username(session, username=username)
+        user = auth.get_user_by_username(session, username=username)
         assert user is not None
         wanted = scopes or ["cases.read", "cases.report", "cases.manage", "cases.handle"]
         role_perms = auth.principal_for(session, user=user).permissions

@@ -103,7 +103,7 @@ def login(engine: Engine) -> Iterator[Login]:
 
 
 def principal_of(session: Session, username: str) -> Principal:
-    user = auth.get_by_username(session, username=username)
+    user = auth.get_user_by_username(session, username=username)
     assert user is not None
     return auth.principal_for(session, user=user)
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tests.cases.conftest import principal
 from tests.support import desk_client
+from yuqing.audit import search
 from yuqing.cases import excel as case_excel
 from yuqing.cases import service as cases
 from yuqing.cases.models import Case
@@ -145,10 +146,10 @@ def test_audit_exports_survive_stored_controls(engine: Engine, session: Session)
             text("UPDATE audit_entry SET actor_name = :n, summary = :s, object_id = :o"),
             {"n": f"张{bad}三", "s": f"={bad}修改", "o": f"4{bad}2"},
         )
-    rows = audit.export_rows(session, audit.AuditFilters())
-    cells = _cells(audit.to_xlsx(rows))
+    rows = search.export_rows(session, filters=search.AuditFilters())
+    cells = _cells(search.to_xlsx(rows))
     assert "张三" in cells and "'=修改" in cells and "42" in cells
-    written = list(csv.reader(io.StringIO(audit.to_csv(rows).decode("utf-8-sig"))))
+    written = list(csv.reader(io.StringIO(search.to_csv(rows).decode("utf-8-sig"))))
     assert written[1][2] == "张三" and written[1][7] == "'=修改"
 
 
@@ -157,7 +158,7 @@ def test_case_and_roster_exports_survive_stored_controls(engine: Engine, session
     unit = org.create_unit(session, name="计算机学院", actor=SYSTEM)
     person = org.create_person(session, actor=SYSTEM, name="张三", unit_id=unit.id, note="备注")
     duty = org.list_duty_roles(session)[0]
-    org.set_duty_roles(session, person=person, role_keys=[duty.key], actor=SYSTEM)
+    org.update_duty_roles(session, person=person, role_keys=[duty.key], actor=SYSTEM)
     office = principal(session, "office", "publicity", None)
     cases.open_case(session, principal=office, title="食堂涨价", summary="概述")
     session.commit()

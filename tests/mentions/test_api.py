@@ -47,7 +47,7 @@ def test_push_takes_an_account_token_with_the_push_scope(
     body = {"source": "s", "items": [{"id": "1", "title": "令牌推送"}]}
     assert client.post("/api/v1/mentions", json=body, headers=AUTH).status_code == 401
     with Session(engine) as session:
-        user = auth.get_by_username(session, username="publicity_user")
+        user = auth.get_user_by_username(session, username="publicity_user")
         assert user is not None
         _, pusher = auth.create_token(
             session, user=user, name="采集", scopes=["push"], actor=SYSTEM

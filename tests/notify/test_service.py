@@ -168,7 +168,7 @@ def test_inbox_unread_until_opened_and_private(session: Session, people: Org) ->
         session, message=_message("urgent"), recipients=[Recipient(kind="role", id=people.role)]
     )
     session.commit()
-    assert service.unread_count(session, people.zhang_user) == 2
+    assert service.count_unread(session, user_id=people.zhang_user) == 2
     inbox_row = next(r for r in rows if r.channel == "inbox")
     assert (
         service.open_inbox_item(
@@ -181,10 +181,12 @@ def test_inbox_unread_until_opened_and_private(session: Session, people: Org) ->
     )
     assert opened is not None and opened.read_at is not None
     session.commit()
-    assert service.unread_count(session, people.zhang_user) == 1
+    assert service.count_unread(session, user_id=people.zhang_user) == 1
     assert service.mark_all_read(session, user_id=people.zhang_user) == 1
-    assert service.unread_count(session, people.zhang_user) == 0
-    assert [r.id for r in service.inbox(session, user_id=people.zhang_user)][-1] == inbox_row.id
+    assert service.count_unread(session, user_id=people.zhang_user) == 0
+    assert [r.id for r in service.list_inbox(session, user_id=people.zhang_user)][
+        -1
+    ] == inbox_row.id
 
 
 def test_masking() -> None:

@@ -82,7 +82,7 @@ def test_someone_elses_inbox_message_is_not_found(
         sign_in(client, "other", PASSWORD)
         assert client.get(f"/inbox/{rows[-1].id}").status_code == 404
         assert "私信" not in client.get("/inbox").text
-    assert service.unread_count(session, people.zhang_user) == 1
+    assert service.count_unread(session, user_id=people.zhang_user) == 1
 
 
 def test_signed_out_badge_poll_is_sent_to_sign_in(app: FastAPI) -> None:

@@ -105,7 +105,7 @@ def test_import_keeps_good_rows_and_reports_bad_ones(
     assert people["张三"].id == existing.id and people["张三"].phone == "13800000001"
     assert people["张三"].political_status == "中共党员"
     assert people["李四"].unit_id == tree.se
-    roles = {r.key for r in org.roles_of(session, [existing.id])[existing.id]}
+    roles = {r.key for r in org.list_duty_roles_of(session, person_ids=[existing.id])[existing.id]}
     assert roles == {"correspondent", "info_officer"}
     audit_rows = (
         session.execute(select(AuditEntry).where(AuditEntry.actor_name == "pub")).scalars().all()
@@ -141,7 +141,7 @@ def test_export_neutralises_formulas_and_round_trips(
         note="@note",
         phone="+8613800000000",
     )
-    org.set_duty_roles(
+    org.update_duty_roles(
         session, person=person, role_keys=["correspondent", "info_officer"], actor=SYSTEM
     )
     org.create_person(session, actor=SYSTEM, name="-负号", unit_id=tree.lang)
@@ -175,7 +175,7 @@ def test_ledger_has_one_row_per_person_role_with_since(
     session: Session, tree: Tree, login: Login
 ) -> None:
     person = org.create_person(session, actor=SYSTEM, name="张三", unit_id=tree.cs)
-    org.set_duty_roles(
+    org.update_duty_roles(
         session, person=person, role_keys=["correspondent", "info_officer"], actor=SYSTEM
     )
     org.create_person(session, actor=SYSTEM, name="无角色", unit_id=tree.cs)

@@ -10,6 +10,7 @@ from tests.org.conftest import Tree
 from yuqing.auth import service as auth
 from yuqing.auth.schemas import Principal
 from yuqing.core.audit import SYSTEM
+from yuqing.org import desk
 from yuqing.org import service as org
 from yuqing.org.models import PersonRole
 from yuqing.org.schemas import PersonIn
@@ -32,30 +33,30 @@ def test_service_refuses_other_units(session: Session, tree: Tree) -> None:
     head = _viewer(session, "unit_head", tree.cs)
     other = org.create_person(session, actor=SYSTEM, name="王五", unit_id=tree.lang)
     with pytest.raises(org.OrgAccessError):
-        org.visible_person(session, viewer=head, person_id=other.id)
+        org.get_visible_person(session, viewer=head, person_id=other.id)
     with pytest.raises(org.OrgAccessError):
-        org.save_person(session, viewer=head, person_in=PersonIn(name="新人", unit_id=tree.lang))
+        desk.save_person(session, viewer=head, person_in=PersonIn(name="新人", unit_id=tree.lang))
     with pytest.raises(org.OrgAccessError):
-        org.save_person(
+        desk.save_person(
             session, viewer=head, person=other, person_in=PersonIn(name="王五", unit_id=tree.se)
         )
-    assert {row.unit_id for row in org.unit_tree(session, viewer=head)} == {tree.cs, tree.se}
+    assert {row.unit_id for row in org.list_unit_tree(session, viewer=head)} == {tree.cs, tree.se}
 
 
 def test_leader_may_read_but_service_refuses_changes(session: Session, tree: Tree) -> None:
     leader = _viewer(session, "leader", None)
     with pytest.raises(org.OrgPermissionError):
-        org.save_person(session, viewer=leader, person_in=PersonIn(name="新人", unit_id=tree.cs))
+        desk.save_person(session, viewer=leader, person_in=PersonIn(name="新人", unit_id=tree.cs))
     with pytest.raises(org.OrgPermissionError):
-        org.add_duty_role(session, viewer=leader, name="校园记者")
-    assert len(org.unit_tree(session, viewer=leader)) == 4
+        desk.create_duty_role(session, viewer=leader, name="校园记者")
+    assert len(org.list_unit_tree(session, viewer=leader)) == 4
 
 
 def test_kept_roles_keep_their_since_date(session: Session, tree: Tree) -> None:
     person = org.create_person(session, actor=SYSTEM, name="张三", unit_id=tree.cs)
-    org.set_duty_roles(session, person=person, role_keys=["correspondent"], actor=SYSTEM)
+    org.update_duty_roles(session, person=person, role_keys=["correspondent"], actor=SYSTEM)
     first = session.execute(select(PersonRole.since)).scalar_one()
-    org.set_duty_roles(
+    org.update_duty_roles(
         session, person=person, role_keys=["correspondent", "info_officer"], actor=SYSTEM
     )
     since = {r.duty_role_id: r.since for r in session.execute(select(PersonRole)).scalars()}

@@ -15,7 +15,7 @@ from yuqing.org.models import Person, Unit
 def _person(session: Session, name: str, unit_id: int, roles: list[str] | None = None) -> Person:
     person = org.create_person(session, actor=SYSTEM, name=name, unit_id=unit_id)
     if roles:
-        org.set_duty_roles(session, person=person, role_keys=roles, actor=SYSTEM)
+        org.update_duty_roles(session, person=person, role_keys=roles, actor=SYSTEM)
     session.commit()
     return person
 
@@ -67,7 +67,7 @@ def test_unit_head_edits_own_people_but_not_others(
     assert saved.status_code == 303
     session.expire_all()
     assert session.get(Person, mine.id).phone == "13800000000"  # type: ignore[union-attr]
-    names = {r.name for r in org.roles_of(session, [mine.id])[mine.id]}
+    names = {r.name for r in org.list_duty_roles_of(session, person_ids=[mine.id])[mine.id]}
     assert names == {"新闻通讯员", "骨干网评员"}
     # Another unit's person, even by id, and moving one's own person there: 404.
     refused = client.post(f"/org/people/{other.id}", data={**form, "name": "改名"})

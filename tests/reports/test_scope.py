@@ -51,7 +51,7 @@ def _principal(session: Session, username: str, role: str, unit_id: int | None) 
         username=username,
         display_name=username,
         password_hash="!",
-        role_id=auth.role_by_key(session, role).id,
+        role_id=auth.get_role(session, key=role).id,
         unit_id=unit_id,
     )
     session.add(user)

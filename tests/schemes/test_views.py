@@ -125,7 +125,7 @@ def test_backfill_from_the_desk_with_progress(
 
 def _api_token(engine: Any, scopes: list[str]) -> dict[str, str]:
     with Session(engine) as session:
-        user = auth.get_by_username(session, username="publicity_user")
+        user = auth.get_user_by_username(session, username="publicity_user")
         assert user is not None
         _, secret = auth.create_token(session, user=user, name="接口", scopes=scopes, actor=SYSTEM)
         session.commit()

@@ -54,7 +54,7 @@ def test_the_settings_page_says_when_the_address_is_missing_and_saves_it(
     )
     assert saved.status_code == 200 and "已保存" in saved.text
     assert "尚未设置" not in saved.text and BASE in saved.text
-    assert service.public_url(session).url == BASE  # the trailing slash is dropped
+    assert service.get_public_url(session).url == BASE  # the trailing slash is dropped
     entry = session.execute(
         select(AuditEntry).where(AuditEntry.object_type == "site_setting")
     ).scalar_one()
@@ -69,14 +69,14 @@ def test_only_administrators_change_system_settings(engine: Engine) -> None:
 def test_the_environment_gives_the_default_and_the_desk_overrides_it(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert service.public_url(session).url == ""
+    assert service.get_public_url(session).url == ""
     set_env(monkeypatch, public_url="http://10.1.2.3:8000/")
-    assert service.public_url(session).url == "http://10.1.2.3:8000"
-    assert service.public_url(session).origin == "environment"
-    service.set_public_url(session, url=BASE, actor=SYSTEM)
-    assert service.public_url(session).url == BASE
-    service.set_public_url(session, url="", actor=SYSTEM)
-    assert service.public_url(session).url == "http://10.1.2.3:8000"
+    assert service.get_public_url(session).url == "http://10.1.2.3:8000"
+    assert service.get_public_url(session).origin == "environment"
+    service.update_public_url(session, url=BASE, actor=SYSTEM)
+    assert service.get_public_url(session).url == BASE
+    service.update_public_url(session, url="", actor=SYSTEM)
+    assert service.get_public_url(session).url == "http://10.1.2.3:8000"
 
 
 def _alert(session: Session, recipients: list[Recipient]) -> None:
@@ -98,7 +98,7 @@ def test_robot_markdown_keeps_an_absolute_link(
     answer = b'{"errcode":0,"code":0}'
     http_server.routes["/robot"] = Reply(200, answer, {"Content-Type": "application/json"})
     channel = add_channel(session, kind, http_server.url("/robot"))
-    service.set_public_url(session, url=BASE, actor=SYSTEM)
+    service.update_public_url(session, url=BASE, actor=SYSTEM)
     _alert(session, [Recipient(kind="channel", id=channel.id)])
     assert worker.run_once().delivered == 1
     body = json.loads(http_server.requests[0].body)
@@ -124,7 +124,7 @@ def test_webhooks_and_email_carry_absolute_links(
     http_server.routes["/hook"] = Reply(200)
     channel = add_channel(session, "webhook", http_server.url("/hook"))
     desk_base = BASE + "/desk"
-    service.set_public_url(session, url=desk_base, actor=SYSTEM)
+    service.update_public_url(session, url=desk_base, actor=SYSTEM)
     _alert(
         session, [Recipient(kind="channel", id=channel.id), Recipient(kind="person", id=people.li)]
     )
@@ -153,4 +153,4 @@ def test_init_sets_and_prints_the_public_url(engine: Engine) -> None:
     done = runner.invoke(main_cli, ["init", "--public-url", BASE], catch_exceptions=False)
     assert done.exit_code == 0 and f"工作台访问地址：{BASE}" in done.output
     with Session(engine) as session:
-        assert service.public_url(session).url == BASE
+        assert service.get_public_url(session).url == BASE

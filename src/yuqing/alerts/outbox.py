@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.schemas import Explanation, RecipientRef
@@ -77,42 +76,21 @@ def enqueue(
     return len(rows)
 
 
-def deliveries(session: Session, alert_ids: Sequence[int]) -> dict[int, list[Notification]]:
+def list_deliveries(session: Session, *, alert_ids: Sequence[int]) -> dict[int, list[Notification]]:
     """The outbox rows of alerts (by the alert that carried them), for the desk."""
-    if not alert_ids:
-        return {}
-    found: dict[int, list[Notification]] = {}
-    query = (
-        select(Notification)
-        .where(Notification.source_type == SOURCE_TYPE, Notification.source_id.in_(alert_ids))
-        .order_by(Notification.id)
-    )
-    for row in session.scalars(query):
-        assert row.source_id is not None
-        found.setdefault(row.source_id, []).append(row)
-    return found
+    from yuqing.notify import service
+
+    return service.list_for_sources(session, source_type=SOURCE_TYPE, source_ids=list(alert_ids))
 
 
-def new_in_inbox(
+def list_new_in_inbox(
     session: Session, *, user_id: int, after: int | None, limit: int = 5
 ) -> tuple[int, list[Notification]]:
     """An account's unread alert messages in the desk inbox newer than ``after`` (an inbox
     row id), newest first, and the newest such id (the cursor of the desk's toasts). Without
     ``after`` only the cursor: a page that has just opened does not toast old alerts."""
-    from yuqing.notify.service import INBOX
+    from yuqing.notify import service
 
-    mine = (
-        Notification.channel == INBOX,
-        Notification.user_id == user_id,
-        Notification.source_type == SOURCE_TYPE,
+    return service.list_unread_after(
+        session, user_id=user_id, source_type=SOURCE_TYPE, after=after, limit=limit
     )
-    last = int(session.scalar(select(func.max(Notification.id)).where(*mine)) or 0)
-    if after is None or after >= last:
-        return last, []
-    query = (
-        select(Notification)
-        .where(*mine, Notification.id > after, Notification.read_at.is_(None))
-        .order_by(Notification.id.desc())
-        .limit(limit)
-    )
-    return last, list(session.scalars(query))

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import ahocorasick_rs
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from yuqing.alerts.config import (
@@ -30,6 +29,10 @@ from yuqing.alerts.models import AlertRule, SensitiveCategory
 from yuqing.alerts.schemas import Explanation, Number, RecipientRef, RuleParams, Sample
 from yuqing.core.labels import SENTIMENT_LABELS
 from yuqing.core.timeutil import format_local
+from yuqing.events import service as events
+from yuqing.mentions import service as mentions
+from yuqing.schemes import service as schemes
+from yuqing.sources import service as sources
 
 
 @dataclass(frozen=True)
@@ -254,18 +257,12 @@ def window_key(rule: Rule, subject: str, now: datetime, minutes: int) -> str:
 def negative_share(session: Session, rule: Rule, now: datetime) -> list[Candidate]:
     params = rule.params
     since = now - timedelta(minutes=params.window_minutes)
-    where = "m.status = 'new' AND m.published_at >= :since AND m.published_at <= :now"
-    join = ""
-    if params.scheme_id is not None:
-        join = " JOIN scheme_match sm ON sm.mention_id = m.id AND sm.scheme_id = :scheme"
-    total, negative = session.execute(
-        text(
-            "SELECT count(*), sum(CASE WHEN m.sentiment = 'negative' THEN 1 ELSE 0 END)"
-            f" FROM mention m{join} WHERE {where}"
-        ),
-        {"since": since, "now": now, "scheme": params.scheme_id},
-    ).one()
-    total, negative = int(total or 0), int(negative or 0)
+    if params.scheme_id is None:
+        total, negative = mentions.count_sentiment(session, since=since, until=now)
+    else:
+        total, negative = schemes.count_sentiment(
+            session, scheme_id=params.scheme_id, since=since, until=now
+        )
     if total < params.min_count or negative / total < params.threshold:
         return []
     scope = _scheme_label(session, params.scheme_id)
@@ -343,42 +340,23 @@ def _scheme_counts(
 ) -> dict[int | None, tuple[int, int]]:
     start = now - timedelta(minutes=minutes)
     base = start - timedelta(minutes=minutes * windows)
-    bind = {"start": start, "base": base, "now": now, "scheme": params.scheme_id}
-    cur = "sum(CASE WHEN m.published_at >= :start THEN 1 ELSE 0 END)"
-    where = "m.status = 'new' AND m.published_at >= :base AND m.published_at <= :now"
     if params.target == "all":
-        row = session.execute(text(f"SELECT {cur}, count(*) FROM mention m WHERE {where}"), bind)
-        current, total = row.one()
-        return {None: (int(current or 0), int(total or 0) - int(current or 0))}
-    only = " AND sm.scheme_id = :scheme" if params.scheme_id is not None else ""
-    rows = session.execute(
-        text(
-            f"SELECT sm.scheme_id, {cur}, count(*) FROM scheme_match sm"
-            f" JOIN mention m ON m.id = sm.mention_id WHERE {where}{only}"
-            " GROUP BY sm.scheme_id"
-        ),
-        bind,
+        return {None: mentions.count_window(session, base=base, start=start, until=now)}
+    counts = schemes.count_windows(
+        session, base=base, start=start, until=now, scheme_id=params.scheme_id
     )
-    return {int(sid): (int(c or 0), int(t) - int(c or 0)) for sid, c, t in rows}
+    return {scheme_id: pair for scheme_id, pair in counts.items()}
 
 
 def _event_counts(
     session: Session, now: datetime, minutes: int, windows: int
 ) -> dict[int | None, tuple[int, int]]:
-    """Per recently active event, from its hourly counts (``event_hour``): the hours of the
-    window (the current partial hour included) against the hours before them."""
+    """Per recently active event, from its hourly counts: the hours of the window (the
+    current partial hour included) against the hours before them."""
     start = (now - timedelta(minutes=minutes)).replace(minute=0, second=0, microsecond=0)
     base = start - timedelta(minutes=minutes * windows)
-    rows = session.execute(
-        text(
-            "SELECT h.event_id, sum(CASE WHEN h.hour >= :start THEN h.count ELSE 0 END),"
-            " sum(h.count) FROM event_hour h JOIN event e ON e.id = h.event_id"
-            " WHERE e.last_seen_at >= :start AND e.merged_into_id IS NULL"
-            " AND h.hour >= :base AND h.hour <= :now GROUP BY h.event_id"
-        ),
-        {"start": start, "base": base, "now": now},
-    )
-    return {int(eid): (int(c or 0), int(t or 0) - int(c or 0)) for eid, c, t in rows}
+    counts = events.count_hour_windows(session, base=base, start=start, until=now)
+    return {event_id: pair for event_id, pair in counts.items()}
 
 
 def _spike_candidate(
@@ -390,9 +368,9 @@ def _spike_candidate(
     since = now - timedelta(minutes=minutes)
     event = params.target == "event"
     if event:
-        title = session.execute(
-            text("SELECT title FROM event WHERE id = :id"), {"id": subject_id}
-        ).scalar()
+        title = (
+            events.get_event_title(session, event_id=subject_id) if subject_id is not None else None
+        )
         scope, subject = f"事件“{title or subject_id}”", f"e{subject_id}"
     else:
         scope = _scheme_label(session, subject_id)
@@ -435,23 +413,18 @@ def _spike_candidate(
 
 
 def silent_sources(session: Session, rule: Rule, now: datetime) -> list[Candidate]:
-    from yuqing.sources.health import health_for_all
-    from yuqing.sources.models import Source
-
     wanted = set(rule.params.source_ids)
     found = []
-    for source_id, health in health_for_all(session, now=now).items():
-        if health.state != "silent" or (wanted and source_id not in wanted):
+    for source, why in sources.list_silent(session, now=now):
+        if wanted and source.id not in wanted:
             continue
-        source = session.get(Source, source_id)
-        assert source is not None
         # One alert per silence: the episode is named by the last new item before it.
         episode = format_local(source.last_new_item_at, "%Y%m%d%H%M") or "never"
-        subject = f"src{source_id}"
+        subject = f"src{source.id}"
         explanation = Explanation(
             rule=rule.name,
             kind=rule.kind,
-            summary=f"信息源“{source.name}”{health.explanation}",
+            summary=f"信息源“{source.name}”{why}",
             numbers=[
                 Number(label="最近新内容", value=format_local(source.last_new_item_at) or "无")
             ],
@@ -490,61 +463,34 @@ def recent_samples(
     negative: bool = False,
 ) -> tuple[list[Sample], list[str], list[str]]:
     """The riskiest recent items of a scope, its top sources and its top scheme words."""
-    join = ""
-    if scheme_id is not None:
-        join += " JOIN scheme_match sm ON sm.mention_id = m.id AND sm.scheme_id = :scheme"
-    if event_id is not None:
-        join += " JOIN event_member em ON em.mention_id = m.id AND em.event_id = :event"
-    where = "m.status = 'new' AND m.published_at >= :since AND m.published_at <= :now"
-    if negative:
-        where += " AND m.sentiment = 'negative'"
-    rows = session.execute(
-        text(
-            "SELECT m.id, m.title, m.text, m.url, m.published_at, m.risk_score, m.sentiment,"
-            f" s.name FROM mention m{join} LEFT JOIN source s ON s.id = m.source_id"
-            f" WHERE {where} ORDER BY m.risk_score DESC, m.id DESC LIMIT 200"
-        ),
-        {"since": since, "now": now, "scheme": scheme_id, "event": event_id},
-    ).all()
+    rows = mentions.list_riskiest(
+        session, since=since, until=now, scheme_id=scheme_id, event_id=event_id, negative=negative
+    )
     samples = [
         sample_of_row(
             {
-                "title": r[1],
-                "text": r[2],
-                "url": r[3],
-                "published_at": _as_datetime(r[4]),
-                "risk_score": r[5],
-                "sentiment": r[6],
+                "title": r.title,
+                "text": r.text,
+                "url": r.url,
+                "published_at": r.published_at,
+                "risk_score": r.risk_score,
+                "sentiment": r.sentiment,
             },
-            r[0],
-            r[7] or "",
+            r.id,
+            r.source_name or "",
         )
         for r in rows[:SAMPLE_ITEMS]
     ]
-    sources = [name for name, _ in Counter(r[7] or "未知" for r in rows).most_common(5)]
-    return samples, sources, _top_words(session, [r[0] for r in rows])
-
-
-def _top_words(session: Session, mention_ids: list[int]) -> list[str]:
-    if not mention_ids:
-        return []
-    placeholders = ", ".join(str(int(i)) for i in mention_ids)
-    counts: Counter[str] = Counter()
-    for (raw,) in session.execute(
-        text(f"SELECT words FROM scheme_match WHERE mention_id IN ({placeholders})")
-    ):
-        try:
-            counts.update(str(w) for w in json.loads(raw or "[]"))
-        except ValueError:
-            continue
-    return [word for word, _ in counts.most_common(8)]
+    names = [name for name, _ in Counter(r.source_name or "未知" for r in rows).most_common(5)]
+    words = schemes.list_top_words(session, mention_ids=[r.id for r in rows])
+    return samples, names, words
 
 
 def _scheme_label(session: Session, scheme_id: int | None) -> str:
     if scheme_id is None:
         return "全部信息"
-    name = session.execute(text("SELECT name FROM scheme WHERE id = :id"), {"id": scheme_id})
-    return f"方案“{name.scalar() or scheme_id}”"
+    name = schemes.get_scheme_name(session, scheme_id=scheme_id)
+    return f"方案“{name or scheme_id}”"
 
 
 def _span(minutes: int) -> str:
@@ -553,9 +499,3 @@ def _span(minutes: int) -> str:
     if minutes % 60 == 0:
         return f"{minutes // 60} 小时"
     return f"{minutes} 分钟"
-
-
-def _as_datetime(value: object) -> datetime | None:
-    if isinstance(value, datetime) or value is None:
-        return value
-    return datetime.fromisoformat(str(value))

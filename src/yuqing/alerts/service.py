@@ -275,12 +275,12 @@ def explanation_of(alert: Alert) -> Explanation:
         return Explanation(rule=alert.rule_name, kind=alert.kind, summary="（解释无法读取）")
 
 
-def alerts_for_mention(session: Session, *, mention_id: int) -> list[Alert]:
+def list_alerts_for_mention(session: Session, *, mention_id: int) -> list[Alert]:
     query = select(Alert).where(Alert.mention_id == mention_id).order_by(Alert.id.desc())
     return list(session.scalars(query))
 
 
-def manual_rules(session: Session) -> list[AlertRule]:
+def list_manual_rules(session: Session) -> list[AlertRule]:
     query = select(AlertRule).where(AlertRule.kind == "manual", AlertRule.enabled.is_(True))
     return list(session.scalars(query.order_by(AlertRule.id)))
 

@@ -21,10 +21,10 @@ from yuqing.alerts.schemas import RuleIn, RuleParams
 from yuqing.auth.deps import SignedIn, require
 from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
-from yuqing.notify.models import Channel
+from yuqing.notify import service as notify
 from yuqing.notify.service import STATE_LABELS as DELIVERY_LABELS
 from yuqing.notify.service import DeliveryView, describe
-from yuqing.org.models import DutyRole, Person, Unit
+from yuqing.org import service as org
 from yuqing.pagekit.csrf import CsrfChecked
 from yuqing.pagekit.templating import error_page, render
 from yuqing.schemes.models import Scheme
@@ -95,8 +95,10 @@ def _deliveries(
 ) -> dict[int, list[DeliveryView]]:
     """Each alert's deliveries, named by channel (its name), address or account."""
     carriers = {a.id: a.delivered_with for a in alerts if a.delivered_with}
-    found = outbox.deliveries(session, list(set(carriers.values())))
-    shown = {aid: describe(session, found.get(carrier, [])) for aid, carrier in carriers.items()}
+    found = outbox.list_deliveries(session, alert_ids=list(set(carriers.values())))
+    shown = {
+        aid: describe(session, rows=found.get(carrier, [])) for aid, carrier in carriers.items()
+    }
     if viewer.can("alerts.manage"):
         return shown
     # Addresses and accounts (and errors quoting them) name people of every unit: managers
@@ -197,8 +199,8 @@ def _raise_form(
             "nav": "alerts",
             "mention_id": mention_id,
             "event_id": event_id,
-            "rules": service.manual_rules(session),
-            "already": service.alerts_for_mention(session, mention_id=mention_id)
+            "rules": service.list_manual_rules(session),
+            "already": service.list_alerts_for_mention(session, mention_id=mention_id)
             if mention_id
             else [],
             "error": error,
@@ -262,14 +264,11 @@ def _choices(session: Session) -> dict[str, Any]:
 
 
 def _recipient_names(session: Session) -> dict[str, dict[int, str]]:
-    queries = {
-        "channel": select(Channel.id, Channel.name).order_by(Channel.id),
-        "unit": select(Unit.id, Unit.name).order_by(Unit.order, Unit.id),
-        "role": select(DutyRole.id, DutyRole.name).order_by(DutyRole.order, DutyRole.id),
-        "person": select(Person.id, Person.name).where(Person.active.is_(True)).order_by(Person.id),
-    }
     return {
-        kind: {int(i): str(n) for i, n in session.execute(query)} for kind, query in queries.items()
+        "channel": {c.id: c.name for c in notify.list_channels(session)},
+        "unit": org.list_unit_names(session),
+        "role": org.list_duty_role_names(session),
+        "person": org.list_active_person_names(session),
     }
 
 
@@ -479,7 +478,7 @@ def alert_toast(
 ) -> JSONResponse:
     """The signed-in account's new alerts in its inbox after the cursor ``after``, polled by
     static/js/alert-toast.js (which toasts them with a sound when the account turned it on)."""
-    last, rows = outbox.new_in_inbox(session, user_id=principal.user_id, after=after)
+    last, rows = outbox.list_new_in_inbox(session, user_id=principal.user_id, after=after)
     alerts = [
         {
             "id": row.id,

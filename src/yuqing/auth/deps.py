@@ -85,7 +85,7 @@ def resolve(request: Request, session: Session) -> Principal | None:
     else:
         name = external_username(request)
         user = (
-            service.get_by_username(session, username=name)
+            service.get_user_by_username(session, username=name)
             if name
             else service.user_for_session(session, secret=request.cookies.get(SESSION_COOKIE, ""))
         )

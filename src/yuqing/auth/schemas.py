@@ -1,10 +1,14 @@
-"""Values of the auth domain that other domains hold: who is asking."""
+"""Values of the auth domain that other domains hold: who is asking, and the refusal."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from yuqing.core.audit import Actor
+
+
+class AuthError(Exception):
+    """A refused sign-in or credential, with a message for the user (Chinese)."""
 
 
 @dataclass(frozen=True)

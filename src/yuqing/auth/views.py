@@ -1,25 +1,22 @@
 """Desk pages of accounts: sign in, sign out, change password, API tokens; for
-administrators the accounts, roles and the audit log."""
+administrators the accounts and roles (the audit log's pages are ``yuqing.audit.views``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from yuqing.auth import audit_words, config, limits, service
+from yuqing.audit import search
+from yuqing.auth import config, limits, service
 from yuqing.auth.deps import SESSION_COOKIE, SignedIn, client_ip, require
 from yuqing.auth.models import ApiToken, Role, User
 from yuqing.auth.schemas import Principal
 from yuqing.core import audit
 from yuqing.core.database import SessionDep
-from yuqing.core.timeutil import local_zone, to_utc_naive, utcnow
 from yuqing.org import service as org
 from yuqing.pagekit.csrf import CsrfChecked
 from yuqing.pagekit.requests import cookie_secure
@@ -243,7 +240,6 @@ def revoke_token(
 # --- account administration (账号管理) -------------------------------------------------
 
 Manager = Annotated[Principal, Depends(require("users.manage"))]
-Auditor = Annotated[Principal, Depends(require("audit.read"))]
 _NO_STORE = {"Cache-Control": "no-store"}  # pages that show a one-time password
 _DONE = {
     "role": "角色和单位已保存。",
@@ -286,7 +282,7 @@ def _users_page(
             "units": org.list_units(session),
             "unit_names": {u.id: u.name for u in org.list_units(session)},
             "people": org.list_people(session),
-            "paused": service.paused_names(session),
+            "paused": service.list_paused_names(session),
             "pauses": limits.paused(session, limit=_PAUSES_SHOWN),
             "error": error,
             "created": created,
@@ -355,8 +351,8 @@ def _user_page(
     new_password: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    history = audit.query(
-        session, audit.AuditFilters(object_type="user", object_id=str(user.id)), limit=20
+    history = search.list_entries(
+        session, filters=search.AuditFilters(object_type="user", object_id=str(user.id)), limit=20
     )
     people = org.list_people(session, unit_id=user.unit_id)  # the account's unit, else all
     linked = org.get_person(session, person_id=user.person_id) if user.person_id else None
@@ -372,7 +368,7 @@ def _user_page(
             "units": org.list_units(session),
             "people": people,
             "unit_names": {u.id: u.name for u in org.list_units(session)},
-            "locked": service.paused_names(session).get(user.username),
+            "locked": service.list_paused_names(session).get(user.username),
             "history": history,
             "error": error,
             "notice": notice,
@@ -431,7 +427,7 @@ def change_role(
     unit_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     def change(user: User) -> str:
-        service.admin_update(
+        service.update_account(
             session, user=user, role_key=role, unit_id=_optional_id(unit_id), by=principal
         )
         return "role"
@@ -449,7 +445,7 @@ def change_person(
     person_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     def change(user: User) -> str:
-        service.admin_link_person(
+        service.update_account_person(
             session, user=user, person_id=_optional_id(person_id), actor=principal.actor
         )
         return "person"
@@ -467,7 +463,7 @@ def change_active(
     active: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     def change(user: User) -> str:
-        service.admin_set_active(session, user=user, active=active == "1", by=principal)
+        service.update_account_active(session, user=user, active=active == "1", by=principal)
         return "active" if active == "1" else "inactive"
 
     return _user_change(request, session, user_id, change)
@@ -534,224 +530,9 @@ async def change_role_permissions(
     form = await request.form()
     permissions = [str(p) for p in form.getlist("permissions")]
     try:
-        service.set_role_permissions(session, role=role, permissions=permissions, by=principal)
+        service.update_role_permissions(session, role=role, permissions=permissions, by=principal)
     except service.AuthError as refused:
         session.rollback()
         return _roles_page(request, session, error=str(refused))
     session.commit()
     return RedirectResponse("/admin/roles?done=permissions", status_code=303)
-
-
-# --- the audit log (审计日志) ----------------------------------------------------------
-
-_AUDIT_PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class AuditQuery:
-    """The audit page's filters as the form sends them (dates are Beijing days)."""
-
-    start: str = ""
-    end: str = ""
-    actor: str = ""
-    action: str = ""
-    object_type: str = ""
-    object_id: str = ""
-    q: str = ""
-
-    def params(self) -> dict[str, str]:
-        return {k: v for k, v in asdict(self).items() if v}
-
-    def filters(self) -> audit.AuditFilters:
-        """Filters in UTC: ``start`` from its local midnight, ``end`` to the end of its day."""
-        since, until = _local_day(self.start, "开始日期"), _local_day(self.end, "结束日期")
-        return audit.AuditFilters(
-            since=since,
-            until=None if until is None else until + timedelta(days=1),
-            actor=self.actor,
-            action=self.action if self.action in audit.ACTIONS else "",
-            object_type=self.object_type,
-            object_id=self.object_id,
-            text=self.q,
-        )
-
-
-def _local_day(value: str, label: str) -> datetime | None:
-    if not value.strip():
-        return None
-    try:
-        day = date.fromisoformat(value.strip())
-    except ValueError as error:
-        raise service.AuthError(f"{label}“{value[:20]}”应写成 年-月-日，例如 2024-03-05") from error
-    return to_utc_naive(datetime.combine(day, time()), assume=local_zone())
-
-
-def _audit_query(
-    start: str = "",
-    end: str = "",
-    actor: str = "",
-    action: str = "",
-    object_type: str = "",
-    object_id: str = "",
-    q: str = "",
-) -> AuditQuery:
-    return AuditQuery(
-        start[:10], end[:10], actor[:100], action[:40], object_type[:40], object_id[:64], q[:200]
-    )
-
-
-AuditQueryDep = Annotated[AuditQuery, Depends(_audit_query)]
-
-
-def _audit_rows(
-    session: Session, entries: list[audit.AuditEntry]
-) -> list[tuple[audit.AuditEntry, list[tuple[str, str, str]]]]:
-    """Each row with its changes in words: the field's Chinese name, the values before and
-    after as people read them (names for ids, local time to the minute)."""
-    changes = {e.seq: audit.changes_of(e) for e in entries}
-    names = audit_words.Names(
-        session, [(e.object_type, *change) for e in entries for change in changes[e.seq]]
-    )
-    return [
-        (
-            entry,
-            [
-                (
-                    audit_words.field_label(name),
-                    names.value(entry.object_type, name, before),
-                    names.value(entry.object_type, name, after),
-                )
-                for name, before, after in changes[entry.seq]
-            ],
-        )
-        for entry in entries
-    ]
-
-
-def _audit_page(
-    request: Request,
-    session: Session,
-    wanted: AuditQuery,
-    *,
-    page: int = 1,
-    verify_report: audit.VerifyReport | None = None,
-) -> HTMLResponse:
-    error, rows, total = None, [], 0
-    try:
-        filters = wanted.filters()
-    except service.AuthError as refused:
-        error, filters = str(refused), None
-    if filters is not None:
-        total = audit.count(session, filters)
-        offset = (page - 1) * _AUDIT_PAGE_SIZE
-        rows = _audit_rows(
-            session, audit.query(session, filters, limit=_AUDIT_PAGE_SIZE, offset=offset)
-        )
-    return render(
-        request,
-        "audit/list.html",
-        {
-            "rows": rows,
-            "total": total,
-            "page": page,
-            "pages": max(1, -(-total // _AUDIT_PAGE_SIZE)),
-            "wanted": wanted,
-            "params": wanted.params(),
-            "actions": audit.ACTIONS,
-            "object_types": {t: audit_words.object_label(t) for t in audit.object_types(session)},
-            "object_label": audit_words.object_label,
-            "error": error,
-            "verify_report": verify_report,
-            "nav": "audit",
-        },
-        status_code=422 if error else 200,
-    )
-
-
-@router.get("/admin/audit", response_class=HTMLResponse)
-def audit_page(
-    request: Request,
-    session: SessionDep,
-    principal: Auditor,
-    wanted: AuditQueryDep,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> HTMLResponse:
-    return _audit_page(request, session, wanted, page=page)
-
-
-@router.post("/admin/audit/verify", response_class=HTMLResponse)
-def audit_verify(
-    request: Request, session: SessionDep, principal: Auditor, _csrf: CsrfChecked
-) -> HTMLResponse:
-    report = audit.verify(session)
-    session.expire_all()  # verify detaches the rows it read
-    return _audit_page(request, session, AuditQuery(), verify_report=report)
-
-
-_EXPORT_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
-}
-
-
-@router.post("/admin/audit/export")
-async def audit_export(
-    request: Request, session: SessionDep, principal: Auditor, _csrf: CsrfChecked
-) -> Response:
-    """The filtered rows as .xlsx or .csv; the export itself is audited."""
-    form = await request.form()
-    fields = {k: str(form.get(k) or "") for k in AuditQuery.__dataclass_fields__}
-    wanted = _audit_query(**fields)
-    kind = "csv" if form.get("format") == "csv" else "xlsx"
-    try:
-        filters = wanted.filters()
-    except service.AuthError as refused:
-        return error_page(request, status_code=422, title="无法导出", message=str(refused))
-    rows = audit.export_rows(session, filters)
-    body = audit.to_csv(rows) if kind == "csv" else audit.to_xlsx(rows)
-    conditions = "，".join(f"{k}={v}" for k, v in wanted.params().items()) or "全部"
-    audit.record(
-        session,
-        actor=principal.actor,
-        action="export",
-        object_type="audit",
-        summary=f"导出审计日志 {len(rows) - 1} 条（{kind}），条件：{conditions}",
-    )
-    session.commit()
-    name = f"audit-{utcnow():%Y%m%d-%H%M%S}.{kind}"
-    return Response(
-        body,
-        media_type=_EXPORT_TYPES[kind],
-        headers={"Content-Disposition": f'attachment; filename="{name}"', **_NO_STORE},
-    )
-
-
-@router.get("/api/v1/audit")
-def audit_api(
-    session: SessionDep,
-    principal: Auditor,
-    wanted: AuditQueryDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> JSONResponse:
-    """Audit rows as JSON, newest first (token scope ``audit.read``)."""
-    try:
-        filters = wanted.filters()
-    except service.AuthError as refused:
-        return JSONResponse({"detail": str(refused)}, status_code=422)
-    items = [
-        {
-            "seq": e.seq,
-            "at": e.at.isoformat() + "Z",
-            "actor": e.actor_name,
-            "actor_id": e.actor_id,
-            "ip": e.ip,
-            "action": e.action,
-            "object_type": e.object_type,
-            "object_id": e.object_id,
-            "summary": e.summary,
-            "changes": {n: [b, a] for n, b, a in audit.changes_of(e)},
-        }
-        for e in audit.query(session, filters, limit=limit, offset=offset)
-    ]
-    return JSONResponse({"total": audit.count(session, filters), "items": items})

@@ -72,7 +72,7 @@ def board_page(
     rows = [_masked(principal, r) for r in service.list_board_rows(session, principal=principal)]
     rows = _filtered(session, principal, rows, filters)
     mine = [r for r in rows if r.unit_id is not None and principal.sees_unit(r.unit_id)]
-    units = org.visible_units(session, viewer=principal)
+    units = org.list_visible_units(session, viewer=principal)
     return render(
         request,
         "cases/board.html",
@@ -245,7 +245,7 @@ def library_page(
         limit=LIBRARY_PAGE,
         offset=(page - 1) * LIBRARY_PAGE,
     )
-    units = org.visible_units(session, viewer=principal)
+    units = org.list_visible_units(session, viewer=principal)
     labels = org.unit_labels(units)
     params = {"q": q, "grade": grade, "unit_id": unit, "tag": tag}
     return render(

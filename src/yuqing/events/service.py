@@ -637,3 +637,35 @@ def sparkline(counts: Sequence[int], width: int = 120, height: int = 24) -> str:
 
 def log_scale(value: int) -> float:
     return math.log10(1 + value)
+
+
+# --- counts for the alert rules (they run per rule every minute) ---------------------------
+
+
+def get_event_title(session: Session, *, event_id: int) -> str | None:
+    """An event's title, or ``None`` when it is gone (plain SQL: an ORM select costs more
+    than the lookup, and a spike rule asks once per event that fired)."""
+    from sqlalchemy import text
+
+    return session.execute(
+        text("SELECT title FROM event WHERE id = :id"), {"id": event_id}
+    ).scalar()
+
+
+def count_hour_windows(
+    session: Session, *, base: datetime, start: datetime, until: datetime
+) -> dict[int, tuple[int, int]]:
+    """Per event seen since ``start`` (and not merged away), its hourly counts from
+    ``start`` to ``until`` and from ``base`` to ``start``: event id → (current, before)."""
+    from sqlalchemy import text  # plain SQL, as the rules had it: one indexed scan
+
+    rows = session.execute(
+        text(
+            "SELECT h.event_id, sum(CASE WHEN h.hour >= :start THEN h.count ELSE 0 END),"
+            " sum(h.count) FROM event_hour h JOIN event e ON e.id = h.event_id"
+            " WHERE e.last_seen_at >= :start AND e.merged_into_id IS NULL"
+            " AND h.hour >= :base AND h.hour <= :now GROUP BY h.event_id"
+        ),
+        {"start": start, "base": base, "now": until},
+    )
+    return {int(eid): (int(c or 0), int(t or 0) - int(c or 0)) for eid, c, t in rows}

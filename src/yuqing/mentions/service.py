@@ -6,9 +6,11 @@ Storing collected items is ``mentions/store.py`` (through the pipeline, ``worker
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from yuqing.mentions import search
@@ -149,3 +151,92 @@ def count_listed(session: Session) -> int:
     return session.execute(
         select(func.count()).select_from(Mention).where(Mention.status == "new")
     ).scalar_one()
+
+
+# --- counts and samples for the alert rules (they run per rule every minute) ---------------
+# Plain SQL, as the rules had it, so the counts stay one indexed scan each. The imports are
+# local while this module is being split into rooms.
+
+
+def count_sentiment(session: Session, *, since: datetime, until: datetime) -> tuple[int, int]:
+    """Listed mentions published in [since, until]: (all, negative)."""
+
+    total, negative = session.execute(
+        text(
+            "SELECT count(*), sum(CASE WHEN m.sentiment = 'negative' THEN 1 ELSE 0 END)"
+            " FROM mention m WHERE m.status = 'new'"
+            " AND m.published_at >= :since AND m.published_at <= :now"
+        ),
+        {"since": since, "now": until},
+    ).one()
+    return int(total or 0), int(negative or 0)
+
+
+def count_window(
+    session: Session, *, base: datetime, start: datetime, until: datetime
+) -> tuple[int, int]:
+    """Listed mentions published in [start, until] and in [base, start): (current, before)."""
+
+    current, total = session.execute(
+        text(
+            "SELECT sum(CASE WHEN m.published_at >= :start THEN 1 ELSE 0 END), count(*)"
+            " FROM mention m WHERE m.status = 'new'"
+            " AND m.published_at >= :base AND m.published_at <= :now"
+        ),
+        {"start": start, "base": base, "now": until},
+    ).one()
+    return int(current or 0), int(total or 0) - int(current or 0)
+
+
+@dataclass(frozen=True)
+class RiskySample:
+    """A recent mention as an alert shows it (``list_riskiest``)."""
+
+    id: int
+    title: str | None
+    text: str | None
+    url: str | None
+    published_at: datetime | None
+    risk_score: int | None
+    sentiment: str | None
+    source_name: str | None
+
+
+def list_riskiest(
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    scheme_id: int | None = None,
+    event_id: int | None = None,
+    negative: bool = False,
+    limit: int = 200,
+) -> list[RiskySample]:
+    """The riskiest listed mentions published in [since, until], newest first among
+    equals, optionally only a scheme's hits or an event's members (their link tables are
+    joined by name: the rows read are mentions)."""
+
+    join = ""
+    if scheme_id is not None:
+        join += " JOIN scheme_match sm ON sm.mention_id = m.id AND sm.scheme_id = :scheme"
+    if event_id is not None:
+        join += " JOIN event_member em ON em.mention_id = m.id AND em.event_id = :event"
+    where = "m.status = 'new' AND m.published_at >= :since AND m.published_at <= :now"
+    if negative:
+        where += " AND m.sentiment = 'negative'"
+    rows = session.execute(
+        text(
+            "SELECT m.id, m.title, m.text, m.url, m.published_at, m.risk_score, m.sentiment,"
+            f" s.name FROM mention m{join} LEFT JOIN source s ON s.id = m.source_id"
+            f" WHERE {where} ORDER BY m.risk_score DESC, m.id DESC LIMIT {int(limit)}"
+        ),
+        {"since": since, "now": until, "scheme": scheme_id, "event": event_id},
+    ).all()
+    return [RiskySample(r[0], r[1], r[2], r[3], _as_datetime(r[4]), r[5], r[6], r[7]) for r in rows]
+
+
+def _as_datetime(value: object) -> datetime | None:
+    """SQLite hands a text() column's timestamp back as a string."""
+    if isinstance(value, datetime) or value is None:
+        return value
+    return datetime.fromisoformat(str(value))

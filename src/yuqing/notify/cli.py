@@ -61,9 +61,9 @@ def run_worker(
 def status() -> None:
     """发件箱各状态的条数、各渠道的健康状况和最近的失败。"""
     with session_scope() as session:
-        summary = service.outbox_summary(session)
+        summary = service.count_outbox_by_state(session)
         channels = service.list_channels(session)
-        problems = service.recent_problems(session, limit=10)
+        problems = service.list_recent_problems(session, limit=10)
         counts = "，".join(
             f"{label} {summary.get(state, 0)}" for state, label in service.STATE_LABELS.items()
         )

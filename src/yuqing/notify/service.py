@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from yuqing.auth.models import User
+from yuqing.auth import service as auth
 from yuqing.core import audit
 from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
@@ -27,8 +27,9 @@ from yuqing.notify.channels import (
 )
 from yuqing.notify.models import Channel, Notification
 from yuqing.notify.schemas import Message, Recipient
-from yuqing.org.models import Person, PersonRole
-from yuqing.system.service import public_url
+from yuqing.org import service as org
+from yuqing.org.models import Person
+from yuqing.system.service import get_public_url
 
 INBOX = "inbox"
 EMAIL = "email"
@@ -55,21 +56,12 @@ class _Address:
 
 def _people(session: Session, recipients: list[Recipient]) -> list[Person]:
     """Active people named by person, unit and role recipients (each once)."""
-    ids = {r.id for r in recipients if r.kind == "person"}
-    units = {r.id for r in recipients if r.kind == "unit"}
-    roles = {r.id for r in recipients if r.kind == "role"}
-    clauses: list[Any] = []
-    if ids:
-        clauses.append(Person.id.in_(ids))
-    if units:
-        clauses.append(Person.unit_id.in_(units))
-    if roles:
-        holders = select(PersonRole.person_id).where(PersonRole.duty_role_id.in_(roles))
-        clauses.append(Person.id.in_(holders))
-    if not clauses:
-        return []
-    statement = select(Person).where(Person.active.is_(True), or_(*clauses)).order_by(Person.id)
-    return list(session.execute(statement).scalars())
+    return org.list_active_people(
+        session,
+        person_ids={r.id for r in recipients if r.kind == "person"},
+        unit_ids={r.id for r in recipients if r.kind == "unit"},
+        duty_role_ids={r.id for r in recipients if r.kind == "role"},
+    )
 
 
 def _addresses(
@@ -83,12 +75,8 @@ def _addresses(
     for person in people:
         if person.email and person.email.strip():
             add(_Address(EMAIL, person.email.strip().lower()))
-    if people:
-        users = select(User.id).where(
-            User.person_id.in_([p.id for p in people]), User.active.is_(True)
-        )
-        for user_id in session.execute(users.order_by(User.id)).scalars():
-            add(_Address(INBOX, f"user:{user_id}", user_id=user_id))
+    for user_id in auth.list_active_user_ids(session, person_ids=[p.id for p in people]):
+        add(_Address(INBOX, f"user:{user_id}", user_id=user_id))
     channel_ids = [r.id for r in recipients if r.kind == "channel"]
     if channel_ids:
         statement = select(Channel).where(Channel.id.in_(channel_ids), Channel.enabled.is_(True))
@@ -151,7 +139,7 @@ def enqueue(
     return _insert_new(session, rows)
 
 
-def reachable(session: Session, recipients: list[Recipient]) -> int:
+def count_reachable(session: Session, *, recipients: list[Recipient]) -> int:
     """How many addresses (e-mail, desk inbox, enabled channels) ``recipients`` reach now:
     0 means a message for them would go nowhere."""
     return len(_addresses(session, _people(session, recipients), recipients))
@@ -190,7 +178,7 @@ def message_of(row: Notification) -> Message:
 # --- the desk inbox ---------------------------------------------------------------------
 
 
-def unread_count(session: Session, user_id: int) -> int:
+def count_unread(session: Session, *, user_id: int) -> int:
     """Unread inbox messages of an account (the top bar's badge)."""
     statement = select(func.count()).where(
         Notification.channel == INBOX,
@@ -200,7 +188,7 @@ def unread_count(session: Session, user_id: int) -> int:
     return int(session.execute(statement).scalar_one())
 
 
-def inbox(
+def list_inbox(
     session: Session, *, user_id: int, limit: int = 50, offset: int = 0
 ) -> list[Notification]:
     """An account's inbox, newest first."""
@@ -222,6 +210,29 @@ def open_inbox_item(session: Session, *, user_id: int, notification_id: int) -> 
     if row.read_at is None:
         row.read_at = utcnow()
     return row
+
+
+def list_unread_after(
+    session: Session, *, user_id: int, source_type: str, after: int | None, limit: int = 5
+) -> tuple[int, list[Notification]]:
+    """An account's unread inbox messages of one kind (alerts …) newer than ``after`` (an
+    inbox row id), newest first, and the newest such id: the cursor of the desk's toasts.
+    Without ``after`` only the cursor."""
+    mine = (
+        Notification.channel == INBOX,
+        Notification.user_id == user_id,
+        Notification.source_type == source_type,
+    )
+    last = int(session.scalar(select(func.max(Notification.id)).where(*mine)) or 0)
+    if after is None or after >= last:
+        return last, []
+    query = (
+        select(Notification)
+        .where(*mine, Notification.id > after, Notification.read_at.is_(None))
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return last, list(session.scalars(query))
 
 
 def mark_all_read(session: Session, *, user_id: int) -> int:
@@ -308,7 +319,9 @@ def create_channel(
     return channel
 
 
-def set_enabled(session: Session, *, channel: Channel, enabled: bool, actor: Actor) -> None:
+def update_channel_enabled(
+    session: Session, *, channel: Channel, enabled: bool, actor: Actor
+) -> None:
     if channel.enabled == enabled:
         return
     channel.enabled = enabled
@@ -353,7 +366,7 @@ def send_test(session: Session, *, channel: Channel, actor: Actor) -> str | None
             level="info",
             link="/notify/channels",
         ),
-        public_url(session).url,
+        get_public_url(session).url,
     )
     key = f"test-{channel.id}-{int(utcnow().timestamp())}"
     try:
@@ -375,7 +388,7 @@ def send_test(session: Session, *, channel: Channel, actor: Actor) -> str | None
     return error
 
 
-def outbox_summary(session: Session) -> dict[str, int]:
+def count_outbox_by_state(session: Session) -> dict[str, int]:
     """Rows per state (inbox rows left out: they are never sent)."""
     statement = (
         select(Notification.state, func.count())
@@ -385,7 +398,7 @@ def outbox_summary(session: Session) -> dict[str, int]:
     return {str(state): int(n) for state, n in session.execute(statement)}
 
 
-def recent_problems(session: Session, limit: int = 20) -> list[Notification]:
+def list_recent_problems(session: Session, *, limit: int = 20) -> list[Notification]:
     """Rows that failed or wait for a retry, newest first (for the channels page)."""
     statement = (
         select(Notification)
@@ -416,7 +429,7 @@ class DeliveryView:
     created_at: datetime
 
 
-def for_sources(
+def list_for_sources(
     session: Session, *, source_type: str, source_ids: list[int]
 ) -> dict[int, list[Notification]]:
     """The outbox rows of some alerts, reports …, by the id of what they carry."""
@@ -433,7 +446,7 @@ def for_sources(
     return found
 
 
-def describe(session: Session, rows: list[Notification]) -> list[DeliveryView]:
+def describe(session: Session, *, rows: list[Notification]) -> list[DeliveryView]:
     """``rows`` named as people read them, never as ``webhook channel:1``."""
     channel_ids = {r.channel_id for r in rows if r.channel_id is not None}
     user_ids = {r.user_id for r in rows if r.user_id is not None}
@@ -445,14 +458,7 @@ def describe(session: Session, rows: list[Notification]) -> list[DeliveryView]:
         if channel_ids
         else {}
     )
-    users = (
-        {
-            u.id: (u.display_name or u.username)
-            for u in session.execute(select(User).where(User.id.in_(user_ids))).scalars()
-        }
-        if user_ids
-        else {}
-    )
+    users = auth.list_user_names(session, user_ids=user_ids)
     views = []
     for row in rows:
         if row.channel_id is not None:

@@ -18,7 +18,7 @@ from yuqing.notify.models import Channel, Notification
 from yuqing.notify.service import DeliveryView
 from yuqing.pagekit.csrf import CsrfChecked
 from yuqing.pagekit.templating import error_page, render
-from yuqing.system.service import public_url
+from yuqing.system.service import get_public_url
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,7 +34,7 @@ def inbox_page(
     request: Request, session: SessionDep, principal: SignedIn, page: int = 1
 ) -> HTMLResponse:
     page = max(1, page)
-    rows = service.inbox(
+    rows = service.list_inbox(
         session, user_id=principal.user_id, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
     )
     return render(
@@ -43,7 +43,7 @@ def inbox_page(
         {
             "nav": "inbox",
             "rows": [(row, service.message_of(row)) for row in rows[:PAGE_SIZE]],
-            "unread": service.unread_count(session, principal.user_id),
+            "unread": service.count_unread(session, user_id=principal.user_id),
             "page": page,
             "has_next": len(rows) > PAGE_SIZE,
         },
@@ -56,7 +56,7 @@ def inbox_badge(request: Request, session: SessionDep, principal: SignedIn) -> H
     return render(
         request,
         "notify/_badge.html",
-        {"unread": service.unread_count(session, principal.user_id), "polled": True},
+        {"unread": service.count_unread(session, user_id=principal.user_id), "polled": True},
     )
 
 
@@ -111,10 +111,10 @@ def _channels_page(
             "kinds": CHANNEL_KINDS,
             "mask": service.mask,
             "masked_url": service.masked_url,
-            "summary": service.outbox_summary(session),
+            "summary": service.count_outbox_by_state(session),
             "state_labels": service.STATE_LABELS,
-            "problems": _named(session, service.recent_problems(session)),
-            "public_url": public_url(session).url,
+            "problems": _named(session, service.list_recent_problems(session)),
+            "public_url": get_public_url(session).url,
             "form": form or {"kind": "wecom"},
             "error": error,
             "notice": notice,
@@ -126,7 +126,7 @@ def _channels_page(
 
 def _named(session: Session, rows: list[Notification]) -> list[tuple[Notification, DeliveryView]]:
     """Outbox rows with the channel's name, the address or the account they go to."""
-    return list(zip(rows, service.describe(session, rows), strict=True))
+    return list(zip(rows, service.describe(session, rows=rows), strict=True))
 
 
 @router.get("/notify/channels", response_class=HTMLResponse)
@@ -206,6 +206,8 @@ def toggle_channel(
     channel = _channel_or_404(request, session, channel_id)
     if not isinstance(channel, Channel):
         return channel
-    service.set_enabled(session, channel=channel, enabled=enabled == "1", actor=principal.actor)
+    service.update_channel_enabled(
+        session, channel=channel, enabled=enabled == "1", actor=principal.actor
+    )
     session.commit()
     return RedirectResponse(f"/notify/channels#channel-{channel.id}", status_code=303)

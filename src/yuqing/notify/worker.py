@@ -32,7 +32,7 @@ from yuqing.core.timeutil import utcnow
 from yuqing.notify.channels import SENDERS, Delivery, DeliveryError, with_public_links
 from yuqing.notify.models import Channel, Notification
 from yuqing.notify.service import INBOX, message_of, record_channel_result
-from yuqing.system.service import public_url
+from yuqing.system.service import get_public_url
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def run_once(limit: int = 20, *, settings: Settings | None = None) -> RunResult:
     with new_session() as session:
         claimed = claim(session, limit=limit, settings=settings)
         result.claimed = len(claimed)
-        base = public_url(session).url if claimed else ""
+        base = get_public_url(session).url if claimed else ""
         session.rollback()
         for row_id, attempt in claimed:
             if _exhausted(session, row_id, attempt, settings):

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from yuqing.core import audit, xlsx
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import format_local, utcnow
-from yuqing.org import service
+from yuqing.org import desk, service
 from yuqing.org.models import DutyRole, Person, PersonRole, Unit
 from yuqing.org.schemas import PersonIn, RosterImport, RowProblem, Viewer
 
@@ -124,16 +124,16 @@ def _save(workbook: Workbook) -> bytes:
 
 def export_registration(session: Session, *, viewer: Viewer, unit_id: int | None = None) -> bytes:
     """The registration form of the viewer's units (or of one unit and the units below it)."""
-    units = service.visible_units(session, viewer=viewer)
+    units = service.list_visible_units(session, viewer=viewer)
     labels = service.unit_labels(service.list_units(session))
     scope = {u.id for u in units}
     title = "全部单位"
     if unit_id is not None:
-        unit = service.visible_unit(session, viewer=viewer, unit_id=unit_id)
+        unit = service.get_visible_unit(session, viewer=viewer, unit_id=unit_id)
         scope = _subtree(units, unit.id)
         title = labels[unit.id]
-    people = [p for p in service.people_of(session, viewer=viewer) if p.unit_id in scope]
-    roles = service.roles_of(session, [p.id for p in people])
+    people = [p for p in service.list_visible_people(session, viewer=viewer) if p.unit_id in scope]
+    roles = service.list_duty_roles_of(session, person_ids=[p.id for p in people])
     workbook = Workbook()
     sheet = _sheet(
         workbook,
@@ -167,7 +167,7 @@ def export_registration(session: Session, *, viewer: Viewer, unit_id: int | None
 
 def export_ledger(session: Session, *, viewer: Viewer) -> bytes:
     """The ledger (台账): one row per person and duty role held, with the date since."""
-    units = service.visible_units(session, viewer=viewer)
+    units = service.list_visible_units(session, viewer=viewer)
     labels = service.unit_labels(service.list_units(session))
     order = {u.id: i for i, u in enumerate(units)}
     rows = [
@@ -368,7 +368,7 @@ def import_roster(session: Session, *, viewer: Viewer, data: bytes, filename: st
     for row in rows:
         try:
             person_in, person = _prepare(session, resolver, row, seen)
-            _, outcome = service.save_person(
+            _, outcome = desk.save_person(
                 session, viewer=viewer, person_in=person_in, person=person
             )
         except (ValueError, service.OrgAccessError, service.OrgPermissionError) as error:
@@ -430,7 +430,9 @@ def _prepare(
     values: dict[str, Any] = {}
     if person is not None:  # columns left out of the file keep what is stored
         values = {f: getattr(person, f) for f in _FIELDS.values()}
-        values["role_keys"] = [r.key for r in service.roles_of(session, [person.id])[person.id]]
+        values["role_keys"] = [
+            r.key for r in service.list_duty_roles_of(session, person_ids=[person.id])[person.id]
+        ]
     for header, field_name in _FIELDS.items():
         if header in cells:
             values[field_name] = cells[header]

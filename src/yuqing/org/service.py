@@ -1,12 +1,14 @@
-"""Units, people and duty roles: plain functions over a session; every change is audited."""
+"""Units, people and duty roles: plain functions over a session; every change is audited.
+
+The changes the desk and the roster import make, guarded by the viewer's units, are the
+room ``org.desk``; the reads other domains call are at the end."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.core import audit
@@ -14,7 +16,7 @@ from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
 from yuqing.org import config
 from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
-from yuqing.org.schemas import PersonIn, TreeRow, UnitIn, Viewer
+from yuqing.org.schemas import TreeRow, Viewer
 
 
 class OrgError(ValueError):
@@ -47,7 +49,7 @@ def ensure_defaults(session: Session) -> None:
     session.flush()
 
 
-def kind_by_key(session: Session, key: str) -> UnitKind | None:
+def get_kind(session: Session, *, key: str) -> UnitKind | None:
     return session.execute(select(UnitKind).where(UnitKind.key == key)).scalar_one_or_none()
 
 
@@ -97,7 +99,7 @@ def list_units(session: Session, *, visible: frozenset[int] | None = None) -> li
     return list(session.execute(query).scalars())
 
 
-def unit_by_name(session: Session, *, name: str) -> Unit | None:
+def get_unit_by_name(session: Session, *, name: str) -> Unit | None:
     return session.execute(select(Unit).where(Unit.name == name.strip())).scalars().first()
 
 
@@ -115,7 +117,7 @@ def create_unit(
         raise OrgError("单位名称不能为空，且不超过 100 个字符")
     if parent_id is not None and session.get(Unit, parent_id) is None:
         raise OrgError(f"上级单位 {parent_id} 不存在")
-    kind = kind_by_key(session, kind_key) if kind_key else None
+    kind = get_kind(session, key=kind_key) if kind_key else None
     unit = Unit(
         name=name,
         parent_id=parent_id,
@@ -181,7 +183,7 @@ def list_people(
     return list(session.execute(query).scalars())
 
 
-def roles_of(session: Session, person_ids: Iterable[int]) -> dict[int, list[DutyRole]]:
+def list_duty_roles_of(session: Session, *, person_ids: Iterable[int]) -> dict[int, list[DutyRole]]:
     ids = list(person_ids)
     found: dict[int, list[DutyRole]] = {pid: [] for pid in ids}
     if not ids:
@@ -242,7 +244,7 @@ def update_person(session: Session, *, person: Person, actor: Actor, **values: A
     return person
 
 
-def set_duty_roles(
+def update_duty_roles(
     session: Session, *, person: Person, role_keys: list[str], actor: Actor
 ) -> list[DutyRole]:
     """Replace the duty roles a person holds."""
@@ -250,7 +252,7 @@ def set_duty_roles(
     unknown = [k for k in role_keys if k not in roles]
     if unknown:
         raise OrgError(f"未知的职责角色：{'、'.join(unknown)}")
-    before = sorted(r.key for r in roles_of(session, [person.id])[person.id])
+    before = sorted(r.key for r in list_duty_roles_of(session, person_ids=[person.id])[person.id])
     after = sorted(dict.fromkeys(role_keys))
     if before == after:
         return [roles[k] for k in after]
@@ -267,7 +269,7 @@ def set_duty_roles(
     return [roles[k] for k in after]
 
 
-def remove_person(session: Session, *, person: Person, actor: Actor) -> None:
+def delete_person(session: Session, *, person: Person, actor: Actor) -> None:
     values = _person_values(person)
     # Units name their head and contact by id without a foreign key: clear them here.
     session.execute(
@@ -326,25 +328,27 @@ def check_all_units_manager(viewer: Viewer) -> None:
         raise OrgPermissionError("只有宣传部或系统管理员可以修改职责角色和单位类型")
 
 
-def visible_unit(session: Session, *, viewer: Viewer, unit_id: int) -> Unit:
+def get_visible_unit(session: Session, *, viewer: Viewer, unit_id: int) -> Unit:
     unit = session.get(Unit, unit_id)
     if unit is None or not viewer.sees_unit(unit.id):
         raise OrgAccessError(f"单位 {unit_id} 不存在或不在您的查看范围内")
     return unit
 
 
-def visible_person(session: Session, *, viewer: Viewer, person_id: int) -> Person:
+def get_visible_person(session: Session, *, viewer: Viewer, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None or not viewer.sees_unit(person.unit_id):
         raise OrgAccessError(f"人员 {person_id} 不存在或不在您的查看范围内")
     return person
 
 
-def visible_units(session: Session, *, viewer: Viewer) -> list[Unit]:
+def list_visible_units(session: Session, *, viewer: Viewer) -> list[Unit]:
     return list_units(session, visible=viewer.visible_units)
 
 
-def people_of(session: Session, *, viewer: Viewer, unit_id: int | None = None) -> list[Person]:
+def list_visible_people(
+    session: Session, *, viewer: Viewer, unit_id: int | None = None
+) -> list[Person]:
     return list_people(session, visible=viewer.visible_units, unit_id=unit_id)
 
 
@@ -367,10 +371,10 @@ def unit_path(unit: Unit, by_id: dict[int, Unit]) -> str:
     return PATH_SEPARATOR.join(reversed(names))
 
 
-def unit_tree(session: Session, *, viewer: Viewer) -> list[TreeRow]:
+def list_unit_tree(session: Session, *, viewer: Viewer) -> list[TreeRow]:
     """The viewer's units depth first, with people and duty-role holders counted per unit.
     A unit whose parent the viewer does not see is a root of their tree."""
-    units = visible_units(session, viewer=viewer)
+    units = list_visible_units(session, viewer=viewer)
     ids = {u.id for u in units}
     kinds = {k.id: k.name for k in list_kinds(session)}
     people: dict[int, int] = {
@@ -412,181 +416,60 @@ def unit_tree(session: Session, *, viewer: Viewer) -> list[TreeRow]:
     return rows
 
 
-# --- changes through the desk and the roster import -------------------------------------
+# --- reads for other domains ---------------------------------------------------------------
 
 
-def _check_person_links(session: Session, *, viewer: Viewer, unit_in: UnitIn) -> None:
-    for person_id in (unit_in.head_person_id, unit_in.contact_person_id):
-        if person_id is not None:
-            person = session.get(Person, person_id)
-            if person is None or not viewer.sees_unit(person.unit_id):
-                raise OrgError(f"人员 {person_id} 不存在或不在您的管理范围内")
-    if unit_in.kind_id is not None and session.get(UnitKind, unit_in.kind_id) is None:
-        raise OrgError(f"单位类型 {unit_in.kind_id} 不存在")
+def list_subtree_ids(session: Session, *, unit_id: int) -> frozenset[int]:
+    """A unit and every unit below it (the units an account of that unit may see)."""
+    children: dict[int | None, list[int]] = {}
+    for uid, parent in session.execute(select(Unit.id, Unit.parent_id)):
+        children.setdefault(parent, []).append(uid)
+    found, stack = {unit_id}, [unit_id]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return frozenset(found)
 
 
-def add_unit(session: Session, *, viewer: Viewer, unit_in: UnitIn) -> Unit:
-    """A new unit below one the viewer manages (a top-level unit: all-units managers only)."""
-    if unit_in.parent_id is None:
-        check_all_units_manager(viewer)
-    else:
-        visible_unit(session, viewer=viewer, unit_id=unit_in.parent_id)
-        check_manage(viewer, unit_in.parent_id)
-    _check_person_links(session, viewer=viewer, unit_in=unit_in)
-    unit = create_unit(
-        session,
-        name=unit_in.name,
-        actor=viewer.actor,
-        parent_id=unit_in.parent_id,
-        student_count=unit_in.student_count,
-    )
-    if unit_in.kind_id is not None:
-        update_unit(session, unit=unit, actor=viewer.actor, kind_id=unit_in.kind_id)
-    return unit
+def list_active_people(
+    session: Session,
+    *,
+    person_ids: Iterable[int] = (),
+    unit_ids: Iterable[int] = (),
+    duty_role_ids: Iterable[int] = (),
+) -> list[Person]:
+    """Active people who are one of ``person_ids``, belong to one of ``unit_ids`` or hold
+    one of ``duty_role_ids`` (each once, by id): the people a message is addressed to."""
+    ids, units, roles = set(person_ids), set(unit_ids), set(duty_role_ids)
+    clauses: list[Any] = []
+    if ids:
+        clauses.append(Person.id.in_(ids))
+    if units:
+        clauses.append(Person.unit_id.in_(units))
+    if roles:
+        holders = select(PersonRole.person_id).where(PersonRole.duty_role_id.in_(roles))
+        clauses.append(Person.id.in_(holders))
+    if not clauses:
+        return []
+    statement = select(Person).where(Person.active.is_(True), or_(*clauses)).order_by(Person.id)
+    return list(session.execute(statement).scalars())
 
 
-def edit_unit(session: Session, *, viewer: Viewer, unit: Unit, unit_in: UnitIn) -> Unit:
-    """Change a unit the viewer manages; only all-units managers move a unit in the tree."""
-    check_manage(viewer, unit.id)
-    if unit_in.parent_id != unit.parent_id:
-        check_all_units_manager(viewer)
-        if unit_in.parent_id is not None and session.get(Unit, unit_in.parent_id) is None:
-            raise OrgError(f"上级单位 {unit_in.parent_id} 不存在")
-    _check_person_links(session, viewer=viewer, unit_in=unit_in)
-    return update_unit(session, unit=unit, actor=viewer.actor, **unit_in.model_dump())
+def list_unit_names(session: Session) -> dict[int, str]:
+    """Unit id → name, in the tree's order (for choices and labels in other domains)."""
+    rows = session.execute(select(Unit.id, Unit.name).order_by(Unit.order, Unit.id))
+    return {int(i): str(n) for i, n in rows}
 
 
-def save_person(
-    session: Session, *, viewer: Viewer, person_in: PersonIn, person: Person | None = None
-) -> tuple[Person, str]:
-    """Create or update a person with their duty roles; one audit row for the whole change.
-    Returns the person and what happened: ``create``, ``update`` or ``unchanged``."""
-    if person is not None:
-        check_manage(viewer, person.unit_id)
-    if session.get(Unit, person_in.unit_id) is None:
-        raise OrgAccessError("单位不存在或不在您的管理范围内")
-    check_manage(viewer, person_in.unit_id)
-    roles = {r.key: r for r in list_duty_roles(session)}
-    unknown = [k for k in person_in.role_keys if k not in roles]
-    if unknown:
-        raise OrgError(f"未知的职责角色：{'、'.join(unknown)}")
-    values = person_in.model_dump(exclude={"role_keys"})
-    after_roles = sorted({roles[k].name for k in person_in.role_keys})
-    if person is None:
-        before: dict[str, Any] = {}
-        person = Person(created_at=utcnow(), active=True, **values)
-        session.add(person)
-        session.flush()
-    else:
-        before = {
-            **_person_values(person),
-            "duty_roles": sorted(r.name for r in roles_of(session, [person.id])[person.id]),
-        }
-        for key, value in values.items():
-            setattr(person, key, value)
-    _replace_roles(
-        session, person_id=person.id, role_ids={roles[k].id for k in person_in.role_keys}
-    )
-    changes = audit.diff(before, {**_person_values(person), "duty_roles": after_roles})
-    if not changes:
-        return person, "unchanged"
-    action = "create" if not before else "update"
-    if action == "update":
-        person.updated_at = utcnow()
-    session.flush()
-    audit.record(
-        session,
-        actor=viewer.actor,
-        action=action,
-        object_type="person",
-        object_id=person.id,
-        summary=f"{'新增' if action == 'create' else '修改'}人员 {person.name}",
-        changes=changes,
-    )
-    return person, action
+def list_duty_role_names(session: Session) -> dict[int, str]:
+    """Duty role id → name, in the roles' order."""
+    rows = session.execute(select(DutyRole.id, DutyRole.name).order_by(DutyRole.order, DutyRole.id))
+    return {int(i): str(n) for i, n in rows}
 
 
-def rename_duty_role(session: Session, *, viewer: Viewer, role_id: int, name: str) -> DutyRole:
-    check_all_units_manager(viewer)
-    role = session.get(DutyRole, role_id)
-    if role is None:
-        raise OrgAccessError(f"职责角色 {role_id} 不存在")
-    return _rename(session, viewer=viewer, row=role, name=name, object_type="duty_role")
-
-
-def add_duty_role(
-    session: Session, *, viewer: Viewer, name: str, description: str = ""
-) -> DutyRole:
-    check_all_units_manager(viewer)
-    name = _lookup_name(session, DutyRole, name)
-    order = max((r.order for r in list_duty_roles(session)), default=0) + 10
-    role = DutyRole(
-        key=f"custom_{secrets.token_hex(4)}", name=name, order=order, description=description
-    )
-    return _added(session, viewer=viewer, row=role, object_type="duty_role")
-
-
-def rename_kind(session: Session, *, viewer: Viewer, kind_id: int, name: str) -> UnitKind:
-    check_all_units_manager(viewer)
-    kind = session.get(UnitKind, kind_id)
-    if kind is None:
-        raise OrgAccessError(f"单位类型 {kind_id} 不存在")
-    return _rename(session, viewer=viewer, row=kind, name=name, object_type="unit_kind")
-
-
-def add_kind(session: Session, *, viewer: Viewer, name: str) -> UnitKind:
-    check_all_units_manager(viewer)
-    name = _lookup_name(session, UnitKind, name)
-    order = max((k.order for k in list_kinds(session)), default=0) + 10
-    kind = UnitKind(key=f"custom_{secrets.token_hex(4)}", name=name, order=order)
-    return _added(session, viewer=viewer, row=kind, object_type="unit_kind")
-
-
-_LOOKUP_LABELS = {"duty_role": "职责角色", "unit_kind": "单位类型"}
-
-
-def _lookup_name(
-    session: Session, table: type[DutyRole] | type[UnitKind], name: str, *, own_id: int = 0
-) -> str:
-    name = " ".join(name.split())
-    if not name or len(name) > 60:
-        raise OrgError("名称不能为空，且不超过 60 个字符")
-    taken = session.execute(select(table.id).where(table.name == name, table.id != own_id)).first()
-    if taken is not None:
-        raise OrgError(f"已有名为“{name}”的项，请换一个名称")
-    return name
-
-
-def _rename(
-    session: Session, *, viewer: Viewer, row: DutyRole | UnitKind, name: str, object_type: str
-) -> Any:
-    name = _lookup_name(session, type(row), name, own_id=row.id)
-    if name == row.name:
-        return row
-    before, row.name = row.name, name
-    session.flush()
-    audit.record(
-        session,
-        actor=viewer.actor,
-        action="update",
-        object_type=object_type,
-        object_id=row.id,
-        summary=f"{_LOOKUP_LABELS[object_type]}“{before}”改名为“{name}”",
-        changes={"name": [before, name]},
-    )
-    return row
-
-
-def _added(session: Session, *, viewer: Viewer, row: DutyRole | UnitKind, object_type: str) -> Any:
-    session.add(row)
-    session.flush()
-    audit.record(
-        session,
-        actor=viewer.actor,
-        action="create",
-        object_type=object_type,
-        object_id=row.id,
-        summary=f"新增{_LOOKUP_LABELS[object_type]}“{row.name}”",
-        changes={"name": [None, row.name]},
-    )
-    return row
+def list_active_person_names(session: Session) -> dict[int, str]:
+    """Active person id → name, by id."""
+    statement = select(Person.id, Person.name).where(Person.active.is_(True)).order_by(Person.id)
+    return {int(i): str(n) for i, n in session.execute(statement)}

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from yuqing.auth.deps import require
 from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
-from yuqing.org import excel, service
+from yuqing.org import desk, excel, service
 from yuqing.org.models import Person, Unit
 from yuqing.org.schemas import PersonIn, RosterImport, UnitIn
 from yuqing.pagekit.csrf import CsrfChecked, check_csrf
@@ -78,7 +78,7 @@ def _tree(
         "org/tree.html",
         {
             "nav": "org",
-            "rows": service.unit_tree(session, viewer=principal),
+            "rows": service.list_unit_tree(session, viewer=principal),
             "roles": service.list_duty_roles(session),
             "kinds": service.list_kinds(session),
             "can_manage": principal.can(service.MANAGE),
@@ -107,7 +107,7 @@ def create_unit(
             kind_id=_int_or_none(kind_id),
             student_count=_int_or_none(student_count),
         )
-        unit = service.add_unit(session, viewer=principal, unit_in=unit_in)
+        unit = desk.create_managed_unit(session, viewer=principal, unit_in=unit_in)
     except ValidationError as error:
         return _tree(request, session, principal, error=_messages(error), status_code=400)
     except service.OrgError as error:
@@ -126,7 +126,7 @@ def create_unit(
 @router.get("/org/units/{unit_id}", response_class=HTMLResponse)
 def unit_page(request: Request, unit_id: int, session: SessionDep, principal: Reader) -> Response:
     try:
-        unit = service.visible_unit(session, viewer=principal, unit_id=unit_id)
+        unit = service.get_visible_unit(session, viewer=principal, unit_id=unit_id)
     except service.OrgAccessError:
         return _not_found(request)
     notice = "已保存。" if request.query_params.get("saved") else None
@@ -143,8 +143,8 @@ def _unit(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    people = service.people_of(session, viewer=principal, unit_id=unit.id)
-    units = service.visible_units(session, viewer=principal)
+    people = service.list_visible_people(session, viewer=principal, unit_id=unit.id)
+    units = service.list_visible_units(session, viewer=principal)
     by_id = {u.id: u for u in units}
     return render(
         request,
@@ -156,7 +156,7 @@ def _unit(
             "parent": by_id.get(unit.parent_id or 0),
             "children": [u for u in units if u.parent_id == unit.id],
             "people": people,
-            "roles_of": service.roles_of(session, [p.id for p in people]),
+            "roles_of": service.list_duty_roles_of(session, person_ids=[p.id for p in people]),
             "people_by_id": {p.id: p for p in people},
             "kinds": service.list_kinds(session),
             "kind_names": {k.id: k.name for k in service.list_kinds(session)},
@@ -185,7 +185,7 @@ def edit_unit(
     student_count: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     try:
-        unit = service.visible_unit(session, viewer=principal, unit_id=unit_id)
+        unit = service.get_visible_unit(session, viewer=principal, unit_id=unit_id)
     except service.OrgAccessError:
         return _not_found(request)
     try:
@@ -199,10 +199,10 @@ def edit_unit(
             contact_person_id=_int_or_none(contact_person_id),
             student_count=_int_or_none(student_count),
         )
-        service.edit_unit(session, viewer=principal, unit=unit, unit_in=unit_in)
+        desk.update_managed_unit(session, viewer=principal, unit=unit, unit_in=unit_in)
     except (ValidationError, service.OrgError) as error:
         session.rollback()
-        unit = service.visible_unit(session, viewer=principal, unit_id=unit_id)
+        unit = service.get_visible_unit(session, viewer=principal, unit_id=unit_id)
         message = _messages(error) if isinstance(error, ValidationError) else str(error)
         return _unit(request, session, principal, unit, error=message, status_code=400)
     except service.OrgAccessError:
@@ -228,9 +228,9 @@ def _person_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    units = service.visible_units(session, viewer=principal)
+    units = service.list_visible_units(session, viewer=principal)
     labels = service.unit_labels(service.list_units(session))
-    held = service.roles_of(session, [person.id])[person.id] if person else []
+    held = service.list_duty_roles_of(session, person_ids=[person.id])[person.id] if person else []
     return render(
         request,
         "org/person.html",
@@ -306,10 +306,10 @@ def person_page(
     request: Request, person_id: int, session: SessionDep, principal: Reader
 ) -> HTMLResponse:
     try:
-        person = service.visible_person(session, viewer=principal, person_id=person_id)
+        person = service.get_visible_person(session, viewer=principal, person_id=person_id)
     except service.OrgAccessError:
         return _not_found(request)
-    keys = [r.key for r in service.roles_of(session, [person.id])[person.id]]
+    keys = [r.key for r in service.list_duty_roles_of(session, person_ids=[person.id])[person.id]]
     notice = "已保存。" if request.query_params.get("saved") else None
     return _person_page(
         request,
@@ -343,7 +343,7 @@ def edit_person(
     form: Annotated[PersonForm, Depends()],
 ) -> Response:
     try:
-        person = service.visible_person(session, viewer=principal, person_id=person_id)
+        person = service.get_visible_person(session, viewer=principal, person_id=person_id)
     except service.OrgAccessError:
         return _not_found(request)
     return _save(request, session, principal, person=person, form=form)
@@ -367,9 +367,7 @@ def _save(
             unit_id=unit_id,
             role_keys=form.roles,
         )
-        saved, _ = service.save_person(
-            session, viewer=principal, person_in=person_in, person=person
-        )
+        saved, _ = desk.save_person(session, viewer=principal, person_in=person_in, person=person)
     except (ValidationError, service.OrgError, service.OrgAccessError) as error:
         # A unit outside the viewer's units chosen by hand is just a wrong choice here.
         session.rollback()
@@ -443,13 +441,13 @@ def save_lookup(
     try:
         if what == "roles":
             if target is None:
-                service.add_duty_role(session, viewer=principal, name=name)
+                desk.create_duty_role(session, viewer=principal, name=name)
             else:
-                service.rename_duty_role(session, viewer=principal, role_id=target, name=name)
+                desk.update_duty_role_name(session, viewer=principal, role_id=target, name=name)
         elif target is None:
-            service.add_kind(session, viewer=principal, name=name)
+            desk.create_kind(session, viewer=principal, name=name)
         else:
-            service.rename_kind(session, viewer=principal, kind_id=target, name=name)
+            desk.update_kind_name(session, viewer=principal, kind_id=target, name=name)
     except service.OrgPermissionError as error:
         return refused(request, str(error))
     except service.OrgAccessError:

@@ -92,14 +92,15 @@ class DeliveryStatus:
 
 def get_delivery_status(session: Session, *, report: Report) -> DeliveryStatus:
     """Where the report went, as its page shows it."""
-    rows = notify.for_sources(session, source_type=SOURCE_TYPE, source_ids=[report.id])
-    views = notify.describe(session, rows.get(report.id, []))
+    rows = notify.list_for_sources(session, source_type=SOURCE_TYPE, source_ids=[report.id])
+    views = notify.describe(session, rows=rows.get(report.id, []))
     delivered = [v.delivered_at for v in views if v.state == "delivered" and v.delivered_at]
-    nobody = not views and notify.reachable(session, cases.list_publicity_recipients(session)) == 0
+    recipients = cases.list_publicity_recipients(session)
+    nobody = not views and notify.count_reachable(session, recipients=recipients) == 0
     return DeliveryStatus(views, min(delivered) if delivered else None, nobody)
 
 
 def list_sent_report_ids(session: Session, *, report_ids: list[int]) -> set[int]:
     """Which of ``report_ids`` have a delivery that went through (recorded or not yet)."""
-    rows = notify.for_sources(session, source_type=SOURCE_TYPE, source_ids=report_ids)
+    rows = notify.list_for_sources(session, source_type=SOURCE_TYPE, source_ids=report_ids)
     return {i for i, sent in rows.items() if any(n.state == "delivered" for n in sent)}

@@ -461,3 +461,69 @@ def _as_datetime(value: object) -> datetime | None:
     if isinstance(value, datetime) or value is None:
         return value
     return datetime.fromisoformat(str(value))
+
+
+# --- counts for the alert rules (they run per rule every minute) ---------------------------
+
+
+def get_scheme_name(session: Session, *, scheme_id: int) -> str | None:
+    """A scheme's name, or ``None`` when it is gone."""
+    found = session.execute(text("SELECT name FROM scheme WHERE id = :id"), {"id": scheme_id})
+    return found.scalar()
+
+
+def count_sentiment(
+    session: Session, *, scheme_id: int, since: datetime, until: datetime
+) -> tuple[int, int]:
+    """Listed mentions a scheme matched, published in [since, until]: (all, negative)."""
+    total, negative = session.execute(
+        text(
+            "SELECT count(*), sum(CASE WHEN m.sentiment = 'negative' THEN 1 ELSE 0 END)"
+            " FROM mention m"
+            " JOIN scheme_match sm ON sm.mention_id = m.id AND sm.scheme_id = :scheme"
+            " WHERE m.status = 'new' AND m.published_at >= :since AND m.published_at <= :now"
+        ),
+        {"since": since, "now": until, "scheme": scheme_id},
+    ).one()
+    return int(total or 0), int(negative or 0)
+
+
+def count_windows(
+    session: Session,
+    *,
+    base: datetime,
+    start: datetime,
+    until: datetime,
+    scheme_id: int | None = None,
+) -> dict[int, tuple[int, int]]:
+    """Per scheme (or only ``scheme_id``), its listed hits published in [start, until] and
+    in [base, start): scheme id → (current, before)."""
+    only = " AND sm.scheme_id = :scheme" if scheme_id is not None else ""
+    rows = session.execute(
+        text(
+            "SELECT sm.scheme_id, sum(CASE WHEN m.published_at >= :start THEN 1 ELSE 0 END),"
+            " count(*) FROM scheme_match sm JOIN mention m ON m.id = sm.mention_id"
+            " WHERE m.status = 'new' AND m.published_at >= :base AND m.published_at <= :now"
+            f"{only} GROUP BY sm.scheme_id"
+        ),
+        {"start": start, "base": base, "now": until, "scheme": scheme_id},
+    )
+    return {int(sid): (int(c or 0), int(t) - int(c or 0)) for sid, c, t in rows}
+
+
+def list_top_words(session: Session, *, mention_ids: list[int], limit: int = 8) -> list[str]:
+    """The scheme words matched most often in these mentions."""
+    from collections import Counter  # appended below the imports others are moving
+
+    if not mention_ids:
+        return []
+    placeholders = ", ".join(str(int(i)) for i in mention_ids)
+    counts: Counter[str] = Counter()
+    for (raw,) in session.execute(
+        text(f"SELECT words FROM scheme_match WHERE mention_id IN ({placeholders})")
+    ):
+        try:
+            counts.update(str(w) for w in json.loads(raw or "[]"))
+        except ValueError:
+            continue
+    return [word for word, _ in counts.most_common(limit)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
@@ -186,3 +187,16 @@ def remove(session: Session, *, source: Source, actor: Actor = audit.SYSTEM) -> 
         changes=audit.diff(values, {}),
     )
     return len(ids)
+
+
+def list_silent(session: Session, *, now: datetime) -> list[tuple[Source, str]]:
+    """The sources gone silent (``health``), each with its health's explanation."""
+    from yuqing.sources.health import health_for_all
+
+    found = []
+    for source_id, health in health_for_all(session, now=now).items():
+        if health.state == "silent":
+            source = session.get(Source, source_id)
+            assert source is not None
+            found.append((source, health.explanation))
+    return found

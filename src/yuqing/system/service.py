@@ -55,7 +55,7 @@ def check_public_url(value: str) -> str:
     return parts._replace(path=parts.path.rstrip("/")).geturl()
 
 
-def public_url(session: Session) -> PublicUrl:
+def get_public_url(session: Session) -> PublicUrl:
     """The public address in force: the desk's setting, else YUQING_PUBLIC_URL."""
     try:
         environment = check_public_url(get_settings().public_url)
@@ -67,7 +67,7 @@ def public_url(session: Session) -> PublicUrl:
     return PublicUrl(environment, "environment" if environment else "", environment)
 
 
-def set_public_url(session: Session, *, url: str, actor: Actor) -> PublicUrl:
+def update_public_url(session: Session, *, url: str, actor: Actor) -> PublicUrl:
     """Set (or, with an empty ``url``, clear) the desk's public address; audited."""
     value = check_public_url(url)
     row = session.get(SiteSetting, PUBLIC_URL)
@@ -87,7 +87,7 @@ def set_public_url(session: Session, *, url: str, actor: Actor) -> PublicUrl:
             changes={PUBLIC_URL: [before or None, value or None]},
         )
         session.flush()
-    return public_url(session)
+    return get_public_url(session)
 
 
 def absolute(link: str, base: str) -> str:

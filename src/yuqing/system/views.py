@@ -29,7 +29,7 @@ def _page(
     notice: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    current = service.public_url(session)
+    current = service.get_public_url(session)
     return render(
         request,
         "system/settings.html",
@@ -60,7 +60,7 @@ def save_settings(
     public_url: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     try:
-        service.set_public_url(session, url=public_url, actor=principal.actor)
+        service.update_public_url(session, url=public_url, actor=principal.actor)
     except service.SettingError as error:
         session.rollback()
         return _page(request, session, typed=public_url, error=str(error), status_code=422)

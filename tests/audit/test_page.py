@@ -16,8 +16,9 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from tests.support import sign_in
+from yuqing.audit import search
+from yuqing.audit.filters import AuditQuery
 from yuqing.auth import service
-from yuqing.auth.views import AuditQuery
 from yuqing.core import audit
 from yuqing.core.audit import SYSTEM, Actor, AuditEntry
 from yuqing.core.timeutil import to_local, utcnow
@@ -179,7 +180,7 @@ def test_excel_export_holds_the_filtered_rows_with_formulas_neutralised(
     sheet = load_workbook(io.BytesIO(answer.content)).active
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == tuple(audit.EXPORT_HEADER)
+    assert rows[0] == tuple(search.EXPORT_HEADER)
     assert [r[2] for r in rows[1:]] == ["Li Si", "Li Si"]  # newest first
     assert [r[4] for r in rows[1:]] == ["新建", "删除"]
     formula = rows[2][7]
@@ -199,7 +200,7 @@ def test_csv_export_is_utf8_with_bom_and_audited(client: TestClient, session: Se
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
     assert answer.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
-    assert rows[0] == audit.EXPORT_HEADER and len(rows) == 2
+    assert rows[0] == search.EXPORT_HEADER and len(rows) == 2
     assert rows[1][2] == "张三" and rows[1][7] == "修改舆情案件的等级"
     assert 'grade: "一般" → "较大"' in rows[1][8]
     forged = client.post("/admin/audit/export", data={"csrf_token": token + "x", "format": "csv"})
