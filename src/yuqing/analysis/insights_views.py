@@ -25,13 +25,12 @@ from yuqing.mentions import filters as stream_filters
 from yuqing.mentions import platforms
 from yuqing.mentions.filters import TIME_RANGES, StreamFilters
 from yuqing.mentions.models import Mention
-from yuqing.pagekit.templating import STATIC_DIR, query_url, render
+from yuqing.pagekit.templating import ECHARTS_FILE, query_url, render
 from yuqing.schemes import service as schemes_service
 from yuqing.schemes.models import Scheme
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(require("mentions.read"))]
-ECHARTS_FILE = STATIC_DIR / "vendor" / "echarts.min.js"
 DEFAULT_RANGE = "7d"
 """Without a time range the analysis covers the last 7 days (a bounded read at any size)."""
 MAX_DAYS = 92
