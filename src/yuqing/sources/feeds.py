@@ -154,13 +154,28 @@ def _feedparser_item(entry: Any, feed_url: str) -> ItemIn | None:
         for key in ("id", "link", "title", "published", "updated", "author")
         if dict.get(entry, key)
     }
+    author = (author or None) and str(author)[:300]
+    return _item(external_id, link, title, published_at, (html, text), author, raw)
+
+
+def _item(
+    external_id: str | None,
+    link: str | None,
+    title: str,
+    published_at: datetime | None,
+    content: tuple[str | None, str],
+    author: str | None,
+    raw: dict[str, str],
+) -> ItemIn:
+    """An item of either feed format; one without an id is known by its title and time."""
+    html, text = content
     return ItemIn(
         external_id=fit_id(external_id or hash_id(title, published_at)),
         url=link,
         title=title[:MAX_TITLE],
         html=html,
         text=text,
-        author=(author or None) and str(author)[:300],
+        author=author,
         published_at=published_at,
         raw=raw,
     )
@@ -236,16 +251,7 @@ def _json_item(entry: dict[str, Any], feed_url: str) -> ItemIn | None:
         for key in ("id", "url", "title", "date_published", "date_modified")
         if entry.get(key)
     }
-    return ItemIn(
-        external_id=fit_id(external_id or hash_id(title, published_at)),
-        url=link,
-        title=title[:MAX_TITLE],
-        html=html,
-        text=text,
-        author=_json_author(entry),
-        published_at=published_at,
-        raw=raw,
-    )
+    return _item(external_id, link, title, published_at, (html, text), _json_author(entry), raw)
 
 
 def _json_author(entry: dict[str, Any]) -> str | None:
