@@ -1,4 +1,4 @@
-// What the desk's chart pages (事件, 分析) share: the colours, one ECharts instance per element
+// What the desk's chart pages (事件, 分析, 大屏) share: the colours, one ECharts instance per element
 // (resized with the window), the save-as-PNG toolbox (top right), the 暂无数据 state, and
 // reading the page's JSON, where a lapsed login goes to the login page.
 "use strict";
@@ -64,6 +64,21 @@ window.yuqingCharts = (function () {
     }
   }
 
+  // A table cell showing ``text``, as a link when ``href`` is given, added to ``row``.
+  function cell(row, text, href) {
+    const td = document.createElement("td");
+    if (href) {
+      const a = document.createElement("a");
+      a.href = href;
+      a.textContent = text;
+      td.appendChild(a);
+    } else {
+      td.textContent = text;
+    }
+    row.appendChild(td);
+    return td;
+  }
+
   return { COLORS: COLORS, PALETTE: PALETTE, AXIS: AXIS, toolbox: toolbox, registry: registry,
-           load: load };
+           load: load, cell: cell };
 })();

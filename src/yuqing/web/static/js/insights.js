@@ -127,19 +127,10 @@
   }
 
   function cell(row, value, href) {
-    const td = document.createElement("td");
     const shown = value === null || value === undefined || value === "" ? "—" : String(value);
-    if (href) {
-      const a = document.createElement("a");
-      a.href = href;
-      a.textContent = shown;
-      td.appendChild(a);
-    } else {
-      td.textContent = shown;
-    }
-    row.appendChild(td);
-    return td;
+    return window.yuqingCharts.cell(row, shown, href);
   }
+
 
   function nothing(body, columns, message) {
     const tr = document.createElement("tr");
