@@ -1,5 +1,5 @@
 """The analysis page (分析) of a monitoring scheme or any filter of the stream, and the JSON
-its charts draw from. Filters are the stream's own (mentions/views.py), so every chart
+its charts draw from. Filters are the stream's own (mentions/filters.py), so every chart
 leads back to the stream with the same filter narrowed to what was clicked."""
 
 from __future__ import annotations
@@ -21,25 +21,21 @@ from yuqing.auth.deps import require
 from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import format_local, utcnow
+from yuqing.mentions import filters as stream_filters
 from yuqing.mentions import platforms
+from yuqing.mentions.filters import TIME_RANGES, StreamFilters
 from yuqing.mentions.models import Mention
-from yuqing.mentions.views import (
-    TIME_RANGES,
-    FiltersDep,
-    StreamFilters,
-    _filter_choices,
-    _time_range,
-)
-from yuqing.pagekit.templating import STATIC_DIR, query_url, render
+from yuqing.pagekit.templating import ECHARTS_FILE, query_url, render
+from yuqing.schemes import service as schemes_service
 from yuqing.schemes.models import Scheme
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(require("mentions.read"))]
-ECHARTS_FILE = STATIC_DIR / "vendor" / "echarts.min.js"
 DEFAULT_RANGE = "7d"
 """Without a time range the analysis covers the last 7 days (a bounded read at any size)."""
 MAX_DAYS = 92
 """The longest range one analysis covers (about a quarter)."""
+FiltersDep = Annotated[StreamFilters, Depends(stream_filters.reader(places.provinces))]
 
 
 def _bounded(filters: StreamFilters) -> tuple[datetime, datetime, bool]:
@@ -48,7 +44,7 @@ def _bounded(filters: StreamFilters) -> tuple[datetime, datetime, bool]:
     the end was given (else the query leaves it open, as the stream does)."""
     if filters.when is None:
         filters.when = DEFAULT_RANGE
-    start, end = _time_range(filters)
+    start, end = stream_filters.time_range(filters)
     now = utcnow()
     given = end is not None and end < now
     end = min(end, now) if end is not None else now
@@ -196,7 +192,9 @@ def analysis_page(
             "echarts_available": ECHARTS_FILE.is_file(),
             "range_label": TIME_RANGES.get(filters.when or "", ""),
             "max_days": MAX_DAYS,
-            **_filter_choices(session),
+            **stream_filters.choices(
+                session, schemes=schemes_service.list_all(session), provinces=places.provinces()
+            ),
             "platform_labels": platforms.PLATFORMS,
         },
     )

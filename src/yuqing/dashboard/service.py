@@ -4,11 +4,12 @@ of the mention table), and the rebuild of the counters from stored mentions."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from yuqing.alerts.config import LEVEL_LABELS
 from yuqing.alerts.models import Alert
@@ -126,19 +127,27 @@ def _iso_local(value: datetime | None) -> str | None:
     return local.isoformat(timespec="minutes") if local else None
 
 
+def _steps(
+    session: Session,
+    table: type[DashboardHour] | type[DashboardDay],
+    step: InstrumentedAttribute[Any],
+    first: Any,
+    last: Any,
+) -> Sequence[Row[Any]]:
+    """The counts of all places per step (hour or day) and sentiment, ``first`` to ``last``
+    included."""
+    return session.execute(
+        select(step, table.sentiment, func.sum(table.count))
+        .where(step >= first, step <= last, table.province == ALL_PLACES)
+        .group_by(step, table.sentiment)
+    ).all()
+
+
 def hourly_trend(session: Session, now: datetime) -> dict[str, Any]:
     """Mentions per hour over the last ``TREND_HOURS`` hours, split by sentiment."""
     end = now.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(hours=TREND_HOURS - 1)
-    rows = session.execute(
-        select(DashboardHour.hour, DashboardHour.sentiment, func.sum(DashboardHour.count))
-        .where(
-            DashboardHour.hour >= start,
-            DashboardHour.hour <= end,
-            DashboardHour.province == ALL_PLACES,
-        )
-        .group_by(DashboardHour.hour, DashboardHour.sentiment)
-    ).all()
+    rows = _steps(session, DashboardHour, DashboardHour.hour, start, end)
     hours = [start + timedelta(hours=i) for i in range(TREND_HOURS)]
     return _series(rows, hours, lambda h: to_local(h).strftime("%m-%d %H:00"))  # type: ignore[union-attr]
 
@@ -146,15 +155,7 @@ def hourly_trend(session: Session, now: datetime) -> dict[str, Any]:
 def daily_trend(session: Session, today: date) -> dict[str, Any]:
     """Mentions per day (institution's zone) over the last ``TREND_DAYS`` days."""
     start = today - timedelta(days=TREND_DAYS - 1)
-    rows = session.execute(
-        select(DashboardDay.day, DashboardDay.sentiment, func.sum(DashboardDay.count))
-        .where(
-            DashboardDay.day >= start,
-            DashboardDay.day <= today,
-            DashboardDay.province == ALL_PLACES,
-        )
-        .group_by(DashboardDay.day, DashboardDay.sentiment)
-    ).all()
+    rows = _steps(session, DashboardDay, DashboardDay.day, start, today)
     days = [start + timedelta(days=i) for i in range(TREND_DAYS)]
     return _series(rows, days, lambda d: d.strftime("%m-%d"))
 

@@ -11,11 +11,10 @@ from yuqing.auth.deps import require
 from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
 from yuqing.dashboard import service
-from yuqing.pagekit.templating import STATIC_DIR, render
+from yuqing.pagekit.templating import ECHARTS_FILE, render
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(require("mentions.read"))]
-ECHARTS_FILE = STATIC_DIR / "vendor" / "echarts.min.js"
 
 
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)

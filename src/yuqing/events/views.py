@@ -15,11 +15,10 @@ from yuqing.core.database import SessionDep
 from yuqing.events import charts, service
 from yuqing.events.models import Event
 from yuqing.pagekit.csrf import CsrfChecked
-from yuqing.pagekit.templating import STATIC_DIR, render
+from yuqing.pagekit.templating import ECHARTS_FILE, render
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1/events", tags=["事件 events"])
-ECHARTS_FILE = STATIC_DIR / "vendor" / "echarts.min.js"
 CanRead = Depends(require("mentions.read"))
 # Merging and splitting re-files mentions, as correcting a label does: the same permission.
 CanManage = Annotated[Principal, Depends(require("mentions.label"))]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -22,11 +20,12 @@ from yuqing.cases import calendar_service
 from yuqing.cases import service as cases_service
 from yuqing.cases.schemas import CaseError, CasePermissionError
 from yuqing.core.database import SessionDep
-from yuqing.core.labels import SENTIMENT_LABELS, SOURCE_KINDS
-from yuqing.core.timeutil import format_local, local_zone, to_utc_naive, utcnow
+from yuqing.core.timeutil import format_local, utcnow
 from yuqing.dashboard import service as dashboard
 from yuqing.mentions import excel, marks, neardup, platforms, service
+from yuqing.mentions import filters as stream_filters
 from yuqing.mentions import search as mention_search
+from yuqing.mentions.filters import MAX_PAGE, StreamFilters, to_int
 from yuqing.mentions.models import Mention, MentionPlace
 from yuqing.pagekit.csrf import CsrfChecked
 from yuqing.pagekit.templating import error_page, query_url, refused, render
@@ -39,170 +38,19 @@ from yuqing.sources.models import Source
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require("mentions.read"))])
 
 PAGE_SIZE = 20
-MAX_PAGE = 500
-
-
-TIME_RANGES = {"today": "今天", "24h": "24小时", "7d": "7天", "custom": "自定义"}
-SORT_LABELS = {"time": "最新", "risk": "风险最高", "heat": "热度最高"}
-MARK_LABELS = {"unread": "未读", "important": "重要"}
 COUNT_CAP = 10_000
 """The stream counts at most this many rows per request and shows "10,000+" beyond."""
-RISK_STEPS = (40, 60, 80)
-"""Minimum risk scores offered in the filter; the colours of the score change at the same steps."""
 PLACE_LEVELS = {"province": "省级", "city": "地市级", "county": "县区级"}
 RAW_PAYLOAD_PERMISSION = "users.manage"
 """Who sees a mention's raw collector payload, which can carry platform user ids: the
 administrators (docs/access.md). Nobody else gets it, on a page, in the API or an export."""
 
-
-@dataclass
-class StreamFilters:
-    """Filters shared by the stream and search; values come from query strings as text so an
-    empty select (``source_id=``) means "all" instead of a 422."""
-
-    source_id: int | None = None
-    source_kind: str | None = None
-    sentiment: str | None = None
-    province: str | None = None
-    min_risk: int | None = None
-    scheme_id: int | None = None
-    # The stream's own: time range (today | 24h | 7d | custom with start/end dates), order,
-    # platform and the account's marks (unread | important).
-    when: str | None = None
-    start: str | None = None
-    end: str | None = None
-    sort: str | None = None
-    platform: str | None = None
-    mark: str | None = None
-    page: int = 1
-    problems: list[str] = field(default_factory=list)
-
-    def query(self, **extra: Any) -> dict[str, Any]:
-        """Query-string values of these filters (for links), without empty ones."""
-        values = {
-            "range": self.when,
-            "start": self.start if self.when == "custom" else None,
-            "end": self.end if self.when == "custom" else None,
-            "platform": self.platform,
-            "source_id": self.source_id,
-            "source_kind": self.source_kind,
-            "sentiment": self.sentiment,
-            "province": self.province,
-            "min_risk": self.min_risk,
-            "scheme_id": self.scheme_id,
-            "mark": self.mark,
-            "sort": self.sort,
-            **extra,
-        }
-        return {k: v for k, v in values.items() if v not in (None, "")}
-
-    @property
-    def active(self) -> bool:
-        """Whether anything narrows the list (so the page offers to clear it)."""
-        return bool(self.query())
-
-    def search_filters(
-        self, start: datetime | None = None, end: datetime | None = None
-    ) -> mention_search.SearchFilters:
-        return mention_search.SearchFilters(
-            start=start,
-            end=end,
-            source_id=self.source_id,
-            source_kind=self.source_kind,
-            sentiment=self.sentiment,
-            province=self.province,
-            min_risk=self.min_risk,
-            scheme_id=self.scheme_id,
-        )
-
-
-def _to_int(value: str | None, *, low: int = 1, high: int | None = None) -> int | None:
-    try:
-        number = int((value or "").strip())
-    except ValueError:
-        return None
-    if number < low:
-        return None
-    return min(number, high) if high else number
-
-
-def _province_codes() -> frozenset[str]:
-    return frozenset(p.code for p in places.provinces())
-
-
-def _filters(
-    source_id: str | None = None,
-    source_kind: str | None = None,
-    sentiment: str | None = None,
-    province: str | None = None,
-    min_risk: str | None = None,
-    scheme_id: str | None = None,
-    page: str | None = None,
-    when: Annotated[str | None, Query(alias="range")] = None,
-    start: str | None = None,
-    end: str | None = None,
-    sort: str | None = None,
-    platform: str | None = None,
-    mark: str | None = None,
-) -> StreamFilters:
-    """The filters of a request; unknown values are dropped rather than refused."""
-    return StreamFilters(
-        source_id=_to_int(source_id),
-        source_kind=source_kind if source_kind in SOURCE_KINDS else None,
-        sentiment=sentiment if sentiment in SENTIMENT_LABELS else None,
-        province=province if province in _province_codes() else None,
-        min_risk=_to_int(min_risk, high=100),
-        scheme_id=_to_int(scheme_id),
-        when=when if when in TIME_RANGES else ("custom" if start or end else None),
-        start=(start or "").strip()[:20] or None,
-        end=(end or "").strip()[:20] or None,
-        sort=sort if sort in SORT_LABELS and sort != "time" else None,
-        platform=platform if platform in platforms.PLATFORMS else None,
-        mark=mark if mark in MARK_LABELS else None,
-        page=_to_int(page, high=MAX_PAGE) or 1,
-    )
-
-
-FiltersDep = Annotated[StreamFilters, Depends(_filters)]
+FiltersDep = Annotated[StreamFilters, Depends(stream_filters.reader(places.provinces))]
 
 
 def _filter_choices(session: Session) -> dict[str, Any]:
-    """What the filter selects offer (full pages only; fragments reuse the form)."""
-    return {
-        "all_sources": _sources(session),
-        "all_schemes": schemes_service.list_all(session),
-        "provinces": places.provinces(),
-        "risk_steps": RISK_STEPS,
-        "time_ranges": TIME_RANGES,
-        "sort_labels": SORT_LABELS,
-        "mark_labels": MARK_LABELS,
-    }
-
-
-def _sources(session: Session) -> list[Source]:
-    return sorted(sources_service.list_all(session), key=lambda s: s.name)
-
-
-def _time_range(filters: StreamFilters) -> tuple[datetime | None, datetime | None]:
-    """The UTC bounds of the stream's time range; a bad custom date is a problem on the
-    filters (shown above the list) and leaves that bound open."""
-    now = utcnow()
-    if filters.when == "today":
-        today = datetime.now(local_zone()).date()
-        return to_utc_naive(datetime.combine(today, time.min), assume=local_zone()), None
-    if filters.when == "24h":
-        return now - timedelta(hours=24), None
-    if filters.when == "7d":
-        return now - timedelta(days=7), None
-    if filters.when != "custom":
-        return None, None
-    begin = _day_start(filters.start, "开始日期", filters.problems)
-    finish = _day_start(filters.end, "结束日期", filters.problems)
-    if finish is not None:
-        finish += timedelta(days=1)  # the end date is included
-    if begin is not None and finish is not None and finish <= begin:
-        filters.problems.append("结束日期早于开始日期，请重新选择。")
-    return begin, finish
+    schemes = schemes_service.list_all(session)
+    return stream_filters.choices(session, schemes=schemes, provinces=places.provinces())
 
 
 def _listed_page(
@@ -214,7 +62,7 @@ def _listed_page(
         source_kind=filters.source_kind,
         limit=PAGE_SIZE,
         offset=(filters.page - 1) * PAGE_SIZE,
-        analysis=filters.search_filters(*_time_range(filters)),
+        analysis=filters.search_filters(*stream_filters.time_range(filters)),
         platform=filters.platform,
         order=filters.sort or "time",
         user_id=user_id,
@@ -290,18 +138,6 @@ def stream_fragment(request: Request, session: SessionDep, filters: FiltersDep) 
     return render(request, "mentions/_stream_list.html", context)
 
 
-def _day_start(value: str | None, label: str, problems: list[str]) -> datetime | None:
-    """A ``YYYY-MM-DD`` date input as the UTC instant its day starts in the local zone."""
-    if not value:
-        return None
-    try:
-        day = date.fromisoformat(value.strip())
-    except ValueError:
-        problems.append(f"{label}“{value}”不是有效日期，应为 年-月-日，例如 2024-03-05。")
-        return None
-    return to_utc_naive(datetime.combine(day, time.min), assume=local_zone())
-
-
 def _search_context(
     session: Session, q: str, start: str | None, end: str | None, filters: StreamFilters
 ) -> dict[str, Any]:
@@ -321,10 +157,7 @@ def _search_context(
     if not q.strip():
         return context
     problems: list[str] = []
-    begin = _day_start(start, "开始日期", problems)
-    finish = _day_start(end, "结束日期", problems)
-    if finish is not None:
-        finish += timedelta(days=1)  # the end date is included
+    begin, finish = stream_filters.day_bounds(start, end, problems)
     if problems:
         context["error"] = " ".join(problems)
         return context
@@ -382,12 +215,7 @@ def mention_page(request: Request, session: SessionDep, mention_id: int) -> HTML
     """Everything stored about one mention."""
     mention = session.get(Mention, mention_id)
     if mention is None:
-        return error_page(
-            request,
-            status_code=404,
-            title="找不到这条信息",
-            message=f"编号为 {mention_id} 的信息不存在，可能已随信息源一起删除。",
-        )
+        return _no_mention(request, mention_id)
     user_id = _user_id(request)
     if user_id is not None:  # opening an item marks it read for this account
         marks.mark_read(session, user_id=user_id, mention_ids=[mention.id])
@@ -453,12 +281,7 @@ def similar_page(request: Request, session: SessionDep, mention_id: int) -> HTML
     """The members of a near-duplicate group (相似信息), newest first."""
     mention = session.get(Mention, mention_id)
     if mention is None:
-        return error_page(
-            request,
-            status_code=404,
-            title="找不到这条信息",
-            message=f"编号为 {mention_id} 的信息不存在，可能已随信息源一起删除。",
-        )
+        return _no_mention(request, mention_id)
     members = neardup.members(session, mention_id=mention.id)
     return render(
         request,
@@ -479,7 +302,7 @@ BATCH_ACTIONS = {"read": "已读", "important": "重要", "unimportant": "取消
 
 def _ids(values: list[str]) -> list[int]:
     """Mention ids from a form (checkboxes); what is not an id is skipped."""
-    return [i for i in (_to_int(v) for v in values[: marks.MAX_BATCH]) if i is not None]
+    return [i for i in (to_int(v) for v in values[: marks.MAX_BATCH]) if i is not None]
 
 
 def _back(next_url: str | None) -> str:

@@ -22,6 +22,7 @@ _WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 TEMPLATE_DIR = _WEB_DIR / "templates"
 STATIC_DIR = _WEB_DIR / "static"
 HTMX_FILE = STATIC_DIR / "vendor" / "htmx.min.js"
+ECHARTS_FILE = STATIC_DIR / "vendor" / "echarts.min.js"
 
 
 STATUS_LABELS = {"new": "已收录", "duplicate": "重复", "filtered": "已过滤", "failed": "失败"}

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from yuqing.core.database import session_scope, upgrade_database
+from yuqing.core.terminal import found
 from yuqing.schemes.query import SchemeSyntaxError, parse_query
 
 app = typer.Typer(help="监测方案。", no_args_is_help=True)
@@ -139,10 +140,9 @@ def remove_command(
 
     upgrade_database()
     with session_scope() as session:
-        scheme = service.get(session, scheme_id=scheme_id)
-        if scheme is None:
-            console.print(f"[red]没有 ID 为 {scheme_id} 的监测方案[/red]")
-            raise typer.Exit(2)
+        scheme = found(
+            service.get(session, scheme_id=scheme_id), f"没有 ID 为 {scheme_id} 的监测方案"
+        )
         if not yes:
             typer.confirm(f"删除方案“{scheme.name}”？", abort=True)
         service.remove(session, scheme=scheme)

@@ -155,9 +155,23 @@ def _scheme_in(values: dict[str, Any]) -> tuple[SchemeIn | None, list[str]]:
         return None, messages
 
 
+WordForm = Annotated[str, Form()]
+
+
 def _posted(
-    name: str, group: str, mode: str, scope: str, weight: str, query: str, words: dict[str, str]
+    name: WordForm = "",
+    group: WordForm = "",
+    mode: WordForm = "simple",
+    scope: WordForm = "both",
+    weight: WordForm = "1",
+    query: WordForm = "",
+    subject_words: WordForm = "",
+    region_words: WordForm = "",
+    person_words: WordForm = "",
+    event_words: WordForm = "",
+    exclude_words: WordForm = "",
 ) -> dict[str, Any]:
+    """The scheme editor's fields as posted (both the new and the edit form send them)."""
     return {
         "name": name,
         "group": group,
@@ -165,8 +179,15 @@ def _posted(
         "scope": scope,
         "weight": weight,
         "query": query,
-        **words,
+        "subject_words": subject_words,
+        "region_words": region_words,
+        "person_words": person_words,
+        "event_words": event_words,
+        "exclude_words": exclude_words,
     }
+
+
+PostedScheme = Annotated[dict[str, Any], Depends(_posted)]
 
 
 def _save(
@@ -188,35 +209,14 @@ def _save(
     return RedirectResponse(f"/schemes/{scheme.id}?saved=1", status_code=303)
 
 
-WordForm = Annotated[str, Form()]
-
-
 @router.post("/schemes", response_class=HTMLResponse, include_in_schema=False)
 def create_scheme_form(
     request: Request,
     session: SessionDep,
     principal: CanManage,
     _csrf: CsrfChecked,
-    name: WordForm = "",
-    group: WordForm = "",
-    mode: WordForm = "simple",
-    scope: WordForm = "both",
-    weight: WordForm = "1",
-    query: WordForm = "",
-    subject_words: WordForm = "",
-    region_words: WordForm = "",
-    person_words: WordForm = "",
-    event_words: WordForm = "",
-    exclude_words: WordForm = "",
+    form: PostedScheme,
 ) -> Response:
-    words = {
-        "subject_words": subject_words,
-        "region_words": region_words,
-        "person_words": person_words,
-        "event_words": event_words,
-        "exclude_words": exclude_words,
-    }
-    form = _posted(name, group, mode, scope, weight, query, words)
     return _save(request, session, None, form, principal)
 
 
@@ -237,26 +237,8 @@ def update_scheme_form(
     principal: CanManage,
     scheme: CurrentScheme,
     _csrf: CsrfChecked,
-    name: WordForm = "",
-    group: WordForm = "",
-    mode: WordForm = "simple",
-    scope: WordForm = "both",
-    weight: WordForm = "1",
-    query: WordForm = "",
-    subject_words: WordForm = "",
-    region_words: WordForm = "",
-    person_words: WordForm = "",
-    event_words: WordForm = "",
-    exclude_words: WordForm = "",
+    form: PostedScheme,
 ) -> Response:
-    words = {
-        "subject_words": subject_words,
-        "region_words": region_words,
-        "person_words": person_words,
-        "event_words": event_words,
-        "exclude_words": exclude_words,
-    }
-    form = _posted(name, group, mode, scope, weight, query, words)
     return _save(request, session, scheme, form, principal)
 
 

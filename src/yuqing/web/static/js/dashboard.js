@@ -88,19 +88,11 @@
   }
 
   function cell(row, value, href) {
-    const td = document.createElement("td");
-    if (href) {
-      const a = document.createElement("a");
-      a.href = href;
-      a.textContent = value;
-      td.appendChild(a);
-    } else {
-      td.textContent = value;
-    }
+    const td = window.yuqingCharts.cell(row, value, href);
     td.title = value;
-    row.appendChild(td);
     return td;
   }
+
 
   function cases(board) {
     const body = document.getElementById("cases");

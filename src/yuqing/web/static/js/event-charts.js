@@ -4,37 +4,8 @@
 "use strict";
 
 (function () {
-  const COLORS = { positive: "#2f9e6a", neutral: "#8a9bb3", negative: "#d64545", "": "#c9ced6" };
-  const PALETTE = ["#1d5fbf", "#e08a1e", "#2f9e6a", "#d64545", "#7b61c4", "#1a9bb0",
-                   "#b85c9e", "#8a6d3b", "#5b7083", "#a3b81f", "#c9ced6", "#4b5563", "#e0a100"];
-  const AXIS = { axisLabel: { color: "#4b5563" }, axisLine: { lineStyle: { color: "#c9ced6" } } };
-  const charts = {};
-
-  function chart(id) {
-    const element = document.getElementById(id);
-    if (!element) return null;
-    if (!charts[id]) charts[id] = window.echarts.init(element, null, { renderer: "canvas" });
-    return charts[id];
-  }
-
-  function toolbox(id) {
-    const name = document.getElementById(id).dataset.title || "图表";
-    return {
-      right: 4, top: 0, itemSize: 14,
-      feature: { saveAsImage: { title: "保存为图片", name: name, pixelRatio: 2,
-                                backgroundColor: "#ffffff" } },
-    };
-  }
-
-  function empty(id) {
-    const c = chart(id);
-    if (!c) return;
-    c.setOption({
-      title: { text: "暂无数据", left: "center", top: "middle",
-               textStyle: { color: "#6b7280", fontSize: 14, fontWeight: "normal" } },
-      toolbox: toolbox(id), series: [],
-    }, true);
-  }
+  const { COLORS, PALETTE, AXIS, toolbox } = window.yuqingCharts;
+  const { charts, chart, empty } = window.yuqingCharts.registry();
 
   function trend(id, data) {
     const c = chart(id);
@@ -190,32 +161,19 @@
     tree("ev-chart-tree", data);
   }
 
-  async function load() {
+  function load() {
     const root = document.getElementById("event-charts");
     if (!root) return;
-    const status = document.getElementById("event-charts-status");
-    try {
-      const answer = await fetch(root.dataset.api, {
-        headers: { Accept: "application/json" }, credentials: "same-origin",
-      });
-      if (answer.status === 401) {
-        window.location.href = `/login?next=${encodeURIComponent(window.location.pathname)}`;
-        return;
-      }
-      if (!answer.ok) throw new Error(`图表数据读取失败（${answer.status}）`);
-      const data = await answer.json();
-      draw(data);
-      status.textContent = "点击趋势图上的“首发”标记或转发树中的信息可打开该信息；图表右上角可保存为图片。";
-      root.dataset.loaded = "true";
-    } catch (error) {
-      status.textContent = `${error.message}，请稍后刷新页面重试。`;
-      status.classList.add("error");
-    }
+    window.yuqingCharts.load(root, document.getElementById("event-charts-status"), {
+      failure: "图表数据读取失败",
+      next: window.location.pathname,
+      draw: (data) => {
+        draw(data);
+        return "点击趋势图上的“首发”标记或转发树中的信息可打开该信息；图表右上角可保存为图片。";
+      },
+    });
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    load();
-    window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
-  });
+  document.addEventListener("DOMContentLoaded", load);
   window.yuqingEventCharts = { charts: charts };
 })();

@@ -4,18 +4,9 @@
 "use strict";
 
 (function () {
-  const COLORS = { negative: "#d64545", neutral: "#8a9bb3", positive: "#2f9e6a", "": "#c9ced6" };
-  const PALETTE = ["#1d5fbf", "#e08a1e", "#2f9e6a", "#d64545", "#7b61c4", "#1a9bb0",
-                   "#b85c9e", "#8a6d3b", "#5b7083", "#a3b81f", "#c9ced6", "#4b5563", "#e0a100"];
-  const charts = {};
+  const { COLORS, PALETTE, AXIS, toolbox } = window.yuqingCharts;
+  const { charts, chart, empty } = window.yuqingCharts.registry();
   let data = null;
-
-  function chart(id) {
-    if (!charts[id]) {
-      charts[id] = window.echarts.init(document.getElementById(id), null, { renderer: "canvas" });
-    }
-    return charts[id];
-  }
 
   // Links to 信息流: the page's own filters with ``extra`` laid over them.
   function streamHref(extra) {
@@ -36,25 +27,6 @@
   function go(href) {
     window.location.assign(href);
   }
-
-  function toolbox(id) {
-    const name = document.getElementById(id).dataset.title || "图表";
-    return {
-      right: 4, top: 0, itemSize: 14,
-      feature: { saveAsImage: { title: "保存为图片", name: name, pixelRatio: 2,
-                                backgroundColor: "#ffffff" } },
-    };
-  }
-
-  function empty(id) {
-    chart(id).setOption({
-      title: { text: "暂无数据", left: "center", top: "middle",
-               textStyle: { color: "#6b7280", fontSize: 14, fontWeight: "normal" } },
-      toolbox: toolbox(id), series: [],
-    }, true);
-  }
-
-  const AXIS = { axisLabel: { color: "#4b5563" }, axisLine: { lineStyle: { color: "#c9ced6" } } };
 
   function stepOf(id, event) {
     // A click anywhere over a step of the trend (not only on its bar) opens that step.
@@ -155,19 +127,10 @@
   }
 
   function cell(row, value, href) {
-    const td = document.createElement("td");
     const shown = value === null || value === undefined || value === "" ? "—" : String(value);
-    if (href) {
-      const a = document.createElement("a");
-      a.href = href;
-      a.textContent = shown;
-      td.appendChild(a);
-    } else {
-      td.textContent = shown;
-    }
-    row.appendChild(td);
-    return td;
+    return window.yuqingCharts.cell(row, shown, href);
   }
+
 
   function nothing(body, columns, message) {
     const tr = document.createElement("tr");
@@ -236,31 +199,21 @@
          "#7b61c4", (r) => go(r.href));
   }
 
-  async function load() {
-    const root = document.getElementById("insights");
-    const status = document.getElementById("insights-status");
-    try {
-      const answer = await fetch(root.dataset.api, {
-        headers: { Accept: "application/json" }, credentials: "same-origin",
-      });
-      if (answer.status === 401) {
-        window.location.href = `/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
-        return;
-      }
-      if (!answer.ok) throw new Error(`分析数据读取失败（${answer.status}）`);
-      data = await answer.json();
-      draw();
-      status.textContent = `统计于 ${data.generated_at}，${data.range.start} 至 ${data.range.end}，按${data.range.unit === "hour" ? "小时" : "天"}分段。`;
-      root.dataset.loaded = "true";
-    } catch (error) {
-      status.textContent = `${error.message}，请稍后刷新页面重试。`;
-      status.classList.add("error");
-    }
+  function load() {
+    const { pathname, search } = window.location;
+    window.yuqingCharts.load(document.getElementById("insights"),
+                             document.getElementById("insights-status"), {
+      failure: "分析数据读取失败",
+      next: pathname + search,
+      draw: (answer) => {
+        data = answer;
+        draw();
+        const unit = data.range.unit === "hour" ? "小时" : "天";
+        return `统计于 ${data.generated_at}，${data.range.start} 至 ${data.range.end}，按${unit}分段。`;
+      },
+    });
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    load();
-    window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
-  });
+  document.addEventListener("DOMContentLoaded", load);
   window.yuqingInsights = { charts: charts, streamHref: (extra) => streamHref(extra) };
 })();

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
+
+from yuqing.core import terminal
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -29,10 +30,11 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from yuqing.core.settings import Settings
-    from yuqing.doctor import Finding
 
 # name → (module holding a Typer ``app``, the line shown in ``yuqing --help``)
 LAZY_GROUPS: dict[str, tuple[str, str]] = {
+    "sources": ("yuqing.sources.cli", "管理信息源。"),
+    "audit": ("yuqing.cli.audit", "审计日志。"),
     "schemes": ("yuqing.schemes.cli", "监测方案：列出、添加、回溯匹配。"),
     "model": ("yuqing.analysis.cli", "情感模型：评估、训练、查看。"),
     "notify": ("yuqing.notify.cli", "通知渠道与发送队列。"),
@@ -71,9 +73,7 @@ class _Root(TyperGroup):
 app = typer.Typer(
     help="Yuqing 舆情工作台：采集、存储、检索与处置。", no_args_is_help=True, cls=_Root
 )
-sources_app = typer.Typer(help="管理信息源。", no_args_is_help=True)
-app.add_typer(sources_app, name="sources")
-console = Console()
+console = terminal.console
 
 
 # The database, settings and time helpers are imported on first use, not at start-up.
@@ -127,40 +127,6 @@ def _progress() -> Progress:
     )
 
 
-def _ensure_push_token() -> tuple[str, bool]:
-    settings = get_settings()
-    if settings.effective_push_token():
-        return settings.effective_push_token(), False
-    path = settings.data_dir / "push_token"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    path.write_text(token + "\n", encoding="utf-8")
-    path.chmod(0o600)
-    return token, True
-
-
-def _ensure_audit_key() -> None:
-    """The audit chain's signing key: made once beside the data (mode 600), never stored in
-    the database; a desk whose key is missing or not the chain's is told so here."""
-    from yuqing.core import audit
-
-    try:
-        with session_scope() as session:
-            path, made = audit.ensure_key(session)
-            problem = audit.check_key(session)
-    except audit.AuditKeyError as error:
-        problem = str(error)
-    else:
-        if made:
-            console.print(
-                f"已生成审计日志密钥 {path}（仅本账号可读）：请另行备份；"
-                "丢失后审计日志既不能再写入，也无法校验（见 docs/audit.md）"
-            )
-    if problem:
-        console.print(f"[red]{escape(problem)}[/red]")
-        raise typer.Exit(2)
-
-
 def _retire_person_watchlists() -> None:
     """Stored schemes on ``author:`` (a watch-list of one person) are disabled on upgrade,
     with a note to their owners (see docs/schemes.md)."""
@@ -189,8 +155,10 @@ def init(
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database()
-    token, created = _ensure_push_token()
-    _ensure_audit_key()
+    from yuqing.cli import setup
+
+    token, created = setup.ensure_push_token()
+    setup.ensure_audit_key()
     console.print(f"数据库已就绪：{get_engine().url.render_as_string(hide_password=True)}")
     from yuqing.auth import service as auth
     from yuqing.cases import service as cases
@@ -200,7 +168,7 @@ def init(
         org.ensure_defaults(session)
         cases.ensure_defaults(session)  # grades, clocks, the working calendar
         admin = auth.bootstrap_admin(session)
-    _init_public_url(public_url)
+    setup.init_public_url(public_url)
     _retire_person_watchlists()
     if admin is not None:
         console.print("已创建初始管理员账号（首次登录后须修改密码）：")
@@ -210,58 +178,20 @@ def init(
     findings = run_checks()
     if not all(f.ok for f in findings):
         console.print("[yellow]体检发现以下问题（运行 yuqing doctor 查看全部）：[/yellow]")
-        _print_findings(findings, all_rows=False)
+        setup.print_findings(findings, all_rows=False)
     if created:
         console.print(f"推送接口令牌（只显示这一次，保存在 {settings.data_dir / 'push_token'}）：")
         console.print(f"  [bold]{token}[/bold]")
 
 
-def _init_public_url(given: str | None) -> None:
-    """Set the desk's public address from ``--public-url``, then say which one is in force.
-
-    It is never asked for interactively: ``make run`` calls ``init`` on every start and must
-    not wait at a prompt; the hint below says where to set it."""
-    from yuqing.core.audit import SYSTEM
-    from yuqing.system import service as system
-
-    with session_scope() as session:
-        current = system.get_public_url(session)
-        if given is not None and given.strip() != current.url:
-            try:
-                current = system.update_public_url(session, url=given, actor=SYSTEM)
-            except system.SettingError as error:
-                console.print(f"[red]{escape(str(error))}[/red]")
-                raise typer.Exit(2) from None
-    if current.url:
-        console.print(f"工作台访问地址：{current.url}")
-    else:
-        console.print(
-            "[yellow]尚未设置工作台访问地址：消息和邮件中的链接将无法点击。"
-            "用 yuqing init --public-url https://… 或在工作台“系统设置”页填写。[/yellow]"
-        )
-
-
-def _print_findings(findings: list[Finding], *, all_rows: bool) -> None:
-    for finding in findings:
-        check = finding.check
-        if finding.ok:
-            if all_rows:
-                console.print(f"  [green]✓[/green] {check.name}（{check.purpose}）")
-            continue
-        colour = "red" if check.required else "yellow"
-        console.print(
-            f"  [{colour}]✗ {check.name}（{check.purpose}）：{escape(finding.problem or '')}[/{colour}]"
-            f"\n      解决办法：{escape(check.fix)}"
-        )
-
-
 @app.command()
 def doctor() -> None:
     """体检：逐项检查工作台用到的组件（正文抽取、字体、模型、前端文件等），说明缺什么、怎么装。"""
+    from yuqing.cli.setup import print_findings
     from yuqing.doctor import run_checks
 
     findings = run_checks()
-    _print_findings(findings, all_rows=True)
+    print_findings(findings, all_rows=True)
     missing = [f for f in findings if not f.ok and f.check.required]
     if missing:
         console.print(f"[red]有 {len(missing)} 项必需组件不可用，相关功能会失败。[/red]")
@@ -303,8 +233,10 @@ def serve(
 
     settings = get_settings()
     upgrade_database()
-    _ensure_push_token()
-    _ensure_audit_key()
+    from yuqing.cli import setup
+
+    setup.ensure_push_token()
+    setup.ensure_audit_key()
     _retire_person_watchlists()
     stop = threading.Event()
     from yuqing.worker import runner
@@ -497,8 +429,6 @@ def search(
 
 users_app = typer.Typer(help="管理账号。", no_args_is_help=True)
 app.add_typer(users_app, name="users")
-audit_app = typer.Typer(help="审计日志。", no_args_is_help=True)
-app.add_typer(audit_app, name="audit")
 
 
 @users_app.command("list")
@@ -595,126 +525,6 @@ def users_unlock(
         if address:
             lifted = auth.unlock_address(session, ip=address, actor=SYSTEM)
             console.print(f"已解除地址 {escape(address)} 的登录限制（{lifted} 处暂停）。")
-
-
-@audit_app.command("verify")
-def audit_verify(
-    anchor: Annotated[
-        str | None,
-        typer.Option(help="锚点：`yuqing audit anchor` 打印的一行，或存有锚点的文件"),
-    ] = None,
-) -> None:
-    """校验审计日志的哈希链：被改动、删除或插入的记录都会被指出；给出锚点时，还核对日志
-    仍含该条记录且未被改写（发现末尾被截断）。"""
-    from yuqing.core import audit
-
-    anchors: list[audit.Anchor] = []
-    if anchor is not None:
-        try:
-            is_text = audit.ANCHOR_TAG in anchor
-            text = anchor if is_text else Path(anchor).read_text(encoding="utf-8")
-            anchors = audit.parse_anchors(text)
-        except (OSError, UnicodeDecodeError, audit.AnchorError) as error:
-            console.print(f"[red]无法读取锚点：{escape(str(error))}[/red]")
-            raise typer.Exit(2) from error
-    upgrade_database()
-    with session_scope() as session:
-        report = audit.verify(session, anchors=anchors)
-    if report.ok:
-        checked = f"，与 {report.anchors_checked} 个锚点相符" if report.anchors_checked else ""
-        console.print(f"审计日志完整：共 {report.rows} 条记录，哈希链无误{checked}。")
-        return
-    console.print(
-        f"[red]审计日志有 {len(report.problems)} 处问题（共 {report.rows} 条记录）：[/red]"
-    )
-    for problem in report.problems[:100]:
-        console.print(f"  [red]{escape(problem)}[/red]")
-    raise typer.Exit(1)
-
-
-@audit_app.command("anchor")
-def audit_anchor() -> None:
-    """打印签名的链头（序号、哈希、时间、HMAC）：请保存到工作台以外（邮件、纸面、另一系统），
-    日后用 `yuqing audit verify --anchor` 核对日志未被截断或改写。"""
-    from yuqing.core import audit
-
-    upgrade_database()
-    with session_scope() as session:
-        try:
-            anchor = audit.make_anchor(session)
-        except (audit.AnchorError, audit.AuditKeyError) as error:
-            console.print(f"[red]{escape(str(error))}[/red]")
-            raise typer.Exit(1) from error
-    # The advice goes to stderr, so `yuqing audit anchor >> anchors.txt` keeps only anchors.
-    typer.echo("请把下面这一行保存到工作台以外（可逐日追加到同一个文件）：", err=True)
-    typer.echo(str(anchor))
-
-
-@sources_app.command("list")
-def sources_list() -> None:
-    """列出信息源及其状态。"""
-    from yuqing.sources import service as sources
-
-    upgrade_database()
-    table = Table("ID", "名称", "类型", "地址", "启用", "上次成功", "新增/重复/失败", "最近错误")
-    with session_scope() as session:
-        for s in sources.list_all(session):
-            table.add_row(
-                str(s.id),
-                s.name,
-                s.kind,
-                s.url or "",
-                "是" if s.enabled else "否",
-                format_local(s.last_success_at),
-                f"{s.count_new}/{s.count_duplicate}/{s.count_failed}",
-                s.last_error or "",
-            )
-    console.print(table)
-
-
-@sources_app.command("add")
-def sources_add(
-    name: Annotated[str, typer.Argument(help="名称")],
-    kind: Annotated[str, typer.Option(help="rss | page | list | import | push")] = "rss",
-    url: Annotated[str | None, typer.Option(help="地址")] = None,
-    interval: Annotated[int, typer.Option(help="抓取间隔（分钟）")] = 15,
-) -> None:
-    """添加信息源。"""
-    from pydantic import ValidationError
-
-    from yuqing.sources import service as sources
-    from yuqing.sources.schemas import SourceIn
-
-    upgrade_database()
-    try:
-        source_in = SourceIn(name=name, kind=kind, url=url, interval_seconds=interval * 60)
-    except ValidationError as error:
-        for problem in error.errors():
-            console.print(f"[red]{problem['msg'].removeprefix('Value error, ')}[/red]")
-        raise typer.Exit(2) from error
-    with session_scope() as session:
-        source = sources.create(session, source_in=source_in)
-        console.print(f"已添加信息源 {source.id}：{source.name}")
-
-
-@sources_app.command("remove")
-def sources_remove(
-    source_id: Annotated[int, typer.Argument(help="信息源 ID")],
-    yes: Annotated[bool, typer.Option("--yes", help="不再确认")] = False,
-) -> None:
-    """删除信息源及其采集到的信息。"""
-    from yuqing.sources import service as sources
-
-    upgrade_database()
-    with session_scope() as session:
-        source = sources.get(session, source_id=source_id)
-        if source is None:
-            console.print(f"[red]没有 ID 为 {source_id} 的信息源[/red]")
-            raise typer.Exit(2)
-        if not yes:
-            typer.confirm(f"删除“{source.name}”及其全部信息？", abort=True)
-        removed = sources.remove(session, source=source)
-        console.print(f"已删除信息源 {source_id}，同时删除 {removed} 条信息。")
 
 
 if __name__ == "__main__":
