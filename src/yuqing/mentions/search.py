@@ -436,6 +436,20 @@ def search(
     fast = _from_index(session, plan, filters, limit=limit, offset=offset)
     if fast is not None:
         return fast
+    return search_database(session, plan, filters=filters, limit=limit, offset=offset, count=count)
+
+
+def search_database(
+    session: Session,
+    plan: QueryPlan,
+    *,
+    filters: SearchFilters,
+    limit: int = 20,
+    offset: int = 0,
+    count: bool = True,
+) -> SearchPage:
+    """The search on the database's own index (FTS5 or GIN), with a substring check on
+    each candidate; ``total`` counts hits up to ``COUNT_CAP``. Any query and filter."""
     params: dict[str, object] = {"limit": limit, "offset": offset}
     if _dialect(session) == "sqlite":
         source = _sqlite_from(plan, filters, params)
