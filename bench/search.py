@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import tantivy
 from sqlalchemy import Engine, text
@@ -261,12 +261,6 @@ def pick_queries(session: Session, length: int, count: int, seed: int) -> list[s
     return list(dict.fromkeys(picked))[:count]
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = fn()
-    return (time.perf_counter() - started) * 1000, result
-
-
 def substring_ids(session: Session, query: str) -> set[int]:
     find = "instr" if session.get_bind().dialect.name == "sqlite" else "strpos"
     sql = f"SELECT id FROM mention WHERE {LISTED} AND {find}(search_text, :q) > 0"
@@ -287,13 +281,14 @@ class Peer:
         self.searcher = self.index.searcher()
 
     def search(self, query: str, limit: int = 20) -> tuple[list[int], int]:
-        bigrams = [query[i : i + 2] for i in range(len(query) - 1)]
+        bigrams: list[str | tuple[int, str]] = [query[i : i + 2] for i in range(len(query) - 1)]
         if len(bigrams) == 1:
             wanted = tantivy.Query.term_query(self.schema, "body", bigrams[0])
         else:
             wanted = tantivy.Query.phrase_query(self.schema, "body", bigrams)
         found = self.searcher.search(wanted, limit=limit, count=True, order_by_field="key")
-        return [int(key) & ((1 << 31) - 1) for key, _ in found.hits], int(found.count or 0)
+        total = cast(Any, found).count  # missing from the type stubs
+        return [int(key) & ((1 << 31) - 1) for key, _ in found.hits], int(total)
 
 
 def measure(engine: Engine, peer: Peer, args: argparse.Namespace) -> list[tuple[str, ...]]:
@@ -313,7 +308,7 @@ def measure(engine: Engine, peer: Peer, args: argparse.Namespace) -> list[tuple[
                 "tantivy": peer.search,
                 # One round trip to the database: the floor of the project's check of the
                 # change log before each search (what it adds to tantivy on PostgreSQL).
-                "round trip": lambda q: _round_trip(session),
+                "round trip": lambda _q: _round_trip(session),
             }
             for q in queries[:3]:  # warm caches once
                 for way in ways.values():
@@ -322,8 +317,9 @@ def measure(engine: Engine, peer: Peer, args: argparse.Namespace) -> list[tuple[
             pages: dict[str, dict[str, tuple[list[int], int]]] = {name: {} for name in ways}
             for q in queries:  # interleaved, so load on the machine hits all three alike
                 for name, way in ways.items():
-                    ms, pages[name][q] = timed(lambda way=way, q=q: way(q))
-                    times[name].append(ms)
+                    started = time.perf_counter()
+                    pages[name][q] = way(q)
+                    times[name].append((time.perf_counter() - started) * 1000)
             same_pages = sum(pages["project"][q] == pages["tantivy"][q] for q in queries)
             db_same = sum(pages["project"][q][0] == pages["database"][q][0] for q in queries)
             recall_queries = random.Random(args.seed + length).sample(queries, args.recall)

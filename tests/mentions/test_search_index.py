@@ -67,9 +67,7 @@ def assert_same_as_database(session: Session, query_list: list[str] | None = Non
 
 
 def index_path(engine: Engine) -> Path:
-    root = search_index.index_root()
-    assert root is not None
-    return search_index._handle_for(engine, root).path
+    return search_index.index_path(engine)
 
 
 def pending(session: Session) -> int:

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import tantivy
 from sqlalchemy import Engine, bindparam, select
@@ -459,12 +459,19 @@ def _run_soon(engine: Engine) -> None:
             log.exception("search index catch-up failed")
 
 
-def index_size(engine: Engine) -> int | None:
-    """Bytes on disk of this database's index, or None without one."""
+def index_path(engine: Engine) -> Path:
+    """The directory of this database's index (which may not be built yet)."""
     root = index_root()
     if root is None:
+        raise RuntimeError("全文索引已关闭（YUQING_SEARCH_INDEX=off）")
+    return _handle_for(engine, root).path
+
+
+def index_size(engine: Engine) -> int | None:
+    """Bytes on disk of this database's index, or None without one."""
+    if index_root() is None:
         return None
-    path = _handle_for(engine, root).path
+    path = index_path(engine)
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
@@ -489,7 +496,7 @@ def answerable(terms: Iterable[str]) -> bool:
 
 
 def _text_query(schema: tantivy.Schema, term: str) -> tantivy.Query:
-    bigrams = [term[i : i + 2] for i in range(len(term) - 1)]
+    bigrams: list[str | tuple[int, str]] = [term[i : i + 2] for i in range(len(term) - 1)]
     if len(bigrams) == 1:
         return tantivy.Query.term_query(schema, "body", bigrams[0])
     return tantivy.Query.phrase_query(schema, "body", bigrams)
@@ -594,10 +601,10 @@ def find(
     result = searcher.search(
         query, limit=limit + offset, count=True, order_by_field="key", order=tantivy.Order.Desc
     )
-    assert result.count is not None
+    total = cast(Any, result).count  # exact (count=True); missing from the type stubs
     keys = [int(key) for key, _ in result.hits]
     extra = _pending_hits(session, wanted, pending)
     if extra:
         keys = sorted([*keys, *extra], reverse=True)
     page = [key & _ID_MASK for key in keys[offset : offset + limit]]
-    return page, int(result.count) + len(extra)
+    return page, int(total) + len(extra)
