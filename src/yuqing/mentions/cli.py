@@ -27,8 +27,7 @@ def rebuild_command() -> None:
         raise typer.Exit(2) from error
     size = (search_index.index_size(get_engine()) or 0) / 2**20
     console.print(
-        f"已重建：{count} 条信息，用时 {time.perf_counter() - started:.0f} 秒，"
-        f"索引 {size:.1f} MiB"
+        f"已重建：{count} 条信息，用时 {time.perf_counter() - started:.0f} 秒，索引 {size:.1f} MiB"
     )
 
 
