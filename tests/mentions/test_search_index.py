@@ -205,3 +205,16 @@ def test_catch_up_killed_with_sigkill_loses_nothing(
         )
         assert search(session, "杀进程测试").total == listed == 400 * (round_ + 1)
     assert_same_as_database(session, ["杀进程", "测试", "消息", "食堂"])
+
+
+def test_first_search_inside_a_writing_session_does_not_wait(session: Session) -> None:
+    source = Source(name="写入中", kind="push")
+    session.add(source)
+    session.flush()
+    service.ingest(session, source=source, items=[{"id": "w1", "text": "运动会延期举行"}])
+    started = time.perf_counter()
+    assert search(session, "运动会").total == 1  # uncommitted: the database answers
+    assert time.perf_counter() - started < 5
+    session.commit()
+    assert answered_by_index(session, "运动会")
+    assert search(session, "运动会").total == 1

@@ -526,6 +526,16 @@ PENDING_LIMIT = 5_000
 asks for a catch-up (the runner and the after-commit call keep the log short)."""
 
 
+def _writing(session: Session) -> bool:
+    """Whether the session's SQLite connection holds the write lock (uncommitted writes):
+    another connection's write would wait for it."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return False
+    raw = connection.connection.dbapi_connection
+    return bool(raw is not None and getattr(raw, "in_transaction", False))
+
+
 PENDING_QUIET = 1_000
 """Logged changes past which a search asks for a background catch-up."""
 
@@ -579,8 +589,12 @@ def find(
         return None
     engine = session.get_bind()
     assert isinstance(engine, Engine)
+    if engine not in _tokens and _writing(session):
+        return None  # making the token would wait for this session's own write lock
     handle = _handle_for(engine, root)
     if not handle.ready:
+        if _writing(session):
+            return None  # as above: a build deletes log rows
         if _listed_count(engine) > SYNC_BUILD_LIMIT:
             catch_up_soon(engine)
             return None
