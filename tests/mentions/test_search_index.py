@@ -218,3 +218,26 @@ def test_first_search_inside_a_writing_session_does_not_wait(session: Session) -
     session.commit()
     assert answered_by_index(session, "运动会")
     assert search(session, "运动会").total == 1
+
+
+def test_a_process_keeping_an_old_token_reads_no_stale_index(
+    session: Session, engine: Engine
+) -> None:
+    ids = load(session)
+    search_index.catch_up(engine)
+    kept = search_index._tokens[engine]
+    # The database is recreated or restored: another token, and another process builds
+    # and feeds the new index from the log.
+    session.execute(text("DELETE FROM search_index_meta"))
+    source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
+    assert source is not None
+    service.ingest(session, source=source, items=[{"id": "t1", "text": "新建体育馆开放"}])
+    session.commit()
+    search_index.catch_up(engine)
+    assert pending(session) == 0
+    search_index._tokens[engine] = kept  # this process still keeps the old token
+    for _ in range(2):  # noticed by the first search, which the database answers
+        assert search(session, "体育馆").total == 1
+    assert search_index._tokens[engine] != kept
+    assert answered_by_index(session, "体育馆")
+    assert_same_as_database(session, ["体育馆", "食堂", "学生"])
