@@ -40,6 +40,7 @@ LAZY_GROUPS: dict[str, tuple[str, str]] = {
     "notify": ("yuqing.notify.cli", "通知渠道与发送队列。"),
     "report": ("yuqing.reports.cli", "生成日报、周报、月报和专报。"),
     "calendar": ("yuqing.cases.cli", "工作日历：法定节假日与调休，导入放假通知。"),
+    "index": ("yuqing.mentions.cli", "全文索引：重建、追平、查看状态。"),
 }
 
 

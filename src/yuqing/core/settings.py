@@ -16,6 +16,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("var")
     database_url: str = ""  # empty: SQLite file under data_dir
+    # Full-text index (mentions/search_index.py): empty means data_dir/search_index; "off"
+    # searches the database's own index only.
+    search_index: str = ""
     timezone: str = "Asia/Shanghai"
     host: str = "127.0.0.1"
     port: int = 8000

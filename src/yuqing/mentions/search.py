@@ -22,6 +22,7 @@ from sqlalchemy import DateTime, TextClause, bindparam
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
+from yuqing.mentions import search_index
 from yuqing.mentions.normalise import to_simplified
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -49,7 +50,7 @@ def _unindex_sql(mention_id: str) -> str:
     )
 
 
-SQLITE_FTS_DDL = (
+_SQLITE_FTS_ONLY = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS mention_fts USING fts5("
     "body, tokenize = 'unicode61 remove_diacritics 0', detail = none)",
     "CREATE TABLE IF NOT EXISTS mention_fts_key ("
@@ -65,7 +66,7 @@ SQLITE_FTS_DDL = (
     "(SELECT key FROM mention_fts_key WHERE mention_id = new.id); "
     "UPDATE mention_fts_key SET key = " + _key_sql("new") + " WHERE mention_id = new.id; END",
 )
-SQLITE_FTS_DROP = (
+_SQLITE_FTS_ONLY_DROP = (
     "DROP TRIGGER IF EXISTS mention_fts_delete",
     "DROP TRIGGER IF EXISTS mention_fts_unlist",
     "DROP TRIGGER IF EXISTS mention_fts_retime",
@@ -74,12 +75,17 @@ SQLITE_FTS_DROP = (
 )
 # Built from a text array, not parsed: no positions (AND needs none, and the 16,383-position
 # limit of a tsvector never applies) and no dependence on the server's locale.
-POSTGRES_FTS_DDL = (
+_POSTGRES_FTS_ONLY = (
     "CREATE TABLE IF NOT EXISTS mention_fts ("
     " rowid BIGINT PRIMARY KEY REFERENCES mention(id) ON DELETE CASCADE,"
     " body TSVECTOR NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ix_mention_fts_body ON mention_fts USING GIN (body)",
 )
+# What the migration creates: the database's index and the change log that the tantivy
+# index follows (mentions/search_index.py).
+SQLITE_FTS_DDL = _SQLITE_FTS_ONLY + search_index.CHANGE_LOG_SQLITE
+SQLITE_FTS_DROP = search_index.CHANGE_LOG_SQLITE_DROP + _SQLITE_FTS_ONLY_DROP
+POSTGRES_FTS_DDL = _POSTGRES_FTS_ONLY + search_index.CHANGE_LOG_POSTGRES
 
 
 def search_form(title: str, text: str) -> str:
@@ -209,7 +215,7 @@ def _dialect(session: Session) -> str:
 
 def create_index(session: Session) -> None:
     """Create the full-text tables for the session's database (the migration runs the same)."""
-    ddl = SQLITE_FTS_DDL if _dialect(session) == "sqlite" else POSTGRES_FTS_DDL
+    ddl = _SQLITE_FTS_ONLY if _dialect(session) == "sqlite" else _POSTGRES_FTS_ONLY
     for statement in ddl:
         session.execute(sql(statement))
 
@@ -287,7 +293,7 @@ def unindex(session: Session, mention_ids: list[int]) -> None:
 
 def rebuild_index(session: Session, *, batch: int = 20_000) -> int:
     """Index every listed mention again from its stored search text; returns the count."""
-    ddl = SQLITE_FTS_DROP if _dialect(session) == "sqlite" else ("DROP TABLE mention_fts",)
+    ddl = _SQLITE_FTS_ONLY_DROP if _dialect(session) == "sqlite" else ("DROP TABLE mention_fts",)
     for statement in ddl:
         session.execute(sql(statement))
     create_index(session)
@@ -422,9 +428,28 @@ def search(
     count: bool = True,
 ) -> SearchPage:
     """Ids of listed mentions (not duplicates) containing every term, newest first (by the
-    second, then by id); ``total`` counts hits up to ``COUNT_CAP``."""
+    second, then by id). From the tantivy index when it can answer (Han terms of two or
+    more characters, filtered at most by time and source): ``total`` is then exact;
+    otherwise from the database's index, counting up to ``COUNT_CAP``."""
     plan = plan_query(query)
     filters = filters or SearchFilters()
+    fast = _from_index(session, plan, filters, limit=limit, offset=offset)
+    if fast is not None:
+        return fast
+    return search_database(session, plan, filters=filters, limit=limit, offset=offset, count=count)
+
+
+def search_database(
+    session: Session,
+    plan: QueryPlan,
+    *,
+    filters: SearchFilters,
+    limit: int = 20,
+    offset: int = 0,
+    count: bool = True,
+) -> SearchPage:
+    """The search on the database's own index (FTS5 or GIN), with a substring check on
+    each candidate; ``total`` counts hits up to ``COUNT_CAP``. Any query and filter."""
     params: dict[str, object] = {"limit": limit, "offset": offset}
     if _dialect(session) == "sqlite":
         source = _sqlite_from(plan, filters, params)
@@ -448,6 +473,36 @@ def search(
         capped = total > COUNT_CAP
         total = min(total, COUNT_CAP)
     return SearchPage(ids=ids, total=total, total_capped=capped)
+
+
+def _from_index(
+    session: Session, plan: QueryPlan, filters: SearchFilters, *, limit: int, offset: int
+) -> SearchPage | None:
+    """The page from the tantivy index, or None when the database must answer: analysis
+    filters change after ingest and live in the database only."""
+    if any((filters.sentiment, filters.province, filters.min_risk, filters.scheme_id)):
+        return None
+    if not search_index.answerable(plan.terms):
+        return None
+    sources: set[int] | None = None
+    if filters.source_kind:
+        sources = set(
+            session.execute(
+                sql("SELECT id FROM source WHERE kind = :kind"), {"kind": filters.source_kind}
+            ).scalars()
+        )
+    if filters.source_id:
+        sources = {filters.source_id} & sources if sources is not None else {filters.source_id}
+    wanted = search_index.IndexQuery(
+        terms=plan.terms,
+        start=_naive_utc(filters.start) if filters.start else None,
+        end=_naive_utc(filters.end) if filters.end else None,
+        source_ids=tuple(sorted(sources)) if sources is not None else None,
+    )
+    found = search_index.find(session, wanted, limit=limit, offset=offset)
+    if found is None:
+        return None
+    return SearchPage(ids=found[0], total=found[1], total_capped=False)
 
 
 def _folded(text: str) -> tuple[str, str]:

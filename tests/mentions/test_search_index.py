@@ -1,0 +1,243 @@
+"""The tantivy index beside the database: same answers as the database path, committed rows
+found at once, a lost index rebuilt, hidden and removed rows gone, nothing lost to kill -9."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy.orm import Session
+
+from tests.mentions.test_search import CORPUS, HAN_RUN, load, when
+from yuqing.core.settings import reset_settings_cache
+from yuqing.mentions import search_index, service
+from yuqing.mentions.models import Mention
+from yuqing.mentions.search import (
+    SearchFilters,
+    SearchPage,
+    plan_query,
+    search,
+    search_database,
+    search_form,
+)
+from yuqing.sources.models import Source
+
+FILTERS = [
+    SearchFilters(),
+    SearchFilters(source_kind="rss"),
+    SearchFilters(start=datetime(2024, 5, 3), end=datetime(2024, 5, 8, 1)),
+]
+
+
+def queries() -> list[str]:
+    """Every Han substring of two to four characters in the corpus, and pairs of them."""
+    found: set[str] = set()
+    for title, body, _, _ in CORPUS:
+        for run in HAN_RUN.findall(search_form(title, body)):
+            for n in (2, 3, 4):
+                found.update(run[i : i + n] for i in range(len(run) - n + 1))
+    picked = sorted(found)
+    return [*picked, "学生 食堂", "学校 价格", "通知 同学"]
+
+
+def from_database(session: Session, query: str, filters: SearchFilters) -> SearchPage:
+    return search_database(session, plan_query(query), filters=filters, limit=1000)
+
+
+def answered_by_index(session: Session, query: str) -> bool:
+    """Whether the index answered (its totals are never marked capped; compare the path)."""
+    wanted = search_index.IndexQuery(terms=plan_query(query).terms)
+    return search_index.find(session, wanted, limit=1, offset=0) is not None
+
+
+def assert_same_as_database(session: Session, query_list: list[str] | None = None) -> None:
+    for query in query_list or queries():
+        for filters in FILTERS:
+            fast = search(session, query, filters=filters, limit=1000)
+            slow = from_database(session, query, filters)
+            assert (fast.ids, fast.total) == (slow.ids, slow.total), (query, filters)
+
+
+def index_path(engine: Engine) -> Path:
+    return search_index.index_path(engine)
+
+
+def pending(session: Session) -> int:
+    return session.execute(text("SELECT count(*) FROM search_change")).scalar_one()
+
+
+def test_results_equal_with_the_index_and_without(session: Session, engine: Engine) -> None:
+    load(session)
+    assert answered_by_index(session, "食堂")
+    assert_same_as_database(session)
+    search_index.catch_up(engine)
+    assert pending(session) == 0
+    assert_same_as_database(session)
+    session.commit()
+
+
+def test_search_index_off_answers_from_the_database(
+    session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(session)
+    monkeypatch.setenv("YUQING_SEARCH_INDEX", "off")
+    reset_settings_cache()
+    assert not answered_by_index(session, "食堂")
+    assert search(session, "食堂").total == 3
+    assert search_index.catch_up(engine) is None
+
+
+def test_a_committed_row_is_found_before_and_after_catch_up(
+    session: Session, engine: Engine
+) -> None:
+    ids = load(session)
+    search_index.catch_up(engine)
+    source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
+    assert source is not None
+    added = service.ingest(
+        session, source=source, items=[{"id": "n1", "text": "图书馆新增自习座位", "time": when(28)}]
+    )
+    session.commit()
+    new_id = added.outcomes[0].mention_id
+    # Not yet in the index: the search merges the logged row from the database.
+    assert pending(session) == 1
+    assert search(session, "自习座位").ids == [new_id]
+    assert_same_as_database(session, ["图书馆", "自习", "座位"])
+    assert search_index.catch_up(engine) == 1
+    assert pending(session) == 0
+    assert search(session, "自习座位").ids == [new_id]
+    # The session's own uncommitted rows count too (as on the database path).
+    service.ingest(session, source=source, items=[{"id": "n2", "text": "自习座位预约"}])
+    assert len(search(session, "自习座位").ids) == 2
+    session.rollback()
+    assert search(session, "自习座位").ids == [new_id]
+
+
+def test_an_index_deleted_is_rebuilt(session: Session, engine: Engine) -> None:
+    load(session)
+    search_index.catch_up(engine)
+    path = index_path(engine)
+    assert (path / "ready.json").exists()
+    shutil.rmtree(path)
+    assert answered_by_index(session, "食堂")  # a small database: built by the search
+    assert (path / "ready.json").exists()
+    assert_same_as_database(session)
+    assert search_index.rebuild(engine) == len(CORPUS)
+    assert_same_as_database(session)
+
+
+def test_hidden_changed_and_removed_rows_leave_the_results(
+    session: Session, engine: Engine
+) -> None:
+    ids = load(session)
+    search_index.catch_up(engine)
+    session.execute(update(Mention).where(Mention.id == ids[5]).values(status="filtered"))
+    session.execute(text("DELETE FROM mention WHERE id = :id"), {"id": ids[9]})
+    session.execute(update(Mention).where(Mention.id == ids[7]).values(near_group_id=ids[2]))
+    source = session.get(Source, session.get(Mention, ids[8]).source_id)  # type: ignore[union-attr]
+    assert source is not None
+    changed = {"id": "8", "title": "停电通知", "text": "明日上午宿舍区停电", "time": when(9)}
+    assert service.ingest(session, source=source, items=[changed]).updated == 1
+    session.commit()
+    for _ in range(2):  # before catch-up (merged from the log) and after
+        assert (search(session, "食堂").ids, search(session, "食堂").total) == ([ids[0]], 1)
+        assert search(session, "学生会").ids == []
+        assert search(session, "停水").ids == []
+        assert search(session, "停电").ids == [ids[8], ids[3]]
+        assert_same_as_database(session, ["食堂", "学生", "停水", "停电", "通知", "宿舍"])
+        search_index.catch_up(engine)
+        assert pending(session) == 0
+    session.execute(update(Mention).where(Mention.id == ids[5]).values(status="new"))
+    session.commit()
+    search_index.catch_up(engine)
+    assert search(session, "食堂").ids == [ids[5], ids[0]]
+
+
+CATCHER = """
+import sys
+from yuqing.core.database import make_engine
+from yuqing.mentions import search_index
+search_index.BATCH = 50
+engine = make_engine(sys.argv[1])
+print("ready", flush=True)
+while True:
+    search_index.catch_up(engine)
+"""
+
+
+def test_catch_up_killed_with_sigkill_loses_nothing(
+    session: Session, engine: Engine, tmp_path: Path
+) -> None:
+    load(session)
+    search_index.catch_up(engine)
+    source = session.scalars(select(Source)).first()
+    assert source is not None
+    url = engine.url.render_as_string(hide_password=False)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for round_ in range(3):
+        items = [
+            {"id": f"k{round_}-{i}", "text": f"第{round_}轮杀进程测试第{i}条消息", "time": when(20)}
+            for i in range(400)
+        ]
+        service.ingest(session, source=source, items=items)
+        session.commit()
+        catcher = subprocess.Popen(
+            [sys.executable, "-c", CATCHER, url], env=env, stdout=subprocess.PIPE, text=True
+        )
+        assert catcher.stdout is not None and catcher.stdout.readline() == "ready\n"
+        time.sleep(0.3 + 0.4 * round_)
+        catcher.send_signal(signal.SIGKILL)
+        catcher.wait()
+        # Whatever it had done, searching and catching up again lose nothing.
+        assert search(session, "杀进程测试").total == 400 * (round_ + 1)
+        search_index.catch_up(engine)
+        assert pending(session) == 0
+        listed = session.scalar(
+            select(func.count()).where(Mention.status == "new", Mention.text.contains("杀进程"))
+        )
+        assert search(session, "杀进程测试").total == listed == 400 * (round_ + 1)
+    assert_same_as_database(session, ["杀进程", "测试", "消息", "食堂"])
+
+
+def test_first_search_inside_a_writing_session_does_not_wait(session: Session) -> None:
+    source = Source(name="写入中", kind="push")
+    session.add(source)
+    session.flush()
+    service.ingest(session, source=source, items=[{"id": "w1", "text": "运动会延期举行"}])
+    started = time.perf_counter()
+    assert search(session, "运动会").total == 1  # uncommitted: the database answers
+    assert time.perf_counter() - started < 5
+    session.commit()
+    assert answered_by_index(session, "运动会")
+    assert search(session, "运动会").total == 1
+
+
+def test_a_process_keeping_an_old_token_reads_no_stale_index(
+    session: Session, engine: Engine
+) -> None:
+    ids = load(session)
+    search_index.catch_up(engine)
+    kept = search_index._tokens[engine]
+    # The database is recreated or restored: another token, and another process builds
+    # and feeds the new index from the log.
+    session.execute(text("DELETE FROM search_index_meta"))
+    source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
+    assert source is not None
+    service.ingest(session, source=source, items=[{"id": "t1", "text": "新建体育馆开放"}])
+    session.commit()
+    search_index.catch_up(engine)
+    assert pending(session) == 0
+    search_index._tokens[engine] = kept  # this process still keeps the old token
+    for _ in range(2):  # noticed by the first search, which the database answers
+        assert search(session, "体育馆").total == 1
+    assert search_index._tokens[engine] != kept
+    assert answered_by_index(session, "体育馆")
+    assert_same_as_database(session, ["体育馆", "食堂", "学生"])
