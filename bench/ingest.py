@@ -221,8 +221,8 @@ def run_naive(
     from yuqing.mentions import search
     from yuqing.mentions.items import normalise_item
     from yuqing.mentions.models import Mention
-    from yuqing.mentions.schemas import ItemIn
     from yuqing.sources import service as sources_service
+    from yuqing.sources.schemas import ItemIn
 
     latencies: list[float] = []
     counts = {"new": 0, "duplicate": 0, "other": 0}

@@ -47,7 +47,7 @@ from yuqing.events.models import Event
 from yuqing.mentions import search
 from yuqing.mentions.batch import INSERTED_COLUMNS
 from yuqing.mentions.items import normalise_item
-from yuqing.mentions.schemas import ItemIn
+from yuqing.sources.schemas import ItemIn
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.support: the bench account

@@ -48,7 +48,7 @@ from yuqing.core.timeutil import utcnow
 from yuqing.mentions import search, search_index
 from yuqing.mentions.batch import INSERTED_COLUMNS
 from yuqing.mentions.items import normalise_item
-from yuqing.mentions.schemas import ItemIn
+from yuqing.sources.schemas import ItemIn
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("YUQING_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -15,13 +15,12 @@ from yuqing.auth.models import User
 from yuqing.core.audit import SYSTEM
 from yuqing.core.timeutil import utcnow
 from yuqing.events import service as events
-from yuqing.mentions.schemas import IngestResult
 from yuqing.org import service as org
 from yuqing.schemes import service as schemes
 from yuqing.schemes.schemas import SchemeIn
 from yuqing.sources import service as sources
 from yuqing.sources.models import Source
-from yuqing.sources.schemas import SourceIn
+from yuqing.sources.schemas import IngestResult, SourceIn
 from yuqing.worker import pipeline
 
 INSTITUTION = "江城大学"

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from yuqing.alerts import service
 from yuqing.alerts.models import AlertRule
 from yuqing.alerts.schemas import RuleIn
-from yuqing.mentions.schemas import IngestResult
 from yuqing.notify.models import Channel, Notification
 from yuqing.schemes import service as schemes
 from yuqing.schemes.schemas import SchemeIn
 from yuqing.sources.models import Source
+from yuqing.sources.schemas import IngestResult
 from yuqing.worker import pipeline
 
 

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from tests.support import desk_client
 from yuqing.mentions import items as mention_items
-from yuqing.mentions import store
 from yuqing.mentions.models import Mention
-from yuqing.mentions.schemas import IngestResult, ItemOutcome
+from yuqing.sources import storing
+from yuqing.sources.schemas import IngestResult, ItemOutcome
 from yuqing.worker import collect
 
 AUTH = {"Authorization": "Bearer test-push-token"}
@@ -157,8 +157,8 @@ def test_store_isolating_splits_until_the_item_at_fault_stands_alone() -> None:
 
     items: list[Any] = [f"ok{i}" for i in range(10)]
     items[3] = "bad"
-    items[8] = mention_items.Unreadable("嵌套超过 64 层，无法读取")
-    result = store.store_isolating(store_part, items)
+    items[8] = storing.Unreadable("嵌套超过 64 层，无法读取")
+    result = storing.store_isolating(store_part, items)
     assert [o.index for o in result.outcomes] == list(range(10))
     assert [o.index for o in result.outcomes if o.status == "failed"] == [3, 8]
     assert result.outcomes[3].error == "数值或时间超出范围，无法保存"
@@ -174,7 +174,7 @@ def test_a_failure_of_the_database_itself_is_not_blamed_on_an_item() -> None:
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
     with pytest.raises(OperationalError):
-        store.store_isolating(store_part, ["a", "b"])
+        storing.store_isolating(store_part, ["a", "b"])
 
 
 def _failing_store(is_bad: Any) -> Any:
@@ -193,12 +193,12 @@ def test_an_error_that_strikes_every_item_is_raised_not_reported_as_failed_items
     """A bug in a stage fails every item: the collector must get a 500 and retry later, not
     a 200 that calls its good items failed."""
     with pytest.raises(ValueError, match="stage failed"):
-        store.store_isolating(_failing_store(lambda item: True), [f"ok{i}" for i in range(6)])
+        storing.store_isolating(_failing_store(lambda item: True), [f"ok{i}" for i in range(6)])
     many = [f"bad{i}" if i % 2 else f"ok{i}" for i in range(40)]
     with pytest.raises(ValueError):
-        store.store_isolating(_failing_store(lambda item: item.startswith("bad")), many)
+        storing.store_isolating(_failing_store(lambda item: item.startswith("bad")), many)
     few = [f"bad{i}" if i in (3, 17) else f"ok{i}" for i in range(40)]
-    result = store.store_isolating(_failing_store(lambda item: item.startswith("bad")), few)
+    result = storing.store_isolating(_failing_store(lambda item: item.startswith("bad")), few)
     assert (result.new, result.failed) == (38, 2)
 
 
@@ -207,4 +207,4 @@ def test_a_programming_error_is_not_blamed_on_an_item() -> None:
         raise IndexError("index 0 is out of bounds")
 
     with pytest.raises(IndexError):
-        store.store_isolating(store_part, ["a", "b"])
+        storing.store_isolating(store_part, ["a", "b"])

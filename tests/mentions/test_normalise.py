@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from yuqing.core.urls import canonical_url, url_hash
 from yuqing.mentions.normalise import (
-    canonical_url,
     clean_text,
     content_hash,
     detect_language,
     html_to_text,
     to_simplified,
-    url_hash,
 )
 from yuqing.mentions.search import search_form
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from tests.mentions.test_search import CORPUS, HAN_RUN, load, when
 from yuqing.core.settings import reset_settings_cache
-from yuqing.mentions import search_index, service
+from yuqing.mentions import search_index, store
 from yuqing.mentions.models import Mention
 from yuqing.mentions.search import (
     SearchFilters,
@@ -102,7 +102,7 @@ def test_a_committed_row_is_found_before_and_after_catch_up(
     search_index.catch_up(engine)
     source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
     assert source is not None
-    added = service.ingest(
+    added = store.ingest(
         session, source=source, items=[{"id": "n1", "text": "图书馆新增自习座位", "time": when(28)}]
     )
     session.commit()
@@ -115,7 +115,7 @@ def test_a_committed_row_is_found_before_and_after_catch_up(
     assert pending(session) == 0
     assert search(session, "自习座位").ids == [new_id]
     # The session's own uncommitted rows count too (as on the database path).
-    service.ingest(session, source=source, items=[{"id": "n2", "text": "自习座位预约"}])
+    store.ingest(session, source=source, items=[{"id": "n2", "text": "自习座位预约"}])
     assert len(search(session, "自习座位").ids) == 2
     session.rollback()
     assert search(session, "自习座位").ids == [new_id]
@@ -145,7 +145,7 @@ def test_hidden_changed_and_removed_rows_leave_the_results(
     source = session.get(Source, session.get(Mention, ids[8]).source_id)  # type: ignore[union-attr]
     assert source is not None
     changed = {"id": "8", "title": "停电通知", "text": "明日上午宿舍区停电", "time": when(9)}
-    assert service.ingest(session, source=source, items=[changed]).updated == 1
+    assert store.ingest(session, source=source, items=[changed]).updated == 1
     session.commit()
     for _ in range(2):  # before catch-up (merged from the log) and after
         assert (search(session, "食堂").ids, search(session, "食堂").total) == ([ids[0]], 1)
@@ -187,7 +187,7 @@ def test_catch_up_killed_with_sigkill_loses_nothing(
             {"id": f"k{round_}-{i}", "text": f"第{round_}轮杀进程测试第{i}条消息", "time": when(20)}
             for i in range(400)
         ]
-        service.ingest(session, source=source, items=items)
+        store.ingest(session, source=source, items=items)
         session.commit()
         catcher = subprocess.Popen(
             [sys.executable, "-c", CATCHER, url], env=env, stdout=subprocess.PIPE, text=True
@@ -211,7 +211,7 @@ def test_first_search_inside_a_writing_session_does_not_wait(session: Session) -
     source = Source(name="写入中", kind="push")
     session.add(source)
     session.flush()
-    service.ingest(session, source=source, items=[{"id": "w1", "text": "运动会延期举行"}])
+    store.ingest(session, source=source, items=[{"id": "w1", "text": "运动会延期举行"}])
     started = time.perf_counter()
     assert search(session, "运动会").total == 1  # uncommitted: the database answers
     assert time.perf_counter() - started < 5
@@ -231,7 +231,7 @@ def test_a_process_keeping_an_old_token_reads_no_stale_index(
     session.execute(text("DELETE FROM search_index_meta"))
     source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
     assert source is not None
-    service.ingest(session, source=source, items=[{"id": "t1", "text": "新建体育馆开放"}])
+    store.ingest(session, source=source, items=[{"id": "t1", "text": "新建体育馆开放"}])
     session.commit()
     search_index.catch_up(engine)
     assert pending(session) == 0

@@ -133,7 +133,7 @@ def test_failed_item_messages_are_chinese_and_name_the_field(
 
 def test_iso_times_read_fast_agree_with_the_general_parser() -> None:
     from yuqing.core.timeutil import parse_time
-    from yuqing.mentions.schemas import ItemIn
+    from yuqing.sources.schemas import ItemIn
 
     times = [
         "2024-05-01 09:00",

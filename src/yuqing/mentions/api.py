@@ -25,10 +25,12 @@ from yuqing.core.database import get_session, session_scope
 from yuqing.core.settings import get_settings
 from yuqing.mentions import items as items_module
 from yuqing.mentions import search as search_service
-from yuqing.mentions import service, store
-from yuqing.mentions.schemas import IngestResult, MentionOut, PushIn, PushResult, SearchResult
+from yuqing.mentions import service
+from yuqing.mentions.schemas import MentionOut, PushIn, PushResult, SearchResult
 from yuqing.sources import service as sources_service
+from yuqing.sources import storing
 from yuqing.sources.models import Source
+from yuqing.sources.schemas import IngestResult
 from yuqing.worker import pipeline
 
 router = APIRouter(prefix="/api/v1", tags=["信息 mentions"])
@@ -133,9 +135,7 @@ def _split_items(body: bytes) -> dict[str, Any] | None:
         except orjson.JSONDecodeError:
             if depth <= items_module.MAX_RAW_DEPTH:
                 return None
-            items.append(
-                items_module.Unreadable(f"嵌套超过 {items_module.MAX_RAW_DEPTH} 层，无法读取")
-            )
+            items.append(storing.Unreadable(f"嵌套超过 {items_module.MAX_RAW_DEPTH} 层，无法读取"))
     try:
         return {"source": orjson.loads(source) if source else None, "items": items}
     except orjson.JSONDecodeError:
@@ -220,7 +220,7 @@ def _store(source_name: str, items: list[Any]) -> PushResult:
     """Store one batch; returns only after the commit succeeded. An item the database or a
     stage cannot take fails alone with its reason (the rest is stored in parts then)."""
     source_id = _push_source_id(source_name)
-    result = store.store_isolating(partial(_store_part, source_id), items)
+    result = storing.store_isolating(partial(_store_part, source_id), items)
     for outcome in result.outcomes:
         if outcome.error:
             outcome.error = f"items[{outcome.index}] {outcome.error}"

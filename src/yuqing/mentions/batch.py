@@ -17,13 +17,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.orm import Session
 
-from yuqing.analysis.places import Place
-from yuqing.mentions.schemas import ItemOutcome
-from yuqing.schemes.matcher import SchemeHit
+from yuqing.sources.schemas import ItemOutcome
+
+Level = Literal["province", "city", "county"]
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A place named in a text (地名): an administrative division with its province and city.
+
+    ``city`` is the prefecture-level city the place lies in: itself for a city, ``None`` for a
+    province and for a county directly under a province or municipality (直辖市的区, 省直辖县级市).
+    """
+
+    code: str
+    level: Level
+    name: str
+    province: str
+    city: str | None
+
+
+@dataclass(frozen=True)
+class SchemeHit:
+    """A scheme that matched one document, the words that matched and the scheme's weight."""
+
+    scheme_id: int
+    words: list[str]
+    weight: float = 1.0
+
 
 ANALYSIS_COLUMNS = (
     "sentiment",

@@ -5,31 +5,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import (
-    DataError,
-    DBAPIError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    StatementError,
-)
 
+from yuqing.core.urls import canonical_url, url_hash
 from yuqing.mentions import platforms, search
 from yuqing.mentions.batch import Row
-from yuqing.mentions.normalise import (
-    canonical_url,
-    clean_text,
-    content_hash,
-    detect_language,
-    html_to_text,
-    url_hash,
+from yuqing.mentions.normalise import clean_text, content_hash, detect_language, html_to_text
+from yuqing.sources.schemas import (
+    MAX_COUNT,
+    ItemIn,
+    ItemOutcome,
+    describe_validation_error,
+    read_count,
 )
-from yuqing.mentions.schemas import MAX_COUNT, ItemIn, ItemOutcome, read_count
+from yuqing.sources.storing import Unreadable, describe_item_fault
 
 MAX_TITLE = 500
 PUBLISHED_YEARS = range(1900, 2200)
@@ -50,41 +42,6 @@ _STORED_AS_GIVEN = (
     "text",
     "raw",
 )
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """An item that could not even be read (e.g. JSON nested too deep); it fails alone."""
-
-    reason: str
-
-
-_PROBLEMS = {
-    "string_type": "应为文本",
-    "dict_type": "应为 JSON 对象",
-    "model_type": "条目必须是 JSON 对象",
-    "model_attributes_type": "条目必须是 JSON 对象",
-    "datetime_type": "无法识别的时间",
-    "datetime_parsing": "无法识别的时间",
-    "datetime_from_date_parsing": "无法识别的时间",
-    "missing": "缺少此字段",
-}
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """A short Chinese description of the first problems of an item, naming each field."""
-    parts = []
-    for problem in error.errors()[:3]:
-        kind = problem["type"]
-        if kind == "string_too_long":
-            message = f"过长（最多 {problem.get('ctx', {}).get('max_length')} 个字符）"
-        elif kind == "value_error":
-            message = problem["msg"].removeprefix("Value error, ")
-        else:
-            message = _PROBLEMS.get(kind, problem["msg"])
-        where = ".".join(str(p) for p in problem["loc"])
-        parts.append(f"字段 {where}：{message}" if where else message)
-    return "；".join(parts)
 
 
 def outcome(
@@ -236,27 +193,3 @@ def validate(
             reason = describe_item_fault(error) or str(error)
             failed.append(outcome(index=index, status="failed", error=reason))
     return valid
-
-
-def describe_item_fault(error: BaseException) -> str | None:
-    """Why one item could not be stored, in Chinese; None when the failure is not the item's
-    (the database is unreachable or locked, a concurrent writer won a race)."""
-    if isinstance(error, OperationalError | InterfaceError | IntegrityError):
-        return None
-    if isinstance(error, StatementError) and not isinstance(error, DBAPIError):
-        # An error while binding the parameters (SQLAlchemy wraps it): the item's own value.
-        return describe_item_fault(error.orig) if isinstance(error.orig, Exception) else None
-    if isinstance(error, DataError):
-        detail = str(error.orig).split("\n", 1)[0]
-        if "NUL" in detail:
-            return "含有空字符（\\u0000），数据库无法保存"
-        return f"数据库无法保存此条目：{detail[:200]}"
-    if isinstance(error, RecursionError):
-        return "嵌套过深，无法处理"
-    if isinstance(error, UnicodeError):
-        return "含有无效的 Unicode 字符，无法保存"
-    if isinstance(error, ArithmeticError):
-        return "数值或时间超出范围，无法保存"
-    if isinstance(error, ValueError):
-        return f"无法处理此条目：{error}"[:300]
-    return None  # TypeError, IndexError…: a bug in the code, whatever the item

@@ -1,73 +1,14 @@
-"""Cleaning of one item: canonical URL, clean text from HTML, Simplified form, content hash."""
+"""Cleaning of one item: clean text from HTML, Simplified form, content hash (the canonical
+URL and its key are ``core/urls.py``: collectors use them before an item is a mention)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from yuqing.core import search_form
 from yuqing.core.text import strip_controls
-
-# Query parameters that only track a click; dropping them makes one article one URL.
-TRACKING_PARAMS = frozenset(
-    {
-        "spm",
-        "from",
-        "scene",
-        "srcid",
-        "share_token",
-        "share_source",
-        "share_medium",
-        "sharer_sharetime",
-        "sharer_shareid",
-        "wfr",
-        "isappinstalled",
-        "timestamp",
-        "vd_source",
-        "fbclid",
-        "gclid",
-        "dclid",
-        "msclkid",
-        "yclid",
-        "mc_cid",
-        "mc_eid",
-        "ref",
-        "ref_src",
-        "refer",
-        "referer",
-        "_hsenc",
-        "_hsmi",
-        "igshid",
-        "si",
-        "utm_id",
-        "chksm",
-        "mpshare",
-        "clicktime",
-        "enterid",
-        "sessionid",
-        "subscene",
-        "ascene",
-        "devicetype",
-        "version",
-        "nettype",
-        "lang",
-        "exportkey",
-        "pass_ticket",
-        "wx_header",
-        "xtrack",
-        "tt_from",
-        "app",
-        "share_from",
-        "sharefrom",
-        "shareid",
-        "shareuid",
-    }
-)
-TRACKING_PREFIXES = ("utm_", "hmsr", "hmpl", "hmcu", "hmkw", "hmci")
-# WeChat article identity lives in these parameters; everything else is noise.
-WECHAT_KEEP = frozenset({"__biz", "mid", "idx", "sn"})
+from yuqing.core.urls import hash64
 
 _WS = re.compile(r"[ \t\u00a0\u3000\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
@@ -76,58 +17,6 @@ _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
 _LATIN = re.compile(r"[A-Za-z]")
 _SPACES = re.compile(r"\s+")
-
-
-def canonical_url(url: str | None) -> str | None:
-    """The URL that identifies an article: lower-case host, no fragment, no tracking parameters."""
-    if not url:
-        return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return url
-    host = (parts.hostname or "").lower().rstrip(".")
-    if host.startswith("www."):
-        host = host[4:]
-    port = parts.port
-    netloc = host
-    if port and not (
-        (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)
-    ):
-        netloc = f"{host}:{port}"
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if host == "mp.weixin.qq.com":
-        query = [(k, v) for k, v in query if k in WECHAT_KEEP]
-    else:
-        query = [
-            (k, v)
-            for k, v in query
-            if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
-        ]
-    query.sort()
-    path = parts.path or "/"
-    if len(path) > 1 and path.endswith("/"):
-        path = path[:-1]
-    # http and https copies of one article are the same article.
-    return urlunsplit(("https", netloc, path, urlencode(query), ""))
-
-
-def _hash64(data: str) -> int:
-    """A signed 64-bit key (BLAKE2b): an integer index is a quarter of a 32-character hex one,
-    and at ten million items the chance that any two share a key is about 3 in a million."""
-    digest = hashlib.blake2b(data.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def url_hash(url: str | None) -> int | None:
-    """The key of an item's canonical URL: copies of one article share it."""
-    canon = canonical_url(url)
-    if not canon:
-        return None
-    return _hash64(canon)
 
 
 def clean_text(text: str) -> str:
@@ -238,4 +127,4 @@ def detect_language(text: str, *, simplified: str | None = None) -> str:
 
 def content_hash(title: str, text: str) -> int:
     """Key of the normalised title and text: identical copies share it."""
-    return _hash64(_SPACES.sub("", f"{title}\n{text}").lower())
+    return hash64(_SPACES.sub("", f"{title}\n{text}").lower())

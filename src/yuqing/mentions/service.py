@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from yuqing.mentions import search
@@ -240,3 +240,25 @@ def _as_datetime(value: object) -> datetime | None:
     if isinstance(value, datetime) or value is None:
         return value
     return datetime.fromisoformat(str(value))
+
+
+def list_stored_url_hashes(session: Session, *, source_id: int, url_hashes: list[int]) -> set[int]:
+    """Which of ``url_hashes`` (URL keys, ``core.urls.url_hash``) ``source_id`` has stored."""
+    if not url_hashes:
+        return set()
+    query = select(Mention.url_hash).where(
+        Mention.source_id == source_id, Mention.url_hash.in_(url_hashes)
+    )
+    return {h for h in session.execute(query).scalars() if h is not None}
+
+
+def delete_for_source(session: Session, *, source_id: int) -> int:
+    """Delete every mention of a source (before the source itself goes); returns how many."""
+    ids = list(session.execute(select(Mention.id).where(Mention.source_id == source_id)).scalars())
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        session.execute(
+            text("DELETE FROM mention_fts WHERE rowid = :id"), [{"id": i} for i in chunk]
+        )
+    session.execute(delete(Mention).where(Mention.source_id == source_id))
+    return len(ids)

@@ -9,11 +9,10 @@ items come in through the pipeline).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
@@ -23,24 +22,14 @@ from yuqing.core.timeutil import utcnow
 from yuqing.mentions import items as reading
 from yuqing.mentions import search
 from yuqing.mentions.batch import ANALYSIS_COLUMNS, INSERTED_COLUMNS, Batch, Row, SourceRef
-from yuqing.mentions.items import Unreadable, describe_item_fault
 from yuqing.mentions.models import Mention
-from yuqing.mentions.schemas import MAX_COUNT, IngestResult, ItemIn, ItemOutcome
 from yuqing.sources.models import Source
+from yuqing.sources.schemas import MAX_COUNT, IngestResult, ItemIn, ItemOutcome
 
-__all__ = ["Store", "Unreadable", "ingest", "prepare", "store", "store_isolating"]
+__all__ = ["ingest", "prepare", "store"]
 
 log = logging.getLogger(__name__)
 _COLUMNS_OF = attrgetter(*INSERTED_COLUMNS)
-
-
-class Store(Protocol):
-    """What stores the collected items of a source: the pipeline (``worker.pipeline.process``,
-    which analyses), or ``ingest`` in a test that wants storing alone."""
-
-    def __call__(
-        self, session: Session, *, source: Source, items: Sequence[ItemIn | Mapping[str, Any]]
-    ) -> IngestResult: ...
 
 
 Key = tuple[str, str | int | None]
@@ -182,88 +171,6 @@ def ingest(
     Collected items go through ``worker.pipeline.process`` (this, with the stages); this is
     storing alone, for tests that set up stored mentions and the store-only benchmark."""
     return store(session, prepare(session, source=source, items=items))
-
-
-StorePart = Callable[[list[Any]], IngestResult]
-"""Stores a list of items and commits them, or rolls back and raises."""
-
-MAX_ISOLATED_FAULTS = 8
-"""Items of one batch that may fail alone by an error; past this, or when every item fails,
-the error is the code's or the database's, not the items': it is raised (a 500 the
-collector retries) instead of reporting good items as failed."""
-
-
-def store_isolating(store_part: StorePart, items: Sequence[Any]) -> IngestResult:
-    """Store ``items`` with ``store_part``, so that no single item can take the batch down.
-
-    The whole batch is tried first. When it fails because of what is in it (a value the
-    database refuses, a stage that trips over an odd item), it is split in halves, each
-    stored on its own, until the item at fault stands alone and fails with its reason; every
-    other item is stored. ``Unreadable`` items fail with their reason without being tried.
-    Failures of the database itself (connection lost, a lock), and errors that strike every
-    item or more than MAX_ISOLATED_FAULTS of them, are raised as they are.
-    """
-    result = IngestResult()
-    readable: list[tuple[int, Any]] = []
-    for index, item in enumerate(items):
-        if isinstance(item, Unreadable):
-            result.outcomes.append(reading.outcome(index=index, status="failed", error=item.reason))
-        else:
-            readable.append((index, item))
-    if not result.outcomes:  # the usual case: one part, indices as they are
-        try:
-            return store_part(list(items))
-        except Exception as error:
-            if describe_item_fault(error) is None:
-                raise
-            _Isolation(store_part, result, len(readable)).split(readable, error)
-    else:
-        _Isolation(store_part, result, len(readable)).store(readable)
-    result.outcomes.sort(key=lambda o: o.index)
-    for outcome in result.outcomes:
-        setattr(result, outcome.status, getattr(result, outcome.status) + 1)
-    return result
-
-
-@dataclass
-class _Isolation:
-    """Parts of a batch stored one after another until the items at fault stand alone."""
-
-    store_part: StorePart
-    result: IngestResult
-    readable: int
-    faults: int = 0
-
-    def store(self, part: list[tuple[int, Any]]) -> None:
-        if not part:
-            return
-        try:
-            stored = self.store_part([item for _, item in part])
-        except Exception as error:
-            if describe_item_fault(error) is None:
-                raise
-            self.split(part, error)
-            return
-        for outcome in stored.outcomes:
-            self.result.outcomes.append(
-                outcome.model_copy(update={"index": part[outcome.index][0]})
-            )
-
-    def split(self, part: list[tuple[int, Any]], error: Exception) -> None:
-        """Store the halves of a part that failed, or fail its one item with the reason."""
-        if len(part) > 1:
-            middle = len(part) // 2
-            self.store(part[:middle])
-            self.store(part[middle:])
-            return
-        self.faults += 1
-        if self.faults > MAX_ISOLATED_FAULTS or self.faults == self.readable:
-            raise error
-        log.warning("item %s refused: %r", part[0][0], error)
-        reason = describe_item_fault(error) or "无法保存"
-        self.result.outcomes.append(
-            reading.outcome(index=part[0][0], status="failed", error=reason)
-        )
 
 
 def _changes(row: Row, current: Mapping[str, Any]) -> list[str]:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import ahocorasick_rs
 
 from yuqing.core.search_form import search_form, warm_up
+from yuqing.mentions.batch import SchemeHit
 from yuqing.schemes.query import And, Meta, Near, Node, Not, Or, Term, needs_keyword, terms
 
 SCOPES = ("both", "title", "text")
@@ -33,15 +34,6 @@ class MatchDoc:
     source_name: str = ""
     regions: list[str] = field(default_factory=list)
     sentiment: str | None = None  # positive | neutral | negative
-
-
-@dataclass(frozen=True)
-class SchemeHit:
-    """A scheme that matched one document, the words that matched and the scheme's weight."""
-
-    scheme_id: int
-    words: list[str]
-    weight: float = 1.0
 
 
 @dataclass(frozen=True)

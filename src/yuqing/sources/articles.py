@@ -14,8 +14,7 @@ import lxml.html
 from lxml import etree
 
 from yuqing.core.timeutil import parse_time, utcnow
-from yuqing.mentions.normalise import canonical_url
-from yuqing.mentions.schemas import ItemIn
+from yuqing.core.urls import canonical_url
 from yuqing.sources.parsing import (
     MAX_TITLE,
     ParseError,
@@ -26,6 +25,7 @@ from yuqing.sources.parsing import (
     reported,
     same_site,
 )
+from yuqing.sources.schemas import ItemIn
 
 
 @reported("网页")

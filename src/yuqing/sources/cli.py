@@ -67,6 +67,7 @@ def sources_remove(
     yes: Annotated[bool, typer.Option("--yes", help="不再确认")] = False,
 ) -> None:
     """删除信息源及其采集到的信息。"""
+    from yuqing.mentions import service as mentions
     from yuqing.sources import service as sources
 
     upgrade_database()
@@ -76,5 +77,6 @@ def sources_remove(
         )
         if not yes:
             typer.confirm(f"删除“{source.name}”及其全部信息？", abort=True)
-        removed = sources.remove(session, source=source)
+        removed = mentions.delete_for_source(session, source_id=source.id)
+        sources.delete_source(session, source=source, mentions_deleted=removed)
         console.print(f"已删除信息源 {source_id}，同时删除 {removed} 条信息。")

@@ -17,7 +17,6 @@ import feedparser
 from pydantic import ValidationError
 
 from yuqing.core.timeutil import parse_time
-from yuqing.mentions.schemas import ItemIn
 from yuqing.sources.encoding import decode_body
 from yuqing.sources.parsing import (
     MAX_TITLE,
@@ -29,6 +28,7 @@ from yuqing.sources.parsing import (
     plain_text,
     reported,
 )
+from yuqing.sources.schemas import ItemIn
 
 _Entry = Any
 

@@ -30,12 +30,11 @@ from sqlalchemy.orm import Session
 from yuqing.core.http import FetchError, FetchResponse, fetch
 from yuqing.core.settings import Settings, get_settings
 from yuqing.core.timeutil import utcnow
-from yuqing.mentions.models import Mention
-from yuqing.mentions.normalise import url_hash
-from yuqing.mentions.schemas import IngestResult, ItemIn
+from yuqing.core.urls import url_hash
 from yuqing.sources import parsers
 from yuqing.sources.models import FetchRun, Source
-from yuqing.sources.schemas import FETCHED_KINDS
+from yuqing.sources.schemas import FETCHED_KINDS, IngestResult, ItemIn
+from yuqing.sources.storing import KnownLinks
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +102,17 @@ class Fetched:
 
 
 def fetch_items(
-    session: Session, source: Source, *, now: datetime | None = None, slots: HostSlots | None = None
+    session: Session,
+    source: Source,
+    *,
+    known: KnownLinks,
+    now: datetime | None = None,
+    slots: HostSlots | None = None,
 ) -> Fetched:
     """Fetch one source and parse what it holds; nothing is written yet (all network work
-    happens before the first write, so a slow server never holds SQLite's write lock)."""
+    happens before the first write, so a slow server never holds SQLite's write lock).
+    ``known`` says which article links of a list page are stored already (the mentions
+    store's, passed in by the caller above both)."""
     if source.kind not in FETCHED_KINDS or not source.url:
         raise ValueError(f"来源“{source.name}”（{source.kind}）没有可抓取的地址")
     now = now or utcnow()
@@ -121,7 +127,7 @@ def fetch_items(
             fetched.run.not_modified = response.not_modified
             fetched.run.content_unchanged = not response.not_modified
         else:
-            fetched.collected = _collect(session, source, response, slots)
+            fetched.collected = _collect(session, source, response, slots, known)
     except (FetchError, parsers.ParseError) as error:
         fetched.error = error
     return fetched
@@ -153,7 +159,7 @@ def _get(
 
 
 def _collect(
-    session: Session, source: Source, response: FetchResponse, slots: HostSlots
+    session: Session, source: Source, response: FetchResponse, slots: HostSlots, known: KnownLinks
 ) -> _Collected:
     body, url, ctype = response.body, response.final_url, response.content_type
     if source.kind == "rss":
@@ -163,15 +169,16 @@ def _collect(
         item = parsers.extract_article(body, url=url, content_type=ctype)
         return _Collected(items=[_with_url(item, url)])
     links = parsers.extract_links(body, url=url, content_type=ctype, limit=LIST_LINKS_CONSIDERED)
-    return _follow_links(session, source, links, slots)
+    return _follow_links(session, source, links, slots, known)
 
 
 def _follow_links(
-    session: Session, source: Source, links: list[str], slots: HostSlots
+    session: Session, source: Source, links: list[str], slots: HostSlots, known: KnownLinks
 ) -> _Collected:
     """Fetch the articles of a list page not stored before; one failed article is one
     failed item, not a failed run."""
-    stored = _stored_url_hashes(session, source.id, links)
+    hashes = [h for h in {url_hash(link) for link in links} if h is not None]
+    stored = known(session, source_id=source.id, url_hashes=hashes) if hashes else set()
     fresh = [link for link in links if url_hash(link) not in stored]
     collected = _Collected(skipped=len(links) - len(fresh))
     for link in fresh[:LIST_ARTICLES_PER_RUN]:
@@ -195,16 +202,6 @@ def _follow_links(
 
 def _with_url(item: ItemIn, url: str) -> ItemIn:
     return item if item.url else item.model_copy(update={"url": url})
-
-
-def _stored_url_hashes(session: Session, source_id: int, links: list[str]) -> set[int]:
-    hashes = [h for h in {url_hash(link) for link in links} if h is not None]
-    if not hashes:
-        return set()
-    query = select(Mention.url_hash).where(
-        Mention.source_id == source_id, Mention.url_hash.in_(hashes)
-    )
-    return {h for h in session.execute(query).scalars() if h is not None}
 
 
 def _count(

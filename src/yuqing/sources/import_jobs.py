@@ -27,10 +27,10 @@ from yuqing.core.audit import Actor
 from yuqing.core.database import session_scope
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import utcnow
-from yuqing.mentions.store import Store
 from yuqing.sources import importers
 from yuqing.sources.importers import ImportFileError, Preview
 from yuqing.sources.models import ImportJob, Source
+from yuqing.sources.storing import Store
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,11 @@ from sqlalchemy.orm import Session
 from yuqing.core import xlsx
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import to_utc_naive
-from yuqing.mentions import items as mention_items
-from yuqing.mentions import store as mention_store
-from yuqing.mentions.schemas import IngestResult, ItemIn
-from yuqing.mentions.store import Store
+from yuqing.sources import storing
 from yuqing.sources.encoding import DecodedFile, decode_export
 from yuqing.sources.models import Source
+from yuqing.sources.schemas import IngestResult, ItemIn, describe_validation_error
+from yuqing.sources.storing import Store
 
 ITEM_FIELDS = (
     "external_id",
@@ -600,7 +599,7 @@ def store_batch(
     for start in range(0, len(valid), batch_size):
         chunk = valid[start : start + batch_size]
         # A row the database refuses fails alone with its reason; the others are stored.
-        result = mention_store.store_isolating(store_part, [i for _, i in chunk])
+        result = storing.store_isolating(store_part, [i for _, i in chunk])
         for outcome in result.outcomes:
             if outcome.error:
                 report.errors.append(RowError(chunk[outcome.index][0], outcome.error))
@@ -621,7 +620,7 @@ def _validate_rows(batch: ImportBatch, report: ImportReport) -> list[tuple[int, 
         try:
             valid.append((number, ItemIn.model_validate(item)))
         except ValidationError as error:
-            reason = mention_items.describe_validation_error(error)
+            reason = describe_validation_error(error)
             for target, header in header_of.items():
                 reason = reason.replace(f"字段 {target}：", f"列「{header}」：")
             report.errors.append(RowError(number, reason))

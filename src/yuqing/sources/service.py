@@ -6,13 +6,12 @@ import difflib
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from yuqing.core import audit
 from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
-from yuqing.mentions.models import Mention
 from yuqing.sources.models import FetchRun, Source
 from yuqing.sources.schemas import FETCHED_KINDS, SourceIn
 
@@ -164,15 +163,11 @@ def recent_runs(session: Session, *, source_id: int, limit: int = 10) -> Sequenc
     )
 
 
-def remove(session: Session, *, source: Source, actor: Actor = audit.SYSTEM) -> int:
-    """Delete a source and its mentions; returns how many mentions went with it."""
-    ids = list(session.execute(select(Mention.id).where(Mention.source_id == source.id)).scalars())
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        session.execute(
-            text("DELETE FROM mention_fts WHERE rowid = :id"), [{"id": i} for i in chunk]
-        )
-    session.execute(delete(Mention).where(Mention.source_id == source.id))
+def delete_source(
+    session: Session, *, source: Source, mentions_deleted: int, actor: Actor = audit.SYSTEM
+) -> None:
+    """Delete a source and its fetch runs, once its mentions are gone
+    (``mentions.service.delete_for_source``, whose count the audit row names)."""
     session.execute(delete(FetchRun).where(FetchRun.source_id == source.id))
     values = _values(source)
     session.delete(source)
@@ -183,10 +178,9 @@ def remove(session: Session, *, source: Source, actor: Actor = audit.SYSTEM) -> 
         action="delete",
         object_type="source",
         object_id=source.id,
-        summary=f"删除信息源 {values['name']} 及其 {len(ids)} 条信息",
+        summary=f"删除信息源 {values['name']} 及其 {mentions_deleted} 条信息",
         changes=audit.diff(values, {}),
     )
-    return len(ids)
 
 
 def list_silent(session: Session, *, now: datetime) -> list[tuple[Source, str]]:

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from yuqing.auth.deps import require
 from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
+from yuqing.mentions import service as mentions_service
 from yuqing.pagekit.csrf import CsrfChecked
 from yuqing.pagekit.templating import error_page, render
 from yuqing.sources import import_jobs, service
@@ -177,7 +178,8 @@ def remove_source(
     if not isinstance(source, Source):
         return source
     import_jobs.remove_for_source(session, source_id=source.id)
-    removed = service.remove(session, source=source, actor=principal.actor)
+    removed = mentions_service.delete_for_source(session, source_id=source.id)
+    service.delete_source(session, source=source, mentions_deleted=removed, actor=principal.actor)
     session.commit()
     return RedirectResponse(f"/sources?removed={removed}", status_code=303)
 

@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from yuqing.core.database import new_session
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import utcnow
-from yuqing.mentions.schemas import IngestResult
+from yuqing.mentions import service as mentions
 from yuqing.sources import fetch, importers
 from yuqing.sources import service as sources_service
 from yuqing.sources.fetch import HostSlots, Progress
 from yuqing.sources.models import FetchRun, Source
+from yuqing.sources.schemas import IngestResult
 from yuqing.worker import pipeline
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,9 @@ def fetch_source(
 ) -> FetchRun:
     """Fetch one source, put its items through the pipeline, record the run and the
     source's scheduling state; the caller commits."""
-    fetched = fetch.fetch_items(session, source, now=now, slots=slots)
+    fetched = fetch.fetch_items(
+        session, source, known=mentions.list_stored_url_hashes, now=now, slots=slots
+    )
     stored = IngestResult()
     if fetched.error is None and fetched.items:
         stored = pipeline.process(session, source=source, items=fetched.items)

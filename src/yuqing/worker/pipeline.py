@@ -24,9 +24,9 @@ from yuqing.dashboard.stage import Dashboard
 from yuqing.events.stage import Events
 from yuqing.mentions import store
 from yuqing.mentions.batch import Batch, Stage
-from yuqing.mentions.schemas import IngestResult, ItemIn
 from yuqing.mentions.stage import NearDuplicates
 from yuqing.sources.models import Source
+from yuqing.sources.schemas import IngestResult, ItemIn
 from yuqing.worker.stage import Places, Risk, Schemes, Sentiment
 
 STAGES: tuple[Stage, ...] = (
