@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from yuqing.core import database
 from yuqing.core.timeutil import utcnow
-from yuqing.dashboard import stage as flows
+from yuqing.dashboard import stage as dashboard_stage
 from yuqing.dashboard import views
 from yuqing.web.app import create_app
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: a
 OUT = Path(__file__).resolve().parent / "out"
 KINDS = ("rss", "page", "list", "import", "push")
 SENTIMENTS = ("positive", "neutral", "negative", None)
-PROVINCES = [c for c in flows.province_codes().values()]
+PROVINCES = [c for c in dashboard_stage.province_codes().values()]
 
 
 def build(path: Path, items: int) -> None:
@@ -74,14 +74,14 @@ def build(path: Path, items: int) -> None:
                     for r in rows
                 ],
             )
-            counts = flows.Counter()
+            counts = dashboard_stage.Counter()
             for r in rows:
                 hour = r["published_at"].replace(minute=0, second=0, microsecond=0)
                 key = (hour, r["kind"], r["sentiment"] or "")
                 counts[(*key, "")] += 1
                 if r["province"]:
                     counts[(*key, r["province"])] += 1
-            flows.add_counts(s, counts)
+            dashboard_stage.add_counts(s, counts)
             s.commit()
     engine.dispose()
 

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from yuqing.core.database import make_engine, upgrade_database
 from yuqing.core.settings import reset_settings_cache
 from yuqing.core.timeutil import utcnow
-from yuqing.dashboard import stage as flows
+from yuqing.dashboard import stage as dashboard_stage
 from yuqing.events.models import Event
 from yuqing.mentions import search
 from yuqing.mentions.batch import INSERTED_COLUMNS
@@ -110,7 +110,7 @@ def build(path: Path, items: int) -> None:
     rng = random.Random(7)
     now = utcnow()
     started = time.perf_counter()
-    counts: Counter[flows.Key] = Counter()
+    counts: Counter[dashboard_stage.Key] = Counter()
     with Session(engine) as session:
         for i, (name, kind) in enumerate(SOURCES, start=1):
             session.execute(
@@ -144,7 +144,7 @@ def build(path: Path, items: int) -> None:
                 _flush(session, raw, statement, batch, to_index)
                 log(f"  {n:>9,} / {items:,}  ({n / (time.perf_counter() - started):,.0f} items/s)")
         _flush(session, raw, statement, batch, to_index)
-        flows.add_counts(session, counts)
+        dashboard_stage.add_counts(session, counts)
         session.execute(insert(Event), list(_events(rng, items, now)))
         session.commit()
         log("optimising the index")

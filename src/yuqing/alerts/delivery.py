@@ -4,12 +4,11 @@ minute-by-minute evaluation alerts/jobs.py."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.alerts import outbox, service
@@ -22,6 +21,10 @@ from yuqing.alerts.rules import (
 from yuqing.alerts.schemas import Explanation, Number
 from yuqing.core.audit import Actor
 from yuqing.core.timeutil import local_zone, to_local, to_utc_naive, utcnow
+from yuqing.events import service as events_service
+from yuqing.mentions import service as mentions_service
+from yuqing.schemes import service as schemes_service
+from yuqing.sources import service as sources_service
 
 log = logging.getLogger(__name__)
 
@@ -289,27 +292,20 @@ def _manual_candidate(
     from yuqing.alerts.rules import recent_samples, sample_of_row
 
     if mention_id is not None:
-        row = session.execute(
-            text(
-                "SELECT m.title, m.text, m.url, m.published_at, m.risk_score, m.sentiment,"
-                " s.name FROM mention m LEFT JOIN source s ON s.id = m.source_id"
-                " WHERE m.id = :id"
-            ),
-            {"id": mention_id},
-        ).first()
-        if row is None:
+        mention = mentions_service.get(session, mention_id=mention_id)
+        if mention is None:
             raise ManualAlertError(f"没有 ID 为 {mention_id} 的信息")
         names = ("title", "text", "url", "published_at", "risk_score", "sentiment")
-        values = dict(zip(names, row[:6], strict=True))
-        if isinstance(values["published_at"], str):
-            values["published_at"] = datetime.fromisoformat(values["published_at"])
-        samples, sources = [sample_of_row(values, mention_id, row[6] or "")], [row[6] or ""]
+        values = {name: getattr(mention, name) for name in names}
+        source = sources_service.get(session, source_id=mention.source_id)
+        source_name = source.name if source is not None else ""
+        samples, sources = [sample_of_row(values, mention_id, source_name)], [source_name]
         subject, title, link = f"m{mention_id}", samples[0].title, f"/mentions/{mention_id}"
-        words = [w for hit in _mention_words(session, mention_id) for w in hit][:10]
+        hits = schemes_service.list_match_words(session, mention_id=mention_id)
+        words = [w for hit in hits for w in hit][:10]
         risk = values["risk_score"]
     elif event_id is not None:
-        found = session.execute(text("SELECT title FROM event WHERE id = :id"), {"id": event_id})
-        name = found.scalar()
+        name = events_service.get_event_title(session, event_id=event_id)
         if name is None:
             raise ManualAlertError(f"没有 ID 为 {event_id} 的事件")
         now = utcnow()
@@ -339,18 +335,3 @@ def _manual_candidate(
         mention_id=mention_id,
         event_id=event_id,
     )
-
-
-def _mention_words(session: Session, mention_id: int) -> list[list[str]]:
-    rows = session.execute(
-        text("SELECT words FROM scheme_match WHERE mention_id = :id"), {"id": mention_id}
-    )
-    return [_words(raw) for (raw,) in rows]
-
-
-def _words(raw: str | None) -> list[str]:
-    try:
-        value = json.loads(raw or "[]")
-    except ValueError:
-        return []
-    return [str(w) for w in value] if isinstance(value, list) else []

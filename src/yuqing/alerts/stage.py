@@ -7,7 +7,6 @@ near-duplicate groups) and the rows' ids; the rules themselves are alerts/rules.
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from yuqing.alerts import service
@@ -15,6 +14,7 @@ from yuqing.alerts.delivery import deliver
 from yuqing.alerts.rules import Candidate, ItemBatch, Rule, row_passes, scheme_hits, sensitive_words
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions.batch import Batch, Row
+from yuqing.schemes import service as schemes_service
 
 # What the item rules read of a row (alerts/rules.py reads rows as mappings).
 _READ = ("title", "text", "url", "published_at", "sentiment", "risk_score", "near_group_id")
@@ -73,7 +73,4 @@ def _matches(session: Session, items: ItemBatch, rows: list[Row], rules: list[Ru
     items.matches = matches
     if matches:
         schemes = {sid for hits in matches.values() for sid, _ in hits}
-        names = session.execute(
-            text(f"SELECT id, name FROM scheme WHERE id IN ({', '.join(map(str, schemes))})")
-        )
-        items.scheme_names = {int(i): str(n) for i, n in names}
+        items.scheme_names = schemes_service.list_scheme_names(session, scheme_ids=schemes)

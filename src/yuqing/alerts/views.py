@@ -13,8 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from yuqing.alerts import config, outbox, service
-from yuqing.alerts import delivery as flows  # renamed from flows.py; alias kept for the merge
+from yuqing.alerts import config, delivery, outbox, service
 from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
 from yuqing.alerts.rules import Rule
 from yuqing.alerts.schemas import RuleIn, RuleParams
@@ -220,8 +219,8 @@ async def raise_alert(
     rule = service.get_rule(session, rule_id=_int(form.get("rule_id")) or 0)
     try:
         if rule is None:
-            raise flows.ManualAlertError("请选择发送给谁（人工预警规则）")
-        alert = flows.raise_manual(
+            raise delivery.ManualAlertError("请选择发送给谁（人工预警规则）")
+        alert = delivery.raise_manual(
             session,
             rule=rule,
             mention_id=mention_id,
@@ -230,7 +229,7 @@ async def raise_alert(
             level=str(form.get("level") or "warning"),
             actor=principal.actor,
         )
-    except flows.ManualAlertError as error:
+    except delivery.ManualAlertError as error:
         session.rollback()
         return _raise_form(
             request,

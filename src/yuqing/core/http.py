@@ -2,7 +2,7 @@
 
 Design choices:
 
-* Synchronous ``httpx``; concurrency comes from threads in ``flows.run_due``.
+* Synchronous ``httpx``; concurrency comes from threads in ``worker.collect.run_due``.
 * Server-side request forgery: every hop's host is resolved once here, *all* its addresses
   are checked against the refused networks, and the request is then sent to the checked IP
   literal with the ``Host`` header and the TLS SNI / certificate name set to the original

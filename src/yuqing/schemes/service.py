@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
@@ -464,6 +464,28 @@ def _as_datetime(value: object) -> datetime | None:
 
 
 # --- counts for the alert rules (they run per rule every minute) ---------------------------
+
+
+def list_scheme_names(session: Session, *, scheme_ids: Iterable[int]) -> dict[int, str]:
+    """The names of these schemes (ids of schemes gone are left out)."""
+    wanted = sorted(set(scheme_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Scheme.id, Scheme.name).where(Scheme.id.in_(wanted)))
+    return {int(i): str(n) for i, n in rows}
+
+
+def list_match_words(session: Session, *, mention_id: int) -> list[list[str]]:
+    """The words each scheme matched in one mention, one list per matching scheme."""
+    rows = session.execute(select(SchemeMatch.words).where(SchemeMatch.mention_id == mention_id))
+    result: list[list[str]] = []
+    for (raw,) in rows:
+        try:
+            value = json.loads(raw or "[]")
+        except ValueError:
+            value = []
+        result.append([str(w) for w in value] if isinstance(value, list) else [])
+    return result
 
 
 def get_scheme_name(session: Session, *, scheme_id: int) -> str | None:
