@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tests.mentions.test_search import CORPUS, HAN_RUN, load, when
 from yuqing.core.settings import reset_settings_cache
-from yuqing.mentions import search_index, service
+from yuqing.mentions import jobs, search_index, service
 from yuqing.mentions.models import Mention
 from yuqing.mentions.search import (
     SearchFilters,
@@ -241,3 +242,21 @@ def test_a_process_keeping_an_old_token_reads_no_stale_index(
     assert search_index._tokens[engine] != kept
     assert answered_by_index(session, "体育馆")
     assert_same_as_database(session, ["体育馆", "食堂", "学生"])
+
+
+def test_the_runner_job_keeps_the_index_caught_up(session: Session, engine: Engine) -> None:
+    load(session)
+    stop = threading.Event()
+    thread = threading.Thread(target=jobs.follow_search_index, args=(stop,), kwargs={"every": 0.1})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while pending(session) and time.monotonic() < deadline:
+            session.rollback()
+            time.sleep(0.1)
+        assert pending(session) == 0
+        assert (index_path(engine) / "ready.json").exists()
+    finally:
+        stop.set()
+        thread.join()
+    assert_same_as_database(session, ["食堂", "学生", "通知"])
