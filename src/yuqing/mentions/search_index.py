@@ -120,12 +120,22 @@ _ID_MASK = (1 << 31) - 1
 _KEY_SHIFT = 31
 
 
+_root: tuple[object, Path | None] = (None, None)
+
+
 def index_root() -> Path | None:
     """Where indexes live, or None when the deployment searches the database only."""
-    setting = get_settings().search_index
+    global _root
+    settings = get_settings()
+    if _root[0] is settings:  # kept per settings object: every search asks
+        return _root[1]
+    setting = settings.search_index
     if setting == "off":
-        return None
-    return Path(setting) if setting else get_settings().data_dir / "search_index"
+        root = None
+    else:
+        root = Path(setting) if setting else settings.data_dir / "search_index"
+    _root = (settings, root)
+    return root
 
 
 # ---------------------------------------------------------------------------- documents
@@ -204,24 +214,33 @@ class _Handle:
     index: tantivy.Index
     lock: threading.Lock = field(default_factory=threading.Lock)
     meta: bytes = b""
+    meta_file: str = ""
+
+    def __post_init__(self) -> None:
+        self.meta_file = str(self.path / "meta.json")
 
     @property
     def ready(self) -> bool:
         """Built completely once (a crash mid-build leaves no marker)."""
         return (self.path / "ready.json").exists()
 
-    def fresh_searcher(self) -> tantivy.Searcher:
-        """A searcher that sees the last commit, whichever process made it. The commit's
-        meta.json is compared whole (it names the commit's opstamp): two commits within one
-        tick of the file clock have the same modification time."""
+    def fresh_searcher(self) -> tantivy.Searcher | None:
+        """A searcher that sees the last commit, whichever process made it; None when the
+        index is gone or not completely built. The commit's meta.json is compared whole (it
+        names the commit's opstamp): two commits within one tick of the file clock have the
+        same modification time."""
         try:
-            meta = (self.path / "meta.json").read_bytes()
+            with open(self.meta_file, "rb") as handle:
+                meta = handle.read()
         except FileNotFoundError:
-            meta = b""
+            return None
         if meta != self.meta:
+            if not self.ready:
+                return None
             self.index.reload()
             self.meta = meta
         return self.index.searcher()
+
 
 
 _handles: dict[Path, _Handle] = {}
@@ -553,14 +572,20 @@ def _pending_ids(session: Session, token: str) -> list[int] | None:
     it yields -1 when the database's token is not ``token``."""
     if not re.fullmatch(r"[0-9a-f]{32}", token):
         raise _TokenChanged(token)
-    # The driver's own statement: this runs before every search, and SQLAlchemy's result
-    # machinery cost more than the query itself.
-    logged = session.connection().exec_driver_sql(
-        "SELECT -1 WHERE NOT EXISTS (SELECT 1 FROM search_index_meta"
-        f" WHERE name = 'token' AND value = '{token}')"
-        f" UNION ALL SELECT mention_id FROM search_change LIMIT {PENDING_LIMIT + 2}"
-    )
-    ids = sorted({row[0] for row in logged})
+    # The driver's own cursor: this runs before every search, and SQLAlchemy's execution
+    # and result machinery cost more than the query itself.
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.execute(
+            "SELECT -1 WHERE NOT EXISTS (SELECT 1 FROM search_index_meta"
+            f" WHERE name = 'token' AND value = '{token}')"
+            f" UNION ALL SELECT mention_id FROM search_change LIMIT {PENDING_LIMIT + 2}"
+        )
+        ids = sorted({row[0] for row in cursor.fetchall()})
+    finally:
+        cursor.close()
     if ids and ids[0] == -1:
         raise _TokenChanged(token)
     return None if len(ids) > PENDING_LIMIT else ids
@@ -589,6 +614,30 @@ def _pending_hits(session: Session, wanted: IndexQuery, ids: list[int]) -> list[
     return keys
 
 
+_ready: dict[tuple[Engine, Path], _Handle] = {}
+
+
+def _prepare(session: Session, engine: Engine, root: Path) -> _Handle | None:
+    """The index of the session's database, built first when it is missing and small;
+    None when the database must answer meanwhile."""
+    _ready.pop((engine, root), None)
+    if engine not in _tokens and _writing(session):
+        return None  # making the token would wait for this session's own write lock
+    handle = _handle_for(engine, root, fresh=False)
+    if not handle.ready:
+        if _writing(session):
+            return None  # as above: a build deletes log rows
+        if _listed_count(engine) > SYNC_BUILD_LIMIT:
+            catch_up_soon(engine)
+            return None
+        catch_up(engine)
+        handle = _handle_for(engine, root, fresh=False)
+        if not handle.ready:
+            return None
+    _ready[(engine, root)] = handle
+    return handle
+
+
 def find(
     session: Session, wanted: IndexQuery, *, limit: int, offset: int
 ) -> tuple[list[int], int] | None:
@@ -603,26 +652,28 @@ def find(
         return None
     engine = session.get_bind()
     assert isinstance(engine, Engine)
-    if engine not in _tokens and _writing(session):
-        return None  # making the token would wait for this session's own write lock
-    handle = _handle_for(engine, root, fresh=False)
-    if not handle.ready:
-        if _writing(session):
-            return None  # as above: a build deletes log rows
-        if _listed_count(engine) > SYNC_BUILD_LIMIT:
-            catch_up_soon(engine)
+    for _ in range(2):
+        handle = _ready.get((engine, root)) or _prepare(session, engine, root)
+        if handle is None:
             return None
-        catch_up(engine)
-    try:
-        pending = _pending_ids(session, _tokens[engine])
-    except _TokenChanged:
-        _tokens.pop(engine, None)  # the next search opens this database's own index
+        # The log first, then the searcher: a catch-up commits the index before it deletes
+        # the log rows, so whatever left the log is in a searcher made afterwards.
+        try:
+            pending = _pending_ids(session, _tokens[engine])
+        except (_TokenChanged, KeyError):
+            _tokens.pop(engine, None)  # the next search opens this database's own index
+            _ready.pop((engine, root), None)
+            return None
+        searcher = handle.fresh_searcher()
+        if searcher is not None:
+            break
+        _ready.pop((engine, root), None)  # deleted or being rebuilt: prepare it again
+    else:
         return None
     if pending is None or len(pending) > PENDING_QUIET:
         catch_up_soon(engine)  # nobody else keeps the log short: do it in the background
     if pending is None:
         return None
-    searcher = handle.fresh_searcher()
     schema = handle.index.schema
     query = _query(schema, wanted)
     if pending:
