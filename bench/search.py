@@ -8,7 +8,7 @@ the project's search (``search.search``: the tantivy index behind the search mod
 its change-log check), the database path alone (``search.search_database``: SQLite FTS5 or
 PostgreSQL GIN plus substring check) and tantivy itself (its own API on the same index
 files: a phrase of the query's bigrams, newest first, exact count). Every query runs once
-to warm the caches, then three times through each, interleaved in a rotating order; a
+to warm the caches, then five times through each, interleaved in a rotating order; a
 query's figure is its median. Printed: p50/p95 over the queries of each, the ratio to tantivy, recall and exact totals against a substring scan of every
 listed row, first pages compared, index sizes, and the load average before and after.
 
@@ -54,7 +54,7 @@ DATA = Path(os.environ.get("YUQING_SHARED_DATA", REPO.parent / "shared" / "data"
 STREAM = DATA / "events" / "ced_stream_dev.jsonl.gz"
 OUT = REPO / "bench" / "out"
 TARGET_RATIO = 2.0
-ROUNDS = 3
+ROUNDS = 5
 SOURCES = (("微博推送", "push"), ("新闻订阅", "rss"), ("导入文件", "import"), ("网页监测", "page"))
 SUFFIXES = ("", "（转）", " 来自微博", "！", "。", " 求扩散", "[心]", " 关注中")
 COMMON = {

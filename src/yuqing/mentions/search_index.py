@@ -242,7 +242,6 @@ class _Handle:
         return self.index.searcher()
 
 
-
 _handles: dict[Path, _Handle] = {}
 _handles_lock = threading.Lock()
 _MAX_HANDLES = 4
