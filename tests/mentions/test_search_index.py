@@ -72,7 +72,7 @@ def index_path(engine: Engine) -> Path:
 
 
 def pending(session: Session) -> int:
-    return session.execute(text("SELECT count(*) FROM search_change")).scalar_one()
+    return session.execute(text("SELECT count(*) FROM mention_fts_change")).scalar_one()
 
 
 def test_results_equal_with_the_index_and_without(session: Session, engine: Engine) -> None:
@@ -229,7 +229,7 @@ def test_a_process_keeping_an_old_token_reads_no_stale_index(
     kept = search_index._tokens[engine]
     # The database is recreated or restored: another token, and another process builds
     # and feeds the new index from the log.
-    session.execute(text("DELETE FROM search_index_meta"))
+    session.execute(text("DELETE FROM mention_fts_meta"))
     source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
     assert source is not None
     service.ingest(session, source=source, items=[{"id": "t1", "text": "新建体育馆开放"}])
