@@ -8,8 +8,9 @@ the project's search (``search.search``: the tantivy index behind the search mod
 its change-log check), the database path alone (``search.search_database``: SQLite FTS5 or
 PostgreSQL GIN plus substring check) and tantivy itself (its own API on the same index
 files: a phrase of the query's bigrams, newest first, exact count). Every query runs once
-to warm the caches, then three times through each, interleaved in a rotating order; a
-query's figure is its median. Printed: p50/p95 over the queries of each, the ratio to tantivy, recall and exact totals against a substring scan of every
+to warm the caches, then five times through each, interleaved in a rotating order; a
+query's figure is its median, and also its fastest run (on a shared, loaded machine the
+fastest of five is the work itself, the median includes waiting for a core). Printed: p50/p95 over the queries of each, the ratio to tantivy, recall and exact totals against a substring scan of every
 listed row, first pages compared, index sizes, and the load average before and after.
 
 The SQLite database is built once from the dev stream (Weibo posts, replicated with
@@ -55,7 +56,7 @@ DATA = Path(os.environ.get("YUQING_SHARED_DATA", REPO.parent / "shared" / "data"
 STREAM = DATA / "events" / "ced_stream_dev.jsonl.gz"
 OUT = REPO / "bench" / "out"
 TARGET_RATIO = 2.0
-ROUNDS = 3
+ROUNDS = 5
 SOURCES = (("微博推送", "push"), ("新闻订阅", "rss"), ("导入文件", "import"), ("网页监测", "page"))
 SUFFIXES = ("", "（转）", " 来自微博", "！", "。", " 求扩散", "[心]", " 关注中")
 COMMON = {
@@ -316,6 +317,7 @@ def measure(engine: Engine, peer: Peer, args: argparse.Namespace) -> list[tuple[
                 for way in ways.values():
                     way(q)
             times: dict[str, list[float]] = {name: [] for name in ways}
+            best: dict[str, list[float]] = {name: [] for name in ways}
             pages: dict[str, dict[str, tuple[list[int], int]]] = {name: {} for name in ways}
             names = list(ways)
             for i, q in enumerate(queries):
@@ -329,6 +331,7 @@ def measure(engine: Engine, peer: Peer, args: argparse.Namespace) -> list[tuple[
                         runs[name].append((time.perf_counter() - started) * 1000)
                 for name, values in runs.items():
                     times[name].append(statistics.median(values))
+                    best[name].append(min(values))
             same_pages = sum(pages["project"][q] == pages["tantivy"][q] for q in queries)
             db_same = sum(pages["project"][q][0] == pages["database"][q][0] for q in queries)
             recall_queries = random.Random(args.seed + length).sample(queries, args.recall)
@@ -344,6 +347,9 @@ def measure(engine: Engine, peer: Peer, args: argparse.Namespace) -> list[tuple[
             p95 = {name: percentile(values, 95) for name, values in times.items()}
             p50 = {name: percentile(values, 50) for name, values in times.items()}
             ratio = p95["project"] / p95["tantivy"]
+            b95 = {name: percentile(values, 95) for name, values in best.items()}
+            b50 = {name: percentile(values, 50) for name, values in best.items()}
+            best_ratio = b95["project"] / b95["tantivy"]
             recall = found / expected if expected else 1.0
             slowest = max(zip(times["project"], queries, strict=True))
             log(
@@ -355,11 +361,20 @@ def measure(engine: Engine, peer: Peer, args: argparse.Namespace) -> list[tuple[
             )
             table.append(
                 (
-                    f"{length}-char p50 / p95 (ms)",
+                    f"{length}-char median of {ROUNDS}: p50 / p95 (ms)",
                     f"{p50['project']:.2f} / {p95['project']:.2f}",
                     f"{p50['tantivy']:.2f} / {p95['tantivy']:.2f}",
                     f"{ratio:.2f}× {'ok' if ratio <= TARGET_RATIO else 'MISSED'}",
                     f"{p50['database']:.1f} / {p95['database']:.1f}",
+                )
+            )
+            table.append(
+                (
+                    f"{length}-char best of {ROUNDS}: p50 / p95 (ms)",
+                    f"{b50['project']:.2f} / {b95['project']:.2f}",
+                    f"{b50['tantivy']:.2f} / {b95['tantivy']:.2f}",
+                    f"{best_ratio:.2f}× {'ok' if best_ratio <= TARGET_RATIO else 'MISSED'}",
+                    f"{b50['database']:.1f} / {b95['database']:.1f}",
                 )
             )
             table.append(

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tests.mentions.test_search import CORPUS, HAN_RUN, load, when
 from yuqing.core.settings import reset_settings_cache
-from yuqing.mentions import search_index, store
+from yuqing.mentions import jobs, search_index, store
 from yuqing.mentions.models import Mention
 from yuqing.mentions.search import (
     SearchFilters,
@@ -71,7 +72,7 @@ def index_path(engine: Engine) -> Path:
 
 
 def pending(session: Session) -> int:
-    return session.execute(text("SELECT count(*) FROM search_change")).scalar_one()
+    return session.execute(text("SELECT count(*) FROM mention_fts_change")).scalar_one()
 
 
 def test_results_equal_with_the_index_and_without(session: Session, engine: Engine) -> None:
@@ -228,7 +229,7 @@ def test_a_process_keeping_an_old_token_reads_no_stale_index(
     kept = search_index._tokens[engine]
     # The database is recreated or restored: another token, and another process builds
     # and feeds the new index from the log.
-    session.execute(text("DELETE FROM search_index_meta"))
+    session.execute(text("DELETE FROM mention_fts_meta"))
     source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
     assert source is not None
     store.ingest(session, source=source, items=[{"id": "t1", "text": "新建体育馆开放"}])
@@ -241,3 +242,21 @@ def test_a_process_keeping_an_old_token_reads_no_stale_index(
     assert search_index._tokens[engine] != kept
     assert answered_by_index(session, "体育馆")
     assert_same_as_database(session, ["体育馆", "食堂", "学生"])
+
+
+def test_the_runner_job_keeps_the_index_caught_up(session: Session, engine: Engine) -> None:
+    load(session)
+    stop = threading.Event()
+    thread = threading.Thread(target=jobs.follow_search_index, args=(stop,), kwargs={"every": 0.1})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while pending(session) and time.monotonic() < deadline:
+            session.rollback()
+            time.sleep(0.1)
+        assert pending(session) == 0
+        assert (index_path(engine) / "ready.json").exists()
+    finally:
+        stop.set()
+        thread.join()
+    assert_same_as_database(session, ["食堂", "学生", "通知"])

@@ -53,7 +53,7 @@ def status_command() -> None:
         return
     path = search_index.index_path(engine)
     with engine.connect() as connection:
-        waiting = connection.execute(text("SELECT count(*) FROM search_change")).scalar_one()
+        waiting = connection.execute(text("SELECT count(*) FROM mention_fts_change")).scalar_one()
     size = (search_index.index_size(engine) or 0) / 2**20
     state = "已建好" if (path / "ready.json").exists() else "未建好（运行 yuqing index rebuild）"
     console.print(f"位置：{path}\n状态：{state}\n待补入变更：{waiting} 条\n大小：{size:.1f} MiB")

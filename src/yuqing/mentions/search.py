@@ -7,6 +7,10 @@ indexed as its overlapping bigrams plus its last character; Latin words and numb
 indexed whole. A query is tokenised the same way, the index returns the rows holding every
 token, and a substring check on the stored Simplified text keeps only true hits. Every item
 containing the query as a substring is found (recall 100%), and nothing else is returned.
+
+Queries of Han terms of two or more characters are answered from a tantivy index beside
+the database, where the same bigrams keep their positions (mentions/search_index.py);
+everything else from the database's own index, as described here (docs/search.md).
 """
 
 from __future__ import annotations

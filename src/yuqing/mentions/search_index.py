@@ -9,7 +9,7 @@ total is counted exactly by the index.
 
 The index follows the database through a change log: triggers on ``mention`` write the id
 of every listed row that is inserted, changed in what search sees (text, time, source,
-status, near-duplicate group) or deleted into ``search_change``, in the same transaction
+status, near-duplicate group) or deleted into ``mention_fts_change``, in the same transaction
 as the change, whoever makes it. ``catch_up`` applies the logged ids (it reads each row as
 stored now: add, replace or remove), commits the index, then deletes the log rows it
 applied. A crash at any point leaves the log rows in place and they are applied again
@@ -17,7 +17,7 @@ applied. A crash at any point leaves the log rows in place and they are applied 
 item. ``search`` catches up before it answers, so it never misses a committed item.
 
 The index lives in ``<data_dir>/search_index/<token>``, the token being a random value
-stored in the database (``search_index_meta``): a different or recreated database never
+stored in the database (``mention_fts_meta``): a different or recreated database never
 reads another's index. ``rebuild`` builds the index again from the database.
 """
 
@@ -58,52 +58,52 @@ _CHANGED_SQLITE = " OR ".join(f"old.{c} IS NOT new.{c}" for c in _WATCHED)
 _CHANGED_POSTGRES = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _WATCHED)
 
 CHANGE_LOG_SQLITE = (
-    "CREATE TABLE IF NOT EXISTS search_change ("
+    "CREATE TABLE IF NOT EXISTS mention_fts_change ("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, mention_id INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS search_index_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TRIGGER IF NOT EXISTS search_change_insert AFTER INSERT ON mention "
+    "CREATE TABLE IF NOT EXISTS mention_fts_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS mention_fts_change_insert AFTER INSERT ON mention "
     "WHEN new.status = 'new' BEGIN "
-    "INSERT INTO search_change(mention_id) VALUES (new.id); END",
-    "CREATE TRIGGER IF NOT EXISTS search_change_update AFTER UPDATE OF "
+    "INSERT INTO mention_fts_change(mention_id) VALUES (new.id); END",
+    "CREATE TRIGGER IF NOT EXISTS mention_fts_change_update AFTER UPDATE OF "
     + ", ".join(_WATCHED)
     + " ON mention WHEN (old.status = 'new' OR new.status = 'new') AND ("
     + _CHANGED_SQLITE
-    + ") BEGIN INSERT INTO search_change(mention_id) VALUES (new.id); END",
-    "CREATE TRIGGER IF NOT EXISTS search_change_delete AFTER DELETE ON mention "
+    + ") BEGIN INSERT INTO mention_fts_change(mention_id) VALUES (new.id); END",
+    "CREATE TRIGGER IF NOT EXISTS mention_fts_change_delete AFTER DELETE ON mention "
     "WHEN old.status = 'new' BEGIN "
-    "INSERT INTO search_change(mention_id) VALUES (old.id); END",
+    "INSERT INTO mention_fts_change(mention_id) VALUES (old.id); END",
 )
 CHANGE_LOG_SQLITE_DROP = (
-    "DROP TRIGGER IF EXISTS search_change_insert",
-    "DROP TRIGGER IF EXISTS search_change_update",
-    "DROP TRIGGER IF EXISTS search_change_delete",
-    "DROP TABLE IF EXISTS search_change",
-    "DROP TABLE IF EXISTS search_index_meta",
+    "DROP TRIGGER IF EXISTS mention_fts_change_insert",
+    "DROP TRIGGER IF EXISTS mention_fts_change_update",
+    "DROP TRIGGER IF EXISTS mention_fts_change_delete",
+    "DROP TABLE IF EXISTS mention_fts_change",
+    "DROP TABLE IF EXISTS mention_fts_meta",
 )
 # Inserts and deletes are logged once per statement from the transition table (a batch of
 # 100 rows costs one INSERT … SELECT); updates name their columns, so they go row by row.
 CHANGE_LOG_POSTGRES = (
-    "CREATE TABLE IF NOT EXISTS search_change ("
+    "CREATE TABLE IF NOT EXISTS mention_fts_change ("
     " seq BIGSERIAL PRIMARY KEY, mention_id BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS search_index_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE OR REPLACE FUNCTION search_change_rows() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "CREATE TABLE IF NOT EXISTS mention_fts_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE OR REPLACE FUNCTION mention_fts_change_rows() RETURNS trigger LANGUAGE plpgsql AS $$ "
     "BEGIN "
     "IF TG_OP = 'INSERT' THEN "
-    "INSERT INTO search_change(mention_id) SELECT id FROM changed WHERE status = 'new'; "
+    "INSERT INTO mention_fts_change(mention_id) SELECT id FROM changed WHERE status = 'new'; "
     "ELSE "
-    "INSERT INTO search_change(mention_id) SELECT id FROM gone WHERE status = 'new'; "
+    "INSERT INTO mention_fts_change(mention_id) SELECT id FROM gone WHERE status = 'new'; "
     "END IF; RETURN NULL; END $$",
-    "CREATE OR REPLACE FUNCTION search_change_row() RETURNS trigger LANGUAGE plpgsql AS $$ "
-    "BEGIN INSERT INTO search_change(mention_id) VALUES (NEW.id); RETURN NULL; END $$",
-    "CREATE OR REPLACE TRIGGER search_change_insert AFTER INSERT ON mention "
-    "REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_change_rows()",
-    "CREATE OR REPLACE TRIGGER search_change_delete AFTER DELETE ON mention "
-    "REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION search_change_rows()",
-    "CREATE OR REPLACE TRIGGER search_change_update AFTER UPDATE OF "
+    "CREATE OR REPLACE FUNCTION mention_fts_change_row() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN INSERT INTO mention_fts_change(mention_id) VALUES (NEW.id); RETURN NULL; END $$",
+    "CREATE OR REPLACE TRIGGER mention_fts_change_insert AFTER INSERT ON mention "
+    "REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION mention_fts_change_rows()",
+    "CREATE OR REPLACE TRIGGER mention_fts_change_delete AFTER DELETE ON mention "
+    "REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION mention_fts_change_rows()",
+    "CREATE OR REPLACE TRIGGER mention_fts_change_update AFTER UPDATE OF "
     + ", ".join(_WATCHED)
     + " ON mention FOR EACH ROW WHEN ((OLD.status = 'new' OR NEW.status = 'new') AND ("
     + _CHANGED_POSTGRES
-    + ")) EXECUTE FUNCTION search_change_row()",
+    + ")) EXECUTE FUNCTION mention_fts_change_row()",
 )
 
 BATCH = 5_000
@@ -120,12 +120,22 @@ _ID_MASK = (1 << 31) - 1
 _KEY_SHIFT = 31
 
 
+_root: tuple[object, Path | None] = (None, None)
+
+
 def index_root() -> Path | None:
     """Where indexes live, or None when the deployment searches the database only."""
-    setting = get_settings().search_index
+    global _root
+    settings = get_settings()
+    if _root[0] is settings:  # kept per settings object: every search asks
+        return _root[1]
+    setting = settings.search_index
     if setting == "off":
-        return None
-    return Path(setting) if setting else get_settings().data_dir / "search_index"
+        root = None
+    else:
+        root = Path(setting) if setting else settings.data_dir / "search_index"
+    _root = (settings, root)
+    return root
 
 
 # ---------------------------------------------------------------------------- documents
@@ -204,21 +214,29 @@ class _Handle:
     index: tantivy.Index
     lock: threading.Lock = field(default_factory=threading.Lock)
     meta: bytes = b""
+    meta_file: str = ""
+
+    def __post_init__(self) -> None:
+        self.meta_file = str(self.path / "meta.json")
 
     @property
     def ready(self) -> bool:
         """Built completely once (a crash mid-build leaves no marker)."""
         return (self.path / "ready.json").exists()
 
-    def fresh_searcher(self) -> tantivy.Searcher:
-        """A searcher that sees the last commit, whichever process made it. The commit's
-        meta.json is compared whole (it names the commit's opstamp): two commits within one
-        tick of the file clock have the same modification time."""
+    def fresh_searcher(self) -> tantivy.Searcher | None:
+        """A searcher that sees the last commit, whichever process made it; None when the
+        index is gone or not completely built. The commit's meta.json is compared whole (it
+        names the commit's opstamp): two commits within one tick of the file clock have the
+        same modification time."""
         try:
-            meta = (self.path / "meta.json").read_bytes()
+            with open(self.meta_file, "rb") as handle:
+                meta = handle.read()
         except FileNotFoundError:
-            meta = b""
+            return None
         if meta != self.meta:
+            if not self.ready:
+                return None
             self.index.reload()
             self.meta = meta
         return self.index.searcher()
@@ -255,13 +273,13 @@ def _token(engine: Engine, *, fresh: bool) -> str:
     token = _tokens.get(engine)
     if token is not None and not fresh:
         return token
-    query = sql("SELECT value FROM search_index_meta WHERE name = 'token'")
+    query = sql("SELECT value FROM mention_fts_meta WHERE name = 'token'")
     with engine.connect() as connection:
         found = connection.execute(query).scalar()
         if found is None:
             connection.execute(
                 sql(
-                    "INSERT INTO search_index_meta(name, value) VALUES ('token', :v) "
+                    "INSERT INTO mention_fts_meta(name, value) VALUES ('token', :v) "
                     "ON CONFLICT (name) DO NOTHING"
                 ),
                 {"v": uuid.uuid4().hex},
@@ -306,7 +324,7 @@ def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 def _forget(engine: Engine, seqs: Sequence[int]) -> None:
     """Delete applied log rows. On SQLite a writer holding the lock is not waited for: the
     rows stay and are applied again next time, which changes nothing."""
-    statement = sql("DELETE FROM search_change WHERE seq IN :seqs").bindparams(
+    statement = sql("DELETE FROM mention_fts_change WHERE seq IN :seqs").bindparams(
         bindparam("seqs", expanding=True)
     )
     with engine.connect() as connection:
@@ -326,7 +344,7 @@ def _forget(engine: Engine, seqs: Sequence[int]) -> None:
         # Every search reads the log: on PostgreSQL deleted rows stay in the table until a
         # vacuum, and a scan of 780,000 of them took 24 ms (autovacuum comes a minute later).
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM search_change")
+            connection.exec_driver_sql("VACUUM mention_fts_change")
 
 
 def _apply(handle: _Handle, engine: Engine) -> int:
@@ -336,7 +354,7 @@ def _apply(handle: _Handle, engine: Engine) -> int:
     while True:
         with engine.connect() as connection:
             logged = connection.execute(
-                sql("SELECT seq, mention_id FROM search_change ORDER BY seq LIMIT :n"),
+                sql("SELECT seq, mention_id FROM mention_fts_change ORDER BY seq LIMIT :n"),
                 {"n": BATCH},
             ).all()
             if not logged:
@@ -371,7 +389,7 @@ def _build(handle: _Handle, engine: Engine, *, batch: int = 20_000) -> int:
     reflected in what is read, so exactly those are deleted afterwards."""
     (handle.path / "ready.json").unlink(missing_ok=True)
     with engine.connect() as connection:
-        seqs = list(connection.scalars(sql("SELECT seq FROM search_change ORDER BY seq")))
+        seqs = list(connection.scalars(sql("SELECT seq FROM mention_fts_change ORDER BY seq")))
         connection.rollback()
     done, last = 0, 0
     with _writer(handle) as writer:
@@ -553,14 +571,20 @@ def _pending_ids(session: Session, token: str) -> list[int] | None:
     it yields -1 when the database's token is not ``token``."""
     if not re.fullmatch(r"[0-9a-f]{32}", token):
         raise _TokenChanged(token)
-    # The driver's own statement: this runs before every search, and SQLAlchemy's result
-    # machinery cost more than the query itself.
-    logged = session.connection().exec_driver_sql(
-        "SELECT -1 WHERE NOT EXISTS (SELECT 1 FROM search_index_meta"
-        f" WHERE name = 'token' AND value = '{token}')"
-        f" UNION ALL SELECT mention_id FROM search_change LIMIT {PENDING_LIMIT + 2}"
-    )
-    ids = sorted({row[0] for row in logged})
+    # The driver's own cursor: this runs before every search, and SQLAlchemy's execution
+    # and result machinery cost more than the query itself.
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.execute(
+            "SELECT -1 WHERE NOT EXISTS (SELECT 1 FROM mention_fts_meta"
+            f" WHERE name = 'token' AND value = '{token}')"
+            f" UNION ALL SELECT mention_id FROM mention_fts_change LIMIT {PENDING_LIMIT + 2}"
+        )
+        ids = sorted({row[0] for row in cursor.fetchall()})
+    finally:
+        cursor.close()
     if ids and ids[0] == -1:
         raise _TokenChanged(token)
     return None if len(ids) > PENDING_LIMIT else ids
@@ -589,6 +613,30 @@ def _pending_hits(session: Session, wanted: IndexQuery, ids: list[int]) -> list[
     return keys
 
 
+_ready: dict[tuple[Engine, Path], _Handle] = {}
+
+
+def _prepare(session: Session, engine: Engine, root: Path) -> _Handle | None:
+    """The index of the session's database, built first when it is missing and small;
+    None when the database must answer meanwhile."""
+    _ready.pop((engine, root), None)
+    if engine not in _tokens and _writing(session):
+        return None  # making the token would wait for this session's own write lock
+    handle = _handle_for(engine, root, fresh=False)
+    if not handle.ready:
+        if _writing(session):
+            return None  # as above: a build deletes log rows
+        if _listed_count(engine) > SYNC_BUILD_LIMIT:
+            catch_up_soon(engine)
+            return None
+        catch_up(engine)
+        handle = _handle_for(engine, root, fresh=False)
+        if not handle.ready:
+            return None
+    _ready[(engine, root)] = handle
+    return handle
+
+
 def find(
     session: Session, wanted: IndexQuery, *, limit: int, offset: int
 ) -> tuple[list[int], int] | None:
@@ -603,26 +651,28 @@ def find(
         return None
     engine = session.get_bind()
     assert isinstance(engine, Engine)
-    if engine not in _tokens and _writing(session):
-        return None  # making the token would wait for this session's own write lock
-    handle = _handle_for(engine, root, fresh=False)
-    if not handle.ready:
-        if _writing(session):
-            return None  # as above: a build deletes log rows
-        if _listed_count(engine) > SYNC_BUILD_LIMIT:
-            catch_up_soon(engine)
+    for _ in range(2):
+        handle = _ready.get((engine, root)) or _prepare(session, engine, root)
+        if handle is None:
             return None
-        catch_up(engine)
-    try:
-        pending = _pending_ids(session, _tokens[engine])
-    except _TokenChanged:
-        _tokens.pop(engine, None)  # the next search opens this database's own index
+        # The log first, then the searcher: a catch-up commits the index before it deletes
+        # the log rows, so whatever left the log is in a searcher made afterwards.
+        try:
+            pending = _pending_ids(session, _tokens[engine])
+        except (_TokenChanged, KeyError):
+            _tokens.pop(engine, None)  # the next search opens this database's own index
+            _ready.pop((engine, root), None)
+            return None
+        searcher = handle.fresh_searcher()
+        if searcher is not None:
+            break
+        _ready.pop((engine, root), None)  # deleted or being rebuilt: prepare it again
+    else:
         return None
     if pending is None or len(pending) > PENDING_QUIET:
         catch_up_soon(engine)  # nobody else keeps the log short: do it in the background
     if pending is None:
         return None
-    searcher = handle.fresh_searcher()
     schema = handle.index.schema
     query = _query(schema, wanted)
     if pending:

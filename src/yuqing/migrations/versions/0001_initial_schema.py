@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 09:55:58.571131
+Create Date: 2026-12-06 10:55:55.387067
 """
 
 from __future__ import annotations
@@ -1154,19 +1154,19 @@ def upgrade() -> None:
             "CREATE TRIGGER IF NOT EXISTS mention_fts_retime AFTER UPDATE OF published_at ON mention BEGIN UPDATE mention_fts SET rowid = ((max(0, coalesce(CAST(strftime('%s', new.published_at) AS INTEGER), 0)) << 31) | new.id) WHERE rowid = (SELECT key FROM mention_fts_key WHERE mention_id = new.id); UPDATE mention_fts_key SET key = ((max(0, coalesce(CAST(strftime('%s', new.published_at) AS INTEGER), 0)) << 31) | new.id) WHERE mention_id = new.id; END"
         )
         op.execute(
-            "CREATE TABLE IF NOT EXISTS search_change ( seq INTEGER PRIMARY KEY AUTOINCREMENT, mention_id INTEGER NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS mention_fts_change ( seq INTEGER PRIMARY KEY AUTOINCREMENT, mention_id INTEGER NOT NULL)"
         )
         op.execute(
-            "CREATE TABLE IF NOT EXISTS search_index_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS mention_fts_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
         )
         op.execute(
-            "CREATE TRIGGER IF NOT EXISTS search_change_insert AFTER INSERT ON mention WHEN new.status = 'new' BEGIN INSERT INTO search_change(mention_id) VALUES (new.id); END"
+            "CREATE TRIGGER IF NOT EXISTS mention_fts_change_insert AFTER INSERT ON mention WHEN new.status = 'new' BEGIN INSERT INTO mention_fts_change(mention_id) VALUES (new.id); END"
         )
         op.execute(
-            "CREATE TRIGGER IF NOT EXISTS search_change_update AFTER UPDATE OF status, near_group_id, search_text, published_at, source_id ON mention WHEN (old.status = 'new' OR new.status = 'new') AND (old.status IS NOT new.status OR old.near_group_id IS NOT new.near_group_id OR old.search_text IS NOT new.search_text OR old.published_at IS NOT new.published_at OR old.source_id IS NOT new.source_id) BEGIN INSERT INTO search_change(mention_id) VALUES (new.id); END"
+            "CREATE TRIGGER IF NOT EXISTS mention_fts_change_update AFTER UPDATE OF status, near_group_id, search_text, published_at, source_id ON mention WHEN (old.status = 'new' OR new.status = 'new') AND (old.status IS NOT new.status OR old.near_group_id IS NOT new.near_group_id OR old.search_text IS NOT new.search_text OR old.published_at IS NOT new.published_at OR old.source_id IS NOT new.source_id) BEGIN INSERT INTO mention_fts_change(mention_id) VALUES (new.id); END"
         )
         op.execute(
-            "CREATE TRIGGER IF NOT EXISTS search_change_delete AFTER DELETE ON mention WHEN old.status = 'new' BEGIN INSERT INTO search_change(mention_id) VALUES (old.id); END"
+            "CREATE TRIGGER IF NOT EXISTS mention_fts_change_delete AFTER DELETE ON mention WHEN old.status = 'new' BEGIN INSERT INTO mention_fts_change(mention_id) VALUES (old.id); END"
         )
     else:
         op.execute(
@@ -1174,25 +1174,25 @@ def upgrade() -> None:
         )
         op.execute("CREATE INDEX IF NOT EXISTS ix_mention_fts_body ON mention_fts USING GIN (body)")
         op.execute(
-            "CREATE TABLE IF NOT EXISTS search_change ( seq BIGSERIAL PRIMARY KEY, mention_id BIGINT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS mention_fts_change ( seq BIGSERIAL PRIMARY KEY, mention_id BIGINT NOT NULL)"
         )
         op.execute(
-            "CREATE TABLE IF NOT EXISTS search_index_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS mention_fts_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
         )
         op.execute(
-            "CREATE OR REPLACE FUNCTION search_change_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF TG_OP = 'INSERT' THEN INSERT INTO search_change(mention_id) SELECT id FROM changed WHERE status = 'new'; ELSE INSERT INTO search_change(mention_id) SELECT id FROM gone WHERE status = 'new'; END IF; RETURN NULL; END $$"
+            "CREATE OR REPLACE FUNCTION mention_fts_change_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF TG_OP = 'INSERT' THEN INSERT INTO mention_fts_change(mention_id) SELECT id FROM changed WHERE status = 'new'; ELSE INSERT INTO mention_fts_change(mention_id) SELECT id FROM gone WHERE status = 'new'; END IF; RETURN NULL; END $$"
         )
         op.execute(
-            "CREATE OR REPLACE FUNCTION search_change_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO search_change(mention_id) VALUES (NEW.id); RETURN NULL; END $$"
+            "CREATE OR REPLACE FUNCTION mention_fts_change_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO mention_fts_change(mention_id) VALUES (NEW.id); RETURN NULL; END $$"
         )
         op.execute(
-            "CREATE OR REPLACE TRIGGER search_change_insert AFTER INSERT ON mention REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_change_rows()"
+            "CREATE OR REPLACE TRIGGER mention_fts_change_insert AFTER INSERT ON mention REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION mention_fts_change_rows()"
         )
         op.execute(
-            "CREATE OR REPLACE TRIGGER search_change_delete AFTER DELETE ON mention REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION search_change_rows()"
+            "CREATE OR REPLACE TRIGGER mention_fts_change_delete AFTER DELETE ON mention REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION mention_fts_change_rows()"
         )
         op.execute(
-            "CREATE OR REPLACE TRIGGER search_change_update AFTER UPDATE OF status, near_group_id, search_text, published_at, source_id ON mention FOR EACH ROW WHEN ((OLD.status = 'new' OR NEW.status = 'new') AND (OLD.status IS DISTINCT FROM NEW.status OR OLD.near_group_id IS DISTINCT FROM NEW.near_group_id OR OLD.search_text IS DISTINCT FROM NEW.search_text OR OLD.published_at IS DISTINCT FROM NEW.published_at OR OLD.source_id IS DISTINCT FROM NEW.source_id)) EXECUTE FUNCTION search_change_row()"
+            "CREATE OR REPLACE TRIGGER mention_fts_change_update AFTER UPDATE OF status, near_group_id, search_text, published_at, source_id ON mention FOR EACH ROW WHEN ((OLD.status = 'new' OR NEW.status = 'new') AND (OLD.status IS DISTINCT FROM NEW.status OR OLD.near_group_id IS DISTINCT FROM NEW.near_group_id OR OLD.search_text IS DISTINCT FROM NEW.search_text OR OLD.published_at IS DISTINCT FROM NEW.published_at OR OLD.source_id IS DISTINCT FROM NEW.source_id)) EXECUTE FUNCTION mention_fts_change_row()"
         )
 
     # The audit log is append-only (see yuqing/core/audit.py).
@@ -1226,11 +1226,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        op.execute("DROP TRIGGER IF EXISTS search_change_insert")
-        op.execute("DROP TRIGGER IF EXISTS search_change_update")
-        op.execute("DROP TRIGGER IF EXISTS search_change_delete")
-        op.execute("DROP TABLE IF EXISTS search_change")
-        op.execute("DROP TABLE IF EXISTS search_index_meta")
+        op.execute("DROP TRIGGER IF EXISTS mention_fts_change_insert")
+        op.execute("DROP TRIGGER IF EXISTS mention_fts_change_update")
+        op.execute("DROP TRIGGER IF EXISTS mention_fts_change_delete")
+        op.execute("DROP TABLE IF EXISTS mention_fts_change")
+        op.execute("DROP TABLE IF EXISTS mention_fts_meta")
         op.execute("DROP TRIGGER IF EXISTS mention_fts_delete")
         op.execute("DROP TRIGGER IF EXISTS mention_fts_unlist")
         op.execute("DROP TRIGGER IF EXISTS mention_fts_retime")
