@@ -1,5 +1,6 @@
-"""The background work of one desk: fetching sources, delivering notifications, and the
-minute-by-minute evaluations (alert rules on windows, event heat)."""
+"""The background work of one desk: fetching sources, delivering notifications, keeping the
+search index caught up with the database, and the minute-by-minute evaluations (alert rules
+on windows, event heat)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from yuqing.cases import jobs as cases
 from yuqing.core.database import session_scope
 from yuqing.core.timeutil import utcnow
 from yuqing.events import service as events
+from yuqing.mentions import jobs as mentions_jobs
 from yuqing.notify import worker as notify
 from yuqing.reports import jobs as reports
 from yuqing.worker import collect
@@ -52,6 +54,7 @@ def start(stop: threading.Event, *, fetch: bool = True) -> list[threading.Thread
     jobs: list[tuple[str, Callable[..., None], dict[str, object]]] = [
         ("notify", notify.run_forever, {"idle_seconds": NOTIFY_IDLE_SECONDS}),
         ("periodic", run_periodic, {}),
+        ("search-index", mentions_jobs.follow_search_index, {}),
     ]
     if fetch:
         jobs.insert(0, ("fetch", collect.run_forever, {}))
