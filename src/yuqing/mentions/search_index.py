@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -646,6 +646,12 @@ def find(
     The search never writes: rows in the change log (committed but not yet applied, or the
     session's own uncommitted changes) are left out of the index's answer and tested on
     their stored rows instead, and the two are merged in time order."""
+    if wanted.source_ids is not None:
+        # A source id past 64 bits names no source (the index field is a signed 64-bit one).
+        fitting = tuple(i for i in wanted.source_ids if -(2**63) <= i < 2**63)
+        if not fitting:
+            return [], 0
+        wanted = replace(wanted, source_ids=fitting)
     root = index_root()
     if root is None:
         return None
