@@ -15,7 +15,7 @@ read back with its event and scored against the gold ``event_id``:
 - run "text": ``root`` and ``parent`` stripped, so only text (near-duplicates, the text
   vectors) can group items.
 
-After each batch the periodic pass (``events.service.merge_stories``, which the worker runs
+After each batch the periodic pass (``events.jobs.merge_stories``, which the worker runs
 every minute) merges events of one story; its time is reported apart from the stage's. The
 text run is also scored online only (no periodic pass).
 
@@ -155,7 +155,7 @@ def replay(
     from yuqing.core import database
     from yuqing.core.settings import reset_settings_cache
     from yuqing.events import cluster
-    from yuqing.events import service as events_service
+    from yuqing.events import jobs as event_jobs
     from yuqing.events.stage import Events as EventsStage
     from yuqing.sources import service as sources
     from yuqing.worker import pipeline
@@ -196,7 +196,7 @@ def replay(
                 if periodic:
                     pass_began, pass_wall = time.process_time(), time.perf_counter()
                     with database.session_scope() as session:
-                        done = events_service.merge_stories(session)
+                        done = event_jobs.merge_stories(session)
                     merged, related = merged + done[0], related + done[1]
                     periodic_cpu += time.process_time() - pass_began
                     periodic_wall += time.perf_counter() - pass_wall

@@ -14,7 +14,7 @@ from yuqing.alerts.schemas import RecipientRef, RuleIn, RuleParams
 from yuqing.auth.models import User
 from yuqing.core.audit import SYSTEM
 from yuqing.core.timeutil import utcnow
-from yuqing.events import service as events
+from yuqing.events import jobs as event_jobs
 from yuqing.org import service as org
 from yuqing.schemes import service as schemes
 from yuqing.schemes.schemas import SchemeIn
@@ -213,6 +213,6 @@ def load_demo(session: Session, *, items: int = 240, seed: int = 7) -> IngestRes
     ]
     _demo_alerts(session)  # before the stream, so its high-risk complaints raise alerts
     result = pipeline.process(session, source=created[0], items=_items(random.Random(seed), items))
-    events.merge_stories(session)  # the worker's periodic pass, run once here
+    event_jobs.merge_stories(session)  # the worker's periodic pass, run once here
     session.commit()
     return result

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from tests.events.conftest import Store
 from yuqing.core.audit import Actor, AuditEntry
 from yuqing.events import heat, service
+from yuqing.events import jobs as event_jobs
 from yuqing.events.models import Event, EventHour, EventMember
 from yuqing.mentions.models import Mention
 from yuqing.sources.models import Source
@@ -192,5 +193,5 @@ def test_refresh_heat_cools_a_quiet_event(
     assert hot == heat.heat(
         size=9, last_hour=9, previous_day=0, sources=1, negative=event.count_negative, scored=9
     )
-    service.refresh_heat(session, now=T0 + timedelta(days=2), days=5)
+    event_jobs.refresh_heat(session, now=T0 + timedelta(days=2), days=5)
     assert event.heat < hot

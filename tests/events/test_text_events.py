@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from tests.events.conftest import Store, events_client
 from yuqing.core.audit import AuditEntry
 from yuqing.events import index, service
+from yuqing.events import jobs as event_jobs
 from yuqing.events.models import Event
 from yuqing.sources.models import Source
 
@@ -117,7 +118,7 @@ def test_the_periodic_pass_merges_one_story_and_is_audited(
     index.forget(session, [first["w1"]])
     second = store(push_source, [_article("w2", 5, *OUTLETS[1])])
     assert second["w2"] != first["w1"]
-    merged, related = service.merge_stories(session, now=T0 + timedelta(hours=1))
+    merged, related = event_jobs.merge_stories(session, now=T0 + timedelta(hours=1))
     session.commit()
     assert (merged, related) == (1, 0)
     kept, gone = session.get(Event, first["w1"]), session.get(Event, second["w2"])
@@ -131,7 +132,7 @@ def test_the_periodic_pass_merges_one_story_and_is_audited(
     assert entry.object_id == str(kept.id) and "定期合并" in entry.summary
     assert entry.actor_id is None and entry.actor_name == "系统"  # the system acted
     # Done once: a second pass finds nothing left to merge.
-    assert service.merge_stories(session, now=T0 + timedelta(hours=1)) == (0, 0)
+    assert event_jobs.merge_stories(session, now=T0 + timedelta(hours=1)) == (0, 0)
 
 
 def test_two_cascades_of_one_story_become_related_events(

@@ -217,7 +217,7 @@ def totals(session: Session, today: date) -> dict[str, int]:
 
 
 def top_events(session: Session, limit: int = TOP_EVENTS) -> list[dict[str, Any]]:
-    """The hottest live events (the heat index kept by events.service.refresh_heat)."""
+    """The hottest live events (the heat index kept by events.jobs.refresh_heat)."""
     rows = session.execute(
         select(Event)
         .where(Event.merged_into_id.is_(None))

@@ -1,5 +1,6 @@
-"""Reading events (lists, detail, repost chain, hot topics, 相关事件) and changing them: by
-hand (merge, split) and by the periodic pass that merges events of one story."""
+"""Reading events (lists, detail, repost chain, hot topics, 相关事件) and changing them by
+hand (merge, split, relate). The timed work over events (the pass that merges one story's
+events, the heat refresh) is ``events/jobs.py``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.core import audit
-from yuqing.core.audit import SYSTEM, Actor
+from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
 from yuqing.events import cluster, index
 from yuqing.events import heat as heat_index
@@ -27,7 +28,6 @@ SMOOTHING = 1.0  # added to both rates: a phrase going from 0 to 1 is not infini
 CHAIN_LIMIT = 300  # posts drawn in the chain; the page says when there are more
 SPARK_HOURS = 24
 DUPLICATE = "duplicate"  # mention status of an exact copy: a member never counted
-MERGE_ROUNDS = 5  # rounds of the periodic pass (each merges disjoint pairs)
 
 
 class EventError(Exception):
@@ -228,7 +228,7 @@ def flatten(nodes: list[ChainNode]) -> list[ChainNode]:
 # --- hot topics ---------------------------------------------------------------------------
 
 
-def _window_counts(session: Session, now: datetime) -> tuple[dict[int, int], dict[int, int]]:
+def window_counts(session: Session, now: datetime) -> tuple[dict[int, int], dict[int, int]]:
     """Per event: mentions in the hour up to ``now`` and in the 24 hours before it."""
     current = _hour(now)
     rows = session.execute(
@@ -253,7 +253,7 @@ def rising_events(
     """Events whose last hour has at least ``min_count`` mentions, by how far it exceeds
     their hourly rate over the day before (smoothed ratio), highest first."""
     at = reference_time(session, now)
-    last, before = _window_counts(session, at)
+    last, before = window_counts(session, at)
     wanted = {e: n for e, n in last.items() if n >= min_count}
     if not wanted:
         return []
@@ -277,7 +277,7 @@ def hot_topics(session: Session, now: datetime | None = None, limit: int = 20) -
     count its mentions; a phrase needs ``MIN_RISING`` mentions in the last hour and is
     ranked by the smoothed ratio of its last hour to its mean hour of the day before."""
     at = reference_time(session, now)
-    last, before = _window_counts(session, at)
+    last, before = window_counts(session, at)
     if not last:
         return []
     active = set(last) | set(before)
@@ -513,101 +513,6 @@ def relate(session: Session, *, event: Event, story: Event, actor: Actor) -> Non
         summary=f"事件 {event.id} 与事件 {lead} 为同一报道的相关事件（各有转发链，分开跟踪）",
         changes={"related_to": [None, lead]},
     )
-
-
-def merge_stories(
-    session: Session, *, now: datetime | None = None, actor: Actor = SYSTEM
-) -> tuple[int, int]:
-    """The periodic pass: events active within the window whose members are, on average,
-    as alike as one story's (cluster.similar_pairs) are merged, the later into the earlier,
-    audited like a hand merge; two events that each carry their own repost cascade stay
-    apart and become 相关事件 instead; events a person split are left to people. Returns
-    (merged, related)."""
-    at = reference_time(session, now)
-    merged = linked = 0
-    for _ in range(MERGE_ROUNDS):
-        events = {
-            e.id: e
-            for e in session.execute(
-                select(Event).where(
-                    Event.merged_into_id.is_(None),
-                    Event.vector.is_not(None),
-                    Event.last_seen_at >= at - cluster.WINDOW,
-                )
-            ).scalars()
-        }
-        profiles = {
-            i: cluster.Profile.from_bytes(e.vector, e.last_seen_at)
-            for i, e in events.items()
-            if e.vector
-        }
-        pairs = cluster.similar_pairs(profiles)
-        named = {i for _, a, b in pairs for i in (a, b)}
-        cascades = _with_reason(session, named, "root")
-        used = _with_reason(session, named, "manual")  # a person split them: theirs to join
-        changed = 0
-        for _, a, b in pairs:
-            first, second = sorted((events[a], events[b]), key=lambda e: (e.first_seen_at, e.id))
-            if a in used or b in used or _same_story(first, second):
-                continue
-            used |= {a, b}
-            changed += 1
-            if first.id in cascades and second.id in cascades:
-                relate(session, event=second, story=first, actor=actor)
-                linked += 1
-            else:
-                target, other = (second, first) if second.id in cascades else (first, second)
-                merge(session, target=target, others=[other], actor=actor, automatic=True)
-                merged += 1
-        if not changed:
-            break
-    session.flush()
-    return merged, linked
-
-
-def _same_story(first: Event, second: Event) -> bool:
-    lead = first.related_to_id or first.id
-    return (second.related_to_id or second.id) == lead
-
-
-def _with_reason(session: Session, event_ids: set[int], reason: str) -> set[int]:
-    """Events with members placed for ``reason``: ``root``, a repost cascade of their own;
-    ``manual``, a person split or moved them."""
-    if not event_ids:
-        return set()
-    return set(
-        session.execute(
-            select(EventMember.event_id)
-            .where(EventMember.event_id.in_(event_ids), EventMember.reason == reason)
-            .distinct()
-        ).scalars()
-    )
-
-
-def refresh_heat(session: Session, *, now: datetime | None = None, days: int = 3) -> int:
-    """Recompute the heat of events active in the last ``days`` (growth decays when an
-    event goes quiet; a scheduler may call this every few minutes). Returns how many."""
-    at = reference_time(session, now)
-    last, before = _window_counts(session, at)
-    events = session.execute(
-        select(Event).where(
-            Event.merged_into_id.is_(None), Event.last_seen_at >= at - timedelta(days=days)
-        )
-    ).scalars()
-    count = 0
-    for event in events:
-        scored = event.count_positive + event.count_neutral + event.count_negative
-        event.heat = heat_index.heat(
-            size=event.size,
-            last_hour=last.get(event.id, 0),
-            previous_day=before.get(event.id, 0),
-            sources=event.source_count,
-            negative=event.count_negative,
-            scored=scored,
-        )
-        count += 1
-    session.flush()
-    return count
 
 
 def sentiment_share(event: Event) -> dict[str, float]:

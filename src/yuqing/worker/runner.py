@@ -13,7 +13,7 @@ from yuqing.analysis import jobs as analysis_jobs
 from yuqing.cases import jobs as cases
 from yuqing.core.database import session_scope
 from yuqing.core.timeutil import utcnow
-from yuqing.events import service as events
+from yuqing.events import jobs as event_jobs
 from yuqing.mentions import jobs as mentions_jobs
 from yuqing.notify import worker as notify
 from yuqing.reports import jobs as reports
@@ -38,9 +38,9 @@ def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> N
                 cases.run_timers(session)
             with session_scope() as session:
                 alerts.evaluate_periodic(session)
-                events.refresh_heat(session)
+                event_jobs.refresh_heat(session)
             with session_scope() as session:
-                events.merge_stories(session)  # one story's events merged (audited)
+                event_jobs.merge_stories(session)  # one story's events merged (audited)
             with session_scope() as session:
                 reports.run_schedule(session, utcnow())
             with session_scope() as session:
