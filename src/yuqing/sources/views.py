@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import ValidationError
@@ -17,7 +17,7 @@ from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
 from yuqing.mentions import service as mentions_service
 from yuqing.pagekit.csrf import CsrfChecked
-from yuqing.pagekit.templating import error_page, render
+from yuqing.pagekit.templating import error_page, found_or_404, render
 from yuqing.sources import import_jobs, service
 from yuqing.sources.health import Health, health_for_all, source_health
 from yuqing.sources.importers import ImportFileError
@@ -155,15 +155,12 @@ def add_source(
 
 
 def _source_or_404(request: Request, session: Session, source_id: int) -> Source | HTMLResponse:
-    source = service.get(session, source_id=source_id)
-    if source is None:
-        return error_page(
-            request,
-            status_code=404,
-            title="找不到这个信息源",
-            message=f"编号为 {source_id} 的信息源不存在，可能已被删除。",
-        )
-    return source
+    return found_or_404(
+        request,
+        service.get(session, source_id=source_id),
+        title="找不到这个信息源",
+        message=f"编号为 {source_id} 的信息源不存在，可能已被删除。",
+    )
 
 
 @router.post("/sources/{source_id}/remove", response_class=HTMLResponse)
@@ -353,41 +350,28 @@ def edit_source(
     return RedirectResponse(f"/sources/{source.id}?done=edited", status_code=303)
 
 
-def _set_enabled(request: Request, session: Session, principal: Principal, **what: Any) -> Response:
-    source = _source_or_404(request, session, what["source_id"])
+@router.post("/sources/{source_id}/pause", response_class=HTMLResponse)
+@router.post("/sources/{source_id}/resume", response_class=HTMLResponse)
+def pause_or_resume_source(
+    request: Request,
+    session: SessionDep,
+    principal: CanManage,
+    _csrf: CsrfChecked,
+    source_id: int,
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """Pause or resume a source; the last step of the address says which, so both buttons
+    share one body."""
+    source = _source_or_404(request, session, source_id)
     if not isinstance(source, Source):
         return source
-    enabled = bool(what["enabled"])
+    enabled = request.url.path.endswith("/resume")
     changed = service.set_enabled(session, source=source, enabled=enabled, actor=principal.actor)
     session.commit()
     done = ("resumed" if enabled else "paused") if changed else "unchanged"
-    back = "/sources" if what["back"] == "list" else f"/sources/{source.id}"
-    anchor = f"#source-{source.id}" if back == "/sources" else ""
-    return RedirectResponse(f"{back}?done={done}{anchor}", status_code=303)
-
-
-@router.post("/sources/{source_id}/pause", response_class=HTMLResponse)
-def pause_source(
-    request: Request,
-    session: SessionDep,
-    principal: CanManage,
-    _csrf: CsrfChecked,
-    source_id: int,
-    back: Annotated[str, Form()] = "",
-) -> Response:
-    return _set_enabled(request, session, principal, source_id=source_id, enabled=False, back=back)
-
-
-@router.post("/sources/{source_id}/resume", response_class=HTMLResponse)
-def resume_source(
-    request: Request,
-    session: SessionDep,
-    principal: CanManage,
-    _csrf: CsrfChecked,
-    source_id: int,
-    back: Annotated[str, Form()] = "",
-) -> Response:
-    return _set_enabled(request, session, principal, source_id=source_id, enabled=True, back=back)
+    where = "/sources" if back == "list" else f"/sources/{source.id}"
+    anchor = f"#source-{source.id}" if where == "/sources" else ""
+    return RedirectResponse(f"{where}?done={done}{anchor}", status_code=303)
 
 
 # Importing a file: upload → preview and mapping → progress → result
