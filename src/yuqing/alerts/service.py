@@ -93,15 +93,11 @@ def update_rule(
     changes = audit.diff(before, _values(rule))
     if not changes:
         return rule
-    rule.version = (rule.version or 0) + 1
-    rule.updated_at = utcnow()
-    session.flush()
-    audit.record(
+    audit.record_update(
         session,
+        rule,
         actor=actor,
-        action="update",
         object_type="alert_rule",
-        object_id=rule.id,
         summary=f"修改预警规则 {rule.name}",
         changes=changes,
     )
@@ -175,15 +171,11 @@ def update_category(
     category.words = "\n".join(dict.fromkeys(w.strip() for w in words if w.strip()))
     changes = audit.diff(before, {"name": category.name, "words": category.words})
     if changes:
-        category.version = (category.version or 0) + 1
-        category.updated_at = utcnow()
-        session.flush()
-        audit.record(
+        audit.record_update(
             session,
+            category,
             actor=actor,
-            action="update",
             object_type="sensitive_category",
-            object_id=category.id,
             summary=f"修改敏感词类别 {category.name}",
             changes=changes,
         )

@@ -290,6 +290,32 @@ def record(
     return entry
 
 
+def record_update(
+    session: Session,
+    row: Any,
+    *,
+    actor: Actor,
+    object_type: str,
+    summary: str,
+    changes: Mapping[str, Any],
+) -> None:
+    """Count a change to a versioned row (its version goes up, ``updated_at`` is now, so the
+    caches keyed on the version see it), flush it and append its "update" audit row in the
+    caller's transaction."""
+    row.version = (row.version or 0) + 1
+    row.updated_at = utcnow()
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="update",
+        object_type=object_type,
+        object_id=row.id,
+        summary=summary,
+        changes=changes,
+    )
+
+
 @dataclass
 class VerifyReport:
     """The result of checking the chain: the rows read, the last row reached and what is
