@@ -71,16 +71,13 @@ def create_rule(session: Session, *, rule_in: RuleIn, actor: Actor = audit.SYSTE
     now = utcnow()
     rule = AlertRule(version=1, suppressed=0, created_at=now, updated_at=now)
     _apply(rule, rule_in)
-    session.add(rule)
-    session.flush()
-    audit.record(
+    audit.record_create(
         session,
+        rule,
         actor=actor,
-        action="create",
         object_type="alert_rule",
-        object_id=rule.id,
         summary=f"新建预警规则 {rule.name}",
-        changes=audit.diff({}, _values(rule)),
+        values=_values,
     )
     return rule
 
@@ -107,16 +104,13 @@ def update_rule(
 def delete_rule(session: Session, *, rule: AlertRule, actor: Actor = audit.SYSTEM) -> None:
     """Delete a rule; the alerts it raised stay (they name it)."""
     values = _values(rule)
-    session.delete(rule)
-    session.flush()
-    audit.record(
+    audit.record_delete(
         session,
+        rule,
         actor=actor,
-        action="delete",
         object_type="alert_rule",
-        object_id=rule.id,
         summary=f"删除预警规则 {values['name']}",
-        changes=audit.diff(values, {}),
+        values=values,
     )
 
 

@@ -95,16 +95,13 @@ def create(session: Session, *, scheme_in: SchemeIn, actor: Actor = audit.SYSTEM
     now = utcnow()
     scheme = Scheme(version=1, created_at=now, updated_at=now)
     _apply(session, scheme, scheme_in)
-    session.add(scheme)
-    session.flush()
-    audit.record(
+    audit.record_create(
         session,
+        scheme,
         actor=actor,
-        action="create",
         object_type="scheme",
-        object_id=scheme.id,
         summary=f"新建监测方案 {scheme.name}",
-        changes=audit.diff({}, _values(scheme)),
+        values=_values,
     )
     return scheme
 
@@ -149,16 +146,13 @@ def remove(session: Session, *, scheme: Scheme, actor: Actor = audit.SYSTEM) -> 
     """Delete a scheme and its matches (the mentions stay)."""
     values = _values(scheme)
     session.execute(delete(SchemeMatch).where(SchemeMatch.scheme_id == scheme.id))
-    session.delete(scheme)
-    session.flush()
-    audit.record(
+    audit.record_delete(
         session,
+        scheme,
         actor=actor,
-        action="delete",
         object_type="scheme",
-        object_id=scheme.id,
         summary=f"删除监测方案 {values['name']}",
-        changes=audit.diff(values, {}),
+        values=values,
     )
 
 

@@ -37,16 +37,13 @@ def create(session: Session, *, source_in: SourceIn, actor: Actor = audit.SYSTEM
         weight=source_in.weight,
         next_attempt_at=utcnow() if source_in.kind in FETCHED_KINDS else None,
     )
-    session.add(source)
-    session.flush()
-    audit.record(
+    audit.record_create(
         session,
+        source,
         actor=actor,
-        action="create",
         object_type="source",
-        object_id=source.id,
         summary=f"新增信息源 {source.name}",
-        changes=audit.diff({}, _values(source)),
+        values=_values,
     )
     return source
 
@@ -170,16 +167,13 @@ def delete_source(
     (``mentions.service.delete_for_source``, whose count the audit row names)."""
     session.execute(delete(FetchRun).where(FetchRun.source_id == source.id))
     values = _values(source)
-    session.delete(source)
-    session.flush()
-    audit.record(
+    audit.record_delete(
         session,
+        source,
         actor=actor,
-        action="delete",
         object_type="source",
-        object_id=source.id,
         summary=f"删除信息源 {values['name']} 及其 {mentions_deleted} 条信息",
-        changes=audit.diff(values, {}),
+        values=values,
     )
 
 
