@@ -85,18 +85,7 @@ def update(
         source.consecutive_failures = 0
     source.interval_seconds = source_in.interval_seconds
     source.weight = source_in.weight
-    session.flush()
-    changes = audit.diff(before, _values(source))
-    if changes:
-        audit.record(
-            session,
-            actor=actor,
-            action="update",
-            object_type="source",
-            object_id=source.id,
-            summary=f"修改信息源 {source.name}",
-            changes=changes,
-        )
+    _record_update(session, source, before, actor=actor, summary=f"修改信息源 {source.name}")
     return source
 
 
@@ -112,17 +101,27 @@ def set_enabled(
     if enabled and source.kind in FETCHED_KINDS:
         source.next_attempt_at = utcnow()
         source.consecutive_failures = 0
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="update",
-        object_type="source",
-        object_id=source.id,
-        summary=f"{'恢复' if enabled else '暂停'}信息源 {source.name}",
-        changes=audit.diff(before, _values(source)),
-    )
+    summary = f"{'恢复' if enabled else '暂停'}信息源 {source.name}"
+    _record_update(session, source, before, actor=actor, summary=summary)
     return True
+
+
+def _record_update(
+    session: Session, source: Source, before: dict[str, object], *, actor: Actor, summary: str
+) -> None:
+    """Flush a change to a source and write its "update" audit row, when a field changed."""
+    session.flush()
+    changes = audit.diff(before, _values(source))
+    if changes:
+        audit.record(
+            session,
+            actor=actor,
+            action="update",
+            object_type="source",
+            object_id=source.id,
+            summary=summary,
+            changes=changes,
+        )
 
 
 def list_all(session: Session) -> Sequence[Source]:

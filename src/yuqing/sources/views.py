@@ -118,6 +118,25 @@ def _validation_messages(error: ValidationError) -> dict[str, str]:
     return messages
 
 
+def _interval_minutes(form: dict[str, str], errors: dict[str, str]) -> int:
+    """The fetch interval in whole minutes (15 when blank); a bad value is noted in ``errors``
+    and 15 stands in, so the rest of the form is still checked."""
+    try:
+        return int(form["interval"] or "15")
+    except ValueError:
+        errors["interval"] = "抓取间隔应为整数分钟。"
+        return 15
+
+
+def _check_name_free(
+    session: Session, form: dict[str, str], errors: dict[str, str], *, own_id: int | None = None
+) -> None:
+    """Note in ``errors`` when another source (not ``own_id``) already has the form's name."""
+    other = service.get_by_name(session, name=form["name"]) if form["name"] else None
+    if other is not None and other.id != own_id:
+        errors["name"] = f"已有名为“{form['name']}”的信息源，请换一个名称。"
+
+
 @router.post("/sources", response_class=HTMLResponse)
 def add_source(
     request: Request,
@@ -132,13 +151,8 @@ def add_source(
     """Add a source from the form; problems come back on the form, in Chinese."""
     form = {"name": name.strip(), "kind": kind, "url": url.strip(), "interval": interval.strip()}
     errors: dict[str, str] = {}
-    try:
-        minutes = int(form["interval"] or "15")
-    except ValueError:
-        errors["interval"] = "抓取间隔应为整数分钟。"
-        minutes = 15
-    if form["name"] and service.get_by_name(session, name=form["name"]):
-        errors["name"] = f"已有名为“{form['name']}”的信息源，请换一个名称。"
+    minutes = _interval_minutes(form, errors)
+    _check_name_free(session, form, errors)
     try:
         source_in = SourceIn(
             name=form["name"], kind=kind, url=form["url"] or None, interval_seconds=minutes * 60
@@ -319,19 +333,13 @@ def edit_source(
         "weight": weight.strip(),
     }
     errors: dict[str, str] = {}
-    try:
-        minutes = int(form["interval"] or "15")
-    except ValueError:
-        errors["interval"] = "抓取间隔应为整数分钟。"
-        minutes = 15
+    minutes = _interval_minutes(form, errors)
     try:
         factor = float(form["weight"] or "1")
     except ValueError:
         errors["weight"] = "权重应为 0 到 10 之间的数。"
         factor = 1.0
-    other = service.get_by_name(session, name=form["name"]) if form["name"] else None
-    if other is not None and other.id != source.id:
-        errors["name"] = f"已有名为“{form['name']}”的信息源，请换一个名称。"
+    _check_name_free(session, form, errors, own_id=source.id)
     try:
         source_in = SourceIn(
             name=form["name"],
