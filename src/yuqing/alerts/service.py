@@ -71,16 +71,13 @@ def create_rule(session: Session, *, rule_in: RuleIn, actor: Actor = audit.SYSTE
     now = utcnow()
     rule = AlertRule(version=1, suppressed=0, created_at=now, updated_at=now)
     _apply(rule, rule_in)
-    session.add(rule)
-    session.flush()
-    audit.record(
+    audit.record_create(
         session,
+        rule,
         actor=actor,
-        action="create",
         object_type="alert_rule",
-        object_id=rule.id,
         summary=f"新建预警规则 {rule.name}",
-        changes=audit.diff({}, _values(rule)),
+        values=_values,
     )
     return rule
 
@@ -93,15 +90,11 @@ def update_rule(
     changes = audit.diff(before, _values(rule))
     if not changes:
         return rule
-    rule.version = (rule.version or 0) + 1
-    rule.updated_at = utcnow()
-    session.flush()
-    audit.record(
+    audit.record_update(
         session,
+        rule,
         actor=actor,
-        action="update",
         object_type="alert_rule",
-        object_id=rule.id,
         summary=f"修改预警规则 {rule.name}",
         changes=changes,
     )
@@ -111,16 +104,13 @@ def update_rule(
 def delete_rule(session: Session, *, rule: AlertRule, actor: Actor = audit.SYSTEM) -> None:
     """Delete a rule; the alerts it raised stay (they name it)."""
     values = _values(rule)
-    session.delete(rule)
-    session.flush()
-    audit.record(
+    audit.record_delete(
         session,
+        rule,
         actor=actor,
-        action="delete",
         object_type="alert_rule",
-        object_id=rule.id,
         summary=f"删除预警规则 {values['name']}",
-        changes=audit.diff(values, {}),
+        values=values,
     )
 
 
@@ -175,15 +165,11 @@ def update_category(
     category.words = "\n".join(dict.fromkeys(w.strip() for w in words if w.strip()))
     changes = audit.diff(before, {"name": category.name, "words": category.words})
     if changes:
-        category.version = (category.version or 0) + 1
-        category.updated_at = utcnow()
-        session.flush()
-        audit.record(
+        audit.record_update(
             session,
+            category,
             actor=actor,
-            action="update",
             object_type="sensitive_category",
-            object_id=category.id,
             summary=f"修改敏感词类别 {category.name}",
             changes=changes,
         )

@@ -21,7 +21,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -288,6 +288,80 @@ def record(
     )
     session.flush()
     return entry
+
+
+def record_create(
+    session: Session,
+    row: Any,
+    *,
+    actor: Actor,
+    object_type: str,
+    summary: str,
+    values: Callable[[Any], Mapping[str, Any]],
+) -> None:
+    """Add a new row, flush it (so it has its id) and append its "create" audit row, whose
+    changes are the audited ``values(row)`` read after the flush."""
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="create",
+        object_type=object_type,
+        object_id=row.id,
+        summary=summary,
+        changes=diff({}, values(row)),
+    )
+
+
+def record_delete(
+    session: Session,
+    row: Any,
+    *,
+    actor: Actor,
+    object_type: str,
+    summary: str,
+    values: Mapping[str, Any],
+) -> None:
+    """Delete a row, flush and append its "delete" audit row; ``values`` are the audited
+    fields the caller read before, which the row keeps only in the audit trail."""
+    session.delete(row)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="delete",
+        object_type=object_type,
+        object_id=row.id,
+        summary=summary,
+        changes=diff(values, {}),
+    )
+
+
+def record_update(
+    session: Session,
+    row: Any,
+    *,
+    actor: Actor,
+    object_type: str,
+    summary: str,
+    changes: Mapping[str, Any],
+) -> None:
+    """Count a change to a versioned row (its version goes up, ``updated_at`` is now, so the
+    caches keyed on the version see it), flush it and append its "update" audit row in the
+    caller's transaction."""
+    row.version = (row.version or 0) + 1
+    row.updated_at = utcnow()
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="update",
+        object_type=object_type,
+        object_id=row.id,
+        summary=summary,
+        changes=changes,
+    )
 
 
 @dataclass

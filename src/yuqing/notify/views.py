@@ -17,7 +17,7 @@ from yuqing.notify.channels import CHANNEL_KINDS
 from yuqing.notify.models import Channel, Notification
 from yuqing.notify.service import DeliveryView
 from yuqing.pagekit.csrf import CsrfChecked
-from yuqing.pagekit.templating import error_page, render
+from yuqing.pagekit.templating import error_page, found_or_404, render
 from yuqing.system.service import get_public_url
 
 router = APIRouter(include_in_schema=False)
@@ -162,15 +162,12 @@ def add_channel(
 
 
 def _channel_or_404(request: Request, session: Session, channel_id: int) -> Channel | HTMLResponse:
-    channel = service.get_channel(session, channel_id=channel_id)
-    if channel is None:
-        return error_page(
-            request,
-            status_code=404,
-            title="找不到这个通知渠道",
-            message=f"编号为 {channel_id} 的通知渠道不存在。",
-        )
-    return channel
+    return found_or_404(
+        request,
+        service.get_channel(session, channel_id=channel_id),
+        title="找不到这个通知渠道",
+        message=f"编号为 {channel_id} 的通知渠道不存在。",
+    )
 
 
 @router.post("/notify/channels/{channel_id}/test", response_class=HTMLResponse)

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -24,6 +24,8 @@ STATIC_DIR = _WEB_DIR / "static"
 HTMX_FILE = STATIC_DIR / "vendor" / "htmx.min.js"
 ECHARTS_FILE = STATIC_DIR / "vendor" / "echarts.min.js"
 
+
+_Row = TypeVar("_Row")
 
 STATUS_LABELS = {"new": "已收录", "duplicate": "重复", "filtered": "已过滤", "failed": "失败"}
 
@@ -114,6 +116,16 @@ def error_page(request: Request, *, status_code: int, title: str, message: str) 
         {"title": title, "message": message, "status": status_code},
         status_code=status_code,
     )
+
+
+def found_or_404(
+    request: Request, row: _Row | None, *, title: str, message: str
+) -> _Row | HTMLResponse:
+    """The row a page asked for, or the Chinese 404 page that says it does not exist; the
+    caller returns the page when it gets one back."""
+    if row is None:
+        return error_page(request, status_code=404, title=title, message=message)
+    return row
 
 
 def refused(request: Request, problem: str) -> HTMLResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -75,40 +76,26 @@ def _run(build: object, fmt: Format, out: Path | None, template: Path | None) ->
         _write(content, fmt, out, template)
 
 
-@app.command()
-def daily(
-    day: DateOpt = None,
-    fmt: FormatOpt = Format.docx,
-    out: OutOpt = None,
-    template: TemplateOpt = None,
-) -> None:
-    """每日舆情（默认：昨天）。"""
-    d = _day(day)
-    _run(lambda s: service.daily(s, day=d), fmt, out, template)
+def _period_command(name: str, build: Callable[..., ReportContent], help_text: str) -> None:
+    """Register one periodic report command; daily, weekly and monthly differ only in the
+    service function that builds the content and their help line."""
+
+    def command(
+        day: DateOpt = None,
+        fmt: FormatOpt = Format.docx,
+        out: OutOpt = None,
+        template: TemplateOpt = None,
+    ) -> None:
+        d = _day(day)
+        _run(lambda s: build(s, day=d), fmt, out, template)
+
+    command.__doc__ = help_text
+    app.command(name)(command)
 
 
-@app.command()
-def weekly(
-    day: DateOpt = None,
-    fmt: FormatOpt = Format.docx,
-    out: OutOpt = None,
-    template: TemplateOpt = None,
-) -> None:
-    """舆情周报（该日期所在的周；默认：上周）。"""
-    d = _day(day)
-    _run(lambda s: service.weekly(s, day=d), fmt, out, template)
-
-
-@app.command()
-def monthly(
-    day: DateOpt = None,
-    fmt: FormatOpt = Format.docx,
-    out: OutOpt = None,
-    template: TemplateOpt = None,
-) -> None:
-    """舆情月报（该日期所在的月；默认：上月）。"""
-    d = _day(day)
-    _run(lambda s: service.monthly(s, day=d), fmt, out, template)
+_period_command("daily", service.daily, "每日舆情（默认：昨天）。")
+_period_command("weekly", service.weekly, "舆情周报（该日期所在的周；默认：上周）。")
+_period_command("monthly", service.monthly, "舆情月报（该日期所在的月；默认：上月）。")
 
 
 @app.command()

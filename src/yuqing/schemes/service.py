@@ -95,16 +95,13 @@ def create(session: Session, *, scheme_in: SchemeIn, actor: Actor = audit.SYSTEM
     now = utcnow()
     scheme = Scheme(version=1, created_at=now, updated_at=now)
     _apply(session, scheme, scheme_in)
-    session.add(scheme)
-    session.flush()
-    audit.record(
+    audit.record_create(
         session,
+        scheme,
         actor=actor,
-        action="create",
         object_type="scheme",
-        object_id=scheme.id,
         summary=f"新建监测方案 {scheme.name}",
-        changes=audit.diff({}, _values(scheme)),
+        values=_values,
     )
     return scheme
 
@@ -114,14 +111,11 @@ def update(
 ) -> Scheme:
     before = _values(scheme)
     _apply(session, scheme, scheme_in)
-    _touch(scheme)
-    session.flush()
-    audit.record(
+    audit.record_update(
         session,
+        scheme,
         actor=actor,
-        action="update",
         object_type="scheme",
-        object_id=scheme.id,
         summary=f"修改监测方案 {scheme.name}",
         changes=audit.diff(before, _values(scheme)),
     )
@@ -137,14 +131,11 @@ def set_enabled(
         tree_of(scheme)
     if scheme.enabled != enabled:
         scheme.enabled = enabled
-        _touch(scheme)
-        session.flush()
-        audit.record(
+        audit.record_update(
             session,
+            scheme,
             actor=actor,
-            action="update",
             object_type="scheme",
-            object_id=scheme.id,
             summary=f"{'启用' if enabled else '停用'}监测方案 {scheme.name}",
             changes={"enabled": [not enabled, enabled]},
         )
@@ -155,16 +146,13 @@ def remove(session: Session, *, scheme: Scheme, actor: Actor = audit.SYSTEM) -> 
     """Delete a scheme and its matches (the mentions stay)."""
     values = _values(scheme)
     session.execute(delete(SchemeMatch).where(SchemeMatch.scheme_id == scheme.id))
-    session.delete(scheme)
-    session.flush()
-    audit.record(
+    audit.record_delete(
         session,
+        scheme,
         actor=actor,
-        action="delete",
         object_type="scheme",
-        object_id=scheme.id,
         summary=f"删除监测方案 {values['name']}",
-        changes=audit.diff(values, {}),
+        values=values,
     )
 
 
@@ -188,14 +176,11 @@ def retire_refused(session: Session, *, actor: Actor = audit.SYSTEM) -> list[Sch
         was_enabled = scheme.enabled
         scheme.enabled = False
         scheme.note = _refused_note(fields)
-        _touch(scheme)
-        session.flush()
-        audit.record(
+        audit.record_update(
             session,
+            scheme,
             actor=actor,
-            action="update",
             object_type="scheme",
-            object_id=scheme.id,
             summary=f"停用监测方案 {scheme.name}：检索式含 {'、'.join(f + ':' for f in fields)}",
             changes={"enabled": [was_enabled, False], "note": ["", scheme.note]},
         )
@@ -216,11 +201,6 @@ def owner_ids(session: Session, *, scheme_id: int) -> list[int]:
         .order_by(AuditEntry.seq)
     )
     return list(dict.fromkeys(int(r) for r in rows if r is not None))
-
-
-def _touch(scheme: Scheme) -> None:
-    scheme.version = (scheme.version or 0) + 1
-    scheme.updated_at = utcnow()
 
 
 def words_of(scheme: Scheme, name: str) -> list[str]:

@@ -37,16 +37,13 @@ def create(session: Session, *, source_in: SourceIn, actor: Actor = audit.SYSTEM
         weight=source_in.weight,
         next_attempt_at=utcnow() if source_in.kind in FETCHED_KINDS else None,
     )
-    session.add(source)
-    session.flush()
-    audit.record(
+    audit.record_create(
         session,
+        source,
         actor=actor,
-        action="create",
         object_type="source",
-        object_id=source.id,
         summary=f"新增信息源 {source.name}",
-        changes=audit.diff({}, _values(source)),
+        values=_values,
     )
     return source
 
@@ -88,18 +85,7 @@ def update(
         source.consecutive_failures = 0
     source.interval_seconds = source_in.interval_seconds
     source.weight = source_in.weight
-    session.flush()
-    changes = audit.diff(before, _values(source))
-    if changes:
-        audit.record(
-            session,
-            actor=actor,
-            action="update",
-            object_type="source",
-            object_id=source.id,
-            summary=f"修改信息源 {source.name}",
-            changes=changes,
-        )
+    _record_update(session, source, before, actor=actor, summary=f"修改信息源 {source.name}")
     return source
 
 
@@ -115,17 +101,27 @@ def set_enabled(
     if enabled and source.kind in FETCHED_KINDS:
         source.next_attempt_at = utcnow()
         source.consecutive_failures = 0
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="update",
-        object_type="source",
-        object_id=source.id,
-        summary=f"{'恢复' if enabled else '暂停'}信息源 {source.name}",
-        changes=audit.diff(before, _values(source)),
-    )
+    summary = f"{'恢复' if enabled else '暂停'}信息源 {source.name}"
+    _record_update(session, source, before, actor=actor, summary=summary)
     return True
+
+
+def _record_update(
+    session: Session, source: Source, before: dict[str, object], *, actor: Actor, summary: str
+) -> None:
+    """Flush a change to a source and write its "update" audit row, when a field changed."""
+    session.flush()
+    changes = audit.diff(before, _values(source))
+    if changes:
+        audit.record(
+            session,
+            actor=actor,
+            action="update",
+            object_type="source",
+            object_id=source.id,
+            summary=summary,
+            changes=changes,
+        )
 
 
 def list_all(session: Session) -> Sequence[Source]:
@@ -170,16 +166,13 @@ def delete_source(
     (``mentions.service.delete_for_source``, whose count the audit row names)."""
     session.execute(delete(FetchRun).where(FetchRun.source_id == source.id))
     values = _values(source)
-    session.delete(source)
-    session.flush()
-    audit.record(
+    audit.record_delete(
         session,
+        source,
         actor=actor,
-        action="delete",
         object_type="source",
-        object_id=source.id,
         summary=f"删除信息源 {values['name']} 及其 {mentions_deleted} 条信息",
-        changes=audit.diff(values, {}),
+        values=values,
     )
 
 

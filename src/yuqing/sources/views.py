@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import ValidationError
@@ -17,7 +17,7 @@ from yuqing.auth.schemas import Principal
 from yuqing.core.database import SessionDep
 from yuqing.mentions import service as mentions_service
 from yuqing.pagekit.csrf import CsrfChecked
-from yuqing.pagekit.templating import error_page, render
+from yuqing.pagekit.templating import error_page, found_or_404, render
 from yuqing.sources import import_jobs, service
 from yuqing.sources.health import Health, health_for_all, source_health
 from yuqing.sources.importers import ImportFileError
@@ -118,6 +118,25 @@ def _validation_messages(error: ValidationError) -> dict[str, str]:
     return messages
 
 
+def _interval_minutes(form: dict[str, str], errors: dict[str, str]) -> int:
+    """The fetch interval in whole minutes (15 when blank); a bad value is noted in ``errors``
+    and 15 stands in, so the rest of the form is still checked."""
+    try:
+        return int(form["interval"] or "15")
+    except ValueError:
+        errors["interval"] = "抓取间隔应为整数分钟。"
+        return 15
+
+
+def _check_name_free(
+    session: Session, form: dict[str, str], errors: dict[str, str], *, own_id: int | None = None
+) -> None:
+    """Note in ``errors`` when another source (not ``own_id``) already has the form's name."""
+    other = service.get_by_name(session, name=form["name"]) if form["name"] else None
+    if other is not None and other.id != own_id:
+        errors["name"] = f"已有名为“{form['name']}”的信息源，请换一个名称。"
+
+
 @router.post("/sources", response_class=HTMLResponse)
 def add_source(
     request: Request,
@@ -132,13 +151,8 @@ def add_source(
     """Add a source from the form; problems come back on the form, in Chinese."""
     form = {"name": name.strip(), "kind": kind, "url": url.strip(), "interval": interval.strip()}
     errors: dict[str, str] = {}
-    try:
-        minutes = int(form["interval"] or "15")
-    except ValueError:
-        errors["interval"] = "抓取间隔应为整数分钟。"
-        minutes = 15
-    if form["name"] and service.get_by_name(session, name=form["name"]):
-        errors["name"] = f"已有名为“{form['name']}”的信息源，请换一个名称。"
+    minutes = _interval_minutes(form, errors)
+    _check_name_free(session, form, errors)
     try:
         source_in = SourceIn(
             name=form["name"], kind=kind, url=form["url"] or None, interval_seconds=minutes * 60
@@ -155,15 +169,12 @@ def add_source(
 
 
 def _source_or_404(request: Request, session: Session, source_id: int) -> Source | HTMLResponse:
-    source = service.get(session, source_id=source_id)
-    if source is None:
-        return error_page(
-            request,
-            status_code=404,
-            title="找不到这个信息源",
-            message=f"编号为 {source_id} 的信息源不存在，可能已被删除。",
-        )
-    return source
+    return found_or_404(
+        request,
+        service.get(session, source_id=source_id),
+        title="找不到这个信息源",
+        message=f"编号为 {source_id} 的信息源不存在，可能已被删除。",
+    )
 
 
 @router.post("/sources/{source_id}/remove", response_class=HTMLResponse)
@@ -322,19 +333,13 @@ def edit_source(
         "weight": weight.strip(),
     }
     errors: dict[str, str] = {}
-    try:
-        minutes = int(form["interval"] or "15")
-    except ValueError:
-        errors["interval"] = "抓取间隔应为整数分钟。"
-        minutes = 15
+    minutes = _interval_minutes(form, errors)
     try:
         factor = float(form["weight"] or "1")
     except ValueError:
         errors["weight"] = "权重应为 0 到 10 之间的数。"
         factor = 1.0
-    other = service.get_by_name(session, name=form["name"]) if form["name"] else None
-    if other is not None and other.id != source.id:
-        errors["name"] = f"已有名为“{form['name']}”的信息源，请换一个名称。"
+    _check_name_free(session, form, errors, own_id=source.id)
     try:
         source_in = SourceIn(
             name=form["name"],
@@ -353,41 +358,28 @@ def edit_source(
     return RedirectResponse(f"/sources/{source.id}?done=edited", status_code=303)
 
 
-def _set_enabled(request: Request, session: Session, principal: Principal, **what: Any) -> Response:
-    source = _source_or_404(request, session, what["source_id"])
+@router.post("/sources/{source_id}/pause", response_class=HTMLResponse)
+@router.post("/sources/{source_id}/resume", response_class=HTMLResponse)
+def pause_or_resume_source(
+    request: Request,
+    session: SessionDep,
+    principal: CanManage,
+    _csrf: CsrfChecked,
+    source_id: int,
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """Pause or resume a source; the last step of the address says which, so both buttons
+    share one body."""
+    source = _source_or_404(request, session, source_id)
     if not isinstance(source, Source):
         return source
-    enabled = bool(what["enabled"])
+    enabled = request.url.path.endswith("/resume")
     changed = service.set_enabled(session, source=source, enabled=enabled, actor=principal.actor)
     session.commit()
     done = ("resumed" if enabled else "paused") if changed else "unchanged"
-    back = "/sources" if what["back"] == "list" else f"/sources/{source.id}"
-    anchor = f"#source-{source.id}" if back == "/sources" else ""
-    return RedirectResponse(f"{back}?done={done}{anchor}", status_code=303)
-
-
-@router.post("/sources/{source_id}/pause", response_class=HTMLResponse)
-def pause_source(
-    request: Request,
-    session: SessionDep,
-    principal: CanManage,
-    _csrf: CsrfChecked,
-    source_id: int,
-    back: Annotated[str, Form()] = "",
-) -> Response:
-    return _set_enabled(request, session, principal, source_id=source_id, enabled=False, back=back)
-
-
-@router.post("/sources/{source_id}/resume", response_class=HTMLResponse)
-def resume_source(
-    request: Request,
-    session: SessionDep,
-    principal: CanManage,
-    _csrf: CsrfChecked,
-    source_id: int,
-    back: Annotated[str, Form()] = "",
-) -> Response:
-    return _set_enabled(request, session, principal, source_id=source_id, enabled=True, back=back)
+    where = "/sources" if back == "list" else f"/sources/{source.id}"
+    anchor = f"#source-{source.id}" if where == "/sources" else ""
+    return RedirectResponse(f"{where}?done={done}{anchor}", status_code=303)
 
 
 # Importing a file: upload → preview and mapping → progress → result
