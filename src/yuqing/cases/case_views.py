@@ -10,6 +10,7 @@ reported a case another unit handles sees the case, not that unit's name or peop
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -83,6 +84,37 @@ def sees_unit_of(principal: Principal, case: Case) -> bool:
     """Whether the viewer may see who handles the case: a unit that reported a case another
     unit handles sees the case, not the other unit's name or people."""
     return case.unit_id is None or principal.sees_unit(case.unit_id)
+
+
+def opened_case(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    opener: Callable[[], Case],
+    *,
+    missing: str | None = None,
+) -> Response:
+    """Open (or find) a case with ``opener``, commit and go to it: the one answer the case
+    buttons of a mention, event, alert and the mentions' batch 开启处置 give. ``missing``:
+    the 404's message (the refused rule's own when None)."""
+    try:
+        case = opener()
+    except CasePermissionError as error:
+        return refused(request, error.message)
+    except CaseError as error:
+        session.rollback()
+        message = error.message if missing is None else missing
+        return error_page(request, status_code=404, title="找不到", message=message)
+    session.commit()
+    if not service.sees_case(principal, case):
+        # Someone else's unit reported it first: say so without naming their case.
+        return error_page(
+            request,
+            status_code=200,
+            title="已有处置单",
+            message="此条目已被报送，宣传部（舆情办）正在处置；该处置单不在您的查看范围内。",
+        )
+    return RedirectResponse(f"/cases/{case.id}", status_code=303)
 
 
 # --- one case -------------------------------------------------------------------------

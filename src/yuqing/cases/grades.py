@@ -7,6 +7,7 @@ Grades and clocks are data seeded from ``config.py``; only the publicity office 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,27 @@ from yuqing.cases.access import MANAGE
 from yuqing.cases.models import Case, Closure, Grade, SlaClock
 from yuqing.cases.schemas import CaseError, CasePermissionError, ClockIn, GradeIn
 from yuqing.core import audit
+
+
+def _record(
+    session: Session,
+    principal: Principal,
+    action: str,
+    object_type: str,
+    object_id: object,
+    summary: str,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """The audit row of a change to the grades, clocks or closed days (the office's tables)."""
+    audit.record(
+        session,
+        actor=principal.actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        summary=summary,
+        changes=changes,
+    )
 
 
 def ensure_defaults(session: Session) -> None:
@@ -90,14 +112,14 @@ def update_grade(
     for f in fields:
         setattr(grade, f, after[f])
     session.flush()
-    audit.record(
+    _record(
         session,
-        actor=principal.actor,
-        action="update",
-        object_type="case_grade",
-        object_id=grade.id,
-        summary=f"修改处置等级“{grade.name}”",
-        changes=audit.diff(before, after),
+        principal,
+        "update",
+        "case_grade",
+        grade.id,
+        f"修改处置等级“{grade.name}”",
+        audit.diff(before, after),
     )
     return grade
 
@@ -114,14 +136,7 @@ def delete_grade(session: Session, *, principal: Principal, grade: Grade) -> Non
     session.execute(delete(SlaClock).where(SlaClock.grade_id == grade_id))
     session.delete(grade)
     session.flush()
-    audit.record(
-        session,
-        actor=principal.actor,
-        action="delete",
-        object_type="case_grade",
-        object_id=grade_id,
-        summary=f"删除处置等级“{name}”",
-    )
+    _record(session, principal, "delete", "case_grade", grade_id, f"删除处置等级“{name}”")
 
 
 def _check_clock(clock_in: ClockIn) -> None:
@@ -151,15 +166,15 @@ def update_clock(
     for f in fields:
         setattr(row, f, getattr(clock_in, f))
     session.flush()
-    audit.record(
+    _record(
         session,
-        actor=principal.actor,
-        action="update" if before else "create",
-        object_type="case_sla_clock",
-        object_id=row.id,
-        summary=f"设置等级“{grade.name}”的时限“{config.CLOCKS[clock_in.clock]}”："
+        principal,
+        "update" if before else "create",
+        "case_sla_clock",
+        row.id,
+        f"设置等级“{grade.name}”的时限“{config.CLOCKS[clock_in.clock]}”："
         f"{clock_in.amount:g} {config.CLOCK_UNITS[clock_in.unit]}",
-        changes=audit.diff(before, {f: getattr(row, f) for f in fields}),
+        audit.diff(before, {f: getattr(row, f) for f in fields}),
     )
     return row
 
@@ -172,13 +187,13 @@ def delete_clock(session: Session, *, principal: Principal, grade: Grade, clock:
         return
     session.delete(row)
     session.flush()
-    audit.record(
+    _record(
         session,
-        actor=principal.actor,
-        action="delete",
-        object_type="case_sla_clock",
-        object_id=row.id,
-        summary=f"取消等级“{grade.name}”的时限“{config.CLOCKS.get(clock, clock)}”",
+        principal,
+        "delete",
+        "case_sla_clock",
+        row.id,
+        f"取消等级“{grade.name}”的时限“{config.CLOCKS.get(clock, clock)}”",
     )
 
 
@@ -194,12 +209,12 @@ def update_closure(session: Session, *, principal: Principal, day: date, reason:
     row.reason = reason.strip()[:200]
     session.add(row)
     session.flush()
-    audit.record(
+    _record(
         session,
-        actor=principal.actor,
-        action="update",
-        object_type="case_closure",
-        object_id=day.isoformat(),
-        summary=f"设置停工日 {day.isoformat()}（{row.reason}）",
+        principal,
+        "update",
+        "case_closure",
+        day.isoformat(),
+        f"设置停工日 {day.isoformat()}（{row.reason}）",
     )
     return row

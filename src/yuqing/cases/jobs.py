@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -104,17 +104,18 @@ def _send_reminder(
     label = config.CLOCKS.get(timer.clock, timer.clock)
     left = _duration(timer.due_at - now)
     text = f"{label}时限已过 {percent}%，剩余 {left}，截止 {format_local(timer.due_at)}"
-    timeline.create_entry(session, case=case, actor=SYSTEM, kind="reminder", text=text)
     report.reminders += 1
-    report.notifications += recipients.notify_case(
+    _tell(
         session,
-        case=case,
+        timer,
+        case,
+        report,
+        kind="reminder",
         title=f"舆情处置提醒：{case.title}",
         text=text,
-        recipients=recipients.list_responsible_recipients(session, case=case),
-        dedupe_key=_key(timer, f"remind{percent}"),
+        told=recipients.list_responsible_recipients(session, case=case),
+        key=f"remind{percent}",
     )
-    report.details.append(f"#{case.id} {timer.clock} remind{percent}")
 
 
 def _escalate(
@@ -138,18 +139,47 @@ def _escalate(
     late = _duration(now - timer.due_at)
     whom = config.ESCALATION_STEPS[step - 1][1]
     text = f"{label}已超时 {late}（截止 {format_local(timer.due_at)}），第 {step} 级督办：{whom}"
-    timeline.create_entry(session, case=case, actor=SYSTEM, kind="escalation", text=text)
     report.escalations += 1
+    _tell(
+        session,
+        timer,
+        case,
+        report,
+        kind="escalation",
+        title=f"舆情处置超时督办：{case.title}",
+        text=text,
+        told=_step_recipients(session, case, step),
+        key=f"escalate{step}",
+        level="urgent",
+    )
+
+
+def _tell(
+    session: Session,
+    timer: CaseTimer,
+    case: Case,
+    report: TimerReport,
+    *,
+    kind: str,
+    title: str,
+    text: str,
+    told: list[Recipient],
+    key: str,
+    level: Literal["info", "warning", "urgent"] = "warning",
+) -> None:
+    """A reminder's or escalation's timeline entry, its notices (once per ``key`` and timer)
+    and its line in the report."""
+    timeline.create_entry(session, case=case, actor=SYSTEM, kind=kind, text=text)
     report.notifications += recipients.notify_case(
         session,
         case=case,
-        title=f"舆情处置超时督办：{case.title}",
+        title=title,
         text=text,
-        recipients=_step_recipients(session, case, step),
-        dedupe_key=_key(timer, f"escalate{step}"),
-        level="urgent",
+        recipients=told,
+        dedupe_key=_key(timer, key),
+        level=level,
     )
-    report.details.append(f"#{case.id} {timer.clock} escalate{step}")
+    report.details.append(f"#{case.id} {timer.clock} {key}")
 
 
 # Who each escalation step of config.ESCALATION_STEPS tells.

@@ -15,7 +15,6 @@ from yuqing.auth.schemas import Principal
 from yuqing.cases import access, opening, timeline
 from yuqing.cases.models import Case, CaseEntry, CaseMention
 from yuqing.cases.schemas import CaseError, CaseNotFound, CasePermissionError
-from yuqing.core import audit
 
 
 def _check_edit(principal: Principal, case: Case) -> None:
@@ -61,12 +60,10 @@ def _log_links(
 ) -> None:
     verb = "关联" if kind == "attach" else "取消关联"
     listed = "、".join(str(i) for i in ids)
-    audit.record(
+    timeline.record_change(
         session,
         actor=principal.actor,
-        action="update",
-        object_type="case",
-        object_id=case.id,
+        case=case,
         summary=f"舆情处置单 #{case.id}：{verb}信息 {listed}",
         changes={"mentions": [None, ids] if kind == "attach" else [ids, None]},
     )
@@ -82,12 +79,10 @@ def comment(session: Session, *, principal: Principal, case: Case, text: str) ->
     body = (text or "").strip()
     if not body:
         raise CaseError("comment_empty", "备注内容不能为空")
-    audit.record(
+    timeline.record_change(
         session,
         actor=principal.actor,
-        action="update",
-        object_type="case",
-        object_id=case.id,
+        case=case,
         summary=f"舆情处置单 #{case.id}：备注",
     )
     return timeline.create_entry(

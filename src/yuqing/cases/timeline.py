@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yuqing.cases import clocks
 from yuqing.cases.models import Case, CaseEntry
+from yuqing.core import audit
 from yuqing.core.audit import Actor
 
 
@@ -40,3 +43,23 @@ def create_entry(
     session.add(entry)
     session.flush()
     return entry
+
+
+def record_change(
+    session: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    summary: str,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """The audit row of a change to one case (its timeline entry is written apart)."""
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        object_type="case",
+        object_id=case.id,
+        summary=summary,
+        changes=changes,
+    )

@@ -56,12 +56,10 @@ def _apply(
     clocks.update_clocks(
         session, case=case, marks=marks, before=before_status, now=now, regrade=regrade
     )
-    audit.record(
+    timeline.record_change(
         session,
         actor=actor,
-        action="update",
-        object_type="case",
-        object_id=case.id,
+        case=case,
         summary=f"舆情处置单 #{case.id}“{case.title[:60]}”：{config.ACTIONS[action]}",
         changes=audit.diff(before, values),
     )
@@ -245,12 +243,10 @@ def record_response(
     clocks.update_clocks(
         session, case=case, marks=marks, before=case.status, now=now, regrade=False
     )
-    audit.record(
+    timeline.record_change(
         session,
         actor=principal.actor,
-        action="update",
-        object_type="case",
-        object_id=case.id,
+        case=case,
         summary=f"舆情处置单 #{case.id}：登记{'权威信息' if kind == 'info' else '公开回应'}",
         changes=audit.diff(before, {"response_text": text, "response_url": case.response_url}),
     )

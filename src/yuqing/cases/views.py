@@ -27,7 +27,7 @@ from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import to_local, utcnow
 from yuqing.org import service as org
 from yuqing.pagekit.csrf import CsrfChecked
-from yuqing.pagekit.templating import error_page, refused, render
+from yuqing.pagekit.templating import refused, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -164,23 +164,7 @@ def report_case(
 
 def _opened(request: Request, session: Session, principal: Principal, opener: Any) -> Response:
     """Open (or find) the case of a mention, event or alert and go to it."""
-    try:
-        case = opener()
-    except CasePermissionError as error:
-        return refused(request, error.message)
-    except CaseError:
-        session.rollback()
-        return error_page(request, status_code=404, title="找不到", message="该条目不存在。")
-    session.commit()
-    if not service.sees_case(principal, case):
-        # Someone else's unit reported it first: say so without naming their case.
-        return error_page(
-            request,
-            status_code=200,
-            title="已有处置单",
-            message="此条目已被报送，宣传部（舆情办）正在处置；该处置单不在您的查看范围内。",
-        )
-    return RedirectResponse(f"/cases/{case.id}", status_code=303)
+    return case_views.opened_case(request, session, principal, opener, missing="该条目不存在。")
 
 
 @router.post("/mentions/{mention_id}/case", response_class=HTMLResponse)

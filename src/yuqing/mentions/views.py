@@ -18,7 +18,7 @@ from yuqing.auth.deps import require
 from yuqing.auth.schemas import Principal
 from yuqing.cases import calendar_service
 from yuqing.cases import service as cases_service
-from yuqing.cases.schemas import CaseError, CasePermissionError
+from yuqing.cases.case_views import opened_case
 from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import format_local, utcnow
 from yuqing.dashboard import service as dashboard
@@ -28,7 +28,7 @@ from yuqing.mentions import search as mention_search
 from yuqing.mentions.filters import MAX_PAGE, StreamFilters, to_int
 from yuqing.mentions.models import Mention, MentionPlace
 from yuqing.pagekit.csrf import CsrfChecked
-from yuqing.pagekit.templating import error_page, query_url, refused, render
+from yuqing.pagekit.templating import error_page, query_url, render
 from yuqing.pagekit.templating import paragraphs as _paragraphs
 from yuqing.schemes import service as schemes_service
 from yuqing.sources import service as sources_service
@@ -376,22 +376,12 @@ def batch_case(
     if not ids:
         return _nothing_selected(request)
     principal = _person(request)
-    try:
-        case = cases_service.open_from_mentions(session, principal=principal, mention_ids=ids)
-    except CasePermissionError as error:
-        return refused(request, error.message)
-    except CaseError as error:
-        session.rollback()
-        return error_page(request, status_code=404, title="找不到", message=error.message)
-    session.commit()
-    if not cases_service.sees_case(principal, case):
-        return error_page(
-            request,
-            status_code=200,
-            title="已有处置单",
-            message="此条目已被报送，宣传部（舆情办）正在处置；该处置单不在您的查看范围内。",
-        )
-    return RedirectResponse(f"/cases/{case.id}", status_code=303)
+    return opened_case(
+        request,
+        session,
+        principal,
+        lambda: cases_service.open_from_mentions(session, principal=principal, mention_ids=ids),
+    )
 
 
 @router.post("/mentions/batch/export")
