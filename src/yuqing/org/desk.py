@@ -180,29 +180,38 @@ def _rename(
     if name == row.name:
         return row
     before, row.name = row.name, name
-    session.flush()
-    audit.record(
-        session,
-        actor=viewer.actor,
-        action="update",
-        object_type=object_type,
-        object_id=row.id,
-        summary=f"{_LOOKUP_LABELS[object_type]}“{before}”改名为“{name}”",
-        changes={"name": [before, name]},
+    summary = f"{_LOOKUP_LABELS[object_type]}“{before}”改名为“{name}”"
+    return _flushed(
+        session, viewer=viewer, row=row, object_type=object_type, before=before, summary=summary
     )
-    return row
 
 
 def _added(session: Session, *, viewer: Viewer, row: DutyRole | UnitKind, object_type: str) -> Any:
     session.add(row)
+    summary = f"新增{_LOOKUP_LABELS[object_type]}“{row.name}”"
+    return _flushed(
+        session, viewer=viewer, row=row, object_type=object_type, before=None, summary=summary
+    )
+
+
+def _flushed(
+    session: Session,
+    *,
+    viewer: Viewer,
+    row: DutyRole | UnitKind,
+    object_type: str,
+    before: str | None,
+    summary: str,
+) -> Any:
+    """Write a lookup's new or changed name and audit it (``before`` None: a new row)."""
     session.flush()
     audit.record(
         session,
         actor=viewer.actor,
-        action="create",
+        action="create" if before is None else "update",
         object_type=object_type,
         object_id=row.id,
-        summary=f"新增{_LOOKUP_LABELS[object_type]}“{row.name}”",
-        changes={"name": [None, row.name]},
+        summary=summary,
+        changes={"name": [before, row.name]},
     )
     return row
