@@ -127,15 +127,7 @@ def create_unit(
     )
     session.add(unit)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        object_type="unit",
-        object_id=unit.id,
-        summary=f"新建单位 {name}",
-        changes=audit.diff({}, _unit_values(unit)),
-    )
+    _record_change(session, actor=actor, row=unit, kind="unit", before={}, after=_unit_values(unit))
     return unit
 
 
@@ -151,7 +143,7 @@ def update_unit(session: Session, *, unit: Unit, actor: Actor, **values: Any) ->
     _set_fields(unit, before, values)
     session.flush()
     after = _unit_values(unit)
-    _record_update(session, actor=actor, row=unit, kind="unit", before=before, after=after)
+    _record_change(session, actor=actor, row=unit, kind="unit", before=before, after=after)
     return unit
 
 
@@ -198,15 +190,8 @@ def create_person(
     person = Person(name=name, unit_id=unit_id, created_at=utcnow(), active=True, **values)
     session.add(person)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        object_type="person",
-        object_id=person.id,
-        summary=f"新增人员 {name}",
-        changes=audit.diff({}, _person_values(person)),
-    )
+    after = _person_values(person)
+    _record_change(session, actor=actor, row=person, kind="person", before={}, after=after)
     return person
 
 
@@ -216,7 +201,7 @@ def update_person(session: Session, *, person: Person, actor: Actor, **values: A
     person.updated_at = utcnow()
     session.flush()
     after = _person_values(person)
-    _record_update(session, actor=actor, row=person, kind="person", before=before, after=after)
+    _record_change(session, actor=actor, row=person, kind="person", before=before, after=after)
     return person
 
 
@@ -228,10 +213,15 @@ def _set_fields(row: Unit | Person, known: dict[str, Any], values: dict[str, Any
         setattr(row, key, value)
 
 
-_UPDATE_SUMMARY = {"unit": "修改单位", "person": "修改人员"}
+_CHANGE_SUMMARY = {
+    ("unit", "create"): "新建单位",
+    ("unit", "update"): "修改单位",
+    ("person", "create"): "新增人员",
+    ("person", "update"): "修改人员",
+}
 
 
-def _record_update(
+def _record_change(
     session: Session,
     *,
     actor: Actor,
@@ -240,16 +230,18 @@ def _record_update(
     before: dict[str, Any],
     after: dict[str, Any],
 ) -> None:
-    """Audit a unit's or person's change, when anything changed."""
+    """Audit a unit or person made (``before`` empty) or changed, when anything changed
+    (a new row always has its name)."""
     changes = audit.diff(before, after)
     if changes:
+        action = "update" if before else "create"
         audit.record(
             session,
             actor=actor,
-            action="update",
+            action=action,
             object_type=kind,
             object_id=row.id,
-            summary=f"{_UPDATE_SUMMARY[kind]} {row.name}",
+            summary=f"{_CHANGE_SUMMARY[kind, action]} {row.name}",
             changes=changes,
         )
 

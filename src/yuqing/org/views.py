@@ -48,6 +48,24 @@ def _not_found(request: Request) -> HTMLResponse:
     )
 
 
+def _page(
+    request: Request,
+    template: str,
+    context: dict[str, object],
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """An org page: the section's nav, and what a form left (a notice, or an error)."""
+    return render(
+        request,
+        f"org/{template}",
+        {"nav": "org", **context, "notice": notice, "error": error},
+        status_code=status_code,
+    )
+
+
 def _int_or_none(value: str) -> int | None:
     value = value.strip()
     return int(value) if value.lstrip("-").isdigit() else None
@@ -76,18 +94,17 @@ def _tree(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return render(
+    return _page(
         request,
-        "org/tree.html",
+        "tree.html",
         {
-            "nav": "org",
             "rows": service.list_unit_tree(session, viewer=principal),
             "roles": service.list_duty_roles(session),
             "kinds": service.list_kinds(session),
             "can_manage": principal.can(service.MANAGE),
             "all_units": principal.visible_units is None,
-            "error": error,
         },
+        error=error,
         status_code=status_code,
     )
 
@@ -171,11 +188,10 @@ def _unit(
     people = service.list_visible_people(session, viewer=principal, unit_id=unit.id)
     units = service.list_visible_units(session, viewer=principal)
     by_id = {u.id: u for u in units}
-    return render(
+    return _page(
         request,
-        "org/unit.html",
+        "unit.html",
         {
-            "nav": "org",
             "unit": unit,
             "path": service.unit_path(unit, by_id),
             "parent": by_id.get(unit.parent_id or 0),
@@ -188,9 +204,9 @@ def _unit(
             "parents": [u for u in units if u.id != unit.id],
             "can_manage": principal.can(service.MANAGE),
             "all_units": principal.visible_units is None,
-            "notice": notice,
-            "error": error,
         },
+        notice=notice,
+        error=error,
         status_code=status_code,
     )
 
@@ -243,11 +259,10 @@ def _person_page(
     units = service.list_visible_units(session, viewer=principal)
     labels = service.unit_labels(service.list_units(session))
     held = service.list_duty_roles_of(session, person_ids=[person.id])[person.id] if person else []
-    return render(
+    return _page(
         request,
-        "org/person.html",
+        "person.html",
         {
-            "nav": "org",
             "person": person,
             "unit": session.get(Unit, person.unit_id) if person and person.unit_id else None,
             "form": form,
@@ -257,9 +272,9 @@ def _person_page(
             "units": [(u.id, labels[u.id]) for u in units],
             "fields": PERSON_FIELDS,
             "can_manage": principal.can(service.MANAGE),
-            "notice": notice,
-            "error": error,
         },
+        notice=notice,
+        error=error,
         status_code=status_code,
     )
 
@@ -422,16 +437,15 @@ def _settings(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return render(
+    return _page(
         request,
-        "org/settings.html",
+        "settings.html",
         {
-            "nav": "org",
             "roles": service.list_duty_roles(session),
             "kinds": service.list_kinds(session),
-            "notice": notice,
-            "error": error,
         },
+        notice=notice,
+        error=error,
         status_code=status_code,
     )
 
@@ -514,16 +528,15 @@ def _import(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return render(
+    return _page(
         request,
-        "org/import.html",
+        "import.html",
         {
-            "nav": "org",
             "report": report,
-            "error": error,
             "cap_mb": excel.cap_bytes() // 1024 // 1024,
             "headers": excel.REGISTRATION_HEADERS,
         },
+        error=error,
         status_code=status_code,
     )
 
