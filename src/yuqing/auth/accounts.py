@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,6 +39,27 @@ def get_user_by_username(session: Session, *, username: str) -> User | None:
     return session.execute(
         select(User).where(User.username == username.strip().lower())
     ).scalar_one_or_none()
+
+
+def record_account(
+    session: Session,
+    *,
+    actor: Actor,
+    user: User,
+    action: str,
+    summary: str,
+    changes: Mapping[str, Any],
+) -> None:
+    """Audit a change made to an account (the audit row's object is the account)."""
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        object_type="user",
+        object_id=user.id,
+        summary=summary,
+        changes=changes,
+    )
 
 
 def list_users(session: Session) -> list[User]:
@@ -80,12 +102,11 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit.record(
+    record_account(
         session,
         actor=actor,
+        user=user,
         action="create",
-        object_type="user",
-        object_id=user.id,
         summary=f"新建账号 {username}（{role.name}）",
         changes=audit.diff(
             {}, {"username": username, "role": role.key, "unit_id": unit_id, "person_id": person_id}
@@ -105,12 +126,11 @@ def update_user_role(
     user.role_id, user.unit_id = role.id, unit_id
     after = {"role": role.key, "unit_id": unit_id}
     session.flush()
-    audit.record(
+    record_account(
         session,
         actor=actor,
+        user=user,
         action="permission",
-        object_type="user",
-        object_id=user.id,
         summary=f"调整账号 {user.username} 的角色或单位",
         changes=audit.diff(before, after),
     )
@@ -122,12 +142,11 @@ def update_user_active(session: Session, *, user: User, active: bool, actor: Act
     user.active = active
     if not active:
         end_user_sessions(session, user=user)
-    audit.record(
+    record_account(
         session,
         actor=actor,
+        user=user,
         action="permission",
-        object_type="user",
-        object_id=user.id,
         summary=f"{'启用' if active else '停用'}账号 {user.username}",
         changes={"active": [before, active]},
     )
@@ -154,12 +173,11 @@ def change_password(
     # Other browsers signed in with the old password are signed out.
     end_user_sessions(session, user=user)
     revoked = revoke_all_tokens(session, user=user)
-    audit.record(
+    record_account(
         session,
         actor=actor,
+        user=user,
         action="password",
-        object_type="user",
-        object_id=user.id,
         summary=f"{'修改' if current is not None else '重置'}账号 {user.username} 的密码"
         + (f"，吊销其接口令牌 {revoked} 个" if revoked else ""),
         changes=audit.diff(before, {"must_change_password": current is None}),

@@ -28,6 +28,7 @@ from yuqing.auth.accounts import (
     list_active_user_ids,
     list_user_names,
     list_users,
+    record_account,
     update_user_active,
     update_user_role,
 )
@@ -211,12 +212,11 @@ def update_account_person(
     before = user.person_id
     user.person_id = person_id
     session.flush()
-    audit.record(
+    record_account(
         session,
         actor=actor,
+        user=user,
         action="permission",
-        object_type="user",
-        object_id=user.id,
         summary=f"调整账号 {user.username} 对应的人员",
         changes={"person_id": [before, person_id]},
     )
@@ -245,12 +245,11 @@ def reset_password(session: Session, *, user: User, actor: Actor) -> str:
 def unlock(session: Session, *, user: User, actor: Actor) -> int:
     """Lift the sign-in pauses of an account from every address; returns how many."""
     lifted = limits.clear(session, username=user.username)
-    audit.record(
+    record_account(
         session,
         actor=actor,
+        user=user,
         action="update",
-        object_type="user",
-        object_id=user.id,
         summary=f"解除账号 {user.username} 的登录限制（{lifted} 处暂停）",
         changes={"paused": [lifted, 0]},
     )

@@ -101,15 +101,21 @@ def create_token(
     )
     session.add(token)
     session.flush()
+    summary = f"为账号 {user.username} 新建接口令牌“{token.name}”（{token.scopes}）"
+    _record_token(session, actor=actor, token=token, summary=summary)
+    return token, secret
+
+
+def _record_token(session: Session, *, actor: Actor, token: ApiToken, summary: str) -> None:
+    """Audit a token made or revoked."""
     audit.record(
         session,
         actor=actor,
         action="token",
         object_type="api_token",
         object_id=token.id,
-        summary=f"为账号 {user.username} 新建接口令牌“{token.name}”（{token.scopes}）",
+        summary=summary,
     )
-    return token, secret
 
 
 def create_own_token(
@@ -144,14 +150,7 @@ def revoke_all_tokens(session: Session, *, user: User) -> int:
 def revoke_token(session: Session, *, token: ApiToken, actor: Actor) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        audit.record(
-            session,
-            actor=actor,
-            action="token",
-            object_type="api_token",
-            object_id=token.id,
-            summary=f"吊销接口令牌“{token.name}”",
-        )
+        _record_token(session, actor=actor, token=token, summary=f"吊销接口令牌“{token.name}”")
 
 
 def list_tokens(session: Session, *, user: User) -> list[ApiToken]:

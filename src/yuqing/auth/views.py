@@ -395,89 +395,84 @@ def user_page(
     return _user_page(request, session, user, notice=_DONE.get(done))
 
 
-def _user_change(
-    request: Request,
-    session: Session,
-    user_id: int,
-    change: Callable[[User], str],
-) -> Response:
-    """Run one administrator's change on an account: CSRF refused, unknown 404, a refused
-    change shown on the account's page, success redirected there with its notice."""
-    user = _load_user(session, user_id)
-    if user is None:
-        return _user_not_found(request)
-    try:
-        done = change(user)
-    except service.AuthError as refused:
-        session.rollback()
-        session.refresh(user)
-        return _user_page(request, session, user, error=str(refused), status_code=422)
-    session.commit()
-    return RedirectResponse(f"/admin/users/{user.id}?done={done}", status_code=303)
+class AccountChange:
+    """One administrator's change of one account: the manager, the CSRF check and the
+    account's id, as the route's dependency."""
+
+    def __init__(
+        self,
+        request: Request,
+        session: SessionDep,
+        principal: Manager,
+        _csrf: CsrfChecked,
+        user_id: int,
+    ) -> None:
+        self.request = request
+        self.session = session
+        self.principal = principal
+        self.user_id = user_id
+
+    def run(self, done: str, change: Callable[[User], object]) -> Response:
+        """Unknown account 404, a refused change shown on the account's page, success
+        redirected there with the notice ``done``."""
+        session = self.session
+        user = _load_user(session, self.user_id)
+        if user is None:
+            return _user_not_found(self.request)
+        try:
+            change(user)
+        except service.AuthError as refused:
+            session.rollback()
+            session.refresh(user)
+            return _user_page(self.request, session, user, error=str(refused), status_code=422)
+        session.commit()
+        return RedirectResponse(f"/admin/users/{user.id}?done={done}", status_code=303)
+
+
+Change = Annotated[AccountChange, Depends()]
 
 
 @router.post("/admin/users/{user_id}/role")
 def change_role(
-    request: Request,
-    session: SessionDep,
-    principal: Manager,
-    _csrf: CsrfChecked,
-    user_id: int,
+    it: Change,
     role: Annotated[str, Form(max_length=40)] = "",
     unit_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    def change(user: User) -> str:
-        service.update_account(
-            session, user=user, role_key=role, unit_id=_optional_id(unit_id), by=principal
-        )
-        return "role"
-
-    return _user_change(request, session, user_id, change)
+    return it.run(
+        "role",
+        lambda user: service.update_account(
+            it.session, user=user, role_key=role, unit_id=_optional_id(unit_id), by=it.principal
+        ),
+    )
 
 
 @router.post("/admin/users/{user_id}/person")
-def change_person(
-    request: Request,
-    session: SessionDep,
-    principal: Manager,
-    _csrf: CsrfChecked,
-    user_id: int,
-    person_id: Annotated[str, Form(max_length=20)] = "",
-) -> Response:
-    def change(user: User) -> str:
-        service.update_account_person(
-            session, user=user, person_id=_optional_id(person_id), actor=principal.actor
-        )
-        return "person"
-
-    return _user_change(request, session, user_id, change)
+def change_person(it: Change, person_id: Annotated[str, Form(max_length=20)] = "") -> Response:
+    actor = it.principal.actor
+    return it.run(
+        "person",
+        lambda user: service.update_account_person(
+            it.session, user=user, person_id=_optional_id(person_id), actor=actor
+        ),
+    )
 
 
 @router.post("/admin/users/{user_id}/active")
-def change_active(
-    request: Request,
-    session: SessionDep,
-    principal: Manager,
-    _csrf: CsrfChecked,
-    user_id: int,
-    active: Annotated[str, Form(max_length=5)] = "",
-) -> Response:
-    def change(user: User) -> str:
-        service.update_account_active(session, user=user, active=active == "1", by=principal)
-        return "active" if active == "1" else "inactive"
-
-    return _user_change(request, session, user_id, change)
+def change_active(it: Change, active: Annotated[str, Form(max_length=5)] = "") -> Response:
+    on = active == "1"
+    return it.run(
+        "active" if on else "inactive",
+        lambda user: service.update_account_active(
+            it.session, user=user, active=on, by=it.principal
+        ),
+    )
 
 
 @router.post("/admin/users/{user_id}/unlock")
-def unlock_account(
-    request: Request, session: SessionDep, principal: Manager, _csrf: CsrfChecked, user_id: int
-) -> Response:
-    def change(user: User) -> str:
-        service.unlock(session, user=user, actor=principal.actor)
-        return "unlock"
-
-    return _user_change(request, session, user_id, change)
+def unlock_account(it: Change) -> Response:
+    return it.run(
+        "unlock", lambda user: service.unlock(it.session, user=user, actor=it.principal.actor)
+    )
 
 
 @router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)

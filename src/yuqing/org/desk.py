@@ -4,7 +4,7 @@ the viewer's units (a unit head changes their own units; all-units managers the 
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -123,11 +123,7 @@ def save_person(
 
 
 def update_duty_role_name(session: Session, *, viewer: Viewer, role_id: int, name: str) -> DutyRole:
-    check_all_units_manager(viewer)
-    role = session.get(DutyRole, role_id)
-    if role is None:
-        raise OrgAccessError(f"职责角色 {role_id} 不存在")
-    return _rename(session, viewer=viewer, row=role, name=name, object_type="duty_role")
+    return _rename_by_id(session, viewer=viewer, row_id=role_id, name=name, table=DutyRole)
 
 
 def create_duty_role(
@@ -143,11 +139,7 @@ def create_duty_role(
 
 
 def update_kind_name(session: Session, *, viewer: Viewer, kind_id: int, name: str) -> UnitKind:
-    check_all_units_manager(viewer)
-    kind = session.get(UnitKind, kind_id)
-    if kind is None:
-        raise OrgAccessError(f"单位类型 {kind_id} 不存在")
-    return _rename(session, viewer=viewer, row=kind, name=name, object_type="unit_kind")
+    return _rename_by_id(session, viewer=viewer, row_id=kind_id, name=name, table=UnitKind)
 
 
 def create_kind(session: Session, *, viewer: Viewer, name: str) -> UnitKind:
@@ -159,6 +151,23 @@ def create_kind(session: Session, *, viewer: Viewer, name: str) -> UnitKind:
 
 
 _LOOKUP_LABELS = {"duty_role": "职责角色", "unit_kind": "单位类型"}
+
+
+def _rename_by_id(
+    session: Session,
+    *,
+    viewer: Viewer,
+    row_id: int,
+    name: str,
+    table: type[DutyRole] | type[UnitKind],
+) -> Any:
+    """Rename a duty role or unit kind (all-units managers only; unknown id: not found)."""
+    check_all_units_manager(viewer)
+    object_type = "duty_role" if table is DutyRole else "unit_kind"
+    row = cast("DutyRole | UnitKind | None", session.get(table, row_id))
+    if row is None:
+        raise OrgAccessError(f"{_LOOKUP_LABELS[object_type]} {row_id} 不存在")
+    return _rename(session, viewer=viewer, row=row, name=name, object_type=object_type)
 
 
 def _lookup_name(
@@ -180,29 +189,38 @@ def _rename(
     if name == row.name:
         return row
     before, row.name = row.name, name
-    session.flush()
-    audit.record(
-        session,
-        actor=viewer.actor,
-        action="update",
-        object_type=object_type,
-        object_id=row.id,
-        summary=f"{_LOOKUP_LABELS[object_type]}“{before}”改名为“{name}”",
-        changes={"name": [before, name]},
+    summary = f"{_LOOKUP_LABELS[object_type]}“{before}”改名为“{name}”"
+    return _flushed(
+        session, viewer=viewer, row=row, object_type=object_type, before=before, summary=summary
     )
-    return row
 
 
 def _added(session: Session, *, viewer: Viewer, row: DutyRole | UnitKind, object_type: str) -> Any:
     session.add(row)
+    summary = f"新增{_LOOKUP_LABELS[object_type]}“{row.name}”"
+    return _flushed(
+        session, viewer=viewer, row=row, object_type=object_type, before=None, summary=summary
+    )
+
+
+def _flushed(
+    session: Session,
+    *,
+    viewer: Viewer,
+    row: DutyRole | UnitKind,
+    object_type: str,
+    before: str | None,
+    summary: str,
+) -> Any:
+    """Write a lookup's new or changed name and audit it (``before`` None: a new row)."""
     session.flush()
     audit.record(
         session,
         actor=viewer.actor,
-        action="create",
+        action="create" if before is None else "update",
         object_type=object_type,
         object_id=row.id,
-        summary=f"新增{_LOOKUP_LABELS[object_type]}“{row.name}”",
-        changes={"name": [None, row.name]},
+        summary=summary,
+        changes={"name": [before, row.name]},
     )
     return row

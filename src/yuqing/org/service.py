@@ -127,15 +127,7 @@ def create_unit(
     )
     session.add(unit)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        object_type="unit",
-        object_id=unit.id,
-        summary=f"新建单位 {name}",
-        changes=audit.diff({}, _unit_values(unit)),
-    )
+    _record_change(session, actor=actor, row=unit, kind="unit", before={}, after=_unit_values(unit))
     return unit
 
 
@@ -148,22 +140,10 @@ def update_unit(session: Session, *, unit: Unit, actor: Actor, **values: Any) ->
                 raise OrgError("不能把单位移到它自己的下级之下")
             parent = session.get(Unit, ancestor)
             ancestor = parent.parent_id if parent else None
-    for key, value in values.items():
-        if key not in before:
-            raise OrgError(f"未知字段 {key}")
-        setattr(unit, key, value)
+    _set_fields(unit, before, values)
     session.flush()
-    changes = audit.diff(before, _unit_values(unit))
-    if changes:
-        audit.record(
-            session,
-            actor=actor,
-            action="update",
-            object_type="unit",
-            object_id=unit.id,
-            summary=f"修改单位 {unit.name}",
-            changes=changes,
-        )
+    after = _unit_values(unit)
+    _record_change(session, actor=actor, row=unit, kind="unit", before=before, after=after)
     return unit
 
 
@@ -210,38 +190,60 @@ def create_person(
     person = Person(name=name, unit_id=unit_id, created_at=utcnow(), active=True, **values)
     session.add(person)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        object_type="person",
-        object_id=person.id,
-        summary=f"新增人员 {name}",
-        changes=audit.diff({}, _person_values(person)),
-    )
+    after = _person_values(person)
+    _record_change(session, actor=actor, row=person, kind="person", before={}, after=after)
     return person
 
 
 def update_person(session: Session, *, person: Person, actor: Actor, **values: Any) -> Person:
     before = _person_values(person)
-    for key, value in values.items():
-        if key not in before:
-            raise OrgError(f"未知字段 {key}")
-        setattr(person, key, value)
+    _set_fields(person, before, values)
     person.updated_at = utcnow()
     session.flush()
-    changes = audit.diff(before, _person_values(person))
+    after = _person_values(person)
+    _record_change(session, actor=actor, row=person, kind="person", before=before, after=after)
+    return person
+
+
+def _set_fields(row: Unit | Person, known: dict[str, Any], values: dict[str, Any]) -> None:
+    """Set the given fields, refusing any the row's audit values do not know."""
+    for key, value in values.items():
+        if key not in known:
+            raise OrgError(f"未知字段 {key}")
+        setattr(row, key, value)
+
+
+_CHANGE_SUMMARY = {
+    ("unit", "create"): "新建单位",
+    ("unit", "update"): "修改单位",
+    ("person", "create"): "新增人员",
+    ("person", "update"): "修改人员",
+}
+
+
+def _record_change(
+    session: Session,
+    *,
+    actor: Actor,
+    row: Unit | Person,
+    kind: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """Audit a unit or person made (``before`` empty) or changed, when anything changed
+    (a new row always has its name)."""
+    changes = audit.diff(before, after)
     if changes:
+        action = "update" if before else "create"
         audit.record(
             session,
             actor=actor,
-            action="update",
-            object_type="person",
-            object_id=person.id,
-            summary=f"修改人员 {person.name}",
+            action=action,
+            object_type=kind,
+            object_id=row.id,
+            summary=f"{_CHANGE_SUMMARY[kind, action]} {row.name}",
             changes=changes,
         )
-    return person
 
 
 def update_duty_roles(

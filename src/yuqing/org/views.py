@@ -48,12 +48,33 @@ def _not_found(request: Request) -> HTMLResponse:
     )
 
 
+def _page(
+    request: Request,
+    template: str,
+    context: dict[str, object],
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """An org page: the section's nav, and what a form left (a notice, or an error)."""
+    return render(
+        request,
+        f"org/{template}",
+        {"nav": "org", **context, "notice": notice, "error": error},
+        status_code=status_code,
+    )
+
+
 def _int_or_none(value: str) -> int | None:
     value = value.strip()
     return int(value) if value.lstrip("-").isdigit() else None
 
 
-def _messages(error: ValidationError) -> str:
+def _message(error: Exception) -> str:
+    """What the page says of a refused form: the checks' messages, or the service's."""
+    if not isinstance(error, ValidationError):
+        return str(error)
     return "；".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
 
 
@@ -73,20 +94,51 @@ def _tree(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return render(
+    return _page(
         request,
-        "org/tree.html",
+        "tree.html",
         {
-            "nav": "org",
             "rows": service.list_unit_tree(session, viewer=principal),
             "roles": service.list_duty_roles(session),
             "kinds": service.list_kinds(session),
             "can_manage": principal.can(service.MANAGE),
             "all_units": principal.visible_units is None,
-            "error": error,
         },
+        error=error,
         status_code=status_code,
     )
+
+
+class UnitForm:
+    """The fields of the unit form (the new-unit form sends no head or contact person)."""
+
+    def __init__(
+        self,
+        name: Annotated[str, Form(max_length=200)] = "",
+        parent_id: Annotated[str, Form(max_length=20)] = "",
+        kind_id: Annotated[str, Form(max_length=20)] = "",
+        head_person_id: Annotated[str, Form(max_length=20)] = "",
+        contact_person_id: Annotated[str, Form(max_length=20)] = "",
+        student_count: Annotated[str, Form(max_length=20)] = "",
+    ) -> None:
+        self.name = name
+        self.parent_id = parent_id
+        self.kind_id = kind_id
+        self.head_person_id = head_person_id
+        self.contact_person_id = contact_person_id
+        self.student_count = student_count
+
+    def unit_in(self, *, parent_id: int | None, people: bool = True) -> UnitIn:
+        """The checked unit (head and contact person only with ``people``); raises
+        ``ValidationError``."""
+        return UnitIn(
+            name=self.name,
+            parent_id=parent_id,
+            kind_id=_int_or_none(self.kind_id),
+            head_person_id=_int_or_none(self.head_person_id) if people else None,
+            contact_person_id=_int_or_none(self.contact_person_id) if people else None,
+            student_count=_int_or_none(self.student_count),
+        )
 
 
 @router.post("/org/units", response_class=HTMLResponse)
@@ -95,23 +147,13 @@ def create_unit(
     session: SessionDep,
     _csrf: CsrfChecked,
     principal: Manager,
-    name: Annotated[str, Form(max_length=200)] = "",
-    parent_id: Annotated[str, Form(max_length=20)] = "",
-    kind_id: Annotated[str, Form(max_length=20)] = "",
-    student_count: Annotated[str, Form(max_length=20)] = "",
+    form: Annotated[UnitForm, Depends()],
 ) -> Response:
     try:
-        unit_in = UnitIn(
-            name=name,
-            parent_id=_int_or_none(parent_id),
-            kind_id=_int_or_none(kind_id),
-            student_count=_int_or_none(student_count),
-        )
+        unit_in = form.unit_in(parent_id=_int_or_none(form.parent_id), people=False)
         unit = desk.create_managed_unit(session, viewer=principal, unit_in=unit_in)
-    except ValidationError as error:
-        return _tree(request, session, principal, error=_messages(error), status_code=400)
-    except service.OrgError as error:
-        return _tree(request, session, principal, error=str(error), status_code=400)
+    except (ValidationError, service.OrgError) as error:
+        return _tree(request, session, principal, error=_message(error), status_code=400)
     except service.OrgAccessError:
         return _not_found(request)
     except service.OrgPermissionError as error:
@@ -146,11 +188,10 @@ def _unit(
     people = service.list_visible_people(session, viewer=principal, unit_id=unit.id)
     units = service.list_visible_units(session, viewer=principal)
     by_id = {u.id: u for u in units}
-    return render(
+    return _page(
         request,
-        "org/unit.html",
+        "unit.html",
         {
-            "nav": "org",
             "unit": unit,
             "path": service.unit_path(unit, by_id),
             "parent": by_id.get(unit.parent_id or 0),
@@ -163,9 +204,9 @@ def _unit(
             "parents": [u for u in units if u.id != unit.id],
             "can_manage": principal.can(service.MANAGE),
             "all_units": principal.visible_units is None,
-            "notice": notice,
-            "error": error,
         },
+        notice=notice,
+        error=error,
         status_code=status_code,
     )
 
@@ -177,34 +218,21 @@ def edit_unit(
     session: SessionDep,
     _csrf: CsrfChecked,
     principal: Manager,
-    name: Annotated[str, Form(max_length=200)] = "",
-    parent_id: Annotated[str, Form(max_length=20)] = "",
-    kind_id: Annotated[str, Form(max_length=20)] = "",
-    head_person_id: Annotated[str, Form(max_length=20)] = "",
-    contact_person_id: Annotated[str, Form(max_length=20)] = "",
-    student_count: Annotated[str, Form(max_length=20)] = "",
+    form: Annotated[UnitForm, Depends()],
 ) -> Response:
     try:
         unit = service.get_visible_unit(session, viewer=principal, unit_id=unit_id)
     except service.OrgAccessError:
         return _not_found(request)
     try:
-        unit_in = UnitIn(
-            name=name,
-            parent_id=_int_or_none(parent_id)
-            if principal.visible_units is None
-            else unit.parent_id,
-            kind_id=_int_or_none(kind_id),
-            head_person_id=_int_or_none(head_person_id),
-            contact_person_id=_int_or_none(contact_person_id),
-            student_count=_int_or_none(student_count),
-        )
+        all_units = principal.visible_units is None
+        parent_id = _int_or_none(form.parent_id) if all_units else unit.parent_id
+        unit_in = form.unit_in(parent_id=parent_id)
         desk.update_managed_unit(session, viewer=principal, unit=unit, unit_in=unit_in)
     except (ValidationError, service.OrgError) as error:
         session.rollback()
         unit = service.get_visible_unit(session, viewer=principal, unit_id=unit_id)
-        message = _messages(error) if isinstance(error, ValidationError) else str(error)
-        return _unit(request, session, principal, unit, error=message, status_code=400)
+        return _unit(request, session, principal, unit, error=_message(error), status_code=400)
     except service.OrgAccessError:
         return _not_found(request)
     except service.OrgPermissionError as error:
@@ -231,11 +259,10 @@ def _person_page(
     units = service.list_visible_units(session, viewer=principal)
     labels = service.unit_labels(service.list_units(session))
     held = service.list_duty_roles_of(session, person_ids=[person.id])[person.id] if person else []
-    return render(
+    return _page(
         request,
-        "org/person.html",
+        "person.html",
         {
-            "nav": "org",
             "person": person,
             "unit": session.get(Unit, person.unit_id) if person and person.unit_id else None,
             "form": form,
@@ -245,9 +272,9 @@ def _person_page(
             "units": [(u.id, labels[u.id]) for u in units],
             "fields": PERSON_FIELDS,
             "can_manage": principal.can(service.MANAGE),
-            "notice": notice,
-            "error": error,
         },
+        notice=notice,
+        error=error,
         status_code=status_code,
     )
 
@@ -371,7 +398,7 @@ def _save(
     except (ValidationError, service.OrgError, service.OrgAccessError) as error:
         # A unit outside the viewer's units chosen by hand is just a wrong choice here.
         session.rollback()
-        message = _messages(error) if isinstance(error, ValidationError) else str(error)
+        message = _message(error)
         if person is not None:
             person = session.get(Person, person.id)
         return _person_page(
@@ -410,16 +437,15 @@ def _settings(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return render(
+    return _page(
         request,
-        "org/settings.html",
+        "settings.html",
         {
-            "nav": "org",
             "roles": service.list_duty_roles(session),
             "kinds": service.list_kinds(session),
-            "notice": notice,
-            "error": error,
         },
+        notice=notice,
+        error=error,
         status_code=status_code,
     )
 
@@ -502,16 +528,15 @@ def _import(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return render(
+    return _page(
         request,
-        "org/import.html",
+        "import.html",
         {
-            "nav": "org",
             "report": report,
-            "error": error,
             "cap_mb": excel.cap_bytes() // 1024 // 1024,
             "headers": excel.REGISTRATION_HEADERS,
         },
+        error=error,
         status_code=status_code,
     )
 
