@@ -496,8 +496,6 @@ def _from_index(
             ).scalars()
         )
     if filters.source_id:
-        if not -(2**63) <= filters.source_id < 2**63:
-            return None  # no such source; the index's integer fields are 64-bit
         sources = {filters.source_id} & sources if sources is not None else {filters.source_id}
     wanted = search_index.IndexQuery(
         terms=plan.terms,
