@@ -1,6 +1,16 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
 from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
+from yuqing.assessment.models import (
+    Activity,
+    Bulletin,
+    CreditWeight,
+    MonthlyTask,
+    QualityScore,
+    TrainingAttendance,
+    TrainingInvite,
+    TrainingSession,
+)
 from yuqing.analysis.models import SentimentLabel, SentimentModelVersion
 from yuqing.auth.models import ApiToken, Role, User, UserSession
 from yuqing.cases.models import (
@@ -20,18 +30,31 @@ from yuqing.dashboard.models import DashboardDay, DashboardHour
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
 from yuqing.mentions.models import Mention, MentionBand, MentionMark, MentionPlace
 from yuqing.notify.models import Channel, Notification
-from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
+from yuqing.org.models import (
+    ChangeRequest,
+    DutyRole,
+    Person,
+    PersonRole,
+    QuotaRule,
+    RegistrationForm,
+    RegistrationRound,
+    RoleTerm,
+    Unit,
+    UnitKind,
+)
 from yuqing.reports.models import Report, ReportVersion
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
 from yuqing.sources.models import FetchRun, ImportJob, Source
 from yuqing.system.models import SiteSetting
 
 __all__ = [
+    "Activity",
     "Alert",
     "AlertRule",
     "ApiToken",
     "AuditEntry",
     "AuditHead",
+    "Bulletin",
     "CalendarDay",
     "CalendarYear",
     "Case",
@@ -39,8 +62,10 @@ __all__ = [
     "CaseEvent",
     "CaseMention",
     "CaseTimer",
+    "ChangeRequest",
     "Channel",
     "Closure",
+    "CreditWeight",
     "DashboardDay",
     "DashboardHour",
     "DutyRole",
@@ -55,12 +80,18 @@ __all__ = [
     "MentionBand",
     "MentionMark",
     "MentionPlace",
+    "MonthlyTask",
     "Notification",
     "Person",
     "PersonRole",
+    "QualityScore",
+    "QuotaRule",
+    "RegistrationForm",
+    "RegistrationRound",
     "Report",
     "ReportVersion",
     "Role",
+    "RoleTerm",
     "Scheme",
     "SchemeGroup",
     "SchemeMatch",
@@ -70,6 +101,9 @@ __all__ = [
     "SiteSetting",
     "SlaClock",
     "Source",
+    "TrainingAttendance",
+    "TrainingInvite",
+    "TrainingSession",
     "Unit",
     "UnitKind",
     "User",

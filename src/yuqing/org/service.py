@@ -15,7 +15,7 @@ from yuqing.core import audit
 from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
 from yuqing.org import config
-from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
+from yuqing.org.models import DutyRole, Person, PersonRole, RoleTerm, Unit, UnitKind
 from yuqing.org.schemas import TreeRow, Viewer
 
 
@@ -293,22 +293,45 @@ def delete_person(session: Session, *, person: Person, actor: Actor) -> None:
     )
 
 
-def _replace_roles(session: Session, *, person_id: int, role_ids: set[int]) -> None:
-    """Make the person hold exactly ``role_ids``; roles kept keep their ``since`` date."""
+def _replace_roles(
+    session: Session, *, person_id: int, role_ids: set[int], change_request_id: int | None = None
+) -> None:
+    """Make the person hold exactly ``role_ids``; roles kept keep their ``since`` date. Each
+    role dropped closes its open term and each role taken opens one (the ledger's history)."""
     held = set(
         session.execute(
             select(PersonRole.duty_role_id).where(PersonRole.person_id == person_id)
         ).scalars()
     )
     gone = held - role_ids
+    now = utcnow()
     if gone:
         session.execute(
             delete(PersonRole).where(
                 PersonRole.person_id == person_id, PersonRole.duty_role_id.in_(gone)
             )
         )
+        session.execute(
+            update(RoleTerm)
+            .where(
+                RoleTerm.person_id == person_id,
+                RoleTerm.duty_role_id.in_(gone),
+                RoleTerm.valid_to.is_(None),
+            )
+            .values(valid_to=now)
+        )
+    unit_id = session.execute(select(Person.unit_id).where(Person.id == person_id)).scalar()
     for role_id in sorted(role_ids - held):
-        session.add(PersonRole(person_id=person_id, duty_role_id=role_id, since=utcnow()))
+        session.add(PersonRole(person_id=person_id, duty_role_id=role_id, since=now))
+        session.add(
+            RoleTerm(
+                person_id=person_id,
+                duty_role_id=role_id,
+                unit_id=unit_id,
+                valid_from=now,
+                change_request_id=change_request_id,
+            )
+        )
     session.flush()
 
 
