@@ -1,17 +1,18 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
 from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
+from yuqing.analysis.models import SentimentLabel, SentimentModelVersion
 from yuqing.assessment.models import (
     Activity,
     Bulletin,
     CreditWeight,
     MonthlyTask,
     QualityScore,
+    ScoreRubric,
     TrainingAttendance,
     TrainingInvite,
     TrainingSession,
 )
-from yuqing.analysis.models import SentimentLabel, SentimentModelVersion
 from yuqing.auth.models import ApiToken, Role, User, UserSession
 from yuqing.cases.models import (
     CalendarDay,
@@ -95,6 +96,7 @@ __all__ = [
     "Scheme",
     "SchemeGroup",
     "SchemeMatch",
+    "ScoreRubric",
     "SensitiveCategory",
     "SentimentLabel",
     "SentimentModelVersion",

@@ -26,7 +26,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 32
 def office() -> Principal:
     perms = frozenset({"org.read", "org.manage", "team.read", "team.manage", "team.unit"})
     return Principal(
-        user_id=None, username="office", display_name="宣传部", role_key="publicity",
+        user_id=0, username="office", display_name="宣传部", role_key="publicity",
         permissions=perms, unit_id=None, visible_units=None,
     )  # fmt: skip
 
@@ -34,7 +34,7 @@ def office() -> Principal:
 def head_of(unit: Unit) -> Principal:
     perms = frozenset({"org.read", "org.manage", "team.read", "team.unit"})
     return Principal(
-        user_id=None, username="head", display_name="单位负责人", role_key="unit_head",
+        user_id=0, username="head", display_name="单位负责人", role_key="unit_head",
         permissions=perms, unit_id=unit.id, visible_units=frozenset({unit.id}),
     )  # fmt: skip
 
@@ -137,7 +137,7 @@ def test_change_request_applies_and_the_ledger_keeps_history(session: Session) -
     book = load_workbook(
         io.BytesIO(excel.export_ledger_on(session, viewer=office(), on=before, label="那天"))
     )
-    assert "老骨干" in [c.value for row in book.active.iter_rows() for c in row]  # type: ignore[union-attr]
+    assert "老骨干" in [c.value for row in book.active.iter_rows() for c in row]
     summaries = session.execute(select(AuditEntry.summary)).scalars().all()
     assert "提出变更申请（替换）" in summaries and "变更申请已批准备案" in summaries
 
@@ -224,7 +224,7 @@ def test_roster_without_the_name_column_is_refused_whole(session: Session) -> No
     _world(session)
     data = _roster([])
     book = load_workbook(io.BytesIO(data))
-    book.active.delete_cols(2)  # type: ignore[union-attr]
+    book.active.delete_cols(2)
     buffer = io.BytesIO()
     book.save(buffer)
     with pytest.raises(excel.RosterFileError, match="表头"):

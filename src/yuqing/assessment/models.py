@@ -108,13 +108,28 @@ class Activity(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(30))  # a CreditWeight key
-    multiplier: Mapped[float] = mapped_column(Float, default=1.0)
+    # A news story's grade: "" ordinary, "featured" (精品/头条), "picked_up" (外媒转载); its
+    # multiplier is read from the weights when credit is counted, so a changed weight
+    # counts for every month not yet bulletined.
+    grade: Mapped[str] = mapped_column(String(20), default="")
     points: Mapped[float | None] = mapped_column(Float)  # manual items: the points given
     title: Mapped[str] = mapped_column(String(300), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     source_type: Mapped[str] = mapped_column(String(20), default="desk")
     source_id: Mapped[str] = mapped_column(String(64), default="")
     recorded_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class ScoreRubric(Base):
+    """The rubric of a duty role (评分细则): how much completion and quality weigh."""
+
+    __tablename__ = "assessment_rubric"
+
+    duty_role_id: Mapped[int] = mapped_column(
+        ForeignKey("duty_role.id", ondelete="CASCADE"), primary_key=True
+    )
+    completion_weight: Mapped[float] = mapped_column(Float, default=0.7)
+    quality_weight: Mapped[float] = mapped_column(Float, default=0.3)
 
 
 class QualityScore(Base):

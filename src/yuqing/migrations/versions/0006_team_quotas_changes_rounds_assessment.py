@@ -158,7 +158,7 @@ def upgrade() -> None:
         sa.Column("person_id", sa.Integer(), nullable=True),
         sa.Column("unit_id", sa.Integer(), nullable=True),
         sa.Column("kind", sa.String(length=30), nullable=False),
-        sa.Column("multiplier", sa.Float(), nullable=False),
+        sa.Column("grade", sa.String(length=20), nullable=False),
         sa.Column("points", sa.Float(), nullable=True),
         sa.Column("title", sa.String(length=300), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
@@ -185,6 +185,19 @@ def upgrade() -> None:
     with op.batch_alter_table("assessment_activity", schema=None) as batch_op:
         batch_op.create_index("ix_assessment_activity_at", ["at"], unique=False)
 
+    op.create_table(
+        "assessment_rubric",
+        sa.Column("duty_role_id", sa.Integer(), nullable=False),
+        sa.Column("completion_weight", sa.Float(), nullable=False),
+        sa.Column("quality_weight", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["duty_role_id"],
+            ["duty_role.id"],
+            name=op.f("fk_assessment_rubric_duty_role_id_duty_role"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("duty_role_id", name=op.f("pk_assessment_rubric")),
+    )
     op.create_table(
         "assessment_quality",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -357,6 +370,7 @@ def downgrade() -> None:
     op.drop_table("assessment_training_invite")
     op.drop_table("assessment_training_attendance")
     op.drop_table("assessment_quality")
+    op.drop_table("assessment_rubric")
     with op.batch_alter_table("assessment_activity", schema=None) as batch_op:
         batch_op.drop_index("ix_assessment_activity_at")
 
