@@ -11,10 +11,10 @@ from fastapi.staticfiles import StaticFiles
 
 from yuqing import __version__
 from yuqing.alerts import views as alerts_views
-from yuqing.assessment import training_views
-from yuqing.assessment import views as team_views
 from yuqing.analysis import insights_views
 from yuqing.analysis import views as analysis_views
+from yuqing.assessment import training_views
+from yuqing.assessment import views as team_views
 from yuqing.audit import api as audit_api
 from yuqing.audit import views as audit_views
 from yuqing.auth import views as auth_views
