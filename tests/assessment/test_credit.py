@@ -17,7 +17,7 @@ from yuqing.assessment.schemas import AssessmentError, Month
 from yuqing.auth.schemas import Principal
 from yuqing.cases.models import Case, CaseTimer
 from yuqing.core.audit import SYSTEM
-from yuqing.core.timeutil import to_utc_naive
+from yuqing.core.timeutil import to_utc_naive, utcnow
 from yuqing.notify.models import Notification
 from yuqing.org import service as org
 from yuqing.org.models import Person, Unit
@@ -176,3 +176,23 @@ def test_bulletin_docx_year_export_and_schedule(session: Session) -> None:
     assert jobs.run_schedule(session, first) is None  # once
     assert session.query(Notification).filter_by(source_type="bulletin").count() >= 1
     assert people
+
+
+def test_registration_reminders_go_once_to_units_that_have_not_submitted(session: Session) -> None:
+    from yuqing.org import rounds
+
+    org.ensure_defaults(session)
+    college = org.create_unit(session, name="文学院", actor=SYSTEM, kind_key="college")
+    head = _person(session, "院长", college, "unit_head")
+    head.email = "head@example.cn"
+    org.update_unit(session, unit=college, actor=SYSTEM, head_person_id=head.id)
+    now = utcnow()
+    found = rounds.open_round(
+        session, viewer=office(), title="登记", deadline=now + timedelta(days=10)
+    )
+    assert jobs.remind_registration(session, now) == 0  # too early
+    later = found.deadline - timedelta(hours=24)
+    assert jobs.remind_registration(session, later) == 1
+    assert jobs.remind_registration(session, later + timedelta(minutes=1)) == 0  # once
+    sent = session.query(Notification).filter_by(source_type="registration_round").all()
+    assert sent and all("登记" in n.title for n in sent)
