@@ -230,3 +230,16 @@ def test_roster_without_the_name_column_is_refused_whole(session: Session) -> No
     with pytest.raises(excel.RosterFileError, match="表头"):
         excel.import_roster(session, viewer=office(), data=buffer.getvalue(), filename="a.xlsx")
     assert session.execute(select(Person)).first() is None
+
+
+def test_leaving_and_moving_close_role_terms(session: Session) -> None:
+    college, dept = _world(session)
+    person = org.create_person(session, actor=SYSTEM, name="调动者", unit_id=college.id)
+    org.update_duty_roles(session, person=person, role_keys=["correspondent"], actor=SYSTEM)
+    before = utcnow()
+    org.update_person(session, person=person, actor=SYSTEM, unit_id=dept.id)
+    terms = changes.list_terms_on(session, on=utcnow() + timedelta(seconds=1))
+    assert [(t.person_id, t.unit_id) for t in terms] == [(person.id, dept.id)]
+    assert [t.unit_id for t in changes.list_terms_on(session, on=before)] == [college.id]
+    org.update_person(session, person=person, actor=SYSTEM, active=False)
+    assert changes.list_terms_on(session, on=utcnow() + timedelta(seconds=1)) == []
