@@ -25,6 +25,7 @@ from yuqing.org import files
 from yuqing.org import service as org
 from yuqing.pagekit.csrf import CsrfChecked, check_csrf
 from yuqing.pagekit.templating import error_page
+from yuqing.reports.docx import to_docx
 from yuqing.system import service as system
 
 router = APIRouter(include_in_schema=False)
@@ -545,12 +546,17 @@ def bulletin_docx(request: Request, month: str, session: SessionDep, principal: 
     except AssessmentError as error:
         return error_page(request, status_code=404, title="找不到", message=str(error))
     row = bulletin.get_bulletin(session, month=found)
-    if row is None:
-        row = bulletin.make(session, month=found, actor=principal.actor)
-        session.commit()
+    # A month not made yet is rendered as it stands, and not kept (a reader's download
+    # does not issue the bulletin).
+    content = (
+        bulletin.content_of(row)
+        if row is not None
+        else bulletin.content(session, found=service.compute_month(session, month=found))
+    )
+    session.commit()
     name = quote(f"月度通报{found}.docx")
     return Response(
-        bulletin.docx(row),
+        to_docx(content),
         media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         headers={"content-disposition": f"attachment; filename*=UTF-8''{name}"},
     )
