@@ -35,7 +35,15 @@ PERMISSIONS: dict[str, str] = {
 # Permissions an upgrade split off an older one: on the first `yuqing init` after the
 # upgrade, each existing role holding the older permission (and, when True, seeing every
 # unit) gets the new one, so nobody loses what they could do; later changes stay.
-SPLIT_FROM: dict[str, tuple[str, bool]] = {"reports.all": ("mentions.read", True)}
+SPLIT_FROM: dict[str, tuple[str, bool]] = {
+    "reports.all": ("mentions.read", True),
+    # The team pages (issue 16) grew out of the roster: whoever reads it reads the team,
+    # whoever keeps a unit's people registers them, and the every-unit roster keepers (the
+    # publicity office) run quotas, training and assessment.
+    "team.read": ("org.read", False),
+    "team.unit": ("org.manage", False),
+    "team.manage": ("org.manage", True),
+}
 
 _ALL = list(PERMISSIONS)
 _READ = ["mentions.read", "sources.read", "schemes.read", "org.read"]
