@@ -18,7 +18,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -660,6 +660,110 @@ def _api_start(ask: Ask) -> Call:
     return Call({"case_id": _case_id(ask, "cases.read", "assigned")}, json={"action": "start"})
 
 
+# --- the team (docs/team.md): rounds, changes and trainings made afresh for each request ---
+
+PDF_SCAN = b"%PDF-1.4\n" + b"0" * 64
+
+
+def _role_id(ask: Ask, key: str) -> int:
+    with Session(ask.world.engine) as session:
+        return next(r.id for r in org.list_duty_roles(session) if r.key == key)
+
+
+def _round_form(ask: Ask, status: str = "draft", *, scan: bool = False) -> Call:
+    """A fresh round with a form of the scope's unit in ``status`` (a stored scan with it)."""
+    from yuqing.org import files
+    from yuqing.org.models import RegistrationForm, RegistrationRound
+
+    unit = _unit(ask)
+    with Session(ask.world.engine) as session:
+        found = RegistrationRound(title=f"矩阵登记{ask.n}", deadline=datetime(2031, 1, 1))
+        session.add(found)
+        session.flush()
+        if unit != NO_SUCH_ID:
+            form = RegistrationForm(round_id=found.id, unit_id=unit, status=status)
+            if scan:
+                form.scan_name = "盖章.pdf"
+                form.scan_stored = files.store(
+                    "scans", data=PDF_SCAN, filename="x.pdf", allowed=(".pdf",)
+                )
+            session.add(form)
+        session.commit()
+        return Call({"round_id": found.id, "unit_id": unit})
+
+
+def _with(build: Callable[[Ask], Call], **extra: Any) -> Build:
+    def made(ask: Ask) -> Call:
+        call = build(ask)
+        for key, value in extra.items():
+            if key == "form":
+                call.form = value
+            elif key == "files":
+                call.files = value
+        return call
+
+    return made
+
+
+def _change(ask: Ask) -> Call:
+    """A fresh proposed change of the own college: add a new correspondent."""
+    from yuqing.org.models import ChangeRequest
+
+    role = _role_id(ask, "correspondent")
+    with Session(ask.world.engine) as session:
+        found = ChangeRequest(
+            unit_id=ask.world.own_unit, kind="add", duty_role_id=role,
+            new_person_name=f"矩阵新人{ask.n}", reason="矩阵", status="proposed",
+        )  # fmt: skip
+        session.add(found)
+        session.commit()
+        return Call({"change_id": found.id}, form={"action": "approve"})
+
+
+def _training(ask: Ask, *, material: bool = False) -> tuple[int, str]:
+    """A fresh training (with one stored material); its id and sign-in token."""
+    from yuqing.assessment.models import TrainingSession
+    from yuqing.org import files
+
+    with Session(ask.world.engine) as session:
+        found = TrainingSession(
+            topic=f"矩阵培训{ask.n}", kind="law", starts_at=datetime(2030, 1, 1),
+            sign_token=uuid.uuid4().hex, materials="[]",
+        )  # fmt: skip
+        if material:
+            stored = files.store("materials", data=PDF_SCAN, filename="x.pdf", allowed=(".pdf",))
+            found.materials = f'[["讲义.pdf", "{stored}"]]'
+        session.add(found)
+        session.commit()
+        return found.id, found.sign_token
+
+
+def _training_call(**form: Any) -> Build:
+    return lambda ask: Call({"training_id": _training(ask)[0]}, form=form if form else None)
+
+
+def _headcounts(ask: Ask) -> Call:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["单位", "学生人数"])
+    sheet.append(["甲学院", 400])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Call(form={}, files={"file": ("人数.xlsx", buffer.getvalue(), xlsx)})
+
+
+def _quota_rule(ask: Ask) -> Call:
+    with Session(ask.world.engine) as session:
+        kind = org.get_kind(session, key="college")
+        assert kind is not None
+        role = next(r.id for r in org.list_duty_roles(session) if r.key == "correspondent")
+    return Call(form={"duty_role_id": str(role), "unit_kind_id": str(kind.id), "fixed": "1"})
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     # no account
     ("GET", "/login"): Route(PUBLIC),
@@ -980,6 +1084,148 @@ ROUTES: dict[tuple[str, str], Route] = {
     # any reader may ask; the service lets the office and the handling unit act
     ("POST", "/api/v1/cases/{case_id}/transitions"): Route(
         "cases.read", _api_start, UNIT, may=_handles_cases
+    ),
+    # the team: quotas, registration and changes belong to units; the department decides
+    ("GET", "/team"): Route("team.read"),
+    ("GET", "/team/quotas.xlsx"): Route("team.read"),
+    ("POST", "/team/quotas"): Route("team.manage", _quota_rule, all_units=True),
+    ("POST", "/team/headcounts"): Route("team.manage", _headcounts, all_units=True),
+    ("GET", "/team/rounds"): Route("team.read"),
+    ("POST", "/team/rounds"): Route(
+        "team.manage",
+        lambda a: Call(form={"title": f"矩阵登记{a.n}", "deadline": "2031-01-01"}),
+        all_units=True,
+    ),
+    ("GET", "/team/rounds/{round_id}/units/{unit_id}"): Route("team.read", _round_form, UNIT),
+    ("POST", "/team/rounds/{round_id}/units/{unit_id}/upload"): Route(
+        "team.unit",
+        lambda a: _with(
+            _round_form, form={}, files={"file": ("登记表.xlsx", a.world.roster, excel.XLSX_TYPE)}
+        )(a),
+        UNIT,
+    ),
+    ("POST", "/team/rounds/{round_id}/units/{unit_id}/submit"): Route(
+        "team.unit",
+        _with(_round_form, form={}, files={"file": ("盖章.pdf", PDF_SCAN, "application/pdf")}),
+        UNIT,
+    ),
+    ("POST", "/team/rounds/{round_id}/units/{unit_id}/decide"): Route(
+        "team.manage",
+        _with(lambda a: _round_form(a, "submitted"), form={"action": "accept"}),
+        UNIT,
+        all_units=True,
+    ),
+    ("GET", "/team/rounds/{round_id}/units/{unit_id}/scan"): Route(
+        "team.read", lambda a: _round_form(a, "submitted", scan=True), UNIT
+    ),
+    ("GET", "/team/changes"): Route("team.read"),
+    ("POST", "/team/changes"): Route(
+        "team.unit",
+        lambda a: Call(
+            form={
+                "unit_id": str(_unit(a)),
+                "kind": "add",
+                "new_person_name": f"矩阵变更{a.n}",
+                "duty_role_id": str(_role_id(a, "correspondent")),
+                "reason": "矩阵",
+            }
+        ),
+        scope=FORM_UNIT,
+    ),
+    ("POST", "/team/changes/{change_id}/decide"): Route(
+        "team.manage", _change, all_units=True, missing="change_id"
+    ),
+    ("GET", "/team/ledger.xlsx"): Route("team.read", lambda a: Call(query={"on": "2030-01-01"})),
+    # training: a session is the institution's; people and attendance shown by unit
+    ("GET", "/team/training"): Route("team.read"),
+    ("POST", "/team/training"): Route(
+        "team.manage",
+        _form(topic="矩阵培训", kind="policy", starts_at="2030-01-01T09:00"),
+        all_units=True,
+    ),
+    ("GET", "/team/training/{training_id}"): Route(
+        "team.read", _training_call(), missing="training_id"
+    ),
+    ("POST", "/team/training/{training_id}/invite"): Route(
+        "team.manage", _training_call(unit_id=""), all_units=True, missing="training_id"
+    ),
+    ("POST", "/team/training/{training_id}/materials"): Route(
+        "team.manage",
+        lambda a: Call(
+            {"training_id": _training(a)[0]},
+            form={},
+            files={"file": ("讲义.pdf", PDF_SCAN, "application/pdf")},
+        ),
+        all_units=True,
+        missing="training_id",
+    ),
+    ("GET", "/team/training/{training_id}/materials/{index}"): Route(
+        "team.read",
+        lambda a: Call({"training_id": _training(a, material=True)[0], "index": 0}),
+        missing="training_id",
+    ),
+    ("GET", "/team/training/{training_id}/qr.svg"): Route(
+        "team.manage", _training_call(), all_units=True, missing="training_id"
+    ),
+    ("POST", "/team/training/{training_id}/attendance"): Route(
+        "team.manage",
+        lambda a: Call(
+            {"training_id": _training(a)[0]}, form={"person_id": str(a.world.own_person)}
+        ),
+        all_units=True,
+        missing="training_id",
+    ),
+    ("GET", "/team/training/{training_id}/certificates.xlsx"): Route(
+        "team.manage", _training_call(), all_units=True, missing="training_id"
+    ),
+    ("GET", "/team/sign/{token}"): Route(SIGNED_IN, lambda a: Call({"token": _training(a)[1]})),
+    ("POST", "/team/sign/{token}"): Route(
+        SIGNED_IN, lambda a: Call({"token": _training(a)[1]}, form={})
+    ),
+    # the month: figures by unit; the bulletin and ranking name every unit
+    ("GET", "/team/month"): Route("team.read"),
+    ("GET", "/team/month/people/{person_id}"): Route(
+        "team.read", lambda a: Call({"person_id": _person(a)}), scope=UNIT
+    ),
+    ("POST", "/team/tasks"): Route(
+        "team.manage",
+        lambda a: Call(
+            form={
+                "month": "2030-01",
+                "duty_role_id": str(_role_id(a, "correspondent")),
+                "metric": "news",
+                "target": "2",
+            }
+        ),
+        all_units=True,
+    ),
+    ("POST", "/team/manual"): Route(
+        "team.manage",
+        lambda a: Call(
+            form={
+                "person_id": str(a.world.own_person),
+                "points": "1",
+                "title": "矩阵表彰",
+                "reason": "矩阵",
+            }
+        ),
+        all_units=True,
+    ),
+    ("POST", "/team/quality"): Route(
+        "team.manage",
+        lambda a: Call(
+            form={"month": "2030-01", "person_id": str(a.world.own_person), "score": "80"}
+        ),
+        all_units=True,
+    ),
+    ("POST", "/team/patrol"): Route("cases.report", _form(note="矩阵巡查")),
+    ("GET", "/team/bulletin"): Route("team.read", all_units=True),
+    ("POST", "/team/bulletin"): Route("team.manage", _form(month="2030-01"), all_units=True),
+    ("GET", "/team/bulletin/{month}.docx"): Route(
+        "team.read", lambda a: Call({"month": "2030-01"}), all_units=True
+    ),
+    ("GET", "/team/year.xlsx"): Route(
+        "team.read", lambda a: Call(query={"year": "2030"}), all_units=True
     ),
 }
 

@@ -2,6 +2,17 @@
 
 from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
 from yuqing.analysis.models import SentimentLabel, SentimentModelVersion
+from yuqing.assessment.models import (
+    Activity,
+    Bulletin,
+    CreditWeight,
+    MonthlyTask,
+    QualityScore,
+    ScoreRubric,
+    TrainingAttendance,
+    TrainingInvite,
+    TrainingSession,
+)
 from yuqing.auth.models import ApiToken, Role, User, UserSession
 from yuqing.cases.models import (
     CalendarDay,
@@ -20,18 +31,31 @@ from yuqing.dashboard.models import DashboardDay, DashboardHour
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
 from yuqing.mentions.models import Mention, MentionBand, MentionMark, MentionPlace
 from yuqing.notify.models import Channel, Notification
-from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
+from yuqing.org.models import (
+    ChangeRequest,
+    DutyRole,
+    Person,
+    PersonRole,
+    QuotaRule,
+    RegistrationForm,
+    RegistrationRound,
+    RoleTerm,
+    Unit,
+    UnitKind,
+)
 from yuqing.reports.models import Report, ReportVersion
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
 from yuqing.sources.models import FetchRun, ImportJob, Source
 from yuqing.system.models import SiteSetting
 
 __all__ = [
+    "Activity",
     "Alert",
     "AlertRule",
     "ApiToken",
     "AuditEntry",
     "AuditHead",
+    "Bulletin",
     "CalendarDay",
     "CalendarYear",
     "Case",
@@ -39,8 +63,10 @@ __all__ = [
     "CaseEvent",
     "CaseMention",
     "CaseTimer",
+    "ChangeRequest",
     "Channel",
     "Closure",
+    "CreditWeight",
     "DashboardDay",
     "DashboardHour",
     "DutyRole",
@@ -55,21 +81,31 @@ __all__ = [
     "MentionBand",
     "MentionMark",
     "MentionPlace",
+    "MonthlyTask",
     "Notification",
     "Person",
     "PersonRole",
+    "QualityScore",
+    "QuotaRule",
+    "RegistrationForm",
+    "RegistrationRound",
     "Report",
     "ReportVersion",
     "Role",
+    "RoleTerm",
     "Scheme",
     "SchemeGroup",
     "SchemeMatch",
+    "ScoreRubric",
     "SensitiveCategory",
     "SentimentLabel",
     "SentimentModelVersion",
     "SiteSetting",
     "SlaClock",
     "Source",
+    "TrainingAttendance",
+    "TrainingInvite",
+    "TrainingSession",
     "Unit",
     "UnitKind",
     "User",

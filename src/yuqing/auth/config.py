@@ -26,12 +26,24 @@ PERMISSIONS: dict[str, str] = {
     # The whole institution's reports name every unit's cases; without it a reader gets
     # the version of its own units (docs/reports.md).
     "reports.all": "查看全校报告",
+    # The team (docs/team.md): quotas, registration, changes, training, credit, bulletin.
+    "team.read": "查看队伍建设与考核",
+    "team.unit": "本单位登记与变更申报",
+    "team.manage": "队伍管理、培训与考核（宣传部）",
 }
 
 # Permissions an upgrade split off an older one: on the first `yuqing init` after the
 # upgrade, each existing role holding the older permission (and, when True, seeing every
 # unit) gets the new one, so nobody loses what they could do; later changes stay.
-SPLIT_FROM: dict[str, tuple[str, bool]] = {"reports.all": ("mentions.read", True)}
+SPLIT_FROM: dict[str, tuple[str, bool]] = {
+    "reports.all": ("mentions.read", True),
+    # The team pages (issue 16) grew out of the roster: whoever reads it reads the team,
+    # whoever keeps a unit's people registers them, and the every-unit roster keepers (the
+    # publicity office) run quotas, training and assessment.
+    "team.read": ("org.read", False),
+    "team.unit": ("org.manage", False),
+    "team.manage": ("org.manage", True),
+}
 
 _ALL = list(PERMISSIONS)
 _READ = ["mentions.read", "sources.read", "schemes.read", "org.read"]
@@ -47,20 +59,29 @@ ROLES: list[tuple[str, str, int, bool, list[str]]] = [
         True,
         [p for p in _ALL if p not in {"users.manage", "audit.read"}],
     ),
-    ("leader", "领导（只读）", 20, True, [*_READ, "cases.read", "reports.all"]),
+    ("leader", "领导（只读）", 20, True, [*_READ, "cases.read", "reports.all", "team.read"]),
     (
         "unit_head",
         "单位负责人",
         30,
         False,
-        [*_READ, "mentions.label", "org.manage", "cases.read", "cases.report", "cases.handle"],
+        [
+            *_READ,
+            "mentions.label",
+            "org.manage",
+            "cases.read",
+            "cases.report",
+            "cases.handle",
+            "team.read",
+            "team.unit",
+        ],
     ),
     (
         "unit_member",
         "单位成员",
         40,
         False,
-        ["mentions.read", "org.read", "cases.read", "cases.report"],
+        ["mentions.read", "org.read", "cases.read", "cases.report", "team.read"],
     ),
 ]
 

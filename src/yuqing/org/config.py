@@ -21,3 +21,26 @@ DUTY_ROLES: list[tuple[str, str, int, str]] = [
     ("unit_head", "单位负责人", 60, "本单位舆情工作第一责任人"),
     ("publicity_admin", "宣传部管理员", 70, "指导、协调、督促全校舆情工作"),
 ]
+
+# Quotas (定额) by kind of unit: (duty role key, unit kind key, fixed, one per N students).
+# 骨干 2 per college and 1 per office; 1 correspondent and 1 information officer per unit;
+# 基层 1 per 200 students of a college (RULES.md). Editable on the quota page.
+QUOTAS_BY_KIND: list[tuple[str, str, int, int | None]] = [
+    ("backbone_commentator", "college", 2, None),
+    ("backbone_commentator", "office", 1, None),
+    ("correspondent", "college", 1, None),
+    ("correspondent", "office", 1, None),
+    ("info_officer", "college", 1, None),
+    ("info_officer", "office", 1, None),
+    ("grassroots_commentator", "college", 0, 200),
+]
+
+# Core members (核心网评员) of named units: a rule is made for a unit of that name once it
+# exists in the tree.
+CORE_QUOTAS: dict[str, int] = {
+    "党委宣传部": 2,
+    "校团委": 2,
+    "学生工作部": 2,
+    "信息化中心": 2,
+    "马克思主义学院": 4,
+}

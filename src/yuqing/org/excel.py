@@ -21,6 +21,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
@@ -35,6 +36,7 @@ from yuqing.core import audit, xlsx
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import format_local, utcnow
 from yuqing.org import desk, service
+from yuqing.org.changes import list_terms_on
 from yuqing.org.models import DutyRole, Person, PersonRole, Unit
 from yuqing.org.schemas import PersonIn, RosterImport, RowProblem, Viewer
 
@@ -265,8 +267,9 @@ def read_rows(data: bytes, *, filename: str) -> list[_Row]:
         SyntaxError,
     ) as error:
         raise RosterFileError(f"无法打开 Excel 文件 {filename}：{error}") from None
+    merged = _merged_values(data)
     try:
-        found = [_sheet_rows(sheet) for sheet in workbook.worksheets]
+        found = [_sheet_rows(sheet, merged.get(sheet.title, {})) for sheet in workbook.worksheets]
     except RosterFileError:
         raise
     except Exception as error:  # broken sheet XML raises many kinds; all mean: refuse it
@@ -279,12 +282,43 @@ def read_rows(data: bytes, *, filename: str) -> list[_Row]:
     return [row for rows in sheets for row in rows]
 
 
-def _sheet_rows(sheet: Any) -> list[_Row] | None:
-    """The data rows below the header (``None`` when the first rows hold no header)."""
+MERGED_SCAN_BYTES = 5 * 1024 * 1024  # merged cells are read in full mode, small files only
+
+
+def _merged_values(data: bytes) -> dict[str, dict[tuple[int, int], Any]]:
+    """Per sheet, the value of every cell covered by a merged range (the range's first
+    cell's): a 单位 cell merged down over its people then fills each of their rows instead
+    of leaving them without a unit. Read-only mode does not see merges, hence this pass."""
+    if len(data) > MERGED_SCAN_BYTES:
+        return {}
+    try:
+        workbook = load_workbook(io.BytesIO(data), data_only=False)
+    except Exception:  # the main read reports an unreadable file
+        return {}
+    found: dict[str, dict[tuple[int, int], Any]] = {}
+    for sheet in workbook.worksheets:
+        cells: dict[tuple[int, int], Any] = {}
+        for merged in sheet.merged_cells.ranges:
+            value = sheet.cell(merged.min_row, merged.min_col).value
+            for row in range(merged.min_row, merged.max_row + 1):
+                for col in range(merged.min_col, merged.max_col + 1):
+                    cells[(row, col)] = value
+        found[sheet.title] = cells
+    workbook.close()
+    return found
+
+
+def _sheet_rows(sheet: Any, merged: dict[tuple[int, int], Any] | None = None) -> list[_Row] | None:
+    """The data rows below the header (``None`` when the first rows hold no header); cells
+    of merged ranges take the range's value."""
+    merged = merged or {}
     headers: list[str] | None = None
     rows: list[_Row] = []
     for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-        texts = [_text(v) for v in values]
+        texts = [
+            _text(merged.get((number, col), v) if v is None else v)
+            for col, v in enumerate(values, start=1)
+        ]
         if headers is None:
             if number > 10:
                 return None
@@ -427,6 +461,7 @@ def _prepare(
     if len(matches) > 1:
         raise ValueError(f"单位“{unit.name}”有多名叫“{name}”的人员，请在工作台中逐个修改")
     person = matches[0] if matches else None
+    _refuse_second_unit(session, resolver, cells.get("手机"), unit.id)
     values: dict[str, Any] = {}
     if person is not None:  # columns left out of the file keep what is stored
         values = {f: getattr(person, f) for f in _FIELDS.values()}
@@ -439,3 +474,62 @@ def _prepare(
     if "职责角色" in cells:
         values["role_keys"] = resolver.role_keys(cells["职责角色"])
     return PersonIn(name=name, unit_id=unit.id, **values), person
+
+
+def export_ledger_on(session: Session, *, viewer: Viewer, on: datetime, label: str) -> bytes:
+    """The ledger (台账) as it stood at ``on`` (naive UTC), from the role history: one row
+    per role term open then, with the term's dates and the change request that made it."""
+    units = service.list_visible_units(session, viewer=viewer)
+    labels = service.unit_labels(service.list_units(session))
+    order = {u.id: i for i, u in enumerate(units)}
+    terms = list_terms_on(session, on=on, unit_ids=frozenset(order))
+    people = {p.id: p for p in service.list_people(session, visible=viewer.visible_units)}
+    roles = service.list_duty_role_names(session)
+    workbook = Workbook()
+    headers = ("序号", "单位", "姓名", "职责角色", "担任起始日期", "变更申请编号")
+    sheet = _sheet(
+        workbook,
+        "台账",
+        f"网络评论员队伍台账（{label}）",
+        f"按 {label} 的任职记录导出；导出时间 {format_local(utcnow())}",
+        headers,
+    )
+    terms.sort(key=lambda t: (order.get(t.unit_id or 0, 0), t.person_id, t.duty_role_id))
+    for number, term in enumerate(terms, start=1):
+        person = people.get(term.person_id)
+        values = (
+            labels.get(term.unit_id or 0, ""),
+            person.name if person else "",
+            roles.get(term.duty_role_id, ""),
+            format_local(term.valid_from, "%Y-%m-%d"),
+            term.change_request_id or "",
+        )
+        sheet.append([number, *(xlsx.neutralise(v) for v in values)])
+    _audit_export(session, viewer=viewer, what=f"台账（{label}）", rows=len(terms))
+    return _save(workbook)
+
+
+def _refuse_second_unit(
+    session: Session, resolver: _Resolver, phone: str | None, unit_id: int
+) -> None:
+    """A person belongs to one unit: a row whose phone is an active person's of another
+    unit is refused (the other unit is named only to a viewer who sees it)."""
+    if not phone:
+        return
+    other = (
+        session.execute(
+            select(Person).where(
+                Person.phone == phone, Person.unit_id != unit_id, Person.active.is_(True)
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if other is None:
+        return
+    where = (
+        f"单位“{resolver.path_of.get(other.unit_id or 0, '')}”的{other.name}"
+        if resolver.viewer.sees_unit(other.unit_id)
+        else "其他单位的人员"
+    )
+    raise ValueError(f"手机号 {phone} 已登记为{where}，一人不能同时在两个单位登记")

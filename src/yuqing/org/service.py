@@ -15,7 +15,7 @@ from yuqing.core import audit
 from yuqing.core.audit import Actor
 from yuqing.core.timeutil import utcnow
 from yuqing.org import config
-from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
+from yuqing.org.models import DutyRole, Person, PersonRole, RoleTerm, Unit, UnitKind
 from yuqing.org.schemas import TreeRow, Viewer
 
 
@@ -200,6 +200,8 @@ def update_person(session: Session, *, person: Person, actor: Actor, **values: A
     _set_fields(person, before, values)
     person.updated_at = utcnow()
     session.flush()
+    if {"unit_id", "active"} & values.keys():
+        sync_terms(session, person_id=person.id)  # a move or leaving ends the role terms
     after = _person_values(person)
     _record_change(session, actor=actor, row=person, kind="person", before=before, after=after)
     return person
@@ -293,8 +295,11 @@ def delete_person(session: Session, *, person: Person, actor: Actor) -> None:
     )
 
 
-def _replace_roles(session: Session, *, person_id: int, role_ids: set[int]) -> None:
-    """Make the person hold exactly ``role_ids``; roles kept keep their ``since`` date."""
+def _replace_roles(
+    session: Session, *, person_id: int, role_ids: set[int], change_request_id: int | None = None
+) -> None:
+    """Make the person hold exactly ``role_ids``; roles kept keep their ``since`` date. The
+    role history follows (``sync_terms``)."""
     held = set(
         session.execute(
             select(PersonRole.duty_role_id).where(PersonRole.person_id == person_id)
@@ -309,6 +314,44 @@ def _replace_roles(session: Session, *, person_id: int, role_ids: set[int]) -> N
         )
     for role_id in sorted(role_ids - held):
         session.add(PersonRole(person_id=person_id, duty_role_id=role_id, since=utcnow()))
+    session.flush()
+    sync_terms(session, person_id=person_id, change_request_id=change_request_id)
+
+
+def sync_terms(session: Session, *, person_id: int, change_request_id: int | None = None) -> None:
+    """Bring the role history (``org_role_term``) in line with the person today: an open
+    term per role held, in the person's unit, while the person is active. A role dropped,
+    a move to another unit or leaving closes terms; a role taken, a move or a return opens
+    them. The ledger of a past date reads these terms, so nothing is overwritten."""
+    person = session.get(Person, person_id)
+    if person is None:
+        return
+    roles: set[int] = set()
+    if person.active:
+        roles = set(
+            session.execute(
+                select(PersonRole.duty_role_id).where(PersonRole.person_id == person_id)
+            ).scalars()
+        )
+    now = utcnow()
+    still_open: set[int] = set()
+    for term in session.execute(
+        select(RoleTerm).where(RoleTerm.person_id == person_id, RoleTerm.valid_to.is_(None))
+    ).scalars():
+        if term.duty_role_id in roles and term.unit_id == person.unit_id:
+            still_open.add(term.duty_role_id)
+        else:
+            term.valid_to = now
+    for role_id in sorted(roles - still_open):
+        session.add(
+            RoleTerm(
+                person_id=person_id,
+                duty_role_id=role_id,
+                unit_id=person.unit_id,
+                valid_from=now,
+                change_request_id=change_request_id,
+            )
+        )
     session.flush()
 
 

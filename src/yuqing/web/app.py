@@ -13,6 +13,8 @@ from yuqing import __version__
 from yuqing.alerts import views as alerts_views
 from yuqing.analysis import insights_views
 from yuqing.analysis import views as analysis_views
+from yuqing.assessment import training_views
+from yuqing.assessment import views as team_views
 from yuqing.audit import api as audit_api
 from yuqing.audit import views as audit_views
 from yuqing.auth import views as auth_views
@@ -72,6 +74,8 @@ def create_app() -> FastAPI:
     app.include_router(audit_views.router)
     app.include_router(audit_api.router)
     app.include_router(org_views.router)
+    app.include_router(team_views.router)
+    app.include_router(training_views.router)
     app.include_router(alerts_views.router)
     app.include_router(events_views.router)
     app.include_router(events_views.api_router)

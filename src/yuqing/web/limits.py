@@ -31,6 +31,9 @@ UPLOAD_PATHS = (
     re.compile(r"^/org/import$"),  # the roster workbook
     re.compile(r"^/calendar/import$"),  # the holiday notice
     re.compile(r"^/sources/\d+/import$"),  # a file of collected items
+    re.compile(r"^/team/headcounts$"),  # units' student headcounts
+    re.compile(r"^/team/rounds/\d+/units/\d+/(upload|submit)$"),  # 登记表, stamped scan
+    re.compile(r"^/team/training/\d+/materials$"),  # training materials
 )
 PUSH_PATH = "/api/v1/mentions"
 

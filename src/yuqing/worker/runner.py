@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from yuqing.alerts import jobs as alerts
 from yuqing.analysis import jobs as analysis_jobs
+from yuqing.assessment import jobs as team_jobs
 from yuqing.cases import jobs as cases
 from yuqing.core.database import session_scope
 from yuqing.core.timeutil import utcnow
@@ -31,7 +32,8 @@ def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> N
     """Every minute: case clocks (reminders at 50 % and 80 %, escalation when overdue),
     window rules (spikes, negative share, silent sources, digests), the heat of recent
     events, which cools down as they go quiet, the pass that merges one story's events,
-    the scheduled daily report, and the daily sentiment retraining when labels came in."""
+    the scheduled daily report, registration reminders and
+    the monthly bulletin (月度通报), and the daily sentiment retraining when labels came in."""
     while not stop.wait(every):
         try:
             with session_scope() as session:
@@ -43,6 +45,8 @@ def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> N
                 event_jobs.merge_stories(session)  # one story's events merged (audited)
             with session_scope() as session:
                 reports.run_schedule(session, utcnow())
+            with session_scope() as session:
+                team_jobs.run_schedule(session, utcnow())  # reminders, monthly bulletin
             with session_scope() as session:
                 analysis_jobs.retrain_if_due(session, utcnow())  # at most once a day
         except Exception:  # one bad minute must not end the loop
