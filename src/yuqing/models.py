@@ -17,6 +17,15 @@ from yuqing.cases.models import (
 )
 from yuqing.core.audit import AuditEntry, AuditHead
 from yuqing.dashboard.models import DashboardDay, DashboardHour
+from yuqing.editorial.models import (
+    EditorialImage,
+    ReviewAction,
+    ReviewStage,
+    Submission,
+    SubmissionKind,
+    SubmissionVersion,
+    WordList,
+)
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
 from yuqing.mentions.models import Mention, MentionBand, MentionMark, MentionPlace
 from yuqing.notify.models import Channel, Notification
@@ -44,6 +53,7 @@ __all__ = [
     "DashboardDay",
     "DashboardHour",
     "DutyRole",
+    "EditorialImage",
     "Event",
     "EventHour",
     "EventMember",
@@ -60,6 +70,8 @@ __all__ = [
     "PersonRole",
     "Report",
     "ReportVersion",
+    "ReviewAction",
+    "ReviewStage",
     "Role",
     "Scheme",
     "SchemeGroup",
@@ -70,8 +82,12 @@ __all__ = [
     "SiteSetting",
     "SlaClock",
     "Source",
+    "Submission",
+    "SubmissionKind",
+    "SubmissionVersion",
     "Unit",
     "UnitKind",
     "User",
     "UserSession",
+    "WordList",
 ]

@@ -26,6 +26,12 @@ PERMISSIONS: dict[str, str] = {
     # The whole institution's reports name every unit's cases; without it a reader gets
     # the version of its own units (docs/reports.md).
     "reports.all": "查看全校报告",
+    # The institution's own voice (docs/editorial.md): reviewing also needs the stage's duty
+    # role; publishing, forced unlocks and the word lists belong to the publicity department.
+    "editorial.read": "查看稿件",
+    "editorial.write": "撰写与报送稿件",
+    "editorial.review": "审核稿件（须在审核环节的职责内）",
+    "editorial.manage": "发布、撤下、强制解锁与预检词表",
 }
 
 # Permissions an upgrade split off an older one: on the first `yuqing init` after the
@@ -47,20 +53,37 @@ ROLES: list[tuple[str, str, int, bool, list[str]]] = [
         True,
         [p for p in _ALL if p not in {"users.manage", "audit.read"}],
     ),
-    ("leader", "领导（只读）", 20, True, [*_READ, "cases.read", "reports.all"]),
+    ("leader", "领导（只读）", 20, True, [*_READ, "cases.read", "reports.all", "editorial.read"]),
     (
         "unit_head",
         "单位负责人",
         30,
         False,
-        [*_READ, "mentions.label", "org.manage", "cases.read", "cases.report", "cases.handle"],
+        [
+            *_READ,
+            "mentions.label",
+            "org.manage",
+            "cases.read",
+            "cases.report",
+            "cases.handle",
+            "editorial.read",
+            "editorial.write",
+            "editorial.review",
+        ],
     ),
     (
         "unit_member",
         "单位成员",
         40,
         False,
-        ["mentions.read", "org.read", "cases.read", "cases.report"],
+        [
+            "mentions.read",
+            "org.read",
+            "cases.read",
+            "cases.report",
+            "editorial.read",
+            "editorial.write",
+        ],
     ),
 ]
 
