@@ -65,15 +65,15 @@ def context(browser: Any) -> Iterator[Any]:  # noqa: F811
     ctx.close()
 
 
-def _as(context: Any, server: str, username: str) -> Any:  # noqa: F811
+def _as(context: Any, base: str, username: str) -> Any:
     context.clear_cookies()
     page = context.new_page()
-    _sign_in(page, server, username)
+    _sign_in(page, base, username)
     return page
 
 
-def _review(page: Any, server: str, sid: int, decision: str, comment: str = "") -> None:
-    page.goto(f"{server}/editorial/{sid}")
+def _review(page: Any, base: str, sid: int, decision: str, comment: str = "") -> None:
+    page.goto(f"{base}/editorial/{sid}")
     if comment:
         page.fill("#review-form textarea[name=comment]", comment)
     page.click(f"#review-form button[value={decision}]")
