@@ -18,7 +18,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -660,6 +660,94 @@ def _api_start(ask: Ask) -> Call:
     return Call({"case_id": _case_id(ask, "cases.read", "assigned")}, json={"action": "start"})
 
 
+# --- editorial: a submission belongs to its unit ----------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+def _submission(ask: Ask, state: str = "draft") -> int:
+    """A fresh submission of the scope's college in ``state`` (each action meets the state
+    it leaves from), or an id that does not exist."""
+    from yuqing.editorial import service as editorial
+    from yuqing.editorial.models import Submission, SubmissionVersion
+
+    if ask.scope == MISSING:
+        return NO_SUCH_ID
+    with Session(ask.world.engine) as session:
+        kinds = editorial.list_kinds(session)
+        kind = next(k for k in kinds if k.key == "news")
+        stage = editorial.list_stages(session, kind_id=kind.id)[0]
+        row = Submission(
+            kind_id=kind.id,
+            title=f"矩阵稿件{ask.n}",
+            body="<p>矩阵正文</p>",
+            unit_id=_unit(ask),
+            state=state,
+            stage_id=stage.id if state == "in_review" else None,
+            slug=f"{time.monotonic_ns() % 16**12:012x}" if state == "published" else None,
+        )
+        session.add(row)
+        session.flush()
+        session.add(
+            SubmissionVersion(submission_id=row.id, number=1, title=row.title, body=row.body)
+        )
+        session.commit()
+        return row.id
+
+
+def _editorial(need: str, state: str = "draft", **form: Any) -> Route:
+    """A request about one submission of one college (a page, or a form post)."""
+    return Route(
+        need,
+        lambda a: Call({"submission_id": _submission(a, state)}, form=form or None),
+        UNIT,
+    )
+
+
+def _image(ask: Ask) -> Call:
+    from yuqing.editorial import editing
+
+    name = f"{'a' * 63}{ask.n % 10}.png"
+    editing.images_dir().mkdir(parents=True, exist_ok=True)
+    (editing.images_dir() / name).write_bytes(PNG)
+    return Call({"name": name})
+
+
+def _published(ask: Ask) -> dict[str, str]:
+    """An article of the public column showing an uploaded image: its slug and image name."""
+    from yuqing.editorial import service as editorial
+    from yuqing.editorial.models import Submission
+
+    name = _image(ask).params["name"]
+    with Session(ask.world.engine) as session:
+        kind = next(k for k in editorial.list_kinds(session) if k.key == "news")
+        slug = f"{time.monotonic_ns() % 16**12:012x}"
+        session.add(
+            Submission(
+                kind_id=kind.id,
+                title=f"公开稿件{ask.n}",
+                body=f'<p>公开</p><img src="/editorial/images/{name}">',
+                unit_id=ask.world.own_unit,
+                state="published",
+                slug=slug,
+                published_at=datetime.now(UTC).replace(tzinfo=None),
+            )
+        )
+        session.flush()
+        editorial.write_site(session)
+        session.commit()
+    return {"slug": slug, "name": name}
+
+
+def _word_list(ask: Ask) -> Call:
+    from yuqing.editorial import service as editorial
+
+    with Session(ask.world.engine) as session:
+        lists = editorial.list_word_lists(session)
+        session.commit()
+        return Call({"list_id": lists[-1].id}, form={"words": "张三丰"})
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     # no account
     ("GET", "/login"): Route(PUBLIC),
@@ -981,6 +1069,52 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/cases/{case_id}/transitions"): Route(
         "cases.read", _api_start, UNIT, may=_handles_cases
     ),
+    # editorial: submissions of a unit; reviewing also needs the stage's duty role, which no
+    # account of the matrix holds (refused, and audited); publishing is the department's
+    ("GET", "/editorial"): Route("editorial.read"),
+    ("GET", "/editorial/visits"): Route("editorial.read"),
+    ("GET", "/editorial/new"): Route("editorial.write"),
+    ("POST", "/editorial/new"): Route(
+        "editorial.write", lambda a: Call(form={"title": f"矩阵新稿{a.n}", "body": "<p>正文</p>"})
+    ),
+    ("GET", "/editorial/{submission_id}"): _editorial("editorial.read"),
+    ("GET", "/editorial/{submission_id}/edit"): _editorial("editorial.write"),
+    ("POST", "/editorial/{submission_id}/edit"): _editorial(
+        "editorial.write", title="矩阵改稿", body="<p>改</p>", base_version="1"
+    ),
+    ("POST", "/editorial/{submission_id}/unlock"): _editorial("editorial.write", force=""),
+    ("POST", "/editorial/{submission_id}/submit"): _editorial("editorial.write", x=""),
+    ("POST", "/editorial/{submission_id}/review"): Route(
+        "editorial.review",
+        lambda a: Call(
+            {"submission_id": _submission(a, "in_review")}, form={"decision": "approve"}
+        ),
+        UNIT,
+        may=lambda role: False,
+    ),
+    ("POST", "/editorial/{submission_id}/publish"): _editorial(
+        "editorial.manage", "approved", x=""
+    ),
+    ("POST", "/editorial/{submission_id}/unpublish"): _editorial(
+        "editorial.manage", "published", note="矩阵撤下"
+    ),
+    ("POST", "/editorial/{submission_id}/correct"): _editorial(
+        "editorial.manage", "published", note="矩阵更正", body="<p>更正</p>"
+    ),
+    ("GET", "/editorial/{submission_id}/approval.docx"): _editorial("editorial.read"),
+    ("POST", "/editorial/images"): Route(
+        "editorial.write", lambda a: Call(form={}, files={"file": ("a.png", PNG, "image/png")})
+    ),
+    ("GET", "/editorial/images/{name}"): Route("editorial.read", _image),
+    ("GET", "/editorial/wordlists"): Route("editorial.manage"),
+    ("POST", "/editorial/wordlists/{list_id}"): Route(
+        "editorial.manage", _word_list, missing="list_id"
+    ),
+    # the institution's own column: public, read-only
+    ("GET", "/news"): Route(PUBLIC),
+    ("GET", "/news/{name}"): Route(PUBLIC, lambda a: Call({"name": "index.html"})),
+    ("GET", "/news/a/{slug}.html"): Route(PUBLIC, lambda a: Call({"slug": _published(a)["slug"]})),
+    ("GET", "/news/images/{name}"): Route(PUBLIC, lambda a: Call({"name": _published(a)["name"]})),
 }
 
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as Path_
 from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -152,6 +153,44 @@ def visits_page(request: Request, session: SessionDep, principal: Reader) -> HTM
         {"nav": "editorial", "days": days, "units": org.list_unit_names(session),
          "states": config.STATES},
     )  # fmt: skip
+
+
+# --- the pre-check word lists -----------------------------------------------------------
+
+
+@router.get("/editorial/wordlists", response_class=HTMLResponse)
+def wordlists_page(request: Request, session: SessionDep, principal: Department) -> HTMLResponse:
+    return render(
+        request,
+        "editorial/wordlists.html",
+        {"nav": "editorial", "lists": service.list_word_lists(session),
+         "notice": request.query_params.get("notice")},
+    )  # fmt: skip
+
+
+@router.post("/editorial/wordlists/{list_id}")
+def save_wordlist(
+    request: Request,
+    session: SessionDep,
+    principal: Department,
+    list_id: int,
+    _csrf: CsrfChecked,
+    words: Annotated[str, Form(max_length=2_000_000)] = "",
+) -> Response:
+    row = session.get(WordList, list_id)
+    if row is None:
+        return error_page(request, status_code=404, title="找不到", message="没有这个词表。")
+    cleaned = "\n".join(dict.fromkeys(w.strip() for w in words.splitlines() if w.strip()))
+    if cleaned != row.words:
+        before = len(row.words.splitlines())
+        row.words = cleaned
+        audit.record_update(
+            session, row, actor=principal.actor, object_type="editorial_wordlist",
+            summary=f"修改预检词表“{row.name}”",
+            changes={"words": [before, len(cleaned.splitlines())]},
+        )  # fmt: skip
+    session.commit()
+    return RedirectResponse("/editorial/wordlists?notice=已保存", status_code=303)
 
 
 # --- writing --------------------------------------------------------------------------
@@ -627,44 +666,6 @@ def image_file(request: Request, principal: Reader, name: str) -> Response:
     return FileResponse(path, media_type=config.IMAGE_TYPES[ext])
 
 
-# --- the pre-check word lists -----------------------------------------------------------
-
-
-@router.get("/editorial/wordlists", response_class=HTMLResponse)
-def wordlists_page(request: Request, session: SessionDep, principal: Department) -> HTMLResponse:
-    return render(
-        request,
-        "editorial/wordlists.html",
-        {"nav": "editorial", "lists": service.list_word_lists(session),
-         "notice": request.query_params.get("notice")},
-    )  # fmt: skip
-
-
-@router.post("/editorial/wordlists/{list_id}")
-def save_wordlist(
-    request: Request,
-    session: SessionDep,
-    principal: Department,
-    list_id: int,
-    _csrf: CsrfChecked,
-    words: Annotated[str, Form(max_length=2_000_000)] = "",
-) -> Response:
-    row = session.get(WordList, list_id)
-    if row is None:
-        return error_page(request, status_code=404, title="找不到", message="没有这个词表。")
-    cleaned = "\n".join(dict.fromkeys(w.strip() for w in words.splitlines() if w.strip()))
-    if cleaned != row.words:
-        before = len(row.words.splitlines())
-        row.words = cleaned
-        audit.record_update(
-            session, row, actor=principal.actor, object_type="editorial_wordlist",
-            summary=f"修改预检词表“{row.name}”",
-            changes={"words": [before, len(cleaned.splitlines())]},
-        )  # fmt: skip
-    session.commit()
-    return RedirectResponse("/editorial/wordlists?notice=已保存", status_code=303)
-
-
 # --- the public column ------------------------------------------------------------------
 
 
@@ -677,15 +678,36 @@ _TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/atom+xml; ch
           ".css": "text/css; charset=utf-8", **{f".{k}": v for k, v in config.IMAGE_TYPES.items()}}  # fmt: skip
 
 
-@router.get(config.PUBLIC_PATH + "/{path:path}")
-def column_file(request: Request, path: str) -> Response:
+def _column_file(request: Request, relative: str) -> Response:
     """A file of the published column, read-only, for anyone (the institution's own site)."""
     root = service.site_dir().resolve()
-    target = (root / path).resolve()
+    target = (root / relative).resolve()
     if not target.is_relative_to(root) or not target.is_file() or target.suffix not in _TYPES:
-        if path in {"", "index.html"}:
+        if relative == "index.html":
             return HTMLResponse(
                 "<!doctype html><meta charset=utf-8><title>新闻发布</title><p>暂无发布的文章。</p>"
             )
         return error_page(request, status_code=404, title="找不到", message="没有这篇文章。")
     return FileResponse(Path(target), media_type=_TYPES[target.suffix])
+
+
+@router.get(config.PUBLIC_PATH + "/a/{slug}.html")
+def column_article(
+    request: Request, slug: Annotated[str, Path_(pattern=r"^[0-9a-f]{12}$")]
+) -> Response:
+    return _column_file(request, f"a/{slug}.html")
+
+
+@router.get(config.PUBLIC_PATH + "/images/{name}")
+def column_image(request: Request, name: Annotated[str, Path_(max_length=80)]) -> Response:
+    if service.get_image_path(name) is None:  # the name's form is checked there
+        return error_page(request, status_code=404, title="找不到", message="没有这张图片。")
+    return _column_file(request, f"images/{name}")
+
+
+@router.get(config.PUBLIC_PATH + "/{name}")
+def column_page(request: Request, name: Annotated[str, Path_(max_length=40)]) -> Response:
+    """index.html, feed.xml and site.css."""
+    if name not in {"index.html", "feed.xml", "site.css"}:
+        return error_page(request, status_code=404, title="找不到", message="没有这个页面。")
+    return _column_file(request, name)
