@@ -20,11 +20,10 @@ import ahocorasick_rs
 
 from yuqing.editorial.schemas import Flag
 
-NUMBER = re.compile(r"\d+(?:[.,，]\d+)*\s*(?:%|％|万|亿|余|多)?")
-DATE = re.compile(
-    r"\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日"
-    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
-)
+# A figure: digits with what joins them (decimal and thousands marks, date separators, 年/月)
+# and what may end them (日, %, 万/亿). It starts with a digit: one fast scan of the text.
+FIGURE = re.compile(r"\d+(?:[.,/\-年月]\d+)*[%％万亿年月日]?")
+_TRAILING = ".,，/-"
 MIN_NEAR_MISS = 3  # two-character names differ from too many ordinary words by one character
 
 
@@ -71,10 +70,16 @@ class Checker:
             for form in term.wrong:
                 self._add(form, ("wrong", term))
             if len(term.text) >= MIN_NEAR_MISS:
-                cut = (len(term.text) + 1) // 2
+                # A window one character off matches the term's other half exactly. Halves
+                # are kept at two characters or more (one character hits everywhere): for a
+                # three-character term that is its first two and its last two, so a wrong
+                # middle character is found through the listed wrong forms only.
+                cut = max(2, len(term.text) // 2)
                 self._add(term.text[:cut], ("half", term, 0))
-                self._add(term.text[cut:], ("half", term, cut))
+                tail = min(len(term.text) - 2, cut)
+                self._add(term.text[tail:], ("half", term, tail))
         self._patterns = list(self._meaning)
+        self._meanings = [self._meaning[p] for p in self._patterns]
         self._automaton = (
             ahocorasick_rs.AhoCorasick(self._patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
             if self._patterns
@@ -89,11 +94,12 @@ class Checker:
         """Every finding in ``text``, in the order of the text; numbers and dates are
         compared with ``previous`` when there is one."""
         flags: dict[tuple[str, int, str], Flag] = {}
+        meanings = self._meanings
         if self._automaton is not None:
             for index, start, end in self._automaton.find_matches_as_indexes(
                 text, overlapping=True
             ):
-                for meaning in self._meaning[self._patterns[index]]:
+                for meaning in meanings[index]:
                     flag = _flag(meaning, text, start, end)
                     if flag is not None:
                         flags.setdefault((flag.kind, flag.start, flag.term), flag)
@@ -128,34 +134,53 @@ def _flag(meaning: tuple[object, ...], text: str, start: int, end: int) -> Flag 
     return Flag("exact", term.text, window, first, first + len(window), message)
 
 
+def _kind(value: str) -> str:
+    return (
+        "date"
+        if "年" in value or "月" in value or "日" in value or "-" in value or "/" in value
+        else "number"
+    )
+
+
 def _figures(text: str) -> list[tuple[str, str, int, int]]:
-    """(kind, normalised figure, start, end): dates first, then numbers outside them."""
-    found: list[tuple[str, str, int, int]] = []
-    taken: list[tuple[int, int]] = []
-    for match in DATE.finditer(text):
-        found.append(("date", re.sub(r"\s+", "", match.group()), match.start(), match.end()))
-        taken.append(match.span())
-    for match in NUMBER.finditer(text):
-        if any(a <= match.start() < b for a, b in taken):
-            continue
-        found.append(("number", re.sub(r"\s+", "", match.group()), match.start(), match.end()))
+    """(kind, figure, start, end) of every date and number of ``text``."""
+    found = []
+    for match in FIGURE.finditer(text):
+        value = match.group().rstrip(_TRAILING)
+        found.append((_kind(value), value, match.start(), match.start() + len(value)))
     return found
+
+
+def _counted(text: str) -> Counter[tuple[str, str]]:
+    """The dates and numbers of ``text`` as a multiset (``findall``: no match objects)."""
+    counted: Counter[tuple[str, str]] = Counter()
+    for raw in FIGURE.findall(text):
+        value = raw.rstrip(_TRAILING)
+        counted[(_kind(value), value)] += 1
+    return counted
 
 
 def compare_figures(previous: str, text: str) -> list[Flag]:
     """Numbers and dates of ``text`` not in ``previous`` (new or changed), and those of
-    ``previous`` gone from ``text`` (placed at the start)."""
-    before = Counter((k, v) for k, v, _, _ in _figures(previous))
-    now = _figures(text)
-    after = Counter((k, v) for k, v, _, _ in now)
+    ``previous`` gone from ``text`` (placed at the start). The places are looked up only
+    when the two versions' figures differ."""
+    if previous == text:
+        return []
+    before, after = _counted(previous), _counted(text)
+    if before == after:
+        return []
     flags = []
-    seen: Counter[tuple[str, str]] = Counter()
-    for kind, value, start, end in now:
-        seen[(kind, value)] += 1
-        if seen[(kind, value)] > before[(kind, value)]:
-            label = "日期" if kind == "date" else "数字"
-            message = f"{label}“{value}”在上一版中没有（新增或改动），请核对"
-            flags.append(Flag(kind, "与上一版比较", value, start, end, message))
+    added = after - before
+    if added:
+        seen: Counter[tuple[str, str]] = Counter()
+        for kind, value, start, end in _figures(text):
+            if (kind, value) not in added:
+                continue
+            seen[(kind, value)] += 1
+            if seen[(kind, value)] > before[(kind, value)]:
+                label = "日期" if kind == "date" else "数字"
+                message = f"{label}“{value}”在上一版中没有（新增或改动），请核对"
+                flags.append(Flag(kind, "与上一版比较", value, start, end, message))
     for (kind, value), count in (before - after).items():
         label = "日期" if kind == "date" else "数字"
         message = f"上一版中的{label}“{value}”本版少了 {count} 处，请核对"
