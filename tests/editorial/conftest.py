@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from tests.support import make_user
 from yuqing.auth import service as auth
 from yuqing.auth.models import User
 from yuqing.auth.schemas import Principal
@@ -109,3 +110,35 @@ def build_world(session: Session) -> World:
 @pytest.fixture
 def world(session: Session) -> World:
     return build_world(session)
+
+
+def accounts_with_people(engine: Engine) -> dict[str, int]:
+    """The college and the four accounts of the story, each linked to a roster person."""
+    with Session(engine) as session:
+        org.ensure_defaults(session)
+        service.ensure_defaults(session)
+        school = org.create_unit(session, name="示范大学", actor=SYSTEM, kind_key="institution")
+        cs = org.create_unit(
+            session, name="计算机学院", actor=SYSTEM, parent_id=school.id, kind_key="college"
+        )
+        office = org.create_unit(
+            session, name="宣传部", actor=SYSTEM, parent_id=school.id, kind_key="office"
+        )
+        session.commit()
+        ids = {"cs": cs.id, "office": office.id}
+    accounts = {
+        "corr": ("unit_member", cs.id, "刘通讯员", "correspondent"),
+        "cshead": ("unit_head", cs.id, "张院长", "unit_head"),
+        "editor": ("publicity", office.id, "赵编辑", "publicity_editor"),
+        "chief": ("publicity", office.id, "钱部长", "publicity_head"),
+    }
+    for username, (role, unit, name, duty) in accounts.items():
+        make_user(engine, username, role, unit)
+        with Session(engine) as session:
+            person = org.create_person(session, actor=SYSTEM, name=name, unit_id=unit)
+            give_role(session, person.id, duty)
+            user = session.execute(select(User).where(User.username == username)).scalar_one()
+            user.person_id = person.id
+            user.display_name = name
+            session.commit()
+    return ids

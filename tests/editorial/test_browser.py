@@ -12,50 +12,12 @@ from typing import Any
 
 import pytest
 from docx import Document
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
-from tests.editorial.conftest import give_role
-from tests.support import make_user
+from tests.editorial.conftest import accounts_with_people
 from tests.web.test_browser import Watch, _sign_in, browser, server  # noqa: F401 (fixtures)
-from yuqing.auth.models import User
-from yuqing.core.audit import SYSTEM
-from yuqing.editorial import service
-from yuqing.org import service as org
 
 pytestmark = pytest.mark.browser
-
-
-def _people(engine: Engine) -> dict[str, int]:
-    """The college and the four accounts of the story, each linked to a roster person."""
-    with Session(engine) as session:
-        org.ensure_defaults(session)
-        service.ensure_defaults(session)
-        school = org.create_unit(session, name="示范大学", actor=SYSTEM, kind_key="institution")
-        cs = org.create_unit(
-            session, name="计算机学院", actor=SYSTEM, parent_id=school.id, kind_key="college"
-        )
-        office = org.create_unit(
-            session, name="宣传部", actor=SYSTEM, parent_id=school.id, kind_key="office"
-        )
-        session.commit()
-        ids = {"cs": cs.id, "office": office.id}
-    accounts = {
-        "corr": ("unit_member", cs.id, "刘通讯员", "correspondent"),
-        "cshead": ("unit_head", cs.id, "张院长", "unit_head"),
-        "editor": ("publicity", office.id, "赵编辑", "publicity_editor"),
-        "chief": ("publicity", office.id, "钱部长", "publicity_head"),
-    }
-    for username, (role, unit, name, duty) in accounts.items():
-        make_user(engine, username, role, unit)
-        with Session(engine) as session:
-            person = org.create_person(session, actor=SYSTEM, name=name, unit_id=unit)
-            give_role(session, person.id, duty)
-            user = session.execute(select(User).where(User.username == username)).scalar_one()
-            user.person_id = person.id
-            user.display_name = name
-            session.commit()
-    return ids
 
 
 @pytest.fixture
@@ -81,7 +43,7 @@ def _review(page: Any, base: str, sid: int, decision: str, comment: str = "") ->
 
 
 def test_news_from_filing_to_publishing(engine: Engine, server: str, context: Any) -> None:  # noqa: F811
-    ids = _people(engine)
+    ids = accounts_with_people(engine)
     page = _as(context, server, "corr")
     watch = Watch(page)
     page.goto(f"{server}/editorial/new?kind=news")
