@@ -124,7 +124,6 @@ def test_a_reviewer_outside_the_stage_is_refused_and_audited(desk: Any, engine: 
 
 
 def test_the_public_column_serves_no_path_outside_it(desk: Any) -> None:
-    _, client = desk
     anonymous = TestClient(create_app())
     assert anonymous.get("/news/index.html").status_code == 200
     assert anonymous.get("/news/..%2Fyuqing.db").status_code == 404
