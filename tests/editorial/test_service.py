@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -263,3 +263,24 @@ def test_interview_request_approved_with_conditions_tells_the_contact(
     assert any("须由宣传部陪同" in json.loads(n.payload)["text"] for n in told)
     with pytest.raises(EditorialError):
         service.publish(session, principal=world.chief, submission=row)
+
+
+def test_deadline_reminders_go_once(session: Session, world: World) -> None:
+    from yuqing.editorial import jobs
+
+    row = _news(session, world, event_date=date(2026, 3, 6))  # due Tue 10 March 00:00 local
+    assert row.due_at is not None
+    early = jobs.run_deadlines(session, row.due_at - timedelta(hours=10))
+    soon = jobs.run_deadlines(session, row.due_at - timedelta(hours=2))
+    again = jobs.run_deadlines(session, row.due_at - timedelta(hours=1))
+    late = jobs.run_deadlines(session, row.due_at + timedelta(minutes=1))
+    later = jobs.run_deadlines(session, row.due_at + timedelta(hours=5))
+    session.commit()
+    assert (early.reminded, soon.reminded, again.reminded) == (0, 1, 0)
+    assert (late.overdue, later.overdue) == (1, 0)
+    titles = (
+        session.execute(select(Notification.title).where(Notification.source_id == row.id))
+        .scalars()
+        .all()
+    )
+    assert any("即将到期" in t for t in titles) and any("超过报送时限" in t for t in titles)

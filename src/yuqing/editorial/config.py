@@ -57,7 +57,8 @@ MAX_TITLE_CHARS = 300
 # 8 MB: a phone photo (3–6 MB) goes in as taken; larger files are refused with the limit.
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
-LOCK_MINUTES = 30  # an editing lock older than this is taken over without a forced unlock
+LOCK_MINUTES = 30
+REMIND_HOURS_BEFORE = 4  # the writer hears "due soon" this long before an item's deadline  # an editing lock older than this is taken over without a forced unlock
 
 # The compliance pre-check: the five prohibited categories of RULES.md (starter words, to be
 # filled by the institution) and the terms that must be written exactly.

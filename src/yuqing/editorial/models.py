@@ -90,6 +90,8 @@ class Submission(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     due_at: Mapped[datetime | None] = mapped_column(DateTime)
     due_rule: Mapped[str | None] = mapped_column(String(200))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime)  # "due soon" sent
+    overdue_told_at: Mapped[datetime | None] = mapped_column(DateTime)  # "overdue" sent
     lock_user_id: Mapped[int | None] = mapped_column(Integer)
     lock_name: Mapped[str] = mapped_column(String(100), default="")
     locked_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -157,7 +157,7 @@ def _move(
     return record
 
 
-def _notify(
+def notify_about(
     session: Session,
     *,
     submission: Submission,
@@ -184,7 +184,7 @@ def _notify(
     )
 
 
-def _writer(submission: Submission, session: Session) -> list[Recipient]:
+def writer_recipients(submission: Submission, session: Session) -> list[Recipient]:
     found = []
     if submission.author_person_id:
         found.append(Recipient(kind="person", id=submission.author_person_id))
@@ -219,7 +219,7 @@ def _wait_at(
 ) -> None:
     run_precheck(session, submission=submission)
     flags = len(json.loads(submission.flags))
-    _notify(
+    notify_about(
         session,
         submission=submission,
         title=f"待{stage.name}：{submission.title}",
@@ -278,11 +278,11 @@ def approve(
     if following is not None:
         _wait_at(session, submission, following, record)
         return submission
-    told = _writer(submission, session)
+    told = writer_recipients(submission, session)
     if kind.is_interview:
         told += _unit_contact(session, submission)
     text = f"条件：{comment.strip()}" if kind.is_interview and comment.strip() else comment.strip()
-    _notify(
+    notify_about(
         session,
         submission=submission,
         title=f"{kind.name}已审核通过：{submission.title}",
@@ -324,12 +324,12 @@ def return_(
         proofread=proofread, proofread_note=proofread_note.strip(),
     )  # fmt: skip
     remarks = "\n".join(f"“{i['quote']}”：{i['remark']}" for i in inline or [])
-    _notify(
+    notify_about(
         session,
         submission=submission,
         title=f"稿件被退回修改：{submission.title}",
         text=f"{text}\n{remarks}".strip(),
-        recipients=_writer(submission, session),
+        recipients=writer_recipients(submission, session),
         key=f"editorial:{submission.id}:{record.id}:return",
     )
     return submission
@@ -347,12 +347,12 @@ def reject(
         session, principal=principal, submission=submission, action="reject",
         target="rejected", stage=None, comment=text,
     )  # fmt: skip
-    _notify(
+    notify_about(
         session,
         submission=submission,
         title=f"稿件不予采用：{submission.title}",
         text=text,
-        recipients=_writer(submission, session),
+        recipients=writer_recipients(submission, session),
         key=f"editorial:{submission.id}:{record.id}:reject",
     )
     return submission

@@ -111,6 +111,8 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("due_at", sa.DateTime(), nullable=True),
         sa.Column("due_rule", sa.String(length=200), nullable=True),
+        sa.Column("reminded_at", sa.DateTime(), nullable=True),
+        sa.Column("overdue_told_at", sa.DateTime(), nullable=True),
         sa.Column("lock_user_id", sa.Integer(), nullable=True),
         sa.Column("lock_name", sa.String(length=100), nullable=False),
         sa.Column("locked_at", sa.DateTime(), nullable=True),
