@@ -129,3 +129,27 @@ def test_the_public_column_serves_no_path_outside_it(desk: Any) -> None:
     assert anonymous.get("/news/..%2Fyuqing.db").status_code == 404
     assert anonymous.get("/news/a/..%2F..%2Faudit_key.html").status_code in {404, 422}
     assert anonymous.get("/news/images/..%2Faudit_key").status_code == 404
+
+
+def test_a_statement_started_from_the_case_page(desk: Any, engine: Engine) -> None:
+    from yuqing.auth import service as auth
+    from yuqing.cases import service as cases
+
+    ids, client = desk
+    with Session(engine) as session:
+        user = auth.get_user_by_username(session, username="chief")
+        assert user is not None
+        chief = auth.principal_for(session, user=user)
+        case = cases.open_case(session, principal=chief, title="食堂排队过长", link=None)
+        session.commit()
+        case_id = case.id
+    office = client("chief")
+    assert "起草声明" in office.get(f"/cases/{case_id}").text
+    assert office.get(f"/editorial/new?kind=statement&case_id={case_id}").status_code == 200
+    answer = _post(office, "/editorial/new", title="关于食堂排队的情况说明", body="<p>已增开窗口。</p>",
+                   unit_id=str(ids["office"]), case_id=str(case_id))  # fmt: skip
+    assert answer.status_code == 303, answer.text[:300]
+    page = office.get(f"/cases/{case_id}").text
+    assert "关于食堂排队的情况说明" in page and "草稿" in page and "起草官方声明" in page
+    missing = _post(office, "/editorial/new", title="无处置单", case_id="987654")
+    assert missing.status_code == 404

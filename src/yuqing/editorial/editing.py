@@ -200,7 +200,11 @@ def create_submission(
     if not principal.can(WRITE):
         raise EditorialPermissionError("permission", "您的账号没有撰写稿件的权限")
     kinds = {k.id: k for k in stages.list_kinds(session)}
-    kind = kinds.get(draft.kind_id or 0) or next(k for k in kinds.values() if k.is_default)
+    # Without a kind: a statement when it answers a case, else the default kind (新闻稿).
+    wanted = (lambda k: k.key == "statement") if case_id is not None else (lambda k: k.is_default)
+    kind = kinds.get(draft.kind_id or 0) or next(
+        (k for k in kinds.values() if wanted(k)), next(iter(kinds.values()))
+    )
     if draft.unit_id is None:
         draft.unit_id = principal.unit_id
     values = _checked(session, principal, draft)

@@ -24,6 +24,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 
 from yuqing.auth.deps import require
 from yuqing.auth.schemas import Principal
+from yuqing.cases.schemas import CaseError, CaseNotFound
 from yuqing.core import audit
 from yuqing.core.database import SessionDep
 from yuqing.core.settings import get_settings
@@ -289,9 +290,12 @@ async def create_page(
     except EditorialError as error:
         session.rollback()
         return _form_page(request, session, principal, form, error=error.message, status_code=422)
-    except LookupError:  # the case is not there or not the account's
+    except CaseNotFound:  # the case is not there or not the account's
         session.rollback()
         return error_page(request, status_code=404, title="找不到", message="该舆情处置单不存在。")
+    except CaseError as error:  # may see the case, may not read cases
+        session.rollback()
+        return refused(request, error.message)
     session.commit()
     return RedirectResponse(f"/editorial/{row.id}/edit?notice=已保存草稿", status_code=303)
 
