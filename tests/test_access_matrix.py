@@ -704,6 +704,25 @@ def _editorial(need: str, state: str = "draft", **form: Any) -> Route:
     )
 
 
+def _attachment(ask: Ask) -> Call:
+    """A submission of the scope's college with one attachment (written straight to the
+    store: the route under test is the download)."""
+    from yuqing.editorial import editing
+    from yuqing.editorial.models import Attachment
+
+    submission = _submission(ask)
+    if submission == NO_SUCH_ID:
+        return Call({"submission_id": NO_SUCH_ID, "attachment_id": NO_SUCH_ID})
+    editing.attachments_dir().mkdir(parents=True, exist_ok=True)
+    (editing.attachments_dir() / f"{'b' * 64}.pdf").write_bytes(b"%PDF-1.4")
+    with Session(ask.world.engine) as session:
+        row = Attachment(submission_id=submission, filename="附件.pdf", stored=f"{'b' * 64}.pdf",
+                         content_type="application/octet-stream", size=8)  # fmt: skip
+        session.add(row)
+        session.commit()
+        return Call({"submission_id": submission, "attachment_id": row.id})
+
+
 def _image(ask: Ask) -> Call:
     from yuqing.editorial import editing
 
@@ -1102,6 +1121,18 @@ ROUTES: dict[tuple[str, str], Route] = {
         "editorial.manage", "published", note="矩阵更正", body="<p>更正</p>"
     ),
     ("GET", "/editorial/{submission_id}/approval.docx"): _editorial("editorial.read"),
+    ("POST", "/editorial/{submission_id}/attachments"): Route(
+        "editorial.write",
+        lambda a: Call(
+            {"submission_id": _submission(a)},
+            form={},
+            files={"file": ("a.pdf", b"%PDF-1.4", "application/pdf")},
+        ),
+        UNIT,
+    ),
+    ("GET", "/editorial/{submission_id}/attachments/{attachment_id}"): Route(
+        "editorial.read", _attachment, UNIT
+    ),
     ("POST", "/editorial/images"): Route(
         "editorial.write", lambda a: Call(form={}, files={"file": ("a.png", PNG, "image/png")})
     ),

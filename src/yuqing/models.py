@@ -18,6 +18,7 @@ from yuqing.cases.models import (
 from yuqing.core.audit import AuditEntry, AuditHead
 from yuqing.dashboard.models import DashboardDay, DashboardHour
 from yuqing.editorial.models import (
+    Attachment,
     EditorialImage,
     ReviewAction,
     ReviewStage,
@@ -39,6 +40,7 @@ __all__ = [
     "Alert",
     "AlertRule",
     "ApiToken",
+    "Attachment",
     "AuditEntry",
     "AuditHead",
     "CalendarDay",

@@ -153,3 +153,24 @@ def test_a_statement_started_from_the_case_page(desk: Any, engine: Engine) -> No
     assert "关于食堂排队的情况说明" in page and "草稿" in page and "起草官方声明" in page
     missing = _post(office, "/editorial/new", title="无处置单", case_id="987654")
     assert missing.status_code == 404
+
+
+def test_attachments_checked_by_their_bytes(desk: Any, engine: Engine) -> None:
+    ids, client = desk
+    corr = client("corr")
+    sid = _new(corr, ids["cs"])
+    token = corr.cookies.get("yuqing_csrf")
+
+    def upload(name: str, data: bytes) -> Any:
+        return corr.post(f"/editorial/{sid}/attachments", files={"file": (name, data)},
+                         data={"csrf_token": token}, follow_redirects=False)  # fmt: skip
+
+    assert upload("审批表.pdf", b"%PDF-1.4 test").status_code == 303
+    assert upload("伪装.pdf", b"<html><script>alert(1)</script>").status_code == 422
+    page = corr.get(f"/editorial/{sid}").text
+    assert "审批表.pdf" in page and "伪装.pdf" not in page
+    assert f'href="/editorial/{sid}/attachments/1"' in page
+    download = corr.get(f"/editorial/{sid}/attachments/1")
+    assert download.content == b"%PDF-1.4 test"
+    assert download.headers["content-type"] == "application/octet-stream"
+    assert "attachment" in download.headers["content-disposition"]

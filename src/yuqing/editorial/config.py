@@ -57,6 +57,20 @@ MAX_TITLE_CHARS = 300
 # 8 MB: a phone photo (3–6 MB) goes in as taken; larger files are refused with the limit.
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
+# Attachments (附件): office files, PDFs, pictures and zips, checked by their first bytes.
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+ATTACHMENT_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "pdf": (b"%PDF",),
+    "docx": (b"PK\x03\x04",),
+    "xlsx": (b"PK\x03\x04",),
+    "pptx": (b"PK\x03\x04",),
+    "zip": (b"PK\x03\x04",),
+    "doc": (b"\xd0\xcf\x11\xe0",),
+    "xls": (b"\xd0\xcf\x11\xe0",),
+    "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "png": (b"\x89PNG",),
+}
 LOCK_MINUTES = 30
 REMIND_HOURS_BEFORE = 4  # the writer hears "due soon" this long before an item's deadline  # an editing lock older than this is taken over without a forced unlock
 

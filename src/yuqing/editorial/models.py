@@ -181,6 +181,26 @@ class EditorialImage(Base):
     uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class Attachment(Base):
+    """A file attached to a submission (附件: the signed form, a photo set, a PDF), stored
+    under the data dir by its hash; the name is the uploader's."""
+
+    __tablename__ = "editorial_attachment"
+    __table_args__ = (Index("ix_editorial_attachment_submission", "submission_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("editorial_submission.id", ondelete="CASCADE")
+    )
+    filename: Mapped[str] = mapped_column(String(200))
+    stored: Mapped[str] = mapped_column(String(80))  # <sha256>.<ext>
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    uploaded_by_name: Mapped[str] = mapped_column(String(100), default="")
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class WordList(Base):
     """A word list of the compliance pre-check (合规预检词表): one of the five prohibited
     categories (``kind="prohibited"``) or the terms that must be written exactly

@@ -463,6 +463,8 @@ def _page(
             "error": error,
             "notice": request.query_params.get("notice"),
             "may_force": principal.can(service.MANAGE),
+            "attachments": service.list_attachments(session, submission=row),
+            "max_attachment_mb": config.MAX_ATTACHMENT_BYTES // 1024 // 1024,
             **_pieces(session, row, a, b),
         },
         status_code=status_code,
@@ -636,6 +638,55 @@ def approval_form(
     return Response(
         data,
         media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+    )
+
+
+# --- attachments --------------------------------------------------------------------
+
+
+@router.post("/editorial/{submission_id}/attachments")
+async def upload_attachment(
+    request: Request,
+    session: SessionDep,
+    principal: Writer,
+    submission_id: int,
+    _csrf: CsrfChecked,
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    try:
+        row = _load(session, principal, submission_id)
+    except SubmissionNotFound:
+        return _not_found(request)
+    data = await file.read(config.MAX_ATTACHMENT_BYTES + 1)
+    try:
+        service.create_attachment(
+            session, principal=principal, submission=row, filename=file.filename or "", data=data
+        )
+    except EditorialPermissionError as error:
+        return refused(request, error.message)
+    except EditorialError as error:
+        session.rollback()
+        return _page(request, session, principal, row, error=error.message, status_code=422)
+    session.commit()
+    return RedirectResponse(f"/editorial/{submission_id}?notice={quote('已添加附件')}", 303)
+
+
+@router.get("/editorial/{submission_id}/attachments/{attachment_id}")
+def attachment_file(
+    request: Request, session: SessionDep, principal: Reader, submission_id: int, attachment_id: int
+) -> Response:
+    try:
+        row = _load(session, principal, submission_id)
+        attachment, path = service.get_attachment(
+            session, submission=row, attachment_id=attachment_id
+        )
+    except SubmissionNotFound:
+        return _not_found(request)
+    name = quote(attachment.filename)
+    return FileResponse(
+        path,
+        media_type="application/octet-stream",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
     )
 
