@@ -758,6 +758,22 @@ def _published(ask: Ask) -> dict[str, str]:
     return {"slug": slug, "name": name}
 
 
+def _stage(ask: Ask) -> Call:
+    """The interview kind's one stage, saved as it is (its duty role, anywhere)."""
+    from yuqing.editorial import service as editorial
+
+    with Session(ask.world.engine) as session:
+        kind = next(k for k in editorial.list_kinds(session) if k.is_interview)
+        stage = editorial.list_stages(session, kind_id=kind.id)[0]
+        session.commit()
+        form = {
+            "name": stage.name,
+            "duty_role_id": str(stage.duty_role_id or ""),
+            "unit_rule": "any",
+        }
+        return Call({"stage_id": stage.id}, form=form)
+
+
 def _word_list(ask: Ask) -> Call:
     from yuqing.editorial import service as editorial
 
@@ -1138,6 +1154,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/editorial/images/{name}"): Route("editorial.read", _image),
     ("GET", "/editorial/wordlists"): Route("editorial.manage"),
+    ("GET", "/editorial/stages"): Route("editorial.manage"),
+    ("POST", "/editorial/stages/{stage_id}"): Route("editorial.manage", _stage, missing="stage_id"),
     ("POST", "/editorial/wordlists/{list_id}"): Route(
         "editorial.manage", _word_list, missing="list_id"
     ),

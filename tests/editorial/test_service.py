@@ -284,3 +284,24 @@ def test_deadline_reminders_go_once(session: Session, world: World) -> None:
         .all()
     )
     assert any("即将到期" in t for t in titles) and any("超过报送时限" in t for t in titles)
+
+
+def test_a_stage_given_to_a_person_moves_the_pen(session: Session, world: World) -> None:
+    kinds = {k.key: k.id for k in service.list_kinds(session)}
+    first = service.list_stages(session, kind_id=kinds["news"])[0]
+    with pytest.raises(EditorialPermissionError):
+        service.update_stage(session, principal=world.cs_head, stage=first, name="初审",
+                             duty_role_id=None, unit_rule="any", unit_id=None,
+                             person_id=world.correspondent_person)  # fmt: skip
+    with pytest.raises(EditorialError, match="无人可审"):
+        service.update_stage(session, principal=world.chief, stage=first, name="初审",
+                             duty_role_id=None, unit_rule="any", unit_id=None, person_id=None)  # fmt: skip
+    contact = world.cs_contact_person
+    service.update_stage(session, principal=world.chief, stage=first, name="初审",
+                         duty_role_id=None, unit_rule="any", unit_id=None, person_id=contact)  # fmt: skip
+    session.commit()
+    assert service.stage_label(session, first) == "陈联络人"
+    row = _news(session, world)
+    service.submit(session, principal=world.correspondent, submission=row)
+    with pytest.raises(EditorialPermissionError):
+        service.approve(session, principal=world.cs_head, submission=row)

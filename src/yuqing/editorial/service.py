@@ -57,12 +57,14 @@ from yuqing.editorial.review import (
 )
 from yuqing.editorial.schemas import BoardRow
 from yuqing.editorial.stages import (
+    UNIT_RULES,
     current_checker,
     ensure_defaults,
     list_kinds,
     list_stages,
     list_word_lists,
     stage_label,
+    update_stage,
 )
 from yuqing.org import service as org
 
@@ -70,6 +72,7 @@ __all__ = [
     "MANAGE",
     "READ",
     "REVIEW",
+    "UNIT_RULES",
     "WRITE",
     "Draft",
     "allowed_actions",
@@ -113,6 +116,7 @@ __all__ = [
     "submit",
     "unlock",
     "unpublish",
+    "update_stage",
     "update_submission",
     "write_site",
 ]

@@ -79,6 +79,63 @@ def next_stage(session: Session, *, submission: Submission) -> ReviewStage | Non
     return stages[at + 1] if at + 1 < len(stages) else None
 
 
+UNIT_RULES = {"own": "稿件所属单位", "fixed": "指定单位", "any": "不限单位"}
+
+
+def update_stage(
+    session: Session,
+    *,
+    principal: Principal,
+    stage: ReviewStage,
+    name: str,
+    duty_role_id: int | None,
+    unit_rule: str,
+    unit_id: int | None,
+    person_id: int | None,
+) -> ReviewStage:
+    """Change who acts at a stage (the department only; audited). A person, when named,
+    takes precedence over the duty role."""
+    from yuqing.core import audit
+    from yuqing.editorial.schemas import EditorialError, EditorialPermissionError
+
+    if not principal.can("editorial.manage"):
+        raise EditorialPermissionError("permission", "只有宣传部可以修改审核环节")
+    label = (name or "").strip()[:60]
+    if not label:
+        raise EditorialError("stage_name", "环节名称不能为空")
+    if unit_rule not in UNIT_RULES:
+        raise EditorialError("unit_rule", "单位范围须为：稿件所属单位、指定单位或不限单位")
+    if unit_rule == "fixed" and (unit_id is None or org.get_unit(session, unit_id=unit_id) is None):
+        raise EditorialError("unit_unknown", "“指定单位”须选择一个存在的单位")
+    if duty_role_id is not None and duty_role_id not in org.list_duty_role_names(session):
+        raise EditorialError("role_unknown", f"职责 {duty_role_id} 不存在")
+    if person_id is not None and org.get_person(session, person_id=person_id) is None:
+        raise EditorialError("person_unknown", f"人员 {person_id} 不存在")
+    if duty_role_id is None and person_id is None:
+        raise EditorialError("nobody", "请指定职责或具体人员，否则该环节无人可审")
+    values = {
+        "name": label,
+        "duty_role_id": duty_role_id,
+        "unit_rule": unit_rule,
+        "unit_id": unit_id if unit_rule == "fixed" else None,
+        "person_id": person_id,
+    }
+    before = {k: getattr(stage, k) for k in values}
+    for key, value in values.items():
+        setattr(stage, key, value)
+    session.flush()
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="update",
+        object_type="editorial_stage",
+        object_id=stage.id,
+        summary=f"修改审核环节“{label}”",
+        changes=audit.diff(before, values),
+    )
+    return stage
+
+
 def stage_label(session: Session, stage: ReviewStage) -> str:
     """Who may act, in the desk's words: "本单位的单位负责人", "宣传部编辑", a person."""
     if stage.person_id is not None:

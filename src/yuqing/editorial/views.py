@@ -30,7 +30,7 @@ from yuqing.core.database import SessionDep
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import to_local, utcnow
 from yuqing.editorial import config, service
-from yuqing.editorial.models import Submission, WordList
+from yuqing.editorial.models import ReviewStage, Submission, WordList
 from yuqing.editorial.schemas import (
     EditorialError,
     EditorialPermissionError,
@@ -192,6 +192,66 @@ def save_wordlist(
         )  # fmt: skip
     session.commit()
     return RedirectResponse("/editorial/wordlists?notice=已保存", status_code=303)
+
+
+# --- the review stages ----------------------------------------------------------------
+
+
+def _stages_page(
+    request: Request, session: Session, *, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    kinds = service.list_kinds(session)
+    return render(
+        request,
+        "editorial/stages.html",
+        {
+            "nav": "editorial",
+            "kinds": [(k, service.list_stages(session, kind_id=k.id)) for k in kinds],
+            "roles": sorted(org.list_duty_role_names(session).items(), key=lambda kv: kv[0]),
+            "units": sorted(org.list_unit_names(session).items(), key=lambda kv: kv[1]),
+            "people": sorted(org.list_active_person_names(session).items(), key=lambda kv: kv[1]),
+            "unit_rules": service.UNIT_RULES,
+            "error": error,
+            "notice": request.query_params.get("notice"),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/editorial/stages", response_class=HTMLResponse)
+def stages_page(request: Request, session: SessionDep, principal: Department) -> HTMLResponse:
+    return _stages_page(request, session)
+
+
+@router.post("/editorial/stages/{stage_id}")
+def save_stage(
+    request: Request,
+    session: SessionDep,
+    principal: Department,
+    stage_id: int,
+    _csrf: CsrfChecked,
+    name: Annotated[str, Form(max_length=60)] = "",
+    duty_role_id: Annotated[str, Form(max_length=12)] = "",
+    unit_rule: Annotated[str, Form(max_length=10)] = "any",
+    unit_id: Annotated[str, Form(max_length=12)] = "",
+    person_id: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    stage = session.get(ReviewStage, stage_id)
+    if stage is None:
+        return error_page(request, status_code=404, title="找不到", message="没有这个审核环节。")
+    try:
+        service.update_stage(
+            session, principal=principal, stage=stage, name=name,
+            duty_role_id=_int(duty_role_id), unit_rule=unit_rule, unit_id=_int(unit_id),
+            person_id=_int(person_id),
+        )  # fmt: skip
+    except EditorialPermissionError as error:
+        return refused(request, error.message)
+    except EditorialError as error:
+        session.rollback()
+        return _stages_page(request, session, error=error.message, status_code=422)
+    session.commit()
+    return RedirectResponse("/editorial/stages?notice=已保存", status_code=303)
 
 
 # --- writing --------------------------------------------------------------------------
