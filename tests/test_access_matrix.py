@@ -18,7 +18,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -764,6 +764,129 @@ def _quota_rule(ask: Ask) -> Call:
     return Call(form={"duty_role_id": str(role), "unit_kind_id": str(kind.id), "fixed": "1"})
 
 
+# --- editorial: a submission belongs to its unit ----------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+def _submission(ask: Ask, state: str = "draft") -> int:
+    """A fresh submission of the scope's college in ``state`` (each action meets the state
+    it leaves from), or an id that does not exist."""
+    from yuqing.editorial import service as editorial
+    from yuqing.editorial.models import Submission, SubmissionVersion
+
+    if ask.scope == MISSING:
+        return NO_SUCH_ID
+    with Session(ask.world.engine) as session:
+        kinds = editorial.list_kinds(session)
+        kind = next(k for k in kinds if k.key == "news")
+        stage = editorial.list_stages(session, kind_id=kind.id)[0]
+        row = Submission(
+            kind_id=kind.id,
+            title=f"矩阵稿件{ask.n}",
+            body="<p>矩阵正文</p>",
+            unit_id=_unit(ask),
+            state=state,
+            stage_id=stage.id if state == "in_review" else None,
+            slug=f"{time.monotonic_ns() % 16**12:012x}" if state == "published" else None,
+        )
+        session.add(row)
+        session.flush()
+        session.add(
+            SubmissionVersion(submission_id=row.id, number=1, title=row.title, body=row.body)
+        )
+        session.commit()
+        return row.id
+
+
+def _editorial(need: str, state: str = "draft", **form: Any) -> Route:
+    """A request about one submission of one college (a page, or a form post)."""
+    return Route(
+        need,
+        lambda a: Call({"submission_id": _submission(a, state)}, form=form or None),
+        UNIT,
+    )
+
+
+def _attachment(ask: Ask) -> Call:
+    """A submission of the scope's college with one attachment (written straight to the
+    store: the route under test is the download)."""
+    from yuqing.editorial import editing
+    from yuqing.editorial.models import Attachment
+
+    submission = _submission(ask)
+    if submission == NO_SUCH_ID:
+        return Call({"submission_id": NO_SUCH_ID, "attachment_id": NO_SUCH_ID})
+    editing.attachments_dir().mkdir(parents=True, exist_ok=True)
+    (editing.attachments_dir() / f"{'b' * 64}.pdf").write_bytes(b"%PDF-1.4")
+    with Session(ask.world.engine) as session:
+        row = Attachment(submission_id=submission, filename="附件.pdf", stored=f"{'b' * 64}.pdf",
+                         content_type="application/octet-stream", size=8)  # fmt: skip
+        session.add(row)
+        session.commit()
+        return Call({"submission_id": submission, "attachment_id": row.id})
+
+
+def _image(ask: Ask) -> Call:
+    from yuqing.editorial import editing
+
+    name = f"{'a' * 63}{ask.n % 10}.png"
+    editing.images_dir().mkdir(parents=True, exist_ok=True)
+    (editing.images_dir() / name).write_bytes(PNG)
+    return Call({"name": name})
+
+
+def _published(ask: Ask) -> dict[str, str]:
+    """An article of the public column showing an uploaded image: its slug and image name."""
+    from yuqing.editorial import service as editorial
+    from yuqing.editorial.models import Submission
+
+    name = _image(ask).params["name"]
+    with Session(ask.world.engine) as session:
+        kind = next(k for k in editorial.list_kinds(session) if k.key == "news")
+        slug = f"{time.monotonic_ns() % 16**12:012x}"
+        session.add(
+            Submission(
+                kind_id=kind.id,
+                title=f"公开稿件{ask.n}",
+                body=f'<p>公开</p><img src="/editorial/images/{name}">',
+                unit_id=ask.world.own_unit,
+                state="published",
+                slug=slug,
+                published_at=datetime.now(UTC).replace(tzinfo=None),
+            )
+        )
+        session.flush()
+        editorial.write_site(session)
+        session.commit()
+    return {"slug": slug, "name": name}
+
+
+def _stage(ask: Ask) -> Call:
+    """The interview kind's one stage, saved as it is (its duty role, anywhere)."""
+    from yuqing.editorial import service as editorial
+
+    with Session(ask.world.engine) as session:
+        kind = next(k for k in editorial.list_kinds(session) if k.is_interview)
+        stage = editorial.list_stages(session, kind_id=kind.id)[0]
+        session.commit()
+        form = {
+            "name": stage.name,
+            "duty_role_id": str(stage.duty_role_id or ""),
+            "unit_rule": "any",
+        }
+        return Call({"stage_id": stage.id}, form=form)
+
+
+def _word_list(ask: Ask) -> Call:
+    from yuqing.editorial import service as editorial
+
+    with Session(ask.world.engine) as session:
+        lists = editorial.list_word_lists(session)
+        session.commit()
+        return Call({"list_id": lists[-1].id}, form={"words": "张三丰"})
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     # no account
     ("GET", "/login"): Route(PUBLIC),
@@ -1227,6 +1350,66 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/team/year.xlsx"): Route(
         "team.read", lambda a: Call(query={"year": "2030"}), all_units=True
     ),
+    # editorial: submissions of a unit; reviewing also needs the stage's duty role, which no
+    # account of the matrix holds (refused, and audited); publishing is the department's
+    ("GET", "/editorial"): Route("editorial.read"),
+    ("GET", "/editorial/visits"): Route("editorial.read"),
+    ("GET", "/editorial/new"): Route("editorial.write"),
+    ("POST", "/editorial/new"): Route(
+        "editorial.write", lambda a: Call(form={"title": f"矩阵新稿{a.n}", "body": "<p>正文</p>"})
+    ),
+    ("GET", "/editorial/{submission_id}"): _editorial("editorial.read"),
+    ("GET", "/editorial/{submission_id}/edit"): _editorial("editorial.write"),
+    ("POST", "/editorial/{submission_id}/edit"): _editorial(
+        "editorial.write", title="矩阵改稿", body="<p>改</p>", base_version="1"
+    ),
+    ("POST", "/editorial/{submission_id}/unlock"): _editorial("editorial.write", force=""),
+    ("POST", "/editorial/{submission_id}/submit"): _editorial("editorial.write", x=""),
+    ("POST", "/editorial/{submission_id}/review"): Route(
+        "editorial.review",
+        lambda a: Call(
+            {"submission_id": _submission(a, "in_review")}, form={"decision": "approve"}
+        ),
+        UNIT,
+        may=lambda role: False,
+    ),
+    ("POST", "/editorial/{submission_id}/publish"): _editorial(
+        "editorial.manage", "approved", x=""
+    ),
+    ("POST", "/editorial/{submission_id}/unpublish"): _editorial(
+        "editorial.manage", "published", note="矩阵撤下"
+    ),
+    ("POST", "/editorial/{submission_id}/correct"): _editorial(
+        "editorial.manage", "published", note="矩阵更正", body="<p>更正</p>"
+    ),
+    ("GET", "/editorial/{submission_id}/approval.docx"): _editorial("editorial.read"),
+    ("POST", "/editorial/{submission_id}/attachments"): Route(
+        "editorial.write",
+        lambda a: Call(
+            {"submission_id": _submission(a)},
+            form={},
+            files={"file": ("a.pdf", b"%PDF-1.4", "application/pdf")},
+        ),
+        UNIT,
+    ),
+    ("GET", "/editorial/{submission_id}/attachments/{attachment_id}"): Route(
+        "editorial.read", _attachment, UNIT
+    ),
+    ("POST", "/editorial/images"): Route(
+        "editorial.write", lambda a: Call(form={}, files={"file": ("a.png", PNG, "image/png")})
+    ),
+    ("GET", "/editorial/images/{name}"): Route("editorial.read", _image),
+    ("GET", "/editorial/wordlists"): Route("editorial.manage"),
+    ("GET", "/editorial/stages"): Route("editorial.manage"),
+    ("POST", "/editorial/stages/{stage_id}"): Route("editorial.manage", _stage, missing="stage_id"),
+    ("POST", "/editorial/wordlists/{list_id}"): Route(
+        "editorial.manage", _word_list, missing="list_id"
+    ),
+    # the institution's own column: public, read-only
+    ("GET", "/news"): Route(PUBLIC),
+    ("GET", "/news/{name}"): Route(PUBLIC, lambda a: Call({"name": "index.html"})),
+    ("GET", "/news/a/{slug}.html"): Route(PUBLIC, lambda a: Call({"slug": _published(a)["slug"]})),
+    ("GET", "/news/images/{name}"): Route(PUBLIC, lambda a: Call({"name": _published(a)["name"]})),
 }
 
 

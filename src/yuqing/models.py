@@ -28,6 +28,16 @@ from yuqing.cases.models import (
 )
 from yuqing.core.audit import AuditEntry, AuditHead
 from yuqing.dashboard.models import DashboardDay, DashboardHour
+from yuqing.editorial.models import (
+    Attachment,
+    EditorialImage,
+    ReviewAction,
+    ReviewStage,
+    Submission,
+    SubmissionKind,
+    SubmissionVersion,
+    WordList,
+)
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
 from yuqing.mentions.models import Mention, MentionBand, MentionMark, MentionPlace
 from yuqing.notify.models import Channel, Notification
@@ -53,6 +63,7 @@ __all__ = [
     "Alert",
     "AlertRule",
     "ApiToken",
+    "Attachment",
     "AuditEntry",
     "AuditHead",
     "Bulletin",
@@ -70,6 +81,7 @@ __all__ = [
     "DashboardDay",
     "DashboardHour",
     "DutyRole",
+    "EditorialImage",
     "Event",
     "EventHour",
     "EventMember",
@@ -91,6 +103,8 @@ __all__ = [
     "RegistrationRound",
     "Report",
     "ReportVersion",
+    "ReviewAction",
+    "ReviewStage",
     "Role",
     "RoleTerm",
     "Scheme",
@@ -103,6 +117,9 @@ __all__ = [
     "SiteSetting",
     "SlaClock",
     "Source",
+    "Submission",
+    "SubmissionKind",
+    "SubmissionVersion",
     "TrainingAttendance",
     "TrainingInvite",
     "TrainingSession",
@@ -110,4 +127,5 @@ __all__ = [
     "UnitKind",
     "User",
     "UserSession",
+    "WordList",
 ]

@@ -30,6 +30,12 @@ PERMISSIONS: dict[str, str] = {
     "team.read": "查看队伍建设与考核",
     "team.unit": "本单位登记与变更申报",
     "team.manage": "队伍管理、培训与考核（宣传部）",
+    # The institution's own voice (docs/editorial.md): reviewing also needs the stage's duty
+    # role; publishing, forced unlocks and the word lists belong to the publicity department.
+    "editorial.read": "查看稿件",
+    "editorial.write": "撰写与报送稿件",
+    "editorial.review": "审核稿件（须在审核环节的职责内）",
+    "editorial.manage": "发布、撤下、强制解锁与预检词表",
 }
 
 # Permissions an upgrade split off an older one: on the first `yuqing init` after the
@@ -43,6 +49,12 @@ SPLIT_FROM: dict[str, tuple[str, bool]] = {
     "team.read": ("org.read", False),
     "team.unit": ("org.manage", False),
     "team.manage": ("org.manage", True),
+    # The editorial desk (issue 15): case readers read submissions, reporters file them,
+    # handlers review in their stage's role, and the every-unit report keepers publish.
+    "editorial.read": ("cases.read", False),
+    "editorial.write": ("cases.report", False),
+    "editorial.review": ("cases.handle", False),
+    "editorial.manage": ("reports.manage", True),
 }
 
 _ALL = list(PERMISSIONS)
@@ -59,7 +71,13 @@ ROLES: list[tuple[str, str, int, bool, list[str]]] = [
         True,
         [p for p in _ALL if p not in {"users.manage", "audit.read"}],
     ),
-    ("leader", "领导（只读）", 20, True, [*_READ, "cases.read", "reports.all", "team.read"]),
+    (
+        "leader",
+        "领导（只读）",
+        20,
+        True,
+        [*_READ, "cases.read", "reports.all", "team.read", "editorial.read"],
+    ),
     (
         "unit_head",
         "单位负责人",
@@ -74,6 +92,9 @@ ROLES: list[tuple[str, str, int, bool, list[str]]] = [
             "cases.handle",
             "team.read",
             "team.unit",
+            "editorial.read",
+            "editorial.write",
+            "editorial.review",
         ],
     ),
     (
@@ -81,7 +102,15 @@ ROLES: list[tuple[str, str, int, bool, list[str]]] = [
         "单位成员",
         40,
         False,
-        ["mentions.read", "org.read", "cases.read", "cases.report", "team.read"],
+        [
+            "mentions.read",
+            "org.read",
+            "cases.read",
+            "cases.report",
+            "team.read",
+            "editorial.read",
+            "editorial.write",
+        ],
     ),
 ]
 

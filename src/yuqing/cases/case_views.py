@@ -25,6 +25,8 @@ from yuqing.cases import config, service
 from yuqing.cases.models import Case
 from yuqing.cases.schemas import CaseError, CaseNotFound, CasePermissionError
 from yuqing.core.database import SessionDep
+from yuqing.editorial import config as editorial_config
+from yuqing.editorial import service as editorial
 from yuqing.events import service as events
 from yuqing.mentions import service as mentions
 from yuqing.org import service as org
@@ -47,6 +49,7 @@ ENTRY_KINDS = {
     "reminder": "时限提醒",
     "escalation": "超时升级",
     "deadline": "时限重算",
+    "statement": "官方声明",
 }
 # Timestamps shown on the case page after the report, in the order of the flow.
 STAMPS = (
@@ -137,6 +140,9 @@ def _case_page(
         "form": form or {},
         "error": error,
         "notice": None if error else request.query_params.get("notice"),
+        # The statements that answer the case (稿件审发), with their state and links.
+        "statements": editorial.list_for_case(session, principal=principal, case_id=case.id),
+        "statement_states": editorial_config.STATES,
     }
     return render(request, "cases/case.html", context, status_code=status_code)
 

@@ -20,6 +20,8 @@ DUTY_ROLES: list[tuple[str, str, int, str]] = [
     ("info_officer", "网络信息员", 50, "巡查本单位网站与账号，报告苗头性、倾向性、群体性问题"),
     ("unit_head", "单位负责人", 60, "本单位舆情工作第一责任人"),
     ("publicity_admin", "宣传部管理员", 70, "指导、协调、督促全校舆情工作"),
+    ("publicity_editor", "宣传部编辑", 80, "复审本单位及各单位报送的稿件（三审三校）"),
+    ("publicity_head", "宣传部负责人", 90, "终审稿件，审批媒体采访"),
 ]
 
 # Quotas (定额) by kind of unit: (duty role key, unit kind key, fixed, one per N students).

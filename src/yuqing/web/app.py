@@ -24,6 +24,7 @@ from yuqing.cases import calendar_views
 from yuqing.cases import views as cases_views
 from yuqing.core.audit import AuditKeyError
 from yuqing.dashboard import views as dashboard_views
+from yuqing.editorial import views as editorial_views
 from yuqing.events import views as events_views
 from yuqing.mentions import api as mentions_api
 from yuqing.mentions import views as mentions_views
@@ -83,6 +84,7 @@ def create_app() -> FastAPI:
     app.include_router(cases_views.router)
     app.include_router(calendar_views.router)
     app.include_router(dashboard_views.router)
+    app.include_router(editorial_views.router)
     app.include_router(reports_views.router)
     app.include_router(notify_views.router)
     app.include_router(system_views.router)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError, StatementError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from yuqing.core.settings import get_settings
+from yuqing.editorial import config as editorial_config
 from yuqing.pagekit.requests import wants_json
 from yuqing.pagekit.templating import error_page
 
@@ -36,6 +37,12 @@ UPLOAD_PATHS = (
     re.compile(r"^/team/training/\d+/materials$"),  # training materials
 )
 PUSH_PATH = "/api/v1/mentions"
+EDITORIAL_IMAGE_PATH = "/editorial/images"
+# A submission's body: its character limit, each character up to 9 bytes form-encoded (%XX
+# for each of a Chinese character's three bytes), so the service's own message answers a
+# body past the limit instead of this cap.
+EDITORIAL_ATTACHMENT_PATH = re.compile(r"^/editorial/\d+/attachments$")
+EDITORIAL_TEXT_PATHS = re.compile(r"^/editorial/(?:new|\d+/edit|\d+/correct)$")
 
 
 def body_cap(method: str, path: str) -> int:
@@ -43,6 +50,12 @@ def body_cap(method: str, path: str) -> int:
     settings = get_settings()
     if method == "POST" and path == PUSH_PATH:
         return settings.push_max_body_bytes
+    if method == "POST" and path == EDITORIAL_IMAGE_PATH:
+        return editorial_config.MAX_IMAGE_BYTES + FORM_OVERHEAD
+    if method == "POST" and EDITORIAL_ATTACHMENT_PATH.match(path):
+        return editorial_config.MAX_ATTACHMENT_BYTES + FORM_OVERHEAD
+    if method == "POST" and EDITORIAL_TEXT_PATHS.match(path):
+        return max(settings.request_max_bytes, editorial_config.MAX_BODY_CHARS * 9 + FORM_OVERHEAD)
     if method == "POST" and any(pattern.match(path) for pattern in UPLOAD_PATHS):
         return settings.import_max_bytes + FORM_OVERHEAD
     return settings.request_max_bytes

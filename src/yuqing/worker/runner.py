@@ -14,6 +14,7 @@ from yuqing.assessment import jobs as team_jobs
 from yuqing.cases import jobs as cases
 from yuqing.core.database import session_scope
 from yuqing.core.timeutil import utcnow
+from yuqing.editorial import jobs as editorial
 from yuqing.events import jobs as event_jobs
 from yuqing.mentions import jobs as mentions_jobs
 from yuqing.notify import worker as notify
@@ -38,6 +39,8 @@ def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> N
         try:
             with session_scope() as session:
                 cases.run_timers(session)
+            with session_scope() as session:
+                editorial.run_deadlines(session, utcnow())  # news due one working day after
             with session_scope() as session:
                 alerts.evaluate_periodic(session)
                 event_jobs.refresh_heat(session)

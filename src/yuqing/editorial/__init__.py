@@ -1,0 +1,1 @@
+"""The institution's own voice (编辑发布): submissions, 三审三校 review, publishing."""
