@@ -25,6 +25,7 @@ from yuqing.reports.models import Report, ReportVersion
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
 from yuqing.sources.models import FetchRun, ImportJob, Source
 from yuqing.system.models import SiteSetting
+from yuqing.worker.models import InboxBatch
 
 __all__ = [
     "Alert",
@@ -51,6 +52,7 @@ __all__ = [
     "FetchRun",
     "Grade",
     "ImportJob",
+    "InboxBatch",
     "Mention",
     "MentionBand",
     "MentionMark",
