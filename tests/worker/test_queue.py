@@ -22,16 +22,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from tests.support import desk_client
+from tests.support import LocalServer, Reply, desk_client
 from yuqing.core.settings import reset_settings_cache
 from yuqing.dashboard.models import ALL_PLACES, DashboardHour
 from yuqing.events.models import EventMember
 from yuqing.mentions.models import Mention
 from yuqing.sources.models import Source
-from yuqing.worker import inbox
+from yuqing.worker import collect, inbox
 from yuqing.worker.models import DONE, QUEUED, STORED, InboxBatch
 
 AUTH = {"Authorization": "Bearer test-push-token"}
+FIXTURES = Path(__file__).parent.parent / "sources" / "fixtures"
 PLACES = ("南京市鼓楼区", "杭州市西湖区", "成都市武侯区", "武汉市洪山区", "西安市雁塔区")
 TOPICS = ("食堂涨价", "宿舍停电", "图书馆闭馆", "校车晚点", "招生政策", "考试安排")
 
@@ -144,6 +145,30 @@ def test_push_in_queue_mode_answers_at_once_and_reports_the_outcome(
 
     assert queue_client.get(queued["status_url"]).status_code == 401
     assert queue_client.get("/api/v1/inbox/999999", headers=AUTH).status_code == 404
+
+
+def test_a_fetch_in_queue_mode_goes_through_the_inbox(
+    session: Session, http_server: LocalServer, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YUQING_QUEUE", "true")
+    reset_settings_cache()
+    http_server.routes["/feed.xml"] = Reply(
+        200, (FIXTURES / "atom.xml").read_bytes(), {"Content-Type": "application/atom+xml"}
+    )
+    source = Source(name="日报", kind="rss", url=http_server.url("/feed.xml"))
+    session.add(source)
+    session.commit()
+    run = collect.fetch_source(session, source)
+    session.commit()
+    assert run.ok and run.items_new == 0  # counted when a worker stores them
+    row = session.execute(select(InboxBatch)).scalar_one()
+    assert (row.origin, row.state, row.received) == ("fetch", QUEUED, 1)
+    assert redis.Redis.from_url(redis_url).llen("analysis") == 1
+    assert inbox.analyse(row.id) and not inbox.place(row.id)
+    mention = session.execute(select(Mention)).scalar_one()
+    assert mention.sentiment is not None and mention.risk_score is not None
+    session.refresh(source)
+    assert source.count_new == 1
 
 
 def test_the_embedded_desk_does_not_load_celery(tmp_path: Path) -> None:
