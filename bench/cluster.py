@@ -1,16 +1,22 @@
 """Queue mode throughput and latency: real API, real workers, PostgreSQL and Redis on this machine.
 
-Usage: .venv/bin/python bench/cluster.py [--seconds 60] [--clients 16] [--workers 1,2]
-       [--rate 2000] [--latency-seconds 30] [--database-url postgresql://…/bench_cluster]
-       [--redis-url redis://127.0.0.1:6379/2] [--schemes 500] [--keywords 10000]
+Usage: .venv/bin/python bench/cluster.py [--seconds 60] [--rounds 2] [--clients 16]
+       [--workers 1,2] [--rate 2000] [--latency-seconds 30]
+       [--database-url postgresql://…/bench_cluster] [--redis-url redis://127.0.0.1:6379/2]
+       [--schemes 500] [--keywords 10000]
 
-For each count of analysis workers: a fresh PostgreSQL database (500 schemes / 10,000
-keywords, as bench/ingest.py), an emptied Redis database, then ``yuqing serve --queue`` (the
-API, the inbox sweep, the search-index follower), N ``yuqing worker --queues analysis``
-processes and one ``yuqing worker --queues ordered``, each its own process. ``--clients``
-threads push batches of the CED Weibo stream (one source per client) through HTTP for
-``--seconds``, keeping at most a few batches per worker waiting (the API answers at once;
-an unbounded backlog would measure the clients, not the workers).
+A fresh PostgreSQL database (500 schemes / 10,000 keywords, as bench/ingest.py), an emptied
+Redis database, then ``yuqing serve --queue`` (the API, the inbox sweep, the search-index
+follower), ``yuqing worker --queues analysis`` processes and one ``yuqing worker --queues
+ordered``, each its own process. ``--clients`` threads push batches of the CED Weibo stream
+(one source per client) through HTTP, keeping at most a few batches per worker waiting (the
+API answers at once; an unbounded backlog would measure the clients, not the workers).
+
+The worker counts are compared in one cluster whose workers are all started and warm: the
+analysis queue is switched on for the first N only, in windows that alternate the counts
+(1, 2, 2, 1 with ``--rounds 2``), each count ``--seconds`` in all, so the load that other
+work puts on the machine drifts over both alike. ``--rounds 0`` starts a fresh cluster per
+count instead.
 
 Figures: items fully processed per second (their inbox batch ``done``: analysed, stored,
 indexed for search, placed in events, counted on the dashboard) over the window; items per
@@ -250,9 +256,18 @@ class Throughput:
         return self.items / self.cpu if self.cpu else 0.0
 
 
-def closed_loop(args: argparse.Namespace, feed: Feed, progress: Progress, workers: int) -> int:
-    """Clients push as fast as the backlog cap lets them for ``args.seconds``; items pushed."""
-    stop = threading.Event()
+def closed_loop(
+    args: argparse.Namespace,
+    feed: Feed,
+    progress: Progress,
+    workers: int,
+    *,
+    stop: threading.Event | None = None,
+) -> int:
+    """Clients push as fast as the backlog cap lets them for ``args.seconds`` (or until
+    ``stop`` is set, when given); items pushed."""
+    timed = stop is None
+    stop = stop or threading.Event()
     pushed = [0] * args.clients
     cap = 4 * workers + 2  # waiting batches: enough that no worker idles
 
@@ -269,8 +284,9 @@ def closed_loop(args: argparse.Namespace, feed: Feed, progress: Progress, worker
     threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
     for thread in threads:
         thread.start()
-    stop.wait(args.seconds)
-    stop.set()
+    if timed:
+        stop.wait(args.seconds)
+        stop.set()
     for thread in threads:
         thread.join()
     return sum(pushed)
@@ -315,6 +331,77 @@ def run_throughput(
         finally:
             progress.close()
             cluster.stop()
+
+
+def run_interleaved(
+    args: argparse.Namespace, items: list[dict[str, Any]], schemes: list[Any], counts: list[int]
+) -> list[Throughput]:
+    """One cluster with the largest worker count, every worker warm; the analysis queue is
+    switched on for the first N workers only (Celery's add/cancel consumer), in windows
+    that alternate the counts (1, 2, 2, 1, …) so the machine's load drifts over all alike.
+    Each count gets ``args.seconds`` in ``args.rounds`` windows."""
+    from yuqing.core.settings import reset_settings_cache
+
+    os.environ["YUQING_REDIS_URL"] = args.redis_url
+    reset_settings_cache()
+    from yuqing.worker import tasks
+
+    control = tasks.get_app().control
+    most = max(counts)
+    names = [f"analysis{n}@bench" for n in range(most)]
+    window = args.seconds / args.rounds
+    fresh_database(args.database_url, schemes)
+    empty_redis(args.redis_url)
+    totals = {n: Throughput(n, 0, 0.0, 0.0, "", 0) for n in counts}
+    loads: dict[int, list[str]] = {n: [] for n in counts}
+    with tempfile.TemporaryDirectory(prefix="yuqing-cluster-") as tmp:
+        cluster = Cluster(env=environment(args, Path(tmp)), folder=Path(tmp))
+        progress = Progress(args.database_url)
+        stop = threading.Event()
+        try:
+            cluster.start(most)
+            feed = Feed(items)
+            with httpx.Client(timeout=60) as http:  # warm every worker: models, matcher, caches
+                warm = 0
+                for n in range(4 * most):
+                    warm += len(batch := feed.take(BATCH))
+                    push(http, f"bench-{n % args.clients:02d}", batch)
+            if not wait_done(progress, warm, 300):
+                sys.exit("the warm-up batches were not processed: see the logs")
+            clients = threading.Thread(
+                target=closed_loop, args=(args, feed, progress, most), kwargs={"stop": stop}
+            )
+            clients.start()
+            order = [
+                n for r in range(args.rounds) for n in (counts if r % 2 == 0 else counts[::-1])
+            ]
+            for active in order:
+                control.add_consumer(tasks.ANALYSIS, destination=names[:active], reply=True)
+                if names[active:]:
+                    control.cancel_consumer(tasks.ANALYSIS, destination=names[active:], reply=True)
+                time.sleep(2)  # the cancelled workers finish the batch they hold
+                pids = [p.pid for p in cluster.analysis[:active]]
+                items0, cpu0 = progress.done_items, sum(map(cpu_seconds, pids))
+                began = time.monotonic()
+                time.sleep(window)
+                run = totals[active]
+                run.items += progress.done_items - items0
+                run.seconds += time.monotonic() - began
+                run.cpu += sum(map(cpu_seconds, pids)) - cpu0
+                loads[active].append(load_average().split(" / ")[0])
+                print(
+                    f"  window: {active} worker(s), {progress.done_items - items0} items in "
+                    f"{window:.0f} s, load {loads[active][-1]}"
+                )
+            stop.set()
+            clients.join()
+        finally:
+            stop.set()
+            progress.close()
+            cluster.stop()
+    for n, run in totals.items():
+        run.load = " / ".join(loads[n]) + " (1-min, each window)"
+    return list(totals.values())
 
 
 def run_latency(
@@ -412,6 +499,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", default="1,2", help="analysis worker counts to compare")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="windows per worker count in one cluster, alternating the counts (0: a fresh "
+        "cluster per count, one window of --seconds each)",
+    )
     parser.add_argument("--rate", type=float, default=2000.0, help="items/s offered (latency)")
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument(
@@ -436,7 +530,9 @@ def main() -> None:
         f"load average before: {load_average()}"
     )
     runs = []
-    for workers in counts:
+    if args.rounds:
+        runs = run_interleaved(args, items, schemes, counts)
+    for workers in counts if not args.rounds else []:
         run = run_throughput(args, items, schemes, workers)
         print(
             f"  {workers} analysis worker(s): {run.items} items done in {run.seconds:.1f} s "

@@ -185,7 +185,7 @@ def run_worker(queues: list[str], *, name: str | None = None) -> None:
     unknown = set(queues) - set(QUEUES)
     if unknown:
         raise ValueError(f"unknown queue {', '.join(sorted(unknown))}")
-    argv = ["worker", "--pool", "solo", "--queues", ",".join(queues), "--loglevel", "INFO"]
+    argv = ["worker", "--pool", "solo", "--queues", ",".join(queues), "--loglevel", "WARNING"]
     argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     if name:
         argv += ["--hostname", name]
