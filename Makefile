@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run install assets test test-postgres lint bench clean
+.PHONY: run run-cluster install assets test test-postgres lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,cluster]'
+	touch $@
+
+$(VENV)/.installed-cluster: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[cluster]'
 	touch $@
 
 install: $(VENV)/.installed assets
@@ -35,6 +39,11 @@ run: install
 	$(BIN)/yuqing init
 	$(BIN)/yuqing demo
 	$(BIN)/yuqing serve
+
+# Queue mode on one machine: the API, two analysis workers, the ordered consumer and a
+# notification worker against local PostgreSQL and Redis (docs/scaling.md).
+run-cluster: $(VENV)/.installed-cluster assets
+	BIN=$(BIN) bash scripts/run_cluster.sh
 
 test: $(VENV)/.installed-test assets
 	$(BIN)/python -m pytest -q

@@ -136,3 +136,31 @@ def postgres_url() -> str:
     problem = _pg_available(url)
     need(problem is None, problem or "")
     return url
+
+
+TEST_REDIS_URL = os.environ.get("YUQING_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+@pytest.fixture
+def redis_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A reachable Redis database for queue mode, emptied before and after the test (the
+    broker of ``yuqing.worker.tasks``, which this points at it)."""
+    import redis
+
+    from yuqing.worker import tasks
+
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        client.ping()
+        problem = None
+    except redis.RedisError as error:
+        problem = f"Redis not reachable at {TEST_REDIS_URL}: {type(error).__name__}"
+    need(problem is None, problem or "")
+    client.flushdb()
+    monkeypatch.setenv("YUQING_REDIS_URL", TEST_REDIS_URL)
+    reset_settings_cache()
+    tasks.get_app.cache_clear()
+    yield TEST_REDIS_URL
+    tasks.get_app.cache_clear()
+    client.flushdb()
+    client.close()

@@ -58,6 +58,7 @@ from yuqing.schemes.schemas import SchemeIn
 from yuqing.sources.models import ImportJob, Source
 from yuqing.web.app import create_app
 from yuqing.worker import pipeline
+from yuqing.worker.models import InboxBatch
 
 PUBLIC = "public"  # no account: sign-in, docs, static files, sign-out
 SIGNED_IN = "signed-in"  # any account: its own password and tokens
@@ -501,6 +502,15 @@ def _token(ask: Ask) -> int:
     return {OWN: own, OTHER: w.target_token}.get(ask.scope or OWN, NO_SUCH_ID)
 
 
+def _inbox(ask: Ask) -> int:
+    """A batch in queue mode's inbox (its status is what the route shows)."""
+    with Session(ask.world.engine) as session:
+        row = InboxBatch(source_id=ask.world.source, origin="push", received=0, items="[]")
+        session.add(row)
+        session.commit()
+        return row.id
+
+
 def _unit_edit(ask: Ask) -> Call:
     """The unit's own values sent back (a valid, unchanged save)."""
     unit_id = _unit(ask)
@@ -902,6 +912,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/mentions"): Route(
         TOKEN, lambda a: Call(json={"source": "矩阵推送", "items": []})
     ),
+    ("GET", "/api/v1/inbox/{inbox_id}"): Route(TOKEN, lambda a: Call({"inbox_id": _inbox(a)})),
     # the account itself
     ("GET", "/account/password"): Route(SIGNED_IN),
     # Two different new passwords: the form comes back (422) and the password stays.

@@ -57,6 +57,7 @@ from yuqing.reports.models import Report, ReportVersion
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
 from yuqing.sources.models import FetchRun, ImportJob, Source
 from yuqing.system.models import SiteSetting
+from yuqing.worker.models import InboxBatch
 
 __all__ = [
     "Activity",
@@ -89,6 +90,7 @@ __all__ = [
     "FetchRun",
     "Grade",
     "ImportJob",
+    "InboxBatch",
     "Mention",
     "MentionBand",
     "MentionMark",

@@ -98,6 +98,33 @@ def get_settings() -> Settings:
     return settings()
 
 
+def _queue_mode() -> None:
+    """Turn queue mode on for this process (and the processes it starts): Celery must be
+    installed (the ``cluster`` extra) and Redis reachable (a local one is started)."""
+    import importlib.util
+    import os
+
+    from yuqing.core.settings import reset_settings_cache
+
+    if importlib.util.find_spec("celery") is None:
+        console.print(
+            "[red]队列模式需要 Celery：pip install 'yuqing[cluster]'（见 docs/scaling.md）[/red]"
+        )
+        raise typer.Exit(2)
+    os.environ["YUQING_QUEUE"] = "true"
+    reset_settings_cache()
+    if get_settings().resolved_database_url().startswith("sqlite"):
+        console.print(
+            "[yellow]提示：队列模式的多个进程应共用 PostgreSQL（YUQING_DATABASE_URL）[/yellow]"
+        )
+    from yuqing.worker import tasks
+
+    problem = tasks.ensure_broker()
+    if problem:
+        console.print(f"[red]{escape(problem)}[/red]")
+        raise typer.Exit(2)
+
+
 def get_engine() -> Engine:
     from yuqing.core.database import get_engine as engine
 
@@ -228,10 +255,20 @@ def serve(
             help="信任其 X-Forwarded-For 的反向代理地址（逗号分隔）；不设时登录限制会把所有人算作代理的地址",
         ),
     ] = None,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="队列模式：推送与抓取写入收件箱后立即返回，由 yuqing worker --queues 进程处理"
+            "（需 PostgreSQL 与 Redis，见 docs/scaling.md）",
+        ),
+    ] = False,
 ) -> None:
     """启动工作台（网页与接口），默认同时在后台按计划抓取信息源。"""
     import uvicorn
 
+    if queue:
+        _queue_mode()
     settings = get_settings()
     upgrade_database()
     from yuqing.cli import setup
@@ -271,11 +308,23 @@ def rebuild_counts() -> None:
 @app.command()
 def worker(
     fetch: Annotated[bool, typer.Option("--fetch/--no-fetch", help="同时抓取信息源")] = True,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            "--queues",
+            help="队列模式：只处理这些队列（逗号分隔：analysis 分析入库、ordered 事件与预警"
+            "（只能有一个进程）、notify 通知投递）；每个进程一次处理一批",
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="队列模式下本进程的名称")] = None,
 ) -> None:
     """只运行后台工作（抓取、通知投递、预警与事件热度的定时计算），不启动网页。"""
     from yuqing.worker import runner
 
     upgrade_database()
+    if queues is not None:
+        _queue_worker(queues, name)
+        return
     stop = threading.Event()
     runner.start(stop, fetch=fetch)
     console.print("后台工作已启动，按 Ctrl+C 停止。")
@@ -284,6 +333,20 @@ def worker(
             pass
     except KeyboardInterrupt:
         stop.set()
+
+
+def _queue_worker(queues: str, name: str | None) -> None:
+    _queue_mode()
+    from yuqing.worker import tasks
+
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(wanted) - set(tasks.QUEUES))
+    if not wanted or unknown:
+        console.print(
+            f"[red]未知的队列：{'、'.join(unknown) or '（空）'}；可选：{'、'.join(tasks.QUEUES)}[/red]"
+        )
+        raise typer.Exit(2)
+    tasks.run_worker(wanted, name=name)
 
 
 @app.command(name="fetch")

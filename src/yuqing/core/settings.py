@@ -77,6 +77,20 @@ class Settings(BaseSettings):
     smtp_from: str = ""
     smtp_starttls: bool = False
 
+    # Queue mode (docs/scaling.md): the push API and the fetcher write each batch to the
+    # inbox table and answer at once; ``yuqing worker --queues …`` processes run the
+    # pipeline from Redis. Off: one process, no Redis (the embedded default).
+    queue: bool = False
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # A task a worker took but never acknowledged (the worker died) is handed out again
+    # after this long; the inbox row's lock makes a second delivery harmless.
+    queue_visibility_seconds: int = 300
+    # Inbox rows still waiting after this long are sent to the queue again (the broker lost
+    # them, or the API could not reach it): the inbox, not Redis, is what is durable.
+    queue_requeue_seconds: int = 60
+    # Processed inbox rows are kept this many days for the status route, then deleted.
+    queue_keep_days: int = 7
+
     def effective_push_token(self) -> str:
         """The push token: the environment's, else the one ``yuqing init`` wrote to the data dir."""
         if self.push_token:

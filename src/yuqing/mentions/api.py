@@ -31,7 +31,8 @@ from yuqing.sources import service as sources_service
 from yuqing.sources import storing
 from yuqing.sources.models import Source
 from yuqing.sources.schemas import IngestResult
-from yuqing.worker import pipeline
+from yuqing.worker import inbox, pipeline
+from yuqing.worker.schemas import InboxStatus, QueuedPush
 
 router = APIRouter(prefix="/api/v1", tags=["信息 mentions"])
 
@@ -245,6 +246,7 @@ def _store(source_name: str, items: list[Any]) -> PushResult:
     ),
     response_model=PushResult,
     responses={
+        202: {"description": "队列模式：整批已写入收件箱，稍后由工作进程处理", "model": QueuedPush},
         401: {"description": "令牌缺失或错误"},
         403: {"description": "令牌没有推送权限"},
         413: {"description": "条目数或请求体超过上限"},
@@ -262,11 +264,52 @@ async def push_mentions(request: Request) -> Response:
     await run_in_threadpool(_check_token, request)
     body = await _read_body(request)
     source_name, items = _parse_push(body)
+    if get_settings().queue:
+        queued = await run_in_threadpool(_put_in_inbox, source_name, items)
+        return Response(queued.model_dump_json(), status_code=202, media_type="application/json")
     result = await run_in_threadpool(_store, source_name, items)
     # Serialised once here: re-validating a thousand outcomes as a response model costs more
     # than storing them.
     settle = None if _heap_settled.is_set() else BackgroundTask(_settle_heap)
     return Response(result.model_dump_json(), media_type="application/json", background=settle)
+
+
+# --- queue mode (docs/scaling.md): the batch is written to the inbox, workers store it ---
+
+
+def _put_in_inbox(source_name: str, items: list[Any]) -> QueuedPush:
+    """Write the batch to the inbox; returns once it is committed (the queue gets its id
+    then). The outcome per item is read later from the status route."""
+    source_id = _push_source_id(source_name)
+    with session_scope() as session:
+        row = inbox.put(session, source_id=source_id, origin="push", items=items)
+        inbox_id = row.id
+    return QueuedPush(
+        inbox_id=inbox_id,
+        source_id=source_id,
+        received=len(items),
+        status_url=f"/api/v1/inbox/{inbox_id}",
+    )
+
+
+@router.get(
+    "/inbox/{inbox_id}",
+    summary="查看一批推送的处理状态（队列模式）",
+    description=(
+        "队列模式下推送接口写入收件箱后立即返回 202 和批次号；"
+        "用本接口查看该批的状态：queued（排队）、stored（已分析入库，可检索）、"
+        "done（已归入事件、计入大屏并检查预警），以及每条的结果。"
+    ),
+    response_model=InboxStatus,
+    responses={401: {"description": "令牌缺失或错误"}, 404: {"description": "批次不存在"}},
+)
+async def inbox_status(request: Request, inbox_id: int) -> InboxStatus:
+    await run_in_threadpool(_check_token, request)
+    with session_scope() as session:
+        found = inbox.get_status(session, inbox_id=inbox_id)
+    if found is None:
+        raise HTTPException(404, f"批次 {inbox_id} 不存在")
+    return InboxStatus.model_validate(found)
 
 
 @router.get(

@@ -27,7 +27,7 @@ from yuqing.sources import service as sources_service
 from yuqing.sources.fetch import HostSlots, Progress
 from yuqing.sources.models import FetchRun, Source
 from yuqing.sources.schemas import IngestResult
-from yuqing.worker import pipeline
+from yuqing.worker import inbox, pipeline
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,12 @@ def fetch_source(
     )
     stored = IngestResult()
     if fetched.error is None and fetched.items:
-        stored = pipeline.process(session, source=source, items=fetched.items)
+        if get_settings().queue:
+            # Queue mode: the batch goes to the inbox and is sent to the analysis workers
+            # when the caller commits; the counts reach the source when they store it.
+            inbox.put(session, source_id=source.id, origin="fetch", items=fetched.items)
+        else:
+            stored = pipeline.process(session, source=source, items=fetched.items)
     return fetch.record(session, source, fetched, stored)
 
 

@@ -40,6 +40,13 @@ STAGES: tuple[Stage, ...] = (
     Alerts(),
 )
 
+# Queue mode (worker/tasks.py) runs a batch in two parts. The analysis part (every
+# ``before_insert``, the store, and the after-insert work that links rows to their ids) runs
+# in parallel workers; the after-insert work of events, dashboard counts and alerts runs in
+# one ordered consumer, which keeps one view of the events' window.
+PARALLEL_STAGES: tuple[Stage, ...] = STAGES[:5]
+ORDERED_STAGES: tuple[Stage, ...] = STAGES[5:]
+
 
 def process(
     session: Session,
@@ -63,3 +70,23 @@ def run(session: Session, batch: Batch, *, stages: Sequence[Stage] = STAGES) -> 
     for stage in stages:
         stage.after_insert(session, batch)
     return result
+
+
+def run_parallel_part(session: Session, batch: Batch) -> IngestResult:
+    """Queue mode, first part: analyse and store ``batch`` and store what links to the ids
+    (places, scheme matches, near-duplicate bands); the caller commits and hands the batch
+    to ``run_ordered_part``."""
+    batch.analysed = True
+    for stage in STAGES:
+        stage.before_insert(session, batch)
+    result = store.store(session, batch)
+    for stage in PARALLEL_STAGES:
+        stage.after_insert(session, batch)
+    return result
+
+
+def run_ordered_part(session: Session, batch: Batch) -> None:
+    """Queue mode, second part, one batch at a time in order: events, dashboard counts,
+    alerts of a stored batch (received as JSON); the caller commits."""
+    for stage in ORDERED_STAGES:
+        stage.after_insert(session, batch)

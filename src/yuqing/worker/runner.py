@@ -13,6 +13,7 @@ from yuqing.analysis import jobs as analysis_jobs
 from yuqing.assessment import jobs as team_jobs
 from yuqing.cases import jobs as cases
 from yuqing.core.database import session_scope
+from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import utcnow
 from yuqing.editorial import jobs as editorial
 from yuqing.events import jobs as event_jobs
@@ -57,12 +58,19 @@ def run_periodic(stop: threading.Event, *, every: float = PERIODIC_SECONDS) -> N
 
 
 def start(stop: threading.Event, *, fetch: bool = True) -> list[threading.Thread]:
-    """Start the background threads; they end when ``stop`` is set."""
+    """Start the background threads; they end when ``stop`` is set.
+
+    In queue mode notifications are delivered by the ``notify`` queue's workers; this
+    process sweeps the inbox instead (batches the broker lost, delivery wake-ups)."""
     jobs: list[tuple[str, Callable[..., None], dict[str, object]]] = [
         ("notify", notify.run_forever, {"idle_seconds": NOTIFY_IDLE_SECONDS}),
         ("periodic", run_periodic, {}),
         ("search-index", mentions_jobs.follow_search_index, {}),
     ]
+    if get_settings().queue:
+        from yuqing.worker import tasks  # Celery is loaded in queue mode only
+
+        jobs[0] = ("inbox-sweep", tasks.sweep_forever, {})
     if fetch:
         jobs.insert(0, ("fetch", collect.run_forever, {}))
     threads = []
