@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.core import audit
 from yuqing.core.audit import Actor
+from yuqing.core.counting import Count, capped_count
 from yuqing.core.timeutil import utcnow
 from yuqing.events import cluster, index
 from yuqing.events import heat as heat_index
@@ -53,10 +54,11 @@ def _hour(at: datetime) -> datetime:
 
 def list_events(
     session: Session, *, page: int = 1, per_page: int = 20, min_size: int = 1
-) -> tuple[list[EventRow], int]:
-    """One page of live events, hottest first, with their sparkline counts."""
+) -> tuple[list[EventRow], Count]:
+    """One page of live events, hottest first, with their sparkline counts, and how many
+    there are (capped: ``counting.COUNT_CAP``)."""
     query = select(Event).where(Event.merged_into_id.is_(None), Event.size >= min_size)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    total = capped_count(session, query)
     events = list(
         session.execute(
             query.order_by(Event.heat.desc(), Event.last_seen_at.desc(), Event.id.desc())
@@ -154,15 +156,15 @@ def detail(session: Session, *, event: Event) -> EventDetail:
 
 def members(
     session: Session, *, event: Event, page: int = 1, per_page: int = 20
-) -> tuple[list[tuple[Mention, str]], int]:
-    """One page of an event's mentions (earliest first) with their source names; exact
-    copies are left out (the page shows them as 重复 N)."""
-    total = session.execute(
-        select(func.count())
-        .select_from(EventMember)
+) -> tuple[list[tuple[Mention, str]], Count]:
+    """One page of an event's mentions (earliest first) with their source names, and how
+    many there are (capped); exact copies are left out (the page shows them as 重复 N)."""
+    total = capped_count(
+        session,
+        select(EventMember.mention_id)
         .join(Mention, Mention.id == EventMember.mention_id)
-        .where(EventMember.event_id == event.id, Mention.status != DUPLICATE)
-    ).scalar_one()
+        .where(EventMember.event_id == event.id, Mention.status != DUPLICATE),
+    )
     rows = session.execute(
         select(Mention, Source.name)
         .join(EventMember, EventMember.mention_id == Mention.id)
