@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
-from sqlalchemy import DateTime, TextClause, bindparam
+from sqlalchemy import DateTime, TextClause, bindparam, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from yuqing.core import counting
 from yuqing.mentions import search_index
+from yuqing.mentions.models import Mention
 from yuqing.mentions.normalise import to_simplified
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -439,6 +440,36 @@ def search(
     if fast is not None:
         return fast
     return search_database(session, plan, filters=filters, limit=limit, offset=offset, count=count)
+
+
+def search_page(
+    session: Session,
+    query: str,
+    *,
+    filters: SearchFilters | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[SearchPage, list[Mention]]:
+    """``search`` and the page's mentions, in page order: what a results page shows.
+
+    On PostgreSQL with the tantivy index, the change log is read in the same statement as
+    the page's rows (``search_index.find_page``), so the page costs one round trip to the
+    database, as any index beside the database needs to show its hits; otherwise the rows
+    are read after the search."""
+    plan = plan_query(query)
+    filters = filters or SearchFilters()
+    wanted = _index_query(session, plan, filters)
+    if wanted is not None:
+        found = search_index.find_page(session, wanted, limit=limit, offset=offset)
+        if found is not None:
+            page = SearchPage(ids=found.ids, total=found.total, total_capped=False)
+            return page, [found.rows[i] for i in found.ids if i in found.rows]
+    page = search(session, query, filters=filters, limit=limit, offset=offset)
+    if not page.ids:
+        return page, []
+    loaded = session.execute(select(Mention).where(Mention.id.in_(page.ids))).scalars()
+    by_id = {m.id: m for m in loaded}
+    return page, [by_id[i] for i in page.ids if i in by_id]
 
 
 def search_database(

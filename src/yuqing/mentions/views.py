@@ -154,7 +154,7 @@ def _search_context(
         context["error"] = " ".join(problems)
         return context
     try:
-        found = mention_search.search(
+        found, mentions = mention_search.search_page(
             session,
             q,
             filters=filters.search_filters(begin, finish),
@@ -164,7 +164,6 @@ def _search_context(
     except mention_search.SearchQueryError as error:
         context["error"] = str(error)
         return context
-    mentions = service.get_many(session, mention_ids=found.ids)
     context.update(
         searched=True,
         results=mentions,
