@@ -275,7 +275,8 @@ def sign_in(base: str) -> httpx.Cookies:
 def measure(
     base: str, cookies: httpx.Cookies, url: str, requests: int, readers: int
 ) -> list[float]:
-    """Each of ``readers`` threads requests ``url`` ``requests // readers`` times; ms each."""
+    """Each of ``readers`` threads requests ``url`` ``requests // readers`` times; ms each
+    (and the requests per second of the whole run appended to ``rates``)."""
     times: list[float] = []
     lock = threading.Lock()
     failures: list[str] = []
@@ -292,13 +293,18 @@ def measure(
                     times.append(spent)
 
     threads = [threading.Thread(target=reader) for _ in range(readers)]
+    began = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    rates.append(len(times) / (time.perf_counter() - began))
     if failures:
         raise SystemExit(f"failed: {failures[:3]}")
     return times
+
+
+rates: list[float] = []
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -349,6 +355,7 @@ def main() -> None:
 
     make_user(engine, "bench_pages")
     engine.dispose()
+    loaded = " ".join(f"{x:.2f}" for x in os.getloadavg())
     server, base = start_server(path, data_dir)
     try:
         cookies = sign_in(base)
@@ -374,18 +381,18 @@ def main() -> None:
         for label, url in [*pages, floor]:
             measure(base, cookies, url, args.readers, args.readers)  # warm-up
             times = measure(base, cookies, url, args.requests, args.readers)
-            rows.append((label, pct(times, 50), pct(times, 95)))
+            rows.append((label, pct(times, 50), pct(times, 95), rates[-1]))
         rss, peak = memory_mb(server.pid)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
     print(f"{args.items:,} mentions, {args.readers} concurrent readers, uvicorn (1 worker)")
-    print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    print(f"{'page':40} {'p50 ms':>8} {'p95 ms':>8} {'target':>8}")
-    for label, p50, p95 in rows:
+    print(f"load average: before {loaded}, after " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print(f"{'page':40} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7} {'target':>8}")
+    for label, p50, p95, rate in rows:
         target = "" if label.startswith("基线") else f"≤{TARGET_MS:.0f}"
         verdict = "" if not target else ("ok" if p95 <= TARGET_MS else "SLOW")
-        print(f"{label:40} {p50:8.1f} {p95:8.1f} {target:>8} {verdict}")
+        print(f"{label:40} {p50:8.1f} {p95:8.1f} {rate:7.1f} {target:>8} {verdict}")
     count_ms = baseline_count(path)
     print(f"{'基线: 旧信息流 7天 全量计数 (SQL)':40} {count_ms:8.1f}")
     print(f"server memory: {rss:.0f} MB resident, {peak:.0f} MB peak")
