@@ -14,6 +14,7 @@ from yuqing.cases import service
 from yuqing.cases.models import Case, CaseEntry, CaseTimer, Grade
 from yuqing.cases.schemas import CaseError, CaseNotFound, CasePermissionError, ClockIn
 from yuqing.core.audit import AuditEntry
+from yuqing.core.counting import Count
 from yuqing.events.models import Event
 from yuqing.mentions.models import Mention
 from yuqing.notify.models import Notification
@@ -201,7 +202,7 @@ def test_a_unit_sees_its_own_cases_and_the_office_sees_all(session: Session, wor
 
     def visible(who: object) -> set[int]:
         cases, total = service.list_cases(session, principal=who)  # type: ignore[arg-type]
-        assert total == len(cases)
+        assert total == Count(len(cases))
         return {c.id for c in cases}
 
     assert visible(world.office) == visible(world.leader) == {ours.id, theirs.id, reported.id}
@@ -345,9 +346,9 @@ def test_text_search_and_accountability(session: Session, world: World, clock: C
     session.commit()
 
     found, total = service.list_cases(session, principal=world.office, q="停水 通知", closed=True)
-    assert [c.id for c in found] == [done.id] and total == 1
-    assert service.list_cases(session, principal=world.office, tag="后勤")[1] == 1
-    assert service.list_cases(session, principal=world.office, status="in_progress")[1] == 1
+    assert [c.id for c in found] == [done.id] and total == Count(1)
+    assert service.list_cases(session, principal=world.office, tag="后勤")[1] == Count(1)
+    assert service.list_cases(session, principal=world.office, status="in_progress")[1] == Count(1)
 
     [figures] = service.list_unit_figures(session, month=clock.now.date(), now=clock.now)
     assert (figures.unit_name, figures.received, figures.overdue) == ("计算机学院", 2, 1)

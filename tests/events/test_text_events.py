@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from tests.events.conftest import Store, events_client
 from yuqing.core.audit import AuditEntry
+from yuqing.core.counting import Count
 from yuqing.events import index, service
 from yuqing.events import jobs as event_jobs
 from yuqing.events.models import Event
@@ -103,7 +104,7 @@ def test_exact_copies_are_shown_as_duplicates_never_counted(
         2,
         event.size - event.count_positive,
     )
-    assert service.members(session, event=event)[1] == 1
+    assert service.members(session, event=event)[1] == Count(1)
     with events_client(engine) as client:
         page = client.get(f"/events/{event.id}").text
     assert "重复 2" in page

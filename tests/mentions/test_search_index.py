@@ -28,6 +28,7 @@ from yuqing.mentions.search import (
     search,
     search_database,
     search_form,
+    search_page,
 )
 from yuqing.sources.models import Source
 
@@ -65,6 +66,10 @@ def assert_same_as_database(session: Session, query_list: list[str] | None = Non
             fast = search(session, query, filters=filters, limit=1000)
             slow = from_database(session, query, filters)
             assert (fast.ids, fast.total) == (slow.ids, slow.total), (query, filters)
+            # A results page: on PostgreSQL the log rides in the statement of its rows.
+            page, rows = search_page(session, query, filters=filters, limit=7, offset=2)
+            assert (page.ids, page.total) == (slow.ids[2:9], slow.total), (query, filters)
+            assert [m.id for m in rows] == page.ids
 
 
 def index_path(engine: Engine) -> Path:
@@ -120,6 +125,44 @@ def test_a_committed_row_is_found_before_and_after_catch_up(
     assert len(search(session, "自习座位").ids) == 2
     session.rollback()
     assert search(session, "自习座位").ids == [new_id]
+
+
+def test_a_catch_up_while_a_page_is_read_loses_nothing(
+    session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's statement reads the log after tantivy answered: a catch-up that commits
+    the index and deletes the log rows in between must not hide the row (the page is read
+    again when the index's meta.json changed)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the page and the log in one statement is the PostgreSQL path")
+    ids = load(session)
+    search_index.catch_up(engine)
+    source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
+    assert source is not None
+    added = store.ingest(
+        session, source=source, items=[{"id": "r1", "text": "图书馆新增自习座位", "time": when(28)}]
+    )
+    session.commit()
+    new_id = added.outcomes[0].mention_id
+    read = search_index._page_and_log
+    raced: list[int] = []
+
+    def racing(*args: object) -> object:
+        if not raced:
+            raced.append(search_index.catch_up(engine) or 0)
+        return read(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search_index, "_page_and_log", racing)
+    page, rows = search_page(session, "自习座位")
+    assert raced == [1] and pending(session) == 0
+    assert page.ids == [new_id] and [m.id for m in rows] == [new_id] and page.total == 1
+    # With the row logged and not yet applied, it rides along in the same statement.
+    monkeypatch.setattr(search_index, "_page_and_log", read)
+    session.execute(update(Mention).where(Mention.id == new_id).values(search_text="自习座位增加"))
+    session.commit()
+    assert pending(session) == 1
+    page, rows = search_page(session, "座位增加")
+    assert page.ids == [new_id] and rows[0].search_text == "自习座位增加" and page.total == 1
 
 
 def test_an_index_deleted_is_rebuilt(session: Session, engine: Engine) -> None:

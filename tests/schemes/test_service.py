@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from yuqing.core.counting import Count
 from yuqing.mentions.models import Mention
 from yuqing.mentions.store import ingest
 from yuqing.schemes import backfill, service
@@ -67,7 +68,7 @@ def test_record_matches_replaces_a_mentions_matches(session: Session, push_sourc
     assert [(m.name, m.words) for m in service.matches_for_mention(session, m1)] == [
         ("宿舍", ["宿舍"])
     ]
-    assert service.match_counts(session) == {b: (2, 2)}
+    assert service.match_counts(session) == {a: (Count(0), Count(0)), b: (Count(2), Count(2))}
 
 
 def test_backfill_reports_progress_and_replaces_old_matches(

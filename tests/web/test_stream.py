@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from tests.support import TEST_PASSWORD, desk_client, make_user, sign_in
 from yuqing.cases.models import Case, CaseMention
+from yuqing.core import counting
 from yuqing.core.audit import AuditEntry
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions import platforms
-from yuqing.mentions import views as mention_views
 from yuqing.mentions.models import Mention, MentionMark
 from yuqing.mentions.store import ingest
 from yuqing.sources.models import Source
@@ -216,9 +216,9 @@ def test_the_count_stops_at_the_cap(
     client: TestClient, session: Session, push_source: Source, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _seed(session, push_source)
-    monkeypatch.setattr(mention_views, "COUNT_CAP", 3)
+    monkeypatch.setattr(counting, "COUNT_CAP", 3)
     page = client.get("/")
-    assert "共 <strong>3+</strong> 条信息" in page.text
+    assert 'title="超过 3 条（列表只数到这里）">3+</span></strong> 条信息' in page.text
     assert len(_titles(page.text)) == 5  # the page itself is not capped
     assert "共 <strong>1</strong> 条信息" in client.get("/?platform=weibo").text
 

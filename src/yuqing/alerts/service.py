@@ -16,6 +16,7 @@ from yuqing.alerts.rules import Rule, WordIndex
 from yuqing.alerts.schemas import Explanation, RuleIn
 from yuqing.core import audit
 from yuqing.core.audit import Actor
+from yuqing.core.counting import Count, capped_count
 from yuqing.core.timeutil import utcnow
 
 # --- rules -----------------------------------------------------------------------------
@@ -243,15 +244,13 @@ def get_alert(session: Session, *, alert_id: int) -> Alert | None:
 
 def list_alerts(
     session: Session, *, offset: int = 0, limit: int = 30, rule_id: int | None = None
-) -> tuple[int, list[Alert]]:
-    """Alerts newest first, and how many there are."""
+) -> tuple[Count, list[Alert]]:
+    """Alerts newest first, and how many there are (capped: ``counting.COUNT_CAP``)."""
     query = select(Alert)
-    count = select(func.count()).select_from(Alert)
     if rule_id is not None:
         query = query.where(Alert.rule_id == rule_id)
-        count = count.where(Alert.rule_id == rule_id)
     rows = session.scalars(query.order_by(Alert.id.desc()).offset(offset).limit(limit))
-    return int(session.scalar(count) or 0), list(rows)
+    return capped_count(session, query), list(rows)
 
 
 def explanation_of(alert: Alert) -> Explanation:

@@ -3,7 +3,6 @@ words, and the manual alert form."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -80,7 +79,7 @@ def alerts_page(
             "explanations": {a.id: service.explanation_of(a) for a in alerts},
             "deliveries": _deliveries(session, alerts, viewer),
             "page": page,
-            "pages": max(1, math.ceil(total / PAGE_SIZE)),
+            "pages": total.pages(PAGE_SIZE),
             "total": total,
             "params": {"rule_id": rule_id},
             "rule": service.get_rule(session, rule_id=rule_id) if rule_id else None,

@@ -46,4 +46,5 @@ def audit_api(
         }
         for e in search.list_entries(session, filters=filters, limit=limit, offset=offset)
     ]
-    return JSONResponse({"total": search.count_entries(session, filters=filters), "items": items})
+    total = search.count_entries(session, filters=filters)
+    return JSONResponse({"total": total.value, "total_capped": total.capped, "items": items})

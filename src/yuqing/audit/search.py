@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.core import audit
 from yuqing.core.audit import AuditEntry
+from yuqing.core.counting import Count, capped_count
 from yuqing.core.timeutil import format_local
 from yuqing.core.xlsx import neutralise
 
@@ -66,9 +67,9 @@ def list_entries(
     return list(session.execute(statement.limit(limit).offset(offset)).scalars())
 
 
-def count_entries(session: Session, *, filters: AuditFilters) -> int:
-    statement = _where(select(func.count()).select_from(AuditEntry), filters)
-    return int(session.execute(statement).scalar_one())
+def count_entries(session: Session, *, filters: AuditFilters) -> Count:
+    """Rows that pass ``filters``, counted up to ``counting.COUNT_CAP``."""
+    return capped_count(session, _where(select(AuditEntry), filters))
 
 
 def list_object_types(session: Session) -> list[str]:

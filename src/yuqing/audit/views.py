@@ -13,6 +13,7 @@ from yuqing.audit.filters import AuditFilterError, AuditQuery, AuditQueryDep, au
 from yuqing.auth.deps import require
 from yuqing.auth.schemas import Principal
 from yuqing.core import audit
+from yuqing.core.counting import Count
 from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import utcnow
 from yuqing.pagekit.csrf import CsrfChecked
@@ -59,7 +60,7 @@ def _audit_page(
     page: int = 1,
     verify_report: audit.VerifyReport | None = None,
 ) -> HTMLResponse:
-    error, rows, total = None, [], 0
+    error, rows, total = None, [], Count(0)
     try:
         filters = wanted.filters()
     except AuditFilterError as refused:
@@ -78,7 +79,7 @@ def _audit_page(
             "rows": rows,
             "total": total,
             "page": page,
-            "pages": max(1, -(-total // _AUDIT_PAGE_SIZE)),
+            "pages": total.pages(_AUDIT_PAGE_SIZE),
             "wanted": wanted,
             "params": wanted.params(),
             "actions": audit.ACTIONS,

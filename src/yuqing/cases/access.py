@@ -19,6 +19,7 @@ from yuqing.auth.schemas import Principal
 from yuqing.cases import config
 from yuqing.cases.models import Case, CaseEvent, CaseMention, Grade
 from yuqing.cases.schemas import CaseError, CaseNotFound, CasePermissionError
+from yuqing.core.counting import Count, capped_count
 
 READ, REPORT, MANAGE, HANDLE = "cases.read", "cases.report", "cases.manage", "cases.handle"
 
@@ -93,8 +94,9 @@ def list_cases(
     closed: bool | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[Case], int]:
-    """Cases the principal may see, newest first, with the total before paging."""
+) -> tuple[list[Case], Count]:
+    """Cases the principal may see, newest first, with the total before paging (capped:
+    ``counting.COUNT_CAP``)."""
     if not principal.can(READ):
         raise CasePermissionError("permission", "您的账号没有查看舆情处置的权限")
     clauses: list[ColumnElement[bool]] = []
@@ -116,7 +118,7 @@ def list_cases(
         clauses.append(padded.contains(f" {tag.strip()} ", autoescape=True))
     if q and q.strip():
         clauses.append(_text_match(q.strip()))
-    total = session.execute(select(func.count()).select_from(Case).where(*clauses)).scalar_one()
+    total = capped_count(session, select(Case).where(*clauses))
     rows = session.execute(
         select(Case)
         .where(*clauses)
@@ -124,7 +126,7 @@ def list_cases(
         .limit(limit)
         .offset(offset)
     ).scalars()
-    return list(rows), int(total)
+    return list(rows), total
 
 
 _TEXT_COLUMNS = (

@@ -68,7 +68,8 @@ class CaseOut(BaseModel):
 
 
 class CaseList(BaseModel):
-    total: int
+    total: int = Field(description="符合条件的数量；total_capped 为真时表示“超过 total 条”")
+    total_capped: bool = False
     items: list[CaseOut]
 
 
@@ -187,7 +188,11 @@ def list_cases(
         limit=limit,
         offset=offset,
     )
-    return CaseList(total=total, items=[_out(session, principal, c) for c in cases])
+    return CaseList(
+        total=total.value,
+        total_capped=total.capped,
+        items=[_out(session, principal, c) for c in cases],
+    )
 
 
 @router.get("/{case_id}", response_model=CaseOut, summary="一个舆情处置单")

@@ -19,6 +19,7 @@ from yuqing.auth.schemas import Principal
 from yuqing.cases import config, service
 from yuqing.cases.models import Case
 from yuqing.core import audit
+from yuqing.core.counting import Count
 from yuqing.core.timeutil import format_local, utcnow
 from yuqing.core.xlsx import neutralise
 
@@ -96,10 +97,10 @@ def export_ledger(
     return buffer.getvalue()
 
 
-def _head(sheet: Any, principal: Principal, *, shown: int, total: int) -> None:
+def _head(sheet: Any, principal: Principal, *, shown: int, total: Count) -> None:
     scope = "全部单位" if principal.visible_units is None else "本单位"
     note = f"导出时间 {format_local(utcnow())}（北京时间）；范围：{scope}；共 {shown} 条"
-    if total > shown:
+    if total.capped or total.value > shown:
         note += f"（符合条件 {total} 条，仅导出最新的 {shown} 条）"
     note += "；以 ' 开头的单元格为防公式处理"
     sheet.append(["舆情处置台账"])

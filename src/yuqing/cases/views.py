@@ -240,7 +240,7 @@ def library_page(
             "cases": cases,
             "total": total,
             "page": page,
-            "pages": max(1, -(-total // LIBRARY_PAGE)),
+            "pages": total.pages(LIBRARY_PAGE),
             "params": params,
             "filters": params,
             "grades": service.list_grades(session),

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.core import audit
 from yuqing.core.audit import Actor
+from yuqing.core.counting import Count, capped_count
 from yuqing.core.timeutil import utcnow
 from yuqing.events import cluster, index
 from yuqing.events import heat as heat_index
@@ -53,10 +54,11 @@ def _hour(at: datetime) -> datetime:
 
 def list_events(
     session: Session, *, page: int = 1, per_page: int = 20, min_size: int = 1
-) -> tuple[list[EventRow], int]:
-    """One page of live events, hottest first, with their sparkline counts."""
+) -> tuple[list[EventRow], Count]:
+    """One page of live events, hottest first, with their sparkline counts, and how many
+    there are (capped: ``counting.COUNT_CAP``)."""
     query = select(Event).where(Event.merged_into_id.is_(None), Event.size >= min_size)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    total = capped_count(session, query)
     events = list(
         session.execute(
             query.order_by(Event.heat.desc(), Event.last_seen_at.desc(), Event.id.desc())
@@ -65,8 +67,9 @@ def list_events(
         ).scalars()
     )
     stories = _stories(session, events)
+    sparks = _sparks(session, events)
     return [
-        EventRow(e, _spark(session, e), [o for o in stories.get(_lead(e), []) if o.id != e.id])
+        EventRow(e, sparks[e.id], [o for o in stories.get(_lead(e), []) if o.id != e.id])
         for e in events
     ], total
 
@@ -81,29 +84,38 @@ def _stories(session: Session, events: Sequence[Event]) -> dict[int, list[Event]
     if not leads:
         return {}
     found: dict[int, list[Event]] = defaultdict(list)
+    # One set of ids from two index lookups (an OR of the two made SQLite scan every event).
+    story = (
+        select(Event.id)
+        .where(Event.id.in_(leads))
+        .union(select(Event.id).where(Event.related_to_id.in_(leads)))
+    )
     for other in session.execute(
         select(Event)
-        .where(
-            or_(Event.id.in_(leads), Event.related_to_id.in_(leads)),
-            Event.merged_into_id.is_(None),
-        )
+        .where(Event.id.in_(story), Event.merged_into_id.is_(None))
         .order_by(Event.first_seen_at, Event.id)
     ).scalars():
         found[_lead(other)].append(other)
     return {lead: others for lead, others in found.items() if len(others) > 1}
 
 
-def _spark(session: Session, event: Event) -> list[int]:
-    end = _hour(event.last_seen_at)
-    start = end - timedelta(hours=SPARK_HOURS - 1)
-    counts = dict(
-        session.execute(
-            select(EventHour.hour, EventHour.count).where(
-                EventHour.event_id == event.id, EventHour.hour >= start
-            )
-        ).all()
-    )
-    return [counts.get(start + timedelta(hours=i), 0) for i in range(SPARK_HOURS)]
+def _sparks(session: Session, events: Sequence[Event]) -> dict[int, list[int]]:
+    """The sparkline counts (the last ``SPARK_HOURS`` hours of each) of ``events``, by id,
+    from one query."""
+    if not events:
+        return {}
+    starts = {e.id: _hour(e.last_seen_at) - timedelta(hours=SPARK_HOURS - 1) for e in events}
+    counts: dict[int, dict[datetime, int]] = defaultdict(dict)
+    for event_id, hour, count in session.execute(
+        select(EventHour.event_id, EventHour.hour, EventHour.count).where(
+            EventHour.event_id.in_(list(starts)), EventHour.hour >= min(starts.values())
+        )
+    ):
+        counts[event_id][hour] = count
+    return {
+        event_id: [counts[event_id].get(start + timedelta(hours=i), 0) for i in range(SPARK_HOURS)]
+        for event_id, start in starts.items()
+    }
 
 
 def trend(session: Session, *, event: Event, limit: int = 24 * 14) -> list[tuple[datetime, int]]:
@@ -154,15 +166,15 @@ def detail(session: Session, *, event: Event) -> EventDetail:
 
 def members(
     session: Session, *, event: Event, page: int = 1, per_page: int = 20
-) -> tuple[list[tuple[Mention, str]], int]:
-    """One page of an event's mentions (earliest first) with their source names; exact
-    copies are left out (the page shows them as 重复 N)."""
-    total = session.execute(
-        select(func.count())
-        .select_from(EventMember)
+) -> tuple[list[tuple[Mention, str]], Count]:
+    """One page of an event's mentions (earliest first) with their source names, and how
+    many there are (capped); exact copies are left out (the page shows them as 重复 N)."""
+    total = capped_count(
+        session,
+        select(EventMember.mention_id)
         .join(Mention, Mention.id == EventMember.mention_id)
-        .where(EventMember.event_id == event.id, Mention.status != DUPLICATE)
-    ).scalar_one()
+        .where(EventMember.event_id == event.id, Mention.status != DUPLICATE),
+    )
     rows = session.execute(
         select(Mention, Source.name)
         .join(EventMember, EventMember.mention_id == Mention.id)

@@ -38,10 +38,6 @@ CurrentEvent = Annotated[Event, Depends(_event_or_404)]
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
-def _pages(total: int) -> int:
-    return max(1, -(-total // PAGE_SIZE))
-
-
 @router.get("/events", response_class=HTMLResponse, dependencies=[CanRead])
 def events_page(
     request: Request, session: SessionDep, page: Page = 1, min_size: int = Query(1, ge=1)
@@ -55,7 +51,7 @@ def events_page(
             "rows": rows,
             "total": total,
             "page": page,
-            "pages": _pages(total),
+            "pages": total.pages(PAGE_SIZE),
             "params": {"min_size": min_size if min_size > 1 else None},
             "share": service.sentiment_share,
             "sparkline": service.sparkline,
@@ -102,7 +98,7 @@ def _detail(
             "members": members,
             "total": total,
             "page": page,
-            "pages": _pages(total),
+            "pages": total.pages(PAGE_SIZE),
             "params": {},
             "share": service.sentiment_share(event),
             "labels": SENTIMENT_LABELS,

@@ -350,7 +350,7 @@ def search_mentions(
         start=start, end=end, source_id=source_id, source_kind=source_kind
     )
     try:
-        found = search_service.search(
+        found, mentions = search_service.search_page(
             session,
             q,
             filters=filters,
@@ -359,7 +359,6 @@ def search_mentions(
         )
     except search_service.SearchQueryError as error:
         raise HTTPException(422, str(error)) from None
-    mentions = service.get_many(session, mention_ids=found.ids)
     return SearchResult(
         query=q,
         total=found.total,

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
-from sqlalchemy import DateTime, TextClause, bindparam
+from sqlalchemy import DateTime, TextClause, bindparam, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
+from yuqing.core import counting
 from yuqing.mentions import search_index
+from yuqing.mentions.models import Mention
 from yuqing.mentions.normalise import to_simplified
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -208,9 +210,6 @@ class SearchPage:
     ids: list[int]
     total: int
     total_capped: bool
-
-
-COUNT_CAP = 10_000
 
 
 def _dialect(session: Session) -> str:
@@ -434,13 +433,43 @@ def search(
     """Ids of listed mentions (not duplicates) containing every term, newest first (by the
     second, then by id). From the tantivy index when it can answer (Han terms of two or
     more characters, filtered at most by time and source): ``total`` is then exact;
-    otherwise from the database's index, counting up to ``COUNT_CAP``."""
+    otherwise from the database's index, counting up to ``counting.COUNT_CAP``."""
     plan = plan_query(query)
     filters = filters or SearchFilters()
     fast = _from_index(session, plan, filters, limit=limit, offset=offset)
     if fast is not None:
         return fast
     return search_database(session, plan, filters=filters, limit=limit, offset=offset, count=count)
+
+
+def search_page(
+    session: Session,
+    query: str,
+    *,
+    filters: SearchFilters | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[SearchPage, list[Mention]]:
+    """``search`` and the page's mentions, in page order: what a results page shows.
+
+    On PostgreSQL with the tantivy index, the change log is read in the same statement as
+    the page's rows (``search_index.find_page``), so the page costs one round trip to the
+    database, as any index beside the database needs to show its hits; otherwise the rows
+    are read after the search."""
+    plan = plan_query(query)
+    filters = filters or SearchFilters()
+    wanted = _index_query(session, plan, filters)
+    if wanted is not None:
+        found = search_index.find_page(session, wanted, limit=limit, offset=offset)
+        if found is not None:
+            page = SearchPage(ids=found.ids, total=found.total, total_capped=False)
+            return page, [found.rows[i] for i in found.ids if i in found.rows]
+    page = search(session, query, filters=filters, limit=limit, offset=offset)
+    if not page.ids:
+        return page, []
+    loaded = session.execute(select(Mention).where(Mention.id.in_(page.ids))).scalars()
+    by_id = {m.id: m for m in loaded}
+    return page, [by_id[i] for i in page.ids if i in by_id]
 
 
 def search_database(
@@ -453,7 +482,7 @@ def search_database(
     count: bool = True,
 ) -> SearchPage:
     """The search on the database's own index (FTS5 or GIN), with a substring check on
-    each candidate; ``total`` counts hits up to ``COUNT_CAP``. Any query and filter."""
+    each candidate; ``total`` counts hits up to ``counting.COUNT_CAP``. Any query and filter."""
     params: dict[str, object] = {"limit": limit, "offset": offset}
     if _dialect(session) == "sqlite":
         source = _sqlite_from(plan, filters, params)
@@ -471,18 +500,32 @@ def search_database(
     ids = [row[0] for row in page]
     total, capped = len(ids) + offset, False
     if count and (len(ids) == limit or offset):
-        params["cap"] = COUNT_CAP + 1
+        cap = counting.COUNT_CAP
+        params["cap"] = cap + 1
         counted = sql(f"SELECT count(*) FROM (SELECT 1 {source} LIMIT :cap) c")
         total = session.execute(_typed(counted, params), params).scalar_one()
-        capped = total > COUNT_CAP
-        total = min(total, COUNT_CAP)
+        capped = total > cap
+        total = min(total, cap)
     return SearchPage(ids=ids, total=total, total_capped=capped)
 
 
 def _from_index(
     session: Session, plan: QueryPlan, filters: SearchFilters, *, limit: int, offset: int
 ) -> SearchPage | None:
-    """The page from the tantivy index, or None when the database must answer: analysis
+    """The page from the tantivy index, or None when the database must answer."""
+    wanted = _index_query(session, plan, filters)
+    if wanted is None:
+        return None
+    found = search_index.find(session, wanted, limit=limit, offset=offset)
+    if found is None:
+        return None
+    return SearchPage(ids=found[0], total=found[1], total_capped=False)
+
+
+def _index_query(
+    session: Session, plan: QueryPlan, filters: SearchFilters
+) -> search_index.IndexQuery | None:
+    """What the tantivy index is asked, or None when the database must answer: analysis
     filters change after ingest and live in the database only."""
     if any((filters.sentiment, filters.province, filters.min_risk, filters.scheme_id)):
         return None
@@ -497,16 +540,12 @@ def _from_index(
         )
     if filters.source_id:
         sources = {filters.source_id} & sources if sources is not None else {filters.source_id}
-    wanted = search_index.IndexQuery(
+    return search_index.IndexQuery(
         terms=plan.terms,
         start=_naive_utc(filters.start) if filters.start else None,
         end=_naive_utc(filters.end) if filters.end else None,
         source_ids=tuple(sorted(sources)) if sources is not None else None,
     )
-    found = search_index.find(session, wanted, limit=limit, offset=offset)
-    if found is None:
-        return None
-    return SearchPage(ids=found[0], total=found[1], total_capped=False)
 
 
 def _folded(text: str) -> tuple[str, str]:

@@ -39,7 +39,18 @@ from pathlib import Path
 from typing import Any, cast
 
 import tantivy
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Engine,
+    bindparam,
+    column,
+    exists,
+    func,
+    select,
+    table,
+    union_all,
+)
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
@@ -229,17 +240,28 @@ class _Handle:
         index is gone or not completely built. The commit's meta.json is compared whole (it
         names the commit's opstamp): two commits within one tick of the file clock have the
         same modification time."""
-        try:
-            with open(self.meta_file, "rb") as handle:
-                meta = handle.read()
-        except FileNotFoundError:
+        found = self.searcher_and_meta()
+        return found[0] if found is not None else None
+
+    def searcher_and_meta(self) -> tuple[tantivy.Searcher, bytes] | None:
+        """A fresh searcher and the meta.json it sees at least (``fresh_searcher``)."""
+        meta = self.read_meta()
+        if meta is None:
             return None
         if meta != self.meta:
             if not self.ready:
                 return None
             self.index.reload()
             self.meta = meta
-        return self.index.searcher()
+        return self.index.searcher(), meta
+
+    def read_meta(self) -> bytes | None:
+        """The last commit's meta.json, whole; None when the index is gone."""
+        try:
+            with open(self.meta_file, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
 
 
 _handles: dict[Path, _Handle] = {}
@@ -598,19 +620,24 @@ def _pending_hits(session: Session, wanted: IndexQuery, ids: list[int]) -> list[
     rows = session.execute(
         _LISTED.where(Mention.id.in_(bindparam("ids", expanding=True))), {"ids": ids}
     ).all()
-    start = _micros(wanted.start) if wanted.start else None
-    end = _micros(wanted.end) if wanted.end else None
-    keys: list[int] = []
-    for mention_id, source_id, published_at, form in rows:
-        if not all(term in (form or "") for term in wanted.terms):
-            continue
-        at = _micros(published_at)
-        if (start is not None and at < start) or (end is not None and at >= end):
-            continue
-        if wanted.source_ids is not None and source_id not in wanted.source_ids:
-            continue
-        keys.append(time_key(mention_id, published_at))
-    return keys
+    return [key for row in rows if (key := _hit_key(wanted, *row)) is not None]
+
+
+def _hit_key(
+    wanted: IndexQuery, mention_id: int, source_id: int, published_at: datetime, form: str | None
+) -> int | None:
+    """The time key of a listed row that matches ``wanted`` (every term a substring of its
+    search form, time, source), else None: the index's test, on the stored row."""
+    if not all(term in (form or "") for term in wanted.terms):
+        return None
+    at = _micros(published_at)
+    if (wanted.start is not None and at < _micros(wanted.start)) or (
+        wanted.end is not None and at >= _micros(wanted.end)
+    ):
+        return None
+    if wanted.source_ids is not None and source_id not in wanted.source_ids:
+        return None
+    return time_key(mention_id, published_at)
 
 
 _ready: dict[tuple[Engine, Path], _Handle] = {}
@@ -696,3 +723,145 @@ def find(
         keys = sorted([*keys, *extra], reverse=True)
     page = [key & _ID_MASK for key in keys[offset : offset + limit]]
     return page, int(total) + len(extra)
+
+
+# ---------------------------------------------------------------------------- a page at once
+
+PAGE_PENDING = 200
+"""Logged changes whose rows ride along in the statement of a page (``find_page``); with
+more, the page is put together as ``find`` does."""
+
+_CHANGE = table("mention_fts_change", column("seq"), column("mention_id"))
+_META = table("mention_fts_meta", column("name"), column("value"))
+
+
+@dataclass
+class FoundPage:
+    """A page of hits with its rows: ids newest first, the exact total, the rows by id."""
+
+    ids: list[int]
+    total: int
+    rows: dict[int, Mention]
+
+
+def find_page(session: Session, wanted: IndexQuery, *, limit: int, offset: int) -> FoundPage | None:
+    """``find`` and the page's rows in one round trip to the database (PostgreSQL): tantivy
+    answers first, then one statement reads the change log (and the token) together with
+    the rows of the page and of the logged ids, as the session sees them; None when the
+    index cannot answer.
+
+    ``find`` reads the log before it takes a searcher: whatever left the log (a catch-up
+    commits the index, then deletes the rows it applied) is in a searcher made afterwards.
+    Here the searcher comes first, so the order is checked instead: the index's meta.json
+    (which every commit rewrites) is read again after the statement, and when it changed —
+    a catch-up committed while the page was read — the page is read again. An unchanged
+    meta.json means every log row deleted before the statement's snapshot was applied by a
+    commit the searcher already sees, so no committed item is missed."""
+    root = index_root()
+    engine = session.get_bind()
+    if root is None or not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
+        return None
+    if wanted.source_ids is not None and not all(-(2**63) <= i < 2**63 for i in wanted.source_ids):
+        return None  # find() sorts those out
+    for _ in range(3):
+        handle = _ready.get((engine, root)) or _prepare(session, engine, root)
+        token = _tokens.get(engine)
+        if handle is None or token is None:
+            return None
+        made = handle.searcher_and_meta()
+        if made is None:
+            _ready.pop((engine, root), None)
+            continue
+        searcher, meta = made
+        query = _query(handle.index.schema, wanted)
+        result = searcher.search(
+            query, limit=limit + offset, count=True, order_by_field="key", order=tantivy.Order.Desc
+        )
+        keys = [int(key) for key, _ in result.hits]
+        page = [key & _ID_MASK for key in keys[offset : offset + limit]]
+        read = _page_and_log(session, token, page)
+        if read is None:  # another database's index: the next search opens its own
+            _tokens.pop(engine, None)
+            _ready.pop((engine, root), None)
+            return None
+        rows, pending = read
+        if handle.read_meta() != meta:
+            continue  # a catch-up committed meanwhile: read the page again
+        if pending is None:
+            return None  # many changes waiting: find() and a separate read of the rows
+        if not pending:
+            return FoundPage(page, int(cast(Any, result).count), rows)
+        schema = handle.index.schema
+        return _merge_pending(session, searcher, schema, wanted, rows, pending, limit, offset)
+    return None
+
+
+def _page_and_log(
+    session: Session, token: str, page: list[int]
+) -> tuple[dict[int, Mention], list[int] | None] | None:
+    """One statement: the rows of ``page`` and of the first ``PAGE_PENDING`` logged ids,
+    the logged ids (up to ``PENDING_LIMIT`` + 1; None past it) and whether the database's
+    token is ``token`` (None when not)."""
+    logged = select(_CHANGE.c.mention_id).limit(PENDING_LIMIT + 1).subquery()
+    log_row = select(
+        select(func.array_agg(logged.c.mention_id)).scalar_subquery().label("ids"),
+        exists().where(_META.c.name == "token", _META.c.value == token).label("known"),
+    ).subquery()
+    # The ids as one set (an OR of two IN lists made PostgreSQL scan every mention).
+    wanted = union_all(
+        select(func.unnest(bindparam("page", page, type_=ARRAY(BigInteger)))),
+        select(_CHANGE.c.mention_id).limit(PAGE_PENDING),
+    )
+    statement = (
+        select(log_row.c.ids, log_row.c.known, Mention)
+        .select_from(log_row)
+        .outerjoin(Mention, Mention.id.in_(wanted))
+    )
+    rows: dict[int, Mention] = {}
+    logged_ids: list[int] = []
+    for ids, known, mention in session.execute(statement):
+        if not known:
+            return None
+        logged_ids = ids or []
+        if mention is not None:
+            rows[mention.id] = mention
+    if len(logged_ids) > PAGE_PENDING:
+        # Not every logged row rode along (an id can be logged many times, so the count
+        # of rows decides): find() and a separate read of the rows put the page together.
+        return rows, None
+    return rows, sorted(set(logged_ids))
+
+
+def _merge_pending(
+    session: Session,
+    searcher: tantivy.Searcher,
+    schema: tantivy.Schema,
+    wanted: IndexQuery,
+    rows: dict[int, Mention],
+    pending: list[int],
+    limit: int,
+    offset: int,
+) -> FoundPage:
+    """The page when the log is not empty: logged ids are left out of tantivy's answer and
+    tested on their rows, read in the same statement, as ``find`` does; a row the merged
+    page needs beyond those is read afterwards."""
+    stale = tantivy.Query.term_set_query(schema, "id", pending)
+    query = tantivy.Query.boolean_query(
+        [(tantivy.Occur.Must, _query(schema, wanted)), (tantivy.Occur.MustNot, stale)]
+    )
+    result = searcher.search(
+        query, limit=limit + offset, count=True, order_by_field="key", order=tantivy.Order.Desc
+    )
+    extra = [
+        key
+        for m in (rows.get(i) for i in pending)
+        if m is not None and m.status == "new" and m.near_group_id is None
+        if (key := _hit_key(wanted, m.id, m.source_id, m.published_at, m.search_text)) is not None
+    ]
+    keys = sorted([*(int(key) for key, _ in result.hits), *extra], reverse=True)
+    page = [key & _ID_MASK for key in keys[offset : offset + limit]]
+    missing = [i for i in page if i not in rows]
+    if missing:
+        found = session.execute(select(Mention).where(Mention.id.in_(missing))).scalars()
+        rows.update((m.id, m) for m in found)
+    return FoundPage(page, int(cast(Any, result).count) + len(extra), rows)

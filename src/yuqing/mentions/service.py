@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Select, delete, func, select, text
 from sqlalchemy.orm import Session
 
+from yuqing.core.counting import Count, capped_count
 from yuqing.mentions import search
 from yuqing.mentions.models import Mention, MentionMark
 from yuqing.sources.models import Source
@@ -50,15 +51,14 @@ def list_listed(
     order: str = "time",
     user_id: int | None = None,
     mark: str | None = None,
-    count_cap: int | None = None,
-) -> tuple[list[Mention], int]:
+) -> tuple[list[Mention], Count]:
     """One page of listed mentions (not duplicates) in ``order`` and how many there are;
     members of a near-duplicate group are left out (their representative counts them)
     unless ``near_members``. ``analysis`` narrows by time, sentiment, province, risk and
     scheme; ``mark`` (``unread`` or ``important``) by the marks of account ``user_id``.
 
-    With ``count_cap`` the count stops at ``count_cap + 1`` (a page shows "10,000+"): a
-    count of every row of a large range would cost more than the page itself.
+    The count stops at ``counting.COUNT_CAP`` (a page shows "10,000+"): a count of every
+    row of a large range would cost more than the page itself.
     """
     query = listed_select(
         select(Mention),
@@ -70,10 +70,7 @@ def list_listed(
         user_id=user_id,
         mark=mark,
     )
-    counted = query.with_only_columns(Mention.id)
-    if count_cap is not None:
-        counted = counted.limit(count_cap + 1)
-    total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+    total = capped_count(session, query)
     ordered = query.order_by(*stream_order(session, order))
     rows = session.execute(ordered.limit(limit).offset(offset))
     return list(rows.scalars()), total

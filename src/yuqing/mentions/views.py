@@ -19,6 +19,7 @@ from yuqing.auth.schemas import Principal
 from yuqing.cases import calendar_service
 from yuqing.cases import service as cases_service
 from yuqing.cases.case_views import opened_case
+from yuqing.core.counting import Count
 from yuqing.core.database import SessionDep
 from yuqing.core.timeutil import format_local, utcnow
 from yuqing.dashboard import service as dashboard
@@ -38,8 +39,6 @@ from yuqing.sources.models import Source
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require("mentions.read"))])
 
 PAGE_SIZE = 20
-COUNT_CAP = 10_000
-"""The stream counts at most this many rows per request and shows "10,000+" beyond."""
 PLACE_LEVELS = {"province": "省级", "city": "地市级", "county": "县区级"}
 RAW_PAYLOAD_PERMISSION = "users.manage"
 """Who sees a mention's raw collector payload, which can carry platform user ids: the
@@ -55,7 +54,7 @@ def _filter_choices(session: Session) -> dict[str, Any]:
 
 def _listed_page(
     session: Session, filters: StreamFilters, user_id: int | None
-) -> tuple[list[Mention], int]:
+) -> tuple[list[Mention], Count]:
     return service.list_listed(
         session,
         source_id=filters.source_id,
@@ -67,12 +66,7 @@ def _listed_page(
         order=filters.sort or "time",
         user_id=user_id,
         mark=filters.mark,
-        count_cap=COUNT_CAP,
     )
-
-
-def _by_ids(session: Session, ids: list[int]) -> list[Mention]:
-    return service.get_many(session, mention_ids=ids)
 
 
 def _source_names(session: Session, mentions: list[Mention]) -> dict[int, Source]:
@@ -96,10 +90,9 @@ def _stream_context(request: Request, session: Session, filters: StreamFilters) 
         "mentions": mentions,
         "sources_by_id": _source_names(session, mentions),
         "marks": marks.marks_for(session, user_id=user_id, mention_ids=ids) if user_id else {},
-        "total": min(total, COUNT_CAP),
-        "total_capped": total > COUNT_CAP,
+        "total": total,
         "filters": filters,
-        "pages": _pages(min(total, COUNT_CAP)),
+        "pages": _pages(total.value),
         "platform_labels": platforms.PLATFORMS,
         "here": query_url("/", filters.query(page=filters.page)),
     }
@@ -147,8 +140,7 @@ def _search_context(
         "end": end or "",
         "filters": filters,
         "results": [],
-        "total": 0,
-        "capped": False,
+        "total": Count(0),
         "error": None,
         "searched": False,
         "pages": 1,
@@ -162,7 +154,7 @@ def _search_context(
         context["error"] = " ".join(problems)
         return context
     try:
-        found = mention_search.search(
+        found, mentions = mention_search.search_page(
             session,
             q,
             filters=filters.search_filters(begin, finish),
@@ -172,13 +164,11 @@ def _search_context(
     except mention_search.SearchQueryError as error:
         context["error"] = str(error)
         return context
-    mentions = _by_ids(session, found.ids)
     context.update(
         searched=True,
         results=mentions,
         sources_by_id=_source_names(session, mentions),
-        total=found.total,
-        capped=found.total_capped,
+        total=Count(found.total, found.total_capped),
         pages=_pages(found.total),
     )
     return context

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from yuqing.core import audit
 from yuqing.core.audit import Actor, AuditEntry
+from yuqing.core.counting import Count, capped_count
 from yuqing.core.timeutil import local_zone, to_utc_naive, utcnow
+from yuqing.mentions.models import Mention
 from yuqing.schemes.matcher import Matcher, SchemeHit, SchemeSpec
 from yuqing.schemes.models import Scheme, SchemeGroup, SchemeMatch
 from yuqing.schemes.query import (
@@ -386,18 +388,18 @@ def today_start() -> datetime:
     return to_utc_naive(datetime.combine(local_today, time(), tzinfo=local_zone()))
 
 
-def match_counts(session: Session) -> dict[int, tuple[int, int]]:
-    """Per scheme: (mentions published today, all mentions) among its matches."""
-    rows = session.execute(
-        text(
-            "SELECT sm.scheme_id, count(*),"
-            " sum(CASE WHEN m.published_at >= :start THEN 1 ELSE 0 END)"
-            " FROM scheme_match sm JOIN mention m ON m.id = sm.mention_id"
-            " GROUP BY sm.scheme_id"
-        ),
-        {"start": today_start()},
-    )
-    return {int(sid): (int(today or 0), int(total)) for sid, total, today in rows}
+def match_counts(session: Session) -> dict[int, tuple[Count, Count]]:
+    """Per scheme: (mentions published today, all mentions) among its matches, each
+    counted up to ``counting.COUNT_CAP`` (a scheme can match most of a million rows)."""
+    start = today_start()
+    found: dict[int, tuple[Count, Count]] = {}
+    for scheme_id in session.execute(select(Scheme.id)).scalars():
+        matched = select(SchemeMatch.id).where(SchemeMatch.scheme_id == scheme_id)
+        today = matched.join(Mention, Mention.id == SchemeMatch.mention_id).where(
+            Mention.published_at >= start
+        )
+        found[scheme_id] = (capped_count(session, today), capped_count(session, matched))
+    return found
 
 
 @dataclass
@@ -415,11 +417,10 @@ class MatchedMention:
 
 def mentions_of(
     session: Session, *, scheme_id: int, offset: int = 0, limit: int = 20
-) -> tuple[int, list[MatchedMention]]:
-    """The scheme's matched mentions, newest first, and how many there are in all."""
-    total = session.scalar(
-        select(func.count()).select_from(SchemeMatch).where(SchemeMatch.scheme_id == scheme_id)
-    )
+) -> tuple[Count, list[MatchedMention]]:
+    """The scheme's matched mentions, newest first, and how many there are in all (capped:
+    ``counting.COUNT_CAP``)."""
+    total = capped_count(session, select(SchemeMatch.id).where(SchemeMatch.scheme_id == scheme_id))
     rows = session.execute(
         text(
             "SELECT m.id, m.title, m.text, m.url, m.published_at, s.name, sm.words"
@@ -434,7 +435,7 @@ def mentions_of(
         MatchedMention(r[0], r[1] or "", r[2] or "", r[3], _as_datetime(r[4]), r[5], _words(r[6]))
         for r in rows
     ]
-    return int(total or 0), items
+    return total, items
 
 
 def _as_datetime(value: object) -> datetime | None:

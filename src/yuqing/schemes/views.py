@@ -306,7 +306,7 @@ def scheme_page(
             "rows": rows,
             "total": total,
             "page": page,
-            "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+            "pages": total.pages(PAGE_SIZE),
             "job": backfill.job(scheme.id),
             "mode_labels": MODE_LABELS,
             "scope_labels": SCOPE_LABELS,
