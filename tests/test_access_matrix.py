@@ -782,6 +782,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 def _submission(ask: Ask, state: str = "draft") -> int:
     """A fresh submission of the scope's college in ``state`` (each action meets the state
     it leaves from), or an id that does not exist."""
+    from yuqing.core.timeutil import utcnow
     from yuqing.editorial import service as editorial
     from yuqing.editorial.models import Submission, SubmissionVersion
 
@@ -799,6 +800,8 @@ def _submission(ask: Ask, state: str = "draft") -> int:
             state=state,
             stage_id=stage.id if state == "in_review" else None,
             slug=f"{time.monotonic_ns() % 16**12:012x}" if state == "published" else None,
+            published_at=utcnow() if state == "published" else None,
+            author_person_id=_person(ask) if state == "published" else None,
         )
         session.add(row)
         session.flush()
@@ -1389,6 +1392,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("POST", "/editorial/{submission_id}/unpublish"): _editorial(
         "editorial.manage", "published", note="矩阵撤下"
+    ),
+    ("POST", "/editorial/{submission_id}/grade"): _editorial(
+        "team.manage", "published", grade="featured"
     ),
     ("POST", "/editorial/{submission_id}/correct"): _editorial(
         "editorial.manage", "published", note="矩阵更正", body="<p>更正</p>"

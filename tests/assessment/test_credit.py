@@ -67,15 +67,17 @@ def _month(session: Session) -> dict[str, Person]:
         "patrol": _person(session, "乙信息员", college, "info_officer"),
         "backbone": _person(session, "丙骨干", office_unit, "backbone_commentator"),
     }
+    # Stories published outside the desk's column (a newspaper's print edition), recorded
+    # by the department; the column's own pieces are read from editorial.
     for n, grade in enumerate(["", "featured", "picked_up"]):
         service.record_news(
             session, person_id=people["news"].id, published_at=at(3 + n), title=f"稿件{n}",
-            source_type="editorial", source_id=str(n), grade=grade, actor=SYSTEM,
+            source_type="print", source_id=str(n), grade=grade, actor=SYSTEM,
         )  # fmt: skip
     # Published again (same story, same source): still one item.
     service.record_news(
         session, person_id=people["news"].id, published_at=at(3), title="稿件0",
-        source_type="editorial", source_id="0", actor=SYSTEM,
+        source_type="print", source_id="0", actor=SYSTEM,
     )  # fmt: skip
     for day in range(1, 6):
         service.file_patrol(

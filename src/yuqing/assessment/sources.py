@@ -1,12 +1,13 @@
 """Where credit comes from: each source reads what the desk already knows for a month and
 returns ``CreditItem``s. Sources are registered by name, so a domain that cannot be imported
-here yet is wired in later by adding one function (docs/team.md, "Wiring editorial").
+elsewhere is wired in by adding one function (docs/team.md, "Credit from editorial").
 
 Built in: handled cases (on time, and late ones counted against), reports that became
-cases or were marked important, training attended, and the activity table
-(``assessment_activity``: patrol reports, manual items, and published news that editorial
-writes there or the lead's wiring records). Cases, marks and accounts are read here,
-read-only, in one place, because those domains have no monthly reads of their own yet.
+cases or were marked important, training attended, news and signed commentary published on
+the institution's column (read from editorial, graded by the department), and the activity
+table (``assessment_activity``: patrol reports, manual items, news recorded by hand). Cases,
+marks and accounts are read here, read-only, in one place, because those domains have no
+monthly reads of their own yet.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from yuqing.assessment.models import Activity, TrainingAttendance, TrainingSessi
 from yuqing.assessment.schemas import CreditItem
 from yuqing.auth.models import User
 from yuqing.cases.models import Case, CaseTimer
+from yuqing.editorial import service as editorial
 from yuqing.mentions.models import MentionMark
 
 # A source: (session, start, end, weights) → items of [start, end) (naive UTC).
+EDITORIAL = "editorial"  # the activity rows that carry an editorial piece's grade
+
 Source = Callable[[Session, datetime, datetime, dict[str, float]], Iterable[CreditItem]]
 SOURCES: dict[str, Source] = {}
 
@@ -165,7 +169,11 @@ def activities(
         select(
             Activity.id, Activity.kind, Activity.person_id, Activity.unit_id, Activity.at,
             Activity.points, Activity.grade, Activity.title,
-        ).where(Activity.at >= start, Activity.at < end)
+        ).where(
+            Activity.at >= start, Activity.at < end,
+            # A grade recorded for an editorial piece is read by news_published.
+            Activity.source_type != EDITORIAL,
+        )
     )  # fmt: skip
     news, default = weights.get("news", 1.0), weights
     for row_id, kind, person_id, unit_id, at, points, grade, title in rows:
@@ -178,7 +186,35 @@ def activities(
         yield CreditItem(f"activity:{row_id}", kind, person_id, unit_id, at, points, title)
 
 
+def news_published(
+    session: Session, start: datetime, end: datetime, weights: dict[str, float]
+) -> Iterable[CreditItem]:
+    """Stories and signed commentary published on the institution's column in the month,
+    credited to their authors; a piece taken down earns nothing. Its grade (featured,
+    picked up by outside media) is the one the department recorded for it
+    (``service.record_news`` with source ``editorial``)."""
+    pieces = [
+        p for p in editorial.list_published(session, start=start, end=end) if p.author_person_id
+    ]
+    grades: dict[str, str] = {}
+    if pieces:
+        rows = session.execute(
+            select(Activity.source_id, Activity.grade).where(
+                Activity.kind == "news", Activity.source_type == EDITORIAL,
+                Activity.source_id.in_([str(p.id) for p in pieces]),
+            )
+        )  # fmt: skip
+        grades = {str(source_id): grade for source_id, grade in rows}
+    for piece in pieces:
+        yield CreditItem(
+            f"news:{piece.id}", "news", piece.author_person_id, piece.unit_id,
+            piece.published_at, news_points(weights, grades.get(str(piece.id), "")),
+            piece.title, f"/editorial/{piece.id}",
+        )  # fmt: skip
+
+
 register("cases", cases_handled)
 register("reports", reports_taken_up)
 register("training", training_attended)
-register("activities", activities)  # news published lands here until editorial is wired
+register("activities", activities)
+register("news", news_published)

@@ -77,3 +77,15 @@ class BoardRow:
     locked_by: str
     case_id: int | None
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PublishedPiece:
+    """A story or signed commentary on the institution's column, for the team's credit."""
+
+    id: int
+    title: str
+    author_person_id: int | None
+    unit_id: int | None
+    published_at: datetime
+    slug: str | None

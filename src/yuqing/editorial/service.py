@@ -9,6 +9,8 @@ Every function works in the caller's transaction and never commits.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,7 +57,7 @@ from yuqing.editorial.review import (
     submit,
     unpublish,
 )
-from yuqing.editorial.schemas import BoardRow
+from yuqing.editorial.schemas import BoardRow, PublishedPiece
 from yuqing.editorial.stages import (
     UNIT_RULES,
     current_checker,
@@ -98,6 +100,7 @@ __all__ = [
     "list_board_rows",
     "list_for_case",
     "list_kinds",
+    "list_published",
     "list_reviews",
     "list_stages",
     "list_submissions",
@@ -167,3 +170,26 @@ def kind_of(session: Session, *, submission: Submission) -> SubmissionKind:
     kind = session.get(SubmissionKind, submission.kind_id)
     assert kind is not None
     return kind
+
+
+# The kinds whose published pieces count as the author's news work (docs/team.md): unit
+# news and signed commentary. Statements speak for the institution, not for a person.
+CREDITED_KINDS = ("news", "commentary")
+
+
+def list_published(session: Session, *, start: datetime, end: datetime) -> list[PublishedPiece]:
+    """Pieces of the credited kinds published in [start, end) and still on the column (a
+    piece taken down earns nothing); naive UTC times."""
+    rows = session.execute(
+        select(
+            Submission.id, Submission.title, Submission.author_person_id, Submission.unit_id,
+            Submission.published_at, Submission.slug,
+        )
+        .join(SubmissionKind, SubmissionKind.id == Submission.kind_id)
+        .where(
+            SubmissionKind.key.in_(CREDITED_KINDS), Submission.state == "published",
+            Submission.published_at >= start, Submission.published_at < end,
+        )
+        .order_by(Submission.published_at, Submission.id)
+    )  # fmt: skip
+    return [PublishedPiece(*row) for row in rows]

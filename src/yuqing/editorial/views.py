@@ -22,6 +22,7 @@ from fastapi import Path as Path_
 from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from yuqing.assessment.config import GRADES
 from yuqing.auth.deps import require
 from yuqing.auth.schemas import Principal
 from yuqing.cases.schemas import CaseError, CaseNotFound
@@ -511,6 +512,7 @@ def _page(
                 for r in service.list_reviews(session, submission=row)
             },
             "states": config.STATES,
+            "grades": GRADES,
             "action_labels": config.ACTIONS,
             "channels": config.CHANNELS,
             "unit_name": org.list_unit_names(session).get(row.unit_id or 0, ""),
@@ -663,6 +665,37 @@ def unpublish_page(
         lambda row: service.unpublish(session, principal=principal, submission=row, note=note),
         "已撤下",
     )  # fmt: skip
+
+
+@router.post("/editorial/{submission_id}/grade")
+def grade_page(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require("team.manage"))],
+    submission_id: int,
+    _csrf: CsrfChecked,
+    grade: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """The department grades a published piece for the team's credit (精品/头条, 被转载):
+    the author's news credit is multiplied by it (docs/team.md)."""
+    from yuqing.assessment import service as assessment
+    from yuqing.assessment.schemas import AssessmentError
+
+    def work(row: Submission) -> None:
+        if row.state != "published" or row.published_at is None:
+            raise EditorialError("grade", "只有已发布的稿件可以评定等级")
+        if row.author_person_id is None:
+            raise EditorialError("grade", "稿件没有登记作者，无法计分")
+        try:
+            assessment.record_news(
+                session, person_id=row.author_person_id, published_at=row.published_at,
+                title=row.title, source_type="editorial", source_id=str(row.id), grade=grade,
+                actor=principal.actor,
+            )  # fmt: skip
+        except AssessmentError as error:
+            raise EditorialError("grade", str(error)) from None
+
+    return _act(request, session, principal, submission_id, work, "已评定稿件等级")
 
 
 @router.post("/editorial/{submission_id}/correct")
