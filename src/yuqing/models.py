@@ -18,6 +18,7 @@ from yuqing.cases.models import (
 from yuqing.core.audit import AuditEntry, AuditHead
 from yuqing.dashboard.models import DashboardDay, DashboardHour
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
+from yuqing.maintenance.models import BackupRun, PurgeRun, RetentionRule
 from yuqing.mentions.models import Mention, MentionBand, MentionMark, MentionPlace
 from yuqing.notify.models import Channel, Notification
 from yuqing.org.models import DutyRole, Person, PersonRole, Unit, UnitKind
@@ -32,6 +33,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "AuditHead",
+    "BackupRun",
     "CalendarDay",
     "CalendarYear",
     "Case",
@@ -58,8 +60,10 @@ __all__ = [
     "Notification",
     "Person",
     "PersonRole",
+    "PurgeRun",
     "Report",
     "ReportVersion",
+    "RetentionRule",
     "Role",
     "Scheme",
     "SchemeGroup",

@@ -26,6 +26,8 @@ PERMISSIONS: dict[str, str] = {
     # The whole institution's reports name every unit's cases; without it a reader gets
     # the version of its own units (docs/reports.md).
     "reports.all": "查看全校报告",
+    # Backups, retention rules, erasure on request, pseudonymised export (docs/operations.md).
+    "maintenance.manage": "备份、数据保留与个人信息删除",
 }
 
 # Permissions an upgrade split off an older one: on the first `yuqing init` after the
@@ -45,7 +47,7 @@ ROLES: list[tuple[str, str, int, bool, list[str]]] = [
         "宣传部（舆情办）",
         10,
         True,
-        [p for p in _ALL if p not in {"users.manage", "audit.read"}],
+        [p for p in _ALL if p not in {"users.manage", "audit.read", "maintenance.manage"}],
     ),
     ("leader", "领导（只读）", 20, True, [*_READ, "cases.read", "reports.all"]),
     (
