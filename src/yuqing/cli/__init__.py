@@ -41,6 +41,8 @@ LAZY_GROUPS: dict[str, tuple[str, str]] = {
     "report": ("yuqing.reports.cli", "生成日报、周报、月报和专报。"),
     "calendar": ("yuqing.cases.cli", "工作日历：法定节假日与调休，导入放假通知。"),
     "index": ("yuqing.mentions.cli", "全文索引：重建、追平、查看状态。"),
+    "retention": ("yuqing.maintenance.cli", "数据保留期限与清理。"),
+    "people": ("yuqing.maintenance.people_cli", "数据中出现的个人：查找、按申请删除、化名导出。"),
 }
 
 

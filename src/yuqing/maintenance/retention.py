@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from yuqing.alerts.models import Alert
@@ -125,31 +125,14 @@ class PurgeOutcome:
     resumed: bool
 
 
-def _protected_mention() -> object:
-    """Mentions a case keeps: linked to a case, or members of an event linked to one."""
-    in_case = exists().where(CaseMention.mention_id == Mention.id)
-    in_case_event = exists().where(
-        and_(
-            EventMember.mention_id == Mention.id,
-            exists().where(CaseEvent.event_id == EventMember.event_id),
-        )
-    )
-    return in_case | in_case_event
-
-
-def _batch_mentions(session: Session, run: PurgeRun, size: int) -> list[int]:
-    ids = list(
-        session.execute(
-            select(Mention.id)
-            .where(Mention.id > run.last_id, Mention.collected_at < run.cutoff)
-            .where(~_protected_mention())  # type: ignore[operator]
-            .order_by(Mention.id)
-            .limit(size)
-        ).scalars()
-    )
+def delete_mentions(session: Session, *, ids: list[int]) -> None:
+    """Delete these mentions with everything that hangs on them, in the caller's
+    transaction: places, scheme matches, near-duplicate keys, marks, labels and event
+    membership go with each row (ON DELETE CASCADE); the search change log gets its row
+    from the delete trigger; copies and group members pointing here are set free (SET
+    NULL), and a representative that stays gets its member count again."""
     if not ids:
-        return ids
-    # Representatives that lose members here (and stay) get their count again.
+        return
     groups = set(
         session.execute(
             select(Mention.near_group_id).where(
@@ -157,9 +140,6 @@ def _batch_mentions(session: Session, run: PurgeRun, size: int) -> list[int]:
             )
         ).scalars()
     ) - set(ids)
-    # The places, scheme matches, near-duplicate keys, marks, labels and event membership
-    # go with each row (ON DELETE CASCADE); the search change log gets its row from the
-    # delete trigger; copies and group members pointing here are set free (SET NULL).
     session.execute(delete(Mention).where(Mention.id.in_(ids)))
     if groups:
         member = aliased(Mention)
@@ -170,6 +150,31 @@ def _batch_mentions(session: Session, run: PurgeRun, size: int) -> list[int]:
             .scalar_subquery()
         )
         session.execute(update(Mention).where(Mention.id.in_(groups)).values(near_count=members))
+
+
+def protected_mention() -> ColumnElement[bool]:
+    """Mentions a case keeps: linked to a case, or members of an event linked to one."""
+    in_case = exists().where(CaseMention.mention_id == Mention.id)
+    in_case_event = exists().where(
+        and_(
+            EventMember.mention_id == Mention.id,
+            exists().where(CaseEvent.event_id == EventMember.event_id),
+        )
+    )
+    return or_(in_case, in_case_event)
+
+
+def _batch_mentions(session: Session, run: PurgeRun, size: int) -> list[int]:
+    ids = list(
+        session.execute(
+            select(Mention.id)
+            .where(Mention.id > run.last_id, Mention.collected_at < run.cutoff)
+            .where(~protected_mention())
+            .order_by(Mention.id)
+            .limit(size)
+        ).scalars()
+    )
+    delete_mentions(session, ids=ids)
     return ids
 
 
