@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from tests.cases.conftest import world  # noqa: F401  (a fixture of the retention and page tests)
 from tests.conftest import TEST_DATABASE_URL
 from yuqing.core import database
 from yuqing.core.settings import reset_settings_cache

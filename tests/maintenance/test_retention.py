@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from tests.cases.conftest import World, world  # noqa: F401  (fixture)
+from tests.cases.conftest import World
 from tests.maintenance.conftest import fill_desk
 from yuqing.cases import service as cases
 from yuqing.cli import app

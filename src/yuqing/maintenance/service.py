@@ -97,7 +97,7 @@ def run_backup(
                     title="工作台备份失败",
                     text=f"{message}\n请到“备份与数据保留”页面查看。",
                     level="urgent",
-                    link="/maintenance",
+                    link="/admin/maintenance",
                 ),
                 user_ids=auth.list_user_ids_holding(session, permission=MANAGE),
                 dedupe_key=f"backup-failed:{run_id}",
