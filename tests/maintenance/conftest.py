@@ -27,8 +27,8 @@ def fill_desk(engine: Engine, data_dir: Path) -> None:
         session.commit()
     (data_dir / "imports").mkdir(parents=True, exist_ok=True)
     (data_dir / "imports" / "upload-1.csv").write_text("标题,正文\n一,二\n", encoding="utf-8")
-    (data_dir / "models").mkdir(parents=True, exist_ok=True)
-    (data_dir / "models" / "sentiment.npz").write_bytes(os.urandom(4096))
+    (data_dir / "models" / "versions").mkdir(parents=True, exist_ok=True)
+    (data_dir / "models" / "versions" / "v0-test.bin").write_bytes(os.urandom(4096))
 
 
 def _admin_url(url: str) -> str:

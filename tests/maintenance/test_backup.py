@@ -46,7 +46,10 @@ def test_backup_restores_into_an_empty_folder_with_the_audit_chain_intact(
     manifest = archive.read_manifest(made)
     assert manifest.counts["mention"] > 100
     assert manifest.schema_revision == "0007"
-    assert set(manifest.members) >= {"files/imports/upload-1.csv", "files/models/sentiment.npz"}
+    assert set(manifest.members) >= {
+        "files/imports/upload-1.csv",
+        "files/models/versions/v0-test.bin",
+    }
     assert not any("audit_key" in m or "backups/" in m for m in manifest.members)
     with Session(engine) as session:
         [run] = session.execute(select(BackupRun)).scalars()
@@ -69,8 +72,8 @@ def test_backup_restores_into_an_empty_folder_with_the_audit_chain_intact(
     assert (
         (restore_target / "imports" / "upload-1.csv").read_text(encoding="utf-8").startswith("标题")
     )
-    assert (restore_target / "models" / "sentiment.npz").read_bytes() == (
-        tmp_path / "var" / "models" / "sentiment.npz"
+    assert (restore_target / "models" / "versions" / "v0-test.bin").read_bytes() == (
+        tmp_path / "var" / "models" / "versions" / "v0-test.bin"
     ).read_bytes()
     code, output = _cli("audit", "verify")
     assert code == 0, output
