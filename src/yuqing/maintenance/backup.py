@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -149,7 +150,8 @@ def create_backup(
         raise BackupError(_disk_message(error, folder)) from error
     partial = Path(handle.name)
     try:
-        with handle, tempfile.TemporaryDirectory(prefix="yuqing-backup-") as scratch:
+        # The database copy is made beside the backups (same disk), not in /tmp.
+        with handle, tempfile.TemporaryDirectory(prefix=f".{PREFIX}", dir=folder) as scratch:
             manifest = _write(cast(BinaryIO, handle), Path(scratch), settings, now)
             handle.flush()
             os.fsync(handle.fileno())
@@ -298,12 +300,21 @@ def list_backups(folder: Path) -> list[Path]:
 
 
 def prune(folder: Path, *, keep: int) -> list[Path]:
-    """Delete all but the ``keep`` newest backups (and left-over partial files); returns
-    what was deleted."""
+    """Delete all but the ``keep`` newest backups, and what a backup killed half way left
+    (a partial file, a scratch folder) once it is a day old (a running backup's are
+    younger); returns what was deleted."""
     gone = list_backups(folder)[max(keep, 1) :]
-    gone += [p for p in folder.glob(f".{PREFIX}*.partial")] if folder.is_dir() else []
     for path in gone:
         path.unlink(missing_ok=True)
+    if folder.is_dir():
+        stale = time.time() - 86400
+        for left in folder.glob(f".{PREFIX}*"):
+            if left.stat().st_mtime < stale:
+                if left.is_dir():
+                    shutil.rmtree(left, ignore_errors=True)
+                else:
+                    left.unlink(missing_ok=True)
+                gone.append(left)
     return gone
 
 
