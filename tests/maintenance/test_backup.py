@@ -185,3 +185,21 @@ def test_backups_beyond_the_count_kept_are_deleted(engine: Engine, tmp_path: Pat
     assert len(kept) == 2
     with tarfile.open(fileobj=io.BytesIO(kept[0].read_bytes()[: -archive.TRAILER_LENGTH])) as tar:
         assert archive.MANIFEST in tar.getnames()  # an ordinary tar.gz under the trailer
+
+
+def test_pg_dump_missing_or_of_another_version_is_refused_with_advice(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("pg_dump backs up PostgreSQL only")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    code, output = _cli("backup", "--to", str(tmp_path / "backups"))
+    assert code == 1 and "找不到 pg_dump" in output and "postgresql-client-15" in output
+    old = bin_dir / "pg_dump"
+    old.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 14.11'\n", encoding="utf-8")
+    old.chmod(0o755)
+    code, output = _cli("backup", "--to", str(tmp_path / "backups"))
+    assert code == 1 and "版本（14）与数据库服务器（15）不一致" in output
+    assert backup.list_backups(tmp_path / "backups") == []
