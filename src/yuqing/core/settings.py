@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     purge_hour: int = 3
     purge_batch: int = 500
     # SQLite: the runner checkpoints the WAL (TRUNCATE) this often, in seconds.
-    wal_checkpoint_seconds: float = 60.0
+    wal_checkpoint_seconds: float = 15.0
 
     import_max_bytes: int = 100 * 1024 * 1024
     # Bodies of requests other than uploads and pushes (forms, JSON): refused with 413

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -21,8 +22,11 @@ from yuqing.maintenance import service as maintenance
 log = logging.getLogger(__name__)
 
 # How long the checkpoint may wait for readers to leave the WAL before it gives up until
-# the next round (writers wait while a TRUNCATE checkpoint waits).
+# the next round (writers wait while a TRUNCATE checkpoint waits); longer once the WAL has
+# passed the size SQLite is asked to keep it to, so that it cannot keep growing.
 CHECKPOINT_BUSY_MS = 1000
+CHECKPOINT_BUSY_OVER_LIMIT_MS = 5000
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 def checkpoint_wal(engine: Engine | None = None) -> tuple[int, int, int] | None:
@@ -35,15 +39,20 @@ def checkpoint_wal(engine: Engine | None = None) -> tuple[int, int, int] | None:
     path = engine.url.database
     if not path or path == ":memory:":
         return None
-    connection = sqlite3.connect(path, timeout=CHECKPOINT_BUSY_MS / 1000)
+    wal = Path(f"{path}-wal")
+    over = wal.exists() and wal.stat().st_size > WAL_LIMIT_BYTES
+    busy = CHECKPOINT_BUSY_OVER_LIMIT_MS if over else CHECKPOINT_BUSY_MS
+    connection = sqlite3.connect(path, timeout=busy / 1000)
     try:
-        connection.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
+        connection.execute(f"PRAGMA busy_timeout={busy}")
         row = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     except sqlite3.OperationalError as error:  # locked past the wait: next round
         log.info("WAL checkpoint skipped: %s", error)
         return None
     finally:
         connection.close()
+    if row[0]:
+        log.info("WAL checkpoint could not truncate (readers present): %s", tuple(row))
     return int(row[0]), int(row[1]), int(row[2])
 
 
