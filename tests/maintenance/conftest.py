@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from tests.cases.conftest import world  # noqa: F401  (a fixture of the retention and page tests)
 from tests.conftest import TEST_DATABASE_URL
+from tests.web.test_browser import browser, server  # noqa: F401  (fixtures of the browser test)
 from yuqing.core import database
 from yuqing.core.settings import reset_settings_cache
 
