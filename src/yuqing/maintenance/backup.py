@@ -122,7 +122,7 @@ def _disk_message(error: OSError, folder: Path) -> str:
     if error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return (
             f"备份失败：{folder} 所在磁盘空间不足（{error.strerror}）。"
-            "未完成的文件已删除，之前的备份保持不变；请腾出空间或用 --to 换一个目录后重试"
+            "未完成的文件已删除，之前的备份保持不变；请腾出空间或换一个备份目录后重试"
         )
     return f"备份失败：写入 {folder} 时出错（{error}）；之前的备份保持不变"
 
