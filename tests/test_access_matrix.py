@@ -1077,6 +1077,21 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/admin/settings"): Route("users.manage"),
     ("POST", "/admin/settings"): Route("users.manage", _form(public_url="https://yq.example.cn")),
     ("GET", "/admin/audit"): Route("audit.read"),
+    # maintenance: backups, retention, people's data — administrators only
+    ("GET", "/admin/maintenance"): Route("maintenance.manage"),
+    ("POST", "/admin/maintenance/backup"): Route("maintenance.manage", _form()),
+    ("POST", "/admin/maintenance/retention"): Route(
+        "maintenance.manage", _form(days_mentions="700")
+    ),
+    ("GET", "/admin/maintenance/people"): Route(
+        "maintenance.manage", lambda ask: Call(query={"name": "matrix"})
+    ),
+    ("POST", "/admin/maintenance/erase"): Route(
+        "maintenance.manage", _form(name="nobody-here", confirm="nobody-here")
+    ),
+    ("POST", "/admin/maintenance/export"): Route(
+        "maintenance.manage", _form(kind="events", days="7")
+    ),
     ("POST", "/admin/audit/verify"): Route("audit.read", _form()),
     ("POST", "/admin/audit/export"): Route("audit.read", _form(format="csv")),
     ("GET", "/api/v1/audit"): Route("audit.read"),

@@ -39,6 +39,7 @@ from yuqing.editorial.models import (
     WordList,
 )
 from yuqing.events.models import Event, EventHour, EventMember, EventSource
+from yuqing.maintenance.models import BackupRun, PurgeRun, RetentionRule
 from yuqing.mentions.models import Mention, MentionBand, MentionMark, MentionPlace
 from yuqing.notify.models import Channel, Notification
 from yuqing.org.models import (
@@ -67,6 +68,7 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "AuditHead",
+    "BackupRun",
     "Bulletin",
     "CalendarDay",
     "CalendarYear",
@@ -99,12 +101,14 @@ __all__ = [
     "Notification",
     "Person",
     "PersonRole",
+    "PurgeRun",
     "QualityScore",
     "QuotaRule",
     "RegistrationForm",
     "RegistrationRound",
     "Report",
     "ReportVersion",
+    "RetentionRule",
     "ReviewAction",
     "ReviewStage",
     "Role",

@@ -288,6 +288,21 @@ def list_active_user_ids(session: Session, *, person_ids: Iterable[int]) -> list
     return list(session.execute(statement.order_by(User.id)).scalars())
 
 
+def list_user_ids_holding(session: Session, *, permission: str) -> list[int]:
+    """The active accounts whose role holds ``permission`` (e.g. the administrators)."""
+    statement = (
+        select(User.id, Role.permissions)
+        .join(Role, Role.id == User.role_id)
+        .where(User.active.is_(True))
+        .order_by(User.id)
+    )
+    return [
+        int(user_id)
+        for user_id, held in session.execute(statement)
+        if permission in (held or "").split()
+    ]
+
+
 def list_user_names(session: Session, *, user_ids: Iterable[int]) -> dict[int, str]:
     """Account id → the name people read (display name, else user name)."""
     ids = list(user_ids)

@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, str] = {
     "editorial.write": "撰写与报送稿件",
     "editorial.review": "审核稿件（须在审核环节的职责内）",
     "editorial.manage": "发布、撤下、强制解锁与预检词表",
+    # Backups, retention rules, erasure on request, pseudonymised export (docs/operations.md).
+    "maintenance.manage": "备份、数据保留与个人信息删除",
 }
 
 # Permissions an upgrade split off an older one: on the first `yuqing init` after the
@@ -69,7 +71,7 @@ ROLES: list[tuple[str, str, int, bool, list[str]]] = [
         "宣传部（舆情办）",
         10,
         True,
-        [p for p in _ALL if p not in {"users.manage", "audit.read"}],
+        [p for p in _ALL if p not in {"users.manage", "audit.read", "maintenance.manage"}],
     ),
     (
         "leader",

@@ -41,6 +41,8 @@ LAZY_GROUPS: dict[str, tuple[str, str]] = {
     "report": ("yuqing.reports.cli", "生成日报、周报、月报和专报。"),
     "calendar": ("yuqing.cases.cli", "工作日历：法定节假日与调休，导入放假通知。"),
     "index": ("yuqing.mentions.cli", "全文索引：重建、追平、查看状态。"),
+    "retention": ("yuqing.maintenance.cli", "数据保留期限与清理。"),
+    "people": ("yuqing.maintenance.people_cli", "数据中出现的个人：查找、按申请删除、化名导出。"),
 }
 
 
@@ -182,6 +184,7 @@ def init(
     """创建或升级数据库（SQLite WAL / PostgreSQL），生成推送接口令牌。"""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _backup_before_upgrade()
     upgrade_database()
     from yuqing.cli import setup
 
@@ -210,6 +213,80 @@ def init(
     if created:
         console.print(f"推送接口令牌（只显示这一次，保存在 {settings.data_dir / 'push_token'}）：")
         console.print(f"  [bold]{token}[/bold]")
+
+
+def _backup_before_upgrade() -> None:
+    """A database made by an earlier release is backed up before its schema is upgraded;
+    if the backup fails, nothing is upgraded."""
+    from yuqing.maintenance import backup, upgrade
+
+    pending = upgrade.pending_upgrade(get_engine())
+    if pending is None:
+        return
+    console.print(f"数据库结构将从 {pending[0]} 升级到 {pending[1]}，先做一次备份……")
+    try:
+        result = backup.create_backup()
+    except backup.BackupError as error:
+        terminal.fail(f"{error}\n未升级数据库：请先解决备份问题再运行 yuqing init。")
+    console.print(f"已备份到 {result.path}（{result.size:,} 字节）。")
+
+
+@app.command(name="backup")
+def backup_command(
+    to: Annotated[
+        Path | None,
+        typer.Option("--to", help="备份目录（默认 YUQING_BACKUP_DIR 或 数据目录/backups）"),
+    ] = None,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=1, help="只保留最近几份（默认 YUQING_BACKUP_KEEP）")
+    ] = None,
+) -> None:
+    """备份数据库与数据目录中的文件（上传文件、模型文件），工作台可照常运行。"""
+    from yuqing.core.database import new_session
+    from yuqing.maintenance import backup, upgrade
+    from yuqing.maintenance import service as maintenance
+
+    try:
+        if upgrade.pending_upgrade(get_engine()) is not None:
+            # A database of an earlier release: copied as it is, not upgraded first.
+            result = backup.create_backup(target_dir=to)
+        else:
+            upgrade_database()
+            result = maintenance.run_backup(new_session, trigger="manual", keep=keep, target_dir=to)
+    except maintenance.BackupError as error:
+        terminal.fail(str(error), code=1)
+    manifest = result.manifest
+    console.print(
+        f"已备份到 {result.path}（{result.size:,} 字节；数据库结构 {manifest.schema_revision}，"
+        f"{sum(manifest.counts.values()):,} 行，{len(manifest.members)} 个文件，"
+        f"审计日志至第 {manifest.audit_seq} 条）。"
+    )
+    console.print(
+        "[yellow]备份不含密钥（audit_key、secret_key、push_token、pseudonym_key）："
+        "请另行保管它们，恢复时放回数据目录或用环境变量给出。[/yellow]"
+    )
+
+
+@app.command(name="restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="yuqing backup 写出的备份文件")],
+) -> None:
+    """把备份恢复到空的数据目录（YUQING_DATA_DIR）和空数据库；损坏的或来自更新版本的备份会被拒绝。"""
+    from yuqing.maintenance import backup
+
+    if not file.is_file():
+        terminal.fail(f"找不到备份文件：{file}")
+    try:
+        manifest = backup.restore_backup(file)
+    except backup.BackupError as error:
+        terminal.fail(str(error))
+    console.print(
+        f"已恢复 {file.name}：备份于 {manifest.created_at}，{sum(manifest.counts.values()):,} 行，"
+        f"{sum(1 for m in manifest.members if m.startswith('files/'))} 个文件。"
+    )
+    console.print(
+        "请放回审计密钥后运行 yuqing audit verify 校验审计日志；全文索引会在启动后自动重建。"
+    )
 
 
 @app.command()

@@ -80,6 +80,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # a few hundred thousand items and every insert then waits on reads.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # A WAL that grew under load is cut back to this size when it is next reset (the
+    # runner's TRUNCATE checkpoint empties it; docs/operations.md).
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     cursor.close()
 
 

@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     # Networks (CIDR) an administrator allows despite being loopback/private.
     fetch_allow_networks: list[str] = Field(default_factory=list)
 
+    # Backups (docs/operations.md): the folder (empty: data_dir/backups), how many to keep,
+    # and the local hour of the daily scheduled backup (-1: no scheduled backup).
+    backup_dir: str = ""
+    backup_keep: int = 7
+    backup_hour: int = 2
+    # Retention purge (docs/operations.md): the local hour of the daily purge (-1: never).
+    purge_hour: int = 3
+    purge_batch: int = 500
+    # SQLite: the runner checkpoints the WAL (TRUNCATE) this often, in seconds.
+    wal_checkpoint_seconds: float = 15.0
+
     import_max_bytes: int = 100 * 1024 * 1024
     # Bodies of requests other than uploads and pushes (forms, JSON): refused with 413
     # past this, before any route reads them (web/limits.py).

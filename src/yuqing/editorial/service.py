@@ -192,4 +192,8 @@ def list_published(session: Session, *, start: datetime, end: datetime) -> list[
         )
         .order_by(Submission.published_at, Submission.id)
     )  # fmt: skip
-    return [PublishedPiece(*row) for row in rows]
+    return [
+        PublishedPiece(id=i, title=t, author_person_id=a, unit_id=u, published_at=at, slug=sl)
+        for i, t, a, u, at, sl in rows
+        if at is not None
+    ]

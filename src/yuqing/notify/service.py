@@ -139,6 +139,57 @@ def enqueue(
     return _insert_new(session, rows)
 
 
+def enqueue_for_accounts(
+    session: Session,
+    *,
+    message: Message,
+    user_ids: list[int],
+    dedupe_key: str | None = None,
+    source_type: str = "",
+    source_id: int | None = None,
+) -> list[Notification]:
+    """Tell these accounts (e.g. the administrators): each one's desk inbox, and the e-mail
+    of the person the account belongs to; in the caller's transaction (no commit)."""
+    from yuqing.auth.models import User
+
+    ids = sorted(set(user_ids))
+    if not ids:
+        return []
+    person_ids = [
+        int(p)
+        for p in session.execute(select(User.person_id).where(User.id.in_(ids))).scalars()
+        if p is not None
+    ]
+    people = org.list_active_people(
+        session, person_ids=set(person_ids), unit_ids=set(), duty_role_ids=set()
+    )
+    addresses = [a for a in _addresses(session, people, []) if a.channel == EMAIL]
+    addresses += [_Address(INBOX, f"user:{u}", user_id=u) for u in ids]
+    now = utcnow()
+    rows = [
+        {
+            "dedupe_key": dedupe_key,
+            "source_type": source_type,
+            "source_id": source_id,
+            "level": message.level,
+            "title": message.title[:300],
+            "payload": message.model_dump_json(),
+            "attempts": 0,
+            "created_at": now,
+            "channel": a.channel,
+            "target": a.target[:300],
+            "channel_id": None,
+            "user_id": a.user_id,
+            "mobiles": "",
+            "state": "delivered" if a.channel == INBOX else "pending",
+            "delivered_at": now if a.channel == INBOX else None,
+            "next_attempt_at": now,
+        }
+        for a in addresses
+    ]
+    return _insert_new(session, rows)
+
+
 def count_reachable(session: Session, *, recipients: list[Recipient]) -> int:
     """How many addresses (e-mail, desk inbox, enabled channels) ``recipients`` reach now:
     0 means a message for them would go nowhere."""

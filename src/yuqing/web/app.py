@@ -26,6 +26,7 @@ from yuqing.core.audit import AuditKeyError
 from yuqing.dashboard import views as dashboard_views
 from yuqing.editorial import views as editorial_views
 from yuqing.events import views as events_views
+from yuqing.maintenance import views as maintenance_views
 from yuqing.mentions import api as mentions_api
 from yuqing.mentions import views as mentions_views
 from yuqing.notify import views as notify_views
@@ -88,6 +89,7 @@ def create_app() -> FastAPI:
     app.include_router(reports_views.router)
     app.include_router(notify_views.router)
     app.include_router(system_views.router)
+    app.include_router(maintenance_views.router)
     install_error_pages(app)
     _handle_access_errors(app)
     _handle_audit_key_errors(app)

@@ -17,6 +17,7 @@ from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import utcnow
 from yuqing.editorial import jobs as editorial
 from yuqing.events import jobs as event_jobs
+from yuqing.maintenance import jobs as maintenance_jobs
 from yuqing.mentions import jobs as mentions_jobs
 from yuqing.notify import worker as notify
 from yuqing.reports import jobs as reports
@@ -66,6 +67,8 @@ def start(stop: threading.Event, *, fetch: bool = True) -> list[threading.Thread
         ("notify", notify.run_forever, {"idle_seconds": NOTIFY_IDLE_SECONDS}),
         ("periodic", run_periodic, {}),
         ("search-index", mentions_jobs.follow_search_index, {}),
+        # WAL checkpoints, the daily backup and retention purge (docs/operations.md).
+        ("maintenance", maintenance_jobs.run_forever, {}),
     ]
     if get_settings().queue:
         from yuqing.worker import tasks  # Celery is loaded in queue mode only
