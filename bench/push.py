@@ -187,7 +187,9 @@ def server(url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
                     break
             except httpx.HTTPError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit(f"yuqing serve did not start (exit {process.poll()})") from None
+                    raise SystemExit(
+                        f"yuqing serve did not start (exit {process.poll()})"
+                    ) from None
                 time.sleep(0.3)
         yield base, process.pid
     finally:
@@ -197,6 +199,7 @@ def server(url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
 def rss_mb(pid: int) -> float:
@@ -255,20 +258,37 @@ async def push_all(base: str, row: Row, payloads: list[bytes]) -> None:
         row.seconds = time.perf_counter() - began
 
 
-def measure(row: Row, url: str, items: list[dict[str, Any]], warm: list[dict[str, Any]]) -> None:
+def measure(
+    row: Row,
+    url: str,
+    items: list[dict[str, Any]],
+    warm: list[dict[str, Any]],
+    profile: str = "",
+) -> None:
     payloads = bodies(items, row.batch)
-    with tempfile.TemporaryDirectory(prefix="bench-push-data-") as data_dir:
-        with server(url, Path(data_dir)) as (base, pid):
-            headers = {"Authorization": f"Bearer {TOKEN}"}
-            warm_body = {"source": "预热", "items": warm}
-            reply = httpx.post(
-                base + "/api/v1/mentions", json=warm_body, headers=headers, timeout=120
-            )
-            reply.raise_for_status()
-            asyncio.run(push_all(base, row, payloads))
-            row.items = len(items)
-            row.load = os.getloadavg()[0]
-            row.rss_mb = rss_mb(pid)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-push-data-") as data_dir,
+        server(url, Path(data_dir)) as (base, pid),
+    ):
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        warm_body = {"source": "预热", "items": warm}
+        reply = httpx.post(
+            base + "/api/v1/mentions", json=warm_body, headers=headers, timeout=120
+        )
+        reply.raise_for_status()
+        spy = None
+        if profile:  # py-spy's collapsed stacks of the server while it takes the pushes
+            spy_args = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--threads"]
+            out = f"{profile}.{row.database}.{row.name.split()[0]}x{row.batch}.txt"
+            spy = subprocess.Popen([*spy_args, "--rate", "200", "-o", out])
+            time.sleep(1)
+        asyncio.run(push_all(base, row, payloads))
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+        row.items = len(items)
+        row.load = os.getloadavg()[0]
+        row.rss_mb = rss_mb(pid)
     print(
         f"  {row.database:8} {row.name:32} {row.rate:8,.0f} items/s  p95 {row.pct(95):7.0f} ms"
         f"  errors {len(row.errors)}  load {row.load:.1f}",
@@ -288,7 +308,9 @@ def table(rows: list[Row]) -> None:
         "| database | row | items | items/s | p50 ms | p95 ms | errors | new | dup | other "
         "| target | baseline | ratio | load | server RSS MB |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |")
+    print(
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |"
+    )
     for r in rows:
         target, baseline, ratio = "–", "–", ""
         base_row: Row | None = None
@@ -305,7 +327,9 @@ def table(rows: list[Row]) -> None:
         if base_row is not None:
             baseline = f"{base_row.database} {base_row.name}: {base_row.rate:,.0f}"
             ratio = f"{r.rate / base_row.rate:.2f}×" if base_row.rate else ""
-        other = r.stored.get("updated", 0) + r.stored.get("unchanged", 0) + r.stored.get("failed", 0)
+        other = (
+            r.stored.get("updated", 0) + r.stored.get("unchanged", 0) + r.stored.get("failed", 0)
+        )
         print(
             f"| {r.database} | {r.name} | {r.items:,} | {r.rate:,.0f} | {r.pct(50):.0f} "
             f"| {r.pct(95):.0f} | {len(r.errors)} | {r.stored.get('new', 0):,} "
@@ -335,6 +359,7 @@ def main() -> None:
         default=os.environ.get("YUQING_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
         help="a PostgreSQL URL allowed to create and drop the bench's databases",
     )
+    parser.add_argument("--py-spy", default="", help="record the server with py-spy to FILE.*")
     parser.add_argument("--only", default="", help="run only rows whose name contains this")
     args = parser.parse_args()
 
@@ -361,7 +386,7 @@ def main() -> None:
                 )
                 with maker as url:
                     prepare_database(url, args.schemes, texts)
-                    measure(row, url, items, warm)
+                    measure(row, url, items, warm, args.py_spy)
                 rows.append(row)
     table(rows)
 
