@@ -97,6 +97,7 @@ class Row:
     stored: dict[str, int] = field(default_factory=dict)
     load: float = 0.0
     rss_mb: float = 0.0
+    cpu_seconds: float = 0.0
     offered: int | None = None
 
     @property
@@ -202,6 +203,12 @@ def server(url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
         log.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
@@ -276,13 +283,16 @@ def measure(
             base + "/api/v1/mentions", json=warm_body, headers=headers, timeout=120
         )
         reply.raise_for_status()
+        time.sleep(3)  # the first push's clean-up of the heap runs after its reply
         spy = None
         if profile:  # py-spy's collapsed stacks of the server while it takes the pushes
-            spy_args = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--threads"]
+            spy_args = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--gil"]
             out = f"{profile}.{row.database}.{row.name.split()[0]}x{row.batch}.txt"
             spy = subprocess.Popen([*spy_args, "--rate", "200", "-o", out])
             time.sleep(1)
+        cpu_before = cpu_seconds(pid)
         asyncio.run(push_all(base, row, payloads))
+        row.cpu_seconds = cpu_seconds(pid) - cpu_before
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
@@ -291,6 +301,7 @@ def measure(
         row.rss_mb = rss_mb(pid)
     print(
         f"  {row.database:8} {row.name:32} {row.rate:8,.0f} items/s  p95 {row.pct(95):7.0f} ms"
+        f"  {row.items / max(row.cpu_seconds, 1e-9):7,.0f} items/server-CPU-s"
         f"  errors {len(row.errors)}  load {row.load:.1f}",
         flush=True,
     )
@@ -305,12 +316,11 @@ def table(rows: list[Row]) -> None:
     by = {(r.database, r.name): r for r in rows}
     print()
     print(
-        "| database | row | items | items/s | p50 ms | p95 ms | errors | new | dup | other "
+        "| database | row | items | items/s | items/server CPU-s | p50 ms | p95 ms | errors | new "
+        "| dup | other "
         "| target | baseline | ratio | load | server RSS MB |"
     )
-    print(
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |"
-    )
+    print("| --- | --- |" + " ---: |" * 9 + " --- | --- |" + " ---: |" * 3)
     for r in rows:
         target, baseline, ratio = "–", "–", ""
         base_row: Row | None = None
@@ -331,7 +341,8 @@ def table(rows: list[Row]) -> None:
             r.stored.get("updated", 0) + r.stored.get("unchanged", 0) + r.stored.get("failed", 0)
         )
         print(
-            f"| {r.database} | {r.name} | {r.items:,} | {r.rate:,.0f} | {r.pct(50):.0f} "
+            f"| {r.database} | {r.name} | {r.items:,} | {r.rate:,.0f} "
+            f"| {r.items / max(r.cpu_seconds, 1e-9):,.0f} | {r.pct(50):.0f} "
             f"| {r.pct(95):.0f} | {len(r.errors)} | {r.stored.get('new', 0):,} "
             f"| {r.stored.get('duplicate', 0):,} | {other:,} | {target} | {baseline} | {ratio} "
             f"| {r.load:.1f} | {r.rss_mb:.0f} |"

@@ -88,7 +88,8 @@ class Writer:
         self._jobs: deque[_Job] = deque()
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
-        self.groups = 0  # transactions committed (tests and the bench read it)
+        self.groups = 0  # transactions committed (tests read it)
+        self.retries = 0  # transactions rolled back by the database and tried again
 
     def write(self, source_id: int, items: Sequence[Any]) -> IngestResult:
         """Prepare and analyse ``items`` of the source here, then wait until the writer has
@@ -141,7 +142,7 @@ class Writer:
     def _write(self, group: list[_Job]) -> None:
         """Commit the group; when that fails, each batch alone (its own error to its caller)."""
         try:
-            results = _commit(group)
+            results = self._commit(group)
         except Exception as error:
             if len(group) == 1:
                 group[0].done.set_exception(error)
@@ -156,6 +157,21 @@ class Writer:
         for job, result in zip(group, results, strict=True):
             job.done.set_result(result)
 
+    def _commit(self, group: list[_Job]) -> list[IngestResult]:
+        """One transaction for the group, tried again from the batches as handed in when
+        the database broke a deadlock or a serialisation conflict by rolling it back."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return _commit_once(group)
+            except DBAPIError as error:
+                state = getattr(error.orig, "sqlstate", None)
+                if state not in RETRIED_STATES or attempt == ATTEMPTS:
+                    raise
+                self.retries += 1
+                log.info("write of %d batches rolled back (%s), again", len(group), state)
+                time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
+        raise AssertionError("unreachable")
+
 
 def _keys(batch: Batch) -> frozenset[Key]:
     source = batch.source.id
@@ -164,21 +180,6 @@ def _keys(batch: Batch) -> frozenset[Key]:
         for row in (*batch.new, *batch.changed)
         if store.identity(row)[1] is not None
     )
-
-
-def _commit(group: list[_Job]) -> list[IngestResult]:
-    """One transaction for the group, tried again from the batches as handed in when the
-    database broke a deadlock or a serialisation conflict by rolling it back."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return _commit_once(group)
-        except DBAPIError as error:
-            state = getattr(error.orig, "sqlstate", None)
-            if state not in RETRIED_STATES or attempt == ATTEMPTS:
-                raise
-            log.info("write of %d batches rolled back (%s), attempt %d", len(group), state, attempt)
-            time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
-    raise AssertionError("unreachable")
 
 
 def _commit_once(group: list[_Job]) -> list[IngestResult]:
