@@ -125,6 +125,9 @@ def postgres_database(admin_url: str, name: str) -> Iterator[str]:
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
+        if os.environ.get("BENCH_PG_SLOW_MS"):  # statements slower than this go to the log
+            slow = int(os.environ["BENCH_PG_SLOW_MS"])
+            admin.execute(f'ALTER DATABASE "{name}" SET log_min_duration_statement = {slow}')
     base = admin_url.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
@@ -279,9 +282,7 @@ def measure(
     ):
         headers = {"Authorization": f"Bearer {TOKEN}"}
         warm_body = {"source": "预热", "items": warm}
-        reply = httpx.post(
-            base + "/api/v1/mentions", json=warm_body, headers=headers, timeout=120
-        )
+        reply = httpx.post(base + "/api/v1/mentions", json=warm_body, headers=headers, timeout=120)
         reply.raise_for_status()
         time.sleep(3)  # the first push's clean-up of the heap runs after its reply
         spy = None
