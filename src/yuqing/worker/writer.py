@@ -51,6 +51,11 @@ GROUP_ITEMS = 2_000
 """Items merged into one transaction at most: past this, a group's latency grows without
 saving more per item."""
 
+ANALYSERS = 4
+"""Batches prepared and analysed at once. More threads than this gain nothing on a GIL,
+and each holds a pooled connection: 16 pushes at once took the whole pool (5 + 10
+overflow) and the writer waited for a connection of its own."""
+
 ATTEMPTS = 6
 """Tries of a group's transaction when the database rolled it back to break a deadlock."""
 
@@ -92,6 +97,7 @@ class Writer:
         self._jobs: deque[_Job] = deque()
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._analysers = threading.BoundedSemaphore(ANALYSERS)
         self.groups = 0  # transactions committed
         self.retries = 0  # transactions rolled back by the database and tried again
         self._statistics = _Statistics()
@@ -101,7 +107,7 @@ class Writer:
         committed them; their outcomes in the order given. Raises what writing this batch
         alone raised (the caller isolates a bad item or retries a lost race)."""
         seen = self.groups
-        with new_session() as session:
+        with self._analysers, new_session() as session:
             source = session.get(Source, source_id)
             if source is None:
                 raise LookupError(f"来源 {source_id} 不存在")
