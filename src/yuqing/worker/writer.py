@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import logging
 import random
+import sys
 import threading
 import time
 from collections import deque
@@ -55,6 +56,9 @@ ANALYSERS = 4
 """Batches prepared and analysed at once. More threads than this gain nothing on a GIL,
 and each holds a pooled connection: 16 pushes at once took the whole pool (5 + 10
 overflow) and the writer waited for a connection of its own."""
+
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread holds the GIL before another may take it (Python's default: 0.005)."""
 
 ATTEMPTS = 6
 """Tries of a group's transaction when the database rolled it back to break a deadlock."""
@@ -118,6 +122,10 @@ class Writer:
             self._jobs.append(job)
             self._ready.notify()
             if self._thread is None or not self._thread.is_alive():
+                # The writer waits on the database many times a group; with the default
+                # 5 ms switch interval it then waited as long again for the GIL, held by
+                # the threads analysing the next batches.
+                sys.setswitchinterval(SWITCH_INTERVAL)
                 self._thread = threading.Thread(target=self._run, name="yuqing-writer", daemon=True)
                 self._thread.start()
         return job.done.result()
