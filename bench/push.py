@@ -1,7 +1,14 @@
 """Concurrent pushes into one real `yuqing serve` process, on SQLite and PostgreSQL.
 
 Usage: .venv/bin/python bench/push.py [--database sqlite|postgres|both] [--items 16000]
-       [--clients 16] [--offered 2000] [--schemes 200] [--pg-admin URL]
+       [--clients 16] [--offered 2000] [--schemes 200] [--pg-admin URL] [--only TEXT]
+       [--py-spy FILE]
+
+``--py-spy FILE`` records the server's stacks (the thread holding the GIL) with py-spy
+while each row pushes, to FILE.<database>.<clients>x<batch>.txt (collapsed stacks; py-spy
+is a profiler installed by hand, ``.venv/bin/pip install py-spy``, not a dependency).
+``BENCH_PG_SLOW_MS=15`` logs the bench databases' statements slower than that to
+PostgreSQL's own log.
 
 Every row starts a fresh database (SQLite file, or a PostgreSQL database made for the run
 and dropped after it), stores ``--schemes`` monitoring schemes, starts ``yuqing serve`` on

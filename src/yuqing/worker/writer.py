@@ -235,7 +235,7 @@ def _keys(batch: Batch) -> frozenset[Key]:
     source = batch.source.id
     return frozenset(
         (source, *store.identity(row))
-        for row in (*batch.new, *batch.changed)
+        for row in (*batch.new, *batch.changed, *batch.copies)
         if store.identity(row)[1] is not None
     )
 
