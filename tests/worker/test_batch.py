@@ -148,7 +148,8 @@ def test_a_batch_handed_over_between_the_two_halves_of_the_stages_stores_the_sam
     for stage in pipeline.STAGES:
         stage.before_insert(session, batch)
     handed = _through_json(batch)
-    store.store(session, handed)
+    result = store.store(session, handed)
     for stage in pipeline.STAGES:
         stage.after_insert(session, handed)
+    store.finish(session, handed, result)
     assert _stored(session) == stored

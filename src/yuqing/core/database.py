@@ -206,6 +206,8 @@ def insert_returning_ids(
     table = cast(Table, model.__table__)
     connection = session.connection()
     dialect = connection.dialect
+    if dialect.name == "postgresql":
+        return _insert_with_ids_postgresql(connection, table, columns, rows)
     if dialect.name != "sqlite":
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         params = [dict(zip(columns, row, strict=True)) for row in rows]
@@ -224,6 +226,29 @@ def insert_returning_ids(
     connection.exec_driver_sql(statement_text, list(map(tuple, values)))
     last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
+
+
+def _insert_with_ids_postgresql(
+    connection: Any, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[int]:
+    """PostgreSQL: the ids taken from the table's sequence first, then one executemany of
+    one statement text with the ids given (psycopg sends it as a pipeline of one prepared
+    statement). SQLAlchemy's ``INSERT … VALUES (…), (…) RETURNING`` has a new text for every
+    batch size, which psycopg parses anew each time: that parsing alone was a fifth of the
+    push API's CPU time on PostgreSQL, more than the insert itself."""
+    ids = [
+        int(value)
+        for (value,) in connection.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            (table.name, len(rows)),
+        )
+    ]
+    marks = ", ".join(["%s"] * (len(columns) + 1))
+    statement = f"INSERT INTO {table.name} (id, {', '.join(columns)}) VALUES ({marks})"
+    connection.exec_driver_sql(
+        statement, [(mention_id, *row) for mention_id, row in zip(ids, rows, strict=True)]
+    )
+    return ids
 
 
 @cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hmac
+import logging
 import re
 import threading
 from contextlib import suppress
@@ -29,12 +30,12 @@ from yuqing.mentions import service
 from yuqing.mentions.schemas import MentionOut, PushIn, PushResult, SearchResult
 from yuqing.sources import service as sources_service
 from yuqing.sources import storing
-from yuqing.sources.models import Source
 from yuqing.sources.schemas import IngestResult
-from yuqing.worker import inbox, pipeline
+from yuqing.worker import inbox, writer
 from yuqing.worker.schemas import InboxStatus, QueuedPush
 
 router = APIRouter(prefix="/api/v1", tags=["信息 mentions"])
+log = logging.getLogger(__name__)
 
 SEARCH_PAGE_SIZE = 20
 # A concurrent writer may insert the same item between our lookup and our insert; the
@@ -202,26 +203,29 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
-def _store_once(source_id: int, items: list[Any]) -> IngestResult:
-    with session_scope() as session:
-        source = session.get(Source, source_id)
-        assert source is not None
-        return pipeline.process(session, source=source, items=items)
-
-
 def _store_part(source_id: int, items: list[Any]) -> IngestResult:
-    """Store and commit ``items``, again when a concurrent writer won a race or held a lock."""
+    """Store and commit ``items`` through the process's writer (which merges concurrent
+    pushes into one transaction), again when another process won a race or held a lock."""
     for _ in range(_STORE_ATTEMPTS - 1):
         with suppress(IntegrityError, OperationalError):
-            return _store_once(source_id, items)
-    return _store_once(source_id, items)
+            return writer.write(source_id, items)
+    return writer.write(source_id, items)
 
 
 def _store(source_name: str, items: list[Any]) -> PushResult:
     """Store one batch; returns only after the commit succeeded. An item the database or a
-    stage cannot take fails alone with its reason (the rest is stored in parts then)."""
+    stage cannot take fails alone with its reason (the rest is stored in parts then). A
+    database still busy after the retries is a 503 the collector retries, never a 500."""
     source_id = _push_source_id(source_name)
-    result = storing.store_isolating(partial(_store_part, source_id), items)
+    try:
+        result = storing.store_isolating(partial(_store_part, source_id), items)
+    except (IntegrityError, OperationalError) as error:
+        log.warning("push of %d items not stored: %r", len(items), error)
+        raise PushError(
+            503,
+            "数据库繁忙，本批未保存：请稍后重试（重复推送是安全的）",
+            headers={"Retry-After": "2"},
+        ) from None
     for outcome in result.outcomes:
         if outcome.error:
             outcome.error = f"items[{outcome.index}] {outcome.error}"

@@ -29,12 +29,13 @@ from yuqing.sources.models import Source
 from yuqing.sources.schemas import IngestResult, ItemIn
 from yuqing.worker.stage import Places, Risk, Schemes, Sentiment
 
+ANALYSIS: tuple[Stage, ...] = (Places(), Sentiment(), Schemes(), Risk())
+"""Stages whose ``before_insert`` reads only the rows (and process caches of scheme and
+rule tables): they can run before the write lock, beside other batches being written."""
+
 STAGES: tuple[Stage, ...] = (
-    Places(),
-    Sentiment(),
-    Schemes(),
-    NearDuplicates(),
-    Risk(),
+    *ANALYSIS,
+    NearDuplicates(),  # reads the stored band keys: under the lock, with what is stored
     Events(),
     Dashboard(),
     Alerts(),
@@ -66,9 +67,35 @@ def run(session: Session, batch: Batch, *, stages: Sequence[Stage] = STAGES) -> 
     batch.analysed = True
     for stage in stages:
         stage.before_insert(session, batch)
+    return _store(session, batch, stages)
+
+
+def analyse(session: Session, batch: Batch) -> None:
+    """The first half of ``run``: the stages that read only the rows (``ANALYSIS``); no
+    write, so it runs outside the write lock (``worker/writer.py``)."""
+    batch.analysed = True
+    for stage in ANALYSIS:
+        stage.before_insert(session, batch)
+
+
+def write(session: Session, batch: Batch, *, settle: bool = True) -> IngestResult:
+    """The second half of ``run`` for a batch ``analyse`` saw (several merged into one by the
+    writer): decide its new rows again against what is stored now (``store.settle``), the
+    stages that read the store, the insert, every stage's ``after_insert``; the caller
+    commits. ``settle=False``: the batch was prepared after the last write and alone."""
+    if settle:
+        store.settle(session, batch)
+    for stage in STAGES:
+        if stage not in ANALYSIS:
+            stage.before_insert(session, batch)
+    return _store(session, batch, STAGES)
+
+
+def _store(session: Session, batch: Batch, stages: Sequence[Stage]) -> IngestResult:
     result = store.store(session, batch)
     for stage in stages:
         stage.after_insert(session, batch)
+    store.finish(session, batch, result)
     return result
 
 
@@ -82,6 +109,9 @@ def run_parallel_part(session: Session, batch: Batch) -> IngestResult:
     result = store.store(session, batch)
     for stage in PARALLEL_STAGES:
         stage.after_insert(session, batch)
+    # Copies counted on their originals and the source's counters: last and sorted, as in
+    # the embedded path, so parallel workers meet no hot row in the middle of a batch.
+    store.finish(session, batch, result)
     return result
 
 

@@ -1,0 +1,261 @@
+"""The writer that merges concurrent pushes into one transaction, through a real server.
+
+Several clients push at once to the app under uvicorn (SQLite or PostgreSQL, whichever the
+suite runs on): every item is stored exactly once, each client gets the outcomes of its own
+items, one text pushed by several clients at once has one original, a batch the database
+refuses does not take the others' items with it, and on PostgreSQL a deadlock rolls the
+merged transaction back and it is written again, each item once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from tests.support import serving_app
+from yuqing.worker import writer
+
+AUTH = {"Authorization": "Bearer test-push-token"}
+TEXTS = [
+    "江城大学食堂今天起调整部分菜品价格，学生表示难以接受",
+    "江城大学图书馆延长开放时间至晚上十一点",
+    "网传江城大学宿舍楼停电一整晚，学校回应正在抢修",
+    "江城大学举办校园开放日，吸引数千名家长和考生",
+    "有学生反映江城大学校车班次减少，通勤时间变长",
+]
+CLIENTS = 6
+PUSHES = 4  # per client
+BATCH = 25
+
+
+@pytest.fixture
+def base(engine: Engine) -> Iterator[str]:
+    with serving_app() as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+def _items(client: int, push: int) -> list[dict[str, Any]]:
+    """A batch of one client: its own items, texts every client repeats (copies across
+    batches), and three items every client sends (the same item from several batches)."""
+    items = []
+    for n in range(BATCH - 3):
+        body = TEXTS[n % len(TEXTS)] if n % 3 == 0 else f"{TEXTS[n % 5]}（第{client}-{push}-{n}条）"
+        items.append({"id": f"c{client}-p{push}-{n}", "text": body, "time": "2026-12-01T08:00:00"})
+    for shared in ("shared-1", "shared-2"):
+        items.append({"id": shared, "text": f"共同条目 {shared}", "time": "2026-12-01T08:00:00"})
+    # The same item from several batches, its text a copy of the clients' repeated text.
+    items.append({"id": "shared-copy", "text": TEXTS[0], "time": "2026-12-01T08:00:00"})
+    return items
+
+
+def _push(base: str, items: list[dict[str, Any]], source: str = "并发采集") -> httpx.Response:
+    body = {"source": source, "items": items}
+    return httpx.post(f"{base}/api/v1/mentions", json=body, headers=AUTH, timeout=120)
+
+
+def _push_all(base: str, batches: list[list[dict[str, Any]]]) -> list[httpx.Response]:
+    start = threading.Barrier(len(batches))
+
+    def one(batch: list[dict[str, Any]]) -> httpx.Response:
+        start.wait()
+        return _push(base, batch)
+
+    with ThreadPoolExecutor(len(batches)) as pool:
+        return list(pool.map(one, batches))
+
+
+def _rows(engine: Engine) -> list[dict[str, Any]]:
+    query = text(
+        "SELECT id, external_id, status, content_hash, duplicate_of_id, duplicate_count "
+        "FROM mention"
+    )
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def _check_stored_once(engine: Engine, sent: list[list[dict[str, Any]]], replies: Any) -> None:
+    rows = _rows(engine)
+    by_external = Counter(row["external_id"] for row in rows)
+    assert set(by_external.values()) == {1}, "an item was stored twice"
+    assert set(by_external) == {item["id"] for batch in sent for item in batch}
+    ids = {row["external_id"]: row["id"] for row in rows}
+    # Each client's outcomes are its own items', at their own positions.
+    for batch, reply in zip(sent, replies, strict=True):
+        outcomes = reply.json()["outcomes"]
+        assert [o["index"] for o in outcomes] == list(range(len(batch)))
+        for item, outcome in zip(batch, outcomes, strict=True):
+            assert outcome["status"] in {"new", "duplicate", "unchanged"}, outcome
+            assert outcome["mention_id"] == ids[item["id"]], (item, outcome)
+    # One original per text; every copy points at it and is counted on it.
+    originals = [row for row in rows if row["status"] == "new"]
+    assert len({row["content_hash"] for row in originals}) == len(originals)
+    copies = Counter(row["duplicate_of_id"] for row in rows if row["status"] == "duplicate")
+    for row in originals:
+        assert row["duplicate_count"] == copies.get(row["id"], 0)
+    by_id = {row["id"]: row for row in rows}
+    for row in rows:
+        if row["status"] == "duplicate":
+            original = by_id[row["duplicate_of_id"]]
+            assert original["status"] == "new"
+            assert original["content_hash"] == row["content_hash"]
+
+
+def test_concurrent_pushes_store_every_item_once_with_each_clients_outcomes(
+    base: str, engine: Engine
+) -> None:
+    groups_before = writer._writer.groups
+    sent: list[list[dict[str, Any]]] = []
+    replies: list[httpx.Response] = []
+    for push in range(PUSHES):
+        batches = [_items(client, push) for client in range(CLIENTS)]
+        answers = _push_all(base, batches)
+        assert [a.status_code for a in answers] == [200] * CLIENTS, [a.text for a in answers]
+        sent.extend(batches)
+        replies.extend(answers)
+    _check_stored_once(engine, sent, replies)
+    # Each shared item is stored once (new, or a copy of the repeated text), then unchanged.
+    for shared in ("shared-1", "shared-2", "shared-copy"):
+        statuses = Counter(
+            o["status"]
+            for batch, reply in zip(sent, replies, strict=True)
+            for item, o in zip(batch, reply.json()["outcomes"], strict=True)
+            if item["id"] == shared
+        )
+        assert statuses["unchanged"] == CLIENTS * PUSHES - 1, (shared, statuses)
+        assert statuses["new"] + statuses["duplicate"] == 1, (shared, statuses)
+    # Pushes that arrived together were written together.
+    assert writer._writer.groups - groups_before < CLIENTS * PUSHES
+
+
+def test_a_batch_the_database_refuses_does_not_lose_the_other_clients_items(
+    base: str, engine: Engine
+) -> None:
+    """One client's batch holds an item a trigger refuses (a real refusal by the database,
+    inside the merged transaction); the other clients' items are all stored, once."""
+    bad_title = "数据库拒收的条目"
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                text(
+                    "CREATE FUNCTION refuse_item() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.title = '数据库拒收的条目' THEN "
+                    "RAISE EXCEPTION 'refused' USING ERRCODE = '22000'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_item BEFORE INSERT ON mention "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_item()"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_item BEFORE INSERT ON mention "
+                    f"WHEN NEW.title = '{bad_title}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+    try:
+        batches = [_items(client, 0) for client in range(CLIENTS)]
+        batches[2].insert(5, {"id": "bad", "title": bad_title, "text": "这一条会被拒收"})
+        answers = _push_all(base, batches)
+        good = [b for n, b in enumerate(batches) if n != 2]
+        good_answers = [a for n, a in enumerate(answers) if n != 2]
+        assert [a.status_code for a in good_answers] == [200] * (CLIENTS - 1)
+        bad_answer = answers[2]
+        if bad_answer.status_code == 200:  # a refusal the item is blamed for: it fails alone
+            outcomes = bad_answer.json()["outcomes"]
+            assert outcomes[5]["status"] == "failed"
+            good.append([item for item in batches[2] if item["id"] != "bad"])
+            good_answers.append(_without(bad_answer, 5))
+        else:  # a refusal no item can be blamed for: the batch is refused whole, retryable
+            assert bad_answer.status_code == 503, bad_answer.text
+        rows = _rows(engine)
+        assert "bad" not in {row["external_id"] for row in rows}
+        _check_stored_once(engine, good, good_answers)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER refuse_item" + _on_mention(engine)))
+
+
+def _on_mention(engine: Engine) -> str:
+    return " ON mention" if engine.dialect.name == "postgresql" else ""
+
+
+class _Reply:
+    """A reply with one outcome taken out and the rest renumbered (for the checks)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def json(self) -> dict[str, Any]:
+        return self.data
+
+
+def _without(reply: httpx.Response, index: int) -> _Reply:
+    outcomes = [dict(o) for o in reply.json()["outcomes"] if o["index"] != index]
+    for n, outcome in enumerate(outcomes):
+        outcome["index"] = n
+    return _Reply({"outcomes": outcomes})
+
+
+def test_a_deadlock_is_retried_and_stores_each_item_once(base: str, engine: Engine) -> None:
+    """Another connection locks the source row, the writer locks an often-copied original
+    and waits for the source row, the other connection then waits for the original: a
+    deadlock. PostgreSQL rolls back the writer's transaction (the other connection waits
+    longer before it checks), the writer writes the group again, and each item is stored
+    once; the client sees 200."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a deadlock between two writers is PostgreSQL's: runs in its pass")
+    first = _push(base, [{"id": "orig", "text": TEXTS[0], "time": "2026-12-01T08:00:00"}])
+    assert first.status_code == 200
+    original = first.json()["outcomes"][0]["mention_id"]
+    source = first.json()["source_id"]
+    retries_before = writer._writer.retries
+    batch = [
+        {"id": "copy", "text": TEXTS[0], "time": "2026-12-01T08:00:00"},
+        {"id": "other", "text": TEXTS[1], "time": "2026-12-01T08:00:00"},
+    ]
+    with engine.connect() as blocker:
+        blocker.execute(text("SET deadlock_timeout = '10s'"))
+        blocker.execute(
+            text("SELECT id FROM source WHERE id = :id FOR NO KEY UPDATE"), {"id": source}
+        )
+        with ThreadPoolExecutor(1) as pool:
+            pushed = pool.submit(_push, base, batch)
+            _wait_for_lock_wait(engine, "UPDATE source")
+            # The writer holds the original (its copy's count) and waits for the source.
+            blocker.execute(
+                text("UPDATE mention SET near_count = near_count WHERE id = :id"), {"id": original}
+            )
+            blocker.rollback()
+            reply = pushed.result(timeout=120)
+    assert reply.status_code == 200, reply.text
+    assert [o["status"] for o in reply.json()["outcomes"]] == ["duplicate", "new"]
+    assert writer._writer.retries > retries_before
+    rows = _rows(engine)
+    assert Counter(row["external_id"] for row in rows) == {"orig": 1, "copy": 1, "other": 1}
+    assert {row["external_id"]: row["duplicate_count"] for row in rows}["orig"] == 1
+
+
+def _wait_for_lock_wait(engine: Engine, query_start: str) -> None:
+    deadline = time.monotonic() + 60
+    probe = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE :start"
+    )
+    with engine.connect() as connection:
+        while time.monotonic() < deadline:
+            if connection.execute(probe, {"start": query_start + "%"}).scalar_one():
+                return
+            connection.rollback()
+            time.sleep(0.05)
+    raise AssertionError(f"no transaction waited on a lock for {query_start!r}")
