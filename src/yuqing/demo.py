@@ -236,7 +236,7 @@ _SCAN = b"%PDF-1.4\n% demo registration form scan\n1 0 obj<<>>endobj\ntrailer<<>
 # (unit, kind, students)
 _UNITS: list[tuple[str, str, int | None]] = [
     (DEMO_UNIT, "office", None),
-    ("新闻传播学院", "college", 2600),
+    ("新闻传播学院", "college", 600),
     ("材料科学与工程学院", "college", 2400),
     ("后勤保障处", "office", None),
     ("校团委", "office", None),
@@ -251,6 +251,13 @@ _PEOPLE: list[tuple[str, str, str, list[str], tuple[str, str] | None]] = [
         ["publicity_editor", "core_commentator"],
         ("linxl", "publicity"),
     ),
+    (
+        DEMO_UNIT,
+        "郭宁",
+        "网络信息科干事",
+        ["backbone_commentator", "correspondent", "info_officer"],
+        None,
+    ),
     ("新闻传播学院", "陈立新", "党委副书记", ["unit_head"], ("chenlx", "unit_head")),
     (
         "新闻传播学院",
@@ -263,6 +270,7 @@ _PEOPLE: list[tuple[str, str, str, list[str], tuple[str, str] | None]] = [
     ("新闻传播学院", "孙佳怡", "辅导员", ["backbone_commentator"], None),
     ("新闻传播学院", "刘畅", "学生会主席", ["grassroots_commentator"], None),
     ("新闻传播学院", "钱程", "研究生会副主席", ["grassroots_commentator"], None),
+    ("新闻传播学院", "周可欣", "学生记者团团长", ["grassroots_commentator"], None),
     ("材料科学与工程学院", "郑海涛", "党委副书记", ["unit_head"], ("zhenght", "unit_head")),
     ("材料科学与工程学院", "何静", "办公室主任", ["correspondent"], ("hejing", "unit_member")),
     ("材料科学与工程学院", "黄磊", "辅导员", ["backbone_commentator"], None),
@@ -276,6 +284,7 @@ _PEOPLE: list[tuple[str, str, str, list[str], tuple[str, str] | None]] = [
     ),
     ("后勤保障处", "杨帆", "宿管中心主任", ["backbone_commentator"], None),
     ("校团委", "李想", "副书记", ["unit_head", "core_commentator"], None),
+    ("校团委", "邓凯", "组织部部长", ["backbone_commentator"], None),
     ("校团委", "张悦", "宣传部部长", ["core_commentator", "correspondent", "info_officer"], None),
 ]
 
@@ -451,7 +460,7 @@ def _demo_editorial(
     if event is not None:
         case = cases.open_from_event(session, principal=who["林晓岚"], event_id=event.id)
         title, body = _STATEMENT
-        editorial.create_submission(
+        statement = editorial.create_submission(
             session,
             principal=who["林晓岚"],
             draft=Draft(
@@ -460,6 +469,7 @@ def _demo_editorial(
             ),
             case_id=case.id,
         )  # fmt: skip
+        editorial.unlock(session, principal=who["林晓岚"], submission=statement)  # editor closed
 
     # 5. Interview requests: one approved with conditions, one waiting for the department.
     visit = utcnow().replace(hour=2, minute=0, second=0, microsecond=0) + timedelta(days=3)
