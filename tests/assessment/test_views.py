@@ -81,7 +81,9 @@ def test_round_change_training_month_bulletin(session: Session, tree: Tree, logi
     path = reply.headers["location"]
     _post(office, path + "/invite", {"duty_role_id": str(roles["correspondent"])})
     page = office.get(path).text
-    assert "新通讯员" in page and office.get(path + "/qr.svg").text.startswith("<svg")
+    assert "新通讯员" in page and office.get(path + "/qr.svg").text.startswith(
+        '<svg xmlns="http://www.w3.org/2000/svg"'
+    )  # an <img> draws an SVG file only with its namespace
     sign = page.split('id="sign-link">')[1].split("<")[0]
     user = auth.get_user_by_username(session, username="cs_head")
     assert user is not None

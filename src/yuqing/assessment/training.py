@@ -4,6 +4,7 @@ list. Signing in twice changes nothing. Attendance is credit (sources.training_a
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 from datetime import datetime
@@ -151,5 +152,9 @@ def list_invited(session: Session, *, training_id: int) -> list[int]:
 
 
 def qr_svg(url: str) -> bytes:
-    """The sign-in QR code (segno, no network) of the session's sign-in page."""
-    return segno.make(url, error="m").svg_inline(scale=6).encode()
+    """The sign-in QR code (segno, no network) of the session's sign-in page, as a file an
+    <img> can show: with the SVG namespace (``svg_inline`` leaves it out, and a browser then
+    draws nothing)."""
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=6, xmldecl=False)
+    return out.getvalue()
