@@ -50,7 +50,10 @@ def text_index(session: Session) -> TextIndex:
     created."""
     key = _key(session)
     index = _INDEXES.get(key)
-    top = session.execute(text("SELECT MAX(id) FROM event")).scalar() or 0
+    if session.autoflush:
+        session.flush()
+    # on the driver's connection: once per batch, the ORM's execute costs more than it
+    top = session.connection().exec_driver_sql("SELECT MAX(id) FROM event").scalar() or 0
     if index is None or key in _STALE or top < index.max_event_id:
         _STALE.discard(key)
         index = _INDEXES[key] = _load(session, after=0)
