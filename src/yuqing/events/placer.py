@@ -519,6 +519,7 @@ class Placer:
         recent = recent_hours(self.session, existing, at)
         updates = []
         copies_only = []
+        now = utcnow()
         for event_id in existing:
             delta, row = self.deltas[event_id], current.get(event_id)
             if row is None:
@@ -544,7 +545,7 @@ class Placer:
                     delta.negative,
                     sources,
                     _heat(size, counts, sources, recent[event_id], at),
-                    utcnow(),
+                    now,
                     first_at,
                     first_id,
                     first_at,
