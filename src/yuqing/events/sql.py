@@ -32,10 +32,10 @@ def where_in(
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         statement = f"{query} IN (SELECT value FROM json_each(?)) {tail}"
-        return connection.exec_driver_sql(statement, (json.dumps(values),)).all()
+        return list(connection.exec_driver_sql(statement, (json.dumps(values),)))
     kind = "BIGINT[]" if ints else "TEXT[]"
     statement = f"{query} = ANY(CAST(%s AS {kind})) {tail}"
-    return connection.exec_driver_sql(statement, (values,)).all()
+    return list(connection.exec_driver_sql(statement, (values,)))
 
 
 EVENT_COLUMNS = (

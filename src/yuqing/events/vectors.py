@@ -10,11 +10,11 @@ over the items seen, bigrams hashed into ``BUCKETS`` columns), each vector cut t
 A whole batch is cut in one numpy pass over its code points, and **one sort** of its keys
 (column first, then row) gives everything the clustering needs: the distinct bigrams of each
 item and their counts, the document frequencies (runs of one column), the batch's own
-columns numbered in order (for products over those columns only) and the batch's vectors
-column by column, which is the transpose its similarity product needs. A stable radix sort
+columns numbered in order (for products over those columns only). A stable radix sort
 of the row numbers puts the vectors row by row. (Before, the keys were sorted by row, the
 columns sorted again for the frequencies and a third time, with their positions, to number
-them.) The vectors are the same to the bit.
+them.) The vectors are the same to the bit. The keys of a batch of up to 512 texts fit in 32
+bits and are sorted in two 16-bit radix passes.
 """
 
 from __future__ import annotations
@@ -323,31 +323,16 @@ class BatchVectors:
     matrix: Rows
     used: np.ndarray
     compact: np.ndarray
-    # where each entry of ``matrix`` sits among the batch's entries sorted by (column, row),
-    # and the rows of those: ``by_column`` makes the transpose from them
-    _sorted_at: np.ndarray
-    _sorted_rows: np.ndarray
 
     @property
     def count(self) -> int:
         return len(self.matrix.indptr) - 1
 
-    def by_column(self) -> Rows:
-        """The vectors column by column over the used columns (rows ascending within a
-        column): the transpose a sparse product of the batch with itself needs."""
-        placed = np.zeros(len(self._sorted_rows), dtype=bool)
-        placed[self._sorted_at] = True
-        weights = np.zeros(len(self._sorted_rows), dtype=np.float32)
-        weights[self._sorted_at] = self.matrix.data
-        starts = np.zeros(len(self.used) + 1, dtype=np.int32)
-        np.cumsum(np.bincount(self.compact, minlength=len(self.used)), out=starts[1:])
-        return Rows(starts, self._sorted_rows[placed].astype(np.int32), weights[placed])
-
 
 def _empty(count: int) -> BatchVectors:
     ints, floats = np.zeros(0, np.int32), np.zeros(0, np.float32)
     rows = Rows(np.zeros(count + 1, np.int32), ints, floats)
-    return BatchVectors(rows, ints, ints, ints, ints)
+    return BatchVectors(rows, ints, ints)
 
 
 def batch_vectors(docs: Sequence[Doc], frequencies: Frequencies) -> BatchVectors:
@@ -385,7 +370,7 @@ def batch_vectors(docs: Sequence[Doc], frequencies: Frequencies) -> BatchVectors
     indptr = np.zeros(count + 1, dtype=np.int32)
     np.cumsum(np.bincount(by_row, minlength=count), out=indptr[1:])
     matrix = Rows(indptr, columns[order], weights)
-    return BatchVectors(matrix, used, compact[order], order, rows)
+    return BatchVectors(matrix, used, compact[order])
 
 
 def vectors(docs: Sequence[Doc], frequencies: Frequencies) -> sparse.csr_matrix:
