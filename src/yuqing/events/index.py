@@ -85,7 +85,7 @@ def reload(session: Session, events: Iterable[Event]) -> None:
 
 def _load(session: Session, *, after: int, into: TextIndex | None = None) -> TextIndex:
     """Recent events' profiles (the driver's connection: a process loading its index
-    cold paid some 2 ms for the ORM's first compile of these two statements)."""
+    cold paid 0.2–0.7 ms for the ORM's first run of such a statement on a new engine)."""
     index = into or TextIndex()
     connection = session.connection()
     latest = connection.exec_driver_sql("SELECT MAX(last_seen_at) FROM event").scalar()

@@ -21,7 +21,7 @@ def where_in(
 ) -> list[Any]:
     """Rows of ``query`` (ending in a column) for many values in one parameter, then
     ``tail`` (a GROUP BY). On the driver's connection, as ``write_many``: the ORM's
-    ``Session.execute`` of a text statement costs some 25 µs more per query (its result
+    ``Session.execute`` of a text statement costs 13–26 µs more per query (its result
     rows are the same: a text statement's columns carry no types). Pending ORM changes are
     flushed first, as ``Session.execute`` would."""
     values = list(values)
