@@ -26,6 +26,7 @@ from yuqing.events.vectors import (
     Frequencies,
     batch_vectors,
     bigram_counts,
+    stable_order,
 )
 
 T0 = datetime(2024, 5, 1, 8, 0)
@@ -143,3 +144,13 @@ def test_dense_and_sparse_products_give_the_same_choices(
     assert [e for e, _ in dense] == [e for e, _ in sparse]
     assert np.allclose([s for _, s in dense], [s for _, s in sparse], atol=1e-6)
     assert any(e is not None for e, _ in dense)
+
+
+def test_stable_order_is_a_stable_argsort() -> None:
+    """The two-pass radix order (keys below 2**31) and the plain one (larger keys) both
+    give numpy's stable argsort: ties keep their order, which the profile sums rely on."""
+    rng = np.random.default_rng(7)
+    for high in (50, 1 << 20, 1 << 31, 1 << 40):
+        keys = rng.integers(0, high, 5_000, dtype=np.int64)
+        assert np.array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
+    assert stable_order(np.zeros(0, np.int64)).tolist() == []

@@ -187,7 +187,12 @@ def upgrade_database(engine: Engine | None = None) -> None:
 
 
 def insert_returning_ids(
-    session: Session, model: type[Base], columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    session: Session,
+    model: type[Base],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    converted: bool = False,
 ) -> list[int]:
     """Insert ``rows`` (values in the order of ``columns``) into ``model``'s table; their ids,
     in order.
@@ -199,7 +204,9 @@ def insert_returning_ids(
     SQLAlchemy fall back to small batches, and its per-row parameter processing costs more
     than the insert itself; values go through each column type's own bind processor here
     (a naive datetime straight to the text SQLAlchemy stores, by one C call). Elsewhere:
-    INSERT … RETURNING id, the parameters' order kept.
+    INSERT … RETURNING id, the parameters' order kept. ``converted``: on SQLite the rows'
+    values are already the driver's (times as that text, booleans as integers), so the
+    conversion is skipped.
     """
     if not rows:
         return []
@@ -212,18 +219,21 @@ def insert_returning_ids(
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         params = [dict(zip(columns, row, strict=True)) for row in rows]
         return list(session.execute(statement, params).scalars())
-    converted = _bind_plan(table, tuple(columns), dialect)
-    values = list(map(list, rows))
-    for row in values:
-        for i, process in converted:
-            value = row[i]
-            if value.__class__ is datetime and value.tzinfo is None:
-                row[i] = value.isoformat(" ", "microseconds")
-            elif value is not None:
-                row[i] = process(value)
     marks = ", ".join("?" * len(columns))
     statement_text = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
-    connection.exec_driver_sql(statement_text, list(map(tuple, values)))
+    if converted:
+        connection.exec_driver_sql(statement_text, list(rows))
+    else:
+        plan = _bind_plan(table, tuple(columns), dialect)
+        values = list(map(list, rows))
+        for row in values:
+            for i, process in plan:
+                value = row[i]
+                if value.__class__ is datetime and value.tzinfo is None:
+                    row[i] = value.isoformat(" ", "microseconds")
+                elif value is not None:
+                    row[i] = process(value)
+        connection.exec_driver_sql(statement_text, list(map(tuple, values)))
     last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
 

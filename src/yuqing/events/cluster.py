@@ -52,6 +52,7 @@ from yuqing.events.vectors import (
     batch_vectors,
     bigram_counts,
     place_bucket,
+    stable_order,
     vectors,
 )
 
@@ -432,7 +433,7 @@ class Batch:
         rows_of += lengths.tolist()
         event_of = np.repeat(np.array(owners, dtype=np.int64), rows_of)
         keys = (event_of << BUCKET_BITS) | np.concatenate(columns).astype(np.int64)
-        order = np.argsort(keys, kind="stable")
+        order = stable_order(keys)
         keys = keys[order]
         heads = np.flatnonzero(np.concatenate([[len(keys) > 0], keys[1:] != keys[:-1]]))
         summed = np.add.reduceat(np.concatenate(weights)[order], heads).astype(np.float32)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -55,20 +56,35 @@ class Item:
         return bool(self.root or self.parent)
 
 
-@dataclass
 class _Delta:
     """What a batch adds to one event. Only the count of copies and the latest time are
     kept as items arrive; the sentiment split, first item and hours are summed once, when
-    the counters are written (``settle``)."""
+    the counters are written (``settle``). A plain class with slots and plain dicts: one is
+    made per touched event and batch (most hold one item), where a dataclass with Counters
+    cost three Counter constructions more."""
 
-    last: datetime | None = None
-    representative: Item | None = None
-    duplicates: int = 0  # exact copies: members, never counted
-    items: list[tuple[Item, bool]] = field(default_factory=list)
-    counted: list[Item] = field(default_factory=list)
-    sentiments: Counter[str] = field(default_factory=Counter)
-    first: tuple[datetime, int] | None = None
-    hours: Counter[datetime] = field(default_factory=Counter)
+    __slots__ = (
+        "counted",
+        "duplicates",
+        "first",
+        "hours",
+        "items",
+        "last",
+        "negative",
+        "neutral",
+        "positive",
+        "representative",
+    )
+
+    def __init__(self) -> None:
+        self.last: datetime | None = None
+        self.representative: Item | None = None
+        self.duplicates = 0  # exact copies: members, never counted
+        self.items: list[tuple[Item, bool]] = []
+        self.counted: list[Item] = []
+        self.positive = self.neutral = self.negative = 0
+        self.first: tuple[datetime, int] | None = None
+        self.hours: dict[datetime, int] = {}
 
     def add(self, item: Item, *, duplicate: bool = False) -> None:
         self.items.append((item, duplicate))
@@ -88,9 +104,24 @@ class _Delta:
         counted = self.counted
         if not counted:
             return
-        self.sentiments = Counter([i.sentiment or "" for i in counted])
+        if len(counted) == 1:  # most events of a batch: one new item
+            item = counted[0]
+            self.first = (item.published_at, item.mention_id)
+            self.hours = {_hour(item.published_at): 1}
+            feeling = item.sentiment
+            if feeling == "negative":
+                self.negative = 1
+            elif feeling == "positive":
+                self.positive = 1
+            elif feeling == "neutral":
+                self.neutral = 1
+            return
+        feelings = [i.sentiment for i in counted]
+        self.positive = feelings.count("positive")
+        self.neutral = feelings.count("neutral")
+        self.negative = feelings.count("negative")
         self.first = min([(i.published_at, i.mention_id) for i in counted])
-        self.hours = Counter([_hour(i.published_at) for i in counted])
+        self.hours = dict(Counter([_hour(i.published_at) for i in counted]))
 
     def without(self, item: Item) -> _Delta:
         """This delta without one of its items (a post leaving for its own cascade: rare)."""
@@ -108,11 +139,18 @@ def _headline(title: str, text: str) -> str:
     the start of its text, which must not count twice."""
     if not title:
         return ""
-    head, start = _NON_WORD.sub("", title), _NON_WORD.sub("", text[: len(title) + 20])
-    return "" if start.startswith(head[:-1]) else title
+    head = _NON_WORD.sub("", title)[:-1]
+    if not head:
+        return ""
+    window = text[: len(title) + 20]
+    found = _WORD_CHAR.search(window)
+    if found is None or found.group() != head[0]:  # most: the text starts otherwise
+        return title
+    return "" if _NON_WORD.sub("", window).startswith(head) else title
 
 
 _NON_WORD = re.compile(r"\W+")
+_WORD_CHAR = re.compile(r"\w")
 
 
 def _hour(at: datetime) -> datetime:
@@ -388,9 +426,13 @@ class Placer:
         """Insert the new events with their counters; temporary id → real id."""
         if not self.new_events:
             return {}
-        now = utcnow()
         at = self._reference_time()
-        rows = []
+        # values in the driver's form (times as SQLite's text, a boolean as an integer there):
+        # insert_returning_ids then converts nothing
+        to_driver = stamp(self.session)
+        sqlite = self.session.get_bind().dialect.name == "sqlite"
+        now = to_driver(utcnow())
+        rows: list[tuple[Any, ...]] = []
         seeds = list(self.new_events.values())
         terms = key_terms_many(
             [terms_text(s.title, s.text) for s in seeds], [s.places for s in seeds]
@@ -398,28 +440,28 @@ class Placer:
         for (temp, seed), words in zip(self.new_events.items(), terms, strict=True):
             delta = self.deltas[temp]
             assert delta.first is not None and delta.last is not None
-            rows.append(
-                {
-                    "title": _title(seed),
-                    "representative_id": seed.mention_id,
-                    "representative_is_reply": seed.is_reply,
-                    "first_mention_id": delta.first[1],
-                    "first_seen_at": delta.first[0],
-                    "last_seen_at": delta.last,
-                    "size": delta.size,
-                    "count_positive": delta.sentiments["positive"],
-                    "count_neutral": delta.sentiments["neutral"],
-                    "count_negative": delta.sentiments["negative"],
-                    "source_count": 1,
-                    "heat": _heat(delta.size, delta.sentiments, 1, delta.hours, at),
-                    "terms": " ".join(words),
-                    "duplicate_count": delta.duplicates,
-                    "vector": self._vector(temp),
-                    "created_at": now,
-                    "updated_at": now,
-                }
+            size = len(delta.counted)
+            counts = (delta.positive, delta.neutral, delta.negative)
+            rows.append(  # in the order of sql.EVENT_COLUMNS
+                (
+                    _title(seed),  # title
+                    seed.mention_id,  # representative_id
+                    int(seed.is_reply) if sqlite else seed.is_reply,  # representative_is_reply
+                    delta.first[1],  # first_mention_id
+                    to_driver(delta.first[0]),  # first_seen_at
+                    to_driver(delta.last),  # last_seen_at
+                    size,
+                    *counts,  # count_positive, count_neutral, count_negative
+                    1,  # source_count
+                    _heat(size, counts, 1, delta.hours, at),
+                    " ".join(words),  # terms
+                    delta.duplicates,  # duplicate_count
+                    self._vector(temp),
+                    now,  # created_at
+                    now,  # updated_at
+                )
             )
-        real = insert_events(self.session, rows)
+        real = insert_events(self.session, rows, converted=True)
         ids = dict(zip(self.new_events, real, strict=True))
         self.index.max_event_id = max(self.index.max_event_id, *real)
         for temp, event_id in ids.items():
@@ -477,6 +519,7 @@ class Placer:
         recent = recent_hours(self.session, existing, at)
         updates = []
         copies_only = []
+        now = utcnow()
         for event_id in existing:
             delta, row = self.deltas[event_id], current.get(event_id)
             if row is None:
@@ -486,8 +529,9 @@ class Placer:
                 continue
             sources = row[5] + (0 if event_id in had_source else 1)
             counts = (
-                Counter({"positive": row[2], "neutral": row[3], "negative": row[4]})
-                + delta.sentiments
+                row[2] + delta.positive,
+                row[3] + delta.neutral,
+                row[4] + delta.negative,
             )
             rep = delta.representative if row[6] else None
             first_at, first_id = delta.first
@@ -496,12 +540,12 @@ class Placer:
             updates.append(
                 (
                     delta.size,
-                    delta.sentiments["positive"],
-                    delta.sentiments["neutral"],
-                    delta.sentiments["negative"],
+                    delta.positive,
+                    delta.neutral,
+                    delta.negative,
                     sources,
                     _heat(size, counts, sources, recent[event_id], at),
-                    utcnow(),
+                    now,
                     first_at,
                     first_id,
                     first_at,
@@ -533,20 +577,18 @@ def _title(item: Item) -> str:
 
 
 def _heat(
-    size: int, sentiments: Counter[str], sources: int, hours: Counter[datetime], at: datetime
+    size: int,
+    sentiments: tuple[int, int, int],
+    sources: int,
+    hours: Mapping[datetime, int],
+    at: datetime,
 ) -> float:
+    """``sentiments``: the event's (positive, neutral, negative) counts."""
     current = _hour(at)
     last = hours.get(current, 0)
     previous = sum(n for hour, n in hours.items() if hour < current)
-    negative = sentiments["negative"]
-    return _heat_of(
-        size,
-        last,
-        previous,
-        sources,
-        negative,
-        sentiments["positive"] + sentiments["neutral"] + negative,
-    )
+    positive, neutral, negative = sentiments
+    return _heat_of(size, last, previous, sources, negative, positive + neutral + negative)
 
 
 @lru_cache(maxsize=4096)

@@ -20,19 +20,25 @@ def where_in(
     session: Session, query: str, values: Iterable[Any], *, ints: bool, tail: str = ""
 ) -> list[Any]:
     """Rows of ``query`` (ending in a column) for many values in one parameter, then
-    ``tail`` (a GROUP BY)."""
+    ``tail`` (a GROUP BY). On the driver's connection, as ``write_many``: the ORM's
+    ``Session.execute`` of a text statement costs 13–26 µs more per query (its result
+    rows are the same: a text statement's columns carry no types). Pending ORM changes are
+    flushed first, as ``Session.execute`` would."""
     values = list(values)
     if not values:
         return []
-    if session.get_bind().dialect.name == "sqlite":
-        statement = text(f"{query} IN (SELECT value FROM json_each(:v)) {tail}")
-        return list(session.execute(statement, {"v": json.dumps(values)}))
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        statement = f"{query} IN (SELECT value FROM json_each(?)) {tail}"
+        return list(connection.exec_driver_sql(statement, (json.dumps(values),)))
     kind = "BIGINT[]" if ints else "TEXT[]"
-    statement = text(f"{query} = ANY(CAST(:v AS {kind})) {tail}")
-    return list(session.execute(statement, {"v": values}))
+    statement = f"{query} = ANY(CAST(%s AS {kind})) {tail}"
+    return list(connection.exec_driver_sql(statement, (values,)))
 
 
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (
     "title",
     "representative_id",
     "representative_is_reply",
@@ -89,10 +95,12 @@ def write_many(
     connection.exec_driver_sql(statement, rows)
 
 
-def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert events (dicts of ``_EVENT_COLUMNS``); their ids in order."""
-    values = [tuple(row[c] for c in _EVENT_COLUMNS) for row in rows]
-    return insert_returning_ids(session, Event, _EVENT_COLUMNS, values)
+def insert_events(
+    session: Session, rows: list[tuple[Any, ...]], *, converted: bool = False
+) -> list[int]:
+    """Insert events (tuples of the ``EVENT_COLUMNS`` in order); their ids in order.
+    ``converted``: times already in the driver's form (``stamp``), booleans as integers."""
+    return insert_returning_ids(session, Event, EVENT_COLUMNS, rows, converted=converted)
 
 
 UPDATE_EVENT = (

@@ -55,10 +55,23 @@ _LOCAL = ("县", "区", "旗", "镇", "乡", "村", "街道")
 def _local_places(places: list[Place]) -> list[str]:
     """The local place names the places stage found (county and finer, as its display text
     shows them): a province or city is shared by unrelated stories of one region, so only a
-    county, district or town is evidence of one story."""
+    county, district or town is evidence of one story. ``grouped``'s names in its order:
+    its cut at 500 characters of display text cannot bind for up to 8 places (at most 24
+    names of at most 15 characters, with separators under 400), so it is only asked for
+    more; the loop below is its grouping without that cut."""
     if not places:
         return []
-    return [name for names in grouped(places) for name in names if name.endswith(_LOCAL)]
+    if len(places) > 8:
+        return [name for names in grouped(places) for name in names if name.endswith(_LOCAL)]
+    groups: dict[str, list[str]] = {}
+    for place in places:
+        names = groups.get(place.province)
+        if names is None:
+            names = groups[place.province] = [place.province]
+        for name in (place.city, place.name):
+            if name and name not in names:
+                names.append(name)
+    return [name for names in groups.values() for name in names if name.endswith(_LOCAL)]
 
 
 def _item(row: Row) -> Item:
