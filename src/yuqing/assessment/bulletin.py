@@ -50,6 +50,15 @@ def role_completion(found: MonthFigures) -> list[tuple[str, int, float, float]]:
     ]
 
 
+def _tasks_note(found: MonthFigures) -> str:
+    """Which month's tasks the figures were measured against (copied forward by default)."""
+    if found.tasks_from == str(found.month):
+        return "月度任务为本月下达。"
+    if found.tasks_from == "默认":
+        return "本月未单独下达任务，按默认任务考核。"
+    return f"本月未单独下达任务，沿用 {found.tasks_from} 的任务考核。"
+
+
 def content(session: Session, *, found: MonthFigures) -> ReportContent:
     """The bulletin as report content (the same content feeds the page, .docx and mail)."""
     start, end = found.month.bounds()
@@ -57,7 +66,7 @@ def content(session: Session, *, found: MonthFigures) -> ReportContent:
     total = round(sum(i.points for i in found.items), 2)
     overview = (
         f"{found.month.label}，全校 {len(ranked)} 个单位、{len(found.people)} 名队伍成员共计 "
-        f"{len(found.items)} 项计分记录，合计 {total:g} 分。月度任务按 {found.tasks_from} 下达的执行。"
+        f"{len(found.items)} 项计分记录，合计 {total:g} 分。{_tasks_note(found)}"
     )
     unit_rows: list[list[str | int | float]] = [
         [n, u.name, len(u.people), f"{u.completion:.0%}", u.credit, u.score]

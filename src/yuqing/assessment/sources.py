@@ -147,15 +147,17 @@ def reports_taken_up(
 def training_attended(
     session: Session, start: datetime, end: datetime, weights: dict[str, float]
 ) -> Iterable[CreditItem]:
+    """Attendance counts in the month the training took place, whenever the organiser
+    ticked the list (a session on the 30th signed off on the 2nd is that month's work)."""
     rows = session.execute(
-        select(TrainingAttendance, TrainingSession.topic)
+        select(TrainingAttendance, TrainingSession.topic, TrainingSession.starts_at)
         .join(TrainingSession, TrainingSession.id == TrainingAttendance.training_id)
-        .where(TrainingAttendance.signed_at >= start, TrainingAttendance.signed_at < end)
+        .where(TrainingSession.starts_at >= start, TrainingSession.starts_at < end)
     )
-    for attendance, topic in rows:
+    for attendance, topic, held_at in rows:
         yield CreditItem(
             f"training:{attendance.training_id}:{attendance.person_id}", "training",
-            attendance.person_id, attendance.unit_id, attendance.signed_at,
+            attendance.person_id, attendance.unit_id, held_at,
             weights.get("training", 0.0), topic, f"/team/training/{attendance.training_id}",
         )  # fmt: skip
 
