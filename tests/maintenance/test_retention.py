@@ -11,13 +11,14 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from tests.cases.conftest import World
 from tests.maintenance.conftest import fill_desk
 from yuqing.cases import service as cases
+from yuqing.cases.models import CaseEvent, CaseMention
 from yuqing.cli import app
 from yuqing.core import database
 from yuqing.core.audit import AuditEntry, verify
@@ -67,16 +68,20 @@ def test_purge_deletes_old_mentions_with_their_dependents_and_keeps_case_records
     kept_by_case = old[0]
     cases.open_case(session, principal=world.office, title="留存", mention_ids=[kept_by_case])
     session.commit()
+    # The demo's own case keeps its event's mentions too.
+    kept = set(session.execute(select(Mention.id).where(retention.protected_mention())).scalars())
+    kept_old = kept & set(old)
+    assert kept_by_case in kept_old
     assert session.execute(
         select(func.count()).select_from(MentionBand).where(MentionBand.mention_id.in_(old))
     ).scalar_one()
     outcomes = retention.purge_all(database.new_session, batch=17, pause=0)
     by_kind = {o.kind: o for o in outcomes}
-    assert by_kind["mentions"].deleted == len(old) - 1
+    assert by_kind["mentions"].deleted == len(old) - len(kept_old)
     assert by_kind["mentions"].batches >= 2
     session.expire_all()
     left = set(session.execute(select(Mention.id)).scalars())
-    assert kept_by_case in left and len(left) == 6
+    assert kept_by_case in left and len(left) == 5 + len(kept_old)
     for table in (MentionBand, MentionPlace, SchemeMatch):
         orphans = session.execute(
             select(func.count()).select_from(table).where(table.mention_id.not_in(left))
@@ -110,6 +115,10 @@ def test_a_purge_killed_half_way_resumes_and_leaves_nothing_half_deleted(
     engine: Engine, session: Session, tmp_path: Path
 ) -> None:
     fill_desk(engine, tmp_path / "var")
+    # Nothing kept by a case here (the demo's case keeps its event): every aged row goes.
+    session.execute(delete(CaseEvent))
+    session.execute(delete(CaseMention))
+    session.commit()
     old = _age_all_but(session, keep=3)
     url = engine.url.render_as_string(hide_password=False)
     process = subprocess.Popen(
