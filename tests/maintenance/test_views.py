@@ -51,7 +51,14 @@ def test_export_pseudonymises_authors_and_erasure_keeps_case_records(
     engine: Engine, session: Session, world: World, tmp_path: Path
 ) -> None:
     fill_desk(engine, tmp_path / "var")
-    ids = list(session.execute(select(Mention.id).where(Mention.status == "new")).scalars())
+    # Three listed items no case keeps yet (the demo's case keeps its event's mentions).
+    ids = list(
+        session.execute(
+            select(Mention.id)
+            .where(Mention.status == "new", ~retention.protected_mention())
+            .order_by(Mention.id)
+        ).scalars()
+    )
     session.execute(
         update(Mention)
         .where(Mention.id.in_(ids[:3]))

@@ -27,6 +27,7 @@ process cache rebuilt from the database (events/index.py). See docs/events.md.
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from yuqing.analysis.places import Place, grouped
@@ -46,7 +47,26 @@ class Events:
         """Runs even for a batch without rows to analyse: its exact copies need events."""
         items = [_item(row) for row in batch.new] + _copies(session, batch)
         if items:
+            _serialise(session)
             Placer(session, batch.source.id).place(items)
+
+
+# Key of the transaction lock that puts the events stage of concurrent transactions in a row.
+EVENTS_LOCK = 0x595104E7
+
+
+def _serialise(session: Session) -> None:
+    """One transaction at a time places items into events, until it commits or rolls back.
+
+    The window of open events is one view per process (``index``): a transaction's new
+    events enter it under temporary ids before the commit, so a second transaction placing
+    at the same time could join an event that is not stored (or not yet). SQLite has one
+    writer, so this holds by itself; on PostgreSQL two fetches, or a fetch and the push
+    writer, run their transactions side by side, and a transaction-scoped advisory lock
+    (released by the commit or rollback, seen by PostgreSQL's deadlock detector) orders them.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK})
 
 
 _LOCAL = ("县", "区", "旗", "镇", "乡", "村", "街道")
