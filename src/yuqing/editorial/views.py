@@ -747,22 +747,15 @@ async def upload_attachment(
     _csrf: CsrfChecked,
     file: Annotated[UploadFile, File()],
 ) -> Response:
-    try:
-        row = _load(session, principal, submission_id)
-    except SubmissionNotFound:
-        return _not_found(request)
     data = await file.read(config.MAX_ATTACHMENT_BYTES + 1)
-    try:
-        service.create_attachment(
-            session, principal=principal, submission=row, filename=file.filename or "", data=data
-        )
-    except EditorialPermissionError as error:
-        return refused(request, error.message)
-    except EditorialError as error:
-        session.rollback()
-        return _page(request, session, principal, row, error=error.message, status_code=422)
-    session.commit()
-    return RedirectResponse(f"/editorial/{submission_id}?notice={quote('已添加附件')}", 303)
+    name = file.filename or ""
+    return _act(
+        request, session, principal, submission_id,
+        lambda row: service.create_attachment(
+            session, principal=principal, submission=row, filename=name, data=data
+        ),
+        "已添加附件",
+    )  # fmt: skip
 
 
 @router.get("/editorial/{submission_id}/attachments/{attachment_id}")
