@@ -57,6 +57,24 @@ def test_copies_in_one_batch_join_the_earliest(session: Session, push_source: So
     assert _row(session, ids[0])[1] == 2
 
 
+def test_a_text_repeated_many_times_keeps_few_band_rows(
+    session: Session, push_source: Source
+) -> None:
+    # Copies of one text over many batches: each key of the group keeps a bounded number
+    # of holders, so a later copy's lookup reads a few rows, and it still joins the group.
+    first = _store(session, push_source, [("c0", FIRE)])[0]
+    for n in range(1, 6):
+        copies = [(f"c{n}-{i}", f"{FIRE_REPOST}（第{n}批第{i}条）") for i in range(10)]
+        _store(session, push_source, copies)
+    holders = session.execute(
+        select(MentionBand.band_key, func.count()).group_by(MentionBand.band_key)
+    ).all()
+    assert holders and max(n for _, n in holders) <= neardup.HOLDERS_PER_GROUP
+    [late] = _store(session, push_source, [("late", FIRE_REPOST + "（最新）")])
+    assert _row(session, late) == (first, 0)
+    assert _row(session, first) == (None, 51)
+
+
 def test_questions_that_share_words_stay_apart(session: Session, push_source: Source) -> None:
     # Different questions with most words in common (as in LCQMC, written for this test).
     pairs = [

@@ -148,6 +148,7 @@ class Row:
     hits: list[SchemeHit] = field(default_factory=list)  # schemes stage
     near_keys: list[int] | None = None  # near-duplicates stage: band keys (None: too short)
     near_follows: int | None = None  # near-duplicates: ``index`` of the batch row it joins
+    near_was: int | None = None  # near-duplicates, an update: its group before (or its id)
 
     def columns(self) -> dict[str, Any]:
         """The stored columns, by name."""

@@ -16,7 +16,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,8 @@ BANDS = 8
 ROWS = 2
 THRESHOLD = 0.5  # verified trigram Jaccard to join a group
 MAX_VERIFIED = 6  # candidates checked per row, most shared bands first
+HOLDERS_PER_GROUP = 4  # band rows kept per key and group: a group's lookups stay bounded
+HOLDERS_PER_KEY = 16  # band rows kept per key: a key this common says little (a stop word)
 
 _NOISE = re.compile(
     r"https?://[0-9a-z./?=&%#_\-:~+]*"  # links differ per copy (short-link services)
@@ -133,7 +135,7 @@ class _Item:
     position: int
     cleaned: str
     keys: list[int]
-    identity: tuple[Any, ...]
+    own_id: int | None  # an update's stored id: a mention is not its own copy
     grams: set[str] | None = None
     group: int | None = None  # a stored representative's id
     follows: int | None = None  # position of an earlier row of the batch it joins
@@ -148,7 +150,6 @@ class _Item:
 class _Candidate:
     id: int
     group: int
-    identity: tuple[Any, ...]
     cleaned: str
     grams: set[str] | None = None
 
@@ -158,30 +159,23 @@ class _Candidate:
         return self.grams
 
 
-@dataclass
-class _Plan:
-    items: list[_Item] = field(default_factory=list)
-    groups: list[int | None] = field(default_factory=list)
-
-
-def _identity(source_id: Any, external_id: Any, url_hash: Any) -> tuple[Any, ...]:
-    """How ingest recognises the same item sent again (an update is not its own copy)."""
-    return (source_id, "id", external_id) if external_id else (source_id, "url", url_hash)
-
-
 def group(session: Session, rows: list[Row]) -> None:
     """Put rows that repeat a stored mention into its group (``near_group_id``), and note
     on each row what storing its group needs once it has an id: its band keys
     (``near_keys``) and the earlier row of the batch it joins (``near_follows``)."""
+    updated = [row.id for row in rows if row.id is not None]
+    was = _old_groups(session, updated)
     for row in rows:
         row.near_group_id = row.near_keys = row.near_follows = None
+        row.near_was = was.get(row.id) if row.id is not None else None
     items = _eligible(rows)
+    held: Counter[Any] = Counter()
     if items:
-        _join_stored(session, items)
+        held = _join_stored(session, items)
         _join_batch(items)
-    for item in items:
+    for index, item in enumerate(items):
         row = rows[item.position]
-        row.near_keys = item.keys
+        row.near_keys = _keys_to_store(item, index, held)
         row.near_group_id = item.group
         if item.follows is not None:
             row.near_follows = rows[items[item.follows].position].index
@@ -198,7 +192,7 @@ def _eligible(rows: list[Row]) -> list[_Item]:
             position=i,
             cleaned=cleaned[i],
             keys=row_keys,
-            identity=_identity(rows[i].source_id, rows[i].external_id, rows[i].url_hash),
+            own_id=rows[i].id,
         )
         for i, row_keys in zip(positions, keys, strict=True)
     ]
@@ -217,43 +211,61 @@ def _where_in(session: Session, query: str, values: Iterable[int]) -> list[Any]:
     return list(session.execute(statement, {"v": values}))
 
 
-def _join_stored(session: Session, items: list[_Item]) -> None:
+def _keys_to_store(item: _Item, index: int, held: Counter[Any]) -> list[int]:
+    """The band keys an item stores: those its group holds fewer than ``HOLDERS_PER_GROUP``
+    times and all groups fewer than ``HOLDERS_PER_KEY`` times. A text repeated thousands of
+    times, or a phrase thousands of different posts share, would otherwise give its keys
+    thousands of rows, and every later item's lookup would read them all. A copy is still
+    found through the members that do hold the key, and through its other bands."""
+    if item.group is not None:
+        group: Any = item.group
+    else:
+        group = ("batch", item.follows if item.follows is not None else index)
+    kept = []
+    for key in dict.fromkeys(item.keys):
+        if held[key, group] < HOLDERS_PER_GROUP and held[key] < HOLDERS_PER_KEY:
+            held[key, group] += 1
+            held[key] += 1
+            kept.append(key)
+    return kept
+
+
+def _join_stored(session: Session, items: list[_Item]) -> Counter[Any]:
+    """Join items to the stored groups they repeat; returns how many band rows each key,
+    and each (key, group), holds already."""
     wanted = {key for item in items for key in item.keys}
     holders: dict[int, list[int]] = {}
-    for key, mention_id in _where_in(
-        session, "SELECT band_key, mention_id FROM mention_band WHERE band_key", wanted
+    held: Counter[Any] = Counter()
+    for key, mention_id, group_id in _where_in(
+        session, "SELECT band_key, mention_id, group_id FROM mention_band WHERE band_key", wanted
     ):
         holders.setdefault(key, []).append(mention_id)
+        held[key, group_id] += 1
+        held[key] += 1
     if not holders:
-        return
-    candidates = _load_candidates(session, {m for ids in holders.values() for m in ids})
+        return held
+    # Only the candidates each item verifies are read: most shared bands first.
+    chosen: list[list[int]] = []
     for item in items:
-        hits = [m for key in item.keys for m in holders.get(key, ())]
-        if not hits:
-            continue
-        shared = Counter(hits)
-        for mention_id in sorted(shared, key=lambda m: (-shared[m], m))[:MAX_VERIFIED]:
+        shared = Counter(m for key in item.keys for m in holders.get(key, ()) if m != item.own_id)
+        chosen.append(sorted(shared, key=lambda m: (-shared[m], m))[:MAX_VERIFIED])
+    candidates = _load_candidates(session, {m for ids in chosen for m in ids})
+    for item, ids in zip(items, chosen, strict=True):
+        for mention_id in ids:
             candidate = candidates.get(mention_id)
-            if candidate is None or candidate.identity == item.identity:
+            if candidate is None:
                 continue
             if similar(item.shingle_set(), candidate.shingle_set()):
                 item.group = candidate.group
                 break
+    return held
 
 
 def _load_candidates(session: Session, ids: set[int]) -> dict[int, _Candidate]:
-    query = (
-        "SELECT id, near_group_id, source_id, external_id, url_hash, search_text "
-        "FROM mention WHERE status = 'new' AND id"
-    )
+    query = "SELECT id, near_group_id, search_text FROM mention WHERE status = 'new' AND id"
     return {
-        mid: _Candidate(
-            id=mid,
-            group=group or mid,
-            identity=_identity(source_id, external_id, url_hash),
-            cleaned=clean(form or ""),
-        )
-        for mid, group, source_id, external_id, url_hash, form in _where_in(session, query, ids)
+        mid: _Candidate(id=mid, group=group or mid, cleaned=clean(form or ""))
+        for mid, group, form in _where_in(session, query, ids)
     }
 
 
@@ -275,11 +287,11 @@ def _join_batch(items: list[_Item]) -> None:
             first_with_key.setdefault(key, index)
 
 
-def store_groups(session: Session, rows: list[Row], *, updated: list[int]) -> None:
+def store_groups(session: Session, rows: list[Row]) -> None:
     """Band rows, batch links and representative counts of ``rows`` (grouped by ``group``),
-    once they have ids; ``updated`` are the ids of stored mentions among them (only those
-    can hold band rows already)."""
-    old_groups = _old_groups(session, updated)
+    once they have ids; an updated row's ``near_was`` is the group it leaves, and only
+    updated rows can hold band rows already."""
+    old_groups = {row.id: row.near_was for row in rows if row.id is not None and row.near_was}
     position_of = {row.index: position for position, row in enumerate(rows)}
     mention_ids = [row.id for row in rows if row.id is not None]
     assert len(mention_ids) == len(rows), "rows are stored before their groups"
@@ -324,9 +336,10 @@ def store_groups(session: Session, rows: list[Row], *, updated: list[int]) -> No
 
 
 def _old_groups(session: Session, mention_ids: list[int]) -> dict[int, int]:
-    """The group each updated mention was in."""
-    query = "SELECT mention_id, group_id FROM mention_band WHERE mention_id"
-    return {mention_id: group for mention_id, group in _where_in(session, query, mention_ids)}
+    """The group each updated mention was in (its own id when it led or was alone): read
+    from the mention, since a member may hold no band rows."""
+    query = "SELECT id, near_group_id FROM mention WHERE id"
+    return {m: group or m for m, group in _where_in(session, query, mention_ids)}
 
 
 def _representatives_with_members(session: Session, old_groups: dict[int, int]) -> set[int]:

@@ -25,5 +25,4 @@ class NearDuplicates:
     def after_insert(self, session: Session, batch: Batch) -> None:
         rows = batch.analysed_rows
         if rows:
-            updated = [row.id for row in batch.changed if row.id is not None]
-            neardup.store_groups(session, rows, updated=updated)
+            neardup.store_groups(session, rows)
