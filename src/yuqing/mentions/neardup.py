@@ -17,12 +17,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, select, text, update
 from sqlalchemy.orm import Session
 
+from yuqing.core.database import insert_many
 from yuqing.mentions.batch import Row
 from yuqing.mentions.models import Mention, MentionBand
 
@@ -361,10 +362,8 @@ def _insert_bands(session: Session, bands: list[tuple[int, int, int]]) -> None:
             bands,
         )
         return
-    session.execute(
-        insert(MentionBand),
-        [{"band_key": k, "mention_id": m, "group_id": g} for k, m, g in bands],
-    )
+    table = cast(Table, MentionBand.__table__)
+    insert_many(connection, table, ("band_key", "mention_id", "group_id"), bands)
 
 
 def _write_links(session: Session, links: list[dict[str, Any]], bumps: Counter[int]) -> None:

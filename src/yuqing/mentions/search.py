@@ -229,14 +229,17 @@ def index_rows(session: Session, rows: list[tuple[int, str]]) -> None:
     if not rows:
         return
     if _dialect(session) != "sqlite":
-        params = [{"id": mid, "tokens": list(dict.fromkeys(index_tokens(f)))} for mid, f in rows]
-        session.execute(
-            sql(
-                "INSERT INTO mention_fts(rowid, body) "
-                "VALUES (:id, array_to_tsvector(CAST(:tokens AS text[]))) "
-                "ON CONFLICT (rowid) DO UPDATE SET body = EXCLUDED.body"
-            ),
-            params,
+        # One statement: the ids and the tokens (joined by a control character, which
+        # search forms never hold) as two arrays; one row per statement took twice as long.
+        mention_ids = list(dict.fromkeys(mid for mid, _ in rows))
+        forms = dict(rows)
+        joined = ["\x1f".join(dict.fromkeys(index_tokens(forms[mid]))) for mid in mention_ids]
+        session.connection().exec_driver_sql(
+            "INSERT INTO mention_fts(rowid, body) "
+            "SELECT i, array_to_tsvector(string_to_array(t, chr(31))) "
+            "FROM unnest(%s::bigint[], %s::text[]) AS u(i, t) "
+            "ON CONFLICT (rowid) DO UPDATE SET body = EXCLUDED.body",
+            (mention_ids, joined),
         )
         return
     if max(mid for mid, _ in rows) > ID_MASK:

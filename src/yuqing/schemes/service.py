@@ -9,13 +9,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
+from typing import cast
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from yuqing.core import audit
 from yuqing.core.audit import Actor, AuditEntry
 from yuqing.core.counting import Count, capped_count
+from yuqing.core.database import insert_many
 from yuqing.core.timeutil import local_zone, to_utc_naive, utcnow
 from yuqing.mentions.models import Mention
 from yuqing.schemes.matcher import Matcher, SchemeHit, SchemeSpec
@@ -307,12 +309,20 @@ def current_matcher(session: Session, *, wait: bool = True) -> Matcher:
 # --- matches --------------------------------------------------------------------------
 
 
-def record_matches(session: Session, pairs: list[tuple[int, list[SchemeHit]]]) -> int:
-    """Store the scheme matches of mentions, replacing what those mentions matched before
-    (an updated mention is matched again). The caller commits. Returns rows written."""
+def record_matches(
+    session: Session,
+    pairs: list[tuple[int, list[SchemeHit]]],
+    *,
+    stored: Iterable[int] | None = None,
+) -> int:
+    """Store the scheme matches of mentions, replacing what they matched before (an
+    updated mention is matched again). ``stored``: only these may have matches already
+    (the ingest knows which rows are new), so only theirs are deleted. The caller commits.
+    Returns rows written."""
     if not pairs:
         return 0
-    ids = list(dict.fromkeys(mention_id for mention_id, _ in pairs))
+    given = (mention_id for mention_id, _ in pairs) if stored is None else stored
+    ids = list(dict.fromkeys(given))
     for at in range(0, len(ids), _DELETE_CHUNK):
         chunk = ids[at : at + _DELETE_CHUNK]
         session.execute(delete(SchemeMatch).where(SchemeMatch.mention_id.in_(chunk)))
@@ -342,9 +352,7 @@ def _insert_matches(session: Session, rows: list[tuple[int, int, str, datetime]]
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name != "sqlite":
-        session.execute(
-            insert(SchemeMatch), [dict(zip(_MATCH_COLUMNS, r, strict=True)) for r in rows]
-        )
+        insert_many(connection, cast(Table, SchemeMatch.__table__), _MATCH_COLUMNS, rows)
         return
     kind = SchemeMatch.__table__.c.matched_at.type.dialect_impl(dialect)
     to_text = kind.bind_processor(dialect)

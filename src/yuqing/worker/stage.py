@@ -10,13 +10,15 @@ the packages above (near-duplicates, events, dashboard, alerts) live in their ow
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import cast
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete
 from sqlalchemy.orm import Session
 
 from yuqing.analysis import places as place_finder
 from yuqing.analysis import risk
 from yuqing.analysis.sentiment import get_emotion_model, get_sentiment_model
+from yuqing.core.database import insert_many
 from yuqing.mentions.batch import Batch, Row
 from yuqing.mentions.models import MentionPlace
 from yuqing.schemes import service as schemes
@@ -47,17 +49,9 @@ def _store_places(session: Session, rows: list[Row]) -> None:
     links = [(row.id, p.code, p.level, p.name) for row in rows for p in row.places]
     if not links:
         return
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        # The driver's executemany: SQLAlchemy's per-row parameter handling costs more here.
-        connection.exec_driver_sql(
-            "INSERT INTO mention_place (mention_id, code, level, name) VALUES (?, ?, ?, ?)", links
-        )
-        return
-    session.execute(
-        insert(MentionPlace),
-        [dict(zip(("mention_id", "code", "level", "name"), link, strict=True)) for link in links],
-    )
+    # On the driver: SQLAlchemy's per-row parameter handling costs more than the insert.
+    table = cast(Table, MentionPlace.__table__)
+    insert_many(session.connection(), table, ("mention_id", "code", "level", "name"), links)
 
 
 class Sentiment:
@@ -101,7 +95,9 @@ class Schemes:
 
     def after_insert(self, session: Session, batch: Batch) -> None:
         rows = batch.analysed_rows
-        schemes.record_matches(session, [(row.id, row.hits) for row in rows if row.id])
+        changed = [row.id for row in batch.changed if row.id]
+        pairs = [(row.id, row.hits) for row in rows if row.id]
+        schemes.record_matches(session, pairs, stored=changed)
 
 
 def _match_doc(source_name: str, row: Row) -> MatchDoc:
