@@ -4,6 +4,7 @@ parameter handling skipped (at ingest rates it costs more than the statements)."
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.orm import Session
 
-from yuqing.core.database import insert_returning_ids
+from yuqing.core.database import Base, insert_many, insert_returning_ids
 from yuqing.events.models import Event
 
 
@@ -79,6 +80,12 @@ def stamp(session: Session) -> Callable[[datetime], Any]:
     return _sqlite_time if session.get_bind().dialect.name == "sqlite" else _same
 
 
+_PLAIN_INSERT = re.compile(
+    r"INSERT INTO (?P<table>\w+) \((?P<columns>[\w, ]+)\) VALUES \([?, ]+\)\s*(?P<suffix>.*)",
+    re.DOTALL,
+)
+
+
 def write_many(
     session: Session, statement: str, rows: Sequence[Sequence[Any]], *, converted: bool = False
 ) -> None:
@@ -89,6 +96,12 @@ def write_many(
         return
     connection = session.connection()
     if connection.dialect.name != "sqlite":
+        plain = _PLAIN_INSERT.fullmatch(statement)
+        if plain is not None:  # one statement of arrays (``insert_many``), not one per row
+            table = Base.metadata.tables[plain["table"]]
+            columns = [name.strip() for name in plain["columns"].split(",")]
+            insert_many(connection, table, columns, rows, suffix=plain["suffix"])
+            return
         statement = statement.replace("?", "%s")
     elif not converted:
         rows = [tuple(map(_driver_value, row)) for row in rows]
