@@ -257,3 +257,35 @@ def test_the_admin_page_shows_pauses_and_lifts_an_accounts(
         )
         assert "已解除锁定" in done.text
     assert _login(client, "wang", PASSWORD).status_code == 303
+
+
+def test_simultaneous_sign_ins_of_one_name_never_deadlock(session: Session) -> None:
+    # Sign-ins of one name from one address at once (several tabs, or readers signing in
+    # together): each counts on the address's row and the name's, before and after the
+    # password check. PostgreSQL answered a 500 when two locked the rows in opposite
+    # orders (a success deleted the name's row first, an attempt updated the address's).
+    from concurrent.futures import ThreadPoolExecutor
+
+    bind = session.get_bind()
+
+    def sign_ins(n: int) -> int:
+        done = 0
+        with Session(bind=bind) as own:
+            for round_ in range(40):
+                try:
+                    limits.admit(own, username="wang", ip=HERE)
+                except limits.LoginPaused:
+                    own.commit()
+                    continue
+                own.commit()
+                if (n + round_) % 4:
+                    limits.succeeded(own, username="wang", ip=HERE)
+                else:
+                    limits.failed(own, username="wang", ip=HERE)
+                own.commit()
+                done += 1
+        return done
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        done = list(pool.map(sign_ins, range(6)))
+    assert sum(done) > 0

@@ -97,6 +97,22 @@ def _ensure(session: Session, keys: dict[str, tuple[str, str, str]], now: dateti
     session.execute(insert(LoginLimit).values(rows).on_conflict_do_nothing())
 
 
+def _lock(session: Session, keys: dict[str, tuple[str, str, str]]) -> None:
+    """Lock an attempt's two rows in one order (the address's key sorts first) before any
+    change: sign-ins of one name from one address that succeed and fail together otherwise
+    locked them in opposite orders, and PostgreSQL broke the deadlock with a 500.
+    (SQLite has one writer at a time and no row locks: nothing to do there.)"""
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    wanted = sorted(key for key, _, _ in keys.values())
+    session.execute(
+        select(LoginLimit.key)
+        .where(LoginLimit.key.in_(wanted))
+        .order_by(LoginLimit.key)
+        .with_for_update()
+    ).all()
+
+
 def _not_paused(now: datetime) -> ColumnElement[bool]:
     return or_(LoginLimit.locked_until.is_(None), LoginLimit.locked_until <= now)
 
@@ -149,6 +165,7 @@ def admit(session: Session, *, username: str, ip: str | None) -> list[str]:
     now = utcnow()
     keys = _keys(username, ip)
     _ensure(session, keys, now)
+    _lock(session, keys)
     _forget(session, [key for key, _, _ in keys.values()], now)
     ended = _ended_pauses(session, [key for key, _, _ in keys.values()], now)
     counted: list[str] = []
@@ -213,7 +230,9 @@ def failed(session: Session, *, username: str, ip: str | None) -> list[str]:
     whose count has reached its limit. Returns a summary of each pause begun, to audit."""
     now = utcnow()
     begun = []
-    for kind, (key, _, _) in _keys(username, ip).items():
+    keys = _keys(username, ip)
+    _lock(session, keys)
+    for kind, (key, _, _) in keys.items():
         limit = limit_of(kind)
         row = session.execute(
             select(LoginLimit.failures, LoginLimit.pauses).where(LoginLimit.key == key)
@@ -255,6 +274,7 @@ def succeeded(session: Session, *, username: str, ip: str | None) -> None:
     this attempt back, and counts quiet for a day are dropped."""
     now = utcnow()
     keys = _keys(username, ip)
+    _lock(session, keys)
     session.execute(delete(LoginLimit).where(LoginLimit.key == keys[NAME][0]))
     _refund(session, [keys[ADDRESS][0]])
     memory = now - timedelta(hours=config.LOCKOUT_MEMORY_HOURS)
