@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Table, bindparam, delete, select, text, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from yuqing.core.database import insert_many
@@ -205,11 +205,16 @@ def _where_in(session: Session, query: str, values: Iterable[int]) -> list[Any]:
     values = list(values)
     if not values:
         return []
-    if session.get_bind().dialect.name == "sqlite":
-        statement = text(f"{query} IN (SELECT value FROM json_each(:v))")
-        return list(session.execute(statement, {"v": json.dumps(values)}))
-    statement = text(f"{query} = ANY(CAST(:v AS BIGINT[]))")
-    return list(session.execute(statement, {"v": values}))
+    if session.autoflush:
+        session.flush()
+    # On the driver's connection: a key lookup can return thousands of rows, and the ORM's
+    # result handling cost more than the query.
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        statement = f"{query} IN (SELECT value FROM json_each(?))"
+        return list(connection.exec_driver_sql(statement, (json.dumps(values),)))
+    statement = f"{query} = ANY(CAST(%s AS BIGINT[]))"
+    return list(connection.exec_driver_sql(statement, (values,)))
 
 
 def _keys_to_store(item: _Item, index: int, held: Counter[Any]) -> list[int]:
