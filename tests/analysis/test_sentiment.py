@@ -325,3 +325,36 @@ def test_a_model_file_from_before_the_polarity_list_loads_without_it(tmp_path: P
     loaded = sentiment.SentimentModel.load(path)
     assert loaded.spec == old_spec
     assert loaded.predict(["食堂服务很好"])[0][0] == "positive"
+
+
+def test_boundary_marks_add_features_keep_empty_texts_empty_and_round_trip(
+    tmp_path: Path,
+) -> None:
+    marked = FeatureSpec(marks=True)
+    rows, _ = features.hashed(["", "呵呵", "   "], marked)
+    plain_rows, _ = features.hashed(["", "呵呵", "   "], FeatureSpec())
+    assert set(rows.tolist()) == {1} == set(plain_rows.tolist())
+    assert len(rows) > len(plain_rows), "the start and the end form n-grams of their own"
+    texts = [f"{t}{g}" for t in TOPICS for g in GOOD] + [f"{t}{b}" for t in TOPICS for b in BAD]
+    labels = ["positive"] * 36 + ["negative"] * 36
+    plain = sentiment.train(texts, labels)
+    # Retraining on top of a model without the marks: same hashed space, folded exactly.
+    model = sentiment.train(texts, labels, prior=plain, spec=marked, c=3.0)
+    path = tmp_path / "marked.npz"
+    model.save(path)
+    loaded = sentiment.SentimentModel.load(path)
+    assert loaded.spec.marks and not plain.spec.marks
+    assert loaded.predict(["", "食堂服务很好", "宿舍糟糕透了"])[0] == ("neutral", 1.0)
+    assert [label for label, _ in loaded.predict(["食堂服务很好", "宿舍糟糕透了"])] == [
+        "positive",
+        "negative",
+    ]
+    with pytest.raises(ValueError, match="buckets"):
+        sentiment.train(texts, labels, prior=plain, spec=FeatureSpec(n_bits=16))
+
+
+def test_retraining_uses_the_boundary_marks() -> None:
+    texts = [f"{t}{g}" for t in TOPICS for g in GOOD] + [f"{t}{b}" for t in TOPICS for b in BAD]
+    model = service.fit(texts, ["positive"] * 36 + ["negative"] * 36, kind="sentiment", meta={})
+    assert model.spec.marks == service.RETRAIN_MARKS
+    assert model.spec.n_bits == service.shipped_model().spec.n_bits

@@ -178,6 +178,7 @@ class SentimentModel:
             "word_pairs": self.spec.word_pairs,
             "lexicon": self.spec.lexicon,
             "complaints": self.spec.complaints,
+            "marks": self.spec.marks,
         }
         # float16 halves the file; the weights' precision is far above what the data supports.
         with path.open("wb") as handle:
@@ -202,6 +203,7 @@ class SentimentModel:
                 word_pairs=bool(meta.get("word_pairs", False)),
                 lexicon=bool(meta.get("lexicon", False)),
                 complaints=bool(meta.get("complaints", False)),
+                marks=bool(meta.get("marks", False)),
             )
             classes = tuple(meta["classes"])
         except (OSError, KeyError, ValueError) as error:
@@ -361,9 +363,14 @@ def train(
     """Train a model on labelled texts. 15 % (stratified) is held back to fit the temperature
     and the negative thresholds when every class has enough examples (otherwise the
     temperature stays 1 and the thresholds the defaults); then, with ``refit``, the weights
-    are fitted again on all the examples. ``prior``, a sentiment model with the same
-    features, lends its judgement as one more feature (what a few labels cannot teach)."""
-    spec = prior.spec if prior is not None else (spec or FeatureSpec())
+    are fitted again on all the examples. ``prior``, a sentiment model over the same hashed
+    space (same ``n_bits``), lends its judgement as one more feature (what a few labels cannot
+    teach); ``spec`` defaults to the prior's, and may add features to it (the boundary marks:
+    the prior then scores their n-grams like any other bucket, and the folding stays exact
+    because its values are computed on the new features)."""
+    spec = spec or (prior.spec if prior is not None else FeatureSpec())
+    if prior is not None and spec.n_bits != prior.spec.n_bits:
+        raise ValueError("a prior model must hash into as many buckets as the new one")
     y = np.asarray(labels)
     order = SENTIMENTS if kind == "sentiment" else EMOTIONS
     classes = tuple(label for label in order if label in set(labels))
