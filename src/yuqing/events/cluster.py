@@ -466,14 +466,13 @@ class Batch:
             at = max(times[r] for r in rows)
             cut = slice(edges[k], edges[k + 1])
             profile = profiles.get(event_id)
-            if profile is None:
-                profiles[event_id] = profile = Profile(
-                    np.zeros(0, np.int64), np.zeros(0, np.float32), 0, at
-                )
-            profile.columns, profile.weights = columns_all[cut], summed[cut]
-            profile.members += len(rows)
-            profile._set = None
-            profile.last_seen = max(profile.last_seen, at)
+            if profile is None:  # a new event of several members: made with its sums
+                profiles[event_id] = Profile(columns_all[cut], summed[cut], len(rows), at)
+            else:
+                profile.columns, profile.weights = columns_all[cut], summed[cut]
+                profile.members += len(rows)
+                profile._set = None
+                profile.last_seen = max(profile.last_seen, at)
             if event_id > 0:
                 self.index.max_event_id = max(self.index.max_event_id, event_id)
 
