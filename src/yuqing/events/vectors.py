@@ -306,7 +306,7 @@ def _strongest(rows: np.ndarray, weights: np.ndarray, count: int) -> np.ndarray 
     for row in np.flatnonzero(long).tolist():
         span = weights[bounds[row] : bounds[row + 1]]
         kth[row] = np.partition(span, len(span) - ITEM_FEATURES)[len(span) - ITEM_FEATURES]
-    return weights >= kth[rows]
+    return weights >= np.repeat(kth, lengths)  # rows are in order: a repeat, not a gather
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,9 +370,10 @@ def batch_vectors(docs: Sequence[Doc], frequencies: Frequencies) -> BatchVectors
     if keep is not None:
         order, by_row, weights = order[keep], by_row[keep], weights[keep]
     norms = np.sqrt(np.bincount(by_row, weights=weights * weights, minlength=count))
-    weights = (weights / np.maximum(norms[by_row], 1e-12)).astype(np.float32)
+    lengths = np.bincount(by_row, minlength=count)
+    weights = (weights / np.repeat(np.maximum(norms, 1e-12), lengths)).astype(np.float32)
     indptr = np.zeros(count + 1, dtype=np.int32)
-    np.cumsum(np.bincount(by_row, minlength=count), out=indptr[1:])
+    np.cumsum(lengths, out=indptr[1:])
     matrix = Rows(indptr, columns[order], weights)
     return BatchVectors(matrix, used, compact[order])
 
