@@ -147,10 +147,10 @@ def test_dense_and_sparse_products_give_the_same_choices(
 
 
 def test_stable_order_is_a_stable_argsort() -> None:
-    """The two-pass radix order (keys below 2**31) and the plain one (larger keys) both
+    """The packed order (keys and positions in 63 bits) and the plain one (larger keys) both
     give numpy's stable argsort: ties keep their order, which the profile sums rely on."""
     rng = np.random.default_rng(7)
-    for high in (50, 1 << 20, 1 << 31, 1 << 40):
+    for high in (50, 1 << 20, 1 << 31, 1 << 40, 1 << 55):
         keys = rng.integers(0, high, 5_000, dtype=np.int64)
         assert np.array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
     assert stable_order(np.zeros(0, np.int64)).tolist() == []

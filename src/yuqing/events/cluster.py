@@ -297,6 +297,9 @@ class Batch:
         self._item_bounds = self.matrix.indptr.tolist()
         self._item_columns = self.matrix.indices.tolist()
         self._event_columns: dict[int, set[int] | frozenset[int]] = {}
+        # rows that joined an event after its columns were gathered: added when it is next
+        # compared (most events are not, after their last member joins)
+        self._pending: dict[int, list[int]] = {}
 
     def best(self, row: int) -> Match | None:
         """The event item ``row`` belongs to, or None (see the module doc)."""
@@ -340,6 +343,12 @@ class Batch:
         """Bigrams the item shares with the event (0 when too few): the event's columns are
         its profile's (not copied until a member of this batch joins) and its new members'."""
         theirs = self._event_columns.get(event_id)
+        pending = self._pending.pop(event_id, None)
+        if pending is not None and theirs is not None:
+            if not isinstance(theirs, set):  # still the profile's own (frozen) set
+                theirs = self._event_columns[event_id] = set(theirs)
+            for other in pending:
+                theirs.update(self._columns(other))
         if theirs is None:
             profile = self.index.profiles.get(event_id)
             theirs = profile.column_set() if profile is not None else frozenset()
@@ -364,17 +373,19 @@ class Batch:
         else:
             rows.append(row)
         self._sizes[event_id] += 1
-        known = self._event_columns.get(event_id)
-        if known is not None:
-            if not isinstance(known, set):  # still the profile's own (frozen) set
-                known = self._event_columns[event_id] = set(known)
-            known.update(self._columns(row))
+        if event_id in self._event_columns:
+            pending = self._pending.get(event_id)
+            if pending is None:
+                self._pending[event_id] = [row]
+            else:
+                pending.append(row)
 
     def move(self, row: int, event_id: int) -> None:
         """Item ``row`` leaves the event it joined for ``event_id`` (a cascade of its own)."""
         old = self.placed[row]
         if old is not None and row in self.joined.get(old, ()):
             self._event_columns.pop(old, None)
+            self._pending.pop(old, None)
             self.joined[old].remove(row)
             self._sizes[old] -= 1
             if not self.joined[old]:
@@ -455,14 +466,13 @@ class Batch:
             at = max(times[r] for r in rows)
             cut = slice(edges[k], edges[k + 1])
             profile = profiles.get(event_id)
-            if profile is None:
-                profiles[event_id] = profile = Profile(
-                    np.zeros(0, np.int64), np.zeros(0, np.float32), 0, at
-                )
-            profile.columns, profile.weights = columns_all[cut], summed[cut]
-            profile.members += len(rows)
-            profile._set = None
-            profile.last_seen = max(profile.last_seen, at)
+            if profile is None:  # a new event of several members: made with its sums
+                profiles[event_id] = Profile(columns_all[cut], summed[cut], len(rows), at)
+            else:
+                profile.columns, profile.weights = columns_all[cut], summed[cut]
+                profile.members += len(rows)
+                profile._set = None
+                profile.last_seen = max(profile.last_seen, at)
             if event_id > 0:
                 self.index.max_event_id = max(self.index.max_event_id, event_id)
 

@@ -136,17 +136,20 @@ class _Delta:
 
 def _headline(title: str, text: str) -> str:
     """The title when it is one (a headline weighs more); ingest gives a post without one
-    the start of its text, which must not count twice."""
+    the start of its text, which must not count twice. The title's word characters are
+    only joined up (a regular expression's substitution) when the text starts with the
+    same one: most do not."""
     if not title:
         return ""
-    head = _NON_WORD.sub("", title)[:-1]
-    if not head:
+    first = _WORD_CHAR.search(title)
+    if first is None:
         return ""
-    window = text[: len(title) + 20]
-    found = _WORD_CHAR.search(window)
-    if found is None or found.group() != head[0]:  # most: the text starts otherwise
-        return title
-    return "" if _NON_WORD.sub("", window).startswith(head) else title
+    found = _WORD_CHAR.search(text, 0, len(title) + 20)
+    if found is None or found.group() != first.group():  # most: the text starts otherwise
+        # a title of one word character is none (what it would be compared by is empty)
+        return title if _WORD_CHAR.search(title, first.end()) else ""
+    head = _NON_WORD.sub("", title)[:-1]
+    return "" if _NON_WORD.sub("", text[: len(title) + 20]).startswith(head) else title
 
 
 _NON_WORD = re.compile(r"\W+")
