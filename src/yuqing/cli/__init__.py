@@ -344,6 +344,9 @@ def serve(
     """启动工作台（网页与接口），默认同时在后台按计划抓取信息源。"""
     import uvicorn
 
+    from yuqing.core.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread starts
     if queue:
         _queue_mode()
     settings = get_settings()
