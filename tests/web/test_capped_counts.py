@@ -4,7 +4,7 @@ bound lowered to 3 so a handful of rows crosses it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -47,7 +47,9 @@ def _mentions(session: Session, source: Source, count: int) -> list[int]:
             "external_id": f"c{n}",
             "title": f"学校食堂第{n}次通知",
             "text": f"食堂通知 {n}",
-            "published_at": (now - timedelta(minutes=n)).isoformat(),
+            # With its zone: a time without one is read as Beijing time, and between 00:00
+            # and 08:00 there the UTC clock's "now" would fall on yesterday.
+            "published_at": (now - timedelta(minutes=n)).replace(tzinfo=UTC).isoformat(),
         }
         for n in range(count)
     ]
