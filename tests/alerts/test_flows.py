@@ -274,7 +274,11 @@ def _mention(session: Session, source: Source, at: datetime, sentiment: str, n: 
 def test_negative_share_fires_over_threshold_with_enough_items(
     session: Session, push_source: Source, make_rule: MakeRule
 ) -> None:
-    now = utcnow()
+    # Half past the hour: the rule's alerts are one per hour-long window, and a "now" in
+    # the last minute of an hour put the check a minute later into the next window.
+    now = utcnow().replace(minute=30, second=0, microsecond=0)
+    if now > utcnow():
+        now -= timedelta(hours=1)
     make_rule("negative_share", params={"threshold": 0.5, "min_count": 5, "window_minutes": 60})
     for i in range(4):
         _mention(session, push_source, now - timedelta(minutes=10), "negative", i)
