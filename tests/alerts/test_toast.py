@@ -134,9 +134,11 @@ def test_a_new_alert_pops_up_with_a_chime_once_switched_on(
         assert switch.inner_text() == "预警提醒：关"  # off until the account turns it on
         switch.click()  # 开 once the cursor is known (one request)
         page.wait_for_function(
-            "document.getElementById('alert-toast-switch').getAttribute('aria-pressed') === 'true'"
+            "() => document.getElementById('alert-toast-switch').getAttribute('aria-pressed') === 'true'"
         )
-        page.wait_for_function("document.querySelector('.toast-stack').dataset.chimes === '1'")
+        page.wait_for_function(
+            "() => document.querySelector('.toast-stack').dataset.chimes === '1'"
+        )
         pages[username] = (page, watch)
 
     ingest(session, push_source, COMPLAINT)
@@ -146,7 +148,7 @@ def test_a_new_alert_pops_up_with_a_chime_once_switched_on(
     office.reload()  # a page that opens polls at once (then every 15 s)
     toast = office.wait_for_selector(".toast", timeout=10_000)
     assert "宿舍楼夜间停电" in toast.inner_text() and "预警" in toast.inner_text()
-    office.wait_for_function("document.querySelector('.toast-stack').dataset.chimes === '1'")
+    office.wait_for_function("() => document.querySelector('.toast-stack').dataset.chimes === '1'")
     assert office.locator("#alert-toast-switch").inner_text() == "预警提醒：开"  # kept
     SCREENS.mkdir(parents=True, exist_ok=True)
     office.screenshot(path=str(SCREENS / "alert-toast.png"))

@@ -135,7 +135,7 @@ def test_desk_in_a_real_browser(
     _sign_in(page, server, make_user(engine, "xuanchuan"))
 
     page.goto(server + "/")
-    page.wait_for_function("window.htmx !== undefined")
+    page.wait_for_function("() => window.htmx !== undefined")
     assert page.locator(".item-title a").first.inner_text() == "学生反映食堂饭菜价格上涨"
     assert "另有 1 条重复" in page.locator(".item").first.inner_text()
     page.screenshot(path=str(ARTIFACTS / "stream.png"), full_page=True)
@@ -189,7 +189,7 @@ def test_stream_shows_new_items_without_reload(
     page.wait_for_url(server + "/")
     page.clock.install()
     page.goto(server + "/")
-    page.wait_for_function("window.htmx !== undefined")
+    page.wait_for_function("() => window.htmx !== undefined")
     assert "还没有收录任何信息" in page.inner_text("#stream-list")
 
     ingest(session, source=push_source, items=[{"title": "刚刚推送的一条消息", "text": "正文"}])
@@ -282,7 +282,7 @@ def test_main_pages_run_under_the_csp(
 
     answer = page.goto(server + "/")
     assert "script-src 'self'" in answer.headers["content-security-policy"]
-    page.wait_for_function("window.htmx !== undefined")
+    page.wait_for_function("() => window.htmx !== undefined")
     _csp_is_enforced(page, watch)
     assert page.locator(".item-title").count() >= 7
 
@@ -311,7 +311,7 @@ def test_main_pages_run_under_the_csp(
     page.wait_for_selector("main h1")
 
     page.goto(server + "/schemes/new")
-    page.wait_for_function("window.htmx !== undefined")
+    page.wait_for_function("() => window.htmx !== undefined")
     page.locator("#query").press_sequentially("author:张同学", delay=20)
     page.wait_for_selector("#query-check .alert.error")
     assert "盯人名单" in page.inner_text("#query-check")

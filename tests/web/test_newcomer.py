@@ -260,7 +260,7 @@ def test_a_newcomer_runs_the_desk_alone(
         assert switch.inner_text() == "预警提醒：关"
         switch.click()
         officer.page.wait_for_function(
-            "document.getElementById('alert-toast-switch').getAttribute('aria-pressed') === 'true'"
+            "() => document.getElementById('alert-toast-switch').getAttribute('aria-pressed') === 'true'"
         )
         with Session(engine) as session:
             source = session.get(Source, int(source_id.group(1)))

@@ -82,7 +82,7 @@ def test_filter_select_mark_important_export_and_open_a_case(
     watch = Watch(page)
     _sign_in(page, server, make_user(engine, "xuanchuan_stream"))
     page.wait_for_url(server + "/")
-    page.wait_for_function("window.htmx !== undefined")
+    page.wait_for_function("() => window.htmx !== undefined")
     assert page.locator("#stream-list .item").count() == 9
 
     # Filter: 7 天, 微博 (the form swaps the list and pushes the address).
@@ -138,7 +138,7 @@ def test_filter_select_mark_important_export_and_open_a_case(
     watch = Watch(page)
     _sign_in(page, server, "xuanchuan_stream")
     page.wait_for_url(server + "/")
-    page.wait_for_function("window.htmx !== undefined")
+    page.wait_for_function("() => window.htmx !== undefined")
     assert not page.locator("#stream-filters").is_visible()
     first = page.locator("#stream-list .item").first.bounding_box()
     assert first is not None and first["y"] + 40 < PHONE["height"], first
