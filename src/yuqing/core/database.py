@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Sequence
+import json
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
@@ -302,6 +303,28 @@ def insert_many(
         f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) {suffix}",
         tuple(list(values) for values in zip(*rows, strict=True)),
     )
+
+
+def where_in(
+    session: Session, query: str, values: Iterable[Any], *, ints: bool, tail: str = ""
+) -> list[Any]:
+    """Rows of ``query`` (ending in a column) for many values in one parameter, then
+    ``tail`` (a GROUP BY). On the driver's connection (as ``insert_many``): the ORM's
+    ``Session.execute`` of a text statement costs 13–26 µs more per query (its result
+    rows are the same: a text statement's columns carry no types). Pending ORM changes are
+    flushed first, as ``Session.execute`` would."""
+    values = list(values)
+    if not values:
+        return []
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        statement = f"{query} IN (SELECT value FROM json_each(?)) {tail}"
+        return list(connection.exec_driver_sql(statement, (json.dumps(values),)))
+    kind = "BIGINT[]" if ints else "TEXT[]"
+    statement = f"{query} = ANY(CAST(%s AS {kind})) {tail}"
+    return list(connection.exec_driver_sql(statement, (values,)))
 
 
 @cache

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from yuqing.core.database import where_in
 from yuqing.core.timeutil import utcnow
 from yuqing.events import heat as heat_index
 from yuqing.events.cluster import WINDOW, Batch, Doc, key_terms_many, terms_text
@@ -30,7 +31,6 @@ from yuqing.events.sql import (
     recent_hours,
     refirst,
     stamp,
-    where_in,
     write_many,
 )
 

@@ -31,8 +31,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from yuqing.analysis.places import Place, grouped
+from yuqing.core.database import where_in
 from yuqing.events.placer import Item, Placer
-from yuqing.events.sql import where_in
 from yuqing.mentions import neardup
 from yuqing.mentions.batch import Batch, Row
 

@@ -12,10 +12,9 @@ See docs/near-duplicates.md for the measurements behind the numbers.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,7 +22,7 @@ import numpy as np
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from yuqing.core.database import insert_many
+from yuqing.core.database import insert_many, where_in
 from yuqing.mentions.batch import Row
 from yuqing.mentions.models import Mention, MentionBand
 
@@ -199,24 +198,6 @@ def _eligible(rows: list[Row]) -> list[_Item]:
     ]
 
 
-def _where_in(session: Session, query: str, values: Iterable[int]) -> list[Any]:
-    """Rows of ``query`` (which ends in a column name) for the given integer values: one
-    parameter, a JSON array on SQLite and an array on PostgreSQL, however many values."""
-    values = list(values)
-    if not values:
-        return []
-    if session.autoflush:
-        session.flush()
-    # On the driver's connection: a key lookup can return thousands of rows, and the ORM's
-    # result handling cost more than the query.
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        statement = f"{query} IN (SELECT value FROM json_each(?))"
-        return list(connection.exec_driver_sql(statement, (json.dumps(values),)))
-    statement = f"{query} = ANY(CAST(%s AS BIGINT[]))"
-    return list(connection.exec_driver_sql(statement, (values,)))
-
-
 def _keys_to_store(item: _Item, index: int, held: Counter[Any]) -> list[int]:
     """The band keys an item stores: those its group holds fewer than ``HOLDERS_PER_GROUP``
     times and all groups fewer than ``HOLDERS_PER_KEY`` times. A text repeated thousands of
@@ -242,8 +223,11 @@ def _join_stored(session: Session, items: list[_Item]) -> Counter[Any]:
     wanted = {key for item in items for key in item.keys}
     holders: dict[int, list[int]] = {}
     held: Counter[Any] = Counter()
-    for key, mention_id, group_id in _where_in(
-        session, "SELECT band_key, mention_id, group_id FROM mention_band WHERE band_key", wanted
+    for key, mention_id, group_id in where_in(
+        session,
+        "SELECT band_key, mention_id, group_id FROM mention_band WHERE band_key",
+        wanted,
+        ints=True,
     ):
         holders.setdefault(key, []).append(mention_id)
         held[key, group_id] += 1
@@ -271,7 +255,7 @@ def _load_candidates(session: Session, ids: set[int]) -> dict[int, _Candidate]:
     query = "SELECT id, near_group_id, search_text FROM mention WHERE status = 'new' AND id"
     return {
         mid: _Candidate(id=mid, group=group or mid, cleaned=clean(form or ""))
-        for mid, group, form in _where_in(session, query, ids)
+        for mid, group, form in where_in(session, query, ids, ints=True)
     }
 
 
@@ -345,7 +329,7 @@ def _old_groups(session: Session, mention_ids: list[int]) -> dict[int, int]:
     """The group each updated mention was in (its own id when it led or was alone): read
     from the mention, since a member may hold no band rows."""
     query = "SELECT id, near_group_id FROM mention WHERE id"
-    return {m: group or m for m, group in _where_in(session, query, mention_ids)}
+    return {m: group or m for m, group in where_in(session, query, mention_ids, ints=True)}
 
 
 def _representatives_with_members(session: Session, old_groups: dict[int, int]) -> set[int]:
