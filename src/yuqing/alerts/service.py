@@ -14,7 +14,7 @@ from yuqing.alerts.config import DEFAULT_CATEGORIES, ITEM_KINDS, PERIODIC_KINDS
 from yuqing.alerts.models import Alert, AlertRule, SensitiveCategory
 from yuqing.alerts.rules import Rule, WordIndex
 from yuqing.alerts.schemas import Explanation, RuleIn
-from yuqing.core import audit
+from yuqing.core import audit, freshness
 from yuqing.core.audit import Actor
 from yuqing.core.counting import Count, capped_count
 from yuqing.core.timeutil import utcnow
@@ -190,7 +190,7 @@ class RuleSet:
     words: WordIndex = field(default_factory=lambda: WordIndex([], [], {}))
 
 
-def _signature(session: Session) -> tuple[object, ...]:
+def _probe(session: Session) -> tuple[object, ...]:
     rules = session.execute(
         select(
             func.count(AlertRule.id),
@@ -206,9 +206,12 @@ def _signature(session: Session) -> tuple[object, ...]:
             func.max(SensitiveCategory.updated_at),
         )
     ).one()
-    bind = session.get_bind()
-    url = bind.engine.url if hasattr(bind, "engine") else ""
-    return (str(url), *rules, *words)
+    return (*rules, *words)
+
+
+_signature = freshness.Signature((AlertRule.__tablename__, SensitiveCategory.__tablename__), _probe)
+"""The rules' and sensitive words' signature, asked of the database at most once a second
+unless this process changed one (``core.freshness``)."""
 
 
 _lock = threading.Lock()
@@ -216,8 +219,8 @@ _cache: dict[str, RuleSet] = {}
 
 
 def current_rules(session: Session) -> RuleSet:
-    """The enabled rules; one small query per batch when nothing changed."""
-    signature = _signature(session)
+    """The enabled rules; no query when nothing changed (``core.freshness``)."""
+    signature = _signature.get(session)
     key = str(signature[0])
     found = _cache.get(key)
     if found is not None and found.generation == signature:

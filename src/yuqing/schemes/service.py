@@ -14,7 +14,7 @@ from typing import cast
 from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.orm import Session
 
-from yuqing.core import audit
+from yuqing.core import audit, freshness
 from yuqing.core.audit import Actor, AuditEntry
 from yuqing.core.counting import Count, capped_count
 from yuqing.core.database import insert_many
@@ -257,18 +257,22 @@ def _load_specs(session: Session) -> list[SchemeSpec]:
     return specs
 
 
-def _signature(session: Session) -> tuple[object, ...]:
-    row = session.execute(
-        select(
-            func.count(Scheme.id),
-            func.coalesce(func.sum(Scheme.version), 0),
-            func.max(Scheme.id),
-            func.max(Scheme.updated_at),
-        )
-    ).one()
-    bind = session.get_bind()
-    url = bind.engine.url if hasattr(bind, "engine") else ""
-    return (str(url), *row)
+def _probe(session: Session) -> tuple[object, ...]:
+    return tuple(
+        session.execute(
+            select(
+                func.count(Scheme.id),
+                func.coalesce(func.sum(Scheme.version), 0),
+                func.max(Scheme.id),
+                func.max(Scheme.updated_at),
+            )
+        ).one()
+    )
+
+
+_signature = freshness.Signature((Scheme.__tablename__,), _probe)
+"""The scheme table's signature, asked of the database at most once a second unless this
+process changed a scheme (``core.freshness``)."""
 
 
 class _MatcherCache:
@@ -297,7 +301,7 @@ def current_matcher(session: Session, *, wait: bool = True) -> Matcher:
     use the old matcher meanwhile: items collected in that window missed a new scheme.)
     ``wait`` is kept for callers of that version and has no effect.
     """
-    signature = _signature(session)
+    signature = _signature.get(session)
     key = signature[0]
     assert isinstance(key, str)
     current = _cache.current.get(key)
