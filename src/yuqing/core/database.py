@@ -249,6 +249,28 @@ def insert_returning_ids(
     return list(range(last - len(rows) + 1, last + 1))
 
 
+def reserve_ids(session: Session, model: type[Base], count: int) -> list[int] | None:
+    """On PostgreSQL, ``count`` new ids of ``model``'s table taken from its sequence, so that
+    rows referring to each other can go in one statement (``insert_many`` with the ids); None
+    on SQLite, where ids are given by the insert (``insert_returning_ids``)."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return None
+    return _next_ids(connection, cast(Table, model.__table__), count)
+
+
+def _next_ids(connection: Any, table: Table, count: int) -> list[int]:
+    if not count:
+        return []
+    return [
+        int(value)
+        for (value,) in connection.exec_driver_sql(
+            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
+            (_id_sequence(connection, table.name), count),
+        )
+    ]
+
+
 def _insert_with_ids_postgresql(
     connection: Any, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> list[int]:
@@ -256,13 +278,7 @@ def _insert_with_ids_postgresql(
     ids in one statement (``insert_many``). SQLAlchemy's ``INSERT … VALUES (…), (…)
     RETURNING`` has a new text for every batch size, which psycopg parses anew each time:
     that parsing alone was a fifth of the push API's CPU time on PostgreSQL."""
-    ids = [
-        int(value)
-        for (value,) in connection.exec_driver_sql(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            (table.name, len(rows)),
-        )
-    ]
+    ids = _next_ids(connection, table, len(rows))
     insert_many(
         connection,
         table,
@@ -270,6 +286,23 @@ def _insert_with_ids_postgresql(
         [(mention_id, *row) for mention_id, row in zip(ids, rows, strict=True)],
     )
     return ids
+
+
+_sequences: dict[tuple[str, str], str] = {}
+
+
+def _id_sequence(connection: Any, table: str) -> str:
+    """The sequence behind ``table``'s id column, looked up once per database: inside the
+    id query, ``pg_get_serial_sequence`` ran once per id (2.5 ms for 100 ids, against
+    0.8–1.8 ms with the name given)."""
+    key = (str(connection.engine.url), table)
+    name = _sequences.get(key)
+    if name is None:
+        name = connection.exec_driver_sql(
+            "SELECT pg_get_serial_sequence(%s, 'id')", (table,)
+        ).scalar_one()
+        _sequences[key] = name
+    return name
 
 
 def insert_many(

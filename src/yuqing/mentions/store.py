@@ -13,13 +13,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, any_, bindparam, func, select, true, update
+from sqlalchemy import Select, Table, any_, bindparam, func, select, true, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from yuqing.core.database import insert_returning_ids
+from yuqing.core.database import insert_many, insert_returning_ids, reserve_ids
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions import items as reading
 from yuqing.mentions import search
@@ -165,7 +165,11 @@ def store(session: Session, batch: Batch) -> IngestResult:
 
     fresh_index: list[tuple[int, str, datetime]] = []
     id_of_index: dict[int, int] = {}
-    for row, mention_id in zip(batch.new, _insert(session, batch.new), strict=True):
+    # PostgreSQL gives the ids first, so originals and copies go in one statement (one
+    # statement trigger, one round trip); on SQLite the insert gives them.
+    reserved = reserve_ids(session, Mention, len(batch.new) + len(batch.copies))
+    new_ids = _insert(session, batch.new) if reserved is None else reserved[: len(batch.new)]
+    for row, mention_id in zip(batch.new, new_ids, strict=True):
         row.id = id_of_index[row.index] = mention_id
         fresh_index.append((mention_id, row.search_text, row.published_at))
         result.outcomes.append(
@@ -174,7 +178,20 @@ def store(session: Session, batch: Batch) -> IngestResult:
     for row in batch.copies:
         if row.original_index is not None:  # a copy of an original earlier in this batch
             row.duplicate_of_id = id_of_index[row.original_index]
-    for row, mention_id in zip(batch.copies, _insert(session, batch.copies), strict=True):
+    if reserved is None:
+        copy_ids = _insert(session, batch.copies)
+    else:
+        copy_ids = reserved[len(batch.new) :]
+        insert_many(
+            session.connection(),
+            cast(Table, Mention.__table__),
+            ("id", *INSERTED_COLUMNS),
+            [
+                (i, *_COLUMNS_OF(row))
+                for i, row in zip(reserved, [*batch.new, *batch.copies], strict=True)
+            ],
+        )
+    for row, mention_id in zip(batch.copies, copy_ids, strict=True):
         row.id = mention_id
         assert row.duplicate_of_id is not None
         result.outcomes.append(
