@@ -259,3 +259,38 @@ def _wait_for_lock_wait(engine: Engine, query_start: str) -> None:
             connection.rollback()
             time.sleep(0.05)
     raise AssertionError(f"no transaction waited on a lock for {query_start!r}")
+
+
+def test_requests_waiting_for_analysis_are_prepared_as_one_batch(
+    engine: Engine, push_source: Any
+) -> None:
+    """Eight requests pile up while every analysis slot is busy: the first thread to get a
+    slot prepares the seven that share no item in one batch, the one that repeats an item
+    of another request comes after it, and each caller gets its own outcomes."""
+    own = writer.Writer()
+    requests = [
+        [{"id": f"r{r}-{n}", "text": f"{TEXTS[n % 5]}（请求{r}第{n}条）"} for n in range(5)]
+        for r in range(7)
+    ]
+    requests.append([{"id": "r0-1", "text": "改过的文字：江城大学食堂价格调整说明"}])
+    for _ in range(writer.ANALYSERS):
+        own._analysers.acquire()
+    with ThreadPoolExecutor(len(requests)) as pool:
+        futures = []
+        for items in requests:  # in this order, so the repeated item comes last
+            futures.append(pool.submit(own.write, push_source.id, items))
+            deadline = time.monotonic() + 10
+            while len(own._waiting) < len(futures):
+                assert time.monotonic() < deadline, "a request did not reach the queue"
+                time.sleep(0.005)
+        for _ in range(writer.ANALYSERS):
+            own._analysers.release()
+        results = [future.result(timeout=60) for future in futures]
+    assert own.prepared == 2
+    for items, result in zip(requests[:7], results[:7], strict=True):
+        assert [o.index for o in result.outcomes] == list(range(len(items)))
+        assert result.new == len(items)
+    assert results[7].updated == 1 and results[7].outcomes[0].index == 0
+    rows = {row["external_id"]: row for row in _rows(engine)}
+    assert len(rows) == 35
+    assert results[7].outcomes[0].mention_id == rows["r0-1"]["id"]
