@@ -39,7 +39,8 @@ REVIEW_WEIGHT = float(os.environ.get("REVIEW_WEIGHT", "0.02"))
 # Weight of the written texts without tone (the 中性 class), chosen among 1, 2, 3 and 8 on the
 # osm2022 80 % split and the Weibo figures (docs/sentiment.md, third and fifth passes).
 NEUTRAL_WEIGHT = float(os.environ.get("NEUTRAL_WEIGHT", "3"))
-VERSION = "内置-2026.12"
+# "b" since the fifth pass (docs/sentiment.md): a mention shows which shipped model labelled it.
+VERSION = "内置-2026.12b"
 # P(negative) thresholds of the three sensitivities, read off the osm2022 80 % split (never
 # the 20 %): 平衡 the one furthest inside both targets there (P 0.769 ≥ 0.75, R 0.825 ≥ 0.80),
 # 宁可多报 recall 0.90, 少打扰 precision 0.80 (docs/sentiment.md, fifth pass).
