@@ -358,3 +358,34 @@ def test_retraining_uses_the_boundary_marks() -> None:
     model = service.fit(texts, ["positive"] * 36 + ["negative"] * 36, kind="sentiment", meta={})
     assert model.spec.marks == service.RETRAIN_MARKS
     assert model.spec.n_bits == service.shipped_model().spec.n_bits
+
+
+def test_balanced_threshold_finds_nine_negatives_in_ten_when_it_can() -> None:
+    # 100 negatives and 100 positives: above 0.45 sit 80 negatives and no positive (the
+    # best F1 alone), down to 0.3 the other 20 negatives with 30 positives.
+    rng = np.random.default_rng(3)
+    p_negative = np.concatenate(
+        [rng.uniform(0.46, 0.9, 80), rng.uniform(0.31, 0.44, 20), rng.uniform(0.31, 0.44, 30)]
+    )
+    p_negative = np.concatenate([p_negative, rng.uniform(0.0, 0.29, 70)])
+    is_negative = np.arange(200) < 100
+    thresholds = sentiment.fit_thresholds(p_negative, is_negative)
+    flagged = p_negative >= thresholds["balanced"]
+    assert (flagged & is_negative).sum() >= 0.9 * is_negative.sum()
+    assert thresholds["high"] <= thresholds["balanced"] <= thresholds["quiet"]
+    # When no threshold up to 0.5 finds 90 %, 平衡 is the best F1 as before.
+    weak = np.where(is_negative, rng.uniform(0.0, 1.0, 200) * 0.5 + 0.3, 0.2)
+    assert sentiment.fit_thresholds(weak, is_negative)["balanced"] <= 0.5
+
+
+def test_retraining_reads_its_thresholds_off_out_of_fold_labels() -> None:
+    texts = [f"{t}{g}" for t in TOPICS for g in GOOD] + [f"{t}{b}" for t in TOPICS for b in BAD]
+    texts += [f"{t}的{x}" for t in TOPICS for x in ("通知", "安排", "时间")]
+    labels = ["positive"] * 36 + ["negative"] * 36 + ["negative", "positive"] * 9
+    folded = sentiment.train(texts, labels, c=3.0, threshold_folds=3)
+    one_part = sentiment.train(texts, labels, c=3.0)
+    assert set(folded.thresholds) == {"high", "balanced", "quiet"}
+    # Same weights and temperature: only where the thresholds were read differs.
+    assert np.array_equal(folded.weights, one_part.weights)
+    assert folded.temperature == one_part.temperature
+    assert service.RETRAIN_THRESHOLD_FOLDS >= 2
