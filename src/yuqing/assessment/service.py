@@ -283,6 +283,18 @@ def record_news(
     return row
 
 
+def news_grade(session: Session, *, person_id: int, source_type: str, source_id: str) -> str:
+    """The grade recorded for a story credited to ``person_id`` ("" for 普通 or none yet):
+    what the grade form shows as chosen, so reopening it does not suggest a different one."""
+    grade = session.execute(
+        select(Activity.grade).where(
+            Activity.kind == "news", Activity.source_type == source_type,
+            Activity.source_id == source_id, Activity.person_id == person_id,
+        )
+    ).scalar_one_or_none()  # fmt: skip
+    return grade or ""
+
+
 def save_quality(
     session: Session, *, viewer: org.Viewer, month: Month, person_id: int, score: float, note: str
 ) -> QualityScore:
