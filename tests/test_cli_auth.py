@@ -14,6 +14,7 @@ from yuqing.auth.models import LoginLimit, User
 from yuqing.cli import app
 from yuqing.core.audit import SYSTEM
 from yuqing.core.timeutil import utcnow
+from yuqing.org.models import QuotaRule
 
 runner = CliRunner()
 
@@ -52,6 +53,16 @@ def test_init_makes_the_first_administrator_once(engine: Engine) -> None:
         admin = service.get_user_by_username(session, username="admin")
         assert admin is not None and admin.must_change_password
     assert _signs_in(engine, "admin", password)
+
+
+def test_init_stores_the_default_quota_rules_once(engine: Engine) -> None:
+    _run("init")
+    with Session(engine) as session:
+        first = session.execute(select(func.count()).select_from(QuotaRule)).scalar_one()
+    assert first > 0  # /team reads them; it no longer stores them on a GET
+    _run("init")
+    with Session(engine) as session:
+        assert session.execute(select(func.count()).select_from(QuotaRule)).scalar_one() == first
 
 
 def test_users_add_list_and_reset_password(engine: Engine) -> None:

@@ -8,6 +8,7 @@ import io
 from datetime import timedelta
 
 from docx import Document
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.org.conftest import Login, Tree, csrf_of
@@ -15,7 +16,7 @@ from yuqing.auth import service as auth
 from yuqing.core.audit import SYSTEM
 from yuqing.core.timeutil import format_local, utcnow
 from yuqing.org import service as org
-from yuqing.org.models import Person
+from yuqing.org.models import DutyRole, Person, QuotaRule, UnitKind
 
 PDF = b"%PDF-1.4\n" + b"0" * 64
 
@@ -109,3 +110,21 @@ def test_round_change_training_month_bulletin(session: Session, tree: Tree, logi
     assert "月度通报" in Document(io.BytesIO(word.content)).paragraphs[0].text
     assert office.get("/team/year.xlsx").status_code == 200
     assert head.get(f"/team/ledger.xlsx?on={format_local(utcnow(), '%Y-%m-%d')}").status_code == 200
+
+
+def test_the_team_page_on_a_fresh_database_writes_nothing(
+    session: Session, tree: Tree, login: Login
+) -> None:
+    office = login("office", "publicity", None)
+
+    def counts() -> tuple[int, int, int]:
+        return tuple(  # type: ignore[return-value]
+            session.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (QuotaRule, DutyRole, UnitKind)
+        )
+
+    before = counts()
+    assert office.get("/team").status_code == 200
+    assert office.get("/team/quotas.xlsx").status_code == 200
+    session.expire_all()
+    assert counts() == before
