@@ -128,3 +128,20 @@ def test_the_team_page_on_a_fresh_database_writes_nothing(
     assert office.get("/team/quotas.xlsx").status_code == 200
     session.expire_all()
     assert counts() == before
+
+
+def test_the_month_page_shows_a_leaver_apart_without_a_score(
+    session: Session, tree: Tree, login: Login
+) -> None:
+    office = login("office", "publicity", None)
+    member = org.create_person(session, actor=SYSTEM, name="在队通讯员", unit_id=tree.cs)
+    org.update_duty_roles(session, person=member, role_keys=["correspondent"], actor=SYSTEM)
+    leaver = org.create_person(session, actor=SYSTEM, name="已撤销人员", unit_id=tree.cs)
+    org.update_duty_roles(session, person=leaver, role_keys=["correspondent"], actor=SYSTEM)
+    org.update_duty_roles(session, person=leaver, role_keys=[], actor=SYSTEM)
+    session.commit()
+    page = office.get("/team/month").text
+    row = page.split("已撤销人员</a>", 1)[1].split("</tr>", 1)[0]
+    assert "已离队" in row and "不计分" in row and "100" not in row
+    drill = office.get(f"/team/month/people/{leaver.id}").text
+    assert "本月不计分" in drill and "综合分" not in drill

@@ -412,6 +412,8 @@ def _score(
     quality: dict[int, float],
     rubrics: dict[int, tuple[float, float]],
 ) -> None:
+    if not person.member:
+        return  # left the team (no duty role): their items count, they are not scored
     counts: dict[str, int] = defaultdict(int)
     for item in person.items:
         counts[item.kind] += 1
@@ -430,7 +432,7 @@ def _score(
     if person.tasks:
         person.completion = sum(t[3] for t in person.tasks) / len(person.tasks)
     person.quality = quality.get(person.person_id)
-    weights = [rubrics.get(r, (0.7, 0.3)) for r in person.role_ids] or [(1.0, 0.0)]
+    weights = [rubrics.get(r, (0.7, 0.3)) for r in person.role_ids]
     done_w = sum(w[0] for w in weights) / len(weights)
     quality_w = sum(w[1] for w in weights) / len(weights)
     person.score = round(100 * person.completion * done_w + (person.quality or 0) * quality_w, 1)
