@@ -194,3 +194,17 @@ def test_a_saved_grade_is_preselected_on_reopening(desk: Any, engine: Engine) ->
     grade_select = page.split('id="grade"', 1)[1].split("</select>", 1)[0]
     assert '<option value="picked_up" selected>' in grade_select
     assert grade_select.count("selected") == 1
+
+
+def test_an_edit_lock_is_marked_without_an_emoji(desk: Any) -> None:
+    ids, client = desk
+    corr, head = client("corr"), client("cshead")
+    sid = _new(corr, ids["cs"])
+    assert corr.get(f"/editorial/{sid}/edit").status_code == 200  # opening the editor locks
+    board = head.get("/editorial").text
+    page = head.get(f"/editorial/{sid}").text
+    editor = head.get(f"/editorial/{sid}/edit").text  # refused: the banner names the holder
+    for html in (board, page, editor):
+        assert "🔒" not in html
+        assert '<span class="lock-icon" aria-hidden="true"></span>' in html
+    assert "刘通讯员 正在编辑" in page
