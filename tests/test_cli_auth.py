@@ -9,6 +9,8 @@ from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from yuqing.assessment.config import CREDIT_WEIGHTS
+from yuqing.assessment.models import CreditWeight
 from yuqing.auth import limits, service
 from yuqing.auth.models import LoginLimit, User
 from yuqing.cli import app
@@ -60,6 +62,9 @@ def test_init_stores_the_default_quota_rules_once(engine: Engine) -> None:
     with Session(engine) as session:
         first = session.execute(select(func.count()).select_from(QuotaRule)).scalar_one()
     assert first > 0  # /team reads them; it no longer stores them on a GET
+    with Session(engine) as session:
+        weights = session.execute(select(func.count()).select_from(CreditWeight)).scalar_one()
+    assert weights == len(CREDIT_WEIGHTS)  # so are the credit weights the month pages read
     _run("init")
     with Session(engine) as session:
         assert session.execute(select(func.count()).select_from(QuotaRule)).scalar_one() == first

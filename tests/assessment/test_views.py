@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.org.conftest import Login, Tree, csrf_of
+from yuqing.assessment.models import CreditWeight, ScoreRubric
 from yuqing.auth import service as auth
 from yuqing.core.audit import SYSTEM
 from yuqing.core.timeutil import format_local, utcnow
@@ -145,3 +146,28 @@ def test_the_month_page_shows_a_leaver_apart_without_a_score(
     assert "已离队" in row and "不计分" in row and "100" not in row
     drill = office.get(f"/team/month/people/{leaver.id}").text
     assert "本月不计分" in drill and "综合分" not in drill
+
+
+def test_the_month_pages_read_default_weights_without_storing_them(
+    session: Session, tree: Tree, login: Login
+) -> None:
+    office = login("office", "publicity", None)
+    member = org.create_person(session, actor=SYSTEM, name="在队通讯员", unit_id=tree.cs)
+    org.update_duty_roles(session, person=member, role_keys=["correspondent"], actor=SYSTEM)
+    session.commit()
+
+    def counts() -> tuple[int, int]:
+        return tuple(  # type: ignore[return-value]
+            session.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (CreditWeight, ScoreRubric)
+        )
+
+    before = counts()
+    mon = format_local(utcnow(), "%Y-%m")
+    month = office.get("/team/month").text
+    assert "新闻稿件采用：1.0" in month  # the default weight, shown
+    assert office.get(f"/team/month/people/{member.id}").status_code == 200
+    assert office.get("/team/bulletin").status_code == 200
+    assert office.get(f"/team/bulletin/{mon}.docx").status_code == 200
+    session.expire_all()
+    assert counts() == before == (0, 0)
