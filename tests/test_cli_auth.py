@@ -9,11 +9,14 @@ from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from yuqing.assessment.config import CREDIT_WEIGHTS
+from yuqing.assessment.models import CreditWeight
 from yuqing.auth import limits, service
 from yuqing.auth.models import LoginLimit, User
 from yuqing.cli import app
 from yuqing.core.audit import SYSTEM
 from yuqing.core.timeutil import utcnow
+from yuqing.org.models import QuotaRule
 
 runner = CliRunner()
 
@@ -52,6 +55,19 @@ def test_init_makes_the_first_administrator_once(engine: Engine) -> None:
         admin = service.get_user_by_username(session, username="admin")
         assert admin is not None and admin.must_change_password
     assert _signs_in(engine, "admin", password)
+
+
+def test_init_stores_the_default_quota_rules_once(engine: Engine) -> None:
+    _run("init")
+    with Session(engine) as session:
+        first = session.execute(select(func.count()).select_from(QuotaRule)).scalar_one()
+    assert first > 0  # /team reads them; it no longer stores them on a GET
+    with Session(engine) as session:
+        weights = session.execute(select(func.count()).select_from(CreditWeight)).scalar_one()
+    assert weights == len(CREDIT_WEIGHTS)  # so are the credit weights the month pages read
+    _run("init")
+    with Session(engine) as session:
+        assert session.execute(select(func.count()).select_from(QuotaRule)).scalar_one() == first
 
 
 def test_users_add_list_and_reset_password(engine: Engine) -> None:

@@ -198,3 +198,23 @@ def test_registration_reminders_go_once_to_units_that_have_not_submitted(session
     assert jobs.remind_registration(session, later + timedelta(minutes=1)) == 0  # once
     sent = session.query(Notification).filter_by(source_type="registration_round").all()
     assert sent and all("登记" in n.title for n in sent)
+
+
+def test_someone_who_left_the_team_is_not_scored_as_a_full_member(session: Session) -> None:
+    people = _month(session)
+    college = session.get(Unit, people["news"].unit_id)
+    assert college is not None
+    dropped = _person(session, "丁已撤销", college, "correspondent")
+    org.update_duty_roles(session, person=dropped, role_keys=[], actor=SYSTEM)  # 撤销: no role
+    gone = _person(session, "戊已离职", college, "info_officer")
+    org.update_person(session, person=gone, actor=SYSTEM, active=False)  # 离职
+    found = service.compute_month(session, month=MONTH)
+    assert gone.id not in found.people
+    apart = found.people[dropped.id]
+    assert not apart.member and apart.score is None  # shown apart, never 100
+    unit = next(u for u in found.units if u.unit_id == college.id)
+    assert [p.name for p in unit.members] == ["甲通讯员", "乙信息员"]
+    made = bulletin.content(session, found=found)
+    assert "3 名队伍成员" in made.sections[0].paragraphs[0].text
+    row = next(r for r in made.sections[1].tables[0].rows if r[1] == "文学院")
+    assert row[2] == 2

@@ -8,14 +8,16 @@ import io
 from datetime import timedelta
 
 from docx import Document
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.org.conftest import Login, Tree, csrf_of
+from yuqing.assessment.models import CreditWeight, ScoreRubric
 from yuqing.auth import service as auth
 from yuqing.core.audit import SYSTEM
 from yuqing.core.timeutil import format_local, utcnow
 from yuqing.org import service as org
-from yuqing.org.models import Person
+from yuqing.org.models import DutyRole, Person, QuotaRule, UnitKind
 
 PDF = b"%PDF-1.4\n" + b"0" * 64
 
@@ -109,3 +111,63 @@ def test_round_change_training_month_bulletin(session: Session, tree: Tree, logi
     assert "月度通报" in Document(io.BytesIO(word.content)).paragraphs[0].text
     assert office.get("/team/year.xlsx").status_code == 200
     assert head.get(f"/team/ledger.xlsx?on={format_local(utcnow(), '%Y-%m-%d')}").status_code == 200
+
+
+def test_the_team_page_on_a_fresh_database_writes_nothing(
+    session: Session, tree: Tree, login: Login
+) -> None:
+    office = login("office", "publicity", None)
+
+    def counts() -> tuple[int, int, int]:
+        return tuple(  # type: ignore[return-value]
+            session.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (QuotaRule, DutyRole, UnitKind)
+        )
+
+    before = counts()
+    assert office.get("/team").status_code == 200
+    assert office.get("/team/quotas.xlsx").status_code == 200
+    session.expire_all()
+    assert counts() == before
+
+
+def test_the_month_page_shows_a_leaver_apart_without_a_score(
+    session: Session, tree: Tree, login: Login
+) -> None:
+    office = login("office", "publicity", None)
+    member = org.create_person(session, actor=SYSTEM, name="在队通讯员", unit_id=tree.cs)
+    org.update_duty_roles(session, person=member, role_keys=["correspondent"], actor=SYSTEM)
+    leaver = org.create_person(session, actor=SYSTEM, name="已撤销人员", unit_id=tree.cs)
+    org.update_duty_roles(session, person=leaver, role_keys=["correspondent"], actor=SYSTEM)
+    org.update_duty_roles(session, person=leaver, role_keys=[], actor=SYSTEM)
+    session.commit()
+    page = office.get("/team/month").text
+    row = page.split("已撤销人员</a>", 1)[1].split("</tr>", 1)[0]
+    assert "已离队" in row and "不计分" in row and "100" not in row
+    drill = office.get(f"/team/month/people/{leaver.id}").text
+    assert "本月不计分" in drill and "综合分" not in drill
+
+
+def test_the_month_pages_read_default_weights_without_storing_them(
+    session: Session, tree: Tree, login: Login
+) -> None:
+    office = login("office", "publicity", None)
+    member = org.create_person(session, actor=SYSTEM, name="在队通讯员", unit_id=tree.cs)
+    org.update_duty_roles(session, person=member, role_keys=["correspondent"], actor=SYSTEM)
+    session.commit()
+
+    def counts() -> tuple[int, int]:
+        return tuple(  # type: ignore[return-value]
+            session.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (CreditWeight, ScoreRubric)
+        )
+
+    before = counts()
+    mon = format_local(utcnow(), "%Y-%m")
+    month = office.get("/team/month").text
+    assert "新闻稿件采用：1.0" in month  # the default weight, shown
+    assert office.get(f"/team/month/people/{member.id}").status_code == 200
+    assert office.get("/team/bulletin").status_code == 200
+    assert office.get(f"/team/bulletin/{mon}.docx").status_code == 200
+    session.expire_all()
+    assert counts() == before == (0, 0)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from tests.editorial.conftest import accounts_with_people
 from tests.editorial.test_service import WORD_PASTE
 from tests.support import TEST_PASSWORD, sign_in
+from yuqing.auth.models import User
 from yuqing.core.audit import AuditEntry
 from yuqing.editorial import config
 from yuqing.editorial.models import Submission
@@ -37,9 +38,9 @@ def _post(client: TestClient, path: str, **form: Any) -> Any:
     return client.post(path, files=fields, follow_redirects=False)
 
 
-def _new(client: TestClient, unit: int, body: str = WORD_PASTE) -> int:
+def _new(client: TestClient, unit: int, body: str = WORD_PASTE, **more: str) -> int:
     answer = _post(client, "/editorial/new", title="学术报告会", body=body, unit_id=str(unit),
-                   event_date="2026-03-05", channels="column")  # fmt: skip
+                   event_date="2026-03-05", channels="column", **more)  # fmt: skip
     assert answer.status_code == 303, answer.text[:300]
     return int(answer.headers["location"].split("/")[2])
 
@@ -174,3 +175,36 @@ def test_attachments_checked_by_their_bytes(desk: Any, engine: Engine) -> None:
     assert download.content == b"%PDF-1.4 test"
     assert download.headers["content-type"] == "application/octet-stream"
     assert "attachment" in download.headers["content-disposition"]
+
+
+def test_a_saved_grade_is_preselected_on_reopening(desk: Any, engine: Engine) -> None:
+    ids, client = desk
+    corr, head, editor, chief = client("corr"), client("cshead"), client("editor"), client("chief")
+    with Session(engine) as session:
+        author = session.execute(select(User.person_id).where(User.username == "corr")).scalar_one()
+    sid = _new(corr, ids["cs"], author_person_id=str(author))
+    assert _post(corr, f"/editorial/{sid}/submit").status_code == 303
+    for reviewer in (head, editor, chief):
+        answer = _post(reviewer, f"/editorial/{sid}/review", decision="approve", proofread="1")
+        assert answer.status_code == 303, answer.text[:300]
+    assert _post(chief, f"/editorial/{sid}/publish").status_code == 303
+    graded = _post(chief, f"/editorial/{sid}/grade", grade="picked_up")
+    assert graded.status_code == 303, graded.text[:300]
+    page = chief.get(f"/editorial/{sid}").text
+    grade_select = page.split('id="grade"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="picked_up" selected>' in grade_select
+    assert grade_select.count("selected") == 1
+
+
+def test_an_edit_lock_is_marked_without_an_emoji(desk: Any) -> None:
+    ids, client = desk
+    corr, head = client("corr"), client("cshead")
+    sid = _new(corr, ids["cs"])
+    assert corr.get(f"/editorial/{sid}/edit").status_code == 200  # opening the editor locks
+    board = head.get("/editorial").text
+    page = head.get(f"/editorial/{sid}").text
+    editor = head.get(f"/editorial/{sid}/edit").text  # refused: the banner names the holder
+    for html in (board, page, editor):
+        assert "🔒" not in html
+        assert '<span class="lock-icon" aria-hidden="true"></span>' in html
+    assert "刘通讯员 正在编辑" in page

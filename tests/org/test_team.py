@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from yuqing.auth.schemas import Principal
 from yuqing.core.audit import SYSTEM, AuditEntry
 from yuqing.core.timeutil import utcnow
-from yuqing.org import changes, excel, quota, rounds
+from yuqing.org import changes, desk, excel, quota, rounds
 from yuqing.org import service as org
 from yuqing.org.models import Person, RoleTerm, Unit
+from yuqing.org.schemas import UnitIn
 from yuqing.org.service import OrgError, OrgPermissionError
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 32
@@ -243,3 +244,21 @@ def test_leaving_and_moving_close_role_terms(session: Session) -> None:
     assert [t.unit_id for t in changes.list_terms_on(session, on=before)] == [college.id]
     org.update_person(session, person=person, actor=SYSTEM, active=False)
     assert changes.list_terms_on(session, on=utcnow() + timedelta(seconds=1)) == []
+
+
+def test_a_named_unit_added_on_the_desk_gets_its_core_rule(session: Session) -> None:
+    college, _dept = _world(session)
+    kind = college.kind_id
+    marx = desk.create_managed_unit(
+        session, viewer=office(), unit_in=UnitIn(name="马克思主义学院", parent_id=college.parent_id,
+                                                 kind_id=kind),
+    )  # fmt: skip
+    assert _lines(session, marx)["核心网评员"].required == 4
+    art = desk.create_managed_unit(
+        session, viewer=office(), unit_in=UnitIn(name="美术学院", parent_id=college.parent_id)
+    )
+    desk.update_managed_unit(
+        session, viewer=office(), unit=art,
+        unit_in=UnitIn(name="信息化中心", parent_id=college.parent_id),
+    )  # fmt: skip
+    assert _lines(session, art)["核心网评员"].required == 2

@@ -94,3 +94,14 @@ def test_desk_pages_name_no_commands_or_repository_files() -> None:
         text = re.sub(r"\{#.*?#\}", "", path.read_text(encoding="utf-8"), flags=re.S)
         assert not command.search(text), path.relative_to(TEMPLATES)
         assert "docs/" not in text, path.relative_to(TEMPLATES)
+
+
+def test_pages_use_no_emoji_the_offline_fonts_lack() -> None:
+    # The desk runs offline on system fonts; an emoji such as 🔒 (beyond the BMP) has no
+    # glyph there and renders as a box. Markers are drawn in CSS or written as words.
+    static = TEMPLATES.parent / "static"
+    files = [*TEMPLATES.rglob("*.html"), *static.glob("css/*.css"), *static.glob("js/*.js")]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        found = sorted({c for c in text if ord(c) > 0xFFFF})
+        assert not found, (path.name, found)

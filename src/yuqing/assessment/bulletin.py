@@ -65,11 +65,11 @@ def content(session: Session, *, found: MonthFigures) -> ReportContent:
     ranked = ranking(found)
     total = round(sum(i.points for i in found.items), 2)
     overview = (
-        f"{found.month.label}，全校 {len(ranked)} 个单位、{len(found.people)} 名队伍成员共计 "
+        f"{found.month.label}，全校 {len(ranked)} 个单位、{sum(len(u.members) for u in ranked)} 名队伍成员共计 "
         f"{len(found.items)} 项计分记录，合计 {total:g} 分。{_tasks_note(found)}"
     )
     unit_rows: list[list[str | int | float]] = [
-        [n, u.name, len(u.people), f"{u.completion:.0%}", u.credit, u.score]
+        [n, u.name, len(u.members), f"{u.completion:.0%}", u.credit, u.score]
         for n, u in enumerate(ranked, start=1)
     ]
     role_rows: list[list[str | int | float]] = [

@@ -85,7 +85,13 @@ class PersonFigures:
     )  # metric, target, done, ratio
     completion: float = 1.0  # 0–1, mean over the person's tasks (1 without tasks)
     quality: float | None = None
-    score: float = 0.0
+    score: float | None = None  # None: not a team member this month, so not scored
+
+    @property
+    def member(self) -> bool:
+        """Holds a duty role: someone removed from every role (撤销) has left the team and is
+        shown apart, unscored, rather than as a member with nothing asked of them (100)."""
+        return bool(self.role_ids)
 
     @property
     def credit(self) -> float:
@@ -110,13 +116,17 @@ class UnitFigures:
         return round(sum(i.points for i in self.items), 2)
 
     @property
+    def members(self) -> list[PersonFigures]:
+        return [p for p in self.people if p.member]
+
+    @property
     def completion(self) -> float:
-        tasked = [p.completion for p in self.people if p.tasks]
+        tasked = [p.completion for p in self.members if p.tasks]
         return sum(tasked) / len(tasked) if tasked else 1.0
 
     @property
     def score(self) -> float:
-        scored = [p.score for p in self.people if p.role_ids]
+        scored = [p.score for p in self.members if p.score is not None]
         return round(sum(scored) / len(scored), 1) if scored else 0.0
 
 

@@ -36,7 +36,9 @@ def check_department(viewer: org.Viewer) -> None:
 
 
 def ensure_defaults(session: Session) -> None:
-    """Seed credit weights and rubrics that do not exist yet (names and points editable)."""
+    """Seed credit weights and rubrics that do not exist yet (names and points editable).
+    Run by `yuqing init`, the demo and the writes that change them; the month's figures
+    read the defaults of what is missing without storing it, so a page's GET never writes."""
     org.ensure_defaults(session)
     have = set(session.execute(select(CreditWeight.key)).scalars())
     for key, name, points, order in config.CREDIT_WEIGHTS:
@@ -53,7 +55,16 @@ def ensure_defaults(session: Session) -> None:
 
 
 def list_weights(session: Session) -> list[CreditWeight]:
-    return list(session.execute(select(CreditWeight).order_by(CreditWeight.order)).scalars())
+    """The stored weights, and the default of each one not stored yet (not added to the
+    session: a read stores nothing)."""
+    stored = list(session.execute(select(CreditWeight).order_by(CreditWeight.order)).scalars())
+    have = {w.key for w in stored}
+    missing = [
+        CreditWeight(key=key, name=name, points=points, order=order)
+        for key, name, points, order in config.CREDIT_WEIGHTS
+        if key not in have
+    ]
+    return sorted(stored + missing, key=lambda w: w.order)
 
 
 def weights_by_key(session: Session) -> dict[str, float]:
@@ -283,6 +294,18 @@ def record_news(
     return row
 
 
+def news_grade(session: Session, *, person_id: int, source_type: str, source_id: str) -> str:
+    """The grade recorded for a story credited to ``person_id`` ("" for 普通 or none yet):
+    what the grade form shows as chosen, so reopening it does not suggest a different one."""
+    grade = session.execute(
+        select(Activity.grade).where(
+            Activity.kind == "news", Activity.source_type == source_type,
+            Activity.source_id == source_id, Activity.person_id == person_id,
+        )
+    ).scalar_one_or_none()  # fmt: skip
+    return grade or ""
+
+
 def save_quality(
     session: Session, *, viewer: org.Viewer, month: Month, person_id: int, score: float, note: str
 ) -> QualityScore:
@@ -321,7 +344,6 @@ def save_quality(
 def collect_items(session: Session, *, month: Month) -> list[CreditItem]:
     """Every credited item of the month from every registered source."""
     start, end = month.bounds()
-    ensure_defaults(session)
     weights = weights_by_key(session)
     items: list[CreditItem] = []
     for source in sources.SOURCES.values():
@@ -331,7 +353,6 @@ def collect_items(session: Session, *, month: Month) -> list[CreditItem]:
 
 def compute_month(session: Session, *, month: Month) -> MonthFigures:
     """The month's figures of every unit and person, each traceable to its items."""
-    ensure_defaults(session)
     items = collect_items(session, month=month)
     tasks, tasks_from = list_tasks(session, month=month)
     people = session.execute(
@@ -400,6 +421,8 @@ def _score(
     quality: dict[int, float],
     rubrics: dict[int, tuple[float, float]],
 ) -> None:
+    if not person.member:
+        return  # left the team (no duty role): their items count, they are not scored
     counts: dict[str, int] = defaultdict(int)
     for item in person.items:
         counts[item.kind] += 1
@@ -418,7 +441,7 @@ def _score(
     if person.tasks:
         person.completion = sum(t[3] for t in person.tasks) / len(person.tasks)
     person.quality = quality.get(person.person_id)
-    weights = [rubrics.get(r, (0.7, 0.3)) for r in person.role_ids] or [(1.0, 0.0)]
+    weights = [rubrics.get(r, config.DEFAULT_RUBRIC) for r in person.role_ids]
     done_w = sum(w[0] for w in weights) / len(weights)
     quality_w = sum(w[1] for w in weights) / len(weights)
     person.score = round(100 * person.completion * done_w + (person.quality or 0) * quality_w, 1)

@@ -331,7 +331,6 @@ def month_page(request: Request, session: SessionDep, principal: Reader) -> Resp
     except AssessmentError as error:
         return refusal(request, error)
     found = service.compute_month(session, month=month)
-    session.commit()
     visible = principal.visible_units
     units = [u for u in found.units if visible is None or u.unit_id in visible]
     tasks, tasks_from = service.list_tasks(session, month=month)
@@ -363,7 +362,6 @@ def person_month(
     except Refused as error:
         return refusal(request, error)
     found = service.compute_month(session, month=month)
-    session.commit()
     figures = found.people.get(person.id)
     return page(
         request,
@@ -507,7 +505,6 @@ def bulletin_page(request: Request, session: SessionDep, principal: Reader) -> R
         content = bulletin.content_of(row)
     else:
         content = bulletin.content(session, found=service.compute_month(session, month=month))
-        session.commit()
     return page(
         request,
         "bulletin.html",
@@ -553,7 +550,6 @@ def bulletin_docx(request: Request, month: str, session: SessionDep, principal: 
         if row is not None
         else bulletin.content(session, found=service.compute_month(session, month=found))
     )
-    session.commit()
     name = quote(f"月度通报{found}.docx")
     return Response(
         to_docx(content),

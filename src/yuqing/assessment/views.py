@@ -90,8 +90,8 @@ def _int(value: str) -> int | None:
 
 @router.get("/team", response_class=HTMLResponse)
 def overview(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
-    quota.ensure_defaults(session)
-    session.commit()
+    # Reads only: the default rules are stored by `yuqing init` and by the writes that add
+    # a unit or a rule (quota.ensure_defaults), never by looking at the page.
     office = principal.can("team.manage") and principal.visible_units is None
     return page(
         request,

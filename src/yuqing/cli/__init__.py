@@ -191,12 +191,16 @@ def init(
     token, created = setup.ensure_push_token()
     setup.ensure_audit_key()
     console.print(f"数据库已就绪：{get_engine().url.render_as_string(hide_password=True)}")
+    from yuqing.assessment import service as assessment
     from yuqing.auth import service as auth
     from yuqing.cases import service as cases
+    from yuqing.org import quota
     from yuqing.org import service as org
 
     with session_scope() as session:
         org.ensure_defaults(session)
+        quota.ensure_defaults(session)  # the default quota rules (定额), editable on /team
+        assessment.ensure_defaults(session)  # credit weights and rubrics, editable too
         cases.ensure_defaults(session)  # grades, clocks, the working calendar
         admin = auth.bootstrap_admin(session)
     setup.init_public_url(public_url)

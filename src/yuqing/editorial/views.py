@@ -476,6 +476,17 @@ def _marked(text: str, flags: list[dict[str, Any]]) -> list[tuple[str, dict[str,
     return runs
 
 
+def _saved_grade(session: Session, row: Submission) -> str:
+    """The grade the department recorded for a published piece's author, for the form."""
+    from yuqing.assessment import service as assessment
+
+    if row.state != "published" or row.author_person_id is None:
+        return ""
+    return assessment.news_grade(
+        session, person_id=row.author_person_id, source_type="editorial", source_id=str(row.id)
+    )
+
+
 def _page(
     request: Request,
     session: Session,
@@ -513,6 +524,7 @@ def _page(
             },
             "states": config.STATES,
             "grades": GRADES,
+            "grade": _saved_grade(session, row),
             "action_labels": config.ACTIONS,
             "channels": config.CHANNELS,
             "unit_name": org.list_unit_names(session).get(row.unit_id or 0, ""),

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from yuqing.core import audit
 from yuqing.core.timeutil import utcnow
+from yuqing.org import quota
 from yuqing.org.models import DutyRole, Person, Unit, UnitKind
 from yuqing.org.schemas import PersonIn, UnitIn, Viewer
 from yuqing.org.service import (
@@ -56,6 +57,7 @@ def create_managed_unit(session: Session, *, viewer: Viewer, unit_in: UnitIn) ->
     )
     if unit_in.kind_id is not None:
         update_unit(session, unit=unit, actor=viewer.actor, kind_id=unit_in.kind_id)
+    quota.ensure_defaults(session)  # a named unit (马克思主义学院) gets its core-member rule
     return unit
 
 
@@ -67,7 +69,9 @@ def update_managed_unit(session: Session, *, viewer: Viewer, unit: Unit, unit_in
         if unit_in.parent_id is not None and session.get(Unit, unit_in.parent_id) is None:
             raise OrgError(f"上级单位 {unit_in.parent_id} 不存在")
     _check_person_links(session, viewer=viewer, unit_in=unit_in)
-    return update_unit(session, unit=unit, actor=viewer.actor, **unit_in.model_dump())
+    updated = update_unit(session, unit=unit, actor=viewer.actor, **unit_in.model_dump())
+    quota.ensure_defaults(session)  # renamed to a named unit: its core-member rule
+    return updated
 
 
 def save_person(

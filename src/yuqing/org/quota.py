@@ -57,7 +57,9 @@ class UnitCompliance:
 
 def ensure_defaults(session: Session) -> None:
     """Create the default quota rules when there are none, and a core-member rule for each
-    named unit of ``config.CORE_QUOTAS`` that exists and has no rule yet."""
+    named unit of ``config.CORE_QUOTAS`` that exists and has no rule yet. Run by `yuqing
+    init`, the demo and the writes that add or rename a unit or save a rule, never by a
+    page's GET (a GET does not write)."""
     service.ensure_defaults(session)
     roles = {r.key: r.id for r in service.list_duty_roles(session)}
     kinds = {k.key: k.id for k in service.list_kinds(session)}
@@ -100,6 +102,7 @@ def save_rule(
 ) -> QuotaRule:
     """Set the quota of a role for a kind of unit or for one unit (one rule per pair)."""
     service.check_all_units_manager(viewer)
+    ensure_defaults(session)  # the office's first rule must not stand in for the defaults
     if (unit_kind_id is None) == (unit_id is None):
         raise OrgError("定额规则须指定单位类型或具体单位之一")
     if not 0 <= fixed <= 1000 or (per_students is not None and not 1 <= per_students <= 100_000):
