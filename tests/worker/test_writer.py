@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from tests.support import serving_app
 from yuqing.worker import writer
@@ -294,3 +294,35 @@ def test_requests_waiting_for_analysis_are_prepared_as_one_batch(
     rows = {row["external_id"]: row for row in _rows(engine)}
     assert len(rows) == 35
     assert results[7].outcomes[0].mention_id == rows["r0-1"]["id"]
+
+
+def test_the_writer_keeps_one_sqlite_connection_from_group_to_group(
+    engine: Engine, push_source: Any
+) -> None:
+    """A SQLite connection empties its page cache when another connection committed since
+    its last transaction: the writer commits every group on its own connection, so what it
+    read of the indexes stays cached from one group to the next, even while other
+    connections of the pool come and go and write in between."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL has a shared buffer cache: the writer takes pooled connections")
+    used: list[int] = []
+
+    def seen(connection: Any) -> None:
+        if threading.current_thread().name == "yuqing-writer":
+            used.append(id(connection.connection.dbapi_connection))
+
+    own = writer.Writer()
+    event.listen(engine, "commit", seen)
+    try:
+        first, second = engine.connect(), engine.connect()  # two idle connections in the pool
+        first.close()
+        second.close()
+        for n in range(4):
+            result = own.write(push_source.id, [{"id": f"one-{n}", "text": f"{TEXTS[n]}（{n}）"}])
+            assert result.new == 1
+            with engine.begin() as other:  # another connection commits between two groups
+                other.exec_driver_sql("UPDATE source SET name = name WHERE id = 0")
+    finally:
+        event.remove(engine, "commit", seen)
+    assert len(used) == 4
+    assert len(set(used)) == 1

@@ -72,8 +72,19 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
     return url.startswith("sqlite")
 
 
-SQLITE_HEAP_LIMIT = 160 * 2**20
-"""Bytes of SQLite memory in one process, all connections together (page caches first)."""
+SQLITE_HEAP_LIMIT = 32 * 2**20
+"""Bytes of SQLite memory in one process, all connections together (page caches first).
+
+A connection in WAL mode empties its page cache when it begins a transaction after another
+connection committed, so in the server (a writer, readers, the search index and runner
+threads, each committing) the caches hold little beyond what the transactions in flight
+read; what they held grew with the database (more index pages per transaction) and, with
+the free space its churn leaves in the malloc arenas, kept resident memory climbing:
+bench/soak.py at 400 items/s, same code otherwise: under a 160 MB limit SQLite memory rose
+from 20 to 45 MB in six minutes and resident memory from 382 MB (minute 2) to 409 MB
+(minute 6); under this one SQLite memory stays at 32 MB from minute 3 and resident memory
+went 382 → 399 MB, flat from minute 4, with no slower pushes (p95 in minute 6: 544 ms
+against 857 ms; load 5–10, other benchmarks running)."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -88,7 +99,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # The page caches of all connections together stay under this (SQLite's soft heap limit
     # is per process): each pooled connection kept up to 64 MB, so resident memory grew with
     # the database by as much again per connection (bench/soak.py: 666 → 811 MB in eight
-    # minutes, six connections reading a table of 174 MB took 410 MB, 107 MB under a limit).
+    # minutes, six connections reading a table of 174 MB took 410 MB, 107 MB under a limit;
+    # see SQLITE_HEAP_LIMIT for why it is this small).
     cursor.execute(f"PRAGMA soft_heap_limit={SQLITE_HEAP_LIMIT}")
     cursor.execute("PRAGMA temp_store=MEMORY")
     # A WAL that grew under load is cut back to this size when it is next reset (the

@@ -1,5 +1,5 @@
 """Timed work of the maintenance domain, run by its own runner thread: the WAL checkpoint
-(SQLite), the daily backup and the daily retention purge (a purge left unfinished by a
+(SQLite) and free memory handed back to the system, the daily backup and the daily retention purge (a purge left unfinished by a
 crash resumes at once)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from yuqing.core.database import get_engine, is_sqlite, new_session
+from yuqing.core.memory import release_free_memory
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import to_local, utcnow
 from yuqing.maintenance import retention
@@ -107,14 +108,16 @@ def purge_if_due(schedule: Schedule, stop: threading.Event) -> None:
 
 
 def run_forever(stop: threading.Event, *, every: float | None = None) -> None:
-    """The maintenance loop: checkpoint every ``wal_checkpoint_seconds``, the backup and
-    the purge when their hour comes."""
+    """The maintenance loop: every ``wal_checkpoint_seconds`` the checkpoint and free memory
+    given back to the system (``core.memory``); the backup and the purge when their hour
+    comes."""
     schedule = Schedule()
     interval = every or get_settings().wal_checkpoint_seconds
     last_due_check = 0.0
     while not stop.wait(interval):
         try:
             checkpoint_wal()
+            release_free_memory()
             if time.monotonic() - last_due_check >= 60:
                 last_due_check = time.monotonic()
                 backup_if_due(schedule)
