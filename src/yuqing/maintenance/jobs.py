@@ -1,6 +1,6 @@
 """Timed work of the maintenance domain, run by its own runner thread: the WAL checkpoint
-(SQLite) and free memory handed back to the system, the daily backup and the daily retention purge (a purge left unfinished by a
-crash resumes at once)."""
+(SQLite) and free memory handed back to the system, the daily backup and the daily
+retention purge (a purge left unfinished by a crash resumes at once)."""
 
 from __future__ import annotations
 
