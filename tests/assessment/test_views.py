@@ -22,6 +22,13 @@ from yuqing.org.models import DutyRole, Person, QuotaRule, UnitKind
 PDF = b"%PDF-1.4\n" + b"0" * 64
 
 
+def _row_counts(session: Session, *tables: type) -> tuple[int, ...]:
+    """Rows stored in each table, in order."""
+    return tuple(
+        session.execute(select(func.count()).select_from(table)).scalar_one() for table in tables
+    )
+
+
 def _post(client, path, data, files=None):  # type: ignore[no-untyped-def]
     token = csrf_of(client.get("/team").text)
     return client.post(
@@ -118,11 +125,8 @@ def test_the_team_page_on_a_fresh_database_writes_nothing(
 ) -> None:
     office = login("office", "publicity", None)
 
-    def counts() -> tuple[int, int, int]:
-        return tuple(  # type: ignore[return-value]
-            session.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (QuotaRule, DutyRole, UnitKind)
-        )
+    def counts() -> tuple[int, ...]:
+        return _row_counts(session, QuotaRule, DutyRole, UnitKind)
 
     before = counts()
     assert office.get("/team").status_code == 200
@@ -156,11 +160,8 @@ def test_the_month_pages_read_default_weights_without_storing_them(
     org.update_duty_roles(session, person=member, role_keys=["correspondent"], actor=SYSTEM)
     session.commit()
 
-    def counts() -> tuple[int, int]:
-        return tuple(  # type: ignore[return-value]
-            session.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (CreditWeight, ScoreRubric)
-        )
+    def counts() -> tuple[int, ...]:
+        return _row_counts(session, CreditWeight, ScoreRubric)
 
     before = counts()
     mon = format_local(utcnow(), "%Y-%m")

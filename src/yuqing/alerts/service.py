@@ -190,26 +190,7 @@ class RuleSet:
     words: WordIndex = field(default_factory=lambda: WordIndex([], [], {}))
 
 
-def _probe(session: Session) -> tuple[object, ...]:
-    rules = session.execute(
-        select(
-            func.count(AlertRule.id),
-            func.coalesce(func.sum(AlertRule.version), 0),
-            func.max(AlertRule.id),
-            func.max(AlertRule.updated_at),
-        )
-    ).one()
-    words = session.execute(
-        select(
-            func.count(SensitiveCategory.id),
-            func.coalesce(func.sum(SensitiveCategory.version), 0),
-            func.max(SensitiveCategory.updated_at),
-        )
-    ).one()
-    return (*rules, *words)
-
-
-_signature = freshness.Signature((AlertRule.__tablename__, SensitiveCategory.__tablename__), _probe)
+_signature = freshness.Signature.of_versions(AlertRule, SensitiveCategory)
 """The rules' and sensitive words' signature, asked of the database at most once a second
 unless this process changed one (``core.freshness``)."""
 

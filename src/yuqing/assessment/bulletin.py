@@ -64,8 +64,9 @@ def content(session: Session, *, found: MonthFigures) -> ReportContent:
     start, end = found.month.bounds()
     ranked = ranking(found)
     total = round(sum(i.points for i in found.items), 2)
+    members = sum(len(u.members) for u in ranked)
     overview = (
-        f"{found.month.label}，全校 {len(ranked)} 个单位、{sum(len(u.members) for u in ranked)} 名队伍成员共计 "
+        f"{found.month.label}，全校 {len(ranked)} 个单位、{members} 名队伍成员共计 "
         f"{len(found.items)} 项计分记录，合计 {total:g} 分。{_tasks_note(found)}"
     )
     unit_rows: list[list[str | int | float]] = [

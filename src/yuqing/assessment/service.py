@@ -299,10 +299,12 @@ def news_grade(session: Session, *, person_id: int, source_type: str, source_id:
     what the grade form shows as chosen, so reopening it does not suggest a different one."""
     grade = session.execute(
         select(Activity.grade).where(
-            Activity.kind == "news", Activity.source_type == source_type,
-            Activity.source_id == source_id, Activity.person_id == person_id,
+            Activity.kind == "news",
+            Activity.source_type == source_type,
+            Activity.source_id == source_id,
+            Activity.person_id == person_id,
         )
-    ).scalar_one_or_none()  # fmt: skip
+    ).scalar_one_or_none()
     return grade or ""
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 CHECK_SECONDS = 1.0
@@ -75,8 +75,28 @@ class Signature:
     def _changes(self) -> int:
         return sum(_commits[table] for table in self.tables)
 
-    def forget(self) -> None:
-        self._readings.clear()
+    @classmethod
+    def of_versions(cls, *models: Any) -> Signature:
+        """The signature of tables whose rows carry ``id``, ``version`` and ``updated_at``
+        (every change bumps the last two): per table the count, the sum of versions, the
+        newest id and the newest change."""
+
+        def probe(session: Session) -> tuple[object, ...]:
+            values: list[object] = []
+            for model in models:
+                values.extend(
+                    session.execute(
+                        select(
+                            func.count(model.id),
+                            func.coalesce(func.sum(model.version), 0),
+                            func.max(model.id),
+                            func.max(model.updated_at),
+                        )
+                    ).one()
+                )
+            return tuple(values)
+
+        return cls(tuple(model.__tablename__ for model in models), probe)
 
 
 def changed(*tables: str) -> None:

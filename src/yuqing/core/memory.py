@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+from functools import cache
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,10 @@ TRIM_THRESHOLD = 4 * MMAP_THRESHOLD
 """Free bytes at the top of an arena above which glibc gives them back to the system."""
 
 
+@cache
 def _libc() -> ctypes.CDLL | None:
+    """glibc, looked up once: ``find_library`` runs ``ldconfig`` in a subprocess, and the
+    trim runs every 15 s."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None

@@ -11,7 +11,7 @@ from datetime import datetime, time
 from functools import lru_cache
 from typing import cast
 
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import Table, delete, select, text
 from sqlalchemy.orm import Session
 
 from yuqing.core import audit, freshness
@@ -257,20 +257,7 @@ def _load_specs(session: Session) -> list[SchemeSpec]:
     return specs
 
 
-def _probe(session: Session) -> tuple[object, ...]:
-    return tuple(
-        session.execute(
-            select(
-                func.count(Scheme.id),
-                func.coalesce(func.sum(Scheme.version), 0),
-                func.max(Scheme.id),
-                func.max(Scheme.updated_at),
-            )
-        ).one()
-    )
-
-
-_signature = freshness.Signature((Scheme.__tablename__,), _probe)
+_signature = freshness.Signature.of_versions(Scheme)
 """The scheme table's signature, asked of the database at most once a second unless this
 process changed a scheme (``core.freshness``)."""
 

@@ -337,17 +337,26 @@ def _deliver(done: Future[IngestResult], taken: list[_Request]) -> None:
     if len(taken) == 1:
         taken[0].done.set_result(result)
         return
-    mine: list[list[ItemOutcome]] = [[] for _ in taken]
-    starts = [0]
+    starts, size = [], 0
     for request in taken:
-        starts.append(starts[-1] + len(request.items))
-    at = 0
-    for outcome in result.outcomes:  # sorted by index
-        while outcome.index >= starts[at + 1]:
-            at += 1
-        mine[at].append(outcome.model_copy(update={"index": outcome.index - starts[at]}))
-    for request, outcomes in zip(taken, mine, strict=True):
+        starts.append(size)
+        size += len(request.items)
+    for request, outcomes in zip(taken, _cut(result.outcomes, starts, size), strict=True):
         request.done.set_result(_result_of(outcomes))
+
+
+def _cut(outcomes: list[ItemOutcome], starts: list[int], size: int) -> list[list[ItemOutcome]]:
+    """Outcomes sorted by index, cut at ``starts`` (where each caller's items begin in the
+    merged batch of ``size`` items), each index moved back to its caller's own positions."""
+    parts: list[list[ItemOutcome]] = [[] for _ in starts]
+    bounds = [*starts[1:], size]
+    at = 0
+    for outcome in outcomes:
+        while outcome.index >= bounds[at]:
+            at += 1
+        outcome.index -= starts[at]
+        parts[at].append(outcome)
+    return parts
 
 
 def _result_of(outcomes: list[ItemOutcome]) -> IngestResult:
@@ -453,16 +462,12 @@ def _split(
     group: list[_Job], parts: list[_Part], results: list[IngestResult]
 ) -> list[IngestResult]:
     """Each job's outcomes, at its own positions, with its own counts."""
-    outcomes: dict[int, list[ItemOutcome]] = {id(job): [] for job in group}
+    outcomes: dict[int, list[ItemOutcome]] = {}
     for part, result in zip(parts, results, strict=True):
-        bounds = [*(offset for _, offset in part.jobs[1:]), part.size]
-        at = 0
-        for outcome in result.outcomes:  # sorted by index
-            while outcome.index >= bounds[at]:
-                at += 1
-            job, offset = part.jobs[at]
-            outcome.index -= offset
-            outcomes[id(job)].append(outcome)
+        starts = [offset for _, offset in part.jobs]
+        cut = _cut(result.outcomes, starts, part.size)
+        for (job, _), mine in zip(part.jobs, cut, strict=True):
+            outcomes[id(job)] = mine
     return [_result_of(outcomes[id(job)]) for job in group]
 
 
