@@ -174,3 +174,35 @@ def test_desk_shows_the_count_and_the_members(
         assert f'href="/mentions/{copy}"' in similar.text
         assert client.get(f"/mentions/{copy}").text.count(f"/mentions/{first}/similar") == 1
         assert client.get("/mentions/999999/similar").status_code == 404
+
+
+def test_candidates_are_read_in_rounds_and_checked_in_order(
+    session: Session, push_source: Source, monkeypatch: Any
+) -> None:
+    # Six stored copies kept apart (nothing similar while they are stored), then a seventh
+    # copy whose only similar candidate is the last one it checks: it still joins that
+    # candidate's group, and the candidates' rows were read in rounds of 1, 2 and 3.
+    monkeypatch.setattr(neardup, "similar", lambda a, b: False)
+    texts = {f"s{i}": f"{FIRE}（第{i}条）" for i in range(6)}
+    ids = dict(zip(texts, _store(session, push_source, list(texts.items())), strict=True))
+    assert all(_row(session, i) == (None, 0) for i in ids.values())
+    checked: list[set[str]] = []
+
+    def similar_at_sixth(_item: set[str], candidate: set[str]) -> bool:
+        checked.append(candidate)
+        return len(checked) == 6
+
+    read: list[int] = []
+    load = neardup._load_candidates
+
+    def counting_load(session: Session, wanted: set[int]) -> dict[int, Any]:
+        read.append(len(wanted))
+        return load(session, wanted)
+
+    monkeypatch.setattr(neardup, "similar", similar_at_sixth)
+    monkeypatch.setattr(neardup, "_load_candidates", counting_load)
+    [late] = _store(session, push_source, [("late", f"{FIRE}（第9条）")])
+    assert read == [1, 2, 3]
+    sets = {frozenset(neardup.shingles(neardup.clean(t))): ids[k] for k, t in texts.items()}
+    assert len(checked) == 6 and len({frozenset(c) for c in checked}) == 6
+    assert _row(session, late) == (sets[frozenset(checked[-1])], 0)
