@@ -18,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
-import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ from typing import Any
 from sqlalchemy import DateTime, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from yuqing.core import keyfile
 from yuqing.core.database import Base
 from yuqing.core.settings import get_settings
 from yuqing.core.text import strip_controls
@@ -148,24 +147,7 @@ def ensure_key(session: Session) -> tuple[Path | None, bool]:
     head = session.get(AuditHead, 1)
     if head is not None and head.key_id:
         return path, False
-    return path, _create_key_file(path)
-
-
-def _create_key_file(path: Path) -> bool:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written in full under another name, then linked: a second process starting at the
-    # same moment either makes the file or finds it complete, never half written.
-    temp = path.with_name(f".{KEY_FILE}.{secrets.token_hex(8)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_hex(32) + "\n")
-    try:
-        os.link(temp, path)
-    except FileExistsError:
-        return False
-    finally:
-        temp.unlink()
-    return True
+    return path, keyfile.create(path)
 
 
 def key_id(key: bytes) -> str:
@@ -177,7 +159,7 @@ def _signing_key(head_key_id: str) -> bytes:
     """The key to sign the next row with, checked against the chain's fingerprint."""
     key = load_key()
     if key is None and not head_key_id:  # the very first row: the desk makes its key
-        _create_key_file(key_path())
+        keyfile.create(key_path())
         key = load_key()
     if key is None:
         raise AuditKeyError(

@@ -16,7 +16,6 @@ import hmac
 import io
 import json
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from yuqing.core import audit
+from yuqing.core import audit, keyfile
 from yuqing.core.audit import Actor
 from yuqing.core.settings import get_settings
 from yuqing.core.timeutil import format_local
@@ -48,13 +47,7 @@ def pseudonym_key() -> bytes:
     configured = os.environ.get("YUQING_PSEUDONYM_KEY", "").strip()
     if configured:
         return configured.encode("utf-8")
-    path = Path(get_settings().data_dir) / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+    return keyfile.read_or_create(Path(get_settings().data_dir) / KEY_FILE)
 
 
 def pseudonym(value: str | None, key: bytes) -> str:

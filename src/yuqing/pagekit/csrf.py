@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
+from yuqing.core import keyfile
 from yuqing.core.settings import get_settings
 from yuqing.pagekit.requests import cookie_secure
 
@@ -35,18 +35,7 @@ def secret_key() -> bytes:
     configured = str(getattr(settings, "secret_key", "") or "")
     if configured:
         return configured.encode()
-    path = Path(settings.data_dir) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two workers starting together keep one secret, not two.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(secrets.token_hex(32))
-    return path.read_text(encoding="utf-8").strip().encode()
+    return keyfile.read_or_create(Path(settings.data_dir) / "secret_key")
 
 
 def _sign(nonce: str) -> str:
