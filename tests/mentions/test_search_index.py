@@ -77,10 +77,6 @@ def index_path(engine: Engine) -> Path:
 
 
 def pending(session: Session) -> int:
-    return search_index.waiting(session)
-
-
-def log_rows(session: Session) -> int:
     return session.execute(text("SELECT count(*) FROM mention_fts_change")).scalar_one()
 
 
@@ -92,35 +88,6 @@ def test_results_equal_with_the_index_and_without(session: Session, engine: Engi
     assert pending(session) == 0
     assert_same_as_database(session)
     session.commit()
-
-
-def test_catch_up_on_sqlite_commits_nothing_until_the_log_is_trimmed(
-    session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Another connection's commit empties a SQLite connection's page cache: the push
-    writer's cache must survive the catch-up after each of its groups."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite marks applied log rows; PostgreSQL deletes them")
-    ids = load(session)
-    search_index.catch_up(engine)
-    source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
-    assert source is not None
-    store.ingest(session, source=source, items=[{"id": "m1", "text": "操场跑道翻新完成"}])
-    session.commit()
-    watcher = engine.raw_connection()
-    try:
-        before = watcher.execute("PRAGMA data_version").fetchone()
-        assert search_index.catch_up(engine) == 1
-        assert watcher.execute("PRAGMA data_version").fetchone() == before
-    finally:
-        watcher.close()
-    assert pending(session) == 0 and log_rows(session) > 0
-    assert answered_by_index(session, "跑道")
-    assert_same_as_database(session, ["跑道", "食堂", "学生"])
-    monkeypatch.setattr(search_index, "TRIM_SECONDS", 0.0)
-    assert search_index.catch_up(engine) == 0
-    assert log_rows(session) == 0
-    assert_same_as_database(session, ["跑道", "食堂", "学生"])
 
 
 def test_search_index_off_answers_from_the_database(

@@ -6,8 +6,9 @@ import time
 
 import typer
 from rich.console import Console
+from sqlalchemy import text
 
-from yuqing.core.database import get_engine, new_session, upgrade_database
+from yuqing.core.database import get_engine, upgrade_database
 from yuqing.mentions import search_index
 
 app = typer.Typer(help="全文索引：重建、追平、查看状态。", no_args_is_help=True)
@@ -51,8 +52,8 @@ def status_command() -> None:
         console.print("全文索引已关闭（YUQING_SEARCH_INDEX=off），检索由数据库回答。")
         return
     path = search_index.index_path(engine)
-    with new_session() as session:
-        waiting = search_index.waiting(session)
+    with engine.connect() as connection:
+        waiting = connection.execute(text("SELECT count(*) FROM mention_fts_change")).scalar_one()
     size = (search_index.index_size(engine) or 0) / 2**20
     state = "已建好" if (path / "ready.json").exists() else "未建好（运行 yuqing index rebuild）"
     console.print(f"位置：{path}\n状态：{state}\n待补入变更：{waiting} 条\n大小：{size:.1f} MiB")

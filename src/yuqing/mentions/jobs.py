@@ -12,8 +12,8 @@ log = logging.getLogger(__name__)
 
 SEARCH_INDEX_SECONDS = 2.0
 """How often the runner brings the search index up to date. Searches never wait for it
-(they merge what is not yet applied), so this only keeps the change log short; the
-pipeline's after-commit call (``search_index.catch_up_soon``) usually comes first."""
+(they merge what is not yet applied), so this only keeps the change log short; a search
+that finds many changes waiting asks for a catch-up at once (``search_index.catch_up_soon``)."""
 
 
 def follow_search_index(stop: threading.Event, *, every: float = SEARCH_INDEX_SECONDS) -> None:

@@ -16,16 +16,6 @@ applied. A crash at any point leaves the log rows in place and they are applied 
 (applying is idempotent), so after kill -9 the index catches up without losing a committed
 item. ``search`` catches up before it answers, so it never misses a committed item.
 
-On SQLite the applied rows are not deleted at once: the index's directory keeps the last
-sequence number it holds (``applied``, written after the index's commit), searches and
-catch-ups read only the rows past it, and the rows up to it are deleted every
-``TRIM_SECONDS``. A connection in WAL mode empties its page cache whenever another
-connection commits, and a delete after every catch-up (one per push group) left the push
-writer reading its indexes from the file in every group (docs/search.md). SQLite commits one
-writer at a time and never reuses a sequence number (AUTOINCREMENT), so every row past the
-mark is unapplied; on PostgreSQL sequence numbers are taken before commit, out of commit
-order, so there the applied rows are deleted by number, as before.
-
 The index lives in ``<data_dir>/search_index/<token>``, the token being a random value
 stored in the database (``mention_fts_meta``): a different or recreated database never
 reads another's index. ``rebuild`` builds the index again from the database.
@@ -137,8 +127,6 @@ SYNC_BUILD_LIMIT = 100_000
 """Listed rows up to which a search builds a missing index itself (a few seconds); above
 it the search answers from the database until ``yuqing search rebuild`` or the runner has
 built it."""
-TRIM_SECONDS = 30.0
-"""On SQLite, how often the log rows the index already holds are deleted (see above)."""
 _ID_MASK = (1 << 31) - 1
 _KEY_SHIFT = 31
 
@@ -238,23 +226,9 @@ class _Handle:
     lock: threading.Lock = field(default_factory=threading.Lock)
     meta: bytes = b""
     meta_file: str = ""
-    trimmed_at: float = float("-inf")  # time.monotonic() of the last trim of the log (SQLite)
 
     def __post_init__(self) -> None:
         self.meta_file = str(self.path / "meta.json")
-
-    def applied(self) -> int:
-        """On SQLite, the last change-log sequence number the index holds (0: none known)."""
-        try:
-            return int((self.path / "applied").read_text(encoding="ascii"))
-        except (FileNotFoundError, ValueError):
-            return 0
-
-    def mark_applied(self, seq: int) -> None:
-        """Record ``seq`` as applied; call it only after the index's commit."""
-        part = self.path / "applied.part"
-        part.write_text(str(seq), encoding="ascii")
-        part.replace(self.path / "applied")
 
     @property
     def ready(self) -> bool:
@@ -369,29 +343,22 @@ def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield values[start : start + size]
 
 
-def _forget(engine: Engine, seqs: Sequence[int] = (), *, through: int | None = None) -> bool:
-    """Delete applied log rows, by number or all up to ``through``; whether they went. On
-    SQLite a writer holding the lock is not waited for: the rows stay and are deleted (or
-    applied again, which changes nothing) next time."""
-    statements: list[tuple[Any, dict[str, Any]]]
-    if through is not None:
-        statements = [(sql("DELETE FROM mention_fts_change WHERE seq <= :n"), {"n": through})]
-    else:
-        by_number = sql("DELETE FROM mention_fts_change WHERE seq IN :seqs").bindparams(
-            bindparam("seqs", expanding=True)
-        )
-        statements = [(by_number, {"seqs": list(part)}) for part in _chunks(seqs, 5_000)]
+def _forget(engine: Engine, seqs: Sequence[int]) -> None:
+    """Delete applied log rows. On SQLite a writer holding the lock is not waited for: the
+    rows stay and are applied again next time, which changes nothing."""
+    statement = sql("DELETE FROM mention_fts_change WHERE seq IN :seqs").bindparams(
+        bindparam("seqs", expanding=True)
+    )
     with engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("PRAGMA busy_timeout=200")
         try:
-            for statement, values in statements:
-                connection.execute(statement, values)
+            for part in _chunks(seqs, 5_000):
+                connection.execute(statement, {"seqs": list(part)})
             connection.commit()
         except Exception as error:  # the lock was busy: harmless, see above
             connection.rollback()
             log.info("search index: change log kept for later (%s)", error)
-            return False
         finally:
             if connection.dialect.name == "sqlite":
                 connection.exec_driver_sql("PRAGMA busy_timeout=15000")
@@ -400,40 +367,20 @@ def _forget(engine: Engine, seqs: Sequence[int] = (), *, through: int | None = N
         # vacuum, and a scan of 780,000 of them took 24 ms (autovacuum comes a minute later).
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM mention_fts_change")
-    return True
-
-
-def _marks(engine: Engine) -> bool:
-    """Whether this database's applied log rows are marked, not deleted (SQLite)."""
-    return engine.dialect.name == "sqlite"
-
-
-def _trim(handle: _Handle, engine: Engine) -> None:
-    """On SQLite, delete the log rows the index holds, at most every ``TRIM_SECONDS``."""
-    now = time.monotonic()
-    if now - handle.trimmed_at < TRIM_SECONDS:
-        return
-    applied = handle.applied()
-    if applied and _forget(engine, through=applied):
-        handle.trimmed_at = now
 
 
 def _apply(handle: _Handle, engine: Engine) -> int:
     """Apply the change log in batches; returns the number of ids applied."""
     done = 0
     ids_in = Mention.id.in_(bindparam("ids", expanding=True))
-    marks = _marks(engine)
     while True:
         with engine.connect() as connection:
             logged = connection.execute(
-                sql(
-                    "SELECT seq, mention_id FROM mention_fts_change WHERE seq > :after"
-                    " ORDER BY seq LIMIT :n"
-                ),
-                {"after": handle.applied() if marks else 0, "n": BATCH},
+                sql("SELECT seq, mention_id FROM mention_fts_change ORDER BY seq LIMIT :n"),
+                {"n": BATCH},
             ).all()
             if not logged:
-                break
+                return done
             ids = sorted({row[1] for row in logged})
             rows = connection.execute(_LISTED.where(ids_in), {"ids": ids}).all()
             connection.rollback()
@@ -444,16 +391,10 @@ def _apply(handle: _Handle, engine: Engine) -> int:
                 writer.add_document(_document(row))
             writer.commit()
         handle.index.reload()
-        if marks:
-            handle.mark_applied(logged[-1][0])
-        else:
-            _forget(engine, [row[0] for row in logged])
+        _forget(engine, [row[0] for row in logged])
         done += len(ids)
         if len(logged) < BATCH:
-            break
-    if marks:
-        _trim(handle, engine)
-    return done
+            return done
 
 
 def _listed_count(engine: Engine) -> int:
@@ -469,7 +410,6 @@ def _build(handle: _Handle, engine: Engine, *, batch: int = 20_000) -> int:
     """Index every listed mention again. Log rows visible before the rows are read are
     reflected in what is read, so exactly those are deleted afterwards."""
     (handle.path / "ready.json").unlink(missing_ok=True)
-    (handle.path / "applied").unlink(missing_ok=True)
     with engine.connect() as connection:
         seqs = list(connection.scalars(sql("SELECT seq FROM mention_fts_change ORDER BY seq")))
         connection.rollback()
@@ -490,10 +430,7 @@ def _build(handle: _Handle, engine: Engine, *, batch: int = 20_000) -> int:
         writer.commit()
         writer.wait_merging_threads()
     handle.index.reload()
-    if seqs and _marks(engine):
-        handle.mark_applied(seqs[-1])
-    if _forget(engine, seqs):
-        handle.trimmed_at = time.monotonic()
+    _forget(engine, seqs)
     (handle.path / "ready.json").write_text(
         json.dumps({"built": datetime.now(UTC).isoformat(), "mentions": done}), encoding="utf-8"
     )
@@ -562,18 +499,6 @@ def _run_soon(engine: Engine) -> None:
             catch_up(engine)
         except Exception:  # logged; the next call or the search itself catches up
             log.exception("search index catch-up failed")
-
-
-def waiting(session: Session) -> int:
-    """Logged changes the index does not hold yet, as the session sees the log."""
-    engine, root = session.get_bind(), index_root()
-    marked = root is not None and isinstance(engine, Engine) and _marks(engine)
-    after = _handle_for(cast(Engine, engine), cast(Path, root)).applied() if marked else 0
-    return int(
-        session.execute(
-            sql("SELECT count(*) FROM mention_fts_change WHERE seq > :after"), {"after": after}
-        ).scalar_one()
-    )
 
 
 def index_path(engine: Engine) -> Path:
@@ -662,10 +587,10 @@ class _TokenChanged(Exception):
     recreated or restored): the index read would be another database's."""
 
 
-def _pending_ids(session: Session, token: str, after: int) -> list[int] | None:
-    """Ids of the change log past ``after`` as the session sees it (its own uncommitted
-    changes too); None when there are more than ``PENDING_LIMIT``. The same query checks
-    the token: it yields -1 when the database's token is not ``token``."""
+def _pending_ids(session: Session, token: str) -> list[int] | None:
+    """Ids of the change log as the session sees it (its own uncommitted changes too);
+    None when there are more than ``PENDING_LIMIT``. The same query checks the token:
+    it yields -1 when the database's token is not ``token``."""
     if not re.fullmatch(r"[0-9a-f]{32}", token):
         raise _TokenChanged(token)
     # The driver's own cursor: this runs before every search, and SQLAlchemy's execution
@@ -677,8 +602,7 @@ def _pending_ids(session: Session, token: str, after: int) -> list[int] | None:
         cursor.execute(
             "SELECT -1 WHERE NOT EXISTS (SELECT 1 FROM mention_fts_meta"
             f" WHERE name = 'token' AND value = '{token}')"
-            " UNION ALL SELECT mention_id FROM mention_fts_change"
-            f" WHERE seq > {int(after)} LIMIT {PENDING_LIMIT + 2}"
+            f" UNION ALL SELECT mention_id FROM mention_fts_change LIMIT {PENDING_LIMIT + 2}"
         )
         ids = sorted({row[0] for row in cursor.fetchall()})
     finally:
@@ -767,8 +691,7 @@ def find(
         # The log first, then the searcher: a catch-up commits the index before it deletes
         # the log rows, so whatever left the log is in a searcher made afterwards.
         try:
-            after = handle.applied() if _marks(engine) else 0
-            pending = _pending_ids(session, _tokens[engine], after)
+            pending = _pending_ids(session, _tokens[engine])
         except (_TokenChanged, KeyError):
             _tokens.pop(engine, None)  # the next search opens this database's own index
             _ready.pop((engine, root), None)
