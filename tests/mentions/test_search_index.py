@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tests.mentions.test_search import CORPUS, HAN_RUN, load, when
 from yuqing.core.settings import reset_settings_cache
-from yuqing.mentions import jobs, search_index, store
+from yuqing.mentions import jobs, neardup, search_index, store
 from yuqing.mentions.models import Mention
 from yuqing.mentions.search import (
     SearchFilters,
@@ -303,3 +303,21 @@ def test_the_runner_job_keeps_the_index_caught_up(session: Session, engine: Engi
         stop.set()
         thread.join()
     assert_same_as_database(session, ["食堂", "学生", "通知"])
+
+
+def test_rows_by_id_are_read_through_the_primary_key_on_sqlite(
+    session: Session, engine: Engine
+) -> None:
+    """The search's and the catch-up's read of logged rows, and the near-duplicate stage's
+    read of its candidates, test the listing on the rows: in the statement it made SQLite
+    (no statistics) walk the stream index over every listed row."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the query plan checked is SQLite's")
+    load(session)
+    by_id = search_index._BY_ID.params(ids=[1, 2, 3]).compile(
+        engine, compile_kwargs={"literal_binds": True}
+    )
+    candidates = f"{neardup._CANDIDATES} IN (SELECT value FROM json_each('[1, 2, 3]'))"
+    for statement in (str(by_id), candidates):
+        plan = session.execute(text(f"EXPLAIN QUERY PLAN {statement}")).all()
+        assert "SEARCH mention USING INTEGER PRIMARY KEY" in plan[0][-1], plan

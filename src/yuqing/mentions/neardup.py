@@ -270,15 +270,17 @@ def _join_stored(session: Session, items: list[_Item]) -> Counter[Any]:
     return held
 
 
+# The status is tested on the rows read, not in the statement: with ``status = 'new'`` in
+# it SQLite, without statistics, walked the status index over every listed row and tested
+# each id against the list (at 300,000 items a fifth of the push writer's time, growing
+# with the table) instead of reading the rows by id.
+_CANDIDATES = "SELECT id, near_group_id, search_text, status FROM mention WHERE id"
+
+
 def _load_candidates(session: Session, ids: set[int]) -> dict[int, _Candidate]:
-    # The status is tested here, not in SQL: with ``status = 'new'`` in the statement
-    # SQLite, without statistics, walked the status index over every listed row and
-    # tested each id against the list (at 300,000 items a fifth of the push writer's time,
-    # growing with the table) instead of reading the rows by id.
-    query = "SELECT id, near_group_id, search_text, status FROM mention WHERE id"
     return {
         mid: _Candidate(id=mid, group=group or mid, cleaned=clean(form or ""))
-        for mid, group, form, status in where_in(session, query, ids, ints=True)
+        for mid, group, form, status in where_in(session, _CANDIDATES, ids, ints=True)
         if status == "new"
     }
 
