@@ -321,3 +321,27 @@ def test_rows_by_id_are_read_through_the_primary_key_on_sqlite(
     for statement in (str(by_id), candidates):
         plan = session.execute(text(f"EXPLAIN QUERY PLAN {statement}")).all()
         assert "SEARCH mention USING INTEGER PRIMARY KEY" in plan[0][-1], plan
+
+
+def test_a_long_log_sends_the_page_to_find_without_reading_its_rows(
+    session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the page and the log in one statement is the PostgreSQL path")
+    ids = load(session)
+    search_index.catch_up(engine)
+    monkeypatch.setattr(search_index, "PAGE_PENDING", 3)
+    source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
+    assert source is not None
+    items = [{"id": f"long-{i}", "text": f"图书馆第{i}次延长开放"} for i in range(5)]
+    store.ingest(session, source=source, items=items)
+    session.commit()
+    token = search_index._tokens[engine]
+    read = search_index._page_and_log(session, token, [ids[0], ids[1]])
+    assert read is not None
+    rows, logged = read
+    assert logged is None and sorted(rows) == sorted([ids[0], ids[1]])  # no logged rows read
+    new = set(session.scalars(select(Mention.id).where(Mention.external_id.like("long-%"))))
+    page, found = search_page(session, "延长开放")
+    assert new <= set(page.ids) and [m.id for m in found] == page.ids
+    assert_same_as_database(session, ["延长开放", "图书馆", "食堂"])
