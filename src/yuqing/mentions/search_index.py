@@ -816,9 +816,9 @@ def find_page(session: Session, wanted: IndexQuery, *, limit: int, offset: int) 
 def _page_and_log(
     session: Session, token: str, page: list[int]
 ) -> tuple[dict[int, Mention], list[int] | None] | None:
-    """One statement: the rows of ``page`` and of the first ``PAGE_PENDING`` logged ids,
-    the logged ids (up to ``PAGE_PENDING`` + 1; None past ``PAGE_PENDING``) and whether the database's
-    token is ``token`` (None when not)."""
+    """One statement: the rows of ``page`` and of the logged ids when there are at most
+    ``PAGE_PENDING``, the logged ids (None past ``PAGE_PENDING``) and whether the
+    database's token is ``token`` (None when not)."""
     # More than PAGE_PENDING logged rows send the page to find(), so no more are read: the
     # array rides along on every row of the result (5,001 ids on ~220 rows: a quarter of the
     # request threads' time with 5 readers and 1,000 pushed items/s on PostgreSQL).
@@ -827,10 +827,10 @@ def _page_and_log(
         select(func.array_agg(logged.c.mention_id)).scalar_subquery().label("ids"),
         exists().where(_META.c.name == "token", _META.c.value == token).label("known"),
     ).subquery()
-    # The ids as one set (an OR of two IN lists made PostgreSQL scan every mention).
     # The logged rows ride along only when they are few: with more the page goes to find(),
     # and 200 full rows read for nothing were most of a search's time under ingest.
     few = select(func.count()).select_from(logged).scalar_subquery() <= PAGE_PENDING
+    # The ids as one set (an OR of two IN lists made PostgreSQL scan every mention).
     wanted = union_all(
         select(func.unnest(bindparam("page", page, type_=ARRAY(BigInteger)))),
         select(_CHANGE.c.mention_id).where(few).limit(PAGE_PENDING),
