@@ -308,17 +308,17 @@ def test_the_runner_job_keeps_the_index_caught_up(session: Session, engine: Engi
 def test_rows_by_id_are_read_through_the_primary_key_on_sqlite(
     session: Session, engine: Engine
 ) -> None:
-    """The search's and the catch-up's read of logged rows, and the near-duplicate stage's
-    read of its candidates, test the listing on the rows: in the statement it made SQLite
-    (no statistics) walk the stream index over every listed row."""
+    """The search's and the catch-up's read of logged rows, a rebuild's batches and the
+    near-duplicate stage's read of its candidates test the listing on the rows: in the
+    statement it made SQLite (no statistics) walk the stream index over every listed row."""
     if engine.dialect.name != "sqlite":
         pytest.skip("the query plan checked is SQLite's")
     load(session)
-    by_id = search_index._BY_ID.params(ids=[1, 2, 3]).compile(
-        engine, compile_kwargs={"literal_binds": True}
-    )
+    literal = {"literal_binds": True}
+    by_id = search_index._BY_ID.params(ids=[1, 2, 3]).compile(engine, compile_kwargs=literal)
+    batch = search_index._ROWS.where(Mention.id > 3).order_by(Mention.id).limit(10)  # rebuild
     candidates = f"{neardup._CANDIDATES} IN (SELECT value FROM json_each('[1, 2, 3]'))"
-    for statement in (str(by_id), candidates):
+    for statement in (str(by_id), str(batch.compile(engine, compile_kwargs=literal)), candidates):
         plan = session.execute(text(f"EXPLAIN QUERY PLAN {statement}")).all()
         assert "SEARCH mention USING INTEGER PRIMARY KEY" in plan[0][-1], plan
 

@@ -256,8 +256,11 @@ def _join_stored(session: Session, items: list[_Item]) -> Counter[Any]:
     candidates: dict[int, _Candidate | None] = {}
     checked = 0
     for upto in VERIFY_ROUNDS:
-        waiting = [(item, ids[checked:upto]) for item, ids in zip(items, chosen, strict=True)]
-        waiting = [(item, ids) for item, ids in waiting if item.group is None and ids]
+        waiting = [
+            (item, ids[checked:upto])
+            for item, ids in zip(items, chosen, strict=True)
+            if item.group is None and len(ids) > checked
+        ]
         unread = {m for _, ids in waiting for m in ids if m not in candidates}
         candidates.update(dict.fromkeys(unread))
         candidates.update(_load_candidates(session, unread))

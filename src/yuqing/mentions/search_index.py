@@ -209,24 +209,23 @@ def _document(row: Any) -> tantivy.Document:
     )
 
 
-_LISTED = select(Mention.id, Mention.source_id, Mention.published_at, Mention.search_text).where(
-    Mention.status == "new", Mention.near_group_id.is_(None)
-)
-# Rows by id, listed or not (``_listed`` tells): with the listing test in the statement,
-# SQLite (no statistics) walked the stream index over every listed row and tested each id
-# against the list, on every search while changes wait and every catch-up.
-_BY_ID = select(
+# Rows by id, listed or not (``_listed`` keeps the listed ones): with the listing test in
+# the statement, SQLite (no statistics) walked the stream index over every listed row, for
+# an id list and for an id range alike (sorting them all by id for each batch of a
+# rebuild), instead of reading the rows by id.
+_ROWS = select(
     Mention.id,
     Mention.source_id,
     Mention.published_at,
     Mention.search_text,
     Mention.status,
     Mention.near_group_id,
-).where(Mention.id.in_(bindparam("ids", expanding=True)))
+)
+_BY_ID = _ROWS.where(Mention.id.in_(bindparam("ids", expanding=True)))
 
 
 def _listed(rows: Iterable[Any]) -> list[tuple[int, int, datetime, str | None]]:
-    """The listed rows of a ``_BY_ID`` read, as ``_LISTED`` reads them."""
+    """The listed rows of a ``_ROWS`` read: id, source, time and search form."""
     return [
         (mention_id, source_id, published_at, form)
         for mention_id, source_id, published_at, form, status, group in rows
@@ -438,14 +437,15 @@ def _build(handle: _Handle, engine: Engine, *, batch: int = 20_000) -> int:
         while True:
             with engine.connect() as connection:
                 rows = connection.execute(
-                    _LISTED.where(Mention.id > last).order_by(Mention.id).limit(batch)
+                    _ROWS.where(Mention.id > last).order_by(Mention.id).limit(batch)
                 ).all()
                 connection.rollback()
             if not rows:
                 break
-            for row in rows:
+            listed = _listed(rows)
+            for row in listed:
                 writer.add_document(_document(row))
-            done, last = done + len(rows), rows[-1][0]
+            done, last = done + len(listed), rows[-1][0]
         writer.commit()
         writer.wait_merging_threads()
     handle.index.reload()
