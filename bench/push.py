@@ -6,7 +6,8 @@ Usage: .venv/bin/python bench/push.py [--database sqlite|postgres|both] [--items
 
 ``--py-spy FILE`` records the server's stacks (the thread holding the GIL) with py-spy
 while each row pushes, to FILE.<database>.<clients>x<batch>.txt (collapsed stacks; py-spy
-is a profiler installed by hand, ``.venv/bin/pip install py-spy``, not a dependency).
+is a profiler installed by hand, ``.venv/bin/pip install py-spy``, not a dependency);
+``BENCH_PY_SPY_IDLE=1`` records every thread, waiting ones too (where the wall time goes).
 ``BENCH_PG_SLOW_MS=15`` logs the bench databases' statements slower than that to
 PostgreSQL's own log.
 
@@ -294,7 +295,8 @@ def measure(
         time.sleep(3)  # the first push's clean-up of the heap runs after its reply
         spy = None
         if profile:  # py-spy's collapsed stacks of the server while it takes the pushes
-            spy_args = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--gil"]
+            mode = ["--idle", "--threads"] if os.environ.get("BENCH_PY_SPY_IDLE") else ["--gil"]
+            spy_args = ["py-spy", "record", "--pid", str(pid), "--format", "raw", *mode]
             out = f"{profile}.{row.database}.{row.name.split()[0]}x{row.batch}.txt"
             spy = subprocess.Popen([*spy_args, "--rate", "200", "-o", out])
             time.sleep(1)

@@ -27,6 +27,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from yuqing.core import counting
+from yuqing.core.database import pg_array
 from yuqing.mentions import search_index
 from yuqing.mentions.models import Mention
 from yuqing.mentions.normalise import to_simplified
@@ -230,7 +231,8 @@ def index_rows(session: Session, rows: list[tuple[int, str]]) -> None:
         return
     if _dialect(session) != "sqlite":
         # One statement: the ids and the tokens (joined by a control character, which
-        # search forms never hold) as two arrays; one row per statement took twice as long.
+        # search forms never hold) as two arrays, written as literals (``pg_array``); one
+        # row per statement took twice as long.
         mention_ids = list(dict.fromkeys(mid for mid, _ in rows))
         forms = dict(rows)
         joined = ["\x1f".join(dict.fromkeys(index_tokens(forms[mid]))) for mid in mention_ids]
@@ -239,7 +241,7 @@ def index_rows(session: Session, rows: list[tuple[int, str]]) -> None:
             "SELECT i, array_to_tsvector(string_to_array(t, chr(31))) "
             "FROM unnest(%s::bigint[], %s::text[]) AS u(i, t) "
             "ON CONFLICT (rowid) DO UPDATE SET body = EXCLUDED.body",
-            (mention_ids, joined),
+            (pg_array(mention_ids), pg_array(joined)),
         )
         return
     if max(mid for mid, _ in rows) > ID_MASK:

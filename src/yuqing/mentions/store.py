@@ -15,11 +15,12 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, any_, bindparam, func, select, true, update
+from sqlalchemy import Select, Table, Text, any_, bindparam, func, select, true, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from yuqing.core.database import insert_many, insert_returning_ids, reserve_ids
+from yuqing.core.database import insert_many, insert_returning_ids, pg_array, reserve_ids
 from yuqing.core.timeutil import utcnow
 from yuqing.mentions import items as reading
 from yuqing.mentions import search
@@ -346,16 +347,21 @@ def _lookup(
 
 def _unnest(key: Any, values: list[Any]) -> Any:
     """``unnest(:values) AS k(value)``: one array parameter whatever the count."""
-    array = bindparam(None, values, type_=postgresql.ARRAY(key.type))
-    return func.unnest(array).table_valued("value").render_derived(name="k")
+    return func.unnest(_array(key, values)).table_valued("value").render_derived(name="k")
 
 
 def _among(session: Session, column: Any, values: list[Any]) -> Any:
     """``column IN values``; on PostgreSQL ``column = ANY(array)``: one parameter and one
     statement text whatever the count."""
     if _postgresql(session):
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+        return column == any_(_array(column, values))
     return column.in_(values)
+
+
+def _array(column: Any, values: list[Any]) -> Any:
+    """``values`` as one array of ``column``'s type, sent as a literal (``pg_array``)."""
+    literal = bindparam(None, pg_array(values), type_=Text)
+    return sql_cast(literal, postgresql.ARRAY(column.type))
 
 
 def _insert(session: Session, rows: list[Row]) -> list[int]:
