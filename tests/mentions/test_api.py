@@ -15,6 +15,7 @@ from yuqing.auth import service as auth
 from yuqing.core.audit import SYSTEM
 from yuqing.core.settings import reset_settings_cache
 from yuqing.mentions.models import Mention
+from yuqing.sources.models import Source
 from yuqing.web.app import create_app
 
 AUTH = {"Authorization": "Bearer test-push-token"}
@@ -158,3 +159,26 @@ def test_concurrent_first_pushes_make_one_source_and_store_once(
     assert len({r.json()["source_id"] for r in replies}) == 1
     assert sum(r.json()["new"] for r in replies) == 50
     assert sorted(int(m.external_id or -1) for m in _stored(engine)) == list(range(50))
+
+
+def test_a_push_source_deleted_between_pushes_is_made_again(
+    client: TestClient, engine: Engine
+) -> None:
+    """The id of a push source is reused for a second without a lookup; a source deleted
+    within that second is found missing and made again, and the push is stored."""
+    body = {"source": "将被删除的采集器", "items": [{"id": "a", "text": "第一条"}]}
+    first = client.post("/api/v1/mentions", json=body, headers=AUTH).json()
+    with Session(engine) as session:
+        source = session.get(Source, first["source_id"])
+        assert source is not None
+        session.delete(source)
+        session.commit()
+    body["items"] = [{"id": "b", "text": "第二条"}]
+    second = client.post("/api/v1/mentions", json=body, headers=AUTH)
+    assert second.status_code == 200, second.text
+    assert second.json()["new"] == 1
+    stored = _stored(engine)
+    assert [m.external_id for m in stored] == ["b"]
+    with Session(engine) as session:
+        remade = session.get(Source, stored[0].source_id)
+        assert remade is not None and remade.name == "将被删除的采集器"
