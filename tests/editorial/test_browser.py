@@ -80,7 +80,9 @@ def test_news_from_filing_to_publishing(engine: Engine, server: str, context: An
     page.goto(f"{server}/editorial/{sid}")
     assert "参加人数请与学工部核对" in page.content()
     assert page.locator("#diff ins").first.inner_text() == "5"
-    page.click("#submit-review")
+    with page.expect_navigation():  # submitted before the next sign-in clears the cookies
+        page.click("#submit-review")
+    assert page.locator("#submission-stage").inner_text() == "初审"
 
     for username, decision in (("cshead", "approve"), ("editor", "approve"), ("chief", "approve")):
         reviewer = _as(context, server, username)
