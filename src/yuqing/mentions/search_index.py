@@ -248,15 +248,14 @@ def _listed_by_id(
     if connection.dialect.name != "postgresql":
         rows = _listed(connection.execute(_BY_ID, {"ids": list(ids)}))
         return [row for row in rows if all(term in (row[3] or "") for term in terms)]
+    holds_terms = " AND strpos(search_text, %s) > 0" * len(terms)
     raw = connection.connection.dbapi_connection
     assert raw is not None
     cursor = raw.cursor()
     try:
         cursor.execute(
             "SELECT id, source_id, published_at, search_text, status, near_group_id"
-            " FROM mention WHERE id = ANY(CAST(%s AS BIGINT[]))"
-            + " AND strpos(search_text, %s) > 0"
-            * len(terms),
+            f" FROM mention WHERE id = ANY(CAST(%s AS BIGINT[])){holds_terms}",
             (pg_array(ids), *terms),
         )
         return _listed(cursor.fetchall())
@@ -396,7 +395,8 @@ def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 def _forget(engine: Engine, seqs: Sequence[int]) -> None:
     """Delete applied log rows. On SQLite a writer holding the lock is not waited for: the
     rows stay and are applied again next time, which changes nothing."""
-    if engine.dialect.name == "postgresql":  # one array literal, not 5,000 parameters
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:  # one array literal, not 5,000 parameters
         statement = sql("DELETE FROM mention_fts_change WHERE seq = ANY(CAST(:seqs AS BIGINT[]))")
     else:
         statement = sql("DELETE FROM mention_fts_change WHERE seq IN :seqs").bindparams(
@@ -407,8 +407,7 @@ def _forget(engine: Engine, seqs: Sequence[int]) -> None:
             connection.exec_driver_sql("PRAGMA busy_timeout=200")
         try:
             for part in _chunks(seqs, 5_000):
-                seqs_given = pg_array(part) if engine.dialect.name == "postgresql" else list(part)
-                connection.execute(statement, {"seqs": seqs_given})
+                connection.execute(statement, {"seqs": pg_array(part) if postgres else list(part)})
             connection.commit()
         except Exception as error:  # the lock was busy: harmless, see above
             connection.rollback()
