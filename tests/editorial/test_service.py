@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from docx import Document
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.editorial.conftest import World
@@ -305,3 +305,19 @@ def test_a_stage_given_to_a_person_moves_the_pen(session: Session, world: World)
     service.submit(session, principal=world.correspondent, submission=row)
     with pytest.raises(EditorialPermissionError):
         service.approve(session, principal=world.cs_head, submission=row)
+
+
+def test_init_makes_the_kinds_stages_and_word_lists(engine: Engine) -> None:
+    """A fresh desk has its 三审 defaults from ``yuqing init``, before any page is opened."""
+    from typer.testing import CliRunner
+
+    from yuqing.cli import app as main_cli
+    from yuqing.editorial.models import ReviewStage, SubmissionKind, WordList
+
+    result = CliRunner().invoke(main_cli, ["init"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with Session(engine) as session:
+        kinds = set(session.execute(select(SubmissionKind.key)).scalars())
+        assert kinds == {kind[0] for kind in config.KINDS}
+        assert session.execute(select(ReviewStage.id).limit(1)).first() is not None
+        assert session.execute(select(WordList.id).limit(1)).first() is not None

@@ -194,6 +194,7 @@ def init(
     from yuqing.assessment import service as assessment
     from yuqing.auth import service as auth
     from yuqing.cases import service as cases
+    from yuqing.editorial import service as editorial
     from yuqing.org import quota
     from yuqing.org import service as org
 
@@ -202,6 +203,7 @@ def init(
         quota.ensure_defaults(session)  # the default quota rules (定额), editable on /team
         assessment.ensure_defaults(session)  # credit weights and rubrics, editable too
         cases.ensure_defaults(session)  # grades, clocks, the working calendar
+        editorial.ensure_defaults(session)  # 三审 kinds and stages, the pre-check word lists
         admin = auth.bootstrap_admin(session)
     setup.init_public_url(public_url)
     _retire_person_watchlists()

@@ -55,6 +55,7 @@ def ensure_defaults(session: Session) -> None:
 
 
 def list_kinds(session: Session) -> list[SubmissionKind]:
+    # ``yuqing init`` makes the defaults; a database it has not run on since gets them here.
     if session.execute(select(SubmissionKind.id).limit(1)).first() is None:
         ensure_defaults(session)
     return list(session.execute(select(SubmissionKind).order_by(SubmissionKind.order)).scalars())
