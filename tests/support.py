@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, create_engine, text
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -192,3 +194,21 @@ def serving_app() -> Iterator[int]:
     finally:
         app_server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def postgres_schema(postgres_url: str, prefix: str) -> Iterator[Engine]:
+    """An engine on a schema of its own on the test PostgreSQL (empty), dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    url = "postgresql+psycopg://" + postgres_url.split("://", 1)[1]
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

@@ -4,9 +4,9 @@ comes back as it was sent."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -23,11 +23,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     text,
 )
 from sqlalchemy.orm import Session
 
+from tests.support import postgres_schema
 from yuqing.core.database import insert_many, pg_array, where_in
 
 AWKWARD = [
@@ -59,26 +59,14 @@ KINDS = Table(
 
 @pytest.fixture
 def postgres(postgres_url: str) -> Iterator[Engine]:
-    """A schema of its own on the test PostgreSQL, dropped afterwards."""
-    schema = f"bulk_{uuid.uuid4().hex[:8]}"
-    url = "postgresql+psycopg://" + postgres_url.split("://", 1)[1]
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with postgres_schema(postgres_url, "bulk") as engine:
         METADATA.create_all(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_rows_inserted_in_one_statement_come_back_unchanged(postgres: Engine) -> None:
     columns = ("id", "big", "label", "body", "at", "day", "flag", "score", "vector")
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (
             i + 1,
             2**62 + i,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
+from tests.support import postgres_schema
 from yuqing.core.database import make_engine, upgrade_database
 from yuqing.mentions import store
 from yuqing.mentions.models import Mention
@@ -275,20 +275,9 @@ def test_query_without_searchable_text_is_refused_in_chinese(session: Session, q
 @pytest.fixture
 def postgres_engine(postgres_url: str) -> Iterator[Engine]:
     """A schema of its own on the test PostgreSQL, dropped afterwards."""
-    schema = f"search_parity_{uuid.uuid4().hex[:8]}"
-    url = "postgresql+psycopg://" + postgres_url.split("://", 1)[1]
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with postgres_schema(postgres_url, "search_parity") as engine:
         upgrade_database(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_sqlite_and_postgresql_return_the_same_ids(
