@@ -12,7 +12,17 @@ from typing import Annotated, Any, cast
 
 import orjson
 from fastapi import Depends
-from sqlalchemy import Engine, MetaData, String, Table, create_engine, event, insert, inspect
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    inspect,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapper, Session, SessionTransaction, sessionmaker
 
@@ -386,6 +396,16 @@ def where_in(
         kind = "BIGINT[]" if ints else "TEXT[]"
         statement = f"{query} = ANY(CAST(%s AS {kind})) {tail}"
         parameters = (pg_array(values),)
+    return driver_rows(connection, statement, parameters)
+
+
+def driver_rows(
+    connection: Connection, statement: str, parameters: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """The rows of ``statement`` run on the driver's own cursor, in ``connection``'s
+    transaction, as the driver's tuples: for reads so frequent that SQLAlchemy's execution
+    and result machinery cost more than the query. Marks are the driver's (``?`` on
+    SQLite, ``%s`` on PostgreSQL)."""
     raw = connection.connection.dbapi_connection
     assert raw is not None
     cursor = raw.cursor()

@@ -51,28 +51,21 @@ class PushError(HTTPException):
     """A refused push, with a Chinese message for the collector's operator."""
 
 
-def _shared_token(request: Request) -> bool:
-    """Whether the request carries the desk-wide push token (checked without the database)."""
+async def _authorise(request: Request) -> None:
+    """A push needs the desk-wide push token (``YUQING_PUSH_TOKEN`` or the one ``yuqing
+    init`` made, for collectors set up before accounts existed) or an account's API token
+    with the "push" scope. The desk-wide one is compared here, without a thread (the
+    collectors' common case); an account's is looked up in the database in a thread."""
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    given = given.strip()
+    given = given.strip() if scheme.lower() == "bearer" else ""
     shared = get_settings().effective_push_token()
-    return bool(
-        scheme.lower() == "bearer"
-        and given
-        and shared
-        and hmac.compare_digest(given.encode("utf-8"), shared.encode("utf-8"))
-    )
-
-
-def _check_token(request: Request) -> None:
-    """A push needs an account's API token with the "push" scope, or the desk-wide push
-    token (``YUQING_PUSH_TOKEN`` or the one ``yuqing init`` made) for collectors set up
-    before accounts existed."""
-    if _shared_token(request):
+    if given and shared and hmac.compare_digest(given.encode("utf-8"), shared.encode("utf-8")):
         return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    given = given.strip()
-    if scheme.lower() == "bearer" and given:
+    await run_in_threadpool(_check_account_token, given)
+
+
+def _check_account_token(given: str) -> None:
+    if given:
         with session_scope() as session:
             found = auth.user_for_token(session, secret=given)
             if found is not None:
@@ -303,8 +296,7 @@ def _store(source_name: str, items: list[Any]) -> PushResult:
 )
 async def push_mentions(request: Request) -> Response:
     # The body is read by hand, not declared, so its size is capped before any parsing.
-    if not _shared_token(request):  # the collectors' common case needs no thread
-        await run_in_threadpool(_check_token, request)
+    await _authorise(request)
     body = await _read_body(request)
     source_name, items = _parse_push(body)
     if get_settings().queue:
@@ -347,7 +339,7 @@ def _put_in_inbox(source_name: str, items: list[Any]) -> QueuedPush:
     responses={401: {"description": "令牌缺失或错误"}, 404: {"description": "批次不存在"}},
 )
 async def inbox_status(request: Request, inbox_id: int) -> InboxStatus:
-    await run_in_threadpool(_check_token, request)
+    await _authorise(request)
     with session_scope() as session:
         found = inbox.get_status(session, inbox_id=inbox_id)
     if found is None:

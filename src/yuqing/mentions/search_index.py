@@ -55,7 +55,7 @@ from sqlalchemy import (
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
-from yuqing.core.database import pg_array
+from yuqing.core.database import driver_rows, pg_array
 from yuqing.core.settings import get_settings
 from yuqing.mentions.models import Mention
 
@@ -249,18 +249,11 @@ def _listed_by_id(
         rows = _listed(connection.execute(_BY_ID, {"ids": list(ids)}))
         return [row for row in rows if all(term in (row[3] or "") for term in terms)]
     holds_terms = " AND strpos(search_text, %s) > 0" * len(terms)
-    raw = connection.connection.dbapi_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    try:
-        cursor.execute(
-            "SELECT id, source_id, published_at, search_text, status, near_group_id"
-            f" FROM mention WHERE id = ANY(CAST(%s AS BIGINT[])){holds_terms}",
-            (pg_array(ids), *terms),
-        )
-        return _listed(cursor.fetchall())
-    finally:
-        cursor.close()
+    statement = (
+        "SELECT id, source_id, published_at, search_text, status, near_group_id"
+        f" FROM mention WHERE id = ANY(CAST(%s AS BIGINT[])){holds_terms}"
+    )
+    return _listed(driver_rows(connection, statement, (pg_array(ids), *terms)))
 
 
 # ---------------------------------------------------------------------------- the index
@@ -648,18 +641,13 @@ def _pending_ids(session: Session, token: str) -> list[int] | None:
         raise _TokenChanged(token)
     # The driver's own cursor: this runs before every search, and SQLAlchemy's execution
     # and result machinery cost more than the query itself.
-    raw = session.connection().connection.dbapi_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    try:
-        cursor.execute(
-            "SELECT -1 WHERE NOT EXISTS (SELECT 1 FROM mention_fts_meta"
-            f" WHERE name = 'token' AND value = '{token}')"
-            f" UNION ALL SELECT mention_id FROM mention_fts_change LIMIT {PENDING_LIMIT + 2}"
-        )
-        ids = sorted({row[0] for row in cursor.fetchall()})
-    finally:
-        cursor.close()
+    logged = driver_rows(
+        session.connection(),
+        "SELECT -1 WHERE NOT EXISTS (SELECT 1 FROM mention_fts_meta"
+        f" WHERE name = 'token' AND value = '{token}')"
+        f" UNION ALL SELECT mention_id FROM mention_fts_change LIMIT {PENDING_LIMIT + 2}",
+    )
+    ids = sorted({row[0] for row in logged})
     if ids and ids[0] == -1:
         raise _TokenChanged(token)
     return None if len(ids) > PENDING_LIMIT else ids
