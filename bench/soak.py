@@ -1,6 +1,6 @@
 """A long run: pushes at a steady rate with readers on the desk, minute by minute.
 
-Usage: .venv/bin/python bench/soak.py [--minutes 10] [--rate 1000] [--readers 5]
+Usage: .venv/bin/python bench/soak.py [--minutes 10] [--rate 1000] [--readers 5] [--workers 1]
        [--database sqlite|postgresql|both] [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 For each database a real desk is started (``yuqing init`` then ``yuqing serve --no-fetch`` in
@@ -8,7 +8,8 @@ a subprocess on 127.0.0.1, fresh data folder; PostgreSQL: a fresh database ``ben
 with its runner threads (notify, periodic, search index, maintenance: the WAL checkpoint).
 Four pushing threads send batches of 100 generated posts through the public push API at
 ``--rate`` items/s in total; ``--readers`` signed-in readers open the stream page and the
-search API in a loop. Per minute: items accepted, the push requests' p95, the readers'
+search API in a loop. ``--workers N`` serves PostgreSQL with N web processes (``yuqing serve
+--workers N``; resident memory is then the sum of the processes). Per minute: items accepted, the push requests' p95, the readers'
 p95, the server's resident memory and the WAL's size. At the end: accepted items against
 rows stored, the database and WAL size, and the error lines in the server's log. Memory is
 flat when the last minute's RSS is within 10 % of the second minute's.
@@ -73,12 +74,15 @@ def _p95(values: list[float]) -> float:
 
 
 def _rss_mb(pid: int) -> float:
+    """Resident memory of the server and its worker processes."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return float("nan")
     found = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(found.group(1)) / 1024 if found else float("nan")
+    own = int(found.group(1)) / 1024 if found else float("nan")
+    return own + sum(_rss_mb(int(child)) for child in children)
 
 
 def _load() -> str:
@@ -187,7 +191,9 @@ def _stored(url: str, db_path: Path) -> int:
     return int(count or 0)
 
 
-def soak(kind: str, *, minutes: float, rate: int, readers: int, pg_url: str) -> Run:
+def soak(
+    kind: str, *, minutes: float, rate: int, readers: int, pg_url: str, workers: int = 1
+) -> Run:
     folder = Path(tempfile.mkdtemp(prefix=f"yuqing-soak-{kind}-"))
     url = _database_url(kind, pg_url)
     port = _free_port()
@@ -215,6 +221,8 @@ def soak(kind: str, *, minutes: float, rate: int, readers: int, pg_url: str) -> 
             "--no-fetch",
             "--port",
             str(port),
+            "--workers",
+            str(workers if kind == "postgresql" else 1),
         ],
         env=env,
         stdout=log,
@@ -427,12 +435,20 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--readers", type=int, default=5)
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="web processes on PostgreSQL (serve --workers)"
+    )
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     for kind in kinds:
         run = soak(
-            kind, minutes=args.minutes, rate=args.rate, readers=args.readers, pg_url=args.pg_url
+            kind,
+            minutes=args.minutes,
+            rate=args.rate,
+            readers=args.readers,
+            pg_url=args.pg_url,
+            workers=args.workers,
         )
         report(run, rate=args.rate, minutes=args.minutes)
 

@@ -122,3 +122,18 @@ def test_a_postgresql_database_of_release_0_1_0_upgrades_with_its_rows(
 @pytest.fixture(autouse=True)
 def _fixture_exists() -> None:
     assert (FIXTURE / "yuqing.db").exists(), "the 0.1.0 fixture database is kept in the repo"
+
+
+def test_a_percent_encoded_database_url_reaches_alembic_as_it_is() -> None:
+    """Alembic's options go through configparser's interpolation: a ``%`` in the URL (a
+    percent-encoded password, or a connection option such as ``options=-csearch_path%3D…``)
+    must arrive as it is, not as an interpolation error."""
+    url = "postgresql+psycopg://desk:p%40ss%25word@127.0.0.1:1/yuqing?options=-csearch_path%3Ddesk"
+    engine = database.make_engine(url)
+    try:
+        config = database.alembic_config(engine)
+        expected = engine.url.render_as_string(hide_password=False)
+        assert "%" in expected
+        assert config.get_main_option("sqlalchemy.url") == expected
+    finally:
+        engine.dispose()

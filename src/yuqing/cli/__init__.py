@@ -346,6 +346,14 @@ def serve(
             "（需 PostgreSQL 与 Redis，见 docs/scaling.md）",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="网页与接口的进程数，同一端口（多于 1 个时需 PostgreSQL；后台任务仍只运行一份）",
+        ),
+    ] = 1,
 ) -> None:
     """启动工作台（网页与接口），默认同时在后台按计划抓取信息源。"""
     import uvicorn
@@ -356,6 +364,12 @@ def serve(
     if queue:
         _queue_mode()
     settings = get_settings()
+    if workers > 1 and settings.resolved_database_url().startswith("sqlite"):
+        console.print(
+            "[red]多个网页进程需要 PostgreSQL（YUQING_DATABASE_URL）：SQLite 同一时刻只有一个写入者，"
+            "单个进程已合并并发推送（见 docs/pipeline.md）。[/red]"
+        )
+        raise typer.Exit(2)
     upgrade_database()
     from yuqing.cli import setup
 
@@ -369,13 +383,23 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"舆情工作台：http://{bind_host}:{bind_port}/  （接口文档：/docs）")
     try:
-        uvicorn.run(
-            "yuqing.web.app:create_app",
-            factory=True,
-            host=bind_host,
-            port=bind_port,
-            forwarded_allow_ips=forwarded_allow_ips,
-        )
+        if workers > 1:
+            from yuqing.cli import processes
+
+            options = {"forwarded_allow_ips": forwarded_allow_ips}
+            try:
+                processes.serve_many(bind_host, bind_port, workers, options)
+            except processes.PortTaken as error:
+                console.print(f"[red]{escape(str(error))}[/red]")
+                raise typer.Exit(2) from error
+        else:
+            uvicorn.run(
+                "yuqing.web.app:create_app",
+                factory=True,
+                host=bind_host,
+                port=bind_port,
+                forwarded_allow_ips=forwarded_allow_ips,
+            )
     finally:
         stop.set()
 
