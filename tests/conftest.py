@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session
 
 from tests.support import LocalServer, need
-from yuqing.core import database, freshness
+from yuqing.core import counting, database, freshness
 from yuqing.core.settings import reset_settings_cache
 from yuqing.sources.models import Source
 
@@ -97,6 +97,7 @@ def engine(
         yield _postgres_engine
         _truncate(_postgres_engine)
         freshness.forget_all()  # the same database, emptied under the process's caches
+        counting.forget()
         database.set_engine(None)
         return
     path = tmp_path / "var" / "yuqing.db"

@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from tests.support import desk_client
@@ -67,6 +67,42 @@ def test_capped_count_stops_at_the_bound_and_says_so(session: Session, push_sour
     assert str(Count(10_000, capped=True)) == "10,000+" and str(Count(12)) == "12"
     assert Count(3, capped=True).pages(2) == 2 and Count(0).pages(20) == 1
     assert "超过 10,000 条" in Count(10_000, capped=True).__html__()
+
+
+def test_a_list_past_the_cap_is_not_counted_again_for_seconds(
+    engine: Any, session: Session, push_source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers opening a long list counted the same rows on every page; a list found past
+    the cap is shown past it for ``PAST_CAP_SECONDS``, one under it is always counted."""
+    _mentions(session, push_source, 5)
+    counts: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "count(" in statement.lower():
+            counts.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        week = utcnow() - timedelta(days=7)
+        recent = select(Mention).where(Mention.published_at >= week)
+        assert capped_count(session, recent, cap=3) == Count(3, capped=True)
+        # The stream's "last 7 days" starts a moment later on the next page: the same list.
+        later = select(Mention).where(Mention.published_at >= week + timedelta(microseconds=9))
+        assert capped_count(session, later, cap=3) == Count(3, capped=True)
+        assert len(counts) == 1
+        # Under the cap a list is counted each time, exactly.
+        assert capped_count(session, recent, cap=10) == Count(5)
+        added = ingest(session, source=push_source, items=[{"text": "食堂又一条通知"}])
+        session.commit()
+        assert added.new == 1
+        assert capped_count(session, recent, cap=10) == Count(6)
+        assert len(counts) == 3
+        # Past its seconds a long list is counted again.
+        monkeypatch.setattr(counting, "PAST_CAP_SECONDS", 0.0)
+        assert capped_count(session, later, cap=3) == Count(3, capped=True)
+        assert len(counts) == 4
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 def test_every_list_page_shows_a_capped_count(
