@@ -165,6 +165,25 @@ def test_two_web_processes_share_the_port_and_store_each_push_once(
             server.wait()
 
 
+def test_web_processes_stop_when_their_serve_process_is_killed(
+    pg_engine: Engine, tmp_path: Path
+) -> None:
+    """SIGKILL leaves the parent no time to stop its children: they notice and stop, so
+    none goes on answering on the port."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _serve(_env(pg_engine, tmp_path), port, tmp_path / "server.log", workers=2)
+    try:
+        _wait_for(lambda: _healthy(base) and len(_children(server.pid)) == 2, 90)
+        web = _children(server.pid)
+    finally:
+        server.kill()
+        server.wait()
+    _wait_for(lambda: not any(_cmdline(pid) for pid in web), 30)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base}/healthz", timeout=5)
+
+
 def test_a_second_desk_on_a_taken_port_is_refused(pg_engine: Engine, tmp_path: Path) -> None:
     env = _env(pg_engine, tmp_path)
     with socket.socket() as listener:

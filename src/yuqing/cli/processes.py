@@ -12,12 +12,14 @@ keep their connections open all landed on one process: in ``bench/soak.py`` one 
 took 1.02 cores and the other 0.07.
 
 The parent starts the processes fresh (``spawn``: no threads or connections inherited),
-starts one again when it dies, and stops them all on SIGINT or SIGTERM."""
+starts one again when it dies, and stops them all on SIGINT or SIGTERM; a web process
+whose parent is gone (SIGKILL) stops by itself."""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import threading
@@ -68,17 +70,33 @@ def taken(host: str, port: int) -> None:
         raise PortTaken(f"端口 {host}:{port} 无法监听：{error.strerror or error}") from error
 
 
-def serve_one(host: str, port: int, options: dict[str, Any]) -> None:
-    """One web process: the desk's application on its own socket."""
+def serve_one(host: str, port: int, options: dict[str, Any], parent: int) -> None:
+    """One web process: the desk's application on its own socket, until SIGTERM or until
+    its parent (``serve``) is gone."""
     import uvicorn
 
     from yuqing.core.memory import limit_malloc_arenas
 
     limit_malloc_arenas()
     threading.Thread(target=_trim_forever, name="yuqing-trim", daemon=True).start()
+    threading.Thread(
+        target=_follow_parent, args=(parent,), name="yuqing-parent", daemon=True
+    ).start()
     listener = reuse_port_socket(host, port)
     config = uvicorn.Config(APP, factory=True, host=host, port=port, **options)
     uvicorn.Server(config).run(sockets=[listener])
+
+
+def _follow_parent(parent: int) -> None:
+    """Stop this process once its parent is gone (killed with SIGKILL, it could not stop
+    its children): a web process left behind would go on answering on the port, beside
+    or instead of the next desk started there."""
+    while os.getppid() == parent:
+        time.sleep(WATCH_SECONDS)
+    log.warning("the desk's serve process %s is gone: this web process stops", parent)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(STOP_SECONDS)
+    os._exit(1)  # SIGTERM did not end it in time
 
 
 def _trim_forever() -> None:
@@ -101,7 +119,10 @@ def serve_many(host: str, port: int, workers: int, options: dict[str, Any]) -> N
 
     def start() -> BaseProcess:
         process = context.Process(
-            target=serve_one, args=(host, port, options), name="yuqing-web", daemon=False
+            target=serve_one,
+            args=(host, port, options, os.getpid()),
+            name="yuqing-web",
+            daemon=False,
         )
         process.start()
         return process
