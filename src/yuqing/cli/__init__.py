@@ -382,19 +382,19 @@ def serve(
     runner.start(stop, fetch=fetch)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"舆情工作台：http://{bind_host}:{bind_port}/  （接口文档：/docs）")
+    from yuqing.cli import processes
+
     try:
         if workers > 1:
-            from yuqing.cli import processes
-
             options = {"forwarded_allow_ips": forwarded_allow_ips}
             try:
                 processes.serve_many(bind_host, bind_port, workers, options)
-            except processes.PortTaken as error:
+            except (processes.PortTaken, processes.StartFailed) as error:
                 console.print(f"[red]{escape(str(error))}[/red]")
                 raise typer.Exit(2) from error
         else:
             uvicorn.run(
-                "yuqing.web.app:create_app",
+                processes.APP,
                 factory=True,
                 host=bind_host,
                 port=bind_port,

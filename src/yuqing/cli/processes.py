@@ -34,6 +34,8 @@ APP = "yuqing.web.app:create_app"
 WATCH_SECONDS = 1.0
 # Seconds a process has to stop after SIGTERM before it is killed.
 STOP_SECONDS = 15.0
+# A process that ends sooner than this after its start failed to start.
+START_SECONDS = 10.0
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
@@ -45,12 +47,16 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     listener.bind((host, port))
     listener.listen(2048)
-    listener.set_inheritable(True)
     return listener
 
 
 class PortTaken(Exception):
     """Another program listens on the port already (message in Chinese)."""
+
+
+class StartFailed(Exception):
+    """A web process ended right after it started (message in Chinese): starting it again
+    would fail the same way."""
 
 
 def taken(host: str, port: int) -> None:
@@ -117,6 +123,8 @@ def serve_many(host: str, port: int, workers: int, options: dict[str, Any]) -> N
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
 
+    started: dict[int | None, float] = {}
+
     def start() -> BaseProcess:
         process = context.Process(
             target=serve_one,
@@ -125,6 +133,7 @@ def serve_many(host: str, port: int, workers: int, options: dict[str, Any]) -> N
             daemon=False,
         )
         process.start()
+        started[process.pid] = time.monotonic()
         return process
 
     def stop(signum: int, _frame: Any) -> None:
@@ -136,6 +145,10 @@ def serve_many(host: str, port: int, workers: int, options: dict[str, Any]) -> N
         while not stopping.wait(WATCH_SECONDS):
             for index, process in enumerate(processes):
                 if not process.is_alive():
+                    if time.monotonic() - started[process.pid] < START_SECONDS:
+                        raise StartFailed(
+                            f"网页进程启动后即退出（退出码 {process.exitcode}），请查看上方的错误信息"
+                        )
                     log.warning(
                         "web process %s ended (exit code %s): starting another",
                         process.pid,
