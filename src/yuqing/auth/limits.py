@@ -271,11 +271,22 @@ def failed(session: Session, *, username: str, ip: str | None) -> list[str]:
 
 def succeeded(session: Session, *, username: str, ip: str | None) -> None:
     """A right password: the name's count from this address starts over, the address gets
-    this attempt back, and counts quiet for a day are dropped."""
+    this attempt back, and counts quiet for a day are dropped.
+
+    The name's row is reset, not deleted: an attempt of the same name being admitted at
+    the same moment (several people or tabs signing in together) has made sure of the row
+    and then counts on it; deleted in between, its count found no row and the attempt was
+    refused as "too frequent" (one of five readers signing in at once, bench/soak.py with
+    two web processes)."""
     now = utcnow()
     keys = _keys(username, ip)
     _lock(session, keys)
-    session.execute(delete(LoginLimit).where(LoginLimit.key == keys[NAME][0]))
+    session.execute(
+        update(LoginLimit)
+        .where(LoginLimit.key == keys[NAME][0])
+        .values(failures=0, pauses=0, locked_until=None, window_start=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     _refund(session, [keys[ADDRESS][0]])
     memory = now - timedelta(hours=config.LOCKOUT_MEMORY_HOURS)
     session.execute(delete(LoginLimit).where(LoginLimit.updated_at <= memory, _not_paused(now)))
