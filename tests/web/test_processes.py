@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -52,11 +52,11 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def _wait_for(check: object, seconds: float) -> None:
+def _wait_for(check: Callable[[], bool], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return
         except (httpx.HTTPError, OSError):
             pass
@@ -102,6 +102,11 @@ def _serve(env: dict[str, str], port: int, log: Path, workers: int) -> subproces
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def _serve_refused(env: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
+    """``serve --workers 2`` expected to refuse at once: run to its end."""
+    return subprocess.run(_command(port, 2), env=env, capture_output=True, text=True, timeout=120)
 
 
 def _push(base: str, number: int) -> int:
@@ -190,13 +195,7 @@ def test_a_second_desk_on_a_taken_port_is_refused(pg_engine: Engine, tmp_path: P
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        done = subprocess.run(
-            _command(port, 2),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = _serve_refused(env, port)
     assert done.returncode == 2
     assert "已被占用" in done.stdout
 
@@ -204,13 +203,7 @@ def test_a_second_desk_on_a_taken_port_is_refused(pg_engine: Engine, tmp_path: P
 def test_several_web_processes_on_sqlite_are_refused(tmp_path: Path) -> None:
     env = {**os.environ, "YUQING_DATA_DIR": str(tmp_path / "var")}
     env.pop("YUQING_DATABASE_URL", None)
-    done = subprocess.run(
-        _command(_free_port(), 2),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _serve_refused(env, _free_port())
     assert done.returncode == 2
     assert "需要 PostgreSQL" in done.stdout
     assert not (tmp_path / "var" / "yuqing.db").exists()
