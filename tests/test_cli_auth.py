@@ -111,7 +111,9 @@ def test_an_administrator_can_always_get_in_from_the_command_line(engine: Engine
 
     with Session(engine) as session:
         session.execute(  # an address paused after a flood
-            update(LoginLimit).values(locked_until=utcnow() + timedelta(minutes=15))
+            update(LoginLimit)
+            .where(LoginLimit.kind == limits.ADDRESS)
+            .values(locked_until=utcnow() + timedelta(minutes=15))
         )
         session.commit()
     assert _paused(engine, "zhang", "10.0.0.9")

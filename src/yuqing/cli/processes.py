@@ -34,7 +34,7 @@ APP = "yuqing.web.app:create_app"
 WATCH_SECONDS = 1.0
 # Seconds a process has to stop after SIGTERM before it is killed.
 STOP_SECONDS = 15.0
-# A process that ends sooner than this after its start failed to start.
+# A process that ends with an error sooner than this after its start failed to start.
 START_SECONDS = 10.0
 
 
@@ -145,7 +145,8 @@ def serve_many(host: str, port: int, workers: int, options: dict[str, Any]) -> N
         while not stopping.wait(WATCH_SECONDS):
             for index, process in enumerate(processes):
                 if not process.is_alive():
-                    if time.monotonic() - started[process.pid] < START_SECONDS:
+                    failed = (process.exitcode or 0) > 0  # an error; a signal's is negative
+                    if failed and time.monotonic() - started[process.pid] < START_SECONDS:
                         raise StartFailed(
                             f"网页进程启动后即退出（退出码 {process.exitcode}），请查看上方的错误信息"
                         )
