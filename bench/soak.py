@@ -9,8 +9,9 @@ with its runner threads (notify, periodic, search index, maintenance: the WAL ch
 Four pushing threads send batches of 100 generated posts through the public push API at
 ``--rate`` items/s in total; ``--readers`` signed-in readers open the stream page and the
 search API in a loop. ``--workers N`` serves PostgreSQL with N web processes (``yuqing serve
---workers N``; resident memory is then the sum of the processes). Per minute: items accepted, the push requests' p95, the readers'
-p95, the server's resident memory and the WAL's size. At the end: accepted items against
+--workers N``; resident memory is then the sum of the processes). Per minute: items
+accepted, the push requests' p95, the readers' p95, the server's resident memory and the
+WAL's size. At the end: accepted items against
 rows stored, the database and WAL size, and the error lines in the server's log. Memory is
 flat when the last minute's RSS is within 10 % of the second minute's.
 
