@@ -21,17 +21,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from tests.support import postgres_schema
+from tests.support import free_port, postgres_schema
 from yuqing.mentions.models import Mention
 
 TOKEN = "processes-test-token"
 CLI = "from yuqing.cli import app; app()"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _children(pid: int) -> list[int]:
@@ -132,7 +126,7 @@ def test_two_web_processes_share_the_port_and_store_each_push_once(
     pg_engine: Engine, tmp_path: Path
 ) -> None:
     env = _env(pg_engine, tmp_path)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = _serve(env, port, tmp_path / "server.log", workers=2)
     try:
@@ -175,7 +169,7 @@ def test_web_processes_stop_when_their_serve_process_is_killed(
 ) -> None:
     """SIGKILL leaves the parent no time to stop its children: they notice and stop, so
     none goes on answering on the port."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = _serve(_env(pg_engine, tmp_path), port, tmp_path / "server.log", workers=2)
     try:
@@ -203,7 +197,7 @@ def test_a_second_desk_on_a_taken_port_is_refused(pg_engine: Engine, tmp_path: P
 def test_several_web_processes_on_sqlite_are_refused(tmp_path: Path) -> None:
     env = {**os.environ, "YUQING_DATA_DIR": str(tmp_path / "var")}
     env.pop("YUQING_DATABASE_URL", None)
-    done = _serve_refused(env, _free_port())
+    done = _serve_refused(env, free_port())
     assert done.returncode == 2
     assert "需要 PostgreSQL" in done.stdout
     assert not (tmp_path / "var" / "yuqing.db").exists()

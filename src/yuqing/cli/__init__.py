@@ -115,7 +115,9 @@ def _queue_mode() -> None:
         raise typer.Exit(2)
     os.environ["YUQING_QUEUE"] = "true"
     reset_settings_cache()
-    if get_settings().resolved_database_url().startswith("sqlite"):
+    from yuqing.core.database import is_sqlite
+
+    if is_sqlite(get_settings().resolved_database_url()):
         console.print(
             "[yellow]提示：队列模式的多个进程应共用 PostgreSQL（YUQING_DATABASE_URL）[/yellow]"
         )
@@ -364,7 +366,9 @@ def serve(
     if queue:
         _queue_mode()
     settings = get_settings()
-    if workers > 1 and settings.resolved_database_url().startswith("sqlite"):
+    from yuqing.core.database import is_sqlite
+
+    if workers > 1 and is_sqlite(settings.resolved_database_url()):
         console.print(
             "[red]多个网页进程需要 PostgreSQL（YUQING_DATABASE_URL）：SQLite 同一时刻只有一个写入者，"
             "单个进程已合并并发推送（见 docs/pipeline.md）。[/red]"
