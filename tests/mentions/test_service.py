@@ -31,6 +31,31 @@ def test_same_item_twice_is_stored_once_and_updated_when_changed(
     assert search.search(session, "学校回应").ids == [stored[0].id]
 
 
+def test_each_batch_is_counted_on_its_source_and_only_new_items_date_it(
+    session: Session, push_source: Source
+) -> None:
+    item = {"id": "c1", "title": "图书馆空调故障", "text": "空调坏了三天"}
+    first = store.ingest(session, source=push_source, items=[item, {"id": "c2", "title": "停电"}])
+    session.commit()
+    session.refresh(push_source)
+    dated = push_source.last_new_item_at
+    assert first.new == 2 and dated is not None
+    assert (push_source.count_new, push_source.count_duplicate) == (2, 0)
+
+    store.ingest(session, source=push_source, items=[item, {**item, "id": "c3"}, {"title": ""}])
+    store.ingest(session, source=push_source, items=[{**item, "text": "已修好"}])
+    session.commit()
+    session.refresh(push_source)
+    counts = (
+        push_source.count_new,
+        push_source.count_duplicate,
+        push_source.count_updated,
+        push_source.count_failed,
+    )
+    assert counts == (2, 1, 1, 1)  # c1 unchanged is no count; c3 repeats c1's text
+    assert push_source.last_new_item_at == dated
+
+
 def test_copy_from_another_source_links_to_first(session: Session, push_source: Source) -> None:
     other = Source(name="另一个来源", kind="push")
     session.add(other)

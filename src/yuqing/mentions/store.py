@@ -12,10 +12,11 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from operator import attrgetter
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Text, any_, bindparam, func, select, true, update
+from sqlalchemy import Select, Table, Text, Update, any_, bindparam, func, select, true, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
@@ -459,12 +460,33 @@ def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
 
 
 def _count_on_source(session: Session, source_id: int, result: IngestResult, now: Any) -> None:
+    """The batch counted on its source, by a statement built once (``_source_counts``)."""
+    session.connection().execute(
+        _source_counts(with_time=bool(result.new)),
+        {
+            "source": source_id,
+            "new": result.new,
+            "duplicate": result.duplicate,
+            "updated": result.updated,
+            "failed": result.failed,
+            "now": now,
+        },
+    )
+
+
+@cache
+def _source_counts(*, with_time: bool) -> Update:
+    """The source's counters raised, on the table (a Core statement, compiled once): as an
+    ORM update through the session it cost 0.3–0.5 ms a push (the session's objects
+    searched for the row to refresh), a sixth of a 100-item push's own work outside the
+    analysis."""
+    table = cast(Table, Source.__table__)
     values: dict[str, Any] = {
-        "count_new": Source.count_new + result.new,
-        "count_duplicate": Source.count_duplicate + result.duplicate,
-        "count_updated": Source.count_updated + result.updated,
-        "count_failed": Source.count_failed + result.failed,
+        "count_new": table.c.count_new + bindparam("new"),
+        "count_duplicate": table.c.count_duplicate + bindparam("duplicate"),
+        "count_updated": table.c.count_updated + bindparam("updated"),
+        "count_failed": table.c.count_failed + bindparam("failed"),
     }
-    if result.new:
-        values["last_new_item_at"] = now
-    session.execute(update(Source).where(Source.id == source_id).values(**values))
+    if with_time:
+        values["last_new_item_at"] = bindparam("now", type_=table.c.last_new_item_at.type)
+    return update(table).where(table.c.id == bindparam("source")).values(**values)
