@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import time
 from pathlib import Path
 
 import pytest
 
+from yuqing.core import database
 from yuqing.core.database import SQLITE_HEAP_LIMIT, make_engine
 
 ROWS = 25_000  # of 2,000 characters: a table of about 50 MB, more than the limit
@@ -55,3 +57,34 @@ def test_page_caches_of_all_connections_stay_near_the_limit(tmp_path: Path) -> N
     # stopped growing (bench/soak.py, core.database.SQLITE_HEAP_LIMIT): under 160 MB it
     # grew with the database; these readers then held 160 MB.
     assert used < 40 * 2**20, used / 2**20
+
+
+def test_a_pooled_connection_is_opened_anew_after_a_while_and_its_statements_freed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = _sqlite()
+    if lib is None:
+        pytest.skip("no shared SQLite library to ask")
+    monkeypatch.setattr(database, "SQLITE_RECYCLE_SECONDS", 0.5)
+    engine = make_engine(f"sqlite:///{tmp_path / 'statements.db'}")
+    try:
+        with engine.connect() as connection:
+            first = connection.connection.dbapi_connection
+            before = lib.sqlite3_memory_used()
+            for n in range(1, 121):  # 120 texts, each kept prepared by the driver's cache
+                marks = ", ".join("?" * n)
+                connection.exec_driver_sql(
+                    f"SELECT count(*) FROM (SELECT 1 AS v) WHERE v IN ({marks})", tuple(range(n))
+                )
+            held = lib.sqlite3_memory_used() - before
+        if before == 0:
+            pytest.skip("this SQLite keeps no memory statistics")
+        assert held > 1_000_000
+        with engine.connect() as connection:  # soon after: the same connection
+            assert connection.connection.dbapi_connection is first
+        time.sleep(0.6)
+        with engine.connect() as connection:
+            assert connection.connection.dbapi_connection is not first
+            assert lib.sqlite3_memory_used() - before < held / 4
+    finally:
+        engine.dispose()
