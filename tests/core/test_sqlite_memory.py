@@ -65,7 +65,7 @@ def test_a_pooled_connection_is_opened_anew_after_a_while_and_its_statements_fre
     lib = _sqlite()
     if lib is None:
         pytest.skip("no shared SQLite library to ask")
-    monkeypatch.setattr(database, "SQLITE_RECYCLE_SECONDS", 0.5)
+    monkeypatch.setattr(database, "SQLITE_RECYCLE_SECONDS", 2)
     engine = make_engine(f"sqlite:///{tmp_path / 'statements.db'}")
     try:
         with engine.connect() as connection:
@@ -82,7 +82,7 @@ def test_a_pooled_connection_is_opened_anew_after_a_while_and_its_statements_fre
         assert held > 1_000_000
         with engine.connect() as connection:  # soon after: the same connection
             assert connection.connection.dbapi_connection is first
-        time.sleep(0.6)
+        time.sleep(2.1)
         with engine.connect() as connection:
             assert connection.connection.dbapi_connection is not first
             assert lib.sqlite3_memory_used() - before < held / 4
