@@ -88,3 +88,18 @@ def test_a_pooled_connection_is_opened_anew_after_a_while_and_its_statements_fre
             assert lib.sqlite3_memory_used() - before < held / 4
     finally:
         engine.dispose()
+
+
+def test_a_database_in_memory_is_not_recycled_away(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(database, "SQLITE_RECYCLE_SECONDS", 0.2)
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        engine = make_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("CREATE TABLE kept (v INTEGER)")
+                connection.exec_driver_sql("INSERT INTO kept VALUES (7)")
+            time.sleep(0.3)
+            with engine.connect() as connection:
+                assert connection.exec_driver_sql("SELECT v FROM kept").scalar_one() == 7
+        finally:
+            engine.dispose()

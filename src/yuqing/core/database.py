@@ -139,12 +139,14 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL mode and their folder is created."""
     if is_sqlite(url):
         path = url.removeprefix("sqlite:///")
-        if path and path != ":memory:":
+        in_file = bool(path) and path != ":memory:" and url != "sqlite://"
+        if in_file:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 15},
-            pool_recycle=SQLITE_RECYCLE_SECONDS,
+            # a database in memory lives as long as its connection
+            pool_recycle=SQLITE_RECYCLE_SECONDS if in_file else -1,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
