@@ -22,6 +22,7 @@ from sqlalchemy import (
     event,
     insert,
     inspect,
+    make_url,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapper, Session, SessionTransaction, sessionmaker
@@ -138,8 +139,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL mode and their folder is created."""
     if is_sqlite(url):
-        path = url.removeprefix("sqlite:///")
-        in_file = bool(path) and path != ":memory:" and url != "sqlite://"
+        path = make_url(url).database or ":memory:"  # "sqlite://" is in memory too
+        in_file = path != ":memory:"
         if in_file:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
