@@ -296,15 +296,13 @@ def test_requests_waiting_for_analysis_are_prepared_as_one_batch(
     assert results[7].outcomes[0].mention_id == rows["r0-1"]["id"]
 
 
-def test_the_writer_keeps_one_sqlite_connection_from_group_to_group(
+def test_the_writer_keeps_its_own_connection_from_group_to_group(
     engine: Engine, push_source: Any
 ) -> None:
-    """A SQLite connection empties its page cache when another connection committed since
-    its last transaction: the writer commits every group on its own connection, so what it
-    read of the indexes stays cached from one group to the next, even while other
-    connections of the pool come and go and write in between."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL has a shared buffer cache: the writer takes pooled connections")
+    """The writer commits every group on its own connection, even while other connections
+    of the pool come and go and write in between. A SQLite connection empties its page
+    cache when another connection committed since its last transaction; a PostgreSQL
+    connection that rolls back forgets its prepared statements (psycopg)."""
     used: list[int] = []
 
     def seen(connection: Any) -> None:
@@ -326,3 +324,77 @@ def test_the_writer_keeps_one_sqlite_connection_from_group_to_group(
         event.remove(engine, "commit", seen)
     assert len(used) == 4
     assert len(set(used)) == 1
+
+
+def _prepared(connection: Any) -> list[str]:
+    rows = connection.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
+    return [row[0] for row in rows]
+
+
+def test_on_postgresql_the_push_path_keeps_its_statements_prepared(
+    engine: Engine, push_source: Any
+) -> None:
+    """psycopg prepares a statement on its fifth run on one connection and forgets them all
+    when the connection rolls back. The writer's statements stay prepared on its own
+    connection, and so do the preparation's lookups: its read-only transaction ends with a
+    commit, and the pool hands out the connection returned last."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements of the driver: PostgreSQL only")
+    idle = [engine.connect() for _ in range(3)]  # idle in the pool, returned first
+    for connection in idle:
+        connection.close()
+    own = writer.Writer()
+    for n in range(8):
+        items = [{"id": f"p{n}-{k}", "text": f"{TEXTS[k]}（第{n}批{k}）"} for k in range(3)]
+        assert own.write(push_source.id, items).new == 3
+    held = own._connection._held
+    assert held is not None
+    writes = _prepared(held)
+    assert any("INSERT INTO mention " in statement for statement in writes), writes
+    with engine.connect() as connection:  # the preparation's, returned last
+        lookups = _prepared(connection)
+    assert any("external_id" in s and s.lstrip().startswith("SELECT") for s in lookups), lookups
+
+
+def test_on_postgresql_the_writer_connects_again_when_its_connection_is_lost(
+    engine: Engine, push_source: Any
+) -> None:
+    """The database restarted (here: the writer's server process terminated): the next
+    group finds its connection broken, takes a new one and is stored, no error to the
+    caller."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server process to terminate: PostgreSQL only")
+    own = writer.Writer()
+    assert own.write(push_source.id, [{"id": "before", "text": TEXTS[0]}]).new == 1
+    held = own._connection._held
+    assert held is not None
+    pid = held.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    held.rollback()
+    with engine.begin() as other:
+        assert other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    assert own.write(push_source.id, [{"id": "after", "text": TEXTS[1]}]).new == 1
+    assert {row["external_id"] for row in _rows(engine)} == {"before", "after"}
+    assert own._connection._held is not held
+
+
+def test_statistics_are_refreshed_beside_the_writer(engine: Engine, push_source: Any) -> None:
+    """On PostgreSQL the mention table is analysed by a thread of its own once enough rows
+    came in, and the next threshold follows the table's size; SQLite needs none."""
+    own = writer.Writer()
+    own._statistics.threshold = 3
+    assert own.write(push_source.id, [{"id": f"s{n}", "text": TEXTS[n]} for n in range(4)]).new
+    if engine.dialect.name != "postgresql":
+        assert own._statistics.threshold == 2**62
+        assert own._statistics.analysed == 0
+        return
+    deadline = time.monotonic() + 20
+    while own._statistics.analysed == 0:
+        assert time.monotonic() < deadline, "ANALYZE did not run"
+        time.sleep(0.02)
+    assert own._statistics.threshold == writer.ANALYZE_ROWS
+    assert own._statistics.inserted == 0
+    with engine.connect() as connection:
+        analysed = connection.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE relname = 'mention'"
+        ).scalar_one()
+    assert analysed >= 4  # -1 (never analysed) before

@@ -153,7 +153,10 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True)
+    # The connection returned last is handed out first: it is the one whose statements the
+    # driver has prepared (psycopg prepares on a statement's fifth run on a connection), and
+    # connections left idle can be closed by the server without a pause in use.
+    return create_engine(url, pool_pre_ping=True, pool_use_lifo=True)
 
 
 _engine: Engine | None = None

@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from yuqing.core.database import get_engine, new_session
@@ -186,6 +185,9 @@ class Writer:
                     raise LookupError(f"来源 {taken[0].source_id} 不存在")
                 batch = store.prepare(session, source=source, items=items)
                 pipeline.analyse(session, batch)
+                # Nothing was written: a commit rather than the rollback of closing keeps
+                # the driver's prepared statements on the connection (see _OwnConnection).
+                session.commit()
         except BaseException as error:
             for request in taken:
                 request.done.set_exception(error)
@@ -256,18 +258,24 @@ class Writer:
 
     def _commit(self, group: list[_Job]) -> list[IngestResult]:
         """One transaction for the group, tried again from the batches as handed in when
-        the database broke a deadlock or a serialisation conflict by rolling it back."""
+        the database broke a deadlock or a serialisation conflict by rolling it back, or
+        when the writer's connection was lost (the database restarted): then on a new one,
+        and the batches are settled against what is stored, since the commit may have
+        reached the database before the connection broke."""
+        lost = False
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 # A batch alone, prepared after the last commit, has nothing to settle.
-                alone = len(group) == 1 and group[0].seen == self.groups
+                alone = len(group) == 1 and group[0].seen == self.groups and not lost
                 return _commit_once(group, settle=not alone, connection=self._connection)
-            except DBAPIError as error:
-                state = getattr(error.orig, "sqlstate", None)
-                if state not in RETRIED_STATES or attempt == ATTEMPTS:
+            except Exception as error:
+                lost = self._connection.drop_if_lost()
+                state = getattr(getattr(error, "orig", None), "sqlstate", None)
+                if not (lost or state in RETRIED_STATES) or attempt == ATTEMPTS:
                     raise
                 self.retries += 1
-                log.info("write of %d batches rolled back (%s), again", len(group), state)
+                why = "connection lost" if lost else state
+                log.info("write of %d batches rolled back (%s), again", len(group), why)
                 time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
         raise AssertionError("unreachable")
 
@@ -278,33 +286,44 @@ class _Statistics:
     Autovacuum analyses a table once a tenth of it changed and a minute passed; a desk
     filling up from empty stays on the statistics of a small table meanwhile, and the
     planner then reads a whole source for the same-item lookup (52 ms a batch measured,
-    0.3 ms after ANALYZE). The writer analyses once the rows it inserted reach a fifth of
-    what was there at the last ANALYZE (at least ``ANALYZE_ROWS``), after its commit."""
+    0.3 ms after ANALYZE). Once the rows the writer inserted reach a fifth of what was
+    there at the last ANALYZE (at least ``ANALYZE_ROWS``), a thread of its own analyses the
+    table, one at a time: the writer does not wait for it (60–100 ms at 10,000 rows, a
+    millisecond a push of 100 in bench/push.py when it waited)."""
 
     def __init__(self) -> None:
         self.inserted = 0
         self.threshold = ANALYZE_ROWS
+        self.analysed = 0  # ANALYZE runs finished
+        self._running = threading.Lock()
 
     def count(self, rows: int) -> None:
         self.inserted += rows
         if self.inserted < self.threshold:
             return
+        if get_engine().dialect.name != "postgresql":
+            self.threshold = 2**62
+            return
+        if not self._running.acquire(blocking=False):
+            return  # the last one is still running; it counts from its start
+        self.inserted = 0
+        threading.Thread(target=self._analyse, name="yuqing-analyse", daemon=True).start()
+
+    def _analyse(self) -> None:
         try:
             with new_session() as session:
                 connection = session.connection()
-                if connection.dialect.name != "postgresql":
-                    self.threshold = 2**62
-                    return
                 connection.exec_driver_sql("ANALYZE mention")
                 estimate = connection.exec_driver_sql(
                     "SELECT reltuples FROM pg_class WHERE relname = 'mention'"
                 ).scalar_one()
                 session.commit()
-        except DBAPIError:
+            self.threshold = max(ANALYZE_ROWS, int(float(estimate or 0) / 5))
+            self.analysed += 1
+        except Exception:  # a broken connection, the database restarting: no thread dies loud
             log.warning("ANALYZE mention failed; the next threshold tries again", exc_info=True)
-            return
-        self.inserted = 0
-        self.threshold = max(ANALYZE_ROWS, int(float(estimate or 0) / 5))
+        finally:
+            self._running.release()
 
 
 def _raw_keys(items: Sequence[Any]) -> frozenset[str]:
@@ -376,9 +395,9 @@ def _keys(batch: Batch) -> frozenset[Key]:
 
 
 class _OwnConnection:
-    """The writer's own SQLite connection, kept from one group to the next.
+    """The writer's own connection, kept from one group to the next.
 
-    A SQLite connection in WAL mode empties its whole page cache when it begins a
+    SQLite: a connection in WAL mode empties its whole page cache when it begins a
     transaction after another connection committed. Taken from the pool, a group's
     transaction mostly had a connection that others (the previous group's among them) had
     committed past, and read every index page it probes (same item, near-duplicate bands,
@@ -387,21 +406,39 @@ class _OwnConnection:
     search index deletes the change log rows it applied after each group). bench/soak.py at
     400 items/s, push p95 in minute 6: 970–1,505 ms in three runs with pooled connections,
     544 and 857 ms in two with this one (load 5–10, other benchmarks running).
-    PostgreSQL has a shared buffer cache: there the writer takes pooled connections."""
+
+    PostgreSQL: psycopg prepares a statement on its fifth run on a connection and forgets
+    every prepared statement when the connection rolls back, as pooled connections do when
+    a reading session closes. Taken from the pool, most of the writer's 40-odd statements a
+    group were parsed and planned anew each time; kept, they stay prepared (bench/push.py,
+    one client × 100: 2,330 → 2,630 items/s, docs/pipeline.md "Tenth session")."""
 
     def __init__(self) -> None:
         self._held: Connection | None = None
 
     def session(self) -> Session:
         engine = get_engine()
-        if engine.dialect.name != "sqlite":
-            return new_session()
         held = self._held
         if held is None or held.engine is not engine or held.closed or held.invalidated:
             if held is not None and not held.closed:
                 held.close()  # the application moved to another engine (tests, CLI)
             held = self._held = engine.connect()
         return Session(bind=held, expire_on_commit=False)
+
+    def drop_if_lost(self) -> bool:
+        """Whether the held connection broke (the database restarted or ended it); if so it
+        is let go, and the next session connects anew."""
+        held = self._held
+        if held is None or held.closed:
+            return False
+        if not held.invalidated:
+            raw = held.connection.dbapi_connection
+            if not getattr(raw, "broken", False):  # psycopg's: its socket is gone
+                return False
+            held.invalidate()
+        self._held = None
+        held.close()
+        return True
 
 
 def _commit_once(
