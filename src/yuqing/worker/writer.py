@@ -83,7 +83,10 @@ RETRIED_STATES = frozenset({"40P01", "40001", "55P03"})
 failure, lock not available."""
 
 ANALYZE_ROWS = 5_000
-"""Rows inserted before the writer first refreshes PostgreSQL's statistics of mentions."""
+"""Rows inserted before the writer first refreshes PostgreSQL's statistics (``ANALYZED``)."""
+
+ANALYZED = ("mention", "mention_band", "event", "event_member", "event_source", "event_hour")
+"""The tables whose statistics the writer keeps fresh: those its lookups read and join."""
 
 Key = tuple[int, str, str | int | None]
 
@@ -281,15 +284,17 @@ class Writer:
 
 
 class _Statistics:
-    """Keeps PostgreSQL's statistics of the mention table fresh while it grows.
+    """Keeps PostgreSQL's statistics of the tables the writer reads fresh while they grow.
 
     Autovacuum analyses a table once a tenth of it changed and a minute passed; a desk
-    filling up from empty stays on the statistics of a small table meanwhile, and the
-    planner then reads a whole source for the same-item lookup (52 ms a batch measured,
-    0.3 ms after ANALYZE). Once the rows the writer inserted reach a fifth of what was
-    there at the last ANALYZE (at least ``ANALYZE_ROWS``), a thread of its own analyses the
-    table, one at a time: the writer does not wait for it (60–100 ms at 10,000 rows, a
-    millisecond a push of 100 in bench/push.py when it waited)."""
+    filling up from empty stays on the statistics of small tables meanwhile. The planner
+    then read a whole source for the same-item lookup (52 ms a batch measured, 0.3 ms
+    after ANALYZE); and a prepared statement keeps the plan it got while its tables were
+    small until they are analysed again: the event members of a batch were looked up by
+    reading every member and every event (25–40 ms a batch at 600,000 mentions in
+    bench/soak.py, 0.1 ms after ANALYZE). Once the rows the writer inserted reach a fifth
+    of the mentions there were at the last ANALYZE (at least ``ANALYZE_ROWS``), a thread of
+    its own analyses ``ANALYZED``, one run at a time: the writer does not wait for it."""
 
     def __init__(self) -> None:
         self.inserted = 0
@@ -313,7 +318,7 @@ class _Statistics:
         try:
             with new_session() as session:
                 connection = session.connection()
-                connection.exec_driver_sql("ANALYZE mention")
+                connection.exec_driver_sql(f"ANALYZE {', '.join(ANALYZED)}")
                 estimate = connection.exec_driver_sql(
                     "SELECT reltuples FROM pg_class WHERE relname = 'mention'"
                 ).scalar_one()
@@ -321,7 +326,7 @@ class _Statistics:
             self.threshold = max(ANALYZE_ROWS, int(float(estimate or 0) / 5))
             self.analysed += 1
         except Exception:  # a broken connection, the database restarting: no thread dies loud
-            log.warning("ANALYZE mention failed; the next threshold tries again", exc_info=True)
+            log.warning("ANALYZE failed; the next threshold tries again", exc_info=True)
         finally:
             self._running.release()
 
