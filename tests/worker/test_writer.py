@@ -409,7 +409,7 @@ def test_statistics_are_refreshed_beside_the_writer(engine: Engine, push_source:
         analysed = connection.exec_driver_sql(
             "SELECT reltuples FROM pg_class WHERE relname = 'mention'"
         ).scalar_one()
-    assert analysed >= 4  # -1 (never analysed) before
+    assert analysed >= 4  # the rows stored, counted by this ANALYZE
     deadline = time.monotonic() + 10  # the server reports its counts within a second or so
     while True:
         after = _analyses(engine)
