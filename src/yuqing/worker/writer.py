@@ -272,7 +272,7 @@ class Writer:
                 alone = len(group) == 1 and group[0].seen == self.groups and not lost
                 return _commit_once(group, settle=not alone, connection=self._connection)
             except Exception as error:
-                lost = self._connection.drop_if_lost()
+                lost = self._connection.lost()
                 state = getattr(getattr(error, "orig", None), "sqlstate", None)
                 if not (lost or state in RETRIED_STATES) or attempt == ATTEMPTS:
                     raise
@@ -430,20 +430,17 @@ class _OwnConnection:
             held = self._held = engine.connect()
         return Session(bind=held, expire_on_commit=False)
 
-    def drop_if_lost(self) -> bool:
-        """Whether the held connection broke (the database restarted or ended it); if so it
-        is let go, and the next session connects anew."""
+    def lost(self) -> bool:
+        """Whether the held connection broke (the database restarted or ended it). A break
+        the driver saw first (psycopg's ``broken``: its socket is gone) is told to
+        SQLAlchemy too, so that ``session`` connects anew, as it does for one SQLAlchemy
+        found broken itself."""
         held = self._held
         if held is None or held.closed:
             return False
-        if not held.invalidated:
-            raw = held.connection.dbapi_connection
-            if not getattr(raw, "broken", False):  # psycopg's: its socket is gone
-                return False
+        if not held.invalidated and getattr(held.connection.dbapi_connection, "broken", False):
             held.invalidate()
-        self._held = None
-        held.close()
-        return True
+        return held.invalidated
 
 
 def _commit_once(
