@@ -2,7 +2,12 @@
 
 Usage: .venv/bin/python bench/push.py [--database sqlite|postgres|both] [--items 16000]
        [--clients 16] [--offered 2000] [--schemes 200] [--pg-admin URL] [--only TEXT]
-       [--py-spy FILE]
+       [--rounds N] [--py-spy FILE]
+
+``--rounds N`` runs every row N times and prints, after each round's table, every target's
+figure per round and their median: on this shared machine one row's speed drifts by a
+third from one minute to the next, so one round's ratio says little. Within a round the
+rows compared with each other run next to each other (``RUN_ORDER``).
 
 ``--py-spy FILE`` records the server's stacks (the thread holding the GIL) with py-spy
 while each row pushes, to FILE.<database>.<clients>x<batch>.txt (collapsed stacks; py-spy
@@ -107,6 +112,11 @@ class Row:
     rss_mb: float = 0.0
     cpu_seconds: float = 0.0
     offered: int | None = None
+    number: int = 0  # its place in ``plan``
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.database, self.number)
 
     @property
     def rate(self) -> float:
@@ -322,6 +332,19 @@ def measure(
 # -- the table --------------------------------------------------------------------------
 
 
+def target_of(r: Row, by: dict[tuple[str, str], Row]) -> tuple[Row | None, str]:
+    """The row ``r`` is compared with (None for a latency target or none) and the target."""
+    if r.database == "sqlite" and r.name == "16 clients × 100":
+        return by.get(("sqlite", "1 client × 1000")), "≥ 0.9×"
+    if r.database == "postgres" and r.name == "16 clients × 100":
+        return by.get(("postgres", "1 client × 100")), "≥ 1.5×"
+    if r.database == "postgres" and r.name == "1 client × 100":
+        return by.get(("sqlite", "1 client × 100")), "≥ 0.8× SQLite"
+    if r.offered:
+        return None, "p95 ≤ 500 ms"
+    return None, "–"
+
+
 def table(rows: list[Row]) -> None:
     by = {(r.database, r.name): r for r in rows}
     print()
@@ -332,18 +355,8 @@ def table(rows: list[Row]) -> None:
     )
     print("| --- | --- |" + " ---: |" * 9 + " --- | --- |" + " ---: |" * 3)
     for r in rows:
-        target, baseline, ratio = "–", "–", ""
-        base_row: Row | None = None
-        if r.database == "sqlite" and r.name == "16 clients × 100":
-            base_row, target = by.get(("sqlite", "1 client × 1000")), "≥ 0.9×"
-        elif r.database == "sqlite" and r.offered:
-            target = "p95 ≤ 500 ms"
-        elif r.database == "postgres" and r.name == "16 clients × 100":
-            base_row, target = by.get(("postgres", "1 client × 100")), "≥ 1.5×"
-        elif r.database == "postgres" and r.name == "1 client × 100":
-            base_row, target = by.get(("sqlite", "1 client × 100")), "≥ 0.8× SQLite"
-        elif r.database == "postgres" and r.offered:
-            target = "p95 ≤ 500 ms"
+        baseline, ratio = "–", ""
+        base_row, target = target_of(r, by)
         if base_row is not None:
             baseline = f"{base_row.database} {base_row.name}: {base_row.rate:,.0f}"
             ratio = f"{r.rate / base_row.rate:.2f}×" if base_row.rate else ""
@@ -360,12 +373,15 @@ def table(rows: list[Row]) -> None:
 
 
 def plan(database: str, offered: int, clients: int) -> list[Row]:
-    return [
+    rows = [
         Row(database, "1 client × 100", 1, 100),
         Row(database, "1 client × 1000", 1, 1000),
         Row(database, f"{clients} clients × 100", clients, 100),
         Row(database, f"{clients} clients × 100 at {offered:,}/s", clients, 100, offered=offered),
     ]
+    for number, row in enumerate(rows):
+        row.number = number
+    return rows
 
 
 def main() -> None:
@@ -382,6 +398,9 @@ def main() -> None:
     )
     parser.add_argument("--py-spy", default="", help="record the server with py-spy to FILE.*")
     parser.add_argument("--only", default="", help="run only rows whose name contains this")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run every row this many times; median ratios"
+    )
     args = parser.parse_args()
 
     stream = load_stream(args.items + 50)
@@ -393,23 +412,75 @@ def main() -> None:
         f"{os.cpu_count()} cores",
         flush=True,
     )
-    rows: list[Row] = []
+    rounds: list[list[Row]] = []
     with tempfile.TemporaryDirectory(prefix="bench-push-") as folder:
-        for database in databases:
-            for number, row in enumerate(plan(database, args.offered, args.clients)):
-                if args.only and args.only not in row.name:
-                    continue
+        for round_number in range(1, args.rounds + 1):
+            planned = [
+                (number, row)
+                for database in databases
+                for number, row in enumerate(plan(database, args.offered, args.clients))
+                if not args.only or args.only in row.name
+            ]
+            rows: list[Row] = []
+            # The rows compared with each other run next to each other: the machine's speed
+            # drifts from one minute to the next.
+            for number, row in sorted(planned, key=lambda pair: RUN_ORDER.index(pair[1].key)):
+                if args.rounds > 1:
+                    print(f"  round {round_number}:", end="", flush=True)
                 name = f"bench_push_{number}"
                 maker = (
                     sqlite_database(Path(folder), name)
-                    if database == "sqlite"
+                    if row.database == "sqlite"
                     else postgres_database(args.pg_admin, name)
                 )
                 with maker as url:
                     prepare_database(url, args.schemes, texts)
                     measure(row, url, items, warm, args.py_spy)
                 rows.append(row)
-    table(rows)
+            rows.sort(key=lambda row: [r.key for _, r in planned].index(row.key))
+            if args.rounds > 1:
+                print(f"\nRound {round_number} of {args.rounds}:")
+            table(rows)
+            rounds.append(rows)
+    if args.rounds > 1:
+        summary(rounds)
+
+
+RUN_ORDER = [
+    ("sqlite", 0),
+    ("postgres", 0),
+    ("postgres", 2),
+    ("sqlite", 1),
+    ("sqlite", 2),
+    ("sqlite", 3),
+    ("postgres", 1),
+    ("postgres", 3),
+]
+"""The order rows run in: each compared pair next to each other (plan's row numbers)."""
+
+
+def summary(rounds: list[list[Row]]) -> None:
+    """Each target's figure in every round and their median."""
+    print(f"\nTargets over {len(rounds)} rounds (each ratio within its round; median):\n")
+    print("| database | row | target | per round | median |")
+    print("| --- | --- | --- | --- | ---: |")
+    for position, first in enumerate(rounds[0]):
+        base_row, target = target_of(first, {(r.database, r.name): r for r in rounds[0]})
+        if target == "–":
+            continue
+        figures: list[float] = []
+        for rows in rounds:
+            r = rows[position]
+            base, _ = target_of(r, {(x.database, x.name): x for x in rows})
+            if base is not None:
+                figures.append(r.rate / base.rate if base.rate else 0.0)
+            else:
+                figures.append(r.pct(95))
+        unit = "×" if base_row is not None else " ms"
+        shown = ", ".join(f"{f:.2f}{unit}" if unit == "×" else f"{f:.0f}{unit}" for f in figures)
+        middle = statistics.median(figures)
+        median = f"{middle:.2f}×" if unit == "×" else f"{middle:.0f} ms"
+        print(f"| {first.database} | {first.name} | {target} | {shown} | {median} |")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ import pytest
 from sqlalchemy import Engine, event, text
 
 from tests.support import serving_app
+from yuqing.core.database import new_session
+from yuqing.mentions import store
+from yuqing.sources.models import Source
 from yuqing.worker import writer
 
 AUTH = {"Authorization": "Bearer test-push-token"}
@@ -418,3 +421,47 @@ def test_statistics_are_refreshed_beside_the_writer(engine: Engine, push_source:
             break
         time.sleep(0.1)
     assert sorted(grown) == sorted(writer.ANALYZED)
+
+
+def test_a_batch_is_settled_against_what_was_stored_since_it_was_prepared(
+    engine: Engine, push_source: Any
+) -> None:
+    """The writer keeps the keys each group stored; a batch prepared while a group was
+    written is looked up again for those keys only, and becomes a copy of the text that
+    group stored first. A batch prepared before the groups still kept is settled in full."""
+    own = writer.Writer()
+    with new_session() as session:  # prepared before the text below is stored
+        source = session.get(Source, push_source.id)
+        assert source is not None
+        late = store.prepare(session, source=source, items=[{"id": "w-2", "text": TEXTS[0]}])
+    assert [row.external_id for row in late.new] == ["w-2"]
+    first = own.write(push_source.id, [{"id": "w-1", "text": TEXTS[0]}])
+    assert first.new == 1 and own.groups == 1
+    assert own._written_since([_job(seen=1)]) == frozenset()
+    written = own._written_since([_job(seen=0)])
+    assert written is not None and (push_source.id, "id", "w-1") in written
+    with new_session() as session:
+        looked_up = _statements_on(session)
+        store.settle(session, late, written=frozenset())  # nothing stored since
+        assert [row.external_id for row in late.new] == ["w-2"]
+        assert not [s for s in looked_up if "FROM mention" in s]
+        store.settle(session, late, written=written)
+        assert late.new == [] and late.copies[0].duplicate_of_id == first.outcomes[0].mention_id
+    for number in range(2, writer.WRITTEN_KEPT + 3):  # the first group's keys are let go
+        own._written.append((number, frozenset()))
+    own.groups = writer.WRITTEN_KEPT + 2
+    assert own._written_since([_job(seen=0)]) is None
+
+
+def _job(seen: int) -> Any:
+    return writer._Job(batch=None, items=0, keys=frozenset(), seen=seen)  # type: ignore[arg-type]
+
+
+def _statements_on(session: Any) -> list[str]:
+    seen: list[str] = []
+    event.listen(
+        session.connection(),
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: seen.append(statement),
+    )
+    return seen

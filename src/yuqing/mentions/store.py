@@ -105,7 +105,7 @@ def prepare(
     return batch
 
 
-def settle(session: Session, batch: Batch) -> None:
+def settle(session: Session, batch: Batch, *, written: frozenset[Any] | None = None) -> None:
     """Decide the batch's new originals again against the store as it is now, inside the
     writing transaction: a batch prepared beside others (``worker/writer.py`` merges
     concurrent batches into one transaction) may hold an item that was stored meanwhile, or
@@ -113,10 +113,20 @@ def settle(session: Session, batch: Batch) -> None:
     unchanged outcome or an exact copy (its analysis is kept: a copy just does not use it),
     and a copy that pointed at it follows it to its original. Rows of the merged batch are
     seen in their order, so of two batches carrying one new text the first keeps it.
+
+    ``written``: the ``written_keys`` of everything stored since the batch was prepared,
+    when the caller knows them (the writer keeps those of its own recent groups); only rows
+    holding one of them are looked up again. None: every row is.
     """
     if not batch.new:
         return
-    existing = _existing_same_items(session, batch.source.id, batch.new)
+    source = batch.source.id
+    suspects = (
+        batch.new
+        if written is None
+        else [row for row in batch.new if (source, *identity(row)) in written]
+    )
+    existing = _existing_same_items(session, source, suspects) if suspects else {}
     moved: dict[int, tuple[int | None, int | None]] = {}  # index -> (stored id, batch index)
     fresh: list[Row] = []
     for row in batch.new:
@@ -133,7 +143,7 @@ def settle(session: Session, batch: Batch) -> None:
             continue
         row.id, row.stored_status, row.changed = current["id"], current["status"], changes
         batch.changed.append(row)
-    originals, copies = _split_copies(session, fresh)
+    originals, copies = _split_copies(session, fresh, written=written)
     moved.update((row.index, (row.duplicate_of_id, row.original_index)) for row in copies)
     for row in batch.copies:
         while row.original_index in moved:
@@ -275,6 +285,21 @@ def identity(row: Row) -> Key:
     return ("url", row.url_hash)
 
 
+def written_keys(batch: Batch) -> frozenset[Any]:
+    """What storing ``batch`` can change in the ``settle`` of a batch prepared before: the
+    identity of each row, as ``(source id, kind, value)``, and the keys a later text is
+    found a copy by (``("u", url hash)``, ``("c", content hash)``) of its new originals."""
+    source = batch.source.id
+    keys: set[Any] = {
+        (source, *identity(row)) for row in (*batch.new, *batch.changed, *batch.copies)
+    }
+    for row in batch.new:
+        keys.add(("c", row.content_hash))
+        if row.url_hash is not None:
+            keys.add(("u", row.url_hash))
+    return frozenset(keys)
+
+
 def _merge_same_item_in_batch(rows: list[Row], outcomes: list[ItemOutcome]) -> list[Row]:
     """An item sent twice in one batch is stored once: the later copy wins."""
     latest: dict[Key, Row] = {}
@@ -370,17 +395,23 @@ def _insert(session: Session, rows: list[Row]) -> list[int]:
     return insert_returning_ids(session, Mention, INSERTED_COLUMNS, list(map(_COLUMNS_OF, rows)))
 
 
-def _split_copies(session: Session, fresh: list[Row]) -> tuple[list[Row], list[Row]]:
+def _split_copies(
+    session: Session, fresh: list[Row], *, written: frozenset[Any] | None = None
+) -> tuple[list[Row], list[Row]]:
     """Separate originals from exact copies (same canonical URL or same title and text).
 
     A copy of a stored mention gets that mention's id as ``duplicate_of_id``; a copy of an
     earlier row of the same batch gets that row's ``index`` as ``original_index``, resolved
-    once the original has its id. Copies are stored with status ``duplicate``.
+    once the original has its id. Copies are stored with status ``duplicate``. With
+    ``written`` (see ``settle``) only those keys are looked up in the store.
     """
     if not fresh:
         return [], []
     url_hashes = list({r.url_hash for r in fresh if r.url_hash is not None})
     hashes = list({r.content_hash for r in fresh})
+    if written is not None:
+        url_hashes = [k for k in url_hashes if ("u", k) in written]
+        hashes = [k for k in hashes if ("c", k) in written]
     stored = {
         **{("u", k): m for k, m in _first_listed(session, Mention.url_hash, url_hashes).items()},
         **{("c", k): m for k, m in _first_listed(session, Mention.content_hash, hashes).items()},

@@ -78,13 +78,20 @@ def analyse(session: Session, batch: Batch) -> None:
         stage.before_insert(session, batch)
 
 
-def write(session: Session, batch: Batch, *, settle: bool = True) -> IngestResult:
+def write(
+    session: Session,
+    batch: Batch,
+    *,
+    settle: bool = True,
+    written: frozenset[Any] | None = None,
+) -> IngestResult:
     """The second half of ``run`` for a batch ``analyse`` saw (several merged into one by the
-    writer): decide its new rows again against what is stored now (``store.settle``), the
-    stages that read the store, the insert, every stage's ``after_insert``; the caller
-    commits. ``settle=False``: the batch was prepared after the last write and alone."""
+    writer): decide its new rows again against what is stored now (``store.settle``, only
+    for the keys in ``written`` when given), the stages that read the store, the insert,
+    every stage's ``after_insert``; the caller commits. ``settle=False``: the batch was
+    prepared after the last write and alone."""
     if settle:
-        store.settle(session, batch)
+        store.settle(session, batch, written=written)
     for stage in STAGES:
         if stage not in ANALYSIS:
             stage.before_insert(session, batch)

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yuqing.core.database import get_engine, new_session
@@ -79,6 +80,8 @@ ATTEMPTS = 6
 """Tries of a group's transaction when the database rolled it back to break a deadlock."""
 
 RETRIED_STATES = frozenset({"40P01", "40001", "55P03"})
+WRITTEN_KEPT = 64
+"""Groups whose stored keys the writer keeps for settling batches prepared meanwhile."""
 """SQLSTATEs a whole transaction is tried again for: deadlock detected, serialisation
 failure, lock not available."""
 
@@ -136,6 +139,9 @@ class Writer:
         self.prepared = 0  # batches prepared and analysed (several requests may make one)
         self._connection = _OwnConnection()
         self.groups = 0  # transactions committed
+        # What each of the last groups stored (``store.written_keys``), by group number: a
+        # batch prepared while they were written is settled against these keys only.
+        self._written: deque[tuple[int, frozenset[Any]]] = deque(maxlen=WRITTEN_KEPT)
         self.retries = 0  # transactions rolled back by the database and tried again
         self._statistics = _Statistics()
 
@@ -243,7 +249,7 @@ class Writer:
     def _write(self, group: list[_Job]) -> None:
         """Commit the group; when that fails, each batch alone (its own error to its caller)."""
         try:
-            results = self._commit(group)
+            results, written = self._commit(group)
         except Exception as error:
             if len(group) == 1:
                 group[0].done.set_exception(error)
@@ -255,32 +261,59 @@ class Writer:
                 self._write([job])
             return
         self.groups += 1
+        self._written.append((self.groups, written))
         for job, result in zip(group, results, strict=True):
             job.done.set_result(result)
         self._statistics.count(sum(r.new + r.duplicate for r in results))
 
-    def _commit(self, group: list[_Job]) -> list[IngestResult]:
+    def _commit(self, group: list[_Job]) -> tuple[list[IngestResult], frozenset[Any]]:
         """One transaction for the group, tried again from the batches as handed in when
         the database broke a deadlock or a serialisation conflict by rolling it back, or
         when the writer's connection was lost (the database restarted): then on a new one,
-        and the batches are settled against what is stored, since the commit may have
-        reached the database before the connection broke."""
-        lost = False
+        and the batches are settled against all that is stored, since the commit may have
+        reached the database before the connection broke. A group the database refused
+        (a unique key: another process stored one of its items meanwhile) is tried once
+        more, settled against all that is stored. Returns the results and what the group
+        stored (``store.written_keys``)."""
+        everything = False  # settle against all that is stored, not just the recent groups
+        refused = False
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                # A batch alone, prepared after the last commit, has nothing to settle.
-                alone = len(group) == 1 and group[0].seen == self.groups and not lost
-                return _commit_once(group, settle=not alone, connection=self._connection)
+                written = None if everything else self._written_since(group)
+                # A batch alone with nothing stored since it was prepared has nothing to
+                # settle (another process's write meets the unique index: see below).
+                alone = len(group) == 1 and written is not None and not written
+                return _commit_once(
+                    group, settle=not alone, written=written, connection=self._connection
+                )
             except Exception as error:
                 lost = self._connection.lost()
                 state = getattr(getattr(error, "orig", None), "sqlstate", None)
-                if not (lost or state in RETRIED_STATES) or attempt == ATTEMPTS:
+                again = isinstance(error, IntegrityError) and not refused
+                if not (lost or again or state in RETRIED_STATES) or attempt == ATTEMPTS:
                     raise
+                everything = everything or lost or again
+                refused = refused or again
                 self.retries += 1
-                why = "connection lost" if lost else state
+                why = "connection lost" if lost else "refused" if again else state
                 log.info("write of %d batches rolled back (%s), again", len(group), why)
-                time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
+                if not again:
+                    time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
         raise AssertionError("unreachable")
+
+    def _written_since(self, group: list[_Job]) -> frozenset[Any] | None:
+        """The keys the writer stored since the group's oldest batch began to be prepared;
+        None when those groups are no longer kept (settle then looks every row up)."""
+        since = min(job.seen for job in group)
+        if since == self.groups:
+            return frozenset()
+        if not self._written or self._written[0][0] > since + 1:
+            return None
+        keys: set[Any] = set()
+        for number, written in self._written:
+            if number > since:
+                keys.update(written)
+        return frozenset(keys)
 
 
 class _Statistics:
@@ -444,14 +477,22 @@ class _OwnConnection:
 
 
 def _commit_once(
-    group: list[_Job], *, settle: bool, connection: _OwnConnection
-) -> list[IngestResult]:
+    group: list[_Job],
+    *,
+    settle: bool,
+    written: frozenset[Any] | None,
+    connection: _OwnConnection,
+) -> tuple[list[IngestResult], frozenset[Any]]:
     parts = _merge(group)
     with connection.session() as session:
         _begin_write(session)
-        results = [pipeline.write(session, part.batch, settle=settle) for part in parts]
+        results = [
+            pipeline.write(session, part.batch, settle=settle, written=written) for part in parts
+        ]
         session.commit()
-    return _split(group, parts, results)
+    return _split(group, parts, results), frozenset().union(
+        *(store.written_keys(part.batch) for part in parts)
+    )
 
 
 def _begin_write(session: Session) -> None:
