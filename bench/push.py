@@ -133,7 +133,15 @@ class Row:
 
 @contextmanager
 def sqlite_database(folder: Path, name: str) -> Iterator[str]:
-    yield f"sqlite:///{folder / name}.db"
+    """A new SQLite file for the row, removed after it."""
+    path = folder / f"{name}.db"
+    for leftover in folder.glob(f"{name}.db*"):
+        leftover.unlink()
+    try:
+        yield f"sqlite:///{path}"
+    finally:
+        for written in folder.glob(f"{name}.db*"):
+            written.unlink()
 
 
 @contextmanager
@@ -427,7 +435,7 @@ def main() -> None:
             for number, row in sorted(planned, key=lambda pair: RUN_ORDER.index(pair[1].key)):
                 if args.rounds > 1:
                     print(f"  round {round_number}:", end="", flush=True)
-                name = f"bench_push_{number}"
+                name = f"bench_push_{round_number}_{number}"
                 maker = (
                     sqlite_database(Path(folder), name)
                     if row.database == "sqlite"
