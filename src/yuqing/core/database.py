@@ -196,12 +196,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={
-                "check_same_thread": False,
-                "timeout": 15,
-                # room for each insert's statements of several row counts (below)
-                "cached_statements": 512,
-            },
+            connect_args={"check_same_thread": False, "timeout": 15},
             # a database in memory lives as long as its connection
             pool_recycle=SQLITE_RECYCLE_SECONDS if in_file else -1,
         )
