@@ -4,8 +4,8 @@ Usage: .venv/bin/python bench/push.py [--database sqlite|postgres|both] [--items
        [--clients 16] [--offered 2000] [--schemes 200] [--pg-admin URL] [--only TEXT]
        [--rounds N] [--py-spy FILE]
 
-``--rounds N`` runs every row N times and prints, after each round's table, every target's
-figure per round and their median: on this shared machine one row's speed drifts by a
+``--rounds N`` (3 unless given) runs every row N times and prints, after each round's table,
+every target's figure per round and their median: on this shared machine one row's speed drifts by a
 third from one minute to the next, so one round's ratio says little. Within a round the
 rows compared with each other run next to each other (``RUN_ORDER``).
 
@@ -407,7 +407,7 @@ def main() -> None:
     parser.add_argument("--py-spy", default="", help="record the server with py-spy to FILE.*")
     parser.add_argument("--only", default="", help="run only rows whose name contains this")
     parser.add_argument(
-        "--rounds", type=int, default=1, help="run every row this many times; median ratios"
+        "--rounds", type=int, default=3, help="run every row this many times; median ratios"
     )
     args = parser.parse_args()
 
