@@ -19,12 +19,13 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
 
 from tests.support import serving_app
 from yuqing.core.database import new_session
 from yuqing.mentions import store
 from yuqing.sources.models import Source
-from yuqing.worker import writer
+from yuqing.worker import pipeline, writer
 
 AUTH = {"Authorization": "Bearer test-push-token"}
 TEXTS = [
@@ -465,3 +466,36 @@ def _statements_on(session: Any) -> list[str]:
         lambda _c, _cur, statement, *_: seen.append(statement),
     )
     return seen
+
+
+def test_an_item_another_process_stored_meanwhile_is_settled_not_failed(
+    engine: Engine, push_source: Any
+) -> None:
+    """Another connection (a fetch, another process) stores an item after the writer
+    prepared it: the unique key refuses the writer's insert, and the group is tried once
+    more, settled against all that is stored; the item comes back unchanged, not failed."""
+    own = writer.Writer()
+    item = {"id": "elsewhere-1", "text": TEXTS[1], "time": "2026-12-01T08:00:00"}
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as other:
+        raw = other.connection.dbapi_connection
+        assert raw is not None
+        if sqlite:  # holds the write lock: the writer's group waits for it to begin
+            raw.execute("BEGIN IMMEDIATE")
+        with Session(bind=other) as session:
+            source = session.get(Source, push_source.id)
+            assert source is not None
+            pipeline.process(session, source=source, items=[item])
+            session.flush()
+            with ThreadPoolExecutor(1) as pool:
+                pending = pool.submit(own.write, push_source.id, [item])
+                deadline = time.monotonic() + 10
+                while own.prepared < 1:  # prepared without seeing the uncommitted item
+                    assert time.monotonic() < deadline, "the push was not prepared"
+                    time.sleep(0.01)
+                time.sleep(0.3)  # the writer reaches its lock wait or the unique key
+                session.commit()
+                result = pending.result(timeout=60)
+    assert [o.status for o in result.outcomes] == ["unchanged"], result.outcomes
+    assert own.retries == 1
+    assert Counter(row["external_id"] for row in _rows(engine))["elsewhere-1"] == 1

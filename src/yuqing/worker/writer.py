@@ -80,10 +80,11 @@ ATTEMPTS = 6
 """Tries of a group's transaction when the database rolled it back to break a deadlock."""
 
 RETRIED_STATES = frozenset({"40P01", "40001", "55P03"})
-WRITTEN_KEPT = 64
-"""Groups whose stored keys the writer keeps for settling batches prepared meanwhile."""
 """SQLSTATEs a whole transaction is tried again for: deadlock detected, serialisation
 failure, lock not available."""
+
+WRITTEN_KEPT = 64
+"""Groups whose stored keys the writer keeps for settling batches prepared meanwhile."""
 
 ANALYZE_ROWS = 5_000
 """Rows inserted before the writer first refreshes PostgreSQL's statistics (``ANALYZED``)."""
