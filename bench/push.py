@@ -4,10 +4,11 @@ Usage: .venv/bin/python bench/push.py [--database sqlite|postgres|both] [--items
        [--clients 16] [--offered 2000] [--schemes 200] [--pg-admin URL] [--only TEXT]
        [--rounds N] [--py-spy FILE]
 
-``--rounds N`` (3 unless given) runs every row N times and prints, after each round's table,
-every target's figure per round and their median: on this shared machine one row's speed drifts by a
-third from one minute to the next, so one round's ratio says little. Within a round the
-rows compared with each other run next to each other (``RUN_ORDER``).
+``--rounds N`` (3 unless given) runs every row N times and prints, after each round's
+table, every target's figure per round and their median: on this shared machine one row's
+speed drifts by a third from one minute to the next, so one round's ratio says little.
+Within a round the rows compared with each other run next to each other (``RUN_ORDER``).
+With ``--py-spy`` each round writes over the previous round's files.
 
 ``--py-spy FILE`` records the server's stacks (the thread holding the GIL) with py-spy
 while each row pushes, to FILE.<database>.<clients>x<batch>.txt (collapsed stacks; py-spy
