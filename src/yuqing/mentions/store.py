@@ -114,9 +114,9 @@ def settle(session: Session, batch: Batch, *, written: frozenset[Any] | None = N
     and a copy that pointed at it follows it to its original. Rows of the merged batch are
     seen in their order, so of two batches carrying one new text the first keeps it.
 
-    ``written``: the ``written_keys`` of everything stored since the batch was prepared,
-    when the caller knows them (the writer keeps those of its own recent groups); only rows
-    holding one of them are looked up again. None: every row is.
+    ``written``: the identities and ``copy_keys`` of everything stored since the batch was
+    prepared, when the caller knows them (the writer keeps those of its own recent groups);
+    only rows holding one of them are looked up again. None: every row is.
     """
     if not batch.new:
         return
@@ -285,18 +285,13 @@ def identity(row: Row) -> Key:
     return ("url", row.url_hash)
 
 
-def written_keys(batch: Batch) -> frozenset[Any]:
-    """What storing ``batch`` can change in the ``settle`` of a batch prepared before: the
-    identity of each row, as ``(source id, kind, value)``, and the keys a later text is
-    found a copy by (``("u", url hash)``, ``("c", content hash)``) of its new originals."""
-    source = batch.source.id
-    keys: set[Any] = {
-        (source, *identity(row)) for row in (*batch.new, *batch.changed, *batch.copies)
-    }
-    for row in batch.new:
-        keys.add(("c", row.content_hash))
-        if row.url_hash is not None:
-            keys.add(("u", row.url_hash))
+def copy_keys(batch: Batch) -> frozenset[Any]:
+    """The keys a later text is found a copy of ``batch``'s new originals by:
+    ``("u", url hash)`` and ``("c", content hash)``. With the identities of the batch's rows
+    (``(source id, kind, value)``), what storing it can change in the ``settle`` of a batch
+    prepared before."""
+    keys: set[Any] = {("c", row.content_hash) for row in batch.new}
+    keys.update(("u", row.url_hash) for row in batch.new if row.url_hash is not None)
     return frozenset(keys)
 
 

@@ -101,7 +101,7 @@ class _Job:
 
     batch: Batch
     items: int
-    keys: frozenset[Key]
+    keys: frozenset[Key]  # its items' identities: merging, and settling later batches
     seen: int  # the writer's commits when this batch began to be prepared
     done: Future[IngestResult] = field(default_factory=Future)
 
@@ -140,8 +140,9 @@ class Writer:
         self.prepared = 0  # batches prepared and analysed (several requests may make one)
         self._connection = _OwnConnection()
         self.groups = 0  # transactions committed
-        # What each of the last groups stored (``store.written_keys``), by group number: a
-        # batch prepared while they were written is settled against these keys only.
+        # What each of the last groups stored (its items' identities and ``store.copy_keys``),
+        # by group number: a batch prepared while they were written is settled against
+        # these keys only.
         self._written: deque[tuple[int, frozenset[Any]]] = deque(maxlen=WRITTEN_KEPT)
         self.retries = 0  # transactions rolled back by the database and tried again
         self._statistics = _Statistics()
@@ -275,7 +276,7 @@ class Writer:
         reached the database before the connection broke. A group the database refused
         (a unique key: another process stored one of its items meanwhile) is tried once
         more, settled against all that is stored. Returns the results and what the group
-        stored (``store.written_keys``)."""
+        stored (its batches' identity keys and ``store.copy_keys``)."""
         everything = False  # settle against all that is stored, not just the recent groups
         refused = False
         for attempt in range(1, ATTEMPTS + 1):
@@ -491,9 +492,10 @@ def _commit_once(
             pipeline.write(session, part.batch, settle=settle, written=written) for part in parts
         ]
         session.commit()
-    return _split(group, parts, results), frozenset().union(
-        *(store.written_keys(part.batch) for part in parts)
+    written = frozenset().union(
+        *(job.keys for job in group), *(store.copy_keys(part.batch) for part in parts)
     )
+    return _split(group, parts, results), written
 
 
 def _begin_write(session: Session) -> None:
