@@ -165,6 +165,40 @@ def test_a_catch_up_while_a_page_is_read_loses_nothing(
     assert page.ids == [new_id] and rows[0].search_text == "自习座位增加" and page.total == 1
 
 
+def test_a_catch_up_while_the_log_is_read_loses_nothing(
+    session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL tantivy searches while the log is read: a catch-up that commits the
+    index and deletes the log rows just before the log is read must not hide the row (the
+    search runs again when the index's meta.json changed). On SQLite the log is read first."""
+    ids = load(session)
+    search_index.catch_up(engine)
+    source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
+    assert source is not None
+    added = store.ingest(
+        session, source=source, items=[{"id": "r2", "text": "操场夜间开放时间", "time": when(29)}]
+    )
+    session.commit()
+    new_id = added.outcomes[0].mention_id
+    read = search_index._pending_ids
+    raced: list[int] = []
+
+    def racing(*args: object) -> object:
+        if not raced:
+            raced.append(search_index.catch_up(engine) or 0)
+        return read(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search_index, "_pending_ids", racing)
+    assert search(session, "夜间开放").ids == [new_id]
+    assert raced == [1] and pending(session) == 0
+    # A logged change not yet applied is left out of tantivy's answer and tested on its row.
+    session.execute(update(Mention).where(Mention.id == new_id).values(search_text="操场关闭"))
+    session.commit()
+    assert pending(session) == 1
+    assert search(session, "夜间开放").total == 0
+    assert search(session, "操场关闭").ids == [new_id]
+
+
 def test_an_index_deleted_is_rebuilt(session: Session, engine: Engine) -> None:
     load(session)
     search_index.catch_up(engine)
@@ -345,3 +379,31 @@ def test_a_long_log_sends_the_page_to_find_without_reading_its_rows(
     page, found = search_page(session, "延长开放")
     assert new <= set(page.ids) and [m.id for m in found] == page.ids
     assert_same_as_database(session, ["延长开放", "图书馆", "食堂"])
+
+
+def test_a_search_reads_an_emptied_log_through_its_key(session: Session, engine: Engine) -> None:
+    """After a build or a bulk load the log's table keeps its emptied pages (the vacuum after
+    a catch-up does not truncate them): a search reads the log through its primary key, not
+    by scanning those pages (at 1M items a scan cost every search 6–43 ms)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the table's emptied pages are PostgreSQL's")
+    ids = load(session)
+    session.execute(
+        text(
+            "INSERT INTO mention_fts_change(mention_id) SELECT :id FROM generate_series(1, 50000)"
+        ),
+        {"id": ids[0]},
+    )
+    session.commit()
+    search_index.catch_up(engine)  # applies, deletes, vacuums: the pages stay
+    assert pending(session) == 0
+    pages = session.execute(text("SELECT pg_relation_size('mention_fts_change') / 8192")).scalar()
+    assert pages is not None and pages > 100
+    scans = text(
+        "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'mention_fts_change'"
+    )
+    before = session.execute(scans).scalar_one()
+    assert search(session, "食堂").total == 3
+    search_page(session, "食堂")
+    assert session.execute(scans).scalar_one() == before
+    session.rollback()
