@@ -150,8 +150,6 @@ def build(path: Path, items: int) -> None:
                 ),
                 {"i": i, "n": name, "k": kind, "t": utcnow()},
             )
-        raw = session.connection().connection.driver_connection
-        assert raw is not None
         placeholders = ", ".join("?" for _ in COLUMNS)
         insert = f"INSERT INTO mention({', '.join(COLUMNS)}) VALUES ({placeholders})"
         for mention_id, values in enumerate(rows_to_store(posts, items), start=1):
@@ -164,11 +162,11 @@ def build(path: Path, items: int) -> None:
                 to_index.append((mention_id, values["search_text"]))
             batch.append(tuple(_sqlite_value(values[c]) for c in COLUMNS))
             if len(batch) >= 20_000:
-                _flush(session, raw, insert, batch, to_index)
+                _flush(session, insert, batch, to_index)
                 rate = mention_id / (time.perf_counter() - started)
                 log(f"  {mention_id:>9,} / {items:,}  ({rate:,.0f} items/s)")
-        _flush(session, raw, insert, batch, to_index)
-        raw.executemany(
+        _flush(session, insert, batch, to_index)
+        _raw(session).executemany(
             "UPDATE mention SET duplicate_count = ? WHERE id = ?",
             [(n, first) for first, n in bumps.items()],
         )
@@ -186,10 +184,18 @@ def _sqlite_value(value: Any) -> Any:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
 
 
+def _raw(session: Session) -> Any:
+    """The driver's connection the session holds now (a commit hands it back to the pool,
+    which may give the session another one next time)."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    return raw
+
+
 def _flush(
-    session: Session, raw: Any, insert: str, batch: list[Any], to_index: list[tuple[int, str]]
+    session: Session, insert: str, batch: list[Any], to_index: list[tuple[int, str]]
 ) -> None:
-    raw.executemany(insert, batch)
+    _raw(session).executemany(insert, batch)
     search.index_rows(session, to_index)
     session.commit()
     batch.clear()
@@ -514,6 +520,10 @@ def main() -> None:
         if args.rebuild or not path.exists():
             build(path, args.items)
         engine = make_engine(f"sqlite:///{path}")
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT count(*) FROM mention")).scalar_one()
+        if stored != args.items:  # a build that stopped half way
+            sys.exit(f"{path} holds {stored:,} mentions, not {args.items:,}: run with --rebuild")
     # The project's tantivy index of this database, under bench/out/.
     os.environ["YUQING_DATA_DIR"] = str(OUT / f"var-{name}")
     os.environ.pop("YUQING_SEARCH_INDEX", None)
