@@ -407,3 +407,33 @@ def test_a_search_reads_an_emptied_log_through_its_key(session: Session, engine:
     search_page(session, "食堂")
     assert session.execute(scans).scalar_one() == before
     session.rollback()
+
+
+def test_a_forked_process_searches_with_its_own_threads(session: Session, engine: Engine) -> None:
+    """A Celery worker is forked from its parent: the parent's pool of search threads comes
+    along without its threads, and a search waiting on it would never return."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("tantivy searches on a thread beside the log only on PostgreSQL")
+    load(session)
+    session.commit()
+    assert search(session, "食堂").total == 3  # the parent's pool now has a thread
+    session.close()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit status
+        code = 1
+        try:
+            engine.dispose(close=False)  # the parent's connections stay the parent's
+            with Session(engine) as own:
+                code = 0 if search(own, "食堂").total == 3 else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
+    pytest.fail("the forked process's search did not return")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import calendar
 import json
 import logging
+import os
 import re
 import shutil
 import threading
@@ -715,10 +716,25 @@ def _prepare(session: Session, engine: Engine, root: Path) -> _Handle | None:
     return handle
 
 
-_SEARCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-index")
-"""Where tantivy answers while the request's thread waits for the change log
-(PostgreSQL, ``find``): tantivy gives the GIL up while it searches, the driver while it
-waits for the server, so the two overlap."""
+_SEARCH_THREADS = 4
+_searches: tuple[int, ThreadPoolExecutor] | None = None
+_searches_lock = threading.Lock()
+
+
+def _search_pool() -> ThreadPoolExecutor:
+    """Where tantivy answers while the request's thread waits for the change log
+    (PostgreSQL, ``find``): tantivy gives the GIL up while it searches, the driver while it
+    waits for the server, so the two overlap. One pool per process: a forked child (a
+    Celery worker) inherits the pool but not its threads, so it makes its own."""
+    global _searches
+    known = _searches
+    if known is not None and known[0] == os.getpid():
+        return known[1]
+    with _searches_lock:
+        if _searches is None or _searches[0] != os.getpid():
+            made = ThreadPoolExecutor(_SEARCH_THREADS, thread_name_prefix="search-index")
+            _searches = (os.getpid(), made)
+        return _searches[1]
 
 
 def _search(searcher: tantivy.Searcher, query: tantivy.Query, limit: int) -> tuple[list[int], int]:
@@ -767,7 +783,7 @@ def find(
         made = handle.searcher_and_meta() if overlapped else None
         searching = None
         if made is not None:
-            searching = _SEARCHES.submit(_search, made[0], query, limit + offset)
+            searching = _search_pool().submit(_search, made[0], query, limit + offset)
         try:
             pending = _pending_ids(session, _tokens[engine])
         except (_TokenChanged, KeyError):
