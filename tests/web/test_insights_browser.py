@@ -54,7 +54,9 @@ def _seed(session: Session, source: Source) -> None:
                 "text": "有同学反映近一周宿舍热水供应不稳定，晚间高峰时段经常中断。",
                 "url": ("https://weibo.com/u/" if weibo else "https://mp.weixin.qq.com/s/")
                 + str(i),
-                "published_at": (now - timedelta(hours=11 * i + 1)).isoformat(" ") + "Z",
+                # The newest a moment ago: the chart's newest bar is today in the desk's
+                # time zone (an hour ago was yesterday there between 00:00 and 01:00).
+                "published_at": (now - timedelta(hours=11 * i, seconds=30)).isoformat(" ") + "Z",
                 "reposts": 10 * i,
                 "comments": i,
                 "likes": 3 * i,
