@@ -737,6 +737,10 @@ def _search_pool() -> ThreadPoolExecutor:
         return _searches[1]
 
 
+_logging: dict[Engine, bool] = {}
+"""Whether the last search of each database found changes waiting in the log."""
+
+
 def _search(searcher: tantivy.Searcher, query: tantivy.Query, limit: int) -> tuple[list[int], int]:
     """Time keys of the first ``limit`` hits, newest first, and the exact total."""
     result = searcher.search(
@@ -773,7 +777,9 @@ def find(
         return None
     engine = session.get_bind()
     assert isinstance(engine, Engine)
-    overlapped = engine.dialect.name == "postgresql"
+    # Under ingest the log is rarely empty, and tantivy would search twice (once while the
+    # log is read, again without the logged ids): then the log is read first, as on SQLite.
+    overlapped = engine.dialect.name == "postgresql" and not _logging.get(engine, False)
     found: tuple[list[int], int] | None = None
     for _ in range(3):
         handle = _ready.get((engine, root)) or _prepare(session, engine, root)
@@ -786,6 +792,7 @@ def find(
             searching = _search_pool().submit(_search, made[0], query, limit + offset)
         try:
             pending = _pending_ids(session, _tokens[engine])
+            _logging[engine] = pending is None or bool(pending)
         except (_TokenChanged, KeyError):
             _tokens.pop(engine, None)  # the next search opens this database's own index
             _ready.pop((engine, root), None)
