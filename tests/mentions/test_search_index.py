@@ -10,8 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Engine, func, select, text, update
@@ -127,6 +129,39 @@ def test_a_committed_row_is_found_before_and_after_catch_up(
     assert search(session, "自习座位").ids == [new_id]
 
 
+def one_committed_after_catch_up(
+    session: Session, engine: Engine, external_id: str, text: str
+) -> int:
+    """The corpus, caught up, then one more item committed (logged, not yet applied)."""
+    ids = load(session)
+    search_index.catch_up(engine)
+    source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
+    assert source is not None
+    added = store.ingest(
+        session, source=source, items=[{"id": external_id, "text": text, "time": when(28)}]
+    )
+    session.commit()
+    new_id = added.outcomes[0].mention_id
+    assert new_id is not None
+    return new_id
+
+
+def racing_catch_up(
+    monkeypatch: pytest.MonkeyPatch, engine: Engine, name: str, raced: list[int]
+) -> Callable[..., Any]:
+    """Put a catch-up in front of the first call of ``search_index.<name>`` (its count of
+    applied ids goes to ``raced``); returns the function as it was."""
+    read = getattr(search_index, name)
+
+    def racing(*args: object) -> object:
+        if not raced:
+            raced.append(search_index.catch_up(engine) or 0)
+        return read(*args)
+
+    monkeypatch.setattr(search_index, name, racing)
+    return cast(Callable[..., Any], read)
+
+
 def test_a_catch_up_while_a_page_is_read_loses_nothing(
     session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,24 +170,9 @@ def test_a_catch_up_while_a_page_is_read_loses_nothing(
     again when the index's meta.json changed)."""
     if engine.dialect.name != "postgresql":
         pytest.skip("the page and the log in one statement is the PostgreSQL path")
-    ids = load(session)
-    search_index.catch_up(engine)
-    source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
-    assert source is not None
-    added = store.ingest(
-        session, source=source, items=[{"id": "r1", "text": "图书馆新增自习座位", "time": when(28)}]
-    )
-    session.commit()
-    new_id = added.outcomes[0].mention_id
-    read = search_index._page_and_log
+    new_id = one_committed_after_catch_up(session, engine, "r1", "图书馆新增自习座位")
     raced: list[int] = []
-
-    def racing(*args: object) -> object:
-        if not raced:
-            raced.append(search_index.catch_up(engine) or 0)
-        return read(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(search_index, "_page_and_log", racing)
+    read = racing_catch_up(monkeypatch, engine, "_page_and_log", raced)
     page, rows = search_page(session, "自习座位")
     assert raced == [1] and pending(session) == 0
     assert page.ids == [new_id] and [m.id for m in rows] == [new_id] and page.total == 1
@@ -171,23 +191,8 @@ def test_a_catch_up_while_the_log_is_read_loses_nothing(
     """On PostgreSQL tantivy searches while the log is read: a catch-up that commits the
     index and deletes the log rows just before the log is read must not hide the row (the
     search runs again when the index's meta.json changed). On SQLite the log is read first."""
-    ids = load(session)
-    search_index.catch_up(engine)
-    source = session.get(Source, session.get(Mention, ids[0]).source_id)  # type: ignore[union-attr]
-    assert source is not None
-    added = store.ingest(
-        session, source=source, items=[{"id": "r2", "text": "操场夜间开放时间", "time": when(29)}]
-    )
-    session.commit()
-    new_id = added.outcomes[0].mention_id
-    read = search_index._pending_ids
+    new_id = one_committed_after_catch_up(session, engine, "r2", "操场夜间开放时间")
     raced: list[int] = []
-
-    def racing(*args: object) -> object:
-        if not raced:
-            raced.append(search_index.catch_up(engine) or 0)
-        return read(*args)  # type: ignore[arg-type]
-
     pool = search_index._search_pool
     pooled: list[int] = []
 
@@ -197,7 +202,7 @@ def test_a_catch_up_while_the_log_is_read_loses_nothing(
 
     monkeypatch.setattr(search_index, "_logging", {})  # no earlier test's log state
     monkeypatch.setattr(search_index, "_search_pool", counting)
-    monkeypatch.setattr(search_index, "_pending_ids", racing)
+    racing_catch_up(monkeypatch, engine, "_pending_ids", raced)
     assert search(session, "夜间开放").ids == [new_id]
     assert raced == [1] and pending(session) == 0
     postgres = engine.dialect.name == "postgresql"
