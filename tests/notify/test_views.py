@@ -85,10 +85,34 @@ def test_someone_elses_inbox_message_is_not_found(
     assert service.count_unread(session, user_id=people.zhang_user) == 1
 
 
-def test_signed_out_badge_poll_is_sent_to_sign_in(app: FastAPI) -> None:
+def test_signed_out_badge_poll_leaves_the_page_alone(app: FastAPI) -> None:
+    """A background poll answered after signing out (or as the session ends) swaps nothing
+    and navigates nowhere: it replaced the signed-out page, and would lose a form's text.
+    Another HTMX request is sent to sign in, back to the page it came from."""
+    page = "http://testserver/cases?status=open"
     with TestClient(app) as client:
-        answer = client.get("/inbox/badge", headers={"HX-Request": "true"}, follow_redirects=False)
-        assert answer.status_code == 401 and answer.headers["HX-Redirect"].startswith("/login")
+        polled = client.get(
+            "/inbox/badge",
+            headers={"HX-Request": "true", "X-Yuqing-Poll": "1", "HX-Current-URL": page},
+            follow_redirects=False,
+        )
+        assert polled.status_code == 204 and "HX-Redirect" not in polled.headers
+        assert polled.content == b""
+        answer = client.get(
+            "/inbox/badge",
+            headers={"HX-Request": "true", "HX-Current-URL": page},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 401
+        assert answer.headers["HX-Redirect"].startswith("/login?next=%2Fcases%3Fstatus%3Dopen&")
+        elsewhere = client.get(
+            "/inbox/badge",
+            headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example//x"},
+            follow_redirects=False,
+        )
+        assert elsewhere.headers["HX-Redirect"].startswith("/login?next=%2F&")
+        plain = client.get("/inbox/badge", follow_redirects=False)
+        assert plain.status_code == 303 and "next=%2Finbox%2Fbadge" in plain.headers["location"]
 
 
 def test_add_test_and_disable_a_channel(

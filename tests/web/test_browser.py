@@ -233,6 +233,32 @@ def test_sign_in_wrong_password_and_sign_out(server: str, browser: Any, engine: 
     context.close()
 
 
+def test_a_poll_after_the_session_ended_leaves_the_page_alone(
+    server: str, browser: Any, engine: Any
+) -> None:
+    """The inbox badge polls every 10 s; once the session is gone its answer swaps nothing
+    and does not take the person to the sign-in page (a form's text would be lost). Their
+    next navigation asks them to sign in."""
+    make_user(engine, "zhaolei", role="unit_member")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    _sign_in(page, server, "zhaolei")
+    page.wait_for_url(server + "/")
+    page.goto(server + "/account/password")
+    page.fill("input[name=new]", "还没提交的新密码1")
+    context.clear_cookies()  # the session ends (expired, or signed out in another tab)
+    with page.expect_response("**/inbox/badge", timeout=15_000) as polled:
+        pass
+    assert polled.value.status == 204
+    page.wait_for_timeout(300)  # HTMX has handled the answer
+    assert page.url == server + "/account/password"
+    assert page.input_value("input[name=new]") == "还没提交的新密码1"
+    assert page.locator("#inbox-badge").count() == 1
+    page.goto(server + "/inbox")
+    page.wait_for_url("**/login?**")
+    context.close()
+
+
 def _seed_event(session: Session, source: Source) -> int:
     """Reposts of one story through the pipeline, which groups them into an event."""
     from yuqing.events.models import Event

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -112,6 +112,19 @@ def _handle_audit_key_errors(app: FastAPI) -> None:
         return error_page(request, status_code=503, title="暂时无法保存", message=message)
 
 
+POLL_HEADER = "x-yuqing-poll"
+"""Sent by the pages' background polls (``hx-headers`` in their templates)."""
+
+
+def _page_of(url: str) -> str:
+    """The path and query of the page an HTMX request came from (its ``HX-Current-URL``):
+    where to come back after signing in, rather than the fragment the request asked for."""
+    parts = urlsplit(url)
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        return ""
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def _handle_access_errors(app: FastAPI) -> None:
     """Signed-out browsers go to the sign-in page, forged or stale forms get the refusal
     page; API clients get 401/403 as JSON."""
@@ -124,10 +137,18 @@ def _handle_access_errors(app: FastAPI) -> None:
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        if request.headers.get("hx-request"):
+            if request.headers.get(POLL_HEADER):
+                # A poll in the background (the inbox badge, the stream's new items) never
+                # takes the person off the page: a poll answered just after signing out
+                # replaced the signed-out page, and on a form it would lose what was typed.
+                # 204: HTMX swaps nothing; the next page they open asks them to sign in.
+                return Response(status_code=204)
+            target = _page_of(request.headers.get("hx-current-url", "")) or "/"
+            query = urlencode({"next": target, "message": error.message})
+            return Response(status_code=401, headers={"HX-Redirect": f"/login?{query}"})
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         query = urlencode({"next": target, "message": error.message})
-        if request.headers.get("hx-request"):
-            return Response(status_code=401, headers={"HX-Redirect": f"/login?{query}"})
         return RedirectResponse(f"/login?{query}", status_code=303)
 
     @app.exception_handler(Forbidden)
