@@ -113,7 +113,7 @@ def _handle_audit_key_errors(app: FastAPI) -> None:
 
 
 POLL_HEADER = "x-yuqing-poll"
-"""Sent by the pages' background polls (``hx-headers`` in their templates)."""
+"""Sent by the pages' background polls (elements marked ``data-poll``; static/js/desk.js)."""
 
 
 def _page_of(url: str) -> str:

@@ -11,3 +11,13 @@ document.addEventListener("submit", function (event) {
     event.stopImmediatePropagation();
   }
 }, true);
+
+// Background polls (data-poll) say so in a header: once the session has ended the server
+// answers them with 204 and the page stays as it is. Set per request, not with hx-headers,
+// which every request from inside the polled element would inherit.
+document.addEventListener("htmx:configRequest", function (event) {
+  var elt = event.detail.elt;
+  if (elt instanceof Element && elt.hasAttribute("data-poll")) {
+    event.detail.headers["X-Yuqing-Poll"] = "1";
+  }
+});
