@@ -251,7 +251,7 @@ class Writer:
     def _write(self, group: list[_Job]) -> None:
         """Commit the group; when that fails, each batch alone (its own error to its caller)."""
         try:
-            results, written = self._commit(group)
+            results, stored = self._commit(group)
         except Exception as error:
             if len(group) == 1:
                 group[0].done.set_exception(error)
@@ -263,7 +263,7 @@ class Writer:
                 self._write([job])
             return
         self.groups += 1
-        self._written.append((self.groups, written))
+        self._written.append((self.groups, stored))
         for job, result in zip(group, results, strict=True):
             job.done.set_result(result)
         self._statistics.count(sum(r.new + r.duplicate for r in results))
@@ -492,10 +492,10 @@ def _commit_once(
             pipeline.write(session, part.batch, settle=settle, written=written) for part in parts
         ]
         session.commit()
-    written = frozenset().union(
+    stored = frozenset().union(
         *(job.keys for job in group), *(store.copy_keys(part.batch) for part in parts)
     )
-    return _split(group, parts, results), written
+    return _split(group, parts, results), stored
 
 
 def _begin_write(session: Session) -> None:
